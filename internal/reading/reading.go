@@ -1,0 +1,39 @@
+// Package reading defines what a sensor reading is, independent of how it
+// arrives (HTTP, CSV backfill) or where it is kept (PostgreSQL, SQLite).
+package reading
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Reading is one measurement of one device at one instant. A reading is
+// identified by (DeviceID, RecordedAt): storing it twice is a duplicate,
+// which is what makes device retries safe.
+type Reading struct {
+	DeviceID string
+	// RecordedAt is the device's clock, truncated to microseconds so that
+	// both backends agree on the identity of a reading.
+	RecordedAt time.Time
+	// ServerTime is true when the device sent no recordedAt and the
+	// server's receive time was used instead.
+	ServerTime  bool
+	Temperature *float64 // °C
+	Humidity    *float64 // % relative humidity
+	VoltageV    *float64 // volts, copied from payload.voltage_v
+	CurrentMA   *float64 // milliamperes, copied from payload.current_ma
+	PowerMW     *float64 // milliwatts, copied from payload.power_mw
+	// Payload is the reading's payload object as compact JSON, nil when
+	// the device sent none. Unknown fields are kept.
+	Payload json.RawMessage
+}
+
+// Stored is a reading as the store holds it.
+type Stored struct {
+	ID int64
+	Reading
+	ReceivedAt time.Time // server clock at ingest
+}
+
+// Precision is the resolution at which timestamps are stored.
+const Precision = time.Microsecond
