@@ -1,0 +1,151 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/thermowatt/thermowatt/internal/auth"
+	"github.com/thermowatt/thermowatt/internal/config"
+	"github.com/thermowatt/thermowatt/internal/ingest"
+	"github.com/thermowatt/thermowatt/internal/store"
+)
+
+// The device and token commands work on the database directly (the same
+// DATABASE_URL or DATA_DIR as serve), so they need no running server: on
+// Render they run in the service's shell.
+
+func init() {
+	commands["device"] = command{"manage devices: device add ID | device list | device token ID", runDevice}
+	commands["token"] = command{"manage tokens: token add --scope reader|admin | token list | token revoke ID", runToken}
+}
+
+func withStore(ctx context.Context, e env, f func(store.Store) error) error {
+	cfg, err := config.Load(e.getenv)
+	if err != nil {
+		return err
+	}
+	st, _, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return f(st)
+}
+
+func runDevice(ctx context.Context, e env, args []string) error {
+	if len(args) == 0 {
+		return usagef("usage: thermowatt device add ID | device list | device token ID")
+	}
+	switch args[0] {
+	case "add", "token":
+		if len(args) != 2 || !ingest.ValidDeviceID(args[1]) {
+			return usagef("usage: thermowatt device %s ID (1-64 characters of A-Z a-z 0-9 . _ -)", args[0])
+		}
+		id := args[1]
+		return withStore(ctx, e, func(st store.Store) error {
+			if args[0] == "add" {
+				if _, err := st.CreateDevice(ctx, id, time.Now()); errors.Is(err, store.ErrExists) {
+					return fmt.Errorf("device %q already exists; `thermowatt device token %s` gives it another token", id, id)
+				} else if err != nil {
+					return err
+				}
+			} else if _, err := st.GetDevice(ctx, id); errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("no device %q; add it with `thermowatt device add %s`", id, id)
+			} else if err != nil {
+				return err
+			}
+			return issueToken(ctx, e, st, store.ScopeDevice, id)
+		})
+	case "list":
+		return withStore(ctx, e, func(st store.Store) error {
+			devs, err := st.ListDevices(ctx)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tCREATED\tLAST SEEN\tREADINGS")
+			for _, d := range devs {
+				seen := "never"
+				if d.LastSeenAt != nil {
+					seen = d.LastSeenAt.UTC().Format(time.RFC3339)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", d.ID, d.CreatedAt.UTC().Format(time.RFC3339), seen, d.ReadingCount)
+			}
+			return tw.Flush()
+		})
+	}
+	return usagef("unknown device command %q", args[0])
+}
+
+func runToken(ctx context.Context, e env, args []string) error {
+	if len(args) == 0 {
+		return usagef("usage: thermowatt token add --scope reader|admin | token list | token revoke ID")
+	}
+	switch args[0] {
+	case "add":
+		fs := newFlags(e, "token add")
+		scope := fs.String("scope", "reader", "reader or admin")
+		if err := fs.Parse(args[1:]); err != nil {
+			return usagef("%v", err)
+		}
+		if *scope != store.ScopeReader && *scope != store.ScopeAdmin {
+			return usagef("--scope must be reader or admin (device tokens: thermowatt device token ID)")
+		}
+		return withStore(ctx, e, func(st store.Store) error { return issueToken(ctx, e, st, *scope, "") })
+	case "list":
+		return withStore(ctx, e, func(st store.Store) error {
+			ts, err := st.ListTokens(ctx)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tSCOPE\tDEVICE\tCREATED\tREVOKED")
+			for _, t := range ts {
+				revoked := "-"
+				if t.RevokedAt != nil {
+					revoked = t.RevokedAt.UTC().Format(time.RFC3339)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Scope, t.DeviceID, t.CreatedAt.UTC().Format(time.RFC3339), revoked)
+			}
+			return tw.Flush()
+		})
+	case "revoke":
+		if len(args) != 2 {
+			return usagef("usage: thermowatt token revoke ID")
+		}
+		return withStore(ctx, e, func(st store.Store) error {
+			if err := st.RevokeToken(ctx, args[1], time.Now()); errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("no active token %q (`thermowatt token list` shows them)", args[1])
+			} else if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "revoked %s\n", args[1])
+			return nil
+		})
+	}
+	return usagef("unknown token command %q", args[0])
+}
+
+// issueToken creates a token and prints it: the only time it is shown.
+func issueToken(ctx context.Context, e env, st store.Store, scope, deviceID string) error {
+	secret, t, err := auth.New(scope, deviceID, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := st.CreateToken(ctx, t); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "created %s token %s%s; it is shown only once:\n", scope, t.ID, forDevice(deviceID))
+	fmt.Fprintln(e.stdout, secret)
+	return nil
+}
+
+func forDevice(id string) string {
+	if id == "" {
+		return ""
+	}
+	return " for device " + id
+}

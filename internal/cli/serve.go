@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/thermowatt/thermowatt/internal/auth"
+	"github.com/thermowatt/thermowatt/internal/config"
+	"github.com/thermowatt/thermowatt/internal/httpapi"
+	"github.com/thermowatt/thermowatt/internal/store"
+)
+
+func init() {
+	commands["serve"] = command{"run the HTTP service (PORT, DATABASE_URL, DATA_DIR, ADMIN_TOKEN)", runServe}
+}
+
+func runServe(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "serve")
+	if err := fs.Parse(args); err != nil {
+		return usagef("%v", err)
+	}
+	cfg, err := config.Load(e.getenv)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(e.stderr, nil))
+
+	st, where, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	logger.Info("database ready", "store", where)
+
+	if err := bootstrapAdmin(ctx, e, cfg, st); err != nil {
+		return err
+	}
+
+	handler := httpapi.NewServer(httpapi.Deps{
+		Store:    st,
+		Verifier: auth.NewVerifier(st, cfg.AdminToken),
+		Logger:   logger,
+	})
+	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("listening on port %d: %w (set PORT to another port)", cfg.Port, err)
+	}
+	srv := &http.Server{
+		Handler: handler,
+		// A slow or stalled client must not hold a connection forever.
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      5 * time.Minute, // a CSV export of a long range streams for a while
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	fmt.Fprintf(e.stdout, "thermowatt listening on http://localhost:%d (%s)\n", port, where)
+	logger.Info("listening", "port", port)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	// Finish the requests in flight: each is answered only after its
+	// readings are committed, so nothing acknowledged is lost.
+	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// bootstrapAdmin makes sure somebody can administer a fresh installation:
+// without ADMIN_TOKEN and with no admin token stored yet, it creates one,
+// stores only its hash and prints it this once.
+func bootstrapAdmin(ctx context.Context, e env, cfg config.Config, st store.Store) error {
+	if cfg.AdminToken != "" {
+		return nil
+	}
+	n, err := st.CountTokens(ctx, store.ScopeAdmin)
+	if err != nil {
+		return fmt.Errorf("counting admin tokens: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	secret, t, err := auth.New(store.ScopeAdmin, "", time.Now())
+	if err != nil {
+		return err
+	}
+	if err := st.CreateToken(ctx, t); err != nil {
+		return fmt.Errorf("storing the first admin token: %w", err)
+	}
+	fmt.Fprintf(e.stdout, `
+First start: created an admin token. It is shown only this once; keep it:
+
+    %s
+
+Register a device:
+    curl -X POST %s/api/devices -H "Authorization: Bearer %s" -d '{"id":"esp32-node-01"}'
+
+`, secret, cfg.PublicURL, secret)
+	return nil
+}

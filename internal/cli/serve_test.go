@@ -1,0 +1,186 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is an io.Writer that a test may read while the server writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func envOf(kv map[string]string) func(string) string {
+	return func(k string) string { return kv[k] }
+}
+
+var listening = regexp.MustCompile(`listening on (http://localhost:\d+)`)
+
+// startServe runs `thermowatt serve` through Run, as main does, and waits
+// until /healthz answers. It returns the base URL, stdout, and a stop
+// function that sends the equivalent of SIGTERM and waits for the exit.
+func startServe(t *testing.T, vars map[string]string) (string, *syncBuffer, func() error) {
+	t.Helper()
+	vars["PORT"] = "0"
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, []string{"serve"}, envOf(vars), nil, out, io.Discard) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if m := listening.FindStringSubmatch(out.String()); m != nil {
+			if res, err := http.Get(m[1] + "/healthz"); err == nil && res.StatusCode == 200 {
+				res.Body.Close()
+				var once sync.Once
+				var stopErr error
+				stop := func() error {
+					once.Do(func() { cancel(); stopErr = <-done })
+					return stopErr
+				}
+				t.Cleanup(func() { stop() })
+				return m[1], out, stop
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited early: %v\n%s", err, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("serve did not become healthy:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+var printedToken = regexp.MustCompile(`tw_[0-9a-f]{12}_[A-Za-z0-9_-]{32}`)
+
+func TestFirstStartPrintsAnAdminTokenOnceAndItWorks(t *testing.T) {
+	dir := t.TempDir()
+	url, out, stop := startServe(t, map[string]string{"DATA_DIR": dir})
+	admin := printedToken.FindString(out.String())
+	if admin == "" {
+		t.Fatalf("no admin token printed:\n%s", out)
+	}
+	req, _ := http.NewRequest("POST", url+"/api/devices", strings.NewReader(`{"id":"esp32-node-01"}`))
+	req.Header.Set("Authorization", "Bearer "+admin)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 201 {
+		t.Fatalf("printed admin token does not work: %v %v", err, res)
+	}
+	res.Body.Close()
+	if err := stop(); err != nil {
+		t.Fatalf("graceful stop: %v", err)
+	}
+
+	_, out2, _ := startServe(t, map[string]string{"DATA_DIR": dir})
+	if printedToken.MatchString(out2.String()) {
+		t.Fatalf("second start printed a token again:\n%s", out2)
+	}
+}
+
+func TestDeviceAndTokenCommands(t *testing.T) {
+	vars := map[string]string{"DATA_DIR": t.TempDir()}
+	run := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := Run(context.Background(), args, envOf(vars), nil, &out, io.Discard)
+		return out.String(), err
+	}
+	tok, err := run("device", "add", "esp32-node-01")
+	if err != nil || !printedToken.MatchString(tok) {
+		t.Fatalf("device add: %q %v", tok, err)
+	}
+	if _, err := run("device", "add", "esp32-node-01"); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("adding twice: %v", err)
+	}
+	if _, err := run("device", "add", "bad id"); ExitCode(err) != 2 {
+		t.Fatalf("bad id: %v", err)
+	}
+	list, err := run("device", "list")
+	if err != nil || !strings.Contains(list, "esp32-node-01") || !strings.Contains(list, "never") {
+		t.Fatalf("device list: %q %v", list, err)
+	}
+	reader, err := run("token", "add", "--scope", "reader")
+	if err != nil || !printedToken.MatchString(reader) {
+		t.Fatalf("token add: %q %v", reader, err)
+	}
+	id := reader[3:15]
+	tokens, _ := run("token", "list")
+	if !strings.Contains(tokens, id) || strings.Contains(tokens, strings.TrimSpace(reader)) {
+		t.Fatalf("token list must show ids, never secrets: %q", tokens)
+	}
+	if out, err := run("token", "revoke", id); err != nil || !strings.Contains(out, "revoked "+id) {
+		t.Fatalf("revoke: %q %v", out, err)
+	}
+	if _, err := run("token", "revoke", id); err == nil {
+		t.Fatal("revoking twice must fail")
+	}
+	if _, err := run("token", "add", "--scope", "device"); ExitCode(err) != 2 {
+		t.Fatalf("device scope: %v", err)
+	}
+	if _, err := run("nonsense"); ExitCode(err) != 2 {
+		t.Fatalf("unknown command: %v", err)
+	}
+}
+
+func TestShutdownFinishesInFlightRequests(t *testing.T) {
+	url, _, stop := startServe(t, map[string]string{"DATA_DIR": t.TempDir(), "ADMIN_TOKEN": "admin-token-for-tests-0123"})
+	// A slow client: the request is in flight, its body still arriving,
+	// when SIGTERM comes. It must still be answered after its commit.
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest("POST", url+"/api/measurements", pr)
+	req.Header.Set("Authorization", "Bearer admin-token-for-tests-0123")
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	got := make(chan result, 1)
+	go func() {
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			got <- result{err: err}
+			return
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		got <- result{status: res.StatusCode, body: string(b)}
+	}()
+	recorded := time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)
+	fmt.Fprintf(pw, `{"deviceId":"n1","recordedAt":"%s",`, recorded)
+	time.Sleep(200 * time.Millisecond)
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+	time.Sleep(200 * time.Millisecond)
+	fmt.Fprint(pw, `"temperature":20}`)
+	pw.Close()
+	r := <-got
+	if r.err != nil || r.status != 201 || !strings.Contains(r.body, `"accepted":1`) {
+		t.Fatalf("in-flight request during shutdown: %+v", r)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+}

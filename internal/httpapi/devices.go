@@ -1,0 +1,103 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/thermowatt/thermowatt/internal/auth"
+	"github.com/thermowatt/thermowatt/internal/ingest"
+	"github.com/thermowatt/thermowatt/internal/store"
+)
+
+type deviceJSON struct {
+	ID           string     `json:"id"`
+	CreatedAt    time.Time  `json:"createdAt"`
+	LastSeenAt   *time.Time `json:"lastSeenAt"`
+	ReadingCount int64      `json:"readingCount"`
+}
+
+func handleListDevices(d Deps) http.Handler {
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		devs, err := d.Store.ListDevices(r.Context())
+		if err != nil {
+			return storeError(err)
+		}
+		items := make([]deviceJSON, len(devs))
+		for i, dv := range devs {
+			items[i] = deviceJSON{ID: dv.ID, CreatedAt: dv.CreatedAt.UTC(), LastSeenAt: dv.LastSeenAt, ReadingCount: dv.ReadingCount}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"items": items})
+		return nil
+	})
+}
+
+// issuedToken is the one answer that ever contains a token's secret.
+type issuedToken struct {
+	ID       string `json:"id"`
+	Token    string `json:"token"`
+	Scope    string `json:"scope"`
+	DeviceID string `json:"deviceId,omitempty"`
+}
+
+// handleCreateDevice registers a device and answers with its first token.
+func handleCreateDevice(d Deps) http.Handler {
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		var in struct {
+			ID string `json:"id"`
+		}
+		if err := decodeJSON(r, &in); err != nil {
+			return err
+		}
+		if !ingest.ValidDeviceID(in.ID) {
+			return errorf(http.StatusBadRequest, "id must be 1-64 characters of A-Z, a-z, 0-9, '.', '_' or '-'")
+		}
+		_, err := d.Store.CreateDevice(r.Context(), in.ID, d.Now())
+		if errors.Is(err, store.ErrExists) {
+			return errorf(http.StatusConflict, fmt.Sprintf("device %q already exists; to give it another token use POST /api/devices/%s/tokens", in.ID, in.ID))
+		}
+		if err != nil {
+			return storeError(err)
+		}
+		tok, err := issue(r, d, store.ScopeDevice, in.ID)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, map[string]string{"id": in.ID, "token": tok.Token, "tokenId": tok.ID})
+		return nil
+	})
+}
+
+// handleCreateDeviceToken gives a registered device another token, for
+// rotation: issue the new one, flash it, then revoke the old one.
+func handleCreateDeviceToken(d Deps) http.Handler {
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		id := r.PathValue("id")
+		if _, err := d.Store.GetDevice(r.Context(), id); errors.Is(err, store.ErrNotFound) {
+			return errorf(http.StatusNotFound, fmt.Sprintf("no device %q; register it with POST /api/devices", id))
+		} else if err != nil {
+			return storeError(err)
+		}
+		tok, err := issue(r, d, store.ScopeDevice, id)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, tok)
+		return nil
+	})
+}
+
+// issue creates and stores a token, and logs who made it.
+func issue(r *http.Request, d Deps, scope, deviceID string) (issuedToken, error) {
+	secret, t, err := auth.New(scope, deviceID, d.Now())
+	if err != nil {
+		return issuedToken{}, err
+	}
+	if err := d.Store.CreateToken(r.Context(), t); err != nil {
+		return issuedToken{}, storeError(err)
+	}
+	logFrom(r).Info("admin action", "by", principal(r).TokenID, "action", "token issued",
+		"token", t.ID, "scope", scope, "device", deviceID)
+	return issuedToken{ID: t.ID, Token: secret, Scope: scope, DeviceID: deviceID}, nil
+}

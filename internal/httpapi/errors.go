@@ -1,0 +1,103 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/thermowatt/thermowatt/internal/store"
+)
+
+// Error is an HTTP error answer. Message goes to the client; Err, the
+// detail, only to the log.
+type Error struct {
+	Status     int
+	Message    string
+	Err        error
+	RetryAfter int // seconds; sets Retry-After when > 0
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Message + ": " + e.Err.Error()
+	}
+	return e.Message
+}
+
+func errorf(status int, msg string) *Error { return &Error{Status: status, Message: msg} }
+
+// retryAfterUnavailable is what a client is told to wait when the database
+// is down: short, because the firmware backs off on its own as well.
+const retryAfterUnavailable = 5
+
+// storeError turns a store failure into the answer the device contract
+// expects: 503 + Retry-After for anything the client should resend.
+func storeError(err error) *Error {
+	switch {
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		return &Error{Status: http.StatusServiceUnavailable, Message: "database unavailable, retry later", Err: err, RetryAfter: retryAfterUnavailable}
+	case errors.Is(err, context.Canceled):
+		return &Error{Status: 499, Message: "request cancelled", Err: err}
+	}
+	return &Error{Status: http.StatusInternalServerError, Message: "internal error", Err: err}
+}
+
+// handlerFunc is a handler that returns its error instead of writing it,
+// so that every error is answered and logged in one place.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (f handlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	err := f(w, r)
+	if err == nil {
+		return
+	}
+	var he *Error
+	if !errors.As(err, &he) {
+		he = storeError(err)
+	}
+	if he.Status >= 500 {
+		logFrom(r).Error("request failed", "method", r.Method, "path", r.URL.Path, "status", he.Status, "err", err)
+	}
+	if he.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(he.RetryAfter))
+	}
+	if he.Status == 499 { // the client is gone; nobody reads an answer
+		return
+	}
+	writeJSON(w, he.Status, map[string]string{"error": he.Message})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	_ = enc.Encode(v)
+}
+
+// decodeJSON reads a small JSON request body into v, strictly.
+func decodeJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return errorf(http.StatusBadRequest, "invalid JSON body: "+err.Error())
+	}
+	return nil
+}
+
+type loggerKey struct{}
+
+func logFrom(r *http.Request) *slog.Logger {
+	if l, ok := r.Context().Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return slog.Default()
+}
+
+func handleAPINotFound() http.Handler {
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		return errorf(http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path+" (see docs/api.md)")
+	})
+}

@@ -1,0 +1,261 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/thermowatt/thermowatt/internal/ingest"
+	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt/internal/store"
+)
+
+// readBody reads a request body of at most ingest.MaxBodyBytes; 413 beyond.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, ingest.MaxBodyBytes))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, errorf(http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes: split the batch", ingest.MaxBodyBytes))
+	}
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, "could not read body: "+err.Error())
+	}
+	return body, nil
+}
+
+// decodeReadings parses an ingest body and checks that the token may write
+// every device it names, before anything is stored.
+func decodeReadings(r *http.Request, body []byte, now time.Time) (ingest.Batch, error) {
+	b, err := ingest.Decode(body, now)
+	var be *ingest.BodyError
+	if errors.As(err, &be) {
+		if be.TooLarge {
+			return b, errorf(http.StatusRequestEntityTooLarge, be.Message)
+		}
+		return b, errorf(http.StatusBadRequest, be.Message)
+	}
+	p := principal(r)
+	for _, id := range b.DeviceIDs {
+		if !p.CanWriteDevice(id) {
+			return b, errorf(http.StatusForbidden, fmt.Sprintf("this token belongs to device %q and may not write readings of device %q; nothing was stored", p.DeviceID, id))
+		}
+	}
+	return b, nil
+}
+
+// handlePostMeasurements takes one reading or an array of up to 500. The
+// answer is sent only after the accepted readings are committed.
+func handlePostMeasurements(d Deps) http.Handler {
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		body, err := readBody(w, r)
+		if err != nil {
+			return err
+		}
+		now := d.Now()
+		b, err := decodeReadings(r, body, now)
+		if err != nil {
+			return err
+		}
+		res, err := ingest.Store(r.Context(), d.Writer, b, now)
+		if err != nil {
+			return storeError(err)
+		}
+		status := http.StatusCreated
+		if len(b.Readings) == 0 {
+			// Every reading was invalid: resending cannot help.
+			status = http.StatusBadRequest
+		}
+		writeJSON(w, status, res)
+		return nil
+	})
+}
+
+// measurementJSON is one reading as the API returns it.
+type measurementJSON struct {
+	ID               int64           `json:"id"`
+	DeviceID         string          `json:"deviceId"`
+	RecordedAt       time.Time       `json:"recordedAt"`
+	ReceivedAt       time.Time       `json:"receivedAt"`
+	RecordedAtSource string          `json:"recordedAtSource"`
+	Temperature      *float64        `json:"temperature"`
+	Humidity         *float64        `json:"humidity"`
+	VoltageV         *float64        `json:"voltage_v"`
+	CurrentMA        *float64        `json:"current_ma"`
+	PowerMW          *float64        `json:"power_mw"`
+	Payload          json.RawMessage `json:"payload"`
+}
+
+func toJSON(s reading.Stored) measurementJSON {
+	m := measurementJSON{
+		ID: s.ID, DeviceID: s.DeviceID, RecordedAt: s.RecordedAt.UTC(), ReceivedAt: s.ReceivedAt.UTC(),
+		RecordedAtSource: "device", Temperature: s.Temperature, Humidity: s.Humidity,
+		VoltageV: s.VoltageV, CurrentMA: s.CurrentMA, PowerMW: s.PowerMW, Payload: s.Payload,
+	}
+	if s.ServerTime {
+		m.RecordedAtSource = "server"
+	}
+	if len(m.Payload) == 0 {
+		m.Payload = json.RawMessage("null")
+	}
+	return m
+}
+
+const (
+	defaultLimit = 100
+	maxLimit     = 1000
+)
+
+// parseQuery reads deviceId, from, to, limit and cursor.
+func parseQuery(r *http.Request) (store.Query, error) {
+	v := r.URL.Query()
+	q := store.Query{DeviceID: v.Get("deviceId"), Limit: defaultLimit}
+	for _, bound := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", &q.From}, {"to", &q.To}} {
+		if s := v.Get(bound.name); s != "" {
+			t, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil {
+				return q, errorf(http.StatusBadRequest, fmt.Sprintf("%s=%q is not an RFC 3339 time such as 2025-02-05T09:30:00Z", bound.name, s))
+			}
+			*bound.dst = t
+		}
+	}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxLimit {
+			return q, errorf(http.StatusBadRequest, fmt.Sprintf("limit=%q must be a whole number from 1 to %d", s, maxLimit))
+		}
+		q.Limit = n
+	}
+	if s := v.Get("cursor"); s != "" {
+		c, err := decodeCursor(s)
+		if err != nil {
+			return q, errorf(http.StatusBadRequest, "cursor is not one this server gave out: pass nextCursor unchanged")
+		}
+		q.After = &c
+	}
+	return q, nil
+}
+
+func encodeCursor(s reading.Stored) string {
+	raw := fmt.Sprintf("%d.%d", s.RecordedAt.UnixMicro(), s.ID)
+	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+func decodeCursor(s string) (store.Cursor, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return store.Cursor{}, err
+	}
+	at, id, ok := strings.Cut(string(raw), ".")
+	if !ok {
+		return store.Cursor{}, errors.New("bad cursor")
+	}
+	micros, err1 := strconv.ParseInt(at, 10, 64)
+	n, err2 := strconv.ParseInt(id, 10, 64)
+	if err1 != nil || err2 != nil {
+		return store.Cursor{}, errors.New("bad cursor")
+	}
+	return store.Cursor{RecordedAt: time.UnixMicro(micros).UTC(), ID: n}, nil
+}
+
+// handleGetMeasurements lists readings newest first with keyset
+// pagination; format=csv streams every matching row (no limit unless one
+// is given) as CSV.
+func handleGetMeasurements(d Deps) http.Handler {
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		q, err := parseQuery(r)
+		if err != nil {
+			return err
+		}
+		switch r.URL.Query().Get("format") {
+		case "", "json":
+		case "csv":
+			return streamCSV(w, r, d, q)
+		default:
+			return errorf(http.StatusBadRequest, "format must be json or csv")
+		}
+		rows, err := d.Store.QueryReadings(r.Context(), q)
+		if err != nil {
+			return storeError(err)
+		}
+		items := make([]measurementJSON, len(rows))
+		for i, s := range rows {
+			items[i] = toJSON(s)
+		}
+		var next *string
+		if len(rows) == q.Limit {
+			c := encodeCursor(rows[len(rows)-1])
+			next = &c
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"items": items, "nextCursor": next})
+		return nil
+	})
+}
+
+var csvHeader = []string{"id", "deviceId", "recordedAt", "receivedAt", "recordedAtSource",
+	"temperature", "humidity", "voltage_v", "current_ma", "power_mw", "payload"}
+
+func streamCSV(w http.ResponseWriter, r *http.Request, d Deps, q store.Query) error {
+	remaining := -1 // no limit
+	if r.URL.Query().Get("limit") != "" {
+		remaining = q.Limit
+	}
+	q.Limit = maxLimit
+	// The first page is fetched before any byte is written, so that a
+	// database error can still be answered with a proper status.
+	rows, err := d.Store.QueryReadings(r.Context(), q)
+	if err != nil {
+		return storeError(err)
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="measurements.csv"`)
+	cw := csv.NewWriter(w)
+	_ = cw.Write(csvHeader)
+	for {
+		for _, s := range rows {
+			if remaining == 0 {
+				break
+			}
+			m := toJSON(s)
+			_ = cw.Write([]string{strconv.FormatInt(m.ID, 10), m.DeviceID,
+				m.RecordedAt.Format(time.RFC3339Nano), m.ReceivedAt.Format(time.RFC3339Nano), m.RecordedAtSource,
+				num(m.Temperature), num(m.Humidity), num(m.VoltageV), num(m.CurrentMA), num(m.PowerMW), payloadCell(s.Payload)})
+			remaining--
+		}
+		cw.Flush()
+		if cw.Error() != nil || remaining == 0 || len(rows) < q.Limit {
+			return nil
+		}
+		last := rows[len(rows)-1]
+		q.After = &store.Cursor{RecordedAt: last.RecordedAt, ID: last.ID}
+		if rows, err = d.Store.QueryReadings(r.Context(), q); err != nil {
+			// Headers are gone; all that can be done is to cut the stream
+			// short so the client sees an incomplete file, and log it.
+			logFrom(r).Error("csv export cut short", "err", err)
+			panic(http.ErrAbortHandler)
+		}
+	}
+}
+
+func num(v *float64) string {
+	if v == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*v, 'f', -1, 64)
+}
+
+func payloadCell(p json.RawMessage) string {
+	if len(p) == 0 {
+		return ""
+	}
+	return string(p)
+}

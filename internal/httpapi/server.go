@@ -1,0 +1,42 @@
+// Package httpapi is the service's HTTP surface: routes.go lists every
+// endpoint; each handler file serves one resource.
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/thermowatt/thermowatt/internal/auth"
+	"github.com/thermowatt/thermowatt/internal/ingest"
+	"github.com/thermowatt/thermowatt/internal/store"
+)
+
+// Deps are what the handlers need. Writer is where readings are committed:
+// the store itself, or a group committer in front of it.
+type Deps struct {
+	Store    store.Store
+	Writer   ingest.Writer
+	Verifier *auth.Verifier
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// NewServer returns the whole API as one handler.
+func NewServer(d Deps) http.Handler {
+	if d.Writer == nil {
+		d.Writer = d.Store
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	mux := http.NewServeMux()
+	addRoutes(mux, d)
+	var h http.Handler = mux
+	h = logRequests(d.Logger, h)
+	h = recoverPanics(d.Logger, h)
+	return h
+}

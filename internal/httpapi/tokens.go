@@ -1,0 +1,75 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/thermowatt/thermowatt/internal/store"
+)
+
+type tokenJSON struct {
+	ID        string     `json:"id"`
+	Scope     string     `json:"scope"`
+	DeviceID  string     `json:"deviceId,omitempty"`
+	CreatedAt time.Time  `json:"createdAt"`
+	RevokedAt *time.Time `json:"revokedAt"`
+}
+
+func handleListTokens(d Deps) http.Handler {
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		ts, err := d.Store.ListTokens(r.Context())
+		if err != nil {
+			return storeError(err)
+		}
+		items := make([]tokenJSON, len(ts))
+		for i, t := range ts {
+			items[i] = tokenJSON{ID: t.ID, Scope: t.Scope, DeviceID: t.DeviceID, CreatedAt: t.CreatedAt.UTC(), RevokedAt: t.RevokedAt}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"items": items})
+		return nil
+	})
+}
+
+// handleCreateToken issues a reader or admin token.
+func handleCreateToken(d Deps) http.Handler {
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		var in struct {
+			Scope string `json:"scope"`
+		}
+		if err := decodeJSON(r, &in); err != nil {
+			return err
+		}
+		switch in.Scope {
+		case store.ScopeReader, store.ScopeAdmin:
+		case store.ScopeDevice:
+			return errorf(http.StatusBadRequest, "device tokens belong to a device: use POST /api/devices/{id}/tokens")
+		default:
+			return errorf(http.StatusBadRequest, `scope must be "reader" or "admin"`)
+		}
+		tok, err := issue(r, d, in.Scope, "")
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, tok)
+		return nil
+	})
+}
+
+// handleRevokeToken revokes a token; it is refused from the next request on.
+func handleRevokeToken(d Deps) http.Handler {
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		id := r.PathValue("id")
+		err := d.Store.RevokeToken(r.Context(), id, d.Now())
+		if errors.Is(err, store.ErrNotFound) {
+			return errorf(http.StatusNotFound, fmt.Sprintf("no active token %q", id))
+		}
+		if err != nil {
+			return storeError(err)
+		}
+		logFrom(r).Info("admin action", "by", principal(r).TokenID, "action", "token revoked", "token", id)
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+}
