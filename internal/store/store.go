@@ -65,6 +65,10 @@ type Store interface {
 type InsertResult struct {
 	Accepted   int // newly stored
 	Duplicates int // already stored (or repeated in the same call)
+	// Inserted[i] reports whether rs[i] was newly stored; of two equal
+	// readings in one call only the first can be. A group committer uses
+	// it to answer each request it coalesced with its own counts.
+	Inserted []bool
 }
 
 // Query selects readings. Zero values mean "no bound".
