@@ -1,0 +1,196 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt/internal/store"
+)
+
+// registerDevices adds the devices a batch names that are not registered
+// yet. It runs before the readings are inserted (they reference devices);
+// ORDER BY makes concurrent batches take the row locks in the same order.
+const registerDevices = `
+INSERT INTO devices (id, created_at)
+SELECT id, $2 FROM unnest($1::text[]) AS id ORDER BY id COLLATE "C"
+ON CONFLICT (id) DO NOTHING`
+
+// insertReadings inserts the whole batch in one statement (the ingest hot
+// path), skips readings already stored, and adds what it stored to each
+// device's count and last-seen time. It returns the number stored.
+//
+// The readings arrive sorted and without repeats (store.UniqueSorted), so
+// concurrent batches wait on each other's uncommitted rows in the same
+// order and a reading two batches race to store is stored by exactly one:
+// the other waits for its commit and then sees the conflict. The device
+// rows are updated in id order for the same reason.
+const insertReadings = `
+WITH inserted AS (
+	INSERT INTO device_measurements
+		(device_id, recorded_at, received_at, server_time,
+		 temperature, humidity, voltage_v, current_ma, power_mw, payload)
+	SELECT r.device_id, r.recorded_at, $1, r.server_time,
+		r.temperature, r.humidity, r.voltage_v, r.current_ma, r.power_mw, r.payload::jsonb
+	FROM unnest($2::text[], $3::timestamptz[], $4::boolean[],
+		$5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::float8[], $10::text[])
+		AS r(device_id, recorded_at, server_time,
+		     temperature, humidity, voltage_v, current_ma, power_mw, payload)
+	ON CONFLICT (device_id, recorded_at) DO NOTHING
+	RETURNING device_id
+), accepted AS (
+	SELECT device_id, count(*) AS n FROM inserted GROUP BY device_id
+), counted AS (
+	-- An upsert rather than UPDATE ... FROM: it locks the device rows in
+	-- the order of its SELECT, whereas a join's order is up to the planner.
+	-- Every device is registered by now, so it always takes the UPDATE path.
+	INSERT INTO devices AS d (id, created_at, last_seen_at, reading_count)
+	SELECT device_id, $1, $1, n FROM accepted ORDER BY device_id
+	ON CONFLICT (id) DO UPDATE
+	SET last_seen_at = GREATEST(d.last_seen_at, EXCLUDED.last_seen_at),
+	    reading_count = d.reading_count + EXCLUDED.reading_count
+)
+SELECT coalesce(sum(n), 0)::bigint FROM accepted`
+
+// maxAttempts bounds how often a batch is retried after PostgreSQL rolled
+// it back to break a deadlock.
+const maxAttempts = 3
+
+// InsertReadings stores rs in one transaction; see store.Store.
+func (s *Store) InsertReadings(ctx context.Context, rs []reading.Reading, receivedAt time.Time) (store.InsertResult, error) {
+	if len(rs) == 0 {
+		return store.InsertResult{}, nil
+	}
+	unique := store.UniqueSorted(rs)
+	receivedAt = store.UTC(receivedAt)
+
+	n := len(unique)
+	var (
+		deviceIDs   = make([]string, n)
+		recordedAt  = make([]time.Time, n)
+		serverTime  = make([]bool, n)
+		temperature = make([]*float64, n)
+		humidity    = make([]*float64, n)
+		voltageV    = make([]*float64, n)
+		currentMA   = make([]*float64, n)
+		powerMW     = make([]*float64, n)
+		payload     = make([]*string, n)
+	)
+	for i, r := range unique {
+		deviceIDs[i] = r.DeviceID
+		recordedAt[i] = r.RecordedAt
+		serverTime[i] = r.ServerTime
+		temperature[i] = r.Temperature
+		humidity[i] = r.Humidity
+		voltageV[i] = r.VoltageV
+		currentMA[i] = r.CurrentMA
+		powerMW[i] = r.PowerMW
+		if r.Payload != nil {
+			// Sent as text and cast in SQL: this keeps the JSON exactly as
+			// given, whatever pgx would make of a json.RawMessage in an array.
+			p := string(r.Payload)
+			payload[i] = &p
+		}
+	}
+
+	// Both statements go in one batch, one round trip. A batch outside an
+	// explicit transaction runs in one implicit transaction, committed when
+	// the batch completes: when Close returns nil, the readings are durable.
+	batch := &pgx.Batch{}
+	batch.Queue(registerDevices, store.DeviceIDs(unique), receivedAt)
+	var accepted int64
+	batch.Queue(insertReadings, receivedAt, deviceIDs, recordedAt, serverTime,
+		temperature, humidity, voltageV, currentMA, powerMW, payload).
+		QueryRow(func(row pgx.Row) error { return row.Scan(&accepted) })
+
+	var err error
+	for range maxAttempts {
+		accepted = 0
+		err = s.pool.SendBatch(ctx, batch).Close()
+		if err == nil || !retryable(err) {
+			break
+		}
+	}
+	if err != nil {
+		return store.InsertResult{}, fmt.Errorf("postgres: insert readings: %w", mapError(ctx, err))
+	}
+	return store.InsertResult{
+		Accepted:   int(accepted),
+		Duplicates: len(rs) - int(accepted),
+	}, nil
+}
+
+const selectReadings = `
+SELECT id, device_id, recorded_at, received_at, server_time,
+	temperature, humidity, voltage_v, current_ma, power_mw, payload
+FROM device_measurements`
+
+// QueryReadings returns readings newest first; see store.Store.
+func (s *Store) QueryReadings(ctx context.Context, q store.Query) ([]reading.Stored, error) {
+	if q.Limit < 1 {
+		return nil, fmt.Errorf("postgres: query readings: limit must be at least 1, got %d", q.Limit)
+	}
+	var (
+		where []string
+		args  []any
+	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if q.DeviceID != "" {
+		where = append(where, "device_id = "+arg(q.DeviceID))
+	}
+	if !q.From.IsZero() {
+		where = append(where, "recorded_at >= "+arg(store.UTC(q.From)))
+	}
+	if !q.To.IsZero() {
+		where = append(where, "recorded_at < "+arg(store.UTC(q.To)))
+	}
+	if q.After != nil {
+		// Spelled out rather than as a row comparison so that the bound on
+		// recorded_at alone is usable by the (device_id, recorded_at) index.
+		at, id := arg(store.UTC(q.After.RecordedAt)), arg(q.After.ID)
+		where = append(where, fmt.Sprintf("recorded_at <= %s AND (recorded_at < %s OR id < %s)", at, at, id))
+	}
+	var sql strings.Builder
+	sql.WriteString(selectReadings)
+	if len(where) > 0 {
+		sql.WriteString("\nWHERE ")
+		sql.WriteString(strings.Join(where, " AND "))
+	}
+	sql.WriteString("\nORDER BY recorded_at DESC, id DESC\nLIMIT " + arg(q.Limit))
+
+	rows, err := s.pool.Query(ctx, sql.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: query readings: %w", mapError(ctx, err))
+	}
+	out, err := pgx.CollectRows(rows, scanReading)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: query readings: %w", mapError(ctx, err))
+	}
+	return out, nil
+}
+
+func scanReading(row pgx.CollectableRow) (reading.Stored, error) {
+	var (
+		r       reading.Stored
+		payload []byte
+	)
+	err := row.Scan(&r.ID, &r.DeviceID, &r.RecordedAt, &r.ReceivedAt, &r.ServerTime,
+		&r.Temperature, &r.Humidity, &r.VoltageV, &r.CurrentMA, &r.PowerMW, &payload)
+	if err != nil {
+		return r, err
+	}
+	r.RecordedAt = r.RecordedAt.UTC()
+	r.ReceivedAt = r.ReceivedAt.UTC()
+	if payload != nil {
+		r.Payload = payload
+	}
+	return r, nil
+}

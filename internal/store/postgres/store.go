@@ -1,0 +1,103 @@
+// Package postgres is the PostgreSQL implementation of store.Store, for
+// deployments with a managed database (Render). It uses a pgx connection
+// pool and applies its schema migrations itself when opened.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/thermowatt/thermowatt/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store keeps readings, devices and tokens in PostgreSQL.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to the database at databaseURL (a postgres:// URL or a
+// key=value DSN), brings its schema up to date and returns a Store. Several
+// instances may open the same database at once: migrations run under a
+// PostgreSQL advisory lock, so exactly one applies them and the others wait.
+// An unreachable database yields an error wrapping store.ErrUnavailable.
+func Open(ctx context.Context, databaseURL string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		// The message of a parse error can contain the password.
+		return nil, errors.New("postgres: invalid database URL (expected postgres://user:password@host:port/dbname)")
+	}
+	if err := migrate(ctx, cfg); err != nil {
+		return nil, fmt.Errorf("postgres: migrate: %w", mapError(ctx, err))
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", mapError(ctx, err))
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %w", mapError(ctx, err))
+	}
+	return &Store{pool: pool}, nil
+}
+
+// migrate applies the embedded migrations through goose, which needs a
+// database/sql handle; it gets one on a single pgx connection that lives
+// only as long as the migration.
+func migrate(ctx context.Context, cfg *pgxpool.Config) error {
+	db := stdlib.OpenDB(*cfg.ConnConfig.Copy())
+	defer db.Close()
+	// The advisory lock belongs to a session, so goose must keep using the
+	// connection it took the lock on; it does (sql.Conn). Poll every second
+	// for up to five minutes rather than goose's default of every 5 s, so a
+	// second instance starting alongside the first is not held up needlessly.
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, migrationsFS(),
+		goose.WithSessionLocker(locker),
+		goose.WithDisableGlobalRegistry(true),
+	)
+	if err != nil {
+		return err
+	}
+	_, err = p.Up(ctx)
+	return err
+}
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: ping: %w", mapError(ctx, err))
+	}
+	return nil
+}
+
+// Close closes every connection; calls in flight finish first.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// migrationsFS returns the embedded migrations with the directory stripped:
+// goose expects the files at the root of its file system.
+func migrationsFS() fs.FS {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		panic(err) // cannot happen: the directory is embedded
+	}
+	return sub
+}

@@ -1,0 +1,194 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt/internal/store"
+)
+
+// InsertReadings stores rs in one transaction; see store.Store.
+//
+// Statements run one row at a time: SQLite is in-process, so a statement
+// costs microseconds, not a network round trip, and RowsAffected tells
+// exactly which readings were new. Writers never run concurrently (the
+// write pool has one connection), which makes the duplicate counts exact.
+func (s *Store) InsertReadings(ctx context.Context, rs []reading.Reading, receivedAt time.Time) (store.InsertResult, error) {
+	if len(rs) == 0 {
+		return store.InsertResult{}, nil
+	}
+	unique := store.UniqueSorted(rs)
+	received := micros(receivedAt)
+
+	accepted, err := s.insertReadings(ctx, unique, received)
+	if err != nil {
+		return store.InsertResult{}, fmt.Errorf("sqlite: insert readings: %w", mapError(ctx, err))
+	}
+	total := 0
+	for _, n := range accepted {
+		total += n
+	}
+	return store.InsertResult{Accepted: total, Duplicates: len(rs) - total}, nil
+}
+
+// insertReadings does the work of InsertReadings and returns how many
+// readings of each device it stored.
+func (s *Store) insertReadings(ctx context.Context, unique []reading.Reading, received int64) (_ map[string]int, err error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+
+	register, err := tx.PrepareContext(ctx,
+		`INSERT INTO devices (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`)
+	if err != nil {
+		return nil, err
+	}
+	defer register.Close()
+	for _, id := range store.DeviceIDs(unique) {
+		if _, err := register.ExecContext(ctx, id, received); err != nil {
+			return nil, err
+		}
+	}
+
+	insert, err := tx.PrepareContext(ctx, `
+		INSERT INTO device_measurements
+			(device_id, recorded_at, received_at, server_time,
+			 temperature, humidity, voltage_v, current_ma, power_mw, payload)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (device_id, recorded_at) DO NOTHING`)
+	if err != nil {
+		return nil, err
+	}
+	defer insert.Close()
+	accepted := make(map[string]int)
+	for _, r := range unique {
+		var payload any // nil: SQL NULL
+		if r.Payload != nil {
+			payload = string(r.Payload)
+		}
+		res, err := insert.ExecContext(ctx,
+			r.DeviceID, micros(r.RecordedAt), received, r.ServerTime,
+			r.Temperature, r.Humidity, r.VoltageV, r.CurrentMA, r.PowerMW, payload)
+		if err != nil {
+			return nil, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return nil, err
+		}
+		accepted[r.DeviceID] += int(n)
+	}
+
+	// last_seen_at only moves forward, whatever order batches commit in.
+	update, err := tx.PrepareContext(ctx, `
+		UPDATE devices
+		SET last_seen_at = max(coalesce(last_seen_at, ?), ?),
+		    reading_count = reading_count + ?
+		WHERE id = ?`)
+	if err != nil {
+		return nil, err
+	}
+	defer update.Close()
+	for id, n := range accepted {
+		if n == 0 {
+			continue
+		}
+		if _, err := update.ExecContext(ctx, received, received, n, id); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return accepted, nil
+}
+
+const selectReadings = `
+SELECT id, device_id, recorded_at, received_at, server_time,
+	temperature, humidity, voltage_v, current_ma, power_mw, payload
+FROM device_measurements`
+
+// QueryReadings returns readings newest first; see store.Store.
+func (s *Store) QueryReadings(ctx context.Context, q store.Query) ([]reading.Stored, error) {
+	if q.Limit < 1 {
+		return nil, fmt.Errorf("sqlite: query readings: limit must be at least 1, got %d", q.Limit)
+	}
+	var (
+		where []string
+		args  []any
+	)
+	if q.DeviceID != "" {
+		where = append(where, "device_id = ?")
+		args = append(args, q.DeviceID)
+	}
+	if !q.From.IsZero() {
+		where = append(where, "recorded_at >= ?")
+		args = append(args, micros(q.From))
+	}
+	if !q.To.IsZero() {
+		where = append(where, "recorded_at < ?")
+		args = append(args, micros(q.To))
+	}
+	if q.After != nil {
+		// Spelled out rather than as a row value so that the bound on
+		// recorded_at alone is usable by the indexes.
+		at := micros(q.After.RecordedAt)
+		where = append(where, "recorded_at <= ? AND (recorded_at < ? OR id < ?)")
+		args = append(args, at, at, q.After.ID)
+	}
+	var query strings.Builder
+	query.WriteString(selectReadings)
+	if len(where) > 0 {
+		query.WriteString("\nWHERE ")
+		query.WriteString(strings.Join(where, " AND "))
+	}
+	query.WriteString("\nORDER BY recorded_at DESC, id DESC\nLIMIT ?")
+	args = append(args, q.Limit)
+
+	rows, err := s.read.QueryContext(ctx, query.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: query readings: %w", mapError(ctx, err))
+	}
+	defer rows.Close()
+	var out []reading.Stored
+	for rows.Next() {
+		r, err := scanReading(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: query readings: %w", mapError(ctx, err))
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: query readings: %w", mapError(ctx, err))
+	}
+	return out, nil
+}
+
+func scanReading(rows *sql.Rows) (reading.Stored, error) {
+	var (
+		r                  reading.Stored
+		recorded, received int64
+		payload            []byte
+	)
+	err := rows.Scan(&r.ID, &r.DeviceID, &recorded, &received, &r.ServerTime,
+		&r.Temperature, &r.Humidity, &r.VoltageV, &r.CurrentMA, &r.PowerMW, &payload)
+	if err != nil {
+		return r, err
+	}
+	r.RecordedAt = fromMicros(recorded)
+	r.ReceivedAt = fromMicros(received)
+	if payload != nil {
+		r.Payload = payload
+	}
+	return r, nil
+}

@@ -1,0 +1,151 @@
+// Package sqlite is the embedded SQLite implementation of store.Store, the
+// default for a single small server: one file, no database to run.
+//
+// SQLite allows one writer at a time. Rather than let concurrent writers
+// collide inside SQLite (SQLITE_BUSY), all writes go through a pool of one
+// connection, so they queue in Go, in order, and honour their contexts;
+// reads use a separate pool and, thanks to WAL, never wait for the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/thermowatt/thermowatt/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store keeps readings, devices and tokens in an SQLite file.
+type Store struct {
+	write *sql.DB // exactly one connection: SQLite has one writer
+	read  *sql.DB // read-only connections; the same as write for :memory:
+}
+
+var _ store.Store = (*Store)(nil)
+
+// maxReaders bounds the read pool. Reads are short; a few connections are
+// enough to keep the dashboard from queueing behind a slow export.
+const maxReaders = 4
+
+// Open opens (creating it and its directory if needed) the database file at
+// path, brings its schema up to date and returns a Store. path ":memory:"
+// gives a private in-memory database, for tests.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: empty database path")
+	}
+	if strings.Contains(path, "?") {
+		return nil, fmt.Errorf("sqlite: database path %q: must not contain '?'", path)
+	}
+	memory := path == ":memory:"
+	if !memory {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, fmt.Errorf("sqlite: create directory for database: %w", mapError(ctx, err))
+		}
+	}
+
+	write, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+	s := &Store{write: write, read: write}
+
+	if err := s.migrate(ctx); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, mapError(ctx, err))
+	}
+	if !memory {
+		// Opened after the migration, which has switched the file to WAL.
+		s.read, err = sql.Open("sqlite", dsn(path, true))
+		if err != nil {
+			write.Close()
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+		s.read.SetMaxOpenConns(maxReaders)
+		s.read.SetMaxIdleConns(maxReaders)
+	}
+	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// dsn returns the data source name for path. The pragmas are in the DSN
+// because the driver applies them to every connection it opens; a PRAGMA
+// run with db.Exec would reach only one pooled connection.
+//
+//   - journal_mode(WAL): readers do not block the writer nor it them.
+//   - synchronous(FULL): a commit is on disk before it returns, because a
+//     2xx to a device promises its readings survive a power cut.
+//   - busy_timeout(5000): wait for a lock held by another process (a
+//     second instance, the sqlite3 shell) instead of failing at once.
+//   - foreign_keys(1): SQLite does not enforce REFERENCES otherwise.
+//   - _txlock=immediate: a write transaction takes the write lock when it
+//     begins, so it waits (busy_timeout) rather than failing with
+//     SQLITE_BUSY when it later turns out another process wrote meanwhile.
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	return path + "?" + q.Encode()
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	// No locker: SQLite serialises the migration itself, since goose runs
+	// each migration in a transaction and _txlock=immediate makes that
+	// transaction take the write lock before it looks at the version table.
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.write, fsys,
+		goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return err
+	}
+	_, err = p.Up(ctx)
+	return err
+}
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.read.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", mapError(ctx, err))
+	}
+	return nil
+}
+
+// Close closes the database; calls in flight finish first.
+func (s *Store) Close() error {
+	var err error
+	if s.read != s.write {
+		err = s.read.Close()
+	}
+	return errors.Join(err, s.write.Close())
+}
