@@ -19,24 +19,66 @@ func UTC(t time.Time) time.Time {
 	return t.Truncate(reading.Precision).UTC()
 }
 
-// UniqueSorted returns the readings of rs with their times normalised by UTC,
-// sorted by (DeviceID, RecordedAt) and with repeats of a (DeviceID,
-// RecordedAt) removed (the first one in rs is kept). rs is not modified.
+// Batch is the readings of one InsertReadings call prepared for writing:
+// times normalised by UTC, repeats of a (DeviceID, RecordedAt) removed (the
+// first one in the call is kept) and sorted by (DeviceID, RecordedAt).
 //
 // The order matters under concurrency: two transactions that insert
 // overlapping readings in the same order wait for each other instead of
 // deadlocking.
-func UniqueSorted(rs []reading.Reading) []reading.Reading {
-	out := make([]reading.Reading, len(rs))
-	copy(out, rs)
-	for i := range out {
-		out[i].RecordedAt = UTC(out[i].RecordedAt)
+type Batch struct {
+	Readings []reading.Reading
+	origin   []int // origin[i] is the index in the call of Readings[i]
+	n        int   // the number of readings in the call
+}
+
+// NewBatch prepares rs for writing; rs is not modified.
+func NewBatch(rs []reading.Reading) Batch {
+	type indexed struct {
+		r reading.Reading
+		i int
 	}
-	// Stable, so that of two repeats the one first in rs is kept.
-	slices.SortStableFunc(out, compareIdentity)
-	return slices.CompactFunc(out, func(a, b reading.Reading) bool {
-		return compareIdentity(a, b) == 0
-	})
+	all := make([]indexed, len(rs))
+	for i, r := range rs {
+		r.RecordedAt = UTC(r.RecordedAt)
+		all[i] = indexed{r, i}
+	}
+	// Stable, so that of two repeats the one first in rs comes first.
+	slices.SortStableFunc(all, func(a, b indexed) int { return compareIdentity(a.r, b.r) })
+	all = slices.CompactFunc(all, func(a, b indexed) bool { return compareIdentity(a.r, b.r) == 0 })
+
+	b := Batch{Readings: make([]reading.Reading, len(all)), origin: make([]int, len(all)), n: len(rs)}
+	for i, x := range all {
+		b.Readings[i] = x.r
+		b.origin[i] = x.i
+	}
+	return b
+}
+
+// Result is the InsertResult of the call, given which of b.Readings were
+// newly stored.
+func (b Batch) Result(stored []bool) InsertResult {
+	res := InsertResult{Inserted: make([]bool, b.n)}
+	for i, ok := range stored {
+		if ok {
+			res.Inserted[b.origin[i]] = true
+			res.Accepted++
+		}
+	}
+	res.Duplicates = b.n - res.Accepted
+	return res
+}
+
+// DeviceIDs returns the distinct device ids of the batch, sorted: the order
+// in which backends register devices (see Batch for why).
+func (b Batch) DeviceIDs() []string {
+	ids := make([]string, 0, 4)
+	for _, r := range b.Readings {
+		if len(ids) == 0 || ids[len(ids)-1] != r.DeviceID {
+			ids = append(ids, r.DeviceID)
+		}
+	}
+	return ids
 }
 
 func compareIdentity(a, b reading.Reading) int {
@@ -44,17 +86,6 @@ func compareIdentity(a, b reading.Reading) int {
 		return c
 	}
 	return a.RecordedAt.Compare(b.RecordedAt)
-}
-
-// DeviceIDs returns the distinct device ids of rs, sorted, which is the
-// order in which backends register devices (see UniqueSorted for why).
-func DeviceIDs(rs []reading.Reading) []string {
-	ids := make([]string, 0, 4)
-	for _, r := range rs {
-		ids = append(ids, r.DeviceID)
-	}
-	slices.Sort(ids)
-	return slices.Compact(ids)
 }
 
 // Unavailable wraps err so that errors.Is(err, ErrUnavailable) holds while

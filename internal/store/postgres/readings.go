@@ -23,9 +23,9 @@ ON CONFLICT (id) DO NOTHING`
 
 // insertReadings inserts the whole batch in one statement (the ingest hot
 // path), skips readings already stored, and adds what it stored to each
-// device's count and last-seen time. It returns the number stored.
+// device's count and last-seen time. It returns the readings it stored.
 //
-// The readings arrive sorted and without repeats (store.UniqueSorted), so
+// The readings arrive sorted and without repeats (store.Batch), so
 // concurrent batches wait on each other's uncommitted rows in the same
 // order and a reading two batches race to store is stored by exactly one:
 // the other waits for its commit and then sees the conflict. The device
@@ -42,7 +42,7 @@ WITH inserted AS (
 		AS r(device_id, recorded_at, server_time,
 		     temperature, humidity, voltage_v, current_ma, power_mw, payload)
 	ON CONFLICT (device_id, recorded_at) DO NOTHING
-	RETURNING device_id
+	RETURNING device_id, recorded_at
 ), accepted AS (
 	SELECT device_id, count(*) AS n FROM inserted GROUP BY device_id
 ), counted AS (
@@ -55,7 +55,7 @@ WITH inserted AS (
 	SET last_seen_at = GREATEST(d.last_seen_at, EXCLUDED.last_seen_at),
 	    reading_count = d.reading_count + EXCLUDED.reading_count
 )
-SELECT coalesce(sum(n), 0)::bigint FROM accepted`
+SELECT device_id, recorded_at FROM inserted`
 
 // maxAttempts bounds how often a batch is retried after PostgreSQL rolled
 // it back to break a deadlock.
@@ -66,10 +66,10 @@ func (s *Store) InsertReadings(ctx context.Context, rs []reading.Reading, receiv
 	if len(rs) == 0 {
 		return store.InsertResult{}, nil
 	}
-	unique := store.UniqueSorted(rs)
+	b := store.NewBatch(rs)
 	receivedAt = store.UTC(receivedAt)
 
-	n := len(unique)
+	n := len(b.Readings)
 	var (
 		deviceIDs   = make([]string, n)
 		recordedAt  = make([]time.Time, n)
@@ -80,8 +80,9 @@ func (s *Store) InsertReadings(ctx context.Context, rs []reading.Reading, receiv
 		currentMA   = make([]*float64, n)
 		powerMW     = make([]*float64, n)
 		payload     = make([]*string, n)
+		position    = make(map[identity]int, n)
 	)
-	for i, r := range unique {
+	for i, r := range b.Readings {
 		deviceIDs[i] = r.DeviceID
 		recordedAt[i] = r.RecordedAt
 		serverTime[i] = r.ServerTime
@@ -96,21 +97,39 @@ func (s *Store) InsertReadings(ctx context.Context, rs []reading.Reading, receiv
 			p := string(r.Payload)
 			payload[i] = &p
 		}
+		position[identity{r.DeviceID, r.RecordedAt.UnixMicro()}] = i
 	}
 
-	// Both statements go in one batch, one round trip. A batch outside an
-	// explicit transaction runs in one implicit transaction, committed when
-	// the batch completes: when Close returns nil, the readings are durable.
-	batch := &pgx.Batch{}
-	batch.Queue(registerDevices, store.DeviceIDs(unique), receivedAt)
-	var accepted int64
-	batch.Queue(insertReadings, receivedAt, deviceIDs, recordedAt, serverTime,
-		temperature, humidity, voltageV, currentMA, powerMW, payload).
-		QueryRow(func(row pgx.Row) error { return row.Scan(&accepted) })
-
-	var err error
+	var (
+		stored []bool
+		err    error
+	)
 	for range maxAttempts {
-		accepted = 0
+		// Both statements go in one batch, one round trip. A batch outside an
+		// explicit transaction runs in one implicit transaction, committed when
+		// the batch completes: when Close returns nil, the readings are durable.
+		batch := &pgx.Batch{}
+		batch.Queue(registerDevices, b.DeviceIDs(), receivedAt)
+		batch.Queue(insertReadings, receivedAt, deviceIDs, recordedAt, serverTime,
+			temperature, humidity, voltageV, currentMA, powerMW, payload).
+			Query(func(rows pgx.Rows) error {
+				stored = make([]bool, n)
+				var (
+					id identity
+					at time.Time
+				)
+				_, err := pgx.ForEachRow(rows, []any{&id.deviceID, &at}, func() error {
+					id.recordedAt = at.UnixMicro()
+					i, ok := position[id]
+					if !ok {
+						return fmt.Errorf("the database reports storing a reading of %q at %v that was not sent", id.deviceID, at)
+					}
+					stored[i] = true
+					return nil
+				})
+				return err
+			})
+
 		err = s.pool.SendBatch(ctx, batch).Close()
 		if err == nil || !retryable(err) {
 			break
@@ -119,10 +138,13 @@ func (s *Store) InsertReadings(ctx context.Context, rs []reading.Reading, receiv
 	if err != nil {
 		return store.InsertResult{}, fmt.Errorf("postgres: insert readings: %w", mapError(ctx, err))
 	}
-	return store.InsertResult{
-		Accepted:   int(accepted),
-		Duplicates: len(rs) - int(accepted),
-	}, nil
+	return b.Result(stored), nil
+}
+
+// identity is what makes a reading unique, as a map key.
+type identity struct {
+	deviceID   string
+	recordedAt int64 // unix microseconds
 }
 
 const selectReadings = `

@@ -21,23 +21,17 @@ func (s *Store) InsertReadings(ctx context.Context, rs []reading.Reading, receiv
 	if len(rs) == 0 {
 		return store.InsertResult{}, nil
 	}
-	unique := store.UniqueSorted(rs)
-	received := micros(receivedAt)
-
-	accepted, err := s.insertReadings(ctx, unique, received)
+	b := store.NewBatch(rs)
+	stored, err := s.insertBatch(ctx, b, micros(receivedAt))
 	if err != nil {
 		return store.InsertResult{}, fmt.Errorf("sqlite: insert readings: %w", mapError(ctx, err))
 	}
-	total := 0
-	for _, n := range accepted {
-		total += n
-	}
-	return store.InsertResult{Accepted: total, Duplicates: len(rs) - total}, nil
+	return b.Result(stored), nil
 }
 
-// insertReadings does the work of InsertReadings and returns how many
-// readings of each device it stored.
-func (s *Store) insertReadings(ctx context.Context, unique []reading.Reading, received int64) (_ map[string]int, err error) {
+// insertBatch does the work of InsertReadings and reports which of
+// b.Readings it stored.
+func (s *Store) insertBatch(ctx context.Context, b store.Batch, received int64) (_ []bool, err error) {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -54,7 +48,7 @@ func (s *Store) insertReadings(ctx context.Context, unique []reading.Reading, re
 		return nil, err
 	}
 	defer register.Close()
-	for _, id := range store.DeviceIDs(unique) {
+	for _, id := range b.DeviceIDs() {
 		if _, err := register.ExecContext(ctx, id, received); err != nil {
 			return nil, err
 		}
@@ -70,8 +64,9 @@ func (s *Store) insertReadings(ctx context.Context, unique []reading.Reading, re
 		return nil, err
 	}
 	defer insert.Close()
+	stored := make([]bool, len(b.Readings))
 	accepted := make(map[string]int)
-	for _, r := range unique {
+	for i, r := range b.Readings {
 		var payload any // nil: SQL NULL
 		if r.Payload != nil {
 			payload = string(r.Payload)
@@ -86,7 +81,10 @@ func (s *Store) insertReadings(ctx context.Context, unique []reading.Reading, re
 		if err != nil {
 			return nil, err
 		}
-		accepted[r.DeviceID] += int(n)
+		if n > 0 {
+			stored[i] = true
+			accepted[r.DeviceID]++
+		}
 	}
 
 	// last_seen_at only moves forward, whatever order batches commit in.
@@ -100,9 +98,6 @@ func (s *Store) insertReadings(ctx context.Context, unique []reading.Reading, re
 	}
 	defer update.Close()
 	for id, n := range accepted {
-		if n == 0 {
-			continue
-		}
 		if _, err := update.ExecContext(ctx, received, received, n, id); err != nil {
 			return nil, err
 		}
@@ -110,7 +105,7 @@ func (s *Store) insertReadings(ctx context.Context, unique []reading.Reading, re
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
-	return accepted, nil
+	return stored, nil
 }
 
 const selectReadings = `

@@ -80,7 +80,36 @@ func insert(t *testing.T, s store.Store, rs []reading.Reading, receivedAt time.T
 	if err != nil {
 		t.Fatalf("InsertReadings(%d readings): %v", len(rs), err)
 	}
+	if err := checkResult(res, len(rs)); err != nil {
+		t.Fatalf("InsertReadings(%d readings): %v", len(rs), err)
+	}
 	return res
+}
+
+// checkResult checks that res is consistent in itself: one outcome per
+// reading, and as many readings inserted as accepted.
+func checkResult(res store.InsertResult, n int) error {
+	if len(res.Inserted) != n {
+		return fmt.Errorf("result %+v has %d outcomes for %d readings", res, len(res.Inserted), n)
+	}
+	inserted := 0
+	for _, ok := range res.Inserted {
+		if ok {
+			inserted++
+		}
+	}
+	if inserted != res.Accepted || res.Accepted+res.Duplicates != n {
+		return fmt.Errorf("result %+v: %d inserted, %d accepted, %d duplicates of %d readings",
+			res, inserted, res.Accepted, res.Duplicates, n)
+	}
+	return nil
+}
+
+func wantInserted(t *testing.T, got store.InsertResult, want ...bool) {
+	t.Helper()
+	if !slices.Equal(got.Inserted, want) {
+		t.Errorf("InsertReadings Inserted = %v, want %v", got.Inserted, want)
+	}
 }
 
 func wantResult(t *testing.T, got store.InsertResult, accepted, duplicates int) {
@@ -222,7 +251,7 @@ func normalizeJSON(t *testing.T, b json.RawMessage) json.RawMessage {
 }
 
 func testEmptyBatch(t *testing.T, s store.Store) {
-	wantResult(t, insert(t, s, nil, base), 0, 0)
+	wantResult(t, insert(t, s, nil, base), 0, 0) // insert checks len(Inserted) == 0
 	wantResult(t, insert(t, s, []reading.Reading{}, base), 0, 0)
 	if devices, err := s.ListDevices(t.Context()); err != nil || len(devices) != 0 {
 		t.Errorf("ListDevices after empty batches = %v, %v; want none", devices, err)
@@ -236,8 +265,12 @@ func testDuplicatesAcrossCalls(t *testing.T, s store.Store) {
 	// A device retrying sends the same readings again, maybe with others.
 	again := append(slices.Clone(batch), rd("d1", 2*time.Minute, 23))
 	again[0].Temperature = f(99) // a duplicate does not overwrite
-	wantResult(t, insert(t, s, again, base.Add(time.Minute)), 1, 3)
-	wantResult(t, insert(t, s, again, base.Add(2*time.Minute)), 0, 4)
+	res := insert(t, s, again, base.Add(time.Minute))
+	wantResult(t, res, 1, 3)
+	wantInserted(t, res, false, false, false, true)
+	res = insert(t, s, again, base.Add(2*time.Minute))
+	wantResult(t, res, 0, 4)
+	wantInserted(t, res, false, false, false, false)
 
 	got := query(t, s, store.Query{DeviceID: "d1"})
 	if len(got) != 3 {
@@ -264,7 +297,10 @@ func testDuplicatesWithinBatch(t *testing.T, s store.Store) {
 		rd("d1", time.Minute, 31), // repeat of the second
 		rd("d1", 0, 40),           // and of the first again
 	}
-	wantResult(t, insert(t, s, batch, base), 3, 3)
+	res := insert(t, s, batch, base)
+	wantResult(t, res, 3, 3)
+	// Of equal readings only the first in the batch counts as inserted.
+	wantInserted(t, res, true, true, false, true, false, false)
 
 	got := query(t, s, store.Query{DeviceID: "d1"})
 	if len(got) != 2 {
@@ -286,8 +322,10 @@ func testIdentityIsDeviceAndTime(t *testing.T, s store.Store) {
 		rd("d1", 0, 1), rd("d2", 0, 2), rd("d1", time.Microsecond, 3),
 	}
 	wantResult(t, insert(t, s, batch, base), 3, 0)
-	if got := query(t, s, store.Query{}); len(got) != 3 {
-		t.Errorf("stored %d readings, want 3: %v", len(got), keys(got))
+	res := insert(t, s, []reading.Reading{rd("d2", time.Microsecond, 4), rd("d2", 0, 5)}, base)
+	wantInserted(t, res, true, false)
+	if got := query(t, s, store.Query{}); len(got) != 4 {
+		t.Errorf("stored %d readings, want 4: %v", len(got), keys(got))
 	}
 }
 
@@ -343,6 +381,9 @@ func testConcurrentOverlappingBatches(t *testing.T, s store.Store) {
 				}
 				batch = append(batch, batch[0]) // and a repeat inside the batch
 				res, err := s.InsertReadings(context.Background(), batch, base.Add(time.Duration(round)*time.Second))
+				if err == nil {
+					err = checkResult(res, len(batch))
+				}
 				mu.Lock()
 				if err != nil {
 					errs = append(errs, err)
@@ -357,6 +398,9 @@ func testConcurrentOverlappingBatches(t *testing.T, s store.Store) {
 	// And one writer that sends everything, so that every reading is sent.
 	wg.Go(func() {
 		res, err := s.InsertReadings(context.Background(), all, base)
+		if err == nil {
+			err = checkResult(res, len(all))
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
@@ -400,6 +444,9 @@ func testConcurrentSameReading(t *testing.T, s store.Store) {
 		for range writers {
 			wg.Go(func() {
 				res, err := s.InsertReadings(context.Background(), []reading.Reading{r}, base)
+				if err == nil {
+					err = checkResult(res, 1)
+				}
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {

@@ -1,0 +1,160 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt/internal/store"
+	"github.com/thermowatt/thermowatt/internal/store/postgres"
+	"github.com/thermowatt/thermowatt/internal/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	admin := adminURL(t)
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := postgres.Open(t.Context(), freshDatabase(t, admin))
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}
+
+// Instances starting at the same time on a new database all come up:
+// one applies the migrations, the others wait for it and find them done.
+func TestOpenConcurrently(t *testing.T) {
+	dbURL := freshDatabase(t, adminURL(t))
+	const instances = 4
+	var wg sync.WaitGroup
+	stores := make([]*postgres.Store, instances)
+	errs := make([]error, instances)
+	for i := range instances {
+		wg.Go(func() { stores[i], errs[i] = postgres.Open(t.Context(), dbURL) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Open %d: %v", i, err)
+			continue
+		}
+		defer stores[i].Close()
+		if _, err := stores[i].CreateDevice(t.Context(), "d"+string(rune('0'+i)), time.Now()); err != nil {
+			t.Errorf("store %d: CreateDevice: %v", i, err)
+		}
+	}
+}
+
+// Opening a migrated database again changes nothing and keeps the data.
+func TestOpenTwice(t *testing.T) {
+	ctx := t.Context()
+	dbURL := freshDatabase(t, adminURL(t))
+	s, err := postgres.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	now := time.Now()
+	res, err := s.InsertReadings(ctx, []reading.Reading{{DeviceID: "d1", RecordedAt: now}}, now)
+	if err != nil || res.Accepted != 1 {
+		t.Fatalf("InsertReadings = %+v, %v", res, err)
+	}
+	s.Close()
+
+	s, err = postgres.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatalf("Open again: %v", err)
+	}
+	defer s.Close()
+	if d, err := s.GetDevice(ctx, "d1"); err != nil || d.ReadingCount != 1 {
+		t.Fatalf("after reopening: GetDevice = %+v, %v; want d1 with 1 reading", d, err)
+	}
+}
+
+// A database that cannot be reached is "unavailable", which the API turns
+// into 503 + Retry-After. Needs no database.
+func TestOpenUnreachable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	// Port 1 on localhost: nothing listens, the connection is refused.
+	_, err := postgres.Open(ctx, "postgres://postgres@127.0.0.1:1/thermowatt?sslmode=disable&connect_timeout=5")
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Open(unreachable) error = %v, want one wrapping store.ErrUnavailable", err)
+	}
+}
+
+func TestOpenBadURL(t *testing.T) {
+	_, err := postgres.Open(t.Context(), "postgres://user:s3cret@host:notaport/db")
+	if err == nil || errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Open(bad URL) error = %v, want a plain error", err)
+	}
+	if strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("error %q reveals the password", err)
+	}
+}
+
+// adminURL returns TEST_DATABASE_URL, the URL of a database on a server
+// where the tests may create databases, or skips the test without one.
+func adminURL(t *testing.T) string {
+	t.Helper()
+	u := os.Getenv("TEST_DATABASE_URL")
+	if u == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("TEST_DATABASE_URL is required in CI")
+		}
+		t.Skip("PostgreSQL tests skipped: set TEST_DATABASE_URL, e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
+	}
+	return u
+}
+
+// freshDatabase creates an empty database for the test, drops it when the
+// test ends, and returns its URL. A database per test lets tests run in
+// parallel and again without cleaning up after one another.
+func freshDatabase(t *testing.T, admin string) string {
+	t.Helper()
+	ctx := t.Context()
+	b := make([]byte, 6)
+	rand.Read(b)
+	name := "thermowatt_test_" + hex.EncodeToString(b)
+
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatalf("connect to TEST_DATABASE_URL: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			t.Errorf("drop test database %s: %v", name, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop test database %s: %v", name, err)
+		}
+	})
+
+	if strings.HasPrefix(admin, "postgres://") || strings.HasPrefix(admin, "postgresql://") {
+		u, err := url.Parse(admin)
+		if err != nil {
+			t.Fatalf("TEST_DATABASE_URL: %v", err)
+		}
+		u.Path = "/" + name
+		return u.String()
+	}
+	return admin + " dbname=" + name // key=value form; the last dbname wins
+}
