@@ -157,6 +157,23 @@ func (s *Store) QueryReadings(ctx context.Context, q store.Query) ([]reading.Sto
 	if q.Limit < 1 {
 		return nil, fmt.Errorf("postgres: query readings: limit must be at least 1, got %d", q.Limit)
 	}
+	sql, args := readingsQuery(q)
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: query readings: %w", mapError(ctx, err))
+	}
+	out, err := pgx.CollectRows(rows, scanReading)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: query readings: %w", mapError(ctx, err))
+	}
+	return out, nil
+}
+
+// readingsQuery returns the SQL and arguments for q. Only the bounds q sets
+// appear in the WHERE clause, so that the planner sees plain conditions it
+// can match to an index: (device_id, recorded_at) for one device,
+// (recorded_at, id) for all.
+func readingsQuery(q store.Query) (string, []any) {
 	var (
 		where []string
 		args  []any
@@ -187,16 +204,7 @@ func (s *Store) QueryReadings(ctx context.Context, q store.Query) ([]reading.Sto
 		sql.WriteString(strings.Join(where, " AND "))
 	}
 	sql.WriteString("\nORDER BY recorded_at DESC, id DESC\nLIMIT " + arg(q.Limit))
-
-	rows, err := s.pool.Query(ctx, sql.String(), args...)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: query readings: %w", mapError(ctx, err))
-	}
-	out, err := pgx.CollectRows(rows, scanReading)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: query readings: %w", mapError(ctx, err))
-	}
-	return out, nil
+	return sql.String(), args
 }
 
 func scanReading(row pgx.CollectableRow) (reading.Stored, error) {

@@ -118,6 +118,31 @@ func (s *Store) QueryReadings(ctx context.Context, q store.Query) ([]reading.Sto
 	if q.Limit < 1 {
 		return nil, fmt.Errorf("sqlite: query readings: limit must be at least 1, got %d", q.Limit)
 	}
+	query, args := readingsQuery(q)
+	rows, err := s.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: query readings: %w", mapError(ctx, err))
+	}
+	defer rows.Close()
+	var out []reading.Stored
+	for rows.Next() {
+		r, err := scanReading(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: query readings: %w", mapError(ctx, err))
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: query readings: %w", mapError(ctx, err))
+	}
+	return out, nil
+}
+
+// readingsQuery returns the SQL and arguments for q. Only the bounds q sets
+// appear in the WHERE clause, so that the planner sees plain conditions it
+// can match to an index: (device_id, recorded_at) for one device,
+// (recorded_at) for all.
+func readingsQuery(q store.Query) (string, []any) {
 	var (
 		where []string
 		args  []any
@@ -149,24 +174,7 @@ func (s *Store) QueryReadings(ctx context.Context, q store.Query) ([]reading.Sto
 	}
 	query.WriteString("\nORDER BY recorded_at DESC, id DESC\nLIMIT ?")
 	args = append(args, q.Limit)
-
-	rows, err := s.read.QueryContext(ctx, query.String(), args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: query readings: %w", mapError(ctx, err))
-	}
-	defer rows.Close()
-	var out []reading.Stored
-	for rows.Next() {
-		r, err := scanReading(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: query readings: %w", mapError(ctx, err))
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: query readings: %w", mapError(ctx, err))
-	}
-	return out, nil
+	return query.String(), args
 }
 
 func scanReading(rows *sql.Rows) (reading.Stored, error) {

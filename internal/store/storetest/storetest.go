@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DuplicatesWithinBatch", testDuplicatesWithinBatch},
 		{"IdentityIsDeviceAndTime", testIdentityIsDeviceAndTime},
 		{"IdentityAtMicrosecondPrecision", testIdentityAtMicrosecondPrecision},
+		{"FailedBatchStoresNothing", testFailedBatchStoresNothing},
 		{"ConcurrentOverlappingBatches", testConcurrentOverlappingBatches},
 		{"ConcurrentSameReading", testConcurrentSameReading},
 		{"DeviceAutoRegistration", testDeviceAutoRegistration},
@@ -341,6 +342,35 @@ func testIdentityAtMicrosecondPrecision(t *testing.T, s store.Store) {
 	got := query(t, s, store.Query{})
 	if len(got) != 1 || !got[0].RecordedAt.Equal(at) {
 		t.Fatalf("stored %v, want one reading at %v", keys(got), at.Format(time.RFC3339Nano))
+	}
+}
+
+func testFailedBatchStoresNothing(t *testing.T, s store.Store) {
+	// One transaction: when a reading cannot be stored (here its payload
+	// is not JSON, which callers must not send), neither is any other of
+	// the call, nor are its devices registered.
+	batch := []reading.Reading{
+		rd("a-new-device", 0, 1),
+		rd("d1", 0, 2),
+		{DeviceID: "d2", RecordedAt: base, Payload: json.RawMessage(`{"broken":`)},
+	}
+	insert(t, s, []reading.Reading{rd("d1", -time.Minute, 0)}, base)
+	res, err := s.InsertReadings(t.Context(), batch, base.Add(time.Hour))
+	if err == nil {
+		t.Fatalf("InsertReadings with a payload that is not JSON = %+v, want an error", res)
+	}
+	if errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("a bad payload is reported as ErrUnavailable (the client would resend it forever): %v", err)
+	}
+	if got := query(t, s, store.Query{}); len(got) != 1 {
+		t.Errorf("after a failed batch %v are stored, want only the earlier reading", keys(got))
+	}
+	if _, err := s.GetDevice(t.Context(), "a-new-device"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a failed batch registered its device: GetDevice err = %v", err)
+	}
+	d := getDevice(t, s, "d1")
+	if d.ReadingCount != 1 || !d.LastSeenAt.Equal(base) {
+		t.Errorf("a failed batch changed a device: %s", showDevice(d))
 	}
 }
 

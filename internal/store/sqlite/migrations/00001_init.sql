@@ -26,11 +26,15 @@ CREATE TABLE device_measurements (
     voltage_v   REAL,
     current_ma  REAL,
     power_mw    REAL,
-    payload     TEXT,
-    -- The identity of a reading; the index behind it (which, like every
-    -- SQLite index, ends in the rowid) also serves one device's queries.
-    UNIQUE (device_id, recorded_at)
+    -- JSON text; checked so that, as on PostgreSQL (jsonb), a payload that
+    -- is not JSON fails the batch instead of being stored.
+    payload     TEXT CHECK (payload IS NULL OR json_valid(payload))
 ) STRICT;
+
+-- The identity of a reading: storing it again is a duplicate. The index
+-- (which, like every SQLite index, ends in the rowid) also serves one
+-- device's newest-first queries.
+CREATE UNIQUE INDEX device_measurements_device_recorded ON device_measurements (device_id, recorded_at);
 
 -- All-device queries and retention deletes. SQLite appends the rowid to
 -- every index, so this orders by (recorded_at, id) as keyset paging needs.

@@ -1,0 +1,4 @@
+package sqlite
+
+// ReadingsQuery lets the external tests EXPLAIN the SQL QueryReadings runs.
+var ReadingsQuery = readingsQuery

@@ -1,0 +1,78 @@
+package sqlite_test
+
+import (
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt/internal/store"
+	"github.com/thermowatt/thermowatt/internal/store/sqlite"
+)
+
+// One device's readings and the newest readings of all devices are read by
+// walking an index, not by scanning and sorting the table.
+func TestQueryPlansUseIndexes(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "thermowatt.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for d := range 5 {
+		rs := make([]reading.Reading, 200)
+		for i := range rs {
+			rs[i] = reading.Reading{DeviceID: fmt.Sprintf("esp32-%02d", d), RecordedAt: base.Add(time.Duration(i) * 5 * time.Minute)}
+		}
+		if _, err := s.InsertReadings(ctx, rs, base); err != nil {
+			t.Fatalf("InsertReadings: %v", err)
+		}
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, "ANALYZE"); err != nil {
+		t.Fatalf("ANALYZE: %v", err)
+	}
+
+	cursor := &store.Cursor{RecordedAt: base.Add(12 * time.Hour), ID: 123}
+	for _, tc := range []struct {
+		name  string
+		q     store.Query
+		index string
+	}{
+		{"one device", store.Query{DeviceID: "esp32-03", Limit: 100}, "device_measurements_device_recorded"},
+		{"one device, next page", store.Query{DeviceID: "esp32-03", Limit: 100, After: cursor}, "device_measurements_device_recorded"},
+		{"one device, a day", store.Query{DeviceID: "esp32-03", From: base, To: base.Add(24 * time.Hour), Limit: 500}, "device_measurements_device_recorded"},
+		{"all devices", store.Query{Limit: 100}, "device_measurements_recorded_at"},
+		{"all devices, next page", store.Query{Limit: 100, After: cursor}, "device_measurements_recorded_at"},
+	} {
+		query, args := sqlite.ReadingsQuery(tc.q)
+		rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
+		if err != nil {
+			t.Fatalf("%s: EXPLAIN: %v", tc.name, err)
+		}
+		var lines []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, detail)
+		}
+		rows.Close()
+		plan := strings.Join(lines, "\n")
+		t.Logf("%s:\n%s", tc.name, plan)
+		if !strings.Contains(plan, tc.index) || strings.Contains(plan, "TEMP B-TREE") {
+			t.Errorf("%s: plan does not walk index %s:\n%s", tc.name, tc.index, plan)
+		}
+	}
+}
