@@ -104,7 +104,7 @@ func TestOpenBadURL(t *testing.T) {
 
 // adminURL returns TEST_DATABASE_URL, the URL of a database on a server
 // where the tests may create databases, or skips the test without one.
-func adminURL(t *testing.T) string {
+func adminURL(t testing.TB) string {
 	t.Helper()
 	u := os.Getenv("TEST_DATABASE_URL")
 	if u == "" {
@@ -119,7 +119,7 @@ func adminURL(t *testing.T) string {
 // freshDatabase creates an empty database for the test, drops it when the
 // test ends, and returns its URL. A database per test lets tests run in
 // parallel and again without cleaning up after one another.
-func freshDatabase(t *testing.T, admin string) string {
+func freshDatabase(t testing.TB, admin string) string {
 	t.Helper()
 	ctx := t.Context()
 	b := make([]byte, 6)
@@ -157,4 +157,15 @@ func freshDatabase(t *testing.T, admin string) string {
 		return u.String()
 	}
 	return admin + " dbname=" + name // key=value form; the last dbname wins
+}
+
+func BenchmarkStore(b *testing.B) {
+	admin := adminURL(b)
+	storetest.Bench(b, func(tb testing.TB) store.Store {
+		s, err := postgres.Open(tb.Context(), freshDatabase(tb, admin))
+		if err != nil {
+			tb.Fatalf("Open: %v", err)
+		}
+		return s
+	})
 }

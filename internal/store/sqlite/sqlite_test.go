@@ -103,3 +103,13 @@ func TestTwoStoresOneFile(t *testing.T) {
 }
 
 var storetestTime = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Bench(b, func(tb testing.TB) store.Store {
+		s, err := sqlite.Open(tb.Context(), filepath.Join(tb.TempDir(), "thermowatt.db"))
+		if err != nil {
+			tb.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}
