@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 
@@ -24,7 +25,7 @@ func mapError(ctx context.Context, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
 		// pgx may report a cancelled query as a closed connection; say
 		// what actually happened.
-		return errors.Join(ctxErr, err)
+		return fmt.Errorf("%w: %w", ctxErr, err)
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
