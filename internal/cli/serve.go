@@ -13,12 +13,17 @@ import (
 	"github.com/thermowatt/thermowatt/internal/auth"
 	"github.com/thermowatt/thermowatt/internal/config"
 	"github.com/thermowatt/thermowatt/internal/httpapi"
+	"github.com/thermowatt/thermowatt/internal/ingest"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
 func init() {
 	commands["serve"] = command{"run the HTTP service (PORT, DATABASE_URL, DATA_DIR, ADMIN_TOKEN)", runServe}
 }
+
+// groupCommitRows bounds the readings of one shared commit: four full
+// batches from devices, and small enough to keep one commit short.
+const groupCommitRows = 2000
 
 func runServe(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "serve")
@@ -42,8 +47,18 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 
+	// Concurrent requests share commits. SQLite has one writer, so one
+	// committer; PostgreSQL takes a few transactions at once.
+	workers := 4
+	if cfg.DatabaseURL == "" {
+		workers = 1
+	}
+	writer := ingest.NewGroupCommitter(st, workers, groupCommitRows, 30*time.Second)
+	defer writer.Close() // after Shutdown below: no request is left to queue
+
 	handler := httpapi.NewServer(httpapi.Deps{
 		Store:    st,
+		Writer:   writer,
 		Verifier: auth.NewVerifier(st, cfg.AdminToken),
 		Logger:   logger,
 	})

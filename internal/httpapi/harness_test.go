@@ -13,6 +13,7 @@ import (
 
 	"github.com/thermowatt/thermowatt/internal/auth"
 	"github.com/thermowatt/thermowatt/internal/httpapi"
+	"github.com/thermowatt/thermowatt/internal/ingest"
 	"github.com/thermowatt/thermowatt/internal/store"
 	"github.com/thermowatt/thermowatt/internal/testdb"
 )
@@ -37,13 +38,16 @@ func eachBackend(t *testing.T, f func(t *testing.T, a *api)) {
 }
 
 func newAPI(t *testing.T, st store.Store) *api {
+	// The same write path as serve: requests share commits.
+	gc := ingest.NewGroupCommitter(st, 2, 2000, 10*time.Second)
 	h := httpapi.NewServer(httpapi.Deps{
 		Store:    st,
+		Writer:   gc,
 		Verifier: auth.NewVerifier(st, adminToken),
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
+	t.Cleanup(func() { srv.Close(); gc.Close() })
 	return &api{t: t, url: srv.URL, st: st}
 }
 

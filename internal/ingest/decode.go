@@ -62,6 +62,9 @@ func Decode(body []byte, now time.Time) (Batch, error) {
 	}
 	switch body[0] {
 	case '{':
+		if !json.Valid(body) {
+			return Batch{}, &BodyError{Message: "body is not valid JSON"}
+		}
 		b := Batch{Total: 1}
 		b.add(0, body, now)
 		return b, nil

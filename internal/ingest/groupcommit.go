@@ -1,0 +1,142 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt/internal/store"
+)
+
+// GroupCommitter coalesces concurrent writes into shared transactions.
+// A fleet posting single readings would otherwise pay one commit (one
+// fsync) per request; here whatever arrives while a commit is running goes
+// into the next one. Each caller is answered only after the commit that
+// holds its readings, with its own counts, so the 2xx-after-commit promise
+// is kept. It holds nothing between commits, so several instances behind
+// a load balancer stay correct.
+type GroupCommitter struct {
+	w       Writer
+	maxRows int
+	timeout time.Duration
+	queue   chan *call
+	wg      sync.WaitGroup
+	once    sync.Once
+	stop    chan struct{}
+}
+
+type call struct {
+	rs         []reading.Reading
+	receivedAt time.Time
+	res        store.InsertResult
+	err        error
+	done       chan struct{}
+}
+
+// NewGroupCommitter starts workers committers in front of w. maxRows bounds
+// the readings of one transaction; timeout bounds one commit.
+func NewGroupCommitter(w Writer, workers, maxRows int, timeout time.Duration) *GroupCommitter {
+	g := &GroupCommitter{w: w, maxRows: maxRows, timeout: timeout,
+		queue: make(chan *call, 4*maxRows), stop: make(chan struct{})}
+	for range workers {
+		g.wg.Add(1)
+		go g.work()
+	}
+	return g
+}
+
+// InsertReadings queues rs for the next commit and waits for it. The wait
+// does not end early when ctx is cancelled: the commit may already be under
+// way, and its outcome is what the caller must learn.
+func (g *GroupCommitter) InsertReadings(ctx context.Context, rs []reading.Reading, receivedAt time.Time) (store.InsertResult, error) {
+	c := &call{rs: rs, receivedAt: receivedAt, done: make(chan struct{})}
+	select {
+	case g.queue <- c:
+	case <-ctx.Done():
+		return store.InsertResult{}, ctx.Err()
+	case <-g.stop:
+		return store.InsertResult{}, fmt.Errorf("%w: shutting down", store.ErrUnavailable)
+	}
+	<-c.done
+	return c.res, c.err
+}
+
+// Close stops the workers after the queued calls are committed.
+func (g *GroupCommitter) Close() {
+	g.once.Do(func() { close(g.stop) })
+	g.wg.Wait()
+}
+
+func (g *GroupCommitter) work() {
+	defer g.wg.Done()
+	for {
+		var first *call
+		select {
+		case first = <-g.queue:
+		case <-g.stop:
+			// Drain what was queued before the stop, then leave.
+			for {
+				select {
+				case c := <-g.queue:
+					g.commit([]*call{c})
+				default:
+					return
+				}
+			}
+		}
+		calls, rows := []*call{first}, len(first.rs)
+	gather:
+		for rows < g.maxRows {
+			select {
+			case c := <-g.queue:
+				calls = append(calls, c)
+				rows += len(c.rs)
+			default:
+				break gather
+			}
+		}
+		g.commit(calls)
+	}
+}
+
+// commit writes the readings of calls in one transaction and hands each
+// call its share of the outcome.
+func (g *GroupCommitter) commit(calls []*call) {
+	rs := calls[0].rs
+	receivedAt := calls[0].receivedAt
+	if len(calls) > 1 {
+		rs = make([]reading.Reading, 0, g.maxRows)
+		for _, c := range calls {
+			rs = append(rs, c.rs...)
+			if c.receivedAt.After(receivedAt) {
+				receivedAt = c.receivedAt
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
+	res, err := g.w.InsertReadings(ctx, rs, receivedAt)
+	cancel()
+	if err == nil && len(res.Inserted) != len(rs) {
+		err = fmt.Errorf("store reported %d outcomes for %d readings", len(res.Inserted), len(rs))
+	}
+	off := 0
+	for _, c := range calls {
+		if err != nil {
+			c.err = err
+		} else {
+			mine := res.Inserted[off : off+len(c.rs)]
+			c.res.Inserted = mine
+			for _, ok := range mine {
+				if ok {
+					c.res.Accepted++
+				} else {
+					c.res.Duplicates++
+				}
+			}
+		}
+		off += len(c.rs)
+		close(c.done)
+	}
+}
