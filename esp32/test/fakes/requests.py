@@ -24,10 +24,12 @@ class Response:
 
     @property
     def content(self):
-        return self._body.encode()
+        return self.text.encode()
 
     @property
     def text(self):
+        if isinstance(self._body, Exception):
+            raise self._body  # e.g. the link died while reading the body
         return self._body
 
     def json(self):
