@@ -14,7 +14,7 @@ import (
 // database otherwise, and applies pending migrations.
 func openStore(ctx context.Context, cfg config.Config) (store.Store, string, error) {
 	if cfg.DatabaseURL != "" {
-		s, err := postgres.Open(ctx, cfg.DatabaseURL)
+		s, err := postgres.Open(ctx, withPoolDefaults(cfg.DatabaseURL, cfg.Limits.MaxDBConcurrency))
 		if err != nil {
 			return nil, "", fmt.Errorf("opening PostgreSQL from DATABASE_URL: %w", err)
 		}

@@ -61,6 +61,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Writer:   writer,
 		Verifier: auth.NewVerifier(st, cfg.AdminToken),
 		Logger:   logger,
+		Limits:   cfg.Limits,
 	})
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {
@@ -68,11 +69,13 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	srv := &http.Server{
 		Handler: handler,
-		// A slow or stalled client must not hold a connection forever.
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      5 * time.Minute, // a CSV export of a long range streams for a while
-		IdleTimeout:       2 * time.Minute,
+		// A slow or stalled client must not hold a connection forever
+		// (READ_HEADER_TIMEOUT, READ_TIMEOUT, WRITE_TIMEOUT, IDLE_TIMEOUT).
+		ReadHeaderTimeout: cfg.Limits.ReadHeaderTimeout,
+		ReadTimeout:       cfg.Limits.ReadTimeout,
+		WriteTimeout:      cfg.Limits.WriteTimeout,
+		IdleTimeout:       cfg.Limits.IdleTimeout,
+		MaxHeaderBytes:    cfg.Limits.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	port := ln.Addr().(*net.TCPAddr).Port

@@ -22,6 +22,8 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to finish
 	// on SIGTERM (Render waits 30 s by default before killing).
 	ShutdownTimeout time.Duration
+	// Limits protect the service from abuse and overload (limits.go).
+	Limits Limits
 }
 
 // Option documents one environment variable.
@@ -95,7 +97,7 @@ func Help() string {
 		if def == "" {
 			def = "(empty)"
 		}
-		fmt.Fprintf(&b, "  %-18s default %-10s %s\n", o.Name, def, o.Help)
+		fmt.Fprintf(&b, "  %-20s default %-10s %s\n", o.Name, def, o.Help)
 	}
 	return b.String()
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/thermowatt/thermowatt/internal/limit"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -33,10 +34,16 @@ func errorf(status int, msg string) *Error { return &Error{Status: status, Messa
 // is down: short, because the firmware backs off on its own as well.
 const retryAfterUnavailable = 5
 
+// retryAfterBusy is what a client is told to wait when every database slot
+// is taken (MAX_DB_CONCURRENCY): a moment, as the slots turn over fast.
+const retryAfterBusy = 1
+
 // storeError turns a store failure into the answer the device contract
 // expects: 503 + Retry-After for anything the client should resend.
 func storeError(err error) *Error {
 	switch {
+	case errors.Is(err, limit.ErrBusy):
+		return &Error{Status: http.StatusServiceUnavailable, Message: "server busy, retry in a moment", Err: err, RetryAfter: retryAfterBusy}
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return &Error{Status: http.StatusServiceUnavailable, Message: "database unavailable, retry later", Err: err, RetryAfter: retryAfterUnavailable}
 	case errors.Is(err, context.Canceled):

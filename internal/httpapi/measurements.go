@@ -22,7 +22,7 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, ingest.MaxBodyBytes))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		return nil, errorf(http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes: split the batch", ingest.MaxBodyBytes))
+		return nil, errorf(http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes: split the batch", tooBig.Limit))
 	}
 	if err != nil {
 		return nil, errorf(http.StatusBadRequest, "could not read body: "+err.Error())

@@ -4,7 +4,7 @@ import "net/http"
 
 // addRoutes is the whole API surface in one place.
 func addRoutes(mux *http.ServeMux, d Deps) {
-	authed := authenticate(d.Verifier, d.Logger)
+	authed := d.limits.perToken(authenticate(d.Verifier, d.Logger))
 	reader, admin, writer := authed(requireRead), authed(requireAdmin), authed(requireWrite)
 
 	mux.Handle("GET /healthz", handleHealthz())
@@ -23,4 +23,5 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("DELETE /api/tokens/{id}", admin(handleRevokeToken(d)))
 
 	mux.Handle("/api/", handleAPINotFound())
+	addDebugRoutes(mux, d, admin)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/thermowatt/thermowatt/internal/auth"
+	"github.com/thermowatt/thermowatt/internal/config"
 	"github.com/thermowatt/thermowatt/internal/ingest"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
@@ -20,6 +21,11 @@ type Deps struct {
 	Verifier *auth.Verifier
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// Limits: rate, size, concurrency, CORS (limits.go). The zero value
+	// turns them all off, as the handler tests want.
+	Limits config.Limits
+
+	limits *limits
 }
 
 // NewServer returns the whole API as one handler.
@@ -33,9 +39,15 @@ func NewServer(d Deps) http.Handler {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
+	d.limits = newLimits(d.Limits)
+	d = d.limits.bound(d)
 	mux := http.NewServeMux()
 	addRoutes(mux, d)
 	var h http.Handler = mux
+	h = d.limits.limitBody(h)
+	h = d.limits.perAddress(h)
+	h = cors(d.Limits.CORSOrigins, h) // outside the rate limit: a 429 must be readable by the page
+	h = securityHeaders(h)
 	h = logRequests(d.Logger, h)
 	h = recoverPanics(d.Logger, h)
 	return h

@@ -1,0 +1,148 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Limits are the settings that protect the service from too much of
+// anything: requests, bytes, slow clients, concurrent database work, and
+// browsers on other sites. docs/security.md explains each.
+type Limits struct {
+	// RatePerToken and BurstPerToken bound the requests of one token, in
+	// requests per second and bucket size. RatePerToken 0 turns every
+	// rate limit off (for benchmarks with a few tokens standing in for
+	// thousands of devices).
+	RatePerToken  float64
+	BurstPerToken int
+	// RatePerAddress and BurstPerAddress bound the requests of one client
+	// address, checked before the token is, so a flood of bad tokens is
+	// cut too. 0 turns this limit off.
+	RatePerAddress  float64
+	BurstPerAddress int
+	// TrustProxyHeaders takes the client address from the first entry of
+	// X-Forwarded-For, as Render's proxy sets it. Off, the TCP peer is the
+	// client; behind a proxy that is the proxy, for every client.
+	TrustProxyHeaders bool
+	// MaxBodyBytes bounds every request body.
+	MaxBodyBytes int64
+	// MaxDBConcurrency bounds the database calls of requests in flight at
+	// once; MaxIngestQueue the ingest requests waiting for a commit.
+	// Beyond either, after waiting DBWait, a request is answered 503 with
+	// Retry-After instead of piling up.
+	MaxDBConcurrency int
+	MaxIngestQueue   int
+	DBWait           time.Duration
+	// DBTimeout bounds one database call of a request.
+	DBTimeout time.Duration
+	// CORSOrigins are the web origins other than the service's own whose
+	// pages may call the API. Empty: same origin only.
+	CORSOrigins []string
+	// Server timeouts against slow clients (net/http.Server).
+	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// MaxHeaderBytes bounds a request's headers.
+	MaxHeaderBytes int
+	// Pprof serves net/http/pprof under /debug/pprof/ to admin tokens.
+	Pprof bool
+}
+
+func init() {
+	Options = append(Options, limitOptions...)
+}
+
+var limitOptions = []Option{
+	{Name: "RATE_LIMIT", Default: "10", Help: "requests per second one token may make (sustained); 0 turns every rate limit off",
+		set: func(c *Config, v string) (err error) { c.Limits.RatePerToken, err = rate(v); return }},
+	{Name: "RATE_LIMIT_BURST", Default: "50", Help: "requests one token may make at once above RATE_LIMIT",
+		set: func(c *Config, v string) (err error) { c.Limits.BurstPerToken, err = positive(v); return }},
+	{Name: "RATE_LIMIT_IP", Default: "20", Help: "requests per second one client address may make, checked before the token; 0 turns it off",
+		set: func(c *Config, v string) (err error) { c.Limits.RatePerAddress, err = rate(v); return }},
+	{Name: "RATE_LIMIT_IP_BURST", Default: "100", Help: "requests one client address may make at once above RATE_LIMIT_IP",
+		set: func(c *Config, v string) (err error) { c.Limits.BurstPerAddress, err = positive(v); return }},
+	{Name: "TRUST_PROXY_HEADERS", Default: "false", Help: "true: the client address is the first entry of X-Forwarded-For (set it on Render, whose proxy sets that header); false: the TCP peer",
+		set: func(c *Config, v string) (err error) { c.Limits.TrustProxyHeaders, err = boolean(v); return }},
+	{Name: "MAX_BODY_BYTES", Default: "1048576", Help: "largest request body in bytes (413 beyond); readings are never taken beyond 1 MiB",
+		set: func(c *Config, v string) (err error) {
+			n, err := positive(v)
+			c.Limits.MaxBodyBytes = int64(n)
+			return err
+		}},
+	{Name: "MAX_DB_CONCURRENCY", Default: "16", Help: "database calls of requests running at once (reads, token checks, admin); beyond it 503 + Retry-After",
+		set: func(c *Config, v string) (err error) { c.Limits.MaxDBConcurrency, err = positive(v); return }},
+	{Name: "MAX_INGEST_QUEUE", Default: "1024", Help: "ingest requests waiting for a commit at once; beyond it 503 + Retry-After",
+		set: func(c *Config, v string) (err error) { c.Limits.MaxIngestQueue, err = positive(v); return }},
+	{Name: "DB_WAIT", Default: "1s", Help: "how long a request waits for a free slot under MAX_DB_CONCURRENCY or MAX_INGEST_QUEUE before 503",
+		set: func(c *Config, v string) (err error) { c.Limits.DBWait, err = duration(v); return }},
+	{Name: "DB_TIMEOUT", Default: "15s", Help: "longest database call of a request; beyond it 503 + Retry-After",
+		set: func(c *Config, v string) (err error) { c.Limits.DBTimeout, err = nonZeroDuration(v); return }},
+	{Name: "CORS_ORIGINS", Help: "comma-separated web origins (https://example.com) whose pages may call the API; empty: same origin only",
+		set: func(c *Config, v string) (err error) { c.Limits.CORSOrigins, err = origins(v); return }},
+	{Name: "READ_HEADER_TIMEOUT", Default: "10s", Help: "time a client has to send a request's headers",
+		set: func(c *Config, v string) (err error) { c.Limits.ReadHeaderTimeout, err = nonZeroDuration(v); return }},
+	{Name: "READ_TIMEOUT", Default: "60s", Help: "time a client has to send a whole request, body included",
+		set: func(c *Config, v string) (err error) { c.Limits.ReadTimeout, err = nonZeroDuration(v); return }},
+	{Name: "WRITE_TIMEOUT", Default: "5m", Help: "time to send one answer (a CSV export of a long range streams for a while)",
+		set: func(c *Config, v string) (err error) { c.Limits.WriteTimeout, err = nonZeroDuration(v); return }},
+	{Name: "IDLE_TIMEOUT", Default: "2m", Help: "how long an idle keep-alive connection stays open",
+		set: func(c *Config, v string) (err error) { c.Limits.IdleTimeout, err = nonZeroDuration(v); return }},
+	{Name: "MAX_HEADER_BYTES", Default: "65536", Help: "largest size of a request's headers in bytes (431 beyond)",
+		set: func(c *Config, v string) (err error) { c.Limits.MaxHeaderBytes, err = positive(v); return }},
+	{Name: "PPROF", Default: "false", Help: "true: serve Go's profiler under /debug/pprof/ to admin tokens (for make soak and debugging)",
+		set: func(c *Config, v string) (err error) { c.Limits.Pprof, err = boolean(v); return }},
+}
+
+func rate(v string) (float64, error) {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 || f != f || f > 1e9 {
+		return 0, fmt.Errorf("must be a number of requests per second, 0 or more (0 = off)")
+	}
+	return f, nil
+}
+
+func positive(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("must be a whole number of 1 or more")
+	}
+	return n, nil
+}
+
+func boolean(v string) (bool, error) {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("must be true or false")
+	}
+	return b, nil
+}
+
+func nonZeroDuration(v string) (time.Duration, error) {
+	d, err := duration(v)
+	if err == nil && d == 0 {
+		err = fmt.Errorf("must be longer than 0, such as 10s")
+	}
+	return d, err
+}
+
+// origins parses a CORS allow-list. Each entry must be an origin exactly
+// as a browser sends it (scheme://host[:port], no path), since the check
+// is a plain string comparison; "*" is refused on purpose: any site could
+// then drive the API with a token it tricked out of a user.
+func origins(v string) ([]string, error) {
+	var out []string
+	for _, o := range strings.Split(v, ",") {
+		o = strings.TrimSpace(o)
+		if o == "" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if o == "*" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil || strings.ToLower(o) != o {
+			return nil, fmt.Errorf("%q is not an origin: write each as scheme://host[:port] in lower case, such as https://dash.example.com, comma-separated", o)
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
