@@ -44,6 +44,20 @@ const maxReaders = 4
 // path, brings its schema up to date and returns a Store. path ":memory:"
 // gives a private in-memory database, for tests.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return OpenWith(ctx, path, Options{})
+}
+
+// Options are settings of an SQLite store beyond its path.
+type Options struct {
+	// MaxPageCount caps the database file at this many pages (4 KiB
+	// each) for every connection, 0 for no cap. Reaching it fails writes
+	// with SQLITE_FULL exactly as a full disk does, which is how the
+	// fault tests fill the "disk" without filling the machine's.
+	MaxPageCount int
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty database path")
 	}
@@ -57,7 +71,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		}
 	}
 
-	write, err := sql.Open("sqlite", dsn(path, false))
+	write, err := sql.Open("sqlite", dsn(path, false, o))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -73,7 +87,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	if !memory {
 		// Opened after the migration, which has switched the file to WAL.
-		s.read, err = sql.Open("sqlite", dsn(path, true))
+		s.read, err = sql.Open("sqlite", dsn(path, true, o))
 		if err != nil {
 			write.Close()
 			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -101,8 +115,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 //   - _txlock=immediate: a write transaction takes the write lock when it
 //     begins, so it waits (busy_timeout) rather than failing with
 //     SQLITE_BUSY when it later turns out another process wrote meanwhile.
-func dsn(path string, readOnly bool) string {
+func dsn(path string, readOnly bool, o Options) string {
 	q := url.Values{}
+	if o.MaxPageCount > 0 {
+		q.Add("_pragma", fmt.Sprintf("max_page_count(%d)", o.MaxPageCount))
+	}
 	q.Add("_pragma", "busy_timeout(5000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
