@@ -259,4 +259,3 @@ func TestSQLiteFullDiskAnswers503AndKeepsAcknowledgedReadings(t *testing.T) {
 	}
 	t.Logf("%d acknowledged readings before the disk was full, all there", n)
 }
-
