@@ -5,7 +5,7 @@ GOFLAGS ?=
 SHELL   := /bin/bash
 .SHELLFLAGS := -o pipefail -ec
 
-.PHONY: run build test test-go test-firmware lint fmt clean
+.PHONY: run build test test-go test-firmware lint fmt clean fuzz soak
 
 ## run: build and start the service on the embedded SQLite database (./data)
 run: build
@@ -38,3 +38,13 @@ fmt:
 
 clean:
 	rm -rf bin
+
+## fuzz: run every fuzz target (func Fuzz* in *_test.go) for FUZZTIME each, one after another
+FUZZTIME ?= 20s
+fuzz:
+	@set -e; for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' internal cmd 2>/dev/null | xargs -n1 dirname | sort -u); do \
+	  for target in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go | cut -d' ' -f2); do \
+	    echo "== ./$$dir $$target for $(FUZZTIME)"; \
+	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) ./$$dir; \
+	  done; \
+	done

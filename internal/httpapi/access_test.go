@@ -30,6 +30,16 @@ func TestAccessRules(t *testing.T) {
 			{"reader cannot add devices", "POST", "/api/devices", reader, `{"id":"x"}`, 403, "needs an admin token"},
 			{"device cannot mint tokens", "POST", "/api/tokens", dev1, `{"scope":"admin"}`, 403, "needs an admin token"},
 			{"device cannot archive for another", "POST", "/api/raw-measurements", dev2, own, 403, "may not write"},
+			{"device cannot export", "GET", "/api/measurements?format=csv&deviceId=n1", dev1, "", 403, "may not read"},
+			{"device cannot list tokens", "GET", "/api/tokens", dev1, "", 403, "needs an admin token"},
+			{"device cannot revoke tokens", "DELETE", "/api/tokens/0123456789ab", dev1, "", 403, "needs an admin token"},
+			{"device cannot add devices", "POST", "/api/devices", dev1, `{"id":"x"}`, 403, "needs an admin token"},
+			{"device cannot rotate its own token", "POST", "/api/devices/n1/tokens", dev1, "", 403, "needs an admin token"},
+			{"reader cannot archive", "POST", "/api/raw-measurements", reader, own, 403, "may not write"},
+			{"reader cannot list tokens", "GET", "/api/tokens", reader, "", 403, "needs an admin token"},
+			{"reader cannot mint tokens", "POST", "/api/tokens", reader, `{"scope":"reader"}`, 403, "needs an admin token"},
+			{"reader cannot revoke tokens", "DELETE", "/api/tokens/0123456789ab", reader, "", 403, "needs an admin token"},
+			{"token with a wrong secret", "GET", "/api/devices", reader[:len(reader)-4] + "AAAA", "", 401, "invalid or revoked token"},
 		}
 		for _, c := range cases {
 			r := a.do(c.method, c.path, c.token, c.body)

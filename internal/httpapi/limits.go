@@ -136,7 +136,7 @@ func clientAddress(r *http.Request, trustProxy bool) string {
 		}
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
+	if err != nil || host == "" {
 		host = r.RemoteAddr
 	}
 	if a, err := netip.ParseAddr(host); err == nil {
