@@ -48,3 +48,8 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) ./$$dir; \
 	  done; \
 	done
+
+## soak: a bounded load run (SOAKTIME per backend, default 3m) against a real serve; prints RSS and goroutines, fails if they grow
+SOAKTIME ?= 3m
+soak: build
+	$(GO) run ./internal/soak -bin $(BIN) -duration $(SOAKTIME)

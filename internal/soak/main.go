@@ -1,0 +1,461 @@
+// Command soak runs a real `thermowatt serve` under steady load for a
+// bounded time and samples its memory (RSS) and goroutines, to show they
+// stay flat: a leak of either shows up as a line that keeps climbing. It
+// runs on SQLite, then on PostgreSQL when TEST_DATABASE_URL is set, and
+// exits non-zero when either grows. `make soak` runs it; it is not part of
+// `make test`.
+//
+//	go run ./internal/soak -bin bin/thermowatt -duration 3m
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/time/rate"
+)
+
+type options struct {
+	bin      string
+	duration time.Duration
+	every    time.Duration
+	devices  int
+	batch    int
+	rps      float64
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.bin, "bin", "bin/thermowatt", "the thermowatt binary to run")
+	flag.DurationVar(&o.duration, "duration", 3*time.Minute, "how long to load each backend")
+	flag.DurationVar(&o.every, "every", 10*time.Second, "sampling interval")
+	flag.IntVar(&o.devices, "devices", 50, "devices sending readings")
+	flag.IntVar(&o.batch, "batch", 10, "readings per request")
+	flag.Float64Var(&o.rps, "rps", 150, "requests per second, all clients together")
+	flag.Parse()
+
+	failed := false
+	if err := soak(o, "sqlite", ""); err != nil {
+		fmt.Fprintln(os.Stderr, "soak sqlite:", err)
+		failed = true
+	}
+	if base := os.Getenv("TEST_DATABASE_URL"); base != "" {
+		dbURL, drop, err := scratchDatabase(base)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "soak postgres:", err)
+			failed = true
+		} else {
+			if err := soak(o, "postgres", dbURL); err != nil {
+				fmt.Fprintln(os.Stderr, "soak postgres:", err)
+				failed = true
+			}
+			drop()
+		}
+	} else {
+		fmt.Println("\nPostgreSQL soak skipped: TEST_DATABASE_URL is not set")
+	}
+	if failed {
+		os.Exit(1)
+	}
+}
+
+type sample struct {
+	at         time.Duration
+	rssKB      int64
+	goroutines int
+	requests   int64
+	failures   int64
+}
+
+func soak(o options, name, databaseURL string) error {
+	dir, err := os.MkdirTemp("", "thermowatt-soak-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	admin := "soak-admin-" + randomHex(12)
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(o.bin, "serve")
+	cmd.Env = append(filteredEnv(), "PORT="+strconv.Itoa(port), "DATA_DIR="+dir, "ADMIN_TOKEN="+admin,
+		"PPROF=true", "RATE_LIMIT=0", "DATABASE_URL="+databaseURL)
+	logFile, err := os.Create(filepath.Join(dir, "serve.log"))
+	if err != nil {
+		return err
+	}
+	cmd.Stdout, cmd.Stderr = io.Discard, logFile
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting %s: %w (run make build first)", o.bin, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+		}
+	}()
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	c := &client{base: base, admin: admin, http: &http.Client{Timeout: 30 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	if err := c.waitHealthy(exited); err != nil {
+		return err
+	}
+	tokens := make([]string, o.devices)
+	for i := range tokens {
+		if tokens[i], err = c.register(fmt.Sprintf("soak-%03d", i)); err != nil {
+			return err
+		}
+	}
+	reader, err := c.issue("reader")
+	if err != nil {
+		return err
+	}
+
+	fmt.Printf("\nsoak %s: %d devices, %d readings per request, %.0f requests/s, for %s (pid %d)\n",
+		name, o.devices, o.batch, o.rps, o.duration, cmd.Process.Pid)
+	fmt.Printf("%8s %10s %11s %10s %9s\n", "time", "RSS MiB", "goroutines", "requests", "failures")
+
+	ctx, stop := context.WithTimeout(context.Background(), o.duration)
+	defer stop()
+	lim := rate.NewLimiter(rate.Limit(o.rps), 10)
+	var requests, failures atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	since := start.Add(-25 * 24 * time.Hour).Truncate(time.Second)
+	for i, tok := range tokens {
+		wg.Go(func() {
+			device := fmt.Sprintf("soak-%03d", i)
+			for n := 0; ; n += o.batch {
+				if lim.Wait(ctx) != nil {
+					return
+				}
+				ok := c.post(tok, device, since, n, o.batch)
+				requests.Add(1)
+				if !ok {
+					failures.Add(1)
+				}
+			}
+		})
+	}
+	for i := range 3 { // a dashboard, an export, and somebody guessing tokens
+		wg.Go(func() {
+			for n := 0; ; n++ {
+				if lim.Wait(ctx) != nil {
+					return
+				}
+				var ok bool
+				switch i {
+				case 0:
+					ok = c.get(reader, fmt.Sprintf("/api/measurements?deviceId=soak-%03d&limit=200", n%o.devices), 200)
+				case 1:
+					ok = c.get(reader, "/api/devices", 200)
+				default:
+					ok = c.get("tw_"+randomHex(6)+"_guess", "/api/measurements", 401)
+				}
+				requests.Add(1)
+				if !ok {
+					failures.Add(1)
+				}
+			}
+		})
+	}
+
+	var samples []sample
+	take := func() error {
+		s := sample{at: time.Since(start).Round(time.Second), requests: requests.Load(), failures: failures.Load()}
+		if s.rssKB, err = rss(cmd.Process.Pid); err != nil {
+			return err
+		}
+		if s.goroutines, err = c.goroutines(); err != nil {
+			return err
+		}
+		samples = append(samples, s)
+		fmt.Printf("%8s %10.1f %11d %10d %9d\n", s.at, float64(s.rssKB)/1024, s.goroutines, s.requests, s.failures)
+		return nil
+	}
+	tick := time.NewTicker(o.every)
+	defer tick.Stop()
+	if err := take(); err != nil {
+		return err
+	}
+loop:
+	for {
+		select {
+		case <-tick.C:
+			if err := take(); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			break loop
+		case err := <-exited:
+			return fmt.Errorf("the server exited during the soak: %v (log: %s)", err, filepath.Join(dir, "serve.log"))
+		}
+	}
+	wg.Wait()
+	if err := take(); err != nil {
+		return err
+	}
+	// Idle again: the goroutines of the load must be gone. The client's
+	// keep-alive connections are closed first: each holds a goroutine in
+	// the server until IDLE_TIMEOUT, by design.
+	c.http.CloseIdleConnections()
+	time.Sleep(3 * time.Second)
+	if err := take(); err != nil {
+		return err
+	}
+	for _, f := range c.failures {
+		fmt.Println("failure:", f)
+	}
+	return verdict(samples)
+}
+
+// verdict compares the last third of the loaded samples with the first
+// third after warm-up. A leak grows with the requests served, so over
+// minutes of steady load it shows as a clear rise; noise does not.
+func verdict(s []sample) error {
+	if len(s) < 6 {
+		return fmt.Errorf("only %d samples: run longer (-duration) or sample more often (-every)", len(s))
+	}
+	loaded := s[1 : len(s)-2] // without the cold start and the idle tail
+	third := max(len(loaded)/3, 1)
+	mean := func(xs []sample, f func(sample) float64) float64 {
+		var sum float64
+		for _, x := range xs {
+			sum += f(x)
+		}
+		return sum / float64(len(xs))
+	}
+	mem := func(x sample) float64 { return float64(x.rssKB) }
+	gor := func(x sample) float64 { return float64(x.goroutines) }
+	early, late := loaded[:third], loaded[len(loaded)-third:]
+	memGrowth := mean(late, mem) / mean(early, mem)
+	idle := s[len(s)-1]
+	fmt.Printf("RSS: %.1f MiB early, %.1f MiB late (x%.2f); goroutines: %.0f early, %.0f late, %d idle after the load; %d requests, %d failures\n",
+		mean(early, mem)/1024, mean(late, mem)/1024, memGrowth, mean(early, gor), mean(late, gor), idle.goroutines, idle.requests, idle.failures)
+	var problems []string
+	if memGrowth > 1.25 && mean(late, mem)-mean(early, mem) > 16*1024 {
+		problems = append(problems, fmt.Sprintf("memory grew by %.0f%%", (memGrowth-1)*100))
+	}
+	if mean(late, gor) > 1.5*mean(early, gor)+20 {
+		problems = append(problems, "goroutines grew under steady load")
+	}
+	if idle.goroutines > s[0].goroutines+20 {
+		problems = append(problems, fmt.Sprintf("%d goroutines left after the load, %d before", idle.goroutines, s[0].goroutines))
+	}
+	if idle.failures > idle.requests/100 {
+		problems = append(problems, fmt.Sprintf("%d of %d requests failed", idle.failures, idle.requests))
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	fmt.Println("flat: no growth in memory or goroutines")
+	return nil
+}
+
+type client struct {
+	base, admin string
+	http        *http.Client
+
+	mu       sync.Mutex
+	failures []string // the first few, to tell what went wrong
+}
+
+func (c *client) failed(what string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.failures) < 5 {
+		c.failures = append(c.failures, what)
+	}
+}
+
+func (c *client) do(method, path, token, body string) (int, []byte, error) {
+	req, err := http.NewRequest(method, c.base+path, strings.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := c.http.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	return res.StatusCode, b, err
+}
+
+func (c *client) waitHealthy(exited <-chan error) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			return fmt.Errorf("the server exited at start: %v", err)
+		default:
+		}
+		if res, err := c.http.Get(c.base + "/healthz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return errors.New("the server did not become healthy in 60 s")
+}
+
+func (c *client) register(id string) (string, error) {
+	status, body, err := c.do("POST", "/api/devices", c.admin, fmt.Sprintf(`{"id":%q}`, id))
+	if err != nil || status != 201 {
+		return "", fmt.Errorf("register %s: %d %s %v", id, status, body, err)
+	}
+	var out struct{ Token string }
+	return out.Token, json.Unmarshal(body, &out)
+}
+
+func (c *client) issue(scope string) (string, error) {
+	status, body, err := c.do("POST", "/api/tokens", c.admin, fmt.Sprintf(`{"scope":%q}`, scope))
+	if err != nil || status != 201 {
+		return "", fmt.Errorf("token %s: %d %s %v", scope, status, body, err)
+	}
+	var out struct{ Token string }
+	return out.Token, json.Unmarshal(body, &out)
+}
+
+func (c *client) post(token, device string, since time.Time, n, size int) bool {
+	var b strings.Builder
+	b.WriteString("[")
+	for i := range size {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"deviceId":%q,"recordedAt":%q,"temperature":%d.5,"payload":{"voltage_v":4.98,"current_ma":120.4,"power_mw":600.5}}`,
+			device, since.Add(time.Duration(n+i)*time.Second).Format(time.RFC3339), 20+(n+i)%10)
+	}
+	b.WriteString("]")
+	status, body, err := c.do("POST", "/api/measurements", token, b.String())
+	if err != nil || status != 201 {
+		c.failed(fmt.Sprintf("POST /api/measurements: %d %.200s %v", status, body, err))
+		return false
+	}
+	return true
+}
+
+func (c *client) get(token, path string, want int) bool {
+	status, body, err := c.do("GET", path, token, "")
+	if err != nil || status != want {
+		c.failed(fmt.Sprintf("GET %s: %d %.200s %v", path, status, body, err))
+		return false
+	}
+	return true
+}
+
+// goroutines reads the count from the profiler's first line,
+// "goroutine profile: total N".
+func (c *client) goroutines() (int, error) {
+	status, body, err := c.do("GET", "/debug/pprof/goroutine?debug=1", c.admin, "")
+	if err != nil || status != 200 {
+		return 0, fmt.Errorf("goroutine profile: %d %v (PPROF=true?)", status, err)
+	}
+	line, _, _ := strings.Cut(string(body), "\n")
+	n, err := strconv.Atoi(strings.TrimPrefix(line, "goroutine profile: total "))
+	if err != nil {
+		return 0, fmt.Errorf("goroutine profile: unexpected first line %q", line)
+	}
+	return n, nil
+}
+
+func rss(pid int) (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			return strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+		}
+	}
+	return 0, errors.New("no VmRSS in /proc/PID/status")
+}
+
+// filteredEnv is this process's environment without the settings the
+// soak sets itself.
+func filteredEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		switch k, _, _ := strings.Cut(kv, "="); k {
+		case "PORT", "DATA_DIR", "ADMIN_TOKEN", "PPROF", "RATE_LIMIT", "DATABASE_URL":
+		default:
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func scratchDatabase(base string) (string, func(), error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		return "", nil, err
+	}
+	defer conn.Close(ctx)
+	name := "tw_soak_" + randomHex(6)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", nil, err
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", nil, err
+	}
+	u.Path = "/" + name
+	drop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if c, err := pgx.Connect(ctx, base); err == nil {
+			c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+			c.Close(ctx)
+		}
+	}
+	return u.String(), drop, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
