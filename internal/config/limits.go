@@ -36,7 +36,8 @@ type Limits struct {
 	MaxDBConcurrency int
 	MaxIngestQueue   int
 	DBWait           time.Duration
-	// DBTimeout bounds one database call of a request.
+	// DBTimeout bounds one database call of a request, and one shared
+	// commit of the group committer.
 	DBTimeout time.Duration
 	// CORSOrigins are the web origins other than the service's own whose
 	// pages may call the API. Empty: same origin only.
@@ -76,7 +77,7 @@ var limitOptions = []Option{
 		set: func(c *Config, v string) (err error) { c.Limits.MaxIngestQueue, err = positive(v); return }},
 	{Name: "DB_WAIT", Default: "1s", Help: "how long a request waits for a free slot under MAX_DB_CONCURRENCY or MAX_INGEST_QUEUE before 503",
 		set: func(c *Config, v string) (err error) { c.Limits.DBWait, err = duration(v); return }},
-	{Name: "DB_TIMEOUT", Default: "15s", Help: "longest database call of a request; beyond it 503 + Retry-After",
+	{Name: "DB_TIMEOUT", Default: "15s", Help: "longest database call of a request, and longest shared ingest commit; beyond it 503 + Retry-After",
 		set: func(c *Config, v string) (err error) { c.Limits.DBTimeout, err = nonZeroDuration(v); return }},
 	{Name: "CORS_ORIGINS", Help: "comma-separated web origins (https://example.com) whose pages may call the API; empty: same origin only",
 		set: func(c *Config, v string) (err error) { c.Limits.CORSOrigins, err = origins(v); return }},
