@@ -54,7 +54,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		workers = 1
 	}
 	writer := ingest.NewGroupCommitter(st, workers, groupCommitRows, cfg.Limits.DBTimeout) // DB_TIMEOUT: a stalled commit is a 503, not a hang
-	defer writer.Close() // after Shutdown below: no request is left to queue
+	defer writer.Close()                                                                   // after Shutdown below: no request is left to queue
 
 	handler := httpapi.NewServer(httpapi.Deps{
 		Store:    st,
