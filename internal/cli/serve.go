@@ -53,8 +53,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if cfg.DatabaseURL == "" {
 		workers = 1
 	}
-	writer := ingest.NewGroupCommitter(st, workers, groupCommitRows, cfg.Limits.DBTimeout) // DB_TIMEOUT: a stalled commit is a 503, not a hang
-	defer writer.Close()                                                                   // after Shutdown below: no request is left to queue
+	// DB_TIMEOUT bounds each shared commit: a stalled database is a 503, not a hang.
+	writer := ingest.NewGroupCommitter(st, workers, groupCommitRows, cfg.Limits.DBTimeout)
+	defer writer.Close() // after Shutdown below: no request is left to queue
 
 	handler := httpapi.NewServer(httpapi.Deps{
 		Store:    st,
