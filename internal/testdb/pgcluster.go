@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -32,9 +33,9 @@ func StartCluster(t testing.TB) *Cluster {
 	bin := serverBinDir()
 	if bin == "" {
 		if os.Getenv("CI") != "" {
-			t.Fatal("initdb not found (looked in $PG_BIN and /usr/lib/postgresql/*/bin); CI requires the fault tests to run")
+			t.Fatal("initdb not found (looked in pg_config --bindir and /usr/lib/postgresql/*/bin); CI requires the fault tests to run")
 		}
-		t.Skip("fault test skipped: initdb not found (set PG_BIN to the directory of initdb and pg_ctl)")
+		t.Skip("fault test skipped: initdb not found (install the PostgreSQL server, e.g. apt-get install postgresql)")
 	}
 	c := &Cluster{t: t, bin: bin, asPG: os.Geteuid() == 0}
 	// Not t.TempDir(): its parents are private to the test's user, and
@@ -117,11 +118,14 @@ func (c *Cluster) exec(prog string, args ...string) ([]byte, error) {
 }
 
 func serverBinDir() string {
-	if d := os.Getenv("PG_BIN"); d != "" {
-		return d
+	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
+		d := strings.TrimSpace(string(out))
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
+			return d
+		}
 	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Sort(sort.Reverse(sort.StringSlice(dirs))) // the newest version (one digit or two: good enough)
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin") // Debian keeps them off PATH
+	sort.Sort(sort.Reverse(sort.StringSlice(dirs)))       // the newest version (one digit or two: good enough)
 	for _, d := range dirs {
 		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
 			return d
