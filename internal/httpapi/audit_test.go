@@ -68,9 +68,14 @@ func TestLogsNameTokensByIDOnlyAndRecordAdminActions(t *testing.T) {
 		}
 	}
 
-	var issued, revoked, requests int
+	var registered, issued, revoked, requests int
 	for _, l := range logs.lines(t) {
 		switch {
+		case l["msg"] == "admin action" && l["action"] == "device registered":
+			registered++
+			if l["by"] != auth.EnvAdminID || l["device"] != "n1" {
+				t.Errorf("device registered without who or what: %v", l)
+			}
 		case l["msg"] == "admin action" && l["action"] == "token issued":
 			issued++
 			if l["by"] != auth.EnvAdminID || l["token"] == "" || l["scope"] == "" {
@@ -88,8 +93,9 @@ func TestLogsNameTokensByIDOnlyAndRecordAdminActions(t *testing.T) {
 			}
 		}
 	}
-	if issued != 2 || revoked != 1 || requests < 8 {
-		t.Errorf("logged %d token issues (want 2), %d revocations (want 1), %d requests (want 8+):\n%s", issued, revoked, requests, all)
+	if registered != 1 || issued != 2 || revoked != 1 || requests < 8 {
+		t.Errorf("logged %d device registrations (want 1), %d token issues (want 2), %d revocations (want 1), %d requests (want 8+):\n%s",
+			registered, issued, revoked, requests, all)
 	}
 }
 

@@ -60,6 +60,7 @@ func handleCreateDevice(d Deps) http.Handler {
 		if err != nil {
 			return storeError(err)
 		}
+		logFrom(r).Info("admin action", "by", principal(r).TokenID, "action", "device registered", "device", in.ID)
 		tok, err := issue(r, d, store.ScopeDevice, in.ID)
 		if err != nil {
 			return err
