@@ -165,6 +165,9 @@ class App:
         self.wdt = machine.WDT(timeout=int(cfg["wdt_timeout_s"] * 1000))
         log.info("%s started: boot %d, reset cause %s, %d readings queued, interval %ds" % (
             FIRMWARE, self.queue.boot, self.reset_cause, self.queue.depth, cfg["interval_s"]))
+        import httpclient
+        if not httpclient.available():
+            log.error(httpclient.MISSING)
         next_measure = clock.uptime_ms()
         while True:
             self.feed()
