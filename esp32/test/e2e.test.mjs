@@ -80,7 +80,7 @@ async function startProxy(targetPort) {
 
 const iso = (ms) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 
-test('every reading reaches the real server exactly once through Wi-Fi loss, 500s, lost answers, a restart and a power cut', { timeout: 110000 }, async (t) => {
+test('every reading reaches the real server exactly once through Wi-Fi loss, 500s, lost answers, a restart and a power cut', { timeout: 240000 }, async (t) => {
   const work = mkdtempSync(path.join(tmpdir(), 'thermowatt-e2e-'));
   const bin = serverBinary(work);
   const port = await freePort();

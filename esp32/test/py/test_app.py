@@ -204,3 +204,19 @@ def test_full_queue_drops_oldest_and_reports_the_count_to_the_server():
     last = srv.rows[("esp32-test", srv.times()[-1])]
     assert last["payload"]["device"]["dropped"] == a.queue.dropped
     assert len(srv.rows) == 42 - a.queue.dropped
+
+
+def test_boot_and_main_start_the_application_as_on_the_board():
+    s = fw.setup()
+    srv = fw.FakeServer().install()
+
+    def unplug():
+        raise KeyboardInterrupt  # Ctrl-C on the serial console
+    s.at(2 * 300000 + 60000, unplug)
+    exec(open("/boot.py").read(), {})
+    try:
+        exec(open("/main.py").read(), {})
+        assert False, "main.py returned: the board would fall into the REPL"
+    except KeyboardInterrupt:
+        pass
+    assert srv.times() == ["2026-11-20T00:00:00Z", "2026-11-20T00:05:00Z", "2026-11-20T00:10:00Z"]
