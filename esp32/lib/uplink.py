@@ -28,6 +28,7 @@ WAIT = "wait"  # oldest reading waits for the clock to be set
 OFFLINE = "offline"
 
 _MAX_RETRY_AFTER_S = const(3600)
+_WAIT_MS = const(5000)
 _READING_BYTES = const(300)  # a reading's JSON is ~260 bytes
 
 
@@ -135,6 +136,9 @@ class Uplink:
             if end is not None:
                 queue.ack(end)
                 return DEAD
+            # The oldest reading waits for NTP: look again in a few seconds
+            # rather than spinning.
+            self.next_try_ms = self.clock.uptime_ms() + _WAIT_MS
             return WAIT
         buf.write("]")
         n = len(sent)

@@ -220,3 +220,37 @@ def test_boot_and_main_start_the_application_as_on_the_board():
     except KeyboardInterrupt:
         pass
     assert srv.times() == ["2026-11-20T00:00:00Z", "2026-11-20T00:05:00Z", "2026-11-20T00:10:00Z"]
+
+
+def test_an_unexpected_error_is_logged_and_the_loop_goes_on():
+    s = fw.setup()
+    import app
+    srv = fw.FakeServer().install()
+    boom = [2]
+
+    def broken(*a, **kw):
+        if boom[0]:
+            boom[0] -= 1
+            raise MemoryError("memory allocation failed")
+        return orig(*a, **kw)
+    import uplink
+    orig = uplink.Uplink.send_next
+    uplink.Uplink.send_next = broken
+    a = app.run(max_cycles=2)
+    assert len(srv.rows) == 2
+    log = "\n".join(fw.lines("/log.txt"))
+    assert "ERROR unexpected MemoryError: memory allocation failed (1 in a row)" in log, log
+    assert s.wdt_max_gap < 60000
+
+
+def test_a_garbled_http_answer_is_retried_not_fatal():
+    s = fw.setup()
+    import app
+    srv = fw.FakeServer().install()
+
+    def garbled(body):
+        raise ValueError("invalid status line")
+    srv.script = [garbled]
+    a = app.run(max_cycles=2)
+    assert len(srv.rows) == 2
+    assert "HTTP client error: ValueError" in "\n".join(fw.lines("/log.txt"))
