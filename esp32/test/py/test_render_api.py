@@ -31,6 +31,17 @@ def test_keeps_an_explicit_recorded_at():
     assert ("esp32-test", "2025-02-05T09:30:00+09:00") in srv.rows
 
 
+def test_a_malformed_recorded_at_is_refused_at_once():
+    s, a, srv = _app()
+    from render_api import send_temperature_to_render
+    try:
+        send_temperature_to_render(21.0, "05/02/2025 09:30")
+        assert False, "accepted a malformed time"
+    except ValueError as e:
+        assert "RFC 3339" in str(e)
+    assert srv.requests == [] and a.queue.depth == 0
+
+
 def test_three_attempts_one_second_apart_then_the_flash_queue():
     s, a, srv = _app()
     srv.script = [500, 503, "timeout"]
