@@ -56,8 +56,8 @@ def boot1(true_ms, ctl):
 
     def burst():
         fault("500", 8)
-        _seed(19.5, "2019-05-01T00:00:00Z")  # 3 x 500 -> queued, rejected later in a batch
-    s.at(14 * IV + 100000, burst)
+        _seed(19.5, "2019-05-01T00:00:00Z")  # 3 x 500 -> queued; later rejected inside a 201 batch
+    s.at(14 * IV + 250000, burst)  # its retries straddle the next reading: a mixed batch
     s.at(18 * IV + 100000, lambda: fault("lose", 1))
     import app
     a = app.run(max_cycles=24)
