@@ -28,19 +28,17 @@ _CONFIG_RECHECK_MS = const(30000)
 _NET_FAILS_BEFORE_RECONNECT = const(3)
 _MAX_ERRORS_IN_A_ROW = const(10)
 
-_RESET_NAMES = {}
-
-
 def _reset_cause():
+    names = {}
     for name in ("PWRON_RESET", "HARD_RESET", "WDT_RESET", "DEEPSLEEP_RESET", "SOFT_RESET", "BROWNOUT_RESET"):
         v = getattr(machine, name, None)
         if v is not None:
-            _RESET_NAMES[v] = name[:-6].lower()
+            names[v] = name[:-6].lower()
     try:
         c = machine.reset_cause()
     except (AttributeError, OSError):
         return None
-    return _RESET_NAMES.get(c, str(c))
+    return names.get(c, str(c))
 
 
 class App:
