@@ -136,6 +136,9 @@ def test_measurements_keep_their_schedule_while_the_server_times_out():
     assert len(trig) == 12 and on_schedule(trig), trig
     assert len(srv.rows) == 12
     assert s.wdt_max_gap < 120000
+    # isconnected() stayed True, but three dead requests in a row made the
+    # firmware drop and rejoin the network.
+    assert "link looks dead" in "\n".join(fw.lines("/log.txt"))
 
 
 def test_missing_config_is_reported_by_log_and_led_without_crash_loop():
@@ -254,3 +257,13 @@ def test_a_garbled_http_answer_is_retried_not_fatal():
     a = app.run(max_cycles=2)
     assert len(srv.rows) == 2
     assert "HTTP client error: ValueError" in "\n".join(fw.lines("/log.txt"))
+
+
+def test_a_wrong_token_keeps_the_readings_and_shows_the_error():
+    s = fw.setup(api_key="wrong-token")
+    a, srv = boot(3)
+    assert srv.rows == {}
+    assert a.queue.depth == 3 and not fw.exists("/deadletter.jsonl")
+    assert 800 in blinks(s)  # one long blink
+    log = "\n".join(fw.lines("/log.txt"))
+    assert "ERROR HTTP 401: check api_key, device_id and base_url in config.json" in log, log
