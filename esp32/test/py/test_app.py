@@ -267,3 +267,29 @@ def test_a_wrong_token_keeps_the_readings_and_shows_the_error():
     assert 800 in blinks(s)  # one long blink
     log = "\n".join(fw.lines("/log.txt"))
     assert "ERROR HTTP 401: check api_key, device_id and base_url in config.json" in log, log
+
+
+def test_a_sleeping_render_service_is_carried_through_its_cold_start():
+    # Render's free tier sleeps after 15 idle minutes and needs up to a
+    # minute to wake: requests during the wake-up time out (30 s each).
+    s = fw.setup(http_timeout_s=30, wdt_timeout_s=120)
+    import app
+    srv = fw.FakeServer().install()
+    real = srv.handle
+    state = {"awake_at": None}
+
+    def render(method, url, headers, body, timeout):
+        if state["awake_at"] is None:
+            state["awake_at"] = s.up_ms + 60000  # the first request wakes it
+        if s.up_ms < state["awake_at"]:
+            s.advance(int(timeout * 1000), False)
+            raise OSError(110)
+        state.setdefault("delivered_at", s.up_ms)
+        return real(method, url, headers, body, timeout)
+    import requests
+    requests.handler = render
+    a = app.run(max_cycles=2)
+    assert srv.times() == ["2026-11-20T00:00:00Z", "2026-11-20T00:05:00Z"]
+    assert state["delivered_at"] < 120000, state  # within two minutes of the first try
+    assert on_schedule(s.devices[0x76].triggers)
+    assert "ETIMEDOUT" in "\n".join(fw.lines("/log.txt"))
