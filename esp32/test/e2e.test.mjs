@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, openSync, existsSync } from 'node:fs';
+import { mkdtempSync, openSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -50,14 +50,20 @@ async function waitReady(url, ms = 20000) {
   }
 }
 
-async function startServer(bin, port, dataDir, logFile) {
+async function startServer(bin, port, dataDir, logFile, children) {
   const fd = openSync(logFile, 'a');
   const p = spawn(bin, ['serve'], {
     env: { ...process.env, PORT: String(port), DATA_DIR: dataDir, ADMIN_TOKEN: ADMIN },
     stdio: ['ignore', fd, fd],
   });
+  children.push(p);
   p.exited = new Promise((r) => p.on('exit', r));
-  await waitReady(`http://127.0.0.1:${port}/readyz`);
+  try {
+    await waitReady(`http://127.0.0.1:${port}/readyz`);
+  } catch (e) {
+    e.message += `\n--- server log (${logFile}) ---\n${readFileSync(logFile, 'utf8').slice(-3000)}`;
+    throw e;
+  }
   return p;
 }
 
@@ -66,9 +72,10 @@ async function stopServer(p) {
   await p.exited;
 }
 
-async function startProxy(targetPort) {
+async function startProxy(targetPort, children) {
   const p = spawn(process.execPath, [path.join(FIRMWARE_DIR, 'test', 'faultproxy.mjs'), String(targetPort)],
     { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(p);
   const rl = readline.createInterface({ input: p.stdout });
   const port = await new Promise((resolve, reject) => {
     rl.on('line', (l) => { if (l.startsWith('ready ')) resolve(Number(l.slice(6))); });
@@ -82,13 +89,15 @@ const iso = (ms) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace
 
 test('every reading reaches the real server exactly once through Wi-Fi loss, 500s, lost answers, a restart and a power cut', { timeout: 240000 }, async (t) => {
   const work = mkdtempSync(path.join(tmpdir(), 'thermowatt-e2e-'));
+  const children = [];
+  // Whatever happens, no server or proxy outlives the test.
+  t.after(() => { for (const c of children) c.kill('SIGKILL'); });
   const bin = serverBinary(work);
   const port = await freePort();
   const dataDir = path.join(work, 'data');
   const serverLog = path.join(work, 'server.log');
-  let server = await startServer(bin, port, dataDir, serverLog);
-  const proxy = await startProxy(port);
-  t.after(() => { server.kill('SIGKILL'); proxy.kill('SIGKILL'); });
+  let server = await startServer(bin, port, dataDir, serverLog, children);
+  const proxy = await startProxy(port, children);
   const api = `http://127.0.0.1:${port}`;
   const ctl = `http://127.0.0.1:${proxy.port}`;
 
@@ -137,7 +146,7 @@ test('every reading reaches the real server exactly once through Wi-Fi loss, 500
   const tornTrigger = b2.triggers[5];
 
   // The server comes back with the same database; boot 3 after the outage.
-  server = await startServer(bin, port, dataDir, serverLog);
+  server = await startServer(bin, port, dataDir, serverLog, children);
   vm = await bootVM({ snapshot: snap, onLine: echo });
   vm.run(`import e2esteps\ne2esteps.boot3(${b2.true_ms + 7 * 60000}, ${JSON.stringify(ctl)})`);
   const b3 = vm.eval('e2esteps.S');
