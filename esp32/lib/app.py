@@ -124,8 +124,13 @@ class App:
         ts = clock.unix() if clock.valid() else None
         at = iso_utc(ts) if ts is not None else ""
         b = self.queue.boot
-        self.temp_csv.append((at, b, up // 1000) + (bmp if bmp else (None, None)))
-        self.elect_csv.append((at, b, up // 1000) + (ina if ina else (None, None, None)))
+        try:
+            self.temp_csv.append((at, b, up // 1000) + (bmp if bmp else (None, None)))
+            self.elect_csv.append((at, b, up // 1000) + (ina if ina else (None, None, None)))
+        except OSError as e:
+            # The CSV files are a local copy; a full or broken file system
+            # must not cost the reading its place in the queue.
+            self.log.error("CSV write failed: %s" % e)
         if bmp is None and ina is None:
             self.log.error("no sensor answered: nothing to queue this interval")
             return False

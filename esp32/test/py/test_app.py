@@ -293,3 +293,12 @@ def test_a_sleeping_render_service_is_carried_through_its_cold_start():
     assert state["delivered_at"] < 120000, state  # within two minutes of the first try
     assert on_schedule(s.devices[0x76].triggers)
     assert "ETIMEDOUT" in "\n".join(fw.lines("/log.txt"))
+
+
+def test_a_broken_csv_file_does_not_cost_the_reading():
+    import os
+    s = fw.setup()
+    os.mkdir("/temp.csv")  # cannot be opened as a file
+    a, srv = boot(2)
+    assert len(srv.rows) == 2
+    assert "ERROR CSV write failed" in "\n".join(fw.lines("/log.txt"))
