@@ -23,10 +23,13 @@ type Limits struct {
 	// cut too. 0 turns this limit off.
 	RatePerAddress  float64
 	BurstPerAddress int
-	// TrustProxyHeaders takes the client address from the first entry of
-	// X-Forwarded-For, as Render's proxy sets it. Off, the TCP peer is the
-	// client; behind a proxy that is the proxy, for every client.
+	// TrustProxyHeaders takes the client address from X-Forwarded-For:
+	// its first entry, or with ProxyHops > 0 the entry that many from the
+	// right (each proxy appends the address it saw, so the entries a
+	// client wrote itself are all to the left of that one). Off, the TCP
+	// peer is the client; behind a proxy that is the proxy, for everyone.
 	TrustProxyHeaders bool
+	ProxyHops         int
 	// MaxBodyBytes bounds every request body.
 	MaxBodyBytes int64
 	// MaxDBConcurrency bounds the database calls of requests in flight at
@@ -63,8 +66,11 @@ var limitOptions = []Option{
 		set: func(c *Config, v string) (err error) { c.Limits.RatePerAddress, err = rate(v); return }},
 	{Name: "RATE_LIMIT_IP_BURST", Default: "100", Help: "requests one client address may make at once above RATE_LIMIT_IP",
 		set: func(c *Config, v string) (err error) { c.Limits.BurstPerAddress, err = positive(v); return }},
-	{Name: "TRUST_PROXY_HEADERS", Default: "false", Help: "true: the client address is the first entry of X-Forwarded-For (set it on Render, whose proxy sets that header); false: the TCP peer",
-		set: func(c *Config, v string) (err error) { c.Limits.TrustProxyHeaders, err = boolean(v); return }},
+	{Name: "TRUST_PROXY_HEADERS", Default: "false", Help: "where the client address comes from: false: the TCP peer; true: the first X-Forwarded-For entry; N (1-10): the N-th entry from the right, for N proxies that each append (2 on Render: Cloudflare, then Render's proxy)",
+		set: func(c *Config, v string) (err error) {
+			c.Limits.TrustProxyHeaders, c.Limits.ProxyHops, err = proxyHops(v)
+			return
+		}},
 	{Name: "MAX_BODY_BYTES", Default: "1048576", Help: "largest request body in bytes (413 beyond); readings are never taken beyond 1 MiB",
 		set: func(c *Config, v string) (err error) {
 			n, err := positive(v)
@@ -101,6 +107,20 @@ func rate(v string) (float64, error) {
 		return 0, fmt.Errorf("must be a number of requests per second, 0 or more (0 = off)")
 	}
 	return f, nil
+}
+
+func proxyHops(v string) (trust bool, hops int, err error) {
+	switch v {
+	case "false", "0":
+		return false, 0, nil
+	case "true":
+		return true, 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 10 {
+		return false, 0, fmt.Errorf("must be false, true, or the number of proxies in front (1-10)")
+	}
+	return true, n, nil
 }
 
 func positive(v string) (int, error) {

@@ -34,6 +34,21 @@ func TestRateLimitZeroAndOrigins(t *testing.T) {
 	if err != nil || c.Limits.RatePerToken != 0 || strings.Join(c.Limits.CORSOrigins, " ") != "https://a.example.com http://localhost:5173" {
 		t.Fatalf("%+v %v", c.Limits, err)
 	}
+	for v, want := range map[string][2]int{"false": {0, 0}, "0": {0, 0}, "true": {1, 0}, "2": {1, 2}} {
+		c, err := Load(func(k string) string {
+			if k == "TRUST_PROXY_HEADERS" {
+				return v
+			}
+			return ""
+		})
+		got := [2]int{0, c.Limits.ProxyHops}
+		if c.Limits.TrustProxyHeaders {
+			got[0] = 1
+		}
+		if err != nil || got != want {
+			t.Errorf("TRUST_PROXY_HEADERS=%s: trust, hops = %v, want %v (%v)", v, got, want, err)
+		}
+	}
 	for _, bad := range []string{"*", "https://a.example.com/", "a.example.com", "https://A.example.com", "ftp://a.example.com", "https://a.example.com/path"} {
 		_, err := Load(func(k string) string {
 			if k == "CORS_ORIGINS" {
@@ -46,7 +61,7 @@ func TestRateLimitZeroAndOrigins(t *testing.T) {
 		}
 	}
 	for k, v := range map[string]string{"RATE_LIMIT": "-1", "RATE_LIMIT_BURST": "0", "MAX_DB_CONCURRENCY": "many",
-		"READ_HEADER_TIMEOUT": "0s", "TRUST_PROXY_HEADERS": "sometimes", "RATE_LIMIT_IP": "NaN"} {
+		"READ_HEADER_TIMEOUT": "0s", "TRUST_PROXY_HEADERS": "11", "RATE_LIMIT_IP": "NaN"} {
 		if _, err := Load(func(n string) string {
 			if n == k {
 				return v

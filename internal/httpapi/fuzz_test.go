@@ -91,15 +91,20 @@ func FuzzClientAddress(f *testing.F) {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.RemoteAddr = remote
 		r.Header.Set("X-Forwarded-For", xff)
-		untrusted := clientAddress(r, false)
+		untrusted := clientAddress(r, false, 0)
 		r.Header.Del("X-Forwarded-For")
-		if untrusted != clientAddress(r, false) {
+		if untrusted != clientAddress(r, false, 0) {
 			t.Fatalf("untrusted X-Forwarded-For %q changed the key", xff)
 		}
 		r.Header.Set("X-Forwarded-For", xff)
-		trusted := clientAddress(r, true)
-		if remote != "" && (untrusted == "" || trusted == "") {
+		first, second := clientAddress(r, true, 0), clientAddress(r, true, 2)
+		if remote != "" && (untrusted == "" || first == "" || second == "") {
 			t.Fatalf("empty key for remote %q xff %q", remote, xff)
+		}
+		// With hops, what a client prepends cannot change its key.
+		r.Header.Set("X-Forwarded-For", "198.51.100.77, "+xff)
+		if strings.Count(xff, ",") >= 1 && clientAddress(r, true, 2) != second {
+			t.Fatalf("a prepended entry changed the key with 2 hops: xff %q", xff)
 		}
 	})
 }

@@ -75,7 +75,7 @@ func (l *limits) perAddress(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return nil
 		}
-		if ok, wait := l.byAddress.Allow(clientAddress(r, l.cfg.TrustProxyHeaders)); !ok {
+		if ok, wait := l.byAddress.Allow(clientAddress(r, l.cfg.TrustProxyHeaders, l.cfg.ProxyHops)); !ok {
 			return tooMany("address", l.cfg.RatePerAddress, l.cfg.BurstPerAddress, wait)
 		}
 		next.ServeHTTP(w, r)
@@ -121,16 +121,26 @@ func (l *limits) limitBody(next http.Handler) http.Handler {
 	})
 }
 
-// clientAddress is the key of the per-address limit. Behind Render's proxy
-// every connection comes from the proxy, so the client is taken from the
-// first X-Forwarded-For entry, but only when TRUST_PROXY_HEADERS says the
-// header was set by a proxy and not by the client. IPv6 clients are keyed
-// by their /64, which one subscriber usually holds whole.
-func clientAddress(r *http.Request, trustProxy bool) string {
+// clientAddress is the key of the per-address limit. Behind a proxy every
+// connection comes from the proxy, so the client is taken from
+// X-Forwarded-For, but only when TRUST_PROXY_HEADERS says proxies set it:
+// the first entry, or, with hops > 0, the entry hops from the right. Each
+// proxy appends the address it saw, so that entry was written by the
+// outermost trusted proxy, and whatever a client put in the header itself
+// stays to its left. IPv6 clients are keyed by their /64, which one
+// subscriber usually holds whole.
+func clientAddress(r *http.Request, trustProxy bool, hops int) string {
 	if trustProxy {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			first, _, _ := strings.Cut(xff, ",")
-			if a, err := netip.ParseAddr(strings.TrimSpace(first)); err == nil {
+		var entries []string
+		for _, v := range r.Header.Values("X-Forwarded-For") {
+			entries = append(entries, strings.Split(v, ",")...)
+		}
+		i := 0
+		if hops > 0 {
+			i = len(entries) - hops
+		}
+		if i >= 0 && i < len(entries) {
+			if a, err := netip.ParseAddr(strings.TrimSpace(entries[i])); err == nil {
 				return addressKey(a)
 			}
 		}

@@ -149,6 +149,29 @@ func TestTrustedProxyHeaderSeparatesClients(t *testing.T) {
 	})
 }
 
+// On Render a request passes Cloudflare, which appends the client's
+// address, then Render's proxy, which appends Cloudflare's: with
+// TRUST_PROXY_HEADERS=2 the client is the second entry from the right,
+// and whatever a client writes into the header itself cannot change that.
+func TestProxyHopsResistSpoofedForwardedFor(t *testing.T) {
+	eachBackend(t, func(t *testing.T, a0 *api) {
+		a := newLimitedAPI(t, a0.st, config.Limits{RatePerToken: 1000, BurstPerToken: 1000,
+			RatePerAddress: 0.001, BurstPerAddress: 2, TrustProxyHeaders: true, ProxyHops: 2}, nil)
+		var statuses []int
+		for i := range 3 {
+			// A client rotating made-up entries in front of its real address.
+			xff := fmt.Sprintf("198.51.100.%d, 203.0.113.1, 104.22.17.40", i)
+			statuses = append(statuses, a.doWith("GET", "/api/devices", adminToken, "", map[string]string{"X-Forwarded-For": xff}).Status)
+		}
+		if statuses[0] != 200 || statuses[1] != 200 || statuses[2] != 429 {
+			t.Fatalf("spoofing client: %v, want [200 200 429]", statuses)
+		}
+		if s := a.doWith("GET", "/api/devices", adminToken, "", map[string]string{"X-Forwarded-For": "203.0.113.2, 104.22.17.40"}).Status; s != 200 {
+			t.Fatalf("another client through the same edge: %d", s)
+		}
+	})
+}
+
 func TestRateLimitZeroTurnsLimitsOff(t *testing.T) {
 	eachBackend(t, func(t *testing.T, a0 *api) {
 		a := newLimitedAPI(t, a0.st, config.Limits{RatePerToken: 0, BurstPerToken: 1, RatePerAddress: 0.001, BurstPerAddress: 1}, nil)
