@@ -259,3 +259,35 @@ func TestSQLiteFullDiskAnswers503AndKeepsAcknowledgedReadings(t *testing.T) {
 	}
 	t.Logf("%d acknowledged readings before the disk was full, all there", n)
 }
+
+// PostgreSQL stops answering without closing anything (a hung server, a
+// route that drops packets): requests must still be answered 503 with
+// Retry-After, after DB_TIMEOUT at most, never left hanging, and nothing
+// acknowledged may be lost when it answers again.
+func TestPostgresHangDuringIngest(t *testing.T) {
+	c := testdb.StartCluster(t)
+	st, err := postgres.Open(t.Context(), c.URL()+"&connect_timeout=5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	a := newLimitedAPI(t, st, serveLimits, nil)
+	f := newFleet(a, 4)
+
+	stop := make(chan struct{})
+	wg := f.run(stop, 20)
+	waitFor(t, time.Minute, "readings to be acknowledged before the hang", func() bool { return f.count(201) >= 10 })
+
+	c.Freeze()
+	before := f.count(503)
+	waitFor(t, time.Minute, "503 answers while the database hangs", func() bool { return f.count(503) >= before+8 })
+	c.Thaw()
+
+	after := f.count(201)
+	waitFor(t, time.Minute, "the service to store readings again", func() bool { return f.count(201) >= after+20 })
+	close(stop)
+	wg.Wait()
+	f.report(t)
+	n := f.verify(t, st)
+	t.Logf("%d acknowledged readings, all checked in the database", n)
+}

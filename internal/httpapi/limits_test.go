@@ -28,7 +28,11 @@ func newLimitedAPI(t *testing.T, st store.Store, l config.Limits, logs io.Writer
 	if logs == nil {
 		logs = io.Discard
 	}
-	gc := ingest.NewGroupCommitter(st, 2, 2000, 10*time.Second)
+	commitTimeout := 10 * time.Second
+	if l.DBTimeout > 0 {
+		commitTimeout = l.DBTimeout // as serve does
+	}
+	gc := ingest.NewGroupCommitter(st, 2, 2000, commitTimeout)
 	h := httpapi.NewServer(httpapi.Deps{
 		Store:    st,
 		Writer:   gc,

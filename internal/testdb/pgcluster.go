@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -60,7 +61,10 @@ func StartCluster(t testing.TB) *Cluster {
 	c.port = freePort(t)
 	c.run("initdb", "-D", c.data(), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions")
 	c.Start()
-	t.Cleanup(func() { c.pgctl("stop", "-m", "immediate") })
+	t.Cleanup(func() {
+		c.signal(syscall.SIGCONT) // a frozen server cannot stop
+		c.pgctl("stop", "-m", "immediate")
+	})
 	return c
 }
 
@@ -88,6 +92,50 @@ func (c *Cluster) Stop() {
 	c.t.Helper()
 	if err := c.pgctl("stop", "-w", "-m", "immediate"); err != nil {
 		c.t.Fatalf("pg_ctl stop: %v", err)
+	}
+}
+
+// Freeze stops every process of the server (SIGSTOP): connections stay
+// open and new ones are accepted by the kernel, but nothing answers, as
+// with a hung server or a route that drops packets. Thaw resumes it.
+func (c *Cluster) Freeze() { c.signal(syscall.SIGSTOP) }
+
+// Thaw resumes a frozen server.
+func (c *Cluster) Thaw() { c.signal(syscall.SIGCONT) }
+
+// signal sends sig to the postmaster and its children (the backends), all
+// found by pid: never by name, which would reach other people's servers.
+func (c *Cluster) signal(sig syscall.Signal) {
+	c.t.Helper()
+	raw, err := os.ReadFile(filepath.Join(c.data(), "postmaster.pid"))
+	if err != nil {
+		c.t.Fatalf("postmaster.pid: %v", err)
+	}
+	first, _, _ := strings.Cut(string(raw), "\n")
+	pm, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil {
+		c.t.Fatalf("postmaster.pid: %q", first)
+	}
+	pids := []int{pm}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, st := range stats {
+		b, err := os.ReadFile(st)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; comm may hold spaces, so split after ")".
+		_, rest, ok := strings.Cut(string(b), ") ")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) > 1 && f[1] == strconv.Itoa(pm) {
+			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(st)))
+			pids = append(pids, pid)
+		}
+	}
+	for _, pid := range pids {
+		_ = syscall.Kill(pid, sig)
 	}
 }
 
