@@ -64,9 +64,9 @@ type Summary struct {
 
 // Run reads the files and, unless DryRun, sends the readings. It returns
 // the summary so far even with an error (interrupted, gave up, refused).
-func Run(ctx context.Context, o Options) (Summary, error) {
+func Run(ctx context.Context, o Options) (s Summary, err error) {
 	start := time.Now()
-	s := Summary{Files: len(o.Files), DryRun: o.DryRun}
+	s = Summary{Files: len(o.Files), DryRun: o.DryRun}
 	defer func() { s.Elapsed = time.Since(start) }()
 	if o.TZ == nil {
 		o.TZ = time.UTC
@@ -105,7 +105,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}
 	cp = &checkpoint{Version: 1, Identity: in.identity, Done: done, Total: len(in.readings), Files: o.Files}
 
-	pr := &progress{w: o.Progress, terminal: o.Terminal, every: o.ProgressInterval, total: len(in.readings)}
+	pr := &progress{w: o.Progress, terminal: o.Terminal, every: o.ProgressInterval, total: len(in.readings), start: time.Now()}
 	if pr.every <= 0 {
 		pr.every = 5 * time.Second
 	}

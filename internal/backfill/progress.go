@@ -25,9 +25,6 @@ func (p *progress) update(s *Summary, done int, force bool) {
 		return
 	}
 	now := time.Now()
-	if p.start.IsZero() {
-		p.start, p.last = now, now
-	}
 	if !force {
 		limit := p.every
 		if p.terminal {
@@ -44,7 +41,9 @@ func (p *progress) update(s *Summary, done int, force bool) {
 		rate = float64(s.Sent) / elapsed
 	}
 	eta := "?"
-	if rate > 0 {
+	if done == p.total {
+		eta = "0s"
+	} else if rate > 0 {
 		eta = (time.Duration(float64(p.total-done)/rate) * time.Second).Round(time.Second).String()
 	}
 	pct := 100.0
