@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,32 +19,16 @@ import (
 	"github.com/thermowatt/thermowatt/internal/apiclient"
 	"github.com/thermowatt/thermowatt/internal/auth"
 	"github.com/thermowatt/thermowatt/internal/backfill"
-	"github.com/thermowatt/thermowatt/internal/httpapi"
-	"github.com/thermowatt/thermowatt/internal/ingest"
 	"github.com/thermowatt/thermowatt/internal/reading"
 	"github.com/thermowatt/thermowatt/internal/store"
 	"github.com/thermowatt/thermowatt/internal/testdb"
+	"github.com/thermowatt/thermowatt/internal/testserver"
 )
 
-const adminToken = "backfill-test-admin-token-0123"
+const adminToken = testserver.AdminToken
 
-// server is a real API on a real store over real HTTP; wrap (optional)
-// sits in front of it to cut connections or answer errors.
 func server(t *testing.T, st store.Store, wrap func(http.Handler) http.Handler) string {
-	t.Helper()
-	gc := ingest.NewGroupCommitter(st, 2, 2000, 10*time.Second)
-	var h http.Handler = httpapi.NewServer(httpapi.Deps{
-		Store:    st,
-		Writer:   gc,
-		Verifier: auth.NewVerifier(st, adminToken),
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if wrap != nil {
-		h = wrap(h)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(func() { srv.Close(); gc.Close() })
-	return srv.URL
+	return testserver.Start(t, st, wrap)
 }
 
 func client(url string) *apiclient.Client {
