@@ -236,7 +236,7 @@ type device struct {
 
 func newDevice(r *runner, id string, c *apiclient.Client, rng *rand.Rand) *device {
 	d := &device{r: r, id: id, client: c, rng: rng, boot: 1, clockSet: true, batchSize: r.o.BatchSize,
-		resetCause: "pwron", heap: 90000 + rng.IntN(20000)}
+		resetCause: "pwron", heap: 70000 + rng.IntN(20000)}
 	first := r.o.Start
 	n := 0
 	if r.o.History > 0 {
