@@ -44,7 +44,7 @@ func (p *progress) update(s *Summary, done int, force bool) {
 	if done == p.total {
 		eta = "0s"
 	} else if rate > 0 {
-		eta = (time.Duration(float64(p.total-done)/rate) * time.Second).Round(time.Second).String()
+		eta = time.Duration(float64(p.total-done) / rate * float64(time.Second)).Round(time.Second).String()
 	}
 	pct := 100.0
 	if p.total > 0 {
