@@ -103,7 +103,12 @@ func Run(ctx context.Context, o Options) (s Summary, err error) {
 		done = cp.Done
 		s.Resumed = done
 	}
-	cp = &checkpoint{Version: 1, Identity: in.identity, Done: done, Total: len(in.readings), Files: o.Files}
+	cp = &checkpoint{Version: 1, Identity: in.identity, Done: done, Total: len(in.readings), Files: o.Files, Updated: time.Now().UTC()}
+	// Written before anything is sent, so that an unwritable place is
+	// found before the first batch rather than after it.
+	if err := cp.write(path); err != nil {
+		return s, err
+	}
 
 	pr := &progress{w: o.Progress, terminal: o.Terminal, every: o.ProgressInterval, total: len(in.readings), start: time.Now()}
 	if pr.every <= 0 {
