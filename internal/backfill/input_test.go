@@ -142,3 +142,17 @@ func TestSinceAndUntilSelectATimeRange(t *testing.T) {
 		t.Fatalf("want 1 reading inside and 2 outside, got %d and %d", s.Readings, s.Outside)
 	}
 }
+
+// A deviceId column lets one file hold several devices: the same instant
+// of two devices is two readings.
+func TestADeviceColumnSplitsReadingsByDevice(t *testing.T) {
+	f := writeFile(t, "all.csv", "device_id,recorded_at,temperature_c\nnode-a,2025-01-01T00:00:00Z,20\nnode-b,2025-01-01T00:00:00Z,21\nnode-a,2025-01-01T00:05:00Z,22\n,2025-01-01T00:10:00Z,23\n")
+	s, err := backfill.Run(context.Background(), backfill.Options{Files: []string{f}, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := problems(s)
+	if s.Readings != 3 || len(got) != 1 || !strings.Contains(got[0], "all.csv:5: the deviceId column is empty and no --device was given") {
+		t.Fatalf("want 3 readings and line 5 reported, got %d %q", s.Readings, got)
+	}
+}

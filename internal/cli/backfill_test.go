@@ -156,3 +156,19 @@ func TestServeDemoFeedsSimulatedDevicesThroughTheAPI(t *testing.T) {
 		}
 	}
 }
+
+func TestSimulateCommandSendsReadings(t *testing.T) {
+	url, _, _ := startServe(t, map[string]string{"DATA_DIR": t.TempDir(), "ADMIN_TOKEN": cliAdmin})
+	var out, errOut bytes.Buffer
+	err := Run(context.Background(), []string{"simulate", "--url", url, "--devices", "2", "--interval", "20ms", "--duration", "1s", "--history", "1s", "--seed", "3"},
+		envOf(map[string]string{"THERMOWATT_TOKEN": cliAdmin}), nil, &out, &errOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "2 devices: measured") || strings.Contains(out.String(), "accepted 0,") {
+		t.Fatalf("simulate stats: %s\n%s", out.String(), errOut.String())
+	}
+	if err := Run(context.Background(), []string{"simulate", "--url", url}, envOf(nil), nil, &out, &errOut); ExitCode(err) != 2 {
+		t.Fatalf("no token: %v", err)
+	}
+}

@@ -462,7 +462,9 @@ type wirePayload struct {
 	CurrentMA *float64   `json:"current_ma"`
 	PowerMW   *float64   `json:"power_mw"`
 	Sensor    wireSensor `json:"sensor"`
-	Device    wireHealth `json:"device"`
+	// Device rides on the last reading of each batch only, as in the
+	// firmware (esp32/lib/uplink.py), to keep batches small.
+	Device *wireHealth `json:"device,omitempty"`
 }
 
 type wireSensor struct {
@@ -514,9 +516,10 @@ func (d *device) body(n int) []byte {
 			DeviceID: d.id, RecordedAt: q.taken.UTC().Format(time.RFC3339Nano),
 			Temperature: s.temperatureC,
 			Payload: wirePayload{VoltageV: s.voltageV, CurrentMA: s.currentMA, PowerMW: s.powerMW,
-				Sensor: wireSensor{BMP280: bmp, INA219: ina}, Device: h},
+				Sensor: wireSensor{BMP280: bmp, INA219: ina}},
 		}
 	}
+	out[n-1].Payload.Device = &h
 	b, _ := json.Marshal(out)
 	return b
 }

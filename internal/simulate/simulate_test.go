@@ -101,7 +101,12 @@ func TestSimulatedDevicesDeliverEveryReadingOnceThroughOutagesAndErrors(t *testi
 	if err := json.Unmarshal([]byte(bodies[0]), &items); err != nil || len(items) == 0 {
 		t.Fatalf("body: %v %s", err, bodies[0])
 	}
-	it := items[0]
+	for _, it := range items[:len(items)-1] {
+		if it.Payload.Device != nil {
+			t.Fatalf("payload.device rides on the last reading of a batch only, as in the firmware")
+		}
+	}
+	it := items[len(items)-1]
 	for _, k := range []string{"firmware", "uptime_s", "free_heap", "rssi_dbm", "queue_depth", "dropped", "dead_lettered", "last_error", "reset_cause", "boot"} {
 		if _, ok := it.Payload.Device[k]; !ok {
 			t.Errorf("payload.device lacks %q: %v", k, it.Payload.Device)
