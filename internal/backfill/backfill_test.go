@@ -363,3 +363,36 @@ func TestDeviceTokenWritesItsOwnDeviceOnly(t *testing.T) {
 		t.Fatalf("other device: want 403, got %v", err)
 	}
 }
+
+// The network drops after the server committed a batch and before the
+// answer arrives: the batch is resent, reported as duplicates, and the
+// database holds every reading once, without anyone rerunning anything.
+func TestLostAnswerIsResentAndCountedAsDuplicates(t *testing.T) {
+	st := testdb.OpenSQLite(t)
+	var posts atomic.Int32
+	url := server(t, st, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if posts.Add(1) == 2 {
+				h.ServeHTTP(httptest.NewRecorder(), r) // committed...
+				conn, _, err := w.(http.Hijacker).Hijack()
+				if err == nil {
+					conn.Close() // ...and the connection drops before the answer
+				}
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	dir := t.TempDir()
+	temp, elect, want := writePair(t, dir, 1000)
+	s, err := backfill.Run(context.Background(), backfill.Options{Files: []string{temp, elect}, Device: "node-1", Client: client(url), Policy: fastPolicy, BatchSize: 250})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Retries != 1 || s.Duplicates != 250 || s.Accepted != want-250 || !s.Complete {
+		t.Fatalf("want one retry and the resent batch as duplicates: %s retries=%d", summaryCounts(s), s.Retries)
+	}
+	if n := len(stored(t, st, "node-1")); n != want {
+		t.Fatalf("stored %d, want %d", n, want)
+	}
+}
