@@ -179,6 +179,14 @@ func Run(ctx context.Context, o Options) (Stats, error) {
 		ctx, cancel = context.WithTimeout(ctx, o.Duration)
 		defer cancel()
 	}
+	if o.HTTP == nil {
+		// One kept-alive connection per device: the default pool of two
+		// would make a load test measure TCP set-up instead of the API.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = o.Devices
+		o.HTTP = &http.Client{Transport: tr, Timeout: 30 * time.Second} // the firmware's http_timeout_s
+		defer tr.CloseIdleConnections()
+	}
 	r := &runner{o: o}
 	r.stats.Devices = o.Devices
 	start := time.Now()
