@@ -103,7 +103,7 @@ func runBackfill(ctx context.Context, e env, args []string) error {
 	progressEvery := fs.Duration("progress", 5*time.Second, "interval of progress lines when stderr is not a terminal (0: none)")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
-		return usagef("%v", err)
+		return flagError(err)
 	}
 	if len(files) == 0 {
 		return usagef("backfill: no FILE given (e.g. thermowatt backfill --device esp32-node-01 temp.csv elect.csv)")
@@ -116,7 +116,7 @@ func runBackfill(ctx context.Context, e env, args []string) error {
 	}
 	m, err := backfill.ParseMapping(*mapping)
 	if err != nil {
-		return usagef("%v", err)
+		return flagError(err)
 	}
 	tz, err := time.LoadLocation(*tzName)
 	if err != nil {

@@ -29,7 +29,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "serve")
 	demo := fs.Bool("demo", false, "also run simulated devices that send readings through this server's API")
 	if err := fs.Parse(args); err != nil {
-		return usagef("%v", err)
+		return flagError(err)
 	}
 	cfg, err := config.Load(e.getenv)
 	if err != nil {

@@ -40,7 +40,7 @@ func runSimulate(ctx context.Context, e env, args []string) error {
 	seed := fs.Uint64("seed", 0, "random seed, for a repeatable run (0: random)")
 	quiet := fs.Bool("quiet", false, "no event lines, only the final statistics")
 	if err := fs.Parse(args); err != nil {
-		return usagef("%v", err)
+		return flagError(err)
 	}
 	if fs.NArg() > 0 {
 		return usagef("simulate takes no arguments, got %q", fs.Args())
