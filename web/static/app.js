@@ -247,7 +247,7 @@
       }
       exposed.refreshes++;
       document.body.dataset.loaded = String(exposed.refreshes);
-      setConn('Updated ' + new Date().toLocaleTimeString(), false);
+      setConn('Updated ' + new Date().toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }), false);
       $('#signout').hidden = !token;
     } catch (e) {
       if (e instanceof AuthError) {
@@ -489,7 +489,7 @@
     return {
       width,
       height: 220,
-      cursor: { sync: { key: 'thermowatt' }, drag: { x: true, y: false } },
+      cursor: { y: false, sync: { key: 'thermowatt' }, drag: { x: true, y: false } },
       scales: {
         // The x axis always spans the requested range, so a device silent
         // since an hour shows an empty last hour rather than a stretched curve.
@@ -504,8 +504,7 @@
       bands: [{ series: [3, 2], fill: band }],
       axes: [
         { stroke: '#677184', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#e2e6ec' } },
-        { stroke: '#677184', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#e2e6ec' }, size: 60,
-          values: (u, vals) => vals.map((v) => fmt(v, Math.max(0, m.digits - 1))) },
+        { stroke: '#677184', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#e2e6ec' }, size: 60 },
       ],
     };
   }
