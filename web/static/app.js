@@ -470,9 +470,13 @@
         c = charts[m.key] = { u, box, win };
         exposed.charts[m.key] = u;
       } else {
+        // A chart the user zoomed into (dragged across) stays zoomed
+        // through refreshes; double click zooms back out to the range.
+        const sx = c.u.scales.x;
+        const zoomed = sx.min != null && (Math.abs(sx.min - c.win.from / 1000) > 1 || Math.abs(sx.max - c.win.to / 1000) > 1);
         c.win.from = from;
         c.win.to = to;
-        c.u.setData(cols);
+        c.u.setData(cols, !zoomed);
       }
       let last = null;
       for (let i = d.avg.length - 1; i >= 0; i--) if (d.avg[i] != null) { last = d.avg[i]; break; }
@@ -491,9 +495,18 @@
       height: 220,
       cursor: { y: false, sync: { key: 'thermowatt' }, drag: { x: true, y: false } },
       scales: {
-        // The x axis always spans the requested range, so a device silent
-        // since an hour shows an empty last hour rather than a stretched curve.
-        x: { time: true, range: () => [win.from / 1000, win.to / 1000] },
+        // Unzoomed, the x axis spans the requested range, so a device
+        // silent for an hour shows an empty last hour rather than a
+        // stretched curve. uPlot asks with the data's first and last time
+        // when it scales by itself, and with the selection when zooming.
+        x: {
+          time: true,
+          range: (u, min, max) => {
+            const xs = u.data[0];
+            const auto = min == null || !xs.length || (min === xs[0] && max === xs[xs.length - 1]);
+            return auto ? [win.from / 1000, win.to / 1000] : [min, max];
+          },
+        },
       },
       series: [
         { value: (u, ts) => (ts == null ? '–' : new Date(ts * 1000).toLocaleString()) },

@@ -248,6 +248,20 @@ test('device charts draw every reading, show the outage as a gap, hover values w
 
   await p.screenshot({ path: path.join(SHOTS, 'dashboard-device.png'), fullPage: true });
 
+  // Dragging across a chart zooms into that stretch; a double click zooms
+  // back out to the whole range.
+  const xScale = () => p.evaluate(() => { const s = window.thermowatt.charts.temperature.scales.x; return s.max - s.min; });
+  const whole = await xScale();
+  assert.ok(Math.abs(whole - 86400) < 5, `unzoomed x axis spans ${whole} s, want the 24 h asked for`);
+  const b2 = await plot.boundingBox();
+  await p.mouse.move(b2.x + b2.width * 0.6, b2.y + 40);
+  await p.mouse.down();
+  await p.mouse.move(b2.x + b2.width * 0.8, b2.y + 40, { steps: 5 });
+  await p.mouse.up();
+  await p.waitForFunction((w) => { const s = window.thermowatt.charts.temperature.scales.x; return s.max - s.min < w / 2; }, whole);
+  await p.mouse.dblclick(b2.x + b2.width * 0.7, b2.y + 40);
+  await p.waitForFunction((w) => { const s = window.thermowatt.charts.temperature.scales.x; return Math.abs(s.max - s.min - w) < 5; }, whole);
+
   // CSV of the shown range: every reading once, plus the header.
   const [download] = await Promise.all([p.waitForEvent('download'), p.click('#csv')]);
   const csv = fs.readFileSync(await download.path(), 'utf8').trim().split('\n');
