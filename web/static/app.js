@@ -378,14 +378,14 @@
     const points = series.points;
     const readings = points.reduce((n, p) => n + p.count, 0);
     $('#range-info').textContent = new Date(from).toLocaleString() + ' – ' + new Date(to).toLocaleString() +
-      ' · ' + readings.toLocaleString() + ' readings in ' + points.length + ' points of ' + bucketText(series.bucketSeconds) +
+      ' · ' + plural(readings, 'reading') + ' in ' + plural(points.length, 'point') + ' of ' + bucketText(series.bucketSeconds) +
       ' (average line, min–max band)';
-    if (typeof window.uPlot !== 'function') {
-      $('#charts').replaceChildren(el('p', { className: 'notice error' },
-        'The charts library (uPlot) is missing from this build. Build with `make build`, which installs it from npm; the device list and CSV download work without it.'));
-      return;
-    }
+    if (typeof window.uPlot !== 'function') return; // the notice at the top says why
     drawCharts(points, series.bucketSeconds, from, to);
+  }
+
+  function plural(n, word) {
+    return n.toLocaleString() + ' ' + word + (n === 1 ? '' : 's');
   }
 
   function bucketText(s) {
@@ -599,7 +599,7 @@
 
   takeTokenFromFragment();
   if (typeof window.uPlot !== 'function') {
-    notice('The charts library (uPlot) is missing from this build: build with `make build`, which installs it from npm. The device list works without it.', true);
+    notice('The charts library (uPlot) is missing from this build: build with `make build`, which installs it from npm. The device list and CSV download work without it.', true);
   }
   route();
 })();
