@@ -304,3 +304,24 @@ test('phone-width screen: no sideways scrolling, charts fit', async (t) => {
   for (const w of widths) assert.ok(w <= 390, `chart ${w}px wide on a 390px screen`);
   await p.screenshot({ path: path.join(SHOTS, 'dashboard-phone-device.png'), fullPage: true });
 });
+
+test('charts refresh by themselves and show a new reading', async (t) => {
+  const p = await page(t);
+  await p.clock.install(); // real time, but timers can be fast-forwarded
+  await p.goto(base + '/#token=' + encodeURIComponent(reader));
+  await p.locator('#list').waitFor();
+  await p.goto(base + `/#/device/${DEVICE}?range=24h`);
+  const drawn = () => p.evaluate(() => window.thermowatt.charts.temperature.data[1].filter((v) => v != null).length);
+  await p.waitForFunction((n) => window.thermowatt.charts.temperature
+    && window.thermowatt.charts.temperature.data[1].filter((v) => v != null).length === n, sent.length);
+
+  // The device sends one more reading; within a minute the chart has it.
+  const deviceToken = (await call('POST', `/api/devices/${DEVICE}/tokens`, ADMIN)).token;
+  const next = reading(DEVICE, newest + STEP, READINGS);
+  await call('POST', '/api/measurements', deviceToken, [next]);
+  assert.equal(await drawn(), sent.length, 'nothing changes before the refresh');
+  await p.clock.fastForward(61_000);
+  await p.waitForFunction((n) => window.thermowatt.charts.temperature.data[1].filter((v) => v != null).length === n, sent.length + 1);
+  const last = await p.evaluate(() => { const d = window.thermowatt.charts.temperature.data[1]; return d[d.length - 1]; });
+  assert.equal(last, next.temperature);
+});
