@@ -8,7 +8,6 @@ import gc
 import machine
 from micropython import const
 
-import config
 import reading
 import render_api
 import status
@@ -166,6 +165,9 @@ class App:
         self.wdt = machine.WDT(timeout=int(cfg["wdt_timeout_s"] * 1000))
         log.info("%s started: boot %d, reset cause %s, %d readings queued, interval %ds" % (
             FIRMWARE, self.queue.boot, self.reset_cause, self.queue.depth, cfg["interval_s"]))
+        import httpclient
+        if not httpclient.available():
+            log.error(httpclient.MISSING)
         next_measure = clock.uptime_ms()
         while True:
             self.feed()
@@ -205,19 +207,37 @@ class App:
             up = clock.uptime_ms()
             wake = min(next_measure, self.wifi.next_event_ms(up))
             if online and self.queue.depth:
-                wake = min(wake, max(self.uplink.next_try_ms, up))
+                # Sending waits for its backoff, and for the next
+                # measurement when that is closer than a request may take.
+                send_at = max(self.uplink.next_try_ms, up)
+                if next_measure - send_at < budget_ms:
+                    send_at = next_measure
+                wake = min(wake, send_at)
             if online and self.next_ntp_ms > up:
                 wake = min(wake, self.next_ntp_ms)
-            clock.sleep_ms(min(wake - up, cfg["wdt_timeout_s"] * 500))
+            # Never spin: at least a short nap, at most half the watchdog.
+            clock.sleep_ms(max(20, min(wake - up, cfg["wdt_timeout_s"] * 500)))
         log.info("stopped after %d cycles, %d readings queued" % (self.cycles, self.queue.depth))
         return self
+
+
+def _load_config(path):
+    # config.py is ~6 KB of bytecode needed only at start: drop the module
+    # afterwards so that RAM is free for the batch sends.
+    import sys
+    import config
+    try:
+        return config.load(path)
+    finally:
+        del config
+        sys.modules.pop("config", None)
 
 
 def build(config_path="/config.json", root="/"):
     """The parts without the loop (for send_temperature_to_render at the
     REPL). Raises ValueError when config.json is unusable."""
     clock = Clock(root + "q/bootclock")
-    cfg, problems = config.load(config_path)
+    cfg, problems = _load_config(config_path)
     log = status.Log(clock, root + "log.txt", cfg["log_max_bytes"])
     if problems:
         raise ValueError("; ".join(problems))
@@ -232,7 +252,7 @@ def run(max_cycles=None, config_path="/config.json", root="/"):
     import flashqueue
     flashqueue.makedirs(root + "q")
     clock = Clock(root + "q/bootclock")
-    cfg, problems = config.load(config_path)
+    cfg, problems = _load_config(config_path)
     log = status.Log(clock, root + "log.txt", cfg["log_max_bytes"])
     led_pin = cfg.get("led_pin")
     led = status.Led(led_pin if isinstance(led_pin, int) and not isinstance(led_pin, bool) else None,
@@ -251,7 +271,7 @@ def run(max_cycles=None, config_path="/config.json", root="/"):
             led.show(status.CONFIG_ERROR)
             clock.sleep_ms(1000)
             waited += 3000
-        cfg, problems = config.load(config_path)
+        cfg, problems = _load_config(config_path)
         if not problems:
             log.info("config.json is valid now: starting")
     gc.collect()

@@ -16,7 +16,7 @@ DEFAULTS = {
     "max_current_a": 3.2,
     "led_pin": 2,
     "led_active_low": False,
-    "batch_size": 25,
+    "batch_size": 20,
     "queue_cap": 2000,
     "http_timeout_s": 30,
     "connect_timeout_s": 20,

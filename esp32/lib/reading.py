@@ -8,6 +8,8 @@
 #   t  temperature_c      p  pressure_hpa       eb BMP280 error text
 #   v  voltage_v          i  current_ma         w  power_mw     ei INA219 error
 #   src "seed" for readings made by send_temperature_to_render
+import json
+
 from clock import iso_utc
 
 
@@ -55,16 +57,73 @@ def to_api(rec, at, cfg, device):
     sensor = {"bmp280": bmp}
     if ina is not None:
         sensor["ina219"] = ina
+    payload = {
+        "voltage_v": g("v"),
+        "current_ma": g("i"),
+        "power_mw": g("w"),
+        "sensor": sensor,
+    }
+    if device is not None:
+        payload["device"] = device
     return {
         "deviceId": cfg["device_id"],
         "recordedAt": at,
         "temperature": g("t"),
         "humidity": None,
-        "payload": {
-            "voltage_v": g("v"),
-            "current_ma": g("i"),
-            "power_mw": g("w"),
-            "sensor": sensor,
-            "device": device,
-        },
+        "payload": payload,
     }
+
+
+def write_json(rec, at, cfg, device, out):
+    """Write json.dumps(to_api(...)) to the stream out, token by token.
+    A batch send is the heap's busiest moment: writing literals and
+    json.dump()ing single values into one preallocated buffer allocates
+    almost nothing per reading, where dicts and formatted strings would
+    allocate about 1 KB each."""
+    g = rec.get
+    w = out.write
+    d = json.dump
+    w('{"deviceId":')
+    d(cfg["device_id"], out)
+    w(',"recordedAt":')
+    d(at, out)
+    w(',"temperature":')
+    d(g("t"), out)
+    w(',"humidity":null,"payload":{"voltage_v":')
+    d(g("v"), out)
+    w(',"current_ma":')
+    d(g("i"), out)
+    w(',"power_mw":')
+    d(g("w"), out)
+    if g("src") == "seed":
+        w(',"sensor":{"bmp280":{"temperature_c":')
+        d(g("t"), out)
+        w("}}")
+    else:
+        if g("eb"):
+            w(',"sensor":{"bmp280":{"error":')
+            d(g("eb"), out)
+        else:
+            w(',"sensor":{"bmp280":{"temperature_c":')
+            d(g("t"), out)
+            w(',"pressure_hpa":')
+            d(g("p"), out)
+        w('},"ina219":{"shunt_ohms":')
+        d(cfg["shunt_ohms"], out)
+        w(',"max_current_a":')
+        d(cfg["max_current_a"], out)
+        if g("ei"):
+            w(',"error":')
+            d(g("ei"), out)
+        w("}}")
+    if device is not None:
+        w(',"device":')
+        d(device, out)
+    w("}}")
+
+
+def to_json(rec, at, cfg, device):
+    import io
+    out = io.StringIO()
+    write_json(rec, at, cfg, device, out)
+    return out.getvalue()

@@ -11,6 +11,7 @@
 # Each call sends at most one batch, so the caller decides how much time
 # sending may take before the next measurement is due.
 import gc
+import io
 import json
 import random
 from micropython import const
@@ -27,6 +28,7 @@ WAIT = "wait"  # oldest reading waits for the clock to be set
 OFFLINE = "offline"
 
 _MAX_RETRY_AFTER_S = const(3600)
+_READING_BYTES = const(300)  # a reading's JSON is ~260 bytes
 
 
 def classify(status):
@@ -72,7 +74,6 @@ class Uplink:
         self.next_try_ms = 0  # uptime before which no send is attempted
         self.last_error = None
         self.last_delay_s = 0
-        self.peak_heap = 0  # gc.mem_alloc() right after a batch body was built
         self._rand = rand or (lambda: random.getrandbits(16) / 65536)
 
     def due(self, up_ms):
@@ -94,6 +95,9 @@ class Uplink:
         self.last_delay_s = delay_s
         self.next_try_ms = up_ms + int(delay_s * 1000)
 
+    def _doc(self, item):
+        return reading.to_api(item[0], item[1], self.cfg, None)
+
     def send_next(self, queue, dead, device):
         """Send the oldest batch. device: the health dict for payload.device.
         Returns one of SENT, RETRY, DEAD, HELD, IDLE, WAIT."""
@@ -103,9 +107,15 @@ class Uplink:
             if pos[2]:
                 queue.ack(pos)  # only corrupt lines: consume them
             return IDLE
-        readings = []
+        # Serialise one reading at a time: only the compact queued records
+        # and the JSON text are alive together, never a list of API dicts.
+        # Device health rides on the last reading of the batch.
+        sent = []  # (record, recordedAt) in body order, for dead-lettering
+        buf = io.BytesIO(_READING_BYTES * len(items) + 512)  # grows if needed
         end = None
-        for rec, pos in items:
+        last = len(items) - 1
+        for k in range(len(items)):
+            rec, pos = items[k]
             at = reading.recorded_at(rec, self.clock)
             if at is None:
                 if rec.get("b") == self.clock.boot:
@@ -116,17 +126,21 @@ class Uplink:
                          "time unknown: taken before the clock was set in boot %s" % rec.get("b"))
                 end = pos
                 continue
-            readings.append(reading.to_api(rec, at, self.cfg, device))
+            buf.write("," if sent else "[")
+            reading.write_json(rec, at, self.cfg, device if k == last else None, buf)
+            sent.append((rec, at))
             end = pos
-        if not readings:
+        del items
+        if not sent:
             if end is not None:
                 queue.ack(end)
                 return DEAD
             return WAIT
-        n = len(readings)
-        body = json.dumps(readings)
-        gc.collect()
-        self.peak_heap = max(self.peak_heap, gc.mem_alloc())
+        buf.write("]")
+        n = len(sent)
+        body = buf.getvalue()
+        del buf
+        gc.collect()  # the heap is at its fullest during the request
         up = self.clock.uptime_ms()
         try:
             status, hdrs, text = self.http.post(self.url, body, self.headers, self.cfg["http_timeout_s"])
@@ -148,7 +162,7 @@ class Uplink:
             for r in rejected:
                 i = r.get("index") if isinstance(r, dict) else None
                 if isinstance(i, int) and 0 <= i < n:
-                    dead.add(readings[i], "HTTP %d rejected %s: %s" % (status, r.get("field"), r.get("message")))
+                    dead.add(self._doc(sent[i]), "HTTP %d rejected %s: %s" % (status, r.get("field"), r.get("message")))
             queue.ack(end)
             self.failures = 0
             self.next_try_ms = up
@@ -169,7 +183,7 @@ class Uplink:
                     why[r["index"]] = "%s: %s" % (r.get("field"), r.get("message"))
             short = (text or "")[:120]
             for i in range(n):
-                dead.add(readings[i], "HTTP %d %s" % (status, why.get(i, short)))
+                dead.add(self._doc(sent[i]), "HTTP %d %s" % (status, why.get(i, short)))
             queue.ack(end)
             self.failures = 0
             self.next_try_ms = up

@@ -7,6 +7,7 @@ import json as _json
 import sim as _sim
 
 handler = None
+record = True  # keep every call in `calls` (off for heap measurements)
 calls = []
 open_responses = 0
 heap_samples = []
@@ -46,7 +47,7 @@ def _bridge(method, url, headers, body, timeout):
     import jsbridge
     r = _json.loads(jsbridge.http(method, url, _json.dumps(headers), body or "", int(timeout * 1000)))
     ms = r.get("elapsed_ms", 0)
-    _sim.SIM.advance(ms)
+    _sim.SIM.advance(ms, False)
     if r.get("error") == "timeout":
         raise OSError(110)  # ETIMEDOUT
     if r.get("error"):
@@ -56,17 +57,19 @@ def _bridge(method, url, headers, body, timeout):
 
 def request(method, url, data=None, json=None, headers=None, timeout=None, **kw):
     import gc
-    heap_samples.append(gc.mem_alloc())
+    if record:
+        heap_samples.append(gc.mem_alloc())
     if json is not None:
         data = _json.dumps(json)
     if isinstance(data, bytes):
         data = data.decode()
     s = _sim.SIM
-    calls.append({"method": method, "url": url, "headers": dict(headers or {}), "body": data,
-                  "timeout": timeout, "up_ms": s.up_ms})
+    if record:
+        calls.append({"method": method, "url": url, "headers": dict(headers or {}), "body": data,
+                      "timeout": timeout, "up_ms": s.up_ms})
     if not s.wifi_up:
         # A dead link does not raise at once: it is a read that times out.
-        s.advance(int((timeout or 60) * 1000))
+        s.advance(int((timeout or 60) * 1000), False)
         raise OSError(110)
     h = handler or _bridge
     status, hdrs, body = h(method, url, headers or {}, data, timeout)
