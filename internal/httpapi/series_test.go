@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -213,4 +214,41 @@ func decode(t *testing.T, body []byte, v any) {
 	if err := json.Unmarshal(body, v); err != nil {
 		t.Fatalf("answer is not the expected JSON: %v\n%s", err, body)
 	}
+}
+
+// TestSeriesMatchesTheSpec holds real series answers to api/openapi.yaml.
+func TestSeriesMatchesTheSpec(t *testing.T) {
+	eachBackend(t, func(t *testing.T, a *api) {
+		v := specValidator(t)
+		dev := a.device("esp32-node-01")
+		reader := bearer(a.tokenOf("reader"))
+		body := fmt.Sprintf(`[{"deviceId":"esp32-node-01","recordedAt":"%s","temperature":24.3,"payload":{"voltage_v":4.98,"current_ma":120.4,"power_mw":600.5,"sensor":{"bmp280":{"pressure_hpa":1012.3}}}},
+			{"deviceId":"esp32-node-01","recordedAt":"%s","humidity":40}]`, recent(0), recent(1))
+		if r := a.do("POST", "/api/measurements", dev, body); r.Status != 201 {
+			t.Fatalf("post: %d %s", r.Status, r.Body)
+		}
+		for _, c := range []struct {
+			name   string
+			want   reqExpect
+			status int
+			path   string
+			h      http.Header
+		}{
+			{"series, defaults", reqConforms, 200, "/api/measurements/series?deviceId=esp32-node-01", reader},
+			{"series, every parameter", reqConforms, 200, "/api/measurements/series?deviceId=esp32-node-01&from=" + recent(-600) + "&to=" + recent(600) + "&bucket=1m", reader},
+			{"series, seconds", reqConforms, 200, "/api/measurements/series?deviceId=esp32-node-01&bucket=300", reader},
+			{"series, no deviceId", reqViolates, 400, "/api/measurements/series", reader},
+			{"series, bad bucket", reqViolates, 400, "/api/measurements/series?deviceId=esp32-node-01&bucket=soon", reader},
+			{"series, too many buckets", reqEither, 400, "/api/measurements/series?deviceId=esp32-node-01&bucket=1s&from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z", reader},
+			{"series, unknown device", reqConforms, 404, "/api/measurements/series?deviceId=esp32-node-99", reader},
+			{"series, no token", reqViolates, 401, "/api/measurements/series?deviceId=esp32-node-01", nil},
+			{"series, device token", reqConforms, 403, "/api/measurements/series?deviceId=esp32-node-01", bearer(dev)},
+		} {
+			x := a.send("GET", c.path, c.h, nil)
+			if x.status != c.status {
+				t.Fatalf("%s: %d %s, want %d", c.name, x.status, clip(x.resBody), c.status)
+			}
+			conform(t, v, c.name, x, c.want)
+		}
+	})
 }
