@@ -171,9 +171,11 @@
     return b;
   }
 
-  function setConn(text, error) {
+  // setConn shows the connection state; label is a prefix a phone-width
+  // screen leaves out (CSS) to keep the header on one line.
+  function setConn(text, error, label) {
     const c = $('#conn');
-    c.textContent = text;
+    c.replaceChildren(el('span', { className: 'label' }, label || ''), text);
     c.classList.toggle('error', Boolean(error));
   }
 
@@ -247,7 +249,7 @@
       }
       exposed.refreshes++;
       document.body.dataset.loaded = String(exposed.refreshes);
-      setConn('Updated ' + new Date().toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }), false);
+      setConn(new Date().toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }), false, 'Updated ');
       $('#signout').hidden = !token;
     } catch (e) {
       if (e instanceof AuthError) {
