@@ -69,26 +69,40 @@ function reading(device, at, i) {
   };
 }
 
+// startServer runs `thermowatt serve` on a free port with its own SQLite
+// database in dir and waits until it is healthy.
+async function startServer(dir, publicRead) {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const proc = spawn(BIN, ['serve'], {
+    env: { ...process.env, PORT: String(port), DATA_DIR: dir, ADMIN_TOKEN: ADMIN, DATABASE_URL: '', PUBLIC_READ: String(publicRead) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  proc.stdout.on('data', (b) => serverLog.push(String(b)));
+  proc.stderr.on('data', (b) => serverLog.push(String(b)));
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(url + '/healthz')).ok) break;
+    } catch { /* not up yet */ }
+    assert.ok(i < 300 && proc.exitCode === null, 'server did not start:\n' + serverLog.join(''));
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { proc, url };
+}
+
+async function stopServer(proc) {
+  if (proc && proc.exitCode === null) {
+    proc.kill('SIGTERM');
+    await new Promise((r) => proc.once('exit', r));
+  }
+}
+
 before(async () => {
   assert.ok(fs.existsSync(BIN), `no thermowatt binary at ${BIN}: run \`make build\` or set THERMOWATT_BIN`);
   assert.ok(fs.existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: install Debian's chromium package (apt-get install chromium) or set CHROMIUM`);
   fs.mkdirSync(SHOTS, { recursive: true });
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'thermowatt-browser-'));
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = spawn(BIN, ['serve'], {
-    env: { ...process.env, PORT: String(port), DATA_DIR: dataDir, ADMIN_TOKEN: ADMIN, DATABASE_URL: '', PUBLIC_READ: 'false' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  server.stdout.on('data', (b) => serverLog.push(String(b)));
-  server.stderr.on('data', (b) => serverLog.push(String(b)));
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(base + '/healthz')).ok) break;
-    } catch { /* not up yet */ }
-    assert.ok(i < 300 && server.exitCode === null, 'server did not start:\n' + serverLog.join(''));
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  ({ proc: server, url: base } = await startServer(path.join(dataDir, 'main'), false));
 
   // Through the real API, as devices do: one device every 5 minutes for 12
   // hours with a two-hour outage in the middle, another with a few readings.
@@ -117,10 +131,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  if (server && server.exitCode === null) {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
-  }
+  await stopServer(server);
   if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -200,6 +211,7 @@ test('device list shows each device with status, last seen, latest values and he
   assert.equal(cells[6], last.payload.power_mw.toFixed(1) + 'mW');
   assert.equal(cells[7], '7', 'queue depth from device health');
   assert.equal(cells[8], '2', 'dropped readings from device health');
+  assert.ok(await p.locator('#alerts').isHidden(), 'no open alerts: no alert panel');
   await p.screenshot({ path: path.join(SHOTS, 'dashboard-list.png'), fullPage: true });
 });
 
@@ -324,4 +336,23 @@ test('charts refresh by themselves and show a new reading', async (t) => {
   await p.waitForFunction((n) => window.thermowatt.charts.temperature.data[1].filter((v) => v != null).length === n, sent.length + 1);
   const last = await p.evaluate(() => { const d = window.thermowatt.charts.temperature.data[1]; return d[d.length - 1]; });
   assert.equal(last, next.temperature);
+});
+
+test('PUBLIC_READ=true: the dashboard opens without signing in', async (t) => {
+  const pub = await startServer(path.join(dataDir, 'public'), true);
+  t.after(() => stopServer(pub.proc));
+  const token = (await (await fetch(pub.url + '/api/devices', {
+    method: 'POST', headers: { Authorization: 'Bearer ' + ADMIN }, body: JSON.stringify({ id: 'lan-node' }),
+  })).json()).token;
+  const res = await fetch(pub.url + '/api/measurements', {
+    method: 'POST', headers: { Authorization: 'Bearer ' + token }, body: JSON.stringify(reading('lan-node', newest, 0)),
+  });
+  assert.equal(res.status, 201);
+
+  const p = await page(t);
+  await p.goto(pub.url + '/');
+  await p.locator('#list').waitFor();
+  assert.equal(await p.locator('#devices tbody tr').count(), 1);
+  assert.ok(await p.locator('#signin').isHidden(), 'no sign-in on a public server');
+  assert.ok(await p.locator('#signout').isHidden(), 'nothing to sign out of');
 });
