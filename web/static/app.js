@@ -413,7 +413,9 @@
   function columns(points, bucketS) {
     const xs = points.map((p) => Date.parse(p.time) / 1000);
     const deltas = xs.slice(1).map((x, i) => x - xs[i]).sort((a, b) => a - b);
-    const usual = Math.max(bucketS, deltas.length ? deltas[Math.floor(deltas.length / 2)] : bucketS);
+    // The lower median: with few points (say three around one outage)
+    // the shorter spacing is the usual one.
+    const usual = Math.max(bucketS, deltas.length ? deltas[Math.floor((deltas.length - 1) / 2)] : bucketS);
     const gapAfter = new Set();
     for (let i = 1; i < xs.length; i++) {
       if (xs[i] - xs[i - 1] > 2.5 * usual) gapAfter.add(i - 1);
