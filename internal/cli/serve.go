@@ -28,6 +28,7 @@ const groupCommitRows = 2000
 func runServe(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "serve")
 	demo := fs.Bool("demo", false, "also run simulated devices that send readings through this server's API")
+	link := fs.Bool("dashboard-link", false, "print a dashboard URL that signs in with a fresh reader token (revoking the one printed at the previous start)")
 	if err := fs.Parse(args); err != nil {
 		return flagError(err)
 	}
@@ -62,6 +63,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Writer:   writer,
 		Verifier: auth.NewVerifier(st, cfg.AdminToken),
 		Logger:   logger,
+		// PUBLIC_READ: reads without a token (a LAN dashboard).
+		PublicRead: cfg.PublicRead,
 	})
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {
@@ -79,6 +82,11 @@ func runServe(ctx context.Context, e env, args []string) error {
 	port := ln.Addr().(*net.TCPAddr).Port
 	fmt.Fprintf(e.stdout, "thermowatt listening on http://localhost:%d (%s)\n", port, where)
 	logger.Info("listening", "port", port)
+	if *link {
+		if err := printDashboardLink(ctx, e, cfg, st, port); err != nil {
+			return err
+		}
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

@@ -1,17 +1,25 @@
 package httpapi
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/thermowatt/thermowatt/internal/dashboard"
+)
 
 // addRoutes is the whole API surface in one place.
 func addRoutes(mux *http.ServeMux, d Deps) {
 	authed := authenticate(d.Verifier, d.Logger)
 	reader, admin, writer := authed(requireRead), authed(requireAdmin), authed(requireWrite)
+	if d.PublicRead {
+		reader = publicRead(reader)
+	}
 
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(d.Store))
 
 	mux.Handle("POST /api/measurements", writer(handlePostMeasurements(d)))
 	mux.Handle("GET /api/measurements", reader(handleGetMeasurements(d)))
+	mux.Handle("GET /api/measurements/series", reader(handleSeries(d)))
 	mux.Handle("POST /api/raw-measurements", writer(handlePostRaw(d)))
 
 	mux.Handle("GET /api/devices", reader(handleListDevices(d)))
@@ -23,4 +31,5 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("DELETE /api/tokens/{id}", admin(handleRevokeToken(d)))
 
 	mux.Handle("/api/", handleAPINotFound())
+	mux.Handle("/", dashboard.Handler()) // the web UI, static files that talk only to /api/
 }

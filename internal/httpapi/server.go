@@ -20,6 +20,9 @@ type Deps struct {
 	Verifier *auth.Verifier
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// PublicRead lets GET endpoints that need a reader token answer
+	// requests without any token (PUBLIC_READ=true).
+	PublicRead bool
 }
 
 // NewServer returns the whole API as one handler.

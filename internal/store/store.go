@@ -32,6 +32,9 @@ type Store interface {
 	InsertReadings(ctx context.Context, rs []reading.Reading, receivedAt time.Time) (InsertResult, error)
 	// QueryReadings returns readings newest first (RecordedAt desc, ID desc).
 	QueryReadings(ctx context.Context, q Query) ([]reading.Stored, error)
+	// Series aggregates one device's readings in [From, To) into buckets
+	// (count, avg/min/max per field), oldest first; empty buckets absent.
+	Series(ctx context.Context, q SeriesQuery) ([]SeriesPoint, error)
 
 	// CreateDevice registers a device; ErrExists when it is registered.
 	CreateDevice(ctx context.Context, id string, now time.Time) (Device, error)

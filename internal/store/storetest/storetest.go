@@ -60,6 +60,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RawArchive", testRawArchive},
 		{"CanceledContext", testCanceledContext},
 		{"ClosedStoreIsUnavailable", testClosedStoreIsUnavailable},
+		{"SeriesAggregates", testSeriesAggregates},
+		{"SeriesGapsAndBounds", testSeriesGapsAndBounds},
+		{"SeriesEpochAlignment", testSeriesEpochAlignment},
+		{"SeriesPressureFromPayload", testSeriesPressureFromPayload},
+		{"SeriesRejectsBadBucket", testSeriesRejectsBadBucket},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
