@@ -195,7 +195,11 @@ func (s *Store) MarkNotified(ctx context.Context, id int64, claim, transition st
 	if err != nil {
 		return err
 	}
-	_, err = s.pool.Exec(ctx, `UPDATE alerts SET `+col+` = $3, notify_attempts = 0, next_attempt_at = NULL, last_error = NULL
+	stillPending := stillPendingAfter(transition)
+	_, err = s.pool.Exec(ctx, `UPDATE alerts SET `+col+` = $3, notify_attempts = 0, next_attempt_at = NULL, last_error = NULL,
+			-- the claim ends with the last pending transition
+			claimed_until = CASE WHEN `+stillPending+` THEN claimed_until END,
+			claim_token = CASE WHEN `+stillPending+` THEN claim_token END
 		WHERE id = $1 AND claim_token = $2 AND `+col+` IS NULL`, id, claim, store.UTC(at))
 	if err != nil {
 		return fmt.Errorf("postgres: mark alert %d notified: %w", id, mapError(ctx, err))
@@ -212,6 +216,15 @@ func (s *Store) NotifyFailed(ctx context.Context, id int64, claim, errMsg string
 		return fmt.Errorf("postgres: record failed notification of alert %d: %w", id, mapError(ctx, err))
 	}
 	return nil
+}
+
+// stillPendingAfter is the SQL condition under which an alert still has
+// a transition to notify once transition is marked.
+func stillPendingAfter(transition string) string {
+	if transition == store.TransitionOpened {
+		return "resolved_at IS NOT NULL"
+	}
+	return "false"
 }
 
 func notifiedColumn(transition string) (string, error) {

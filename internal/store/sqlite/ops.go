@@ -214,15 +214,18 @@ func (s *Store) ClaimAlerts(ctx context.Context, now time.Time, lease time.Durat
 
 // MarkNotified records a delivered transition; see store.Ops.
 func (s *Store) MarkNotified(ctx context.Context, id int64, claim, transition string, at time.Time) error {
-	col := "opened_notified_at"
+	col, stillPending := "opened_notified_at", "resolved_at IS NOT NULL"
 	switch transition {
 	case store.TransitionOpened:
 	case store.TransitionResolved:
-		col = "resolved_notified_at"
+		col, stillPending = "resolved_notified_at", "0"
 	default:
 		return fmt.Errorf("unknown alert transition %q", transition)
 	}
-	_, err := s.write.ExecContext(ctx, `UPDATE alerts SET `+col+` = ?, notify_attempts = 0, next_attempt_at = NULL, last_error = NULL
+	_, err := s.write.ExecContext(ctx, `UPDATE alerts SET `+col+` = ?, notify_attempts = 0, next_attempt_at = NULL, last_error = NULL,
+			-- the claim ends with the last pending transition
+			claimed_until = CASE WHEN `+stillPending+` THEN claimed_until END,
+			claim_token = CASE WHEN `+stillPending+` THEN claim_token END
 		WHERE id = ? AND claim_token = ? AND `+col+` IS NULL`, micros(at), id, claim)
 	if err != nil {
 		return fmt.Errorf("sqlite: mark alert %d notified: %w", id, mapError(ctx, err))

@@ -3,8 +3,8 @@ package sqlite
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
