@@ -62,16 +62,18 @@ func (p Policy) SilentSince(d store.Device, now time.Time) (time.Time, bool) {
 }
 
 // Status is a device's status at now: silent overrides failing, because a
-// silent device's health report is stale. openFailing says whether a
-// failing alert is open for it (the checker decides failing).
+// silent device's health report is stale; failing overrides new, because
+// a device whose every request is refused never gets a reading in.
+// openFailing says whether a failing alert is open for it (the checker
+// decides failing).
 func (p Policy) Status(d store.Device, openFailing bool, now time.Time) string {
 	switch _, silent := p.SilentSince(d, now); {
-	case d.LastSeenAt == nil:
-		return StatusNew
 	case silent:
 		return StatusSilent
 	case openFailing:
 		return StatusFailing
+	case d.LastSeenAt == nil:
+		return StatusNew
 	}
 	return StatusOK
 }

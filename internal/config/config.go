@@ -22,6 +22,8 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to finish
 	// on SIGTERM (Render waits 30 s by default before killing).
 	ShutdownTimeout time.Duration
+	// Ops: alerts, metrics and retention (ops.go).
+	Ops Ops
 }
 
 // Option documents one environment variable.

@@ -17,6 +17,10 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /api/devices", reader(handleListDevices(d)))
 	mux.Handle("POST /api/devices", admin(handleCreateDevice(d)))
 	mux.Handle("POST /api/devices/{id}/tokens", admin(handleCreateDeviceToken(d)))
+	mux.Handle("PATCH /api/devices/{id}", admin(handlePatchDevice(d)))
+
+	mux.Handle("GET /api/alerts", reader(handleListAlerts(d)))
+	mux.Handle("GET /metrics", handleMetrics(d, reader))
 
 	mux.Handle("GET /api/tokens", admin(handleListTokens(d)))
 	mux.Handle("POST /api/tokens", admin(handleCreateToken(d)))
