@@ -2,6 +2,8 @@
 GO      ?= go
 BIN     := bin/thermowatt
 GOFLAGS ?=
+SHELL   := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
 
 .PHONY: run build test test-go test-firmware lint fmt clean
 
@@ -16,8 +18,12 @@ build:
 ## test: every test: Go (both backends; PostgreSQL when TEST_DATABASE_URL is set), firmware in the MicroPython VM, browser
 test: test-go test-firmware
 
+# The store suites run verbose, filtered to their top-level results, so
+# the output shows the conformance suite passing on each backend (or the
+# PostgreSQL one skipped, outside CI, for want of TEST_DATABASE_URL).
 test-go:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /internal/store/)
+	$(GO) test -race -count=1 -v ./internal/store/... | grep -E '^(--- |ok|FAIL|PASS|panic)'
 
 test-firmware: build
 	cd esp32 && npm ci --no-audit --no-fund && THERMOWATT_BIN=$(CURDIR)/$(BIN) npm test

@@ -67,7 +67,11 @@ func Load(getenv func(string) string) (Config, error) {
 			v = o.Default
 		}
 		if err := o.set(&c, v); err != nil {
-			problems = append(problems, fmt.Sprintf("%s=%q: %v", o.Name, v, err))
+			shown := fmt.Sprintf("%q", v)
+			if o.Secret {
+				shown = "(secret, not shown)"
+			}
+			problems = append(problems, fmt.Sprintf("%s=%s: %v", o.Name, shown, err))
 		}
 	}
 	if len(problems) > 0 {

@@ -67,10 +67,6 @@ WITH inserted AS (
 )
 SELECT device_id, recorded_at FROM inserted`
 
-// maxAttempts bounds how often a batch is retried after PostgreSQL rolled
-// it back to break a deadlock.
-const maxAttempts = 3
-
 // InsertReadings stores rs in one transaction; see store.Store.
 func (s *Store) InsertReadings(ctx context.Context, rs []reading.Reading, receivedAt time.Time) (store.InsertResult, error) {
 	if len(rs) == 0 {
@@ -110,11 +106,8 @@ func (s *Store) InsertReadings(ctx context.Context, rs []reading.Reading, receiv
 		position[identity{r.DeviceID, r.RecordedAt.UnixMicro()}] = i
 	}
 
-	var (
-		stored []bool
-		err    error
-	)
-	for range maxAttempts {
+	var stored []bool
+	err := s.withRetry(ctx, func() error {
 		// Both statements go in one batch, one round trip. A batch outside an
 		// explicit transaction runs in one implicit transaction, committed when
 		// the batch completes: when Close returns nil, the readings are durable.
@@ -140,11 +133,8 @@ func (s *Store) InsertReadings(ctx context.Context, rs []reading.Reading, receiv
 				return err
 			})
 
-		err = s.pool.SendBatch(ctx, batch).Close()
-		if err == nil || !retryable(err) {
-			break
-		}
-	}
+		return s.pool.SendBatch(ctx, batch).Close()
+	})
 	if err != nil {
 		return store.InsertResult{}, fmt.Errorf("postgres: insert readings: %w", mapError(ctx, err))
 	}
@@ -168,11 +158,15 @@ func (s *Store) QueryReadings(ctx context.Context, q store.Query) ([]reading.Sto
 		return nil, fmt.Errorf("postgres: query readings: limit must be at least 1, got %d", q.Limit)
 	}
 	sql, args := readingsQuery(q)
-	rows, err := s.pool.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: query readings: %w", mapError(ctx, err))
-	}
-	out, err := pgx.CollectRows(rows, scanReading)
+	var out []reading.Stored
+	err := s.withRetry(ctx, func() error {
+		rows, err := s.pool.Query(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, scanReading)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: query readings: %w", mapError(ctx, err))
 	}

@@ -1,6 +1,17 @@
 // Package storetest is the conformance suite for store.Store: every backend
 // runs it, so the promises made in the interface's doc comments hold the
 // same way on PostgreSQL and SQLite.
+//
+// Run it with
+//
+//	go test -race ./internal/store/...
+//	TEST_DATABASE_URL='postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable' go test -race ./internal/store/...
+//
+// The PostgreSQL tests create (and drop) a database per test on the server
+// of TEST_DATABASE_URL, so they run in parallel and can be rerun; without
+// it they are skipped, or fail when CI is set. Benchmarks:
+//
+//	go test -run '^$' -bench . ./internal/store/...
 package storetest
 
 import (
