@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -311,5 +312,54 @@ func TestMetrics(t *testing.T) {
 		if _, ok := m["thermowatt_devices"]; ok {
 			t.Errorf("devices gauge reported although the database is closed")
 		}
+	})
+}
+
+// The operations endpoints, held to api/openapi.yaml like the others.
+func TestOpenAPIOpsEndpoints(t *testing.T) {
+	eachOpsBackend(t, func(t *testing.T, a *api, clk *opsClock) {
+		v := specValidator(t)
+		check := func(name string, want reqExpect, status int, method, path string, h http.Header, body any) exchange {
+			t.Helper()
+			x := a.send(method, path, h, body)
+			if x.status != status {
+				t.Fatalf("%s: %s %s -> %d %s, want %d", name, method, path, x.status, clip(x.resBody), status)
+			}
+			conform(t, v, name, x, want)
+			return x
+		}
+		admin := bearer(adminToken)
+		dev := a.device("esp32-node-01")
+		a.device("n2")
+		body := fmt.Sprintf(`{"deviceId":"esp32-node-01","recordedAt":%q,"temperature":21,
+			"payload":{"device":{"firmware":"1.0.0","uptime_s":3600,"free_heap":41000,"rssi_dbm":-61,"queue_depth":0,"dropped":0,"last_error":null,"reset_cause":"pwron"}}}`, recent(0))
+		check("reading with device health", reqConforms, 201, "POST", "/api/measurements", bearer(dev), body)
+		check("set interval", reqConforms, 200, "PATCH", "/api/devices/esp32-node-01", admin, `{"expectedIntervalS":60}`)
+		check("interval 0", reqViolates, 400, "PATCH", "/api/devices/esp32-node-01", admin, `{"expectedIntervalS":0}`)
+		check("interval of unknown device", reqConforms, 404, "PATCH", "/api/devices/nope", admin, `{"expectedIntervalS":60}`)
+		check("interval needs admin", reqConforms, 403, "PATCH", "/api/devices/n2", bearer(dev), `{"expectedIntervalS":60}`)
+
+		// A silent alert that opens and resolves, and one that stays open.
+		a.send("POST", "/api/measurements", bearer(a.device("n3")), fmt.Sprintf(`{"deviceId":"n3","recordedAt":%q}`, recent(0)))
+		c := &alerts.Checker{Store: a.st, Policy: alerts.DefaultPolicy, Now: clk.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		clk.Add(time.Hour)
+		if _, err := c.Check(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		clk.Add(time.Minute)
+		check("more data", reqConforms, 201, "POST", "/api/measurements", bearer(dev), fmt.Sprintf(`{"deviceId":"esp32-node-01","recordedAt":%q}`, recent(5)))
+		clk.Add(time.Minute)
+		if _, err := c.Check(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		all := check("all alerts", reqConforms, 200, "GET", "/api/alerts", admin, nil).json(t)["items"].([]any)
+		open := check("open alerts", reqConforms, 200, "GET", "/api/alerts?state=open&deviceId=n3&limit=5", admin, nil).json(t)["items"].([]any)
+		if len(all) != 2 || len(open) != 1 {
+			t.Errorf("alerts: %d in all, %d open; want 2 and 1", len(all), len(open))
+		}
+		check("bad state", reqViolates, 400, "GET", "/api/alerts?state=closed", admin, nil)
+		check("devices with status", reqConforms, 200, "GET", "/api/devices", admin, nil)
+		check("metrics", reqConforms, 200, "GET", "/metrics", bearer(metricsToken), nil)
+		check("metrics need a token", reqViolates, 401, "GET", "/metrics", nil, nil)
 	})
 }
