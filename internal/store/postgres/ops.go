@@ -262,7 +262,10 @@ func (s *Store) DeleteReadingsBefore(ctx context.Context, cutoff time.Time, limi
 	var err error
 	for range maxAttempts {
 		err = s.pool.QueryRow(ctx, q, store.UTC(cutoff), limit).Scan(&n)
-		if retry, _ := retryable(err); err == nil || !retry {
+		if err == nil {
+			break
+		}
+		if retry, _ := retryable(err); !retry {
 			break
 		}
 	}
