@@ -67,14 +67,19 @@ func runDevice(ctx context.Context, e env, args []string) error {
 			if err != nil {
 				return err
 			}
+			status, err := statusOf(ctx, e, st) // interval.go
+			if err != nil {
+				return err
+			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tCREATED\tLAST SEEN\tREADINGS")
+			fmt.Fprintln(tw, "ID\tCREATED\tLAST SEEN\tREADINGS\tSTATUS\tINTERVAL")
 			for _, d := range devs {
 				seen := "never"
 				if d.LastSeenAt != nil {
 					seen = d.LastSeenAt.UTC().Format(time.RFC3339)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", d.ID, d.CreatedAt.UTC().Format(time.RFC3339), seen, d.ReadingCount)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.CreatedAt.UTC().Format(time.RFC3339), seen, d.ReadingCount,
+					status(d), time.Duration(d.ExpectedIntervalS)*time.Second)
 			}
 			return tw.Flush()
 		})

@@ -175,7 +175,7 @@ func TestAlertsCheckRetentionAndSetIntervalCommands(t *testing.T) {
 		t.Errorf("second run:\n%s", out)
 	}
 	list, _ := run("device", "list")
-	if !regexp.MustCompile(`node-1 .* 11\n`).MatchString(list) {
+	if !regexp.MustCompile(`node-1 .* 11  +silent +5m0s\n`).MatchString(list) {
 		t.Errorf("device list after retention, want 11 readings:\n%s", list)
 	}
 
