@@ -258,17 +258,14 @@ func (s *Store) DeleteReadingsBefore(ctx context.Context, cutoff time.Time, limi
 		SET reading_count = greatest(d.reading_count - EXCLUDED.reading_count, 0)
 	)
 	SELECT count(*) FROM deleted`
+	// Retried like ingest (deadlock victim, dead pooled connection). Should
+	// a batch commit and its answer be lost, the retry deletes the next
+	// batch instead: the printed count is then short by one batch, the
+	// data is right.
 	var n int64
-	var err error
-	for range maxAttempts {
-		err = s.pool.QueryRow(ctx, q, store.UTC(cutoff), limit).Scan(&n)
-		if err == nil {
-			break
-		}
-		if retry, _ := retryable(err); !retry {
-			break
-		}
-	}
+	err := s.withRetry(ctx, func() error {
+		return s.pool.QueryRow(ctx, q, store.UTC(cutoff), limit).Scan(&n)
+	})
 	if err != nil {
 		return 0, fmt.Errorf("postgres: delete readings: %w", mapError(ctx, err))
 	}
