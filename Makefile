@@ -9,7 +9,13 @@ SHELL   := /bin/bash
 
 ## run: build and start the service on the embedded SQLite database (./data)
 run: build
+	@echo "tip: make demo also runs 3 simulated devices, so the dashboard shows live curves"
 	./$(BIN) serve
+
+.PHONY: demo
+## demo: like run, plus simulated devices sending readings through the API (serve --demo)
+demo: build
+	./$(BIN) serve --demo
 
 ## build: compile the one binary into bin/thermowatt
 build:

@@ -26,20 +26,19 @@ ELECT_HEADER = "recorded_at,boot,uptime_s,voltage_v,current_ma,power_mw"
 _NTP_RETRY_MS = const(60000)
 _CONFIG_RECHECK_MS = const(30000)
 _NET_FAILS_BEFORE_RECONNECT = const(3)
-
-_RESET_NAMES = {}
-
+_MAX_ERRORS_IN_A_ROW = const(10)
 
 def _reset_cause():
+    names = {}
     for name in ("PWRON_RESET", "HARD_RESET", "WDT_RESET", "DEEPSLEEP_RESET", "SOFT_RESET", "BROWNOUT_RESET"):
         v = getattr(machine, name, None)
         if v is not None:
-            _RESET_NAMES[v] = name[:-6].lower()
+            names[v] = name[:-6].lower()
     try:
         c = machine.reset_cause()
     except (AttributeError, OSError):
         return None
-    return _RESET_NAMES.get(c, str(c))
+    return names.get(c, str(c))
 
 
 class App:
@@ -125,8 +124,13 @@ class App:
         ts = clock.unix() if clock.valid() else None
         at = iso_utc(ts) if ts is not None else ""
         b = self.queue.boot
-        self.temp_csv.append((at, b, up // 1000) + (bmp if bmp else (None, None)))
-        self.elect_csv.append((at, b, up // 1000) + (ina if ina else (None, None, None)))
+        try:
+            self.temp_csv.append((at, b, up // 1000) + (bmp if bmp else (None, None)))
+            self.elect_csv.append((at, b, up // 1000) + (ina if ina else (None, None, None)))
+        except OSError as e:
+            # The CSV files are a local copy; a full or broken file system
+            # must not cost the reading its place in the queue.
+            self.log.error("CSV write failed: %s" % e)
         if bmp is None and ina is None:
             self.log.error("no sensor answered: nothing to queue this interval")
             return False
@@ -165,57 +169,83 @@ class App:
         self.wdt = machine.WDT(timeout=int(cfg["wdt_timeout_s"] * 1000))
         log.info("%s started: boot %d, reset cause %s, %d readings queued, interval %ds" % (
             FIRMWARE, self.queue.boot, self.reset_cause, self.queue.depth, cfg["interval_s"]))
-        next_measure = clock.uptime_ms()
+        import httpclient
+        if not httpclient.available():
+            log.error(httpclient.MISSING)
+        self._next_measure = clock.uptime_ms()
+        errors = 0
         while True:
-            self.feed()
-            up = clock.uptime_ms()
-            if up >= next_measure:
-                if max_cycles is not None and self.cycles >= max_cycles:
+            try:
+                if not self._step(max_cycles, interval_ms, budget_ms):
                     break
-                ok = self.measure()
-                self.cycles += 1
-                next_measure += interval_ms
-                if next_measure <= up:  # we fell behind: skip, never burst
-                    next_measure = up + interval_ms
-                if not ok:
-                    self.led.show(status.SENSOR_ERROR)
-                elif not self.wifi.wlan.isconnected() or self.uplink.failures:
-                    self.led.show(status.QUEUING)
+                errors = 0
+            except Exception as e:  # a bug or MemoryError must not end the loop
+                import sys
+                errors += 1
+                log.error("unexpected %s: %s (%d in a row)" % (type(e).__name__, e, errors))
+                sys.print_exception(e)
+                if errors >= _MAX_ERRORS_IN_A_ROW:
+                    log.error("too many unexpected errors: resetting the board")
+                    machine.reset()
+                self.led.show(status.SERVER_ERROR)
                 gc.collect()
-                continue
-            online = self.wifi.tick(up)
-            if online:
-                self.sync_time(up)
-                up = clock.uptime_ms()
-            if (online and self.queue.depth and self.uplink.due(up)
-                    and next_measure - up >= budget_ms):
-                outcome = self.uplink.send_next(self.queue, self.dead, self.health())
-                gc.collect()
-                if outcome == SENT:
-                    self.led.show(status.SENT)
-                elif outcome in (DEAD, HELD):
-                    self.led.show(status.SERVER_ERROR)
-                elif outcome == RETRY and self.uplink.net_failures >= _NET_FAILS_BEFORE_RECONNECT:
-                    self.uplink.net_failures = 0
-                    self.wifi.link_failed(clock.uptime_ms())
-                if outcome in (SENT, DEAD) or (outcome == RETRY and self.uplink.due(clock.uptime_ms())):
-                    continue  # more may be waiting: go again at once
-            # Sleep until the next thing to do, in slices the watchdog allows.
-            up = clock.uptime_ms()
-            wake = min(next_measure, self.wifi.next_event_ms(up))
-            if online and self.queue.depth:
-                # Sending waits for its backoff, and for the next
-                # measurement when that is closer than a request may take.
-                send_at = max(self.uplink.next_try_ms, up)
-                if next_measure - send_at < budget_ms:
-                    send_at = next_measure
-                wake = min(wake, send_at)
-            if online and self.next_ntp_ms > up:
-                wake = min(wake, self.next_ntp_ms)
-            # Never spin: at least a short nap, at most half the watchdog.
-            clock.sleep_ms(max(20, min(wake - up, cfg["wdt_timeout_s"] * 500)))
+                clock.sleep_ms(5000)
         log.info("stopped after %d cycles, %d readings queued" % (self.cycles, self.queue.depth))
         return self
+
+    def _step(self, max_cycles, interval_ms, budget_ms):
+        """One pass of the loop; False when max_cycles are done."""
+        cfg, clock = self.cfg, self.clock
+        next_measure = self._next_measure
+        self.feed()
+        up = clock.uptime_ms()
+        if up >= next_measure:
+            if max_cycles is not None and self.cycles >= max_cycles:
+                return False
+            ok = self.measure()
+            self.cycles += 1
+            next_measure += interval_ms
+            if next_measure <= up:  # we fell behind: skip, never burst
+                next_measure = up + interval_ms
+            self._next_measure = next_measure
+            if not ok:
+                self.led.show(status.SENSOR_ERROR)
+            elif not self.wifi.wlan.isconnected() or self.uplink.failures:
+                self.led.show(status.QUEUING)
+            gc.collect()
+            return True
+        online = self.wifi.tick(up)
+        if online:
+            self.sync_time(up)
+            up = clock.uptime_ms()
+        if (online and self.queue.depth and self.uplink.due(up)
+                and next_measure - up >= budget_ms):
+            outcome = self.uplink.send_next(self.queue, self.dead, self.health())
+            gc.collect()
+            if outcome == SENT:
+                self.led.show(status.SENT)
+            elif outcome in (DEAD, HELD):
+                self.led.show(status.SERVER_ERROR)
+            elif outcome == RETRY and self.uplink.net_failures >= _NET_FAILS_BEFORE_RECONNECT:
+                self.uplink.net_failures = 0
+                self.wifi.link_failed(clock.uptime_ms())
+            if outcome in (SENT, DEAD) or (outcome == RETRY and self.uplink.due(clock.uptime_ms())):
+                return True  # more may be waiting: go again at once
+        # Sleep until the next thing to do, in slices the watchdog allows.
+        up = clock.uptime_ms()
+        wake = min(next_measure, self.wifi.next_event_ms(up))
+        if online and self.queue.depth:
+            # Sending waits for its backoff, and for the next
+            # measurement when that is closer than a request may take.
+            send_at = max(self.uplink.next_try_ms, up)
+            if next_measure - send_at < budget_ms:
+                send_at = next_measure
+            wake = min(wake, send_at)
+        if online and self.next_ntp_ms > up:
+            wake = min(wake, self.next_ntp_ms)
+        # Never spin: at least a short nap, at most half the watchdog.
+        clock.sleep_ms(max(20, min(wake - up, cfg["wdt_timeout_s"] * 500)))
+        return True
 
 
 def _load_config(path):

@@ -24,10 +24,16 @@ def post(url, body, headers, timeout_s):
         raise OSError(MISSING)
     try:
         r = requests.post(url, data=body, headers=headers, timeout=timeout_s)
+    except OSError:
+        raise
     except TypeError:
         # urequests before 0.10 has no timeout argument: a dead link would
         # then hang until the watchdog fires, so refuse rather than risk it.
         raise OSError("HTTP client has no timeout support: install micropython-lib requests")
+    except Exception as e:
+        # A garbled status line (ValueError), a redirect without Location
+        # (NotImplementedError)...: transient as far as the queue goes.
+        raise OSError("HTTP client error: %s %s" % (type(e).__name__, e))
     try:
         status = r.status_code
         hdrs = {}

@@ -8,7 +8,7 @@ import json
 import httpclient
 import reading
 import uplink
-from clock import iso_utc
+from clock import iso_utc, parse_iso
 from micropython import const
 
 _ATTEMPTS = const(3)
@@ -32,6 +32,8 @@ def _context():
 
 
 def send_temperature_to_render(temp_c, recorded_at=None):
+    if recorded_at is not None:
+        parse_iso(recorded_at)  # ValueError now beats a 400 from the server later
     a = _context()
     clock, log, cfg = a.clock, a.log, a.cfg
     if recorded_at is None and clock.valid():

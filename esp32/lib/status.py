@@ -36,8 +36,8 @@ class Log:
         line = "%s %s %s" % (self._stamp(), _LEVELS[level], msg)
         if self.echo:
             print(line)
-        if level >= 2:
-            self.last_error = msg if level == 3 else self.last_error
+        if level == 3:
+            self.last_error = msg  # reported in payload.device.last_error
         if level < _FILE_LEVEL or not self.path:
             return
         try:

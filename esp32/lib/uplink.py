@@ -28,6 +28,7 @@ WAIT = "wait"  # oldest reading waits for the clock to be set
 OFFLINE = "offline"
 
 _MAX_RETRY_AFTER_S = const(3600)
+_WAIT_MS = const(5000)
 _READING_BYTES = const(300)  # a reading's JSON is ~260 bytes
 
 
@@ -109,13 +110,11 @@ class Uplink:
             return IDLE
         # Serialise one reading at a time: only the compact queued records
         # and the JSON text are alive together, never a list of API dicts.
-        # Device health rides on the last reading of the batch.
+        # Device health rides on the first reading of the batch.
         sent = []  # (record, recordedAt) in body order, for dead-lettering
         buf = io.BytesIO(_READING_BYTES * len(items) + 512)  # grows if needed
         end = None
-        last = len(items) - 1
-        for k in range(len(items)):
-            rec, pos = items[k]
+        for rec, pos in items:
             at = reading.recorded_at(rec, self.clock)
             if at is None:
                 if rec.get("b") == self.clock.boot:
@@ -127,7 +126,7 @@ class Uplink:
                 end = pos
                 continue
             buf.write("," if sent else "[")
-            reading.write_json(rec, at, self.cfg, device if k == last else None, buf)
+            reading.write_json(rec, at, self.cfg, None if sent else device, buf)
             sent.append((rec, at))
             end = pos
         del items
@@ -135,13 +134,15 @@ class Uplink:
             if end is not None:
                 queue.ack(end)
                 return DEAD
+            # The oldest reading waits for NTP: look again in a few seconds
+            # rather than spinning.
+            self.next_try_ms = self.clock.uptime_ms() + _WAIT_MS
             return WAIT
         buf.write("]")
         n = len(sent)
         body = buf.getvalue()
         del buf
         gc.collect()  # the heap is at its fullest during the request
-        up = self.clock.uptime_ms()
         try:
             status, hdrs, text = self.http.post(self.url, body, self.headers, self.cfg["http_timeout_s"])
         except OSError as e:

@@ -53,6 +53,7 @@ export async function bootVM({ snapshot = null, onLine = null } = {}) {
   writeTree(FS, path.join(FIRMWARE_DIR, 'lib'), '/lib');
   writeTree(FS, path.join(here, 'fakes'), '/fakes');
   writeTree(FS, path.join(here, 'py'), '/tests');
+  FS.writeFile('/tests/config.example.json', readFileSync(path.join(FIRMWARE_DIR, 'config.example.json')));
   FS.writeFile('/main.py', readFileSync(path.join(FIRMWARE_DIR, 'main.py')));
   FS.writeFile('/boot.py', readFileSync(path.join(FIRMWARE_DIR, 'boot.py')));
   if (snapshot) restore(FS, snapshot);

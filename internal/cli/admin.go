@@ -96,7 +96,7 @@ func runToken(ctx context.Context, e env, args []string) error {
 		fs := newFlags(e, "token add")
 		scope := fs.String("scope", "reader", "reader or admin")
 		if err := fs.Parse(args[1:]); err != nil {
-			return usagef("%v", err)
+			return flagError(err)
 		}
 		if *scope != store.ScopeReader && *scope != store.ScopeAdmin {
 			return usagef("--scope must be reader or admin (device tokens: thermowatt device token ID)")

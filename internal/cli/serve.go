@@ -28,8 +28,9 @@ const groupCommitRows = 2000
 
 func runServe(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "serve")
+	demo := fs.Bool("demo", false, "also run simulated devices that send readings through this server's API")
 	if err := fs.Parse(args); err != nil {
-		return usagef("%v", err)
+		return flagError(err)
 	}
 	cfg, err := config.Load(e.getenv)
 	if err != nil {
@@ -88,6 +89,13 @@ func runServe(ctx context.Context, e env, args []string) error {
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	if *demo {
+		if stopDemo, err := startDemo(ctx, e.stdout, st, fmt.Sprintf("http://127.0.0.1:%d", port), logger); err != nil {
+			logger.Error("demo not started", "err", err)
+		} else {
+			defer stopDemo()
+		}
+	}
 	select {
 	case err := <-served:
 		return err

@@ -77,7 +77,8 @@ func handleCreateDevice(d Deps) http.Handler {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusCreated, map[string]string{"id": in.ID, "token": tok.Token, "tokenId": tok.ID})
+		writeJSON(w, http.StatusCreated, map[string]string{
+			"id": in.ID, "token": tok.Token, "tokenId": tok.ID, "scope": tok.Scope, "deviceId": in.ID})
 		return nil
 	})
 }

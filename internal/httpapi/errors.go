@@ -66,6 +66,9 @@ func (f handlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", strconv.Itoa(he.RetryAfter))
 	}
 	if he.Status == 499 { // the client is gone; nobody reads an answer
+		if rec, ok := w.(*statusRecorder); ok {
+			rec.status = 499
+		}
 		return
 	}
 	writeJSON(w, he.Status, map[string]string{"error": he.Message})
@@ -84,6 +87,9 @@ func decodeJSON(r *http.Request, v any) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return errorf(http.StatusBadRequest, "invalid JSON body: "+err.Error())
+	}
+	if dec.More() {
+		return errorf(http.StatusBadRequest, "invalid JSON body: data after the JSON object")
 	}
 	return nil
 }

@@ -25,7 +25,10 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 		return nil, errorf(http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes: split the batch", ingest.MaxBodyBytes))
 	}
 	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "could not read body: "+err.Error())
+		// A slow upload that hit the read timeout, or a connection cut
+		// mid-body, says nothing about the readings: 408 tells the device
+		// to resend, where a 400 would make it dead-letter good data.
+		return nil, &Error{Status: http.StatusRequestTimeout, Message: "the body did not arrive whole; resend it", Err: err}
 	}
 	return body, nil
 }

@@ -10,6 +10,6 @@ def settime():
     s = _sim.SIM
     s.ntp_calls += 1
     if not s.wifi_up or not s.ntp_ok:
-        s.advance(timeout * 1000)
+        s.advance(timeout * 1000, False)
         raise OSError(110)  # ETIMEDOUT, as a lost UDP packet gives
     s.ntp_set()

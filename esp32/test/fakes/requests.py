@@ -47,7 +47,7 @@ def _bridge(method, url, headers, body, timeout):
     import jsbridge
     r = _json.loads(jsbridge.http(method, url, _json.dumps(headers), body or "", int(timeout * 1000)))
     ms = r.get("elapsed_ms", 0)
-    _sim.SIM.advance(ms)
+    _sim.SIM.advance(ms, False)
     if r.get("error") == "timeout":
         raise OSError(110)  # ETIMEDOUT
     if r.get("error"):
@@ -69,7 +69,7 @@ def request(method, url, data=None, json=None, headers=None, timeout=None, **kw)
                       "timeout": timeout, "up_ms": s.up_ms})
     if not s.wifi_up:
         # A dead link does not raise at once: it is a read that times out.
-        s.advance(int((timeout or 60) * 1000))
+        s.advance(int((timeout or 60) * 1000), False)
         raise OSError(110)
     h = handler or _bridge
     status, hdrs, body = h(method, url, headers or {}, data, timeout)

@@ -13,12 +13,17 @@ SIM = None
 
 
 class Sim:
-    def __init__(self, epoch=2000, true_unix=1795000000, rtc_unix=None, up_ms=0):
+    def __init__(self, epoch=2000, true_unix=1795000000, rtc_unix=None, up_ms=0, true_ms=None):
         self.epoch_off = UNIX_2000 if epoch == 2000 else 0
-        self.true_ms = true_unix * 1000
+        self.true_ms = true_unix * 1000 if true_ms is None else true_ms
         # An unset RTC reads its epoch's zero (ESP32 after power-on: 2000-01-01).
-        rtc = self.epoch_off if rtc_unix is None else rtc_unix
-        self.rtc_off_ms = rtc * 1000 - self.true_ms
+        if rtc_unix is None:
+            rtc_ms = self.epoch_off * 1000
+        elif rtc_unix == "true":
+            rtc_ms = self.true_ms  # the RTC kept running through a soft reset
+        else:
+            rtc_ms = rtc_unix * 1000
+        self.rtc_off_ms = rtc_ms - self.true_ms
         self.up_ms = up_ms
         self.hooks = []
         self.wifi_up = True
@@ -38,9 +43,11 @@ class Sim:
         """Run fn() when the device uptime reaches up_ms."""
         self.hooks.append((up_ms, fn))
 
-    def advance(self, ms):
+    def advance(self, ms, run_hooks=True):
         target = self.up_ms + max(0, int(ms))
-        while True:
+        # Time spent inside an HTTP request does not run events: nothing on
+        # the device runs concurrently with it. They run at the next sleep.
+        while run_hooks:
             due = [h for h in self.hooks if h[0] <= target]
             if not due:
                 break

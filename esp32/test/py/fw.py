@@ -91,7 +91,7 @@ class FakeServer:
             if isinstance(st, tuple):
                 return st
             if st == "timeout":
-                sim.SIM.advance(int(timeout * 1000))
+                sim.SIM.advance(int(timeout * 1000), False)
                 raise OSError(110)
             return st, {}, '{"error":"forced"}'
         if headers.get("Authorization") != "Bearer " + self.token:
@@ -116,7 +116,7 @@ class FakeServer:
             return 400, {}, json.dumps({"accepted": 0, "duplicates": 0, "rejected": rej})
         if self.lose_answer:
             self.lose_answer -= 1
-            sim.SIM.advance(int(timeout * 1000))
+            sim.SIM.advance(int(timeout * 1000), False)
             raise OSError(110)
         return 201, {"Content-Type": "application/json"}, json.dumps(
             {"accepted": acc, "duplicates": dup, "rejected": rej})

@@ -136,6 +136,9 @@ def test_measurements_keep_their_schedule_while_the_server_times_out():
     assert len(trig) == 12 and on_schedule(trig), trig
     assert len(srv.rows) == 12
     assert s.wdt_max_gap < 120000
+    # isconnected() stayed True, but three dead requests in a row made the
+    # firmware drop and rejoin the network.
+    assert "link looks dead" in "\n".join(fw.lines("/log.txt"))
 
 
 def test_missing_config_is_reported_by_log_and_led_without_crash_loop():
@@ -204,3 +207,98 @@ def test_full_queue_drops_oldest_and_reports_the_count_to_the_server():
     last = srv.rows[("esp32-test", srv.times()[-1])]
     assert last["payload"]["device"]["dropped"] == a.queue.dropped
     assert len(srv.rows) == 42 - a.queue.dropped
+
+
+def test_boot_and_main_start_the_application_as_on_the_board():
+    s = fw.setup()
+    srv = fw.FakeServer().install()
+
+    def unplug():
+        raise KeyboardInterrupt  # Ctrl-C on the serial console
+    s.at(2 * 300000 + 60000, unplug)
+    exec(open("/boot.py").read(), {})
+    try:
+        exec(open("/main.py").read(), {})
+        assert False, "main.py returned: the board would fall into the REPL"
+    except KeyboardInterrupt:
+        pass
+    assert srv.times() == ["2026-11-20T00:00:00Z", "2026-11-20T00:05:00Z", "2026-11-20T00:10:00Z"]
+
+
+def test_an_unexpected_error_is_logged_and_the_loop_goes_on():
+    s = fw.setup()
+    import app
+    srv = fw.FakeServer().install()
+    boom = [2]
+
+    def broken(*a, **kw):
+        if boom[0]:
+            boom[0] -= 1
+            raise MemoryError("memory allocation failed")
+        return orig(*a, **kw)
+    import uplink
+    orig = uplink.Uplink.send_next
+    uplink.Uplink.send_next = broken
+    a = app.run(max_cycles=2)
+    assert len(srv.rows) == 2
+    log = "\n".join(fw.lines("/log.txt"))
+    assert "ERROR unexpected MemoryError: memory allocation failed (1 in a row)" in log, log
+    assert s.wdt_max_gap < 60000
+
+
+def test_a_garbled_http_answer_is_retried_not_fatal():
+    s = fw.setup()
+    import app
+    srv = fw.FakeServer().install()
+
+    def garbled(body):
+        raise ValueError("invalid status line")
+    srv.script = [garbled]
+    a = app.run(max_cycles=2)
+    assert len(srv.rows) == 2
+    assert "HTTP client error: ValueError" in "\n".join(fw.lines("/log.txt"))
+
+
+def test_a_wrong_token_keeps_the_readings_and_shows_the_error():
+    s = fw.setup(api_key="wrong-token")
+    a, srv = boot(3)
+    assert srv.rows == {}
+    assert a.queue.depth == 3 and not fw.exists("/deadletter.jsonl")
+    assert 800 in blinks(s)  # one long blink
+    log = "\n".join(fw.lines("/log.txt"))
+    assert "ERROR HTTP 401: check api_key, device_id and base_url in config.json" in log, log
+
+
+def test_a_sleeping_render_service_is_carried_through_its_cold_start():
+    # Render's free tier sleeps after 15 idle minutes and needs up to a
+    # minute to wake: requests during the wake-up time out (30 s each).
+    s = fw.setup(http_timeout_s=30, wdt_timeout_s=120)
+    import app
+    srv = fw.FakeServer().install()
+    real = srv.handle
+    state = {"awake_at": None}
+
+    def render(method, url, headers, body, timeout):
+        if state["awake_at"] is None:
+            state["awake_at"] = s.up_ms + 60000  # the first request wakes it
+        if s.up_ms < state["awake_at"]:
+            s.advance(int(timeout * 1000), False)
+            raise OSError(110)
+        state.setdefault("delivered_at", s.up_ms)
+        return real(method, url, headers, body, timeout)
+    import requests
+    requests.handler = render
+    a = app.run(max_cycles=2)
+    assert srv.times() == ["2026-11-20T00:00:00Z", "2026-11-20T00:05:00Z"]
+    assert state["delivered_at"] < 120000, state  # within two minutes of the first try
+    assert on_schedule(s.devices[0x76].triggers)
+    assert "ETIMEDOUT" in "\n".join(fw.lines("/log.txt"))
+
+
+def test_a_broken_csv_file_does_not_cost_the_reading():
+    import os
+    s = fw.setup()
+    os.mkdir("/temp.csv")  # cannot be opened as a file
+    a, srv = boot(2)
+    assert len(srv.rows) == 2
+    assert "ERROR CSV write failed" in "\n".join(fw.lines("/log.txt"))
