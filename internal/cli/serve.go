@@ -14,6 +14,7 @@ import (
 	"github.com/thermowatt/thermowatt/internal/config"
 	"github.com/thermowatt/thermowatt/internal/httpapi"
 	"github.com/thermowatt/thermowatt/internal/ingest"
+	"github.com/thermowatt/thermowatt/internal/metrics"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -36,7 +37,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewJSONHandler(e.stderr, nil))
+	logger := slog.New(slog.NewJSONHandler(e.stdout, nil)) // stdout: what Render keeps
 
 	st, where, err := openStore(ctx, cfg)
 	if err != nil {
@@ -58,6 +59,11 @@ func runServe(ctx context.Context, e env, args []string) error {
 	writer := ingest.NewGroupCommitter(st, workers, groupCommitRows, 30*time.Second)
 	defer writer.Close() // after Shutdown below: no request is left to queue
 
+	// Metrics and the alert check on a ticker (alerts.go).
+	m, policy := metrics.New(), policyOf(cfg)
+	m.WatchStore(st, policy, time.Now)
+	defer startAlerts(ctx, cfg, st, m, logger)()
+
 	handler := httpapi.NewServer(httpapi.Deps{
 		Store:    st,
 		Writer:   writer,
@@ -65,6 +71,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Logger:   logger,
 		// PUBLIC_READ: reads without a token (a LAN dashboard).
 		PublicRead: cfg.PublicRead,
+		Metrics:    m, Policy: policy, MetricsToken: cfg.Ops.MetricsToken,
 	})
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {

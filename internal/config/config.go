@@ -25,6 +25,8 @@ type Config struct {
 	// PublicRead lets anyone read readings, devices, series and alerts
 	// without a token (a dashboard on a trusted LAN); writes still need one.
 	PublicRead bool
+	// Ops: alerts, metrics and retention (ops.go).
+	Ops Ops
 }
 
 // Option documents one environment variable.

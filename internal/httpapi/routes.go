@@ -10,6 +10,9 @@ import (
 func addRoutes(mux *http.ServeMux, d Deps) {
 	authed := authenticate(d.Verifier, d.Logger)
 	reader, admin, writer := authed(requireRead), authed(requireAdmin), authed(requireWrite)
+	// /metrics stays behind a token even with PUBLIC_READ: it describes
+	// the service, not the readings a LAN dashboard is meant to show.
+	metricsReader := reader
 	if d.PublicRead {
 		reader = publicRead(reader)
 	}
@@ -25,6 +28,10 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /api/devices", reader(handleListDevices(d)))
 	mux.Handle("POST /api/devices", admin(handleCreateDevice(d)))
 	mux.Handle("POST /api/devices/{id}/tokens", admin(handleCreateDeviceToken(d)))
+	mux.Handle("PATCH /api/devices/{id}", admin(handlePatchDevice(d)))
+
+	mux.Handle("GET /api/alerts", reader(handleListAlerts(d)))
+	mux.Handle("GET /metrics", handleMetrics(d, metricsReader))
 
 	mux.Handle("GET /api/tokens", admin(handleListTokens(d)))
 	mux.Handle("POST /api/tokens", admin(handleCreateToken(d)))

@@ -5,6 +5,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -59,6 +60,9 @@ type Store interface {
 	// GetRaw returns one archived body; ErrNotFound when unknown.
 	GetRaw(ctx context.Context, id int64) (RawRecord, error)
 
+	// Ops: device health, alerts, retention (ops.go).
+	Ops
+
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	Close() error
@@ -97,6 +101,12 @@ type Device struct {
 	CreatedAt    time.Time
 	LastSeenAt   *time.Time // receive time of its newest accepted reading
 	ReadingCount int64
+	// Operations (ops.go): how often it should send, what it last said
+	// about itself (payload.device) and when, and what the server counted.
+	ExpectedIntervalS int
+	Health            json.RawMessage
+	HealthAt          *time.Time
+	Failures          Failures
 }
 
 // Scopes of a token.
