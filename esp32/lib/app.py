@@ -63,6 +63,8 @@ class App:
         self.next_ntp_ms = 0
         self.cycles = 0
         render_api.bind(self)
+        import httpclient
+        httpclient.configure(cfg.get("ca_cert"))
 
     # -- helpers shared with render_api ---------------------------------
     def feed(self):

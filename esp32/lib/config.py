@@ -30,6 +30,7 @@ DEFAULTS = {
     "log_max_bytes": 16384,
     "deadletter_max_bytes": 32768,
     "allow_http": False,
+    "ca_cert": None,  # CA file on flash ("/ca.der"): verify the server; None: unverified
 }
 
 
@@ -81,6 +82,20 @@ def validate(cfg):
     for key in ("device_id", "api_key"):
         if not isinstance(cfg.get(key), str) or not cfg.get(key):
             p.append("%s is required (a non-empty string)" % key)
+    ca = cfg.get("ca_cert")
+    if ca is not None:
+        if not isinstance(ca, str) or not ca:
+            p.append("ca_cert must be the path of a CA certificate file, e.g. \"/ca.der\", or null, got %r" % (ca,))
+        elif isinstance(url, str) and url.startswith("http://"):
+            p.append("ca_cert is set but base_url is http://: TLS needs https://")
+        else:
+            import tlshttp
+            try:
+                tlshttp.read_ca(ca)
+            except OSError:
+                p.append("ca_cert %s cannot be read: copy it with `mpremote cp ca.der :%s`" % (ca, ca.lstrip("/")))
+            except ValueError as e:
+                p.append("ca_cert: %s" % e)
     i2c = cfg.get("i2c")
     if not isinstance(i2c, dict):
         p.append("i2c must be an object {\"id\", \"scl\", \"sda\", \"freq\"}")

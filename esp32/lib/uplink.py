@@ -4,8 +4,9 @@
 #                    go to the dead-letter file
 #   408, 429, 5xx,   transient: keep the batch, retry after exponential
 #   timeout, socket  backoff with jitter (or the server's Retry-After)
-#   401, 403, 404    the device is misconfigured (token, URL): keep the
-#                    batch, retry slowly, show the error LED
+#   401, 403, 404,   the device is misconfigured (token, URL, ca_cert):
+#   TLS certificate  keep the batch, retry slowly, show the error LED
+#   not verified
 #   other 4xx        the batch itself is bad: dead-letter it and go on, so a
 #                    poison reading can never block the queue
 # Each call sends at most one batch, so the caller decides how much time
@@ -22,7 +23,7 @@ import reading
 SENT = "sent"
 RETRY = "retry"
 DEAD = "dead"
-HELD = "held"  # configuration error (401/403/404)
+HELD = "held"  # configuration error (401/403/404, certificate)
 IDLE = "idle"  # nothing to send
 WAIT = "wait"  # oldest reading waits for the clock to be set
 OFFLINE = "offline"
@@ -145,6 +146,16 @@ class Uplink:
         gc.collect()  # the heap is at its fullest during the request
         try:
             status, hdrs, text = self.http.post(self.url, body, self.headers, self.cfg["http_timeout_s"])
+        except httpclient.CertError as e:
+            # Not transient: the CA file is wrong or outdated, or someone
+            # poses as the server. Like 401/403: keep the queue, retry
+            # slowly, show the error LED; no Wi-Fi reconnect, it would not help.
+            del body
+            self.failures += 1
+            self.last_error = "TLS: %s" % (e,)
+            self._schedule(self.clock.uptime_ms(), self.cfg["backoff_cap_s"])
+            self.log.error("%s; retry in %ds" % (self.last_error, self.last_delay_s))
+            return HELD
         except OSError as e:
             del body
             self.failures += 1

@@ -81,7 +81,7 @@ var limitOptions = []Option{
 		set: func(c *Config, v string) (err error) { c.Limits.MaxDBConcurrency, err = positive(v); return }},
 	{Name: "MAX_INGEST_QUEUE", Default: "1024", Help: "ingest requests waiting for a commit at once; beyond it 503 + Retry-After",
 		set: func(c *Config, v string) (err error) { c.Limits.MaxIngestQueue, err = positive(v); return }},
-	{Name: "DB_WAIT", Default: "1s", Help: "how long a request waits for a free slot under MAX_DB_CONCURRENCY or MAX_INGEST_QUEUE before 503",
+	{Name: "DB_WAIT", Default: "1s", Help: "how long a request waits for a free slot (MAX_DB_CONCURRENCY/MAX_INGEST_QUEUE) before 503",
 		set: func(c *Config, v string) (err error) { c.Limits.DBWait, err = duration(v); return }},
 	{Name: "DB_TIMEOUT", Default: "15s", Help: "longest database call of a request, and longest shared ingest commit; beyond it 503 + Retry-After",
 		set: func(c *Config, v string) (err error) { c.Limits.DBTimeout, err = nonZeroDuration(v); return }},
@@ -121,14 +121,6 @@ func proxyHops(v string) (trust bool, hops int, err error) {
 		return false, 0, fmt.Errorf("must be false, true, or the number of proxies in front (1-10)")
 	}
 	return true, n, nil
-}
-
-func positive(v string) (int, error) {
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		return 0, fmt.Errorf("must be a whole number of 1 or more")
-	}
-	return n, nil
 }
 
 func boolean(v string) (bool, error) {

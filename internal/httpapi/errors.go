@@ -65,6 +65,7 @@ func (f handlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !errors.As(err, &he) {
 		he = storeError(err)
 	}
+	noteError(r, he) // for /metrics (instrument.go)
 	if he.Status >= 500 {
 		logFrom(r).Error("request failed", "method", r.Method, "path", r.URL.Path, "status", he.Status, "err", err)
 	}

@@ -64,12 +64,14 @@ func handlePostMeasurements(d Deps) http.Handler {
 		now := d.Now()
 		b, err := decodeReadings(r, body, now)
 		if err != nil {
+			observeRefused(r, d, b, err)
 			return err
 		}
 		res, err := ingest.Store(r.Context(), d.Writer, b, now)
 		if err != nil {
 			return storeError(err)
 		}
+		observeIngest(r, d, b, res)
 		status := http.StatusCreated
 		if len(b.Readings) == 0 {
 			// Every reading was invalid: resending cannot help.

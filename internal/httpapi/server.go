@@ -7,9 +7,11 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/thermowatt/thermowatt/internal/alerts"
 	"github.com/thermowatt/thermowatt/internal/auth"
 	"github.com/thermowatt/thermowatt/internal/config"
 	"github.com/thermowatt/thermowatt/internal/ingest"
+	"github.com/thermowatt/thermowatt/internal/metrics"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -21,6 +23,15 @@ type Deps struct {
 	Verifier *auth.Verifier
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// PublicRead lets GET endpoints that need a reader token answer
+	// requests without any token (PUBLIC_READ=true).
+	PublicRead bool
+	// Operations (instrument.go): metrics (a fresh set when nil), the
+	// alert policy behind device status (alerts.DefaultPolicy when zero),
+	// and the optional secret that may read /metrics.
+	Metrics      *metrics.Metrics
+	Policy       alerts.Policy
+	MetricsToken string
 	// Limits: rate, size, concurrency, CORS (limits.go). The zero value
 	// turns them all off, as the handler tests want.
 	Limits config.Limits
@@ -39,11 +50,20 @@ func NewServer(d Deps) http.Handler {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
+	if d.Policy == (alerts.Policy{}) {
+		d.Policy = alerts.DefaultPolicy
+	}
+	if d.Metrics == nil {
+		d.Metrics = metrics.New()
+		d.Metrics.WatchStore(d.Store, d.Policy, d.Now)
+	}
+	// Requests go through the bounds from here on; /metrics above reads
+	// the store itself.
 	d.limits = newLimits(d.Limits)
 	d = d.limits.bound(d)
 	mux := http.NewServeMux()
 	addRoutes(mux, d)
-	var h http.Handler = mux
+	var h http.Handler = instrument(d.Metrics, mux)
 	h = d.limits.limitBody(h)
 	h = d.limits.perAddress(h)
 	h = cors(d.Limits.CORSOrigins, h) // outside the rate limit: a 429 must be readable by the page

@@ -58,3 +58,31 @@ def test_single_wifi_object_and_hex_addresses_are_accepted():
     assert not p, p
     assert cfg["wifi"] == [{"ssid": "solo", "password": "x"}]
     assert cfg["bmp280_addr"] == 0x77 and cfg["ina219_addr"] == 0x41
+
+
+def test_ca_cert_must_be_a_readable_certificate_file():
+    cfg, p = _load()
+    assert not p and cfg["ca_cert"] is None
+    with open("/ca.der", "wb") as f:
+        f.write(b"\x30\x82\x00\x02\x05\x00")
+    cfg, p = _load(ca_cert="/ca.der")
+    assert not p and cfg["ca_cert"] == "/ca.der", p
+    cfg, p = _load(ca_cert="/nope.der")
+    assert p == ["ca_cert /nope.der cannot be read: copy it with `mpremote cp ca.der :nope.der`"], p
+    cfg, p = _load(ca_cert=5)
+    assert "ca_cert must be the path of a CA certificate file" in p[0], p
+    cfg, p = _load(ca_cert="/ca.der", base_url="http://lab:8080", allow_http=True)
+    assert p == ["ca_cert is set but base_url is http://: TLS needs https://"], p
+    pem = b"-----BEGIN CERTIFICATE-----\nMIIAAgUA\n-----END CERTIFICATE-----\n"
+    with open("/two.pem", "wb") as f:
+        f.write(pem + pem)
+    cfg, p = _load(ca_cert="/two.pem")
+    assert p == ["ca_cert: /two.pem must hold exactly one PEM certificate"], p
+    with open("/key.pem", "wb") as f:
+        f.write(b"-----BEGIN PRIVATE KEY-----\nMIIAAgUA\n-----END PRIVATE KEY-----\n")
+    cfg, p = _load(ca_cert="/key.pem")
+    assert p == ["ca_cert: /key.pem is neither a DER nor a PEM certificate"], p
+    with open("/one.pem", "wb") as f:
+        f.write(pem)
+    cfg, p = _load(ca_cert="/one.pem")
+    assert not p, p

@@ -42,18 +42,28 @@ WITH inserted AS (
 		AS r(device_id, recorded_at, server_time,
 		     temperature, humidity, voltage_v, current_ma, power_mw, payload)
 	ON CONFLICT (device_id, recorded_at) DO NOTHING
-	RETURNING device_id, recorded_at
+	RETURNING device_id, recorded_at,
+		-- The device's report on itself (firmware, queue depth, ...):
+		-- kept only when it is an object, so no payload can fail the batch.
+		CASE WHEN jsonb_typeof(payload->'device') = 'object' THEN payload->'device' END AS health
 ), accepted AS (
-	SELECT device_id, count(*) AS n FROM inserted GROUP BY device_id
+	SELECT device_id, count(*) AS n,
+		-- the health of the newest stored reading that carried one
+		(array_agg(health ORDER BY recorded_at DESC) FILTER (WHERE health IS NOT NULL))[1] AS health,
+		max(recorded_at) FILTER (WHERE health IS NOT NULL) AS health_at
+	FROM inserted GROUP BY device_id
 ), counted AS (
 	-- An upsert rather than UPDATE ... FROM: it locks the device rows in
 	-- the order of its SELECT, whereas a join's order is up to the planner.
 	-- Every device is registered by now, so it always takes the UPDATE path.
-	INSERT INTO devices AS d (id, created_at, last_seen_at, reading_count)
-	SELECT device_id, $1, $1, n FROM accepted ORDER BY device_id
+	INSERT INTO devices AS d (id, created_at, last_seen_at, reading_count, health, health_at)
+	SELECT device_id, $1, $1, n, health, health_at FROM accepted ORDER BY device_id
 	ON CONFLICT (id) DO UPDATE
 	SET last_seen_at = GREATEST(d.last_seen_at, EXCLUDED.last_seen_at),
-	    reading_count = d.reading_count + EXCLUDED.reading_count
+	    reading_count = d.reading_count + EXCLUDED.reading_count,
+	    -- a backfill of older readings does not replace newer health
+	    health = CASE WHEN EXCLUDED.health_at > coalesce(d.health_at, '-infinity') THEN EXCLUDED.health ELSE d.health END,
+	    health_at = GREATEST(d.health_at, EXCLUDED.health_at)
 )
 SELECT device_id, recorded_at FROM inserted`
 

@@ -60,7 +60,13 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RawArchive", testRawArchive},
 		{"CanceledContext", testCanceledContext},
 		{"ClosedStoreIsUnavailable", testClosedStoreIsUnavailable},
+		{"SeriesAggregates", testSeriesAggregates},
+		{"SeriesGapsAndBounds", testSeriesGapsAndBounds},
+		{"SeriesEpochAlignment", testSeriesEpochAlignment},
+		{"SeriesPressureFromPayload", testSeriesPressureFromPayload},
+		{"SeriesRejectsBadBucket", testSeriesRejectsBadBucket},
 	}
+	tests = append(tests, opsTests...) // ops.go
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -554,7 +560,7 @@ func showDevice(d store.Device) string {
 	if d.LastSeenAt != nil {
 		last = d.LastSeenAt.String()
 	}
-	return fmt.Sprintf("{%s created=%v lastSeen=%s count=%d}", d.ID, d.CreatedAt, last, d.ReadingCount)
+	return fmt.Sprintf("{%s created=%v lastSeen=%s count=%d interval=%ds}", d.ID, d.CreatedAt, last, d.ReadingCount, d.ExpectedIntervalS)
 }
 
 func testCreateDevice(t *testing.T, s store.Store) {
@@ -564,7 +570,7 @@ func testCreateDevice(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatalf("CreateDevice: %v", err)
 	}
-	want := store.Device{ID: "esp32-kitchen", CreatedAt: base}
+	want := store.Device{ID: "esp32-kitchen", CreatedAt: base, ExpectedIntervalS: 300}
 	if !reflect.DeepEqual(d, want) {
 		t.Errorf("CreateDevice = %s, want %s", showDevice(d), showDevice(want))
 	}
