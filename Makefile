@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/thermowatt
 GOFLAGS ?=
 
-.PHONY: run build test test-go test-firmware lint fmt clean
+.PHONY: run build test test-go test-firmware lint fmt clean bench
 
 ## run: build and start the service on the embedded SQLite database (./data)
 run: build
@@ -21,6 +21,10 @@ test-go:
 
 test-firmware: build
 	cd esp32 && npm ci --no-audit --no-fund && THERMOWATT_BIN=$(CURDIR)/$(BIN) npm test
+
+## bench: the performance run of docs/benchmarks.md (PostgreSQL at BENCH_DATABASE_URL, then SQLite; BENCH_DURATION, BENCH_ROWS)
+bench: build
+	$(GO) run ./internal/bench/cmd
 
 ## lint: formatting and vet
 lint:
