@@ -156,7 +156,9 @@ func runBackend(ctx context.Context, cfg Config, backend string, bare result, lo
 	for i := range workers {
 		workers[i] = postReadings(srv.URL, tokens[i], batchIDs[i], base, 100)
 	}
+	waitProfile := profile(ctx, cfg, srv, "batch-"+backend, logf)
 	br := run(ctx, c, workers, http.StatusCreated, cfg.Duration)
+	waitProfile()
 	if br.Errors > 0 {
 		return nil, fmt.Errorf("batch ingest: %d errors, first: %s", br.Errors, br.FirstErr)
 	}
@@ -172,21 +174,9 @@ func runBackend(ctx context.Context, cfg Config, backend string, bare result, lo
 	for i := range workers {
 		workers[i] = postReadings(srv.URL, tokens[cfg.BatchClients+i], fleetIDs[i], base, 1)
 	}
-	profiled := make(chan error, 1)
-	if cfg.ProfileDir != "" {
-		path := filepath.Join(cfg.ProfileDir, "fleet-"+backend+".pprof")
-		go func() {
-			time.Sleep(cfg.Duration / 10) // past the ramp-up
-			profiled <- srv.cpuProfile(ctx, cfg.Duration*7/10, path)
-		}()
-		logf("  CPU profile of the server: %s (go tool pprof -top %s %s)", path, cfg.Binary, path)
-	} else {
-		profiled <- nil
-	}
+	waitProfile = profile(ctx, cfg, srv, "fleet-"+backend, logf)
 	fr := run(ctx, c, workers, http.StatusCreated, cfg.Duration)
-	if err := <-profiled; err != nil {
-		logf("  profile failed: %v", err)
-	}
+	waitProfile()
 	if fr.Errors > 0 {
 		return nil, fmt.Errorf("fleet: %d errors, first: %s", fr.Errors, fr.FirstErr)
 	}
@@ -284,6 +274,27 @@ func runBackend(ctx context.Context, cfg Config, backend string, bare result, lo
 		logf("server stop: %v", err)
 	}
 	return figs, nil
+}
+
+// profile takes a CPU profile of the server during the phase about to
+// start, when BENCH_PROFILE names a directory; call the result when the
+// phase is over.
+func profile(ctx context.Context, cfg Config, srv *server, name string, logf func(string, ...any)) (wait func()) {
+	if cfg.ProfileDir == "" {
+		return func() {}
+	}
+	path := filepath.Join(cfg.ProfileDir, name+".pprof")
+	logf("  CPU profile of the server: %s (go tool pprof -top %s %s)", path, cfg.Binary, path)
+	done := make(chan error, 1)
+	go func() {
+		time.Sleep(cfg.Duration / 10) // past the ramp-up
+		done <- srv.cpuProfile(ctx, max(cfg.Duration*7/10, time.Second), path)
+	}()
+	return func() {
+		if err := <-done; err != nil {
+			logf("  profile failed: %v", err)
+		}
+	}
 }
 
 func ratioOf(best, got time.Duration) float64 {
