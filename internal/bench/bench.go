@@ -81,7 +81,9 @@ func measureBare(ctx context.Context, cfg Config) (result, error) {
 	for i := range workers {
 		workers[i] = postReadings(url, "unused", fmt.Sprintf("bare-%04d", i), base, 1)
 	}
+	cpu0 := takeCPU(0)
 	r := run(ctx, c, workers, http.StatusCreated, cfg.Duration)
+	fmt.Printf("#   %s (the bare handler runs inside the load generator)\n", cpuShare(cpu0, takeCPU(0)))
 	if r.Errors > 0 {
 		return r, fmt.Errorf("bare handler: %d errors, first: %s", r.Errors, r.FirstErr)
 	}
@@ -157,7 +159,9 @@ func runBackend(ctx context.Context, cfg Config, backend string, bare result, lo
 		workers[i] = postReadings(srv.URL, tokens[i], batchIDs[i], base, 100)
 	}
 	waitProfile := profile(ctx, cfg, srv, "batch-"+backend, logf)
+	cpu0 := takeCPU(srv.pid())
 	br := run(ctx, c, workers, http.StatusCreated, cfg.Duration)
+	logf("  %s", cpuShare(cpu0, takeCPU(srv.pid())))
 	waitProfile()
 	if br.Errors > 0 {
 		return nil, fmt.Errorf("batch ingest: %d errors, first: %s", br.Errors, br.FirstErr)
@@ -175,7 +179,9 @@ func runBackend(ctx context.Context, cfg Config, backend string, bare result, lo
 		workers[i] = postReadings(srv.URL, tokens[cfg.BatchClients+i], fleetIDs[i], base, 1)
 	}
 	waitProfile = profile(ctx, cfg, srv, "fleet-"+backend, logf)
+	cpu0 = takeCPU(srv.pid())
 	fr := run(ctx, c, workers, http.StatusCreated, cfg.Duration)
+	logf("  %s", cpuShare(cpu0, takeCPU(srv.pid())))
 	waitProfile()
 	if fr.Errors > 0 {
 		return nil, fmt.Errorf("fleet: %d errors, first: %s", fr.Errors, fr.FirstErr)
@@ -248,7 +254,9 @@ func runBackend(ctx context.Context, cfg Config, backend string, bare result, lo
 				return req, err
 			}
 		}
+		cpu0 := takeCPU(srv.pid())
 		qr := run(ctx, c, workers, http.StatusOK, cfg.Duration)
+		logf("  %s", cpuShare(cpu0, takeCPU(srv.pid())))
 		if qr.Errors > 0 {
 			return nil, fmt.Errorf("%s: %d errors, first: %s", qp.name, qr.Errors, qr.FirstErr)
 		}

@@ -123,6 +123,8 @@ func (s *server) memory(field string) (int64, error) {
 	return 0, fmt.Errorf("no %s in /proc/%d/status", field, s.cmd.Process.Pid)
 }
 
+func (s *server) pid() int { return s.cmd.Process.Pid }
+
 // PeakRSS is the server's peak resident size so far.
 func (s *server) PeakRSS() int64 {
 	hwm, err := s.memory("VmHWM")
