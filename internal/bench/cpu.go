@@ -15,10 +15,10 @@ import (
 // limited a phase (the server, PostgreSQL, the load generator, or other
 // processes).
 type cpuSnapshot struct {
-	at                        time.Time
-	server, loadgen           time.Duration
-	postgres                  map[int]time.Duration // by pid: backends come and go
-	busy, total               time.Duration // whole machine, all CPUs
+	at              time.Time
+	server, loadgen time.Duration
+	postgres        map[int]time.Duration // by pid: backends come and go
+	busy, total     time.Duration         // whole machine, all CPUs
 }
 
 // clockTick is USER_HZ, the unit of /proc times (100 on Linux).
