@@ -83,7 +83,7 @@ func measureBare(ctx context.Context, cfg Config) (result, error) {
 	}
 	cpu0 := takeCPU(0)
 	r := run(ctx, c, workers, http.StatusCreated, cfg.Duration)
-	fmt.Printf("#   %s (the bare handler runs inside the load generator)\n", cpuShare(cpu0, takeCPU(0)))
+	fmt.Printf("#   %s (the bare handler runs inside the load generator)\n", cpuShare(cpu0, takeCPU(0), len(r.Latencies), "request"))
 	if r.Errors > 0 {
 		return r, fmt.Errorf("bare handler: %d errors, first: %s", r.Errors, r.FirstErr)
 	}
@@ -120,13 +120,17 @@ func runBackend(ctx context.Context, cfg Config, backend string, bare result, lo
 		}
 		ceilingName = "CopyFrom"
 		logf("ceiling: pgx CopyFrom of %d readings into a table LIKE device_measurements INCLUDING ALL", cfg.CeilingRows)
+		cpu0 := takeCPU(srv.pid())
 		ceiling, err = pgCopyCeiling(ctx, dbURL, cfg.CeilingRows)
+		logf("  %s", cpuShare(cpu0, takeCPU(srv.pid()), cfg.CeilingRows, "row"))
 	case "sqlite":
 		ceilingName = "bulk tx"
 		logf("ceiling: %d readings into an identical SQLite table, prepared INSERT, 50,000 per transaction", cfg.CeilingRows)
+		cpu0 := takeCPU(0)
 		if ceiling, err = sqliteCeiling(ctx, filepath.Join(tmp, "ceiling", "ceiling.db"), cfg.CeilingRows); err != nil {
 			return nil, err
 		}
+		logf("  %s (SQLite runs inside the load generator here)", cpuShare(cpu0, takeCPU(0), cfg.CeilingRows, "row"))
 		srv, err = startServer(ctx, cfg.Binary, logPath, "DATA_DIR="+filepath.Dir(dbPath))
 	}
 	if err != nil {
@@ -161,7 +165,7 @@ func runBackend(ctx context.Context, cfg Config, backend string, bare result, lo
 	waitProfile := profile(ctx, cfg, srv, "batch-"+backend, logf)
 	cpu0 := takeCPU(srv.pid())
 	br := run(ctx, c, workers, http.StatusCreated, cfg.Duration)
-	logf("  %s", cpuShare(cpu0, takeCPU(srv.pid())))
+	logf("  %s", cpuShare(cpu0, takeCPU(srv.pid()), 100*len(br.Latencies), "reading"))
 	waitProfile()
 	if br.Errors > 0 {
 		return nil, fmt.Errorf("batch ingest: %d errors, first: %s", br.Errors, br.FirstErr)
@@ -181,7 +185,7 @@ func runBackend(ctx context.Context, cfg Config, backend string, bare result, lo
 	waitProfile = profile(ctx, cfg, srv, "fleet-"+backend, logf)
 	cpu0 = takeCPU(srv.pid())
 	fr := run(ctx, c, workers, http.StatusCreated, cfg.Duration)
-	logf("  %s", cpuShare(cpu0, takeCPU(srv.pid())))
+	logf("  %s", cpuShare(cpu0, takeCPU(srv.pid()), len(fr.Latencies), "request"))
 	waitProfile()
 	if fr.Errors > 0 {
 		return nil, fmt.Errorf("fleet: %d errors, first: %s", fr.Errors, fr.FirstErr)
@@ -256,7 +260,7 @@ func runBackend(ctx context.Context, cfg Config, backend string, bare result, lo
 		}
 		cpu0 := takeCPU(srv.pid())
 		qr := run(ctx, c, workers, http.StatusOK, cfg.Duration)
-		logf("  %s", cpuShare(cpu0, takeCPU(srv.pid())))
+		logf("  %s", cpuShare(cpu0, takeCPU(srv.pid()), len(qr.Latencies), "query"))
 		if qr.Errors > 0 {
 			return nil, fmt.Errorf("%s: %d errors, first: %s", qp.name, qr.Errors, qr.FirstErr)
 		}

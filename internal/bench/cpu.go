@@ -73,8 +73,11 @@ func procCPU(pid int) time.Duration {
 	return ticks(u + st)
 }
 
-// cpuShare says how many cores each part used between a and b.
-func cpuShare(a, b cpuSnapshot) string {
+// cpuShare says how many cores each part used between a and b, and the
+// CPU time each spent per unit of work (n units, such as requests): on a
+// machine shared with other work the rate depends on what the others
+// take, the cost per unit much less.
+func cpuShare(a, b cpuSnapshot, n int, unit string) string {
 	wall := b.at.Sub(a.at).Seconds()
 	cores := func(d time.Duration) float64 { return d.Seconds() / wall }
 	busy := float64(b.busy-a.busy) / float64(b.total-a.total)
@@ -88,8 +91,14 @@ func cpuShare(a, b cpuSnapshot) string {
 	}
 	server, pg, lg := cores(b.server-a.server), cores(pgTime), cores(b.loadgen-a.loadgen)
 	all := busy * float64(numCPU())
-	return fmt.Sprintf("CPU in cores: server %.2f, postgres %.2f, load generator %.2f, other processes %.2f; machine %.0f%% busy",
+	line := fmt.Sprintf("CPU in cores: server %.2f, postgres %.2f, load generator %.2f, other processes %.2f; machine %.0f%% busy",
 		server, pg, lg, max(all-server-pg-lg, 0), busy*100)
+	if n > 0 {
+		per := func(c float64) float64 { return c * wall / float64(n) * 1e6 }
+		line += fmt.Sprintf("\n#   CPU per %s: server %.0f µs, postgres %.0f µs, load generator %.0f µs; all three on 2 dedicated cores: ~%.0f per second",
+			unit, per(server), per(pg), per(lg), 2/(per(server+pg+lg)/1e6))
+	}
+	return line
 }
 
 func numCPU() int {
