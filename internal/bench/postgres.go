@@ -96,10 +96,9 @@ func pgFill(ctx context.Context, dbURL string, h *history) (time.Duration, error
 	if err := pgRegister(ctx, conn, h); err != nil {
 		return 0, err
 	}
-	// The rows are known to reference registered devices; skipping the
+	// The rows are known to reference registered devices, so the
 	// foreign-key trigger (10 M checks queued until the end of the COPY)
-	// more than halves the load. Needs a superuser, as the bench's
-	// throwaway database has; without one the load is just slower.
+	// is skipped. That needs a superuser; without one the load is slower.
 	_, _ = conn.Exec(ctx, `SET session_replication_role = replica`)
 	if _, err := copyRows(ctx, conn, "device_measurements", h); err != nil {
 		return 0, fmt.Errorf("loading %d readings: %w", h.n, err)
