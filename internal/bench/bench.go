@@ -239,12 +239,13 @@ func runBackend(ctx context.Context, cfg Config, backend string, bare result, lo
 	}
 	for _, qp := range []struct {
 		name   string
+		file   string // of its profile
 		path   func(dev string) string
 		q      func(dev string) store.Query
 		target time.Duration
 	}{
-		{"query 24 h of one device", func(dev string) string { return measurementsPath(dayQ(dev)) }, dayQ, targetDayP99},
-		{"query 30 days of one device", monthPath(ctx, srv.URL, reader, h.ids[0], now, monthQ), monthQ, targetMonthP99},
+		{"query 24 h of one device", "day", func(dev string) string { return measurementsPath(dayQ(dev)) }, dayQ, targetDayP99},
+		{"query 30 days of one device", "month", monthPath(ctx, srv.URL, reader, h.ids[0], now, monthQ), monthQ, targetMonthP99},
 	} {
 		logf("%s: %d clients, random device of %d, %s: GET %s", qp.name, cfg.QueryClients, cfg.QueryDevices, cfg.Duration, qp.path(h.ids[0]))
 		workers := make([]request, cfg.QueryClients)
@@ -258,9 +259,11 @@ func runBackend(ctx context.Context, cfg Config, backend string, bare result, lo
 				return req, err
 			}
 		}
+		waitProfile := profile(ctx, cfg, srv, qp.file+"-"+backend, logf)
 		cpu0 := takeCPU(srv.pid())
 		qr := run(ctx, c, workers, http.StatusOK, cfg.Duration)
 		logf("  %s", cpuShare(cpu0, takeCPU(srv.pid()), len(qr.Latencies), "query"))
+		waitProfile()
 		if qr.Errors > 0 {
 			return nil, fmt.Errorf("%s: %d errors, first: %s", qp.name, qr.Errors, qr.FirstErr)
 		}
