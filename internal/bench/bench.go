@@ -125,7 +125,7 @@ func runBackend(ctx context.Context, cfg Config, backend string, bare result, lo
 		logf("  %s", cpuShare(cpu0, takeCPU(srv.pid()), cfg.CeilingRows, "row"))
 	case "sqlite":
 		ceilingName = "bulk tx"
-		logf("ceiling: %d readings into an identical SQLite table, prepared INSERT, 50,000 per transaction", cfg.CeilingRows)
+		logf("ceiling: %d readings into an identical SQLite table, prepared INSERTs of 100 rows, 50,000 rows per transaction", cfg.CeilingRows)
 		cpu0 := takeCPU(0)
 		if ceiling, err = sqliteCeiling(ctx, filepath.Join(tmp, "ceiling", "ceiling.db"), cfg.CeilingRows); err != nil {
 			return nil, err
