@@ -2,22 +2,47 @@
 GO      ?= go
 BIN     := bin/thermowatt
 GOFLAGS ?=
+SHELL   := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
 
-.PHONY: run build test test-go test-firmware lint fmt clean bench
+.PHONY: run build web-assets test test-go test-firmware test-browser lint fmt clean bench
 
 ## run: build and start the service on the embedded SQLite database (./data)
 run: build
-	./$(BIN) serve
+	@echo "tip: make demo also runs 3 simulated devices, so the dashboard shows live curves"
+	./$(BIN) serve --dashboard-link
+
+.PHONY: demo
+## demo: like run, plus simulated devices sending readings through the API (serve --demo)
+demo: build
+	./$(BIN) serve --demo --dashboard-link
 
 ## build: compile the one binary into bin/thermowatt
-build:
+build: web-assets
 	$(GO) build -o $(BIN) ./cmd/thermowatt
 
-## test: every test: Go (both backends; PostgreSQL when TEST_DATABASE_URL is set), firmware in the MicroPython VM, browser
-test: test-go test-firmware
+## web-assets: the dashboard's chart library (uPlot), from npm into the embedded web/static/vendor
+WEB_VENDOR := web/static/vendor
+web-assets: $(WEB_VENDOR)/uPlot.iife.min.js
+$(WEB_VENDOR)/uPlot.iife.min.js: web/node_modules/.package-lock.json
+	cp web/node_modules/uplot/dist/uPlot.iife.min.js web/node_modules/uplot/dist/uPlot.min.css $(WEB_VENDOR)/
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
 
+## test: every test: Go (both backends; PostgreSQL when TEST_DATABASE_URL is set), firmware in the MicroPython VM, browser
+test: test-go test-firmware test-browser
+
+# The store suites run verbose, filtered to their top-level results, so
+# the output shows the conformance suite passing on each backend (or the
+# PostgreSQL one skipped, outside CI, for want of TEST_DATABASE_URL).
 test-go:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /internal/store/)
+	$(GO) test -race -count=1 -v ./internal/store/... | grep -E '^(--- |ok|FAIL|PASS|panic)'
+
+## test-browser: the dashboard in headless Chromium (/usr/bin/chromium) against a real server
+test-browser: build
+	cd web && THERMOWATT_BIN=$(CURDIR)/$(BIN) npm test
 
 test-firmware: build
 	cd esp32 && npm ci --no-audit --no-fund && THERMOWATT_BIN=$(CURDIR)/$(BIN) npm test

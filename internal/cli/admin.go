@@ -18,7 +18,7 @@ import (
 // Render they run in the service's shell.
 
 func init() {
-	commands["device"] = command{"manage devices: device add ID | device list | device token ID", runDevice}
+	commands["device"] = command{"manage devices: device add ID | device list | device token ID | device set-interval ID 60s", runDevice}
 	commands["token"] = command{"manage tokens: token add --scope reader|admin | token list | token revoke ID", runToken}
 }
 
@@ -40,6 +40,8 @@ func runDevice(ctx context.Context, e env, args []string) error {
 		return usagef("usage: thermowatt device add ID | device list | device token ID")
 	}
 	switch args[0] {
+	case "set-interval": // interval.go
+		return runSetInterval(ctx, e, args[1:])
 	case "add", "token":
 		if len(args) != 2 || !ingest.ValidDeviceID(args[1]) {
 			return usagef("usage: thermowatt device %s ID (1-64 characters of A-Z a-z 0-9 . _ -)", args[0])
@@ -65,14 +67,19 @@ func runDevice(ctx context.Context, e env, args []string) error {
 			if err != nil {
 				return err
 			}
+			status, err := statusOf(ctx, e, st) // interval.go
+			if err != nil {
+				return err
+			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tCREATED\tLAST SEEN\tREADINGS")
+			fmt.Fprintln(tw, "ID\tCREATED\tLAST SEEN\tREADINGS\tSTATUS\tINTERVAL")
 			for _, d := range devs {
 				seen := "never"
 				if d.LastSeenAt != nil {
 					seen = d.LastSeenAt.UTC().Format(time.RFC3339)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", d.ID, d.CreatedAt.UTC().Format(time.RFC3339), seen, d.ReadingCount)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.CreatedAt.UTC().Format(time.RFC3339), seen, d.ReadingCount,
+					status(d), time.Duration(d.ExpectedIntervalS)*time.Second)
 			}
 			return tw.Flush()
 		})
@@ -89,7 +96,7 @@ func runToken(ctx context.Context, e env, args []string) error {
 		fs := newFlags(e, "token add")
 		scope := fs.String("scope", "reader", "reader or admin")
 		if err := fs.Parse(args[1:]); err != nil {
-			return usagef("%v", err)
+			return flagError(err)
 		}
 		if *scope != store.ScopeReader && *scope != store.ScopeAdmin {
 			return usagef("--scope must be reader or admin (device tokens: thermowatt device token ID)")

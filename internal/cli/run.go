@@ -37,10 +37,22 @@ func (e UsageError) Error() string { return e.msg }
 
 func usagef(format string, a ...any) error { return UsageError{fmt.Sprintf(format, a...)} }
 
+// flagError turns a flag-parsing failure into a usage error; -h is not a
+// failure: the flag package has already printed the help.
+func flagError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return errHelpShown
+	}
+	return UsageError{err.Error()}
+}
+
+// errHelpShown ends a command after its help was printed; Run returns nil.
+var errHelpShown = errors.New("help shown")
+
 // ExitCode is the process exit status for an error from Run.
 func ExitCode(err error) int {
 	var ue UsageError
-	if errors.As(err, &ue) || errors.Is(err, flag.ErrHelp) {
+	if errors.As(err, &ue) {
 		return 2
 	}
 	return 1
@@ -64,7 +76,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if !ok {
 		return usagef("unknown command %q; run `thermowatt help`", args[0])
 	}
-	return c.run(ctx, e, args[1:])
+	if err := c.run(ctx, e, args[1:]); !errors.Is(err, errHelpShown) {
+		return err
+	}
+	return nil
 }
 
 func usage() string {

@@ -14,6 +14,7 @@ import (
 	"github.com/thermowatt/thermowatt/internal/config"
 	"github.com/thermowatt/thermowatt/internal/httpapi"
 	"github.com/thermowatt/thermowatt/internal/ingest"
+	"github.com/thermowatt/thermowatt/internal/metrics"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -27,14 +28,16 @@ const groupCommitRows = 2000
 
 func runServe(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "serve")
+	demo := fs.Bool("demo", false, "also run simulated devices that send readings through this server's API")
+	link := fs.Bool("dashboard-link", false, "print a dashboard URL that signs in with a fresh reader token (revoking the one printed at the previous start)")
 	if err := fs.Parse(args); err != nil {
-		return usagef("%v", err)
+		return flagError(err)
 	}
 	cfg, err := config.Load(e.getenv)
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewJSONHandler(e.stderr, nil))
+	logger := slog.New(slog.NewJSONHandler(e.stdout, nil)) // stdout: what Render keeps
 
 	st, where, err := openStore(ctx, cfg)
 	if err != nil {
@@ -61,11 +64,19 @@ func runServe(ctx context.Context, e env, args []string) error {
 	writer := ingest.NewGroupCommitter(st, workers, groupCommitRows, 30*time.Second)
 	defer writer.Close() // after Shutdown below: no request is left to queue
 
+	// Metrics and the alert check on a ticker (alerts.go).
+	m, policy := metrics.New(), policyOf(cfg)
+	m.WatchStore(st, policy, time.Now)
+	defer startAlerts(ctx, cfg, st, m, logger)()
+
 	handler := httpapi.NewServer(httpapi.Deps{
 		Store:    st,
 		Writer:   writer,
 		Verifier: auth.NewVerifier(st, cfg.AdminToken),
 		Logger:   logger,
+		// PUBLIC_READ: reads without a token (a LAN dashboard).
+		PublicRead: cfg.PublicRead,
+		Metrics:    m, Policy: policy, MetricsToken: cfg.Ops.MetricsToken,
 	})
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {
@@ -83,9 +94,21 @@ func runServe(ctx context.Context, e env, args []string) error {
 	port := ln.Addr().(*net.TCPAddr).Port
 	fmt.Fprintf(e.stdout, "thermowatt listening on http://localhost:%d (%s)\n", port, where)
 	logger.Info("listening", "port", port)
+	if *link {
+		if err := printDashboardLink(ctx, e, cfg, st, port); err != nil {
+			return err
+		}
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	if *demo {
+		if stopDemo, err := startDemo(ctx, e.stdout, st, fmt.Sprintf("http://127.0.0.1:%d", port), logger); err != nil {
+			logger.Error("demo not started", "err", err)
+		} else {
+			defer stopDemo()
+		}
+	}
 	select {
 	case err := <-served:
 		return err

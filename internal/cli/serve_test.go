@@ -184,3 +184,13 @@ func TestShutdownFinishesInFlightRequests(t *testing.T) {
 		t.Fatalf("shutdown: %v", err)
 	}
 }
+
+func TestHelpFlagIsNotAnError(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := Run(context.Background(), []string{"serve", "-h"}, envOf(nil), nil, &out, &errOut); err != nil {
+		t.Fatalf("serve -h: %v", err)
+	}
+	if !strings.Contains(errOut.String(), "Usage of serve") {
+		t.Fatalf("no help printed: %q", errOut.String())
+	}
+}

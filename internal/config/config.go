@@ -22,6 +22,11 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to finish
 	// on SIGTERM (Render waits 30 s by default before killing).
 	ShutdownTimeout time.Duration
+	// PublicRead lets anyone read readings, devices, series and alerts
+	// without a token (a dashboard on a trusted LAN); writes still need one.
+	PublicRead bool
+	// Ops: alerts, metrics and retention (ops.go).
+	Ops Ops
 }
 
 // Option documents one environment variable.
@@ -53,6 +58,13 @@ var Options = []Option{
 		set: func(c *Config, v string) error { c.PublicURL = strings.TrimRight(v, "/"); return nil }},
 	{Name: "SHUTDOWN_TIMEOUT", Default: "25s", Help: "how long in-flight requests may run on SIGTERM",
 		set: func(c *Config, v string) (err error) { c.ShutdownTimeout, err = duration(v); return }},
+	{Name: "PUBLIC_READ", Default: "false", Help: "true: GET endpoints that read (readings, devices, series, alerts) and so the dashboard answer without a token; for a trusted network only",
+		set: func(c *Config, v string) (err error) {
+			if c.PublicRead, err = strconv.ParseBool(v); err != nil {
+				return fmt.Errorf("must be true or false")
+			}
+			return nil
+		}},
 }
 
 // Load reads the configuration through getenv (os.Getenv in production).
@@ -65,7 +77,11 @@ func Load(getenv func(string) string) (Config, error) {
 			v = o.Default
 		}
 		if err := o.set(&c, v); err != nil {
-			problems = append(problems, fmt.Sprintf("%s=%q: %v", o.Name, v, err))
+			shown := fmt.Sprintf("%q", v)
+			if o.Secret {
+				shown = "(secret, not shown)"
+			}
+			problems = append(problems, fmt.Sprintf("%s=%s: %v", o.Name, shown, err))
 		}
 	}
 	if len(problems) > 0 {

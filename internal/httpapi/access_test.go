@@ -82,7 +82,8 @@ func TestDeviceAndTokenManagement(t *testing.T) {
 	eachBackend(t, func(t *testing.T, a *api) {
 		created := a.do("POST", "/api/devices", adminToken, `{"id":"esp32-node-01"}`)
 		c := created.json(t)
-		if created.Status != 201 || c["id"] != "esp32-node-01" || !strings.HasPrefix(c["token"].(string), "tw_") {
+		if created.Status != 201 || c["id"] != "esp32-node-01" || !strings.HasPrefix(c["token"].(string), "tw_") ||
+			c["scope"] != "device" || c["deviceId"] != "esp32-node-01" || len(c["tokenId"].(string)) != 12 {
 			t.Fatalf("create: %d %s", created.Status, created.Body)
 		}
 		if r := a.do("POST", "/api/devices", adminToken, `{"id":"esp32-node-01"}`); r.Status != 409 {
@@ -90,6 +91,9 @@ func TestDeviceAndTokenManagement(t *testing.T) {
 		}
 		if r := a.do("POST", "/api/devices", adminToken, `{"id":"bad id"}`); r.Status != 400 {
 			t.Fatalf("bad id: %d %s", r.Status, r.Body)
+		}
+		if r := a.do("POST", "/api/devices", adminToken, `{"id":"n9"} {"id":"n10"}`); r.Status != 400 || !strings.Contains(string(r.Body), "data after the JSON object") {
+			t.Fatalf("trailing data: %d %s", r.Status, r.Body)
 		}
 		second := a.do("POST", "/api/devices/esp32-node-01/tokens", adminToken, nil)
 		if second.Status != 201 || second.json(t)["deviceId"] != "esp32-node-01" {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -16,6 +17,13 @@ type deviceJSON struct {
 	CreatedAt    time.Time  `json:"createdAt"`
 	LastSeenAt   *time.Time `json:"lastSeenAt"`
 	ReadingCount int64      `json:"readingCount"`
+	// Operations (devices_ops.go): status is new, ok, silent or failing.
+	Status            string          `json:"status"`
+	ExpectedIntervalS int             `json:"expectedIntervalS"`
+	Health            json.RawMessage `json:"health"`
+	HealthAt          *time.Time      `json:"healthAt"`
+	RejectedCount     int64           `json:"rejectedCount"`
+	AuthFailures      int64           `json:"authFailures"`
 }
 
 func handleListDevices(d Deps) http.Handler {
@@ -24,9 +32,14 @@ func handleListDevices(d Deps) http.Handler {
 		if err != nil {
 			return storeError(err)
 		}
+		failing, err := failingDevices(r.Context(), d)
+		if err != nil {
+			return storeError(err)
+		}
+		now := d.Now()
 		items := make([]deviceJSON, len(devs))
 		for i, dv := range devs {
-			items[i] = deviceJSON{ID: dv.ID, CreatedAt: dv.CreatedAt.UTC(), LastSeenAt: dv.LastSeenAt, ReadingCount: dv.ReadingCount}
+			items[i] = toDeviceJSON(dv, failing[dv.ID], now, d)
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"items": items})
 		return nil
@@ -64,7 +77,8 @@ func handleCreateDevice(d Deps) http.Handler {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusCreated, map[string]string{"id": in.ID, "token": tok.Token, "tokenId": tok.ID})
+		writeJSON(w, http.StatusCreated, map[string]string{
+			"id": in.ID, "token": tok.Token, "tokenId": tok.ID, "scope": tok.Scope, "deviceId": in.ID})
 		return nil
 	})
 }

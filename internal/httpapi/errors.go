@@ -58,6 +58,7 @@ func (f handlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !errors.As(err, &he) {
 		he = storeError(err)
 	}
+	noteError(r, he) // for /metrics (instrument.go)
 	if he.Status >= 500 {
 		logFrom(r).Error("request failed", "method", r.Method, "path", r.URL.Path, "status", he.Status, "err", err)
 	}
@@ -65,6 +66,9 @@ func (f handlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", strconv.Itoa(he.RetryAfter))
 	}
 	if he.Status == 499 { // the client is gone; nobody reads an answer
+		if rec, ok := w.(*statusRecorder); ok {
+			rec.status = 499
+		}
 		return
 	}
 	writeJSON(w, he.Status, map[string]string{"error": he.Message})
@@ -83,6 +87,9 @@ func decodeJSON(r *http.Request, v any) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return errorf(http.StatusBadRequest, "invalid JSON body: "+err.Error())
+	}
+	if dec.More() {
+		return errorf(http.StatusBadRequest, "invalid JSON body: data after the JSON object")
 	}
 	return nil
 }

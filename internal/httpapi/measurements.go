@@ -25,7 +25,10 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 		return nil, errorf(http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes: split the batch", ingest.MaxBodyBytes))
 	}
 	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "could not read body: "+err.Error())
+		// A slow upload that hit the read timeout, or a connection cut
+		// mid-body, says nothing about the readings: 408 tells the device
+		// to resend, where a 400 would make it dead-letter good data.
+		return nil, &Error{Status: http.StatusRequestTimeout, Message: "the body did not arrive whole; resend it", Err: err}
 	}
 	return body, nil
 }
@@ -61,12 +64,14 @@ func handlePostMeasurements(d Deps) http.Handler {
 		now := d.Now()
 		b, err := decodeReadings(r, body, now)
 		if err != nil {
+			observeRefused(r, d, b, err)
 			return err
 		}
 		res, err := ingest.Store(r.Context(), d.Writer, b, now)
 		if err != nil {
 			return storeError(err)
 		}
+		observeIngest(r, d, b, res)
 		status := http.StatusCreated
 		if len(b.Readings) == 0 {
 			// Every reading was invalid: resending cannot help.

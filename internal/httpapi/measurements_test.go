@@ -1,8 +1,10 @@
 package httpapi_test
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"reflect"
 	"strings"
@@ -256,6 +258,33 @@ func TestCSVExportStreamsAllRows(t *testing.T) {
 		}
 		if !strings.Contains(lines[1], ",esp32-node-01,2025-02-05T00:30:00Z,") || !strings.Contains(lines[1], ",device,24.3,,4.98,120.4,600.5,") {
 			t.Fatalf("row: %s", lines[1])
+		}
+	})
+}
+
+// A body cut off in transit is the network's fault: the answer must tell
+// the device to resend (408), never to dead-letter the batch (400).
+func TestTruncatedBodyAsksForResend(t *testing.T) {
+	eachBackend(t, func(t *testing.T, a *api) {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(a.url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		body := fmt.Sprintf(`[{"deviceId":"n1","recordedAt":"%s"}]`, recent(0))
+		fmt.Fprintf(conn, "POST /api/measurements HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s",
+			adminToken, len(body)+50, body)
+		conn.(*net.TCPConn).CloseWrite()
+		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		if res.StatusCode != http.StatusRequestTimeout {
+			t.Fatalf("status %d, want 408", res.StatusCode)
+		}
+		if n := a.count("n1"); n != 0 {
+			t.Fatalf("stored %d readings of a cut-off body", n)
 		}
 	})
 }

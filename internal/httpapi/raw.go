@@ -33,12 +33,14 @@ func handlePostRaw(d Deps) http.Handler {
 		if looksLikeReadings(body) {
 			b, err := decodeReadings(r, body, now)
 			if err != nil {
+				observeRefused(r, d, b, err)
 				return err
 			}
 			res, err := ingest.Store(r.Context(), d.Writer, b, now)
 			if err != nil {
 				return storeError(err)
 			}
+			observeIngest(r, d, b, res)
 			rec.Ingested, rec.Accepted, rec.Duplicates, rec.Rejected = true, res.Accepted, res.Duplicates, len(res.Rejected)
 			answer["accepted"], answer["duplicates"], answer["rejected"] = res.Accepted, res.Duplicates, res.Rejected
 		}

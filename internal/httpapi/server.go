@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/thermowatt/thermowatt/internal/alerts"
 	"github.com/thermowatt/thermowatt/internal/auth"
 	"github.com/thermowatt/thermowatt/internal/ingest"
+	"github.com/thermowatt/thermowatt/internal/metrics"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -20,6 +22,15 @@ type Deps struct {
 	Verifier *auth.Verifier
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// PublicRead lets GET endpoints that need a reader token answer
+	// requests without any token (PUBLIC_READ=true).
+	PublicRead bool
+	// Operations (instrument.go): metrics (a fresh set when nil), the
+	// alert policy behind device status (alerts.DefaultPolicy when zero),
+	// and the optional secret that may read /metrics.
+	Metrics      *metrics.Metrics
+	Policy       alerts.Policy
+	MetricsToken string
 }
 
 // NewServer returns the whole API as one handler.
@@ -33,9 +44,16 @@ func NewServer(d Deps) http.Handler {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
+	if d.Policy == (alerts.Policy{}) {
+		d.Policy = alerts.DefaultPolicy
+	}
+	if d.Metrics == nil {
+		d.Metrics = metrics.New()
+		d.Metrics.WatchStore(d.Store, d.Policy, d.Now)
+	}
 	mux := http.NewServeMux()
 	addRoutes(mux, d)
-	var h http.Handler = mux
+	var h http.Handler = instrument(d.Metrics, mux)
 	h = logRequests(d.Logger, h)
 	h = recoverPanics(d.Logger, h)
 	return h

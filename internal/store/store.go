@@ -5,6 +5,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -32,6 +33,9 @@ type Store interface {
 	InsertReadings(ctx context.Context, rs []reading.Reading, receivedAt time.Time) (InsertResult, error)
 	// QueryReadings returns readings newest first (RecordedAt desc, ID desc).
 	QueryReadings(ctx context.Context, q Query) ([]reading.Stored, error)
+	// Series aggregates one device's readings in [From, To) into buckets
+	// (count, avg/min/max per field), oldest first; empty buckets absent.
+	Series(ctx context.Context, q SeriesQuery) ([]SeriesPoint, error)
 
 	// CreateDevice registers a device; ErrExists when it is registered.
 	CreateDevice(ctx context.Context, id string, now time.Time) (Device, error)
@@ -55,6 +59,9 @@ type Store interface {
 	ArchiveRaw(ctx context.Context, r RawRecord) (int64, error)
 	// GetRaw returns one archived body; ErrNotFound when unknown.
 	GetRaw(ctx context.Context, id int64) (RawRecord, error)
+
+	// Ops: device health, alerts, retention (ops.go).
+	Ops
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
@@ -94,6 +101,12 @@ type Device struct {
 	CreatedAt    time.Time
 	LastSeenAt   *time.Time // receive time of its newest accepted reading
 	ReadingCount int64
+	// Operations (ops.go): how often it should send, what it last said
+	// about itself (payload.device) and when, and what the server counted.
+	ExpectedIntervalS int
+	Health            json.RawMessage
+	HealthAt          *time.Time
+	Failures          Failures
 }
 
 // Scopes of a token.

@@ -11,7 +11,8 @@ import (
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
-const deviceColumns = `id, created_at, last_seen_at, reading_count`
+const deviceColumns = `id, created_at, last_seen_at, reading_count,
+	expected_interval_s, health, health_at, rejected_count, auth_failures`
 
 // CreateDevice registers a device; store.ErrExists when it is registered.
 func (s *Store) CreateDevice(ctx context.Context, id string, now time.Time) (store.Device, error) {
@@ -65,8 +66,17 @@ func (s *Store) ListDevices(ctx context.Context) ([]store.Device, error) {
 
 func scanDevice(row pgx.CollectableRow) (store.Device, error) {
 	var d store.Device
-	if err := row.Scan(&d.ID, &d.CreatedAt, &d.LastSeenAt, &d.ReadingCount); err != nil {
+	var health []byte
+	if err := row.Scan(&d.ID, &d.CreatedAt, &d.LastSeenAt, &d.ReadingCount,
+		&d.ExpectedIntervalS, &health, &d.HealthAt, &d.Failures.Rejected, &d.Failures.AuthFailures); err != nil {
 		return d, err
+	}
+	if health != nil {
+		d.Health = health
+	}
+	if d.HealthAt != nil {
+		t := d.HealthAt.UTC()
+		d.HealthAt = &t
 	}
 	d.CreatedAt = d.CreatedAt.UTC()
 	if d.LastSeenAt != nil {

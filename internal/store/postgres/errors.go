@@ -55,25 +55,82 @@ func unavailable(err error) bool {
 		return false
 	}
 	var connectErr *pgconn.ConnectError
-	var netErr net.Error
 	switch {
-	case errors.As(err, &connectErr), errors.As(err, &netErr):
-		return true
-	case errors.Is(err, puddle.ErrClosedPool):
+	case errors.As(err, &connectErr), errors.Is(err, puddle.ErrClosedPool):
 		return true
 	}
 	// A connection that broke in the middle of a query (server restart,
-	// network cut) surfaces as an unexpected EOF or a closed connection.
+	// network cut).
+	return connectionLost(err)
+}
+
+// retryable reports whether a call that failed with err may simply be run
+// again, and whether the pool's connections should be dropped first.
+//
+//   - PostgreSQL chose the transaction as the victim of a deadlock or of
+//     a serialization conflict and rolled it back: run it again.
+//   - The connection was lost (the server restarted, failed over, or an
+//     administrator ended the sessions): the other idle connections in the
+//     pool are most likely dead too, so drop them all and run it again on
+//     a new one. The statements are idempotent, so even in the rare case
+//     where the commit happened and only its answer was lost, running it
+//     again stores nothing twice (it reports duplicates instead).
+func retryable(err error) (retry, reset bool) {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "40P01", "40001": // deadlock_detected, serialization_failure
+			return true, false
+		case "57P01", "57P02": // admin_shutdown, crash_shutdown
+			return true, true
+		}
+		return false, false
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false, false
+	}
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) {
+		return false, false // cannot connect at all: no use trying at once
+	}
+	if pgconn.SafeToRetry(err) || connectionLost(err) {
+		return true, true
+	}
+	return false, false
+}
+
+// connectionLost reports whether err says an established connection broke.
+func connectionLost(err error) bool {
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return true
+	}
 	msg := err.Error()
 	return strings.Contains(msg, "conn closed") ||
 		strings.Contains(msg, "unexpected EOF") ||
-		strings.Contains(msg, "connection reset")
+		strings.Contains(msg, "connection reset") ||
+		strings.Contains(msg, "broken pipe")
 }
 
-// retryable reports whether a transaction that failed with err may simply
-// be run again: PostgreSQL chose it as the victim of a deadlock or of a
-// serialization conflict and rolled it back.
-func retryable(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
+// maxAttempts bounds how often a call is run when it keeps failing in a
+// way retryable says is worth another try.
+const maxAttempts = 3
+
+// withRetry runs fn until it succeeds, fails in a way not worth retrying,
+// or has run maxAttempts times; it returns fn's last error.
+func (s *Store) withRetry(ctx context.Context, fn func() error) error {
+	var err error
+	for range maxAttempts {
+		if err = fn(); err == nil || ctx.Err() != nil {
+			return err
+		}
+		retry, reset := retryable(err)
+		if !retry {
+			return err
+		}
+		if reset {
+			s.pool.Reset()
+		}
+	}
+	return err
 }

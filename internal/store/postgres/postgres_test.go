@@ -169,3 +169,50 @@ func BenchmarkStore(b *testing.B) {
 		return s
 	})
 }
+
+// When the server drops the connections (an administrator ends the
+// sessions, a failover) while the database stays up, calls go on working:
+// the store notices, drops its dead idle connections and runs the call
+// again on a new one, instead of failing one call per dead connection.
+func TestDroppedConnectionsAreReplaced(t *testing.T) {
+	ctx := t.Context()
+	admin := adminURL(t)
+	dbURL := freshDatabase(t, admin)
+	s, err := postgres.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	u, _ := url.Parse(dbURL)
+	name := strings.TrimPrefix(u.Path, "/")
+
+	now := time.Now()
+	for i := range 5 {
+		// Use several connections at once so the pool holds several idle.
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() { _, _ = s.QueryReadings(ctx, store.Query{Limit: 1}) })
+		}
+		wg.Wait()
+		if _, err := conn.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, name); err != nil {
+			t.Fatalf("terminate: %v", err)
+		}
+		var err error
+		switch i % 3 {
+		case 0:
+			_, err = s.InsertReadings(ctx, []reading.Reading{{DeviceID: "d1", RecordedAt: now.Add(time.Duration(i) * time.Second)}}, now)
+		case 1:
+			_, err = s.QueryReadings(ctx, store.Query{Limit: 10})
+		case 2:
+			err = s.Ping(ctx)
+		}
+		if err != nil {
+			t.Fatalf("call %d after the server ended the sessions: %v", i, err)
+		}
+	}
+}

@@ -42,24 +42,30 @@ WITH inserted AS (
 		AS r(device_id, recorded_at, server_time,
 		     temperature, humidity, voltage_v, current_ma, power_mw, payload)
 	ON CONFLICT (device_id, recorded_at) DO NOTHING
-	RETURNING device_id, recorded_at
+	RETURNING device_id, recorded_at,
+		-- The device's report on itself (firmware, queue depth, ...):
+		-- kept only when it is an object, so no payload can fail the batch.
+		CASE WHEN jsonb_typeof(payload->'device') = 'object' THEN payload->'device' END AS health
 ), accepted AS (
-	SELECT device_id, count(*) AS n FROM inserted GROUP BY device_id
+	SELECT device_id, count(*) AS n,
+		-- the health of the newest stored reading that carried one
+		(array_agg(health ORDER BY recorded_at DESC) FILTER (WHERE health IS NOT NULL))[1] AS health,
+		max(recorded_at) FILTER (WHERE health IS NOT NULL) AS health_at
+	FROM inserted GROUP BY device_id
 ), counted AS (
 	-- An upsert rather than UPDATE ... FROM: it locks the device rows in
 	-- the order of its SELECT, whereas a join's order is up to the planner.
 	-- Every device is registered by now, so it always takes the UPDATE path.
-	INSERT INTO devices AS d (id, created_at, last_seen_at, reading_count)
-	SELECT device_id, $1, $1, n FROM accepted ORDER BY device_id
+	INSERT INTO devices AS d (id, created_at, last_seen_at, reading_count, health, health_at)
+	SELECT device_id, $1, $1, n, health, health_at FROM accepted ORDER BY device_id
 	ON CONFLICT (id) DO UPDATE
 	SET last_seen_at = GREATEST(d.last_seen_at, EXCLUDED.last_seen_at),
-	    reading_count = d.reading_count + EXCLUDED.reading_count
+	    reading_count = d.reading_count + EXCLUDED.reading_count,
+	    -- a backfill of older readings does not replace newer health
+	    health = CASE WHEN EXCLUDED.health_at > coalesce(d.health_at, '-infinity') THEN EXCLUDED.health ELSE d.health END,
+	    health_at = GREATEST(d.health_at, EXCLUDED.health_at)
 )
 SELECT device_id, recorded_at FROM inserted`
-
-// maxAttempts bounds how often a batch is retried after PostgreSQL rolled
-// it back to break a deadlock.
-const maxAttempts = 3
 
 // InsertReadings stores rs in one transaction; see store.Store.
 func (s *Store) InsertReadings(ctx context.Context, rs []reading.Reading, receivedAt time.Time) (store.InsertResult, error) {
@@ -100,11 +106,8 @@ func (s *Store) InsertReadings(ctx context.Context, rs []reading.Reading, receiv
 		position[identity{r.DeviceID, r.RecordedAt.UnixMicro()}] = i
 	}
 
-	var (
-		stored []bool
-		err    error
-	)
-	for range maxAttempts {
+	var stored []bool
+	err := s.withRetry(ctx, func() error {
 		// Both statements go in one batch, one round trip. A batch outside an
 		// explicit transaction runs in one implicit transaction, committed when
 		// the batch completes: when Close returns nil, the readings are durable.
@@ -130,11 +133,8 @@ func (s *Store) InsertReadings(ctx context.Context, rs []reading.Reading, receiv
 				return err
 			})
 
-		err = s.pool.SendBatch(ctx, batch).Close()
-		if err == nil || !retryable(err) {
-			break
-		}
-	}
+		return s.pool.SendBatch(ctx, batch).Close()
+	})
 	if err != nil {
 		return store.InsertResult{}, fmt.Errorf("postgres: insert readings: %w", mapError(ctx, err))
 	}
@@ -158,11 +158,15 @@ func (s *Store) QueryReadings(ctx context.Context, q store.Query) ([]reading.Sto
 		return nil, fmt.Errorf("postgres: query readings: limit must be at least 1, got %d", q.Limit)
 	}
 	sql, args := readingsQuery(q)
-	rows, err := s.pool.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: query readings: %w", mapError(ctx, err))
-	}
-	out, err := pgx.CollectRows(rows, scanReading)
+	var out []reading.Stored
+	err := s.withRetry(ctx, func() error {
+		rows, err := s.pool.Query(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, scanReading)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: query readings: %w", mapError(ctx, err))
 	}

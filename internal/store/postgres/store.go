@@ -81,7 +81,7 @@ func migrate(ctx context.Context, cfg *pgxpool.Config) error {
 
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.pool.Ping(ctx); err != nil {
+	if err := s.withRetry(ctx, func() error { return s.pool.Ping(ctx) }); err != nil {
 		return fmt.Errorf("postgres: ping: %w", mapError(ctx, err))
 	}
 	return nil

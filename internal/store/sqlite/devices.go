@@ -10,7 +10,8 @@ import (
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
-const deviceColumns = `id, created_at, last_seen_at, reading_count`
+const deviceColumns = `id, created_at, last_seen_at, reading_count,
+	expected_interval_s, health, health_at, rejected_count, auth_failures`
 
 // CreateDevice registers a device; store.ErrExists when it is registered.
 func (s *Store) CreateDevice(ctx context.Context, id string, now time.Time) (store.Device, error) {
@@ -71,10 +72,17 @@ func scanDevice(row scanner) (store.Device, error) {
 		d        store.Device
 		created  int64
 		lastSeen *int64
+		health   *string
+		healthAt *int64
 	)
-	if err := row.Scan(&d.ID, &created, &lastSeen, &d.ReadingCount); err != nil {
+	if err := row.Scan(&d.ID, &created, &lastSeen, &d.ReadingCount,
+		&d.ExpectedIntervalS, &health, &healthAt, &d.Failures.Rejected, &d.Failures.AuthFailures); err != nil {
 		return d, err
 	}
+	if health != nil {
+		d.Health = []byte(*health)
+	}
+	d.HealthAt = fromMicrosPtr(healthAt)
 	d.CreatedAt = fromMicros(created)
 	d.LastSeenAt = fromMicrosPtr(lastSeen)
 	return d, nil

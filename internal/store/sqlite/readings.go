@@ -1,8 +1,10 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -66,6 +68,7 @@ func (s *Store) insertBatch(ctx context.Context, b store.Batch, received int64) 
 	defer insert.Close()
 	stored := make([]bool, len(b.Readings))
 	accepted := make(map[string]int)
+	withHealth := make(map[string]int) // device -> its newest stored reading that may carry health
 	for i, r := range b.Readings {
 		var payload any // nil: SQL NULL
 		if r.Payload != nil {
@@ -84,7 +87,15 @@ func (s *Store) insertBatch(ctx context.Context, b store.Batch, received int64) 
 		if n > 0 {
 			stored[i] = true
 			accepted[r.DeviceID]++
+			if r.Payload != nil && bytes.Contains(r.Payload, deviceKey) {
+				if j, ok := withHealth[r.DeviceID]; !ok || b.Readings[j].RecordedAt.Before(r.RecordedAt) {
+					withHealth[r.DeviceID] = i
+				}
+			}
 		}
+	}
+	if err := updateHealth(ctx, tx, b, withHealth); err != nil {
+		return nil, err
 	}
 
 	// last_seen_at only moves forward, whatever order batches commit in.
@@ -194,4 +205,29 @@ func scanReading(rows *sql.Rows) (reading.Stored, error) {
 		r.Payload = payload
 	}
 	return r, nil
+}
+
+// deviceKey is a cheap pre-filter: only payloads containing it are parsed
+// for a payload.device health report.
+var deviceKey = []byte(`"device"`)
+
+// updateHealth keeps, per device, payload.device of its newest stored
+// reading (by recordedAt) as the device's latest health. A payload whose
+// "device" is not an object is ignored: health never fails a batch.
+func updateHealth(ctx context.Context, tx *sql.Tx, b store.Batch, newest map[string]int) error {
+	for id, i := range newest {
+		r := b.Readings[i]
+		var p struct {
+			Device json.RawMessage `json:"device"`
+		}
+		if json.Unmarshal(r.Payload, &p) != nil || len(p.Device) == 0 || p.Device[0] != '{' {
+			continue
+		}
+		at := micros(r.RecordedAt)
+		if _, err := tx.ExecContext(ctx, `UPDATE devices SET health = ?, health_at = ?
+			WHERE id = ? AND (health_at IS NULL OR health_at < ?)`, string(p.Device), at, id, at); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -56,6 +56,7 @@ func Bench(b *testing.B, open func(tb testing.TB) store.Store) {
 			}
 		}
 	})
+	benchSeries(b, open) // the dashboard's charts: seriesbench.go
 }
 
 func benchInsert(b *testing.B, s store.Store, size int) {

@@ -1,6 +1,17 @@
 // Package storetest is the conformance suite for store.Store: every backend
 // runs it, so the promises made in the interface's doc comments hold the
 // same way on PostgreSQL and SQLite.
+//
+// Run it with
+//
+//	go test -race ./internal/store/...
+//	TEST_DATABASE_URL='postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable' go test -race ./internal/store/...
+//
+// The PostgreSQL tests create (and drop) a database per test on the server
+// of TEST_DATABASE_URL, so they run in parallel and can be rerun; without
+// it they are skipped, or fail when CI is set. Benchmarks:
+//
+//	go test -run '^$' -bench . ./internal/store/...
 package storetest
 
 import (
@@ -49,7 +60,13 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RawArchive", testRawArchive},
 		{"CanceledContext", testCanceledContext},
 		{"ClosedStoreIsUnavailable", testClosedStoreIsUnavailable},
+		{"SeriesAggregates", testSeriesAggregates},
+		{"SeriesGapsAndBounds", testSeriesGapsAndBounds},
+		{"SeriesEpochAlignment", testSeriesEpochAlignment},
+		{"SeriesPressureFromPayload", testSeriesPressureFromPayload},
+		{"SeriesRejectsBadBucket", testSeriesRejectsBadBucket},
 	}
+	tests = append(tests, opsTests...) // ops.go
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -543,7 +560,7 @@ func showDevice(d store.Device) string {
 	if d.LastSeenAt != nil {
 		last = d.LastSeenAt.String()
 	}
-	return fmt.Sprintf("{%s created=%v lastSeen=%s count=%d}", d.ID, d.CreatedAt, last, d.ReadingCount)
+	return fmt.Sprintf("{%s created=%v lastSeen=%s count=%d interval=%ds}", d.ID, d.CreatedAt, last, d.ReadingCount, d.ExpectedIntervalS)
 }
 
 func testCreateDevice(t *testing.T, s store.Store) {
@@ -553,7 +570,7 @@ func testCreateDevice(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatalf("CreateDevice: %v", err)
 	}
-	want := store.Device{ID: "esp32-kitchen", CreatedAt: base}
+	want := store.Device{ID: "esp32-kitchen", CreatedAt: base, ExpectedIntervalS: 300}
 	if !reflect.DeepEqual(d, want) {
 		t.Errorf("CreateDevice = %s, want %s", showDevice(d), showDevice(want))
 	}

@@ -1,0 +1,306 @@
+# The application: every interval read the sensors, write the CSV files and
+# queue the reading on flash; in between, keep Wi-Fi and the clock up and
+# deliver the queue. Nothing that talks to the network may delay a
+# measurement: each step is bounded by a timeout, and sending stops when the
+# next measurement is closer than one request could take.
+import gc
+
+import machine
+from micropython import const
+
+import reading
+import render_api
+import status
+from bmp280 import BMP280
+from clock import Clock, iso_utc
+from csvlog import CsvLog
+from deadletter import DeadLetter
+from flashqueue import FlashQueue
+from ina219 import INA219
+from uplink import Uplink, SENT, RETRY, DEAD, HELD
+from wifi import Wifi
+
+FIRMWARE = "thermowatt-esp32 1.0.0"
+TEMP_HEADER = "recorded_at,boot,uptime_s,temperature_c,pressure_hpa"
+ELECT_HEADER = "recorded_at,boot,uptime_s,voltage_v,current_ma,power_mw"
+_NTP_RETRY_MS = const(60000)
+_CONFIG_RECHECK_MS = const(30000)
+_NET_FAILS_BEFORE_RECONNECT = const(3)
+_MAX_ERRORS_IN_A_ROW = const(10)
+
+def _reset_cause():
+    names = {}
+    for name in ("PWRON_RESET", "HARD_RESET", "WDT_RESET", "DEEPSLEEP_RESET", "SOFT_RESET", "BROWNOUT_RESET"):
+        v = getattr(machine, name, None)
+        if v is not None:
+            names[v] = name[:-6].lower()
+    try:
+        c = machine.reset_cause()
+    except (AttributeError, OSError):
+        return None
+    return names.get(c, str(c))
+
+
+class App:
+    def __init__(self, cfg, clock, log, led, root="/"):
+        self.cfg = cfg
+        self.clock = clock
+        self.log = log
+        self.led = led
+        self.queue = FlashQueue(root + "q", cfg["queue_cap"], log=log)
+        clock.boot = self.queue.boot
+        clock.note_valid_clock()
+        self.dead = DeadLetter(root + "deadletter.jsonl", cfg["deadletter_max_bytes"], log)
+        self.temp_csv = CsvLog(root + "temp.csv", TEMP_HEADER, cfg["csv_max_bytes"], cfg["csv_keep"])
+        self.elect_csv = CsvLog(root + "elect.csv", ELECT_HEADER, cfg["csv_max_bytes"], cfg["csv_keep"])
+        self.uplink = Uplink(cfg, clock, log)
+        self.wifi = Wifi(cfg, log)
+        self.reset_cause = _reset_cause()
+        self.i2c = None
+        self.bmp = None
+        self.ina = None
+        self.wdt = None
+        self.next_ntp_ms = 0
+        self.cycles = 0
+        render_api.bind(self)
+
+    # -- helpers shared with render_api ---------------------------------
+    def feed(self):
+        if self.wdt is not None:
+            self.wdt.feed()
+
+    def show_sent(self):
+        self.led.show(status.SENT)
+
+    def health(self):
+        return {
+            "firmware": FIRMWARE,
+            "uptime_s": self.clock.uptime_ms() // 1000,
+            "free_heap": gc.mem_free(),
+            "rssi_dbm": self.wifi.rssi(),
+            "queue_depth": self.queue.depth,
+            "dropped": self.queue.dropped,
+            "dead_lettered": self.dead.count,
+            "last_error": self.uplink.last_error or self.log.last_error,
+            "reset_cause": self.reset_cause,
+            "boot": self.queue.boot,
+        }
+
+    # -- sensors ---------------------------------------------------------
+    def _bus(self):
+        if self.i2c is None:
+            c = self.cfg["i2c"]
+            self.i2c = machine.I2C(c["id"], scl=machine.Pin(c["scl"]), sda=machine.Pin(c["sda"]), freq=c["freq"])
+        return self.i2c
+
+    def _read_bmp(self):
+        try:
+            if self.bmp is None:
+                self.bmp = BMP280(self._bus(), self.cfg["bmp280_addr"])
+            return self.bmp.read(), None
+        except Exception as e:  # a sensor must never stop the loop
+            self.bmp = None  # set it up again next time (it may be replugged)
+            msg = "BMP280 at 0x%02x: %s" % (self.cfg["bmp280_addr"], e)
+            self.log.error(msg)
+            return None, msg
+
+    def _read_ina(self):
+        c = self.cfg
+        try:
+            if self.ina is None:
+                self.ina = INA219(self._bus(), c["ina219_addr"], c["shunt_ohms"], c["max_current_a"])
+            return self.ina.read(), None
+        except Exception as e:
+            self.ina = None
+            msg = "INA219 at 0x%02x: %s" % (c["ina219_addr"], e)
+            self.log.error(msg)
+            return None, msg
+
+    def measure(self):
+        clock = self.clock
+        bmp, eb = self._read_bmp()
+        ina, ei = self._read_ina()
+        up = clock.uptime_ms()
+        ts = clock.unix() if clock.valid() else None
+        at = iso_utc(ts) if ts is not None else ""
+        b = self.queue.boot
+        try:
+            self.temp_csv.append((at, b, up // 1000) + (bmp if bmp else (None, None)))
+            self.elect_csv.append((at, b, up // 1000) + (ina if ina else (None, None, None)))
+        except OSError as e:
+            # The CSV files are a local copy; a full or broken file system
+            # must not cost the reading its place in the queue.
+            self.log.error("CSV write failed: %s" % e)
+        if bmp is None and ina is None:
+            self.log.error("no sensor answered: nothing to queue this interval")
+            return False
+        rec = reading.make(b, up, ts, bmp, ina, eb, ei)
+        self.queue.append(rec)
+        self.log.info("measured %s: %s C %s hPa %s V %s mA %s mW (queue %d)" % (
+            at or "(clock not set)", rec.get("t"), rec.get("p"), rec.get("v"), rec.get("i"),
+            rec.get("w"), self.queue.depth))
+        return eb is None and ei is None
+
+    # -- time ------------------------------------------------------------
+    def sync_time(self, up):
+        if up < self.next_ntp_ms:
+            return
+        try:
+            import ntptime
+            ntptime.host = self.cfg["ntp_host"]
+            ntptime.timeout = 5
+            ntptime.settime()  # sets the RTC to UTC
+        except Exception as e:  # OSError on timeout, IndexError on bad packets
+            self.next_ntp_ms = up + _NTP_RETRY_MS
+            self.log.warn("NTP failed (%s); retry in %ds" % (e, _NTP_RETRY_MS // 1000))
+            return
+        first = not self.clock.synced
+        self.clock.mark_synced()
+        self.next_ntp_ms = up + self.cfg["ntp_interval_s"] * 1000
+        if first:
+            self.log.info("clock set by NTP: %s" % iso_utc(self.clock.unix()))
+
+    # -- the loop --------------------------------------------------------
+    def run(self, max_cycles=None):
+        cfg, clock, log = self.cfg, self.clock, self.log
+        interval_ms = cfg["interval_s"] * 1000
+        # One request may block for a connect, a write and a read.
+        budget_ms = min(int(3 * cfg["http_timeout_s"] * 1000) + 5000, interval_ms // 2)
+        self.wdt = machine.WDT(timeout=int(cfg["wdt_timeout_s"] * 1000))
+        log.info("%s started: boot %d, reset cause %s, %d readings queued, interval %ds" % (
+            FIRMWARE, self.queue.boot, self.reset_cause, self.queue.depth, cfg["interval_s"]))
+        import httpclient
+        if not httpclient.available():
+            log.error(httpclient.MISSING)
+        self._next_measure = clock.uptime_ms()
+        errors = 0
+        while True:
+            try:
+                if not self._step(max_cycles, interval_ms, budget_ms):
+                    break
+                errors = 0
+            except Exception as e:  # a bug or MemoryError must not end the loop
+                import sys
+                errors += 1
+                log.error("unexpected %s: %s (%d in a row)" % (type(e).__name__, e, errors))
+                sys.print_exception(e)
+                if errors >= _MAX_ERRORS_IN_A_ROW:
+                    log.error("too many unexpected errors: resetting the board")
+                    machine.reset()
+                self.led.show(status.SERVER_ERROR)
+                gc.collect()
+                clock.sleep_ms(5000)
+        log.info("stopped after %d cycles, %d readings queued" % (self.cycles, self.queue.depth))
+        return self
+
+    def _step(self, max_cycles, interval_ms, budget_ms):
+        """One pass of the loop; False when max_cycles are done."""
+        cfg, clock = self.cfg, self.clock
+        next_measure = self._next_measure
+        self.feed()
+        up = clock.uptime_ms()
+        if up >= next_measure:
+            if max_cycles is not None and self.cycles >= max_cycles:
+                return False
+            ok = self.measure()
+            self.cycles += 1
+            next_measure += interval_ms
+            if next_measure <= up:  # we fell behind: skip, never burst
+                next_measure = up + interval_ms
+            self._next_measure = next_measure
+            if not ok:
+                self.led.show(status.SENSOR_ERROR)
+            elif not self.wifi.wlan.isconnected() or self.uplink.failures:
+                self.led.show(status.QUEUING)
+            gc.collect()
+            return True
+        online = self.wifi.tick(up)
+        if online:
+            self.sync_time(up)
+            up = clock.uptime_ms()
+        if (online and self.queue.depth and self.uplink.due(up)
+                and next_measure - up >= budget_ms):
+            outcome = self.uplink.send_next(self.queue, self.dead, self.health())
+            gc.collect()
+            if outcome == SENT:
+                self.led.show(status.SENT)
+            elif outcome in (DEAD, HELD):
+                self.led.show(status.SERVER_ERROR)
+            elif outcome == RETRY and self.uplink.net_failures >= _NET_FAILS_BEFORE_RECONNECT:
+                self.uplink.net_failures = 0
+                self.wifi.link_failed(clock.uptime_ms())
+            if outcome in (SENT, DEAD) or (outcome == RETRY and self.uplink.due(clock.uptime_ms())):
+                return True  # more may be waiting: go again at once
+        # Sleep until the next thing to do, in slices the watchdog allows.
+        up = clock.uptime_ms()
+        wake = min(next_measure, self.wifi.next_event_ms(up))
+        if online and self.queue.depth:
+            # Sending waits for its backoff, and for the next
+            # measurement when that is closer than a request may take.
+            send_at = max(self.uplink.next_try_ms, up)
+            if next_measure - send_at < budget_ms:
+                send_at = next_measure
+            wake = min(wake, send_at)
+        if online and self.next_ntp_ms > up:
+            wake = min(wake, self.next_ntp_ms)
+        # Never spin: at least a short nap, at most half the watchdog.
+        clock.sleep_ms(max(20, min(wake - up, cfg["wdt_timeout_s"] * 500)))
+        return True
+
+
+def _load_config(path):
+    # config.py is ~6 KB of bytecode needed only at start: drop the module
+    # afterwards so that RAM is free for the batch sends.
+    import sys
+    import config
+    try:
+        return config.load(path)
+    finally:
+        del config
+        sys.modules.pop("config", None)
+
+
+def build(config_path="/config.json", root="/"):
+    """The parts without the loop (for send_temperature_to_render at the
+    REPL). Raises ValueError when config.json is unusable."""
+    clock = Clock(root + "q/bootclock")
+    cfg, problems = _load_config(config_path)
+    log = status.Log(clock, root + "log.txt", cfg["log_max_bytes"])
+    if problems:
+        raise ValueError("; ".join(problems))
+    led = status.Led(cfg["led_pin"], clock, cfg["led_active_low"])
+    return App(cfg, clock, log, led, root)
+
+
+def run(max_cycles=None, config_path="/config.json", root="/"):
+    """Run the firmware. On a device this never returns; a test passes
+    max_cycles (measurement intervals) and gets the App back."""
+    gc.collect()
+    import flashqueue
+    flashqueue.makedirs(root + "q")
+    clock = Clock(root + "q/bootclock")
+    cfg, problems = _load_config(config_path)
+    log = status.Log(clock, root + "log.txt", cfg["log_max_bytes"])
+    led_pin = cfg.get("led_pin")
+    led = status.Led(led_pin if isinstance(led_pin, int) and not isinstance(led_pin, bool) else None,
+                     clock, bool(cfg.get("led_active_low")))
+    cycles = 0
+    while problems:
+        # No watchdog and no reset here: a reset loop would hide the
+        # message. Flash the LED, repeat the reason, look again.
+        for p in problems:
+            log.error("config: " + p)
+        if max_cycles is not None and cycles >= max_cycles:
+            return None
+        cycles += 1
+        waited = 0
+        while waited < _CONFIG_RECHECK_MS:
+            led.show(status.CONFIG_ERROR)
+            clock.sleep_ms(1000)
+            waited += 3000
+        cfg, problems = _load_config(config_path)
+        if not problems:
+            log.info("config.json is valid now: starting")
+    gc.collect()
+    app = App(cfg, clock, log, led, root)
+    return app.run(None if max_cycles is None else max_cycles - cycles)

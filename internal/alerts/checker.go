@@ -1,0 +1,170 @@
+package alerts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/thermowatt/thermowatt/internal/store"
+)
+
+// Checker runs one check: it opens and resolves alerts for every device,
+// then delivers pending notifications. It keeps no state of its own.
+type Checker struct {
+	Store   store.Store
+	Policy  Policy
+	Webhook *Webhook // nil: transitions are recorded but sent nowhere
+	Now     func() time.Time
+	Log     *slog.Logger
+}
+
+// Report is what one check did.
+type Report struct {
+	Devices   int
+	Opened    []string // "device/kind" of alerts this check opened
+	Resolved  []string
+	Notified  int // transitions delivered
+	Failed    int // deliveries that failed and will be retried
+	Undeliver int // transitions recorded without a webhook
+}
+
+func (c *Checker) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func (c *Checker) log() *slog.Logger {
+	if c.Log != nil {
+		return c.Log
+	}
+	return slog.Default()
+}
+
+// Check evaluates every device and delivers notifications. An error from
+// one device does not stop the others; they are joined in the result.
+func (c *Checker) Check(ctx context.Context) (Report, error) {
+	var r Report
+	now := c.now()
+	devs, err := c.Store.ListDevices(ctx)
+	if err != nil {
+		return r, fmt.Errorf("alerts: list devices: %w", err)
+	}
+	r.Devices = len(devs)
+	failures, err := c.Store.FailuresSince(ctx, now.Add(-Window))
+	if err != nil {
+		return r, fmt.Errorf("alerts: failure counts: %w", err)
+	}
+	open, err := c.openAlerts(ctx)
+	if err != nil {
+		return r, err
+	}
+	var errs []error
+	for _, d := range devs {
+		if err := c.checkDevice(ctx, d, failures[d.ID], open, now, &r); err != nil {
+			errs = append(errs, fmt.Errorf("device %s: %w", d.ID, err))
+		}
+	}
+	if err := c.Deliver(ctx, &r); err != nil {
+		errs = append(errs, err)
+	}
+	return r, errors.Join(errs...)
+}
+
+// openAlerts returns the set of "device/kind" with an open alert.
+func (c *Checker) openAlerts(ctx context.Context) (map[string]bool, error) {
+	as, err := c.Store.ListAlerts(ctx, store.AlertQuery{OpenOnly: true, Limit: 100000})
+	if err != nil {
+		return nil, fmt.Errorf("alerts: open alerts: %w", err)
+	}
+	open := make(map[string]bool, len(as))
+	for _, a := range as {
+		open[a.DeviceID+"/"+a.Kind] = true
+	}
+	return open, nil
+}
+
+func (c *Checker) checkDevice(ctx context.Context, d store.Device, f store.Failures, open map[string]bool, now time.Time, r *Report) error {
+	// Silent: the database re-checks that the device has not sent since
+	// we read it (IfLastSeen), so a checker holding a stale view cannot
+	// open an alert on it; resolving needs data newer than the opening.
+	if _, silent := c.Policy.SilentSince(d, now); silent {
+		if !open[d.ID+"/"+store.KindSilent] {
+			ok, err := c.Store.OpenAlert(ctx, store.NewAlert{DeviceID: d.ID, Kind: store.KindSilent,
+				Message: silentMessage(d, c.Policy), At: now, IfLastSeen: d.LastSeenAt})
+			if err != nil {
+				return err
+			}
+			if ok {
+				r.Opened = append(r.Opened, d.ID+"/"+store.KindSilent)
+				c.log().Warn("alert opened", "device", d.ID, "kind", store.KindSilent, "lastSeen", d.LastSeenAt)
+			}
+		}
+	} else if open[d.ID+"/"+store.KindSilent] {
+		ok, err := c.Store.ResolveAlert(ctx, d.ID, store.KindSilent, now, true)
+		if err != nil {
+			return err
+		}
+		if ok {
+			r.Resolved = append(r.Resolved, d.ID+"/"+store.KindSilent)
+			c.log().Info("alert resolved", "device", d.ID, "kind", store.KindSilent)
+		}
+	}
+
+	why, err := c.failing(ctx, d, f)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(why) > 0 && !open[d.ID+"/"+store.KindFailing]:
+		ok, err := c.Store.OpenAlert(ctx, store.NewAlert{DeviceID: d.ID, Kind: store.KindFailing,
+			Message: failingMessage(d, why), At: now})
+		if err != nil {
+			return err
+		}
+		if ok {
+			r.Opened = append(r.Opened, d.ID+"/"+store.KindFailing)
+			c.log().Warn("alert opened", "device", d.ID, "kind", store.KindFailing, "why", why)
+		}
+	case len(why) == 0 && open[d.ID+"/"+store.KindFailing]:
+		ok, err := c.Store.ResolveAlert(ctx, d.ID, store.KindFailing, now, false)
+		if err != nil {
+			return err
+		}
+		if ok {
+			r.Resolved = append(r.Resolved, d.ID+"/"+store.KindFailing)
+			c.log().Info("alert resolved", "device", d.ID, "kind", store.KindFailing)
+		}
+	}
+	return nil
+}
+
+// failing returns why d is failing. The dropped count is the device's
+// lifetime total (it survives reboots), so the rule looks at its growth
+// over the window: the latest report against the one an hour earlier.
+func (c *Checker) failing(ctx context.Context, d store.Device, f store.Failures) ([]string, error) {
+	h := parseHealth(d.Health)
+	var growth int64
+	if c.Policy.DroppedPerHour > 0 && h.Dropped != nil && *h.Dropped > 0 && d.HealthAt != nil {
+		raw, ok, err := c.Store.HealthNear(ctx, d.ID, d.HealthAt.Add(-Window))
+		if err != nil {
+			return nil, err
+		}
+		before := int64(0)
+		if ok {
+			if b := parseHealth(raw).Dropped; b != nil {
+				before = *b
+			}
+		}
+		// A count that went down was reset (reflashed device): count from 0.
+		if *h.Dropped >= before {
+			growth = *h.Dropped - before
+		} else {
+			growth = *h.Dropped
+		}
+	}
+	return c.Policy.failingReasons(d, f, h, growth), nil
+}

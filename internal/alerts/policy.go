@@ -1,0 +1,137 @@
+// Package alerts decides when a device is silent or failing, opens and
+// resolves alerts for it, and notifies each transition to a webhook
+// exactly once. All state lives in the database (store.Ops), so any number
+// of checkers (serve's ticker on each instance, the cron job) may run at
+// the same moment: the database decides which of them acts.
+package alerts
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/thermowatt/thermowatt/internal/store"
+)
+
+// Policy says when a device is silent or failing. The defaults are in
+// internal/config (ALERT_MISSED_INTERVALS, FAILING_*); a zero threshold
+// turns its rule off.
+type Policy struct {
+	// MissedIntervals: silent once this many of the device's expected
+	// intervals passed without an accepted reading.
+	MissedIntervals int
+	// RejectedPerHour: failing at this many readings of the device
+	// rejected as invalid within the last hour.
+	RejectedPerHour int64
+	// AuthFailuresPerHour: failing at this many requests refused (403)
+	// for writing the device's readings within the last hour.
+	AuthFailuresPerHour int64
+	// DroppedPerHour: failing when the device's own count of readings it
+	// had to drop (payload.device.dropped) grew this much within an hour.
+	DroppedPerHour int64
+	// QueueDepth: failing while the device reports this many readings
+	// waiting in its queue (payload.device.queue_depth).
+	QueueDepth int64
+}
+
+// DefaultPolicy is the policy when nothing is configured.
+var DefaultPolicy = Policy{MissedIntervals: 3, RejectedPerHour: 10, AuthFailuresPerHour: 5, DroppedPerHour: 1, QueueDepth: 100}
+
+// Window is the "last hour" of the failing rules.
+const Window = time.Hour
+
+// Device statuses, as GET /api/devices reports them.
+const (
+	StatusNew     = "new" // registered, never sent a reading
+	StatusOK      = "ok"
+	StatusSilent  = "silent"
+	StatusFailing = "failing"
+)
+
+// SilentSince returns when a device crossed (or will cross) the silence
+// threshold, and whether it has at now. A device that never sent is not
+// silent: it is new.
+func (p Policy) SilentSince(d store.Device, now time.Time) (time.Time, bool) {
+	if d.LastSeenAt == nil || p.MissedIntervals <= 0 {
+		return time.Time{}, false
+	}
+	interval := time.Duration(max(d.ExpectedIntervalS, 1)) * time.Second
+	at := d.LastSeenAt.Add(time.Duration(p.MissedIntervals) * interval)
+	return at, now.After(at)
+}
+
+// Status is a device's status at now: silent overrides failing, because a
+// silent device's health report is stale; failing overrides new, because
+// a device whose every request is refused never gets a reading in.
+// openFailing says whether a failing alert is open for it (the checker
+// decides failing).
+func (p Policy) Status(d store.Device, openFailing bool, now time.Time) string {
+	switch _, silent := p.SilentSince(d, now); {
+	case silent:
+		return StatusSilent
+	case openFailing:
+		return StatusFailing
+	case d.LastSeenAt == nil:
+		return StatusNew
+	}
+	return StatusOK
+}
+
+// Health is the part of payload.device the failing rules read.
+type Health struct {
+	QueueDepth *int64 `json:"queue_depth"`
+	Dropped    *int64 `json:"dropped"`
+	LastError  any    `json:"last_error"`
+}
+
+func parseHealth(raw json.RawMessage) Health {
+	var h Health
+	_ = json.Unmarshal(raw, &h) // a device's odd report must not stop the check
+	return h
+}
+
+// failingReasons lists why a device is failing, empty when it is not.
+// droppedGrowth is how much its dropped count grew within the window.
+func (p Policy) failingReasons(d store.Device, f store.Failures, h Health, droppedGrowth int64) []string {
+	var why []string
+	if p.RejectedPerHour > 0 && f.Rejected >= p.RejectedPerHour {
+		why = append(why, fmt.Sprintf("%d readings rejected as invalid in the last hour (threshold %d)", f.Rejected, p.RejectedPerHour))
+	}
+	if p.AuthFailuresPerHour > 0 && f.AuthFailures >= p.AuthFailuresPerHour {
+		why = append(why, fmt.Sprintf("%d requests refused for its readings in the last hour (threshold %d)", f.AuthFailures, p.AuthFailuresPerHour))
+	}
+	if p.QueueDepth > 0 && h.QueueDepth != nil && *h.QueueDepth >= p.QueueDepth {
+		why = append(why, fmt.Sprintf("%d readings queued on the device (threshold %d)", *h.QueueDepth, p.QueueDepth))
+	}
+	if p.DroppedPerHour > 0 && droppedGrowth >= p.DroppedPerHour {
+		why = append(why, fmt.Sprintf("the device dropped %d readings in the last hour (threshold %d)", droppedGrowth, p.DroppedPerHour))
+	}
+	if len(why) > 0 && h.LastError != nil && h.LastError != "" {
+		why = append(why, fmt.Sprintf("its last error: %v", h.LastError))
+	}
+	return why
+}
+
+// silentMessage is the text of a silent alert, kept with it.
+func silentMessage(d store.Device, p Policy) string {
+	return fmt.Sprintf("%s is silent: no reading since %s (expected every %s; silent after %d missed)",
+		d.ID, d.LastSeenAt.UTC().Format(time.RFC3339), time.Duration(d.ExpectedIntervalS)*time.Second, p.MissedIntervals)
+}
+
+func failingMessage(d store.Device, why []string) string {
+	return fmt.Sprintf("%s is failing: %s", d.ID, strings.Join(why, "; "))
+}
+
+// Text is the notification of one transition of an alert.
+func Text(a store.Alert, transition string) string {
+	if transition == store.TransitionResolved && a.ResolvedAt != nil {
+		took := a.ResolvedAt.Sub(a.OpenedAt).Round(time.Second)
+		what := "is sending again"
+		if a.Kind == store.KindFailing {
+			what = "is no longer failing"
+		}
+		return fmt.Sprintf("[thermowatt] RESOLVED %s %s after %s (alert #%d: %s)", a.DeviceID, what, took, a.ID, a.Message)
+	}
+	return fmt.Sprintf("[thermowatt] ALERT #%d %s", a.ID, a.Message)
+}

@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/thermowatt/thermowatt/internal/config"
+	"github.com/thermowatt/thermowatt/internal/store"
+)
+
+// runSetInterval is `thermowatt device set-interval ID DURATION`: how
+// often the device should send; it is silent after ALERT_MISSED_INTERVALS
+// of these without a reading.
+func runSetInterval(ctx context.Context, e env, args []string) error {
+	if len(args) != 2 {
+		return usagef("usage: thermowatt device set-interval ID DURATION (e.g. 60s, 5m; plain numbers are seconds)")
+	}
+	id := args[0]
+	d, err := time.ParseDuration(args[1])
+	if err != nil {
+		n, nerr := strconv.Atoi(args[1])
+		if nerr != nil {
+			return usagef("%q is not a duration such as 60s or 5m", args[1])
+		}
+		d = time.Duration(n) * time.Second
+	}
+	if d < time.Second || d%time.Second != 0 || d > 30*24*time.Hour {
+		return usagef("the interval must be whole seconds from 1s to 720h, got %s", d)
+	}
+	return withStore(ctx, e, func(st store.Store) error {
+		err := st.SetExpectedInterval(ctx, id, int(d/time.Second))
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("no device %q (`thermowatt device list` shows them)", id)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "device %s: expected every %s\n", id, d)
+		return nil
+	})
+}
+
+// statusOf returns a function giving each device's status now, as
+// GET /api/devices reports it.
+func statusOf(ctx context.Context, e env, st store.Store) (func(store.Device) string, error) {
+	cfg, err := config.Load(e.getenv)
+	if err != nil {
+		return nil, err
+	}
+	open, err := st.ListAlerts(ctx, store.AlertQuery{OpenOnly: true, Limit: 100000})
+	if err != nil {
+		return nil, err
+	}
+	failing := map[string]bool{}
+	for _, a := range open {
+		if a.Kind == store.KindFailing {
+			failing[a.DeviceID] = true
+		}
+	}
+	policy, now := policyOf(cfg), time.Now()
+	return func(d store.Device) string { return policy.Status(d, failing[d.ID], now) }, nil
+}

@@ -1,0 +1,57 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/thermowatt/thermowatt/internal/store"
+)
+
+type alertJSON struct {
+	ID         int64      `json:"id"`
+	DeviceID   string     `json:"deviceId"`
+	Kind       string     `json:"kind"`
+	OpenedAt   time.Time  `json:"openedAt"`
+	ResolvedAt *time.Time `json:"resolvedAt"`
+	Message    string     `json:"message"`
+	// Notification state, for whoever wonders why the webhook was quiet.
+	Notified  bool   `json:"notified"`
+	LastError string `json:"notifyError,omitempty"`
+}
+
+// handleListAlerts lists alerts newest first: state=open for open ones
+// only, state=all (the default) for open and recent; deviceId and limit
+// (1-1000, default 100) narrow it.
+func handleListAlerts(d Deps) http.Handler {
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		v := r.URL.Query()
+		q := store.AlertQuery{DeviceID: v.Get("deviceId"), Limit: defaultLimit}
+		switch v.Get("state") {
+		case "", "all":
+		case "open":
+			q.OpenOnly = true
+		default:
+			return errorf(http.StatusBadRequest, "state must be open or all")
+		}
+		if s := v.Get("limit"); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 || n > maxLimit {
+				return errorf(http.StatusBadRequest, fmt.Sprintf("limit=%q must be a whole number from 1 to %d", s, maxLimit))
+			}
+			q.Limit = n
+		}
+		as, err := d.Store.ListAlerts(r.Context(), q)
+		if err != nil {
+			return storeError(err)
+		}
+		items := make([]alertJSON, len(as))
+		for i, a := range as {
+			items[i] = alertJSON{ID: a.ID, DeviceID: a.DeviceID, Kind: a.Kind, OpenedAt: a.OpenedAt, ResolvedAt: a.ResolvedAt,
+				Message: a.Message, Notified: a.Pending() == "", LastError: a.LastError}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"items": items})
+		return nil
+	})
+}

@@ -1,0 +1,83 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/thermowatt/thermowatt/internal/ingest"
+	"github.com/thermowatt/thermowatt/internal/store"
+)
+
+// maxIntervalS bounds a device's expected interval: 30 days.
+const maxIntervalS = 30 * 24 * 3600
+
+// failingDevices returns the devices with an open failing alert.
+func failingDevices(ctx context.Context, d Deps) (map[string]bool, error) {
+	open, err := d.Store.ListAlerts(ctx, store.AlertQuery{OpenOnly: true, Limit: 100000})
+	if err != nil {
+		return nil, err
+	}
+	failing := map[string]bool{}
+	for _, a := range open {
+		if a.Kind == store.KindFailing {
+			failing[a.DeviceID] = true
+		}
+	}
+	return failing, nil
+}
+
+func toDeviceJSON(dv store.Device, failing bool, now time.Time, d Deps) deviceJSON {
+	health := dv.Health
+	if len(health) == 0 {
+		health = json.RawMessage("null")
+	}
+	return deviceJSON{ID: dv.ID, CreatedAt: dv.CreatedAt.UTC(), LastSeenAt: dv.LastSeenAt, ReadingCount: dv.ReadingCount,
+		Status: d.Policy.Status(dv, failing, now), ExpectedIntervalS: dv.ExpectedIntervalS,
+		Health: health, HealthAt: dv.HealthAt, RejectedCount: dv.Failures.Rejected, AuthFailures: dv.Failures.AuthFailures}
+}
+
+// handlePatchDevice changes a device's settings; today its expected
+// interval: {"expectedIntervalS": 60}.
+func handlePatchDevice(d Deps) http.Handler {
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		id := r.PathValue("id")
+		var in struct {
+			ExpectedIntervalS *int `json:"expectedIntervalS"`
+		}
+		if err := decodeJSON(r, &in); err != nil {
+			return err
+		}
+		if in.ExpectedIntervalS == nil {
+			return errorf(http.StatusBadRequest, `nothing to change: send {"expectedIntervalS": seconds}`)
+		}
+		if s := *in.ExpectedIntervalS; s < 1 || s > maxIntervalS {
+			return errorf(http.StatusBadRequest, fmt.Sprintf("expectedIntervalS must be from 1 to %d seconds", maxIntervalS))
+		}
+		if !ingest.ValidDeviceID(id) {
+			return errorf(http.StatusNotFound, fmt.Sprintf("no device %q", id))
+		}
+		err := d.Store.SetExpectedInterval(r.Context(), id, *in.ExpectedIntervalS)
+		if errors.Is(err, store.ErrNotFound) {
+			return errorf(http.StatusNotFound, fmt.Sprintf("no device %q; register it with POST /api/devices", id))
+		}
+		if err != nil {
+			return storeError(err)
+		}
+		logFrom(r).Info("admin action", "by", principal(r).TokenID, "action", "device interval set",
+			"device", id, "expectedIntervalS", *in.ExpectedIntervalS)
+		dv, err := d.Store.GetDevice(r.Context(), id)
+		if err != nil {
+			return storeError(err)
+		}
+		failing, err := failingDevices(r.Context(), d)
+		if err != nil {
+			return storeError(err)
+		}
+		writeJSON(w, http.StatusOK, toDeviceJSON(dv, failing[id], d.Now(), d))
+		return nil
+	})
+}

@@ -1,0 +1,158 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/thermowatt/thermowatt/internal/ingest"
+	"github.com/thermowatt/thermowatt/internal/metrics"
+)
+
+// This file feeds /metrics and the per-device failure counts that the
+// failing alerts read.
+
+// requestNotes is where a handler leaves what the instrumentation wants
+// to know about its answer.
+type requestNotes struct {
+	err *Error
+}
+
+type notesKey struct{}
+
+// noteError remembers the error a handler answered with (errors.go).
+func noteError(r *http.Request, he *Error) {
+	if n, ok := r.Context().Value(notesKey{}).(*requestNotes); ok {
+		n.err = he
+	}
+}
+
+// instrument records every request's latency by route and status, ingest
+// outcomes, refused requests and database failures. It wraps the mux
+// directly: the mux sets r.Pattern on the request it is given, which is
+// how the route (not the raw path, which would explode the label set) is
+// known afterwards.
+func instrument(m *metrics.Metrics, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		notes := &requestNotes{}
+		r = r.WithContext(context.WithValue(r.Context(), notesKey{}, notes))
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		status := rec.status
+		if status == 0 {
+			status = http.StatusOK
+			if notes.err != nil {
+				status = notes.err.Status // 499: nothing was written
+			}
+		}
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		m.RequestDuration.WithLabelValues(route, strconv.Itoa(status)).Observe(time.Since(start).Seconds())
+		switch status {
+		case http.StatusUnauthorized:
+			m.AuthFailures.WithLabelValues("unauthorized").Inc()
+		case http.StatusForbidden:
+			m.AuthFailures.WithLabelValues("forbidden").Inc()
+		}
+		if notes.err != nil && notes.err.Err != nil && notes.err.Status >= 500 && notes.err.Status != 499 {
+			m.DBErrors.WithLabelValues("request").Inc()
+		}
+		if route == "POST /api/measurements" || route == "POST /api/raw-measurements" {
+			m.IngestRequests.WithLabelValues(route, outcome(status)).Inc()
+		}
+	})
+}
+
+// outcome names an ingest answer for thermowatt_ingest_requests_total.
+func outcome(status int) string {
+	switch {
+	case status < 300:
+		return "stored"
+	case status == http.StatusUnauthorized:
+		return "unauthorized"
+	case status == http.StatusForbidden:
+		return "forbidden"
+	case status == http.StatusRequestEntityTooLarge:
+		return "too_large"
+	case status == http.StatusTooManyRequests:
+		return "rate_limited"
+	case status == http.StatusServiceUnavailable:
+		return "unavailable"
+	case status == 499:
+		return "cancelled"
+	case status < 500:
+		return "invalid"
+	}
+	return "error"
+}
+
+// countTimeout bounds the extra write that records failures: it happens
+// after the readings are committed and must never hold the answer long.
+const countTimeout = 2 * time.Second
+
+// observeIngest counts a stored batch's readings and charges its rejected
+// readings to the device that sent them: the device of a device token, or
+// the one device an admin's batch names. Counting never fails the request.
+func observeIngest(r *http.Request, d Deps, b ingest.Batch, res ingest.Result) {
+	d.Metrics.Readings.WithLabelValues("accepted").Add(float64(res.Accepted))
+	d.Metrics.Readings.WithLabelValues("duplicate").Add(float64(res.Duplicates))
+	d.Metrics.Readings.WithLabelValues("rejected").Add(float64(len(res.Rejected)))
+	if len(res.Rejected) == 0 {
+		return
+	}
+	device := principal(r).DeviceID
+	if device == "" && len(b.DeviceIDs) == 1 {
+		device = b.DeviceIDs[0]
+	}
+	if device != "" {
+		countFailures(r, d, device, len(res.Rejected), 0)
+	}
+}
+
+// observeRefused charges a 403 on writing readings to the devices the
+// body named that the token may not write: a device flashed with another
+// device's token shows up as failing. Missing, unknown and revoked tokens
+// (401) cannot be tied to a device and are only in the metrics.
+func observeRefused(r *http.Request, d Deps, b ingest.Batch, err error) {
+	var he *Error
+	if !errors.As(err, &he) || he.Status != http.StatusForbidden {
+		return
+	}
+	p := principal(r)
+	for _, id := range b.DeviceIDs {
+		if !p.CanWriteDevice(id) {
+			countFailures(r, d, id, 0, 1)
+		}
+	}
+}
+
+func countFailures(r *http.Request, d Deps, device string, rejected, auth int) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), countTimeout)
+	defer cancel()
+	if err := d.Store.CountFailures(ctx, device, rejected, auth, d.Now()); err != nil {
+		d.Metrics.DBErrors.WithLabelValues("request").Inc()
+		logFrom(r).Warn("counting device failures", "device", device, "err", err)
+	}
+}
+
+// handleMetrics serves /metrics to METRICS_TOKEN (when set) or to any
+// reader or admin token: the series name device ids and counts, which a
+// public service should not show to everyone.
+func handleMetrics(d Deps, reader func(http.Handler) http.Handler) http.Handler {
+	inner := d.Metrics.Handler()
+	viaToken := reader(inner)
+	secret := []byte(d.MetricsToken)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(secret) > 0 && subtle.ConstantTimeCompare([]byte(presentedToken(r)), secret) == 1 {
+			inner.ServeHTTP(w, r)
+			return
+		}
+		viaToken.ServeHTTP(w, r)
+	})
+}

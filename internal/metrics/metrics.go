@@ -1,0 +1,150 @@
+// Package metrics is the service's Prometheus instrumentation, on a
+// private registry (not the global default), served at GET /metrics.
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/thermowatt/thermowatt/internal/alerts"
+	"github.com/thermowatt/thermowatt/internal/store"
+)
+
+// Metrics holds every series the service exports. docs/operations.md
+// lists them.
+type Metrics struct {
+	Registry *prometheus.Registry
+	// IngestRequests counts POSTs of readings by route and outcome
+	// (stored, invalid, unauthorized, forbidden, too_large, rate_limited,
+	// unavailable, cancelled, error).
+	IngestRequests *prometheus.CounterVec
+	// Readings counts readings by result: accepted, duplicate, rejected.
+	Readings *prometheus.CounterVec
+	// RequestDuration is the latency of every request by route and status.
+	RequestDuration *prometheus.HistogramVec
+	// DBErrors counts operations that failed on the database, by where
+	// (request, alerts).
+	DBErrors *prometheus.CounterVec
+	// AuthFailures counts refused requests: unauthorized (401: missing,
+	// unknown or revoked token) and forbidden (403: wrong scope or device).
+	AuthFailures *prometheus.CounterVec
+	// AlertNotifications counts webhook deliveries: sent, failed.
+	AlertNotifications *prometheus.CounterVec
+}
+
+// New makes the metrics on a new registry, with the Go runtime and
+// process collectors (memory, goroutines, open files).
+func New() *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: reg,
+		IngestRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "thermowatt_ingest_requests_total",
+			Help: "Requests that post readings, by route and outcome.",
+		}, []string{"route", "outcome"}),
+		Readings: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "thermowatt_readings_total",
+			Help: "Readings received, by result: accepted (newly stored), duplicate (already stored), rejected (invalid).",
+		}, []string{"result"}),
+		RequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "thermowatt_http_request_duration_seconds",
+			Help:    "Time to answer a request, by route and status code.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"route", "code"}),
+		DBErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "thermowatt_db_errors_total",
+			Help: "Operations that failed on the database, by where they ran (request, alerts).",
+		}, []string{"where"}),
+		AuthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "thermowatt_auth_failures_total",
+			Help: "Requests refused: unauthorized (401) or forbidden (403).",
+		}, []string{"reason"}),
+		AlertNotifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "thermowatt_alert_notifications_total",
+			Help: "Alert webhook deliveries, by result: sent, failed (retried later).",
+		}, []string{"result"}),
+	}
+	reg.MustRegister(m.IngestRequests, m.Readings, m.RequestDuration, m.DBErrors, m.AuthFailures, m.AlertNotifications,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Series that exist from the start, so a dashboard shows 0, not "no data".
+	for _, r := range []string{"accepted", "duplicate", "rejected"} {
+		m.Readings.WithLabelValues(r)
+	}
+	for _, r := range []string{"request", "alerts"} {
+		m.DBErrors.WithLabelValues(r)
+	}
+	for _, r := range []string{"sent", "failed"} {
+		m.AlertNotifications.WithLabelValues(r)
+	}
+	return m
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// WatchStore adds the gauges read from the database at each scrape: open
+// alerts by kind and devices by status.
+func (m *Metrics) WatchStore(st store.Store, p alerts.Policy, now func() time.Time) {
+	m.Registry.MustRegister(&storeCollector{st: st, policy: p, now: now, dbErrors: m.DBErrors.WithLabelValues("request")})
+}
+
+var (
+	openAlertsDesc = prometheus.NewDesc("thermowatt_open_alerts", "Alerts open now, by kind (silent, failing).", []string{"kind"}, nil)
+	devicesDesc    = prometheus.NewDesc("thermowatt_devices", "Registered devices by status (new, ok, silent, failing).", []string{"status"}, nil)
+)
+
+type storeCollector struct {
+	st       store.Store
+	policy   alerts.Policy
+	now      func() time.Time
+	dbErrors prometheus.Counter
+}
+
+func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- openAlertsDesc
+	ch <- devicesDesc
+}
+
+// Collect queries the database; when it cannot, the two gauges are left
+// out of this scrape (absent, rather than a misleading 0) and the error
+// is counted.
+func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	open, err := c.st.ListAlerts(ctx, store.AlertQuery{OpenOnly: true, Limit: 100000})
+	if err != nil {
+		c.dbErrors.Inc()
+		return
+	}
+	devs, err := c.st.ListDevices(ctx)
+	if err != nil {
+		c.dbErrors.Inc()
+		return
+	}
+	kinds := map[string]int{store.KindSilent: 0, store.KindFailing: 0}
+	failing := map[string]bool{}
+	for _, a := range open {
+		kinds[a.Kind]++
+		if a.Kind == store.KindFailing {
+			failing[a.DeviceID] = true
+		}
+	}
+	for k, n := range kinds {
+		ch <- prometheus.MustNewConstMetric(openAlertsDesc, prometheus.GaugeValue, float64(n), k)
+	}
+	statuses := map[string]int{alerts.StatusNew: 0, alerts.StatusOK: 0, alerts.StatusSilent: 0, alerts.StatusFailing: 0}
+	now := c.now()
+	for _, d := range devs {
+		statuses[c.policy.Status(d, failing[d.ID], now)]++
+	}
+	for s, n := range statuses {
+		ch <- prometheus.MustNewConstMetric(devicesDesc, prometheus.GaugeValue, float64(n), s)
+	}
+}

@@ -1,0 +1,65 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/thermowatt/thermowatt/internal/store"
+)
+
+// seriesQuery groups one device's rows by epoch-aligned bucket with
+// date_bin (PostgreSQL 14+), which works on the absolute instant, so the
+// session's time zone does not move buckets. The rows come from the
+// (device_id, recorded_at) unique index range.
+//
+// Pressure is read from the jsonb payload only when it is a number, so a
+// device that sends a string there does not fail the whole chart.
+const seriesQuery = `
+SELECT date_bin($1::bigint * interval '1 microsecond', recorded_at, timestamptz '1970-01-01 00:00:00+00') AS bucket,
+	count(*),
+	avg(temperature), min(temperature), max(temperature),
+	avg(humidity), min(humidity), max(humidity),
+	avg(voltage_v), min(voltage_v), max(voltage_v),
+	avg(current_ma), min(current_ma), max(current_ma),
+	avg(power_mw), min(power_mw), max(power_mw),
+	avg(pressure), min(pressure), max(pressure)
+FROM (
+	SELECT recorded_at, temperature, humidity, voltage_v, current_ma, power_mw,
+		CASE WHEN jsonb_typeof(payload #> '{sensor,bmp280,pressure_hpa}') = 'number'
+			THEN (payload #>> '{sensor,bmp280,pressure_hpa}')::float8 END AS pressure
+	FROM device_measurements
+	WHERE device_id = $2 AND recorded_at >= $3 AND recorded_at < $4
+) AS r
+GROUP BY bucket
+ORDER BY bucket`
+
+// Series aggregates readings into buckets; see store.Store.
+func (s *Store) Series(ctx context.Context, q store.SeriesQuery) ([]store.SeriesPoint, error) {
+	if q.Bucket < time.Microsecond {
+		return nil, fmt.Errorf("postgres: series: bucket must be at least 1µs, got %v", q.Bucket)
+	}
+	rows, err := s.pool.Query(ctx, seriesQuery,
+		q.Bucket.Microseconds(), q.DeviceID, store.UTC(q.From), store.UTC(q.To))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: series: %w", mapError(ctx, err))
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.SeriesPoint, error) {
+		var p store.SeriesPoint
+		err := row.Scan(&p.Time, &p.Count,
+			&p.Temperature.Avg, &p.Temperature.Min, &p.Temperature.Max,
+			&p.Humidity.Avg, &p.Humidity.Min, &p.Humidity.Max,
+			&p.VoltageV.Avg, &p.VoltageV.Min, &p.VoltageV.Max,
+			&p.CurrentMA.Avg, &p.CurrentMA.Min, &p.CurrentMA.Max,
+			&p.PowerMW.Avg, &p.PowerMW.Min, &p.PowerMW.Max,
+			&p.PressureHPa.Avg, &p.PressureHPa.Min, &p.PressureHPa.Max)
+		p.Time = p.Time.UTC()
+		return p, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: series: %w", mapError(ctx, err))
+	}
+	return out, nil
+}
