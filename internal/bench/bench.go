@@ -237,15 +237,27 @@ func runBackend(ctx context.Context, cfg Config, backend string, bare result, lo
 	monthQ := func(dev string) store.Query {
 		return store.Query{DeviceID: dev, From: now.Add(-30 * 24 * time.Hour), To: now.Add(time.Minute), Limit: 1000}
 	}
+	pageOf := func(q func(string) store.Query) func(context.Context, string) error {
+		return func(ctx context.Context, dev string) error { _, err := st.QueryReadings(ctx, q(dev)); return err }
+	}
+	monthHTTP, monthStore := pageOf(monthQ), "page"
+	monthURL := monthPath(ctx, srv.URL, reader, h.ids[0], now, monthQ)
+	if strings.Contains(monthURL(h.ids[0]), "/series") {
+		monthStore = "series"
+		monthHTTP = func(ctx context.Context, dev string) error {
+			_, err := st.Series(ctx, store.SeriesQuery{DeviceID: dev, From: now.Add(-30 * 24 * time.Hour), To: now.Add(time.Minute), Bucket: time.Hour})
+			return err
+		}
+	}
 	for _, qp := range []struct {
 		name   string
 		file   string // of its profile
 		path   func(dev string) string
-		q      func(dev string) store.Query
+		store  func(ctx context.Context, dev string) error // the same through the store alone
 		target time.Duration
 	}{
-		{"query 24 h of one device", "day", func(dev string) string { return measurementsPath(dayQ(dev)) }, dayQ, targetDayP99},
-		{"query 30 days of one device", "month", monthPath(ctx, srv.URL, reader, h.ids[0], now, monthQ), monthQ, targetMonthP99},
+		{"query 24 h of one device", "day", func(dev string) string { return measurementsPath(dayQ(dev)) }, pageOf(dayQ), targetDayP99},
+		{"query 30 days of one device (" + monthStore + ")", "month", monthURL, monthHTTP, targetMonthP99},
 	} {
 		logf("%s: %d clients, random device of %d, %s: GET %s", qp.name, cfg.QueryClients, cfg.QueryDevices, cfg.Duration, qp.path(h.ids[0]))
 		workers := make([]request, cfg.QueryClients)
@@ -269,7 +281,7 @@ func runBackend(ctx context.Context, cfg Config, backend string, bare result, lo
 		}
 		// The ceiling: the same query through the store, without HTTP,
 		// JSON or authentication: what the database alone takes.
-		cr, err := storeQueries(ctx, st, h.ids, qp.q, cfg.QueryClients, cfg.Duration/3)
+		cr, err := storeQueries(ctx, h.ids, qp.store, cfg.QueryClients, cfg.Duration/3)
 		if err != nil {
 			return nil, err
 		}
@@ -360,7 +372,7 @@ func monthPath(ctx context.Context, base, token, dev string, now time.Time, q fu
 }
 
 // storeQueries runs q through the store directly, closed-loop.
-func storeQueries(ctx context.Context, st store.Store, ids []string, q func(string) store.Query, clients int, d time.Duration) (result, error) {
+func storeQueries(ctx context.Context, ids []string, q func(context.Context, string) error, clients int, d time.Duration) (result, error) {
 	r := result{}
 	type out struct {
 		lat []time.Duration
@@ -374,7 +386,7 @@ func storeQueries(ctx context.Context, st store.Store, ids []string, q func(stri
 			var o out
 			for n := 0; time.Now().Before(deadline); n++ {
 				t0 := time.Now()
-				if _, err := st.QueryReadings(ctx, q(ids[(n*7919+w*104729)%len(ids)])); err != nil {
+				if err := q(ctx, ids[(n*7919+w*104729)%len(ids)]); err != nil {
 					o.err = err
 					break
 				}
