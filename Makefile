@@ -5,7 +5,7 @@ GOFLAGS ?=
 SHELL   := /bin/bash
 .SHELLFLAGS := -o pipefail -ec
 
-.PHONY: run build web-assets test test-go test-firmware test-browser lint fmt clean fuzz soak
+.PHONY: run build web-assets test test-go test-firmware test-browser lint fmt clean fuzz soak bench
 
 ## run: build and start the service on the embedded SQLite database (./data)
 run: build
@@ -46,6 +46,10 @@ test-browser: build
 
 test-firmware: build
 	cd esp32 && npm ci --no-audit --no-fund && THERMOWATT_BIN=$(CURDIR)/$(BIN) npm test
+
+## bench: the performance run of docs/benchmarks.md (PostgreSQL at BENCH_DATABASE_URL, then SQLite; BENCH_DURATION, BENCH_ROWS)
+bench: build
+	$(GO) run ./internal/bench/cmd
 
 ## lint: formatting and vet
 lint:

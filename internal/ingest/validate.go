@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"regexp"
 	"strconv"
 	"time"
 
@@ -30,11 +29,10 @@ var (
 		"payload.current_ma": {-1e6, 1e6},   // mA (±1 kA)
 		"payload.power_mw":   {-1e9, 1e9},   // mW (±1 MW)
 	}
-	deviceIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 )
 
 // ValidDeviceID reports whether id is an acceptable device id.
-func ValidDeviceID(id string) bool { return deviceIDPattern.MatchString(id) }
+func ValidDeviceID(id string) bool { return validDeviceID(id) }
 
 // wireReading is a reading as JSON carries it. Fields are raw so that a
 // wrong type is reported against its own field with a clear message.
@@ -75,10 +73,10 @@ func parseReading(raw json.RawMessage, now time.Time) (r reading.Reading, field,
 		return r, "deviceId", "deviceId is required"
 	}
 	var id string
-	if json.Unmarshal(w.DeviceID, &id) != nil {
+	if unquote(w.DeviceID, &id) != nil {
 		return r, "deviceId", "deviceId must be a string"
 	}
-	if !deviceIDPattern.MatchString(id) {
+	if !validDeviceID(id) {
 		return r, "deviceId", "deviceId must be 1-64 characters of A-Z, a-z, 0-9, '.', '_' or '-'"
 	}
 	r.DeviceID = id
@@ -88,7 +86,7 @@ func parseReading(raw json.RawMessage, now time.Time) (r reading.Reading, field,
 		r.ServerTime = true
 	} else {
 		var s string
-		if json.Unmarshal(w.RecordedAt, &s) != nil {
+		if unquote(w.RecordedAt, &s) != nil {
 			return r, "recordedAt", "recordedAt must be an RFC 3339 string such as 2025-02-05T09:30:00+09:00"
 		}
 		t, err := time.Parse(time.RFC3339Nano, s)
@@ -134,11 +132,11 @@ func parseReading(raw json.RawMessage, now time.Time) (r reading.Reading, field,
 	if r.PowerMW, field, msg, ok = number("payload.power_mw", p.PowerMW); !ok {
 		return r, field, msg
 	}
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, w.Payload); err != nil {
+	compact, err := compactJSON(w.Payload)
+	if err != nil {
 		return r, "payload", "payload is not valid JSON"
 	}
-	r.Payload = compact.Bytes()
+	r.Payload = compact
 	return r, "", ""
 }
 

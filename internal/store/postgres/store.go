@@ -23,7 +23,8 @@ var migrations embed.FS
 
 // Store keeps readings, devices and tokens in PostgreSQL.
 type Store struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	tokens tokenLookups // concurrent TokenByID calls share queries
 }
 
 var _ store.Store = (*Store)(nil)

@@ -43,20 +43,10 @@ func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
 	return nil
 }
 
-// TokenByID returns a token that has not been revoked; store.ErrNotFound otherwise.
+// TokenByID returns a token that has not been revoked; store.ErrNotFound
+// otherwise. Concurrent calls share one query (tokenlookup.go).
 func (s *Store) TokenByID(ctx context.Context, id string) (store.Token, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = $1 AND revoked_at IS NULL`, id)
-	if err != nil {
-		return store.Token{}, fmt.Errorf("postgres: token %q: %w", id, mapError(ctx, err))
-	}
-	t, err := pgx.CollectExactlyOneRow(rows, scanToken)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Token{}, fmt.Errorf("token %q: %w", id, store.ErrNotFound)
-	}
-	if err != nil {
-		return store.Token{}, fmt.Errorf("postgres: token %q: %w", id, mapError(ctx, err))
-	}
-	return t, nil
+	return s.tokens.get(ctx, s, id)
 }
 
 // ListTokens returns every token, revoked ones included, oldest first.
