@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,12 +23,11 @@ const adminToken = "bench-admin-token-0123456789"
 // server is bin/thermowatt serve running as a child process, so that its
 // memory is measured apart from the load generator's.
 type server struct {
-	cmd       *exec.Cmd
-	URL       string
-	PprofAddr string
-	exited    chan error
-	peakRSS   atomic.Int64 // bytes, sampled
-	stopRSS   chan struct{}
+	cmd     *exec.Cmd
+	URL     string
+	exited  chan error
+	peakRSS atomic.Int64 // bytes, sampled
+	stopRSS chan struct{}
 }
 
 var listening = regexp.MustCompile(`listening on http://localhost:(\d+)`)
@@ -37,10 +35,6 @@ var listening = regexp.MustCompile(`listening on http://localhost:(\d+)`)
 // startServer runs binary serve with extra environment (DATABASE_URL or
 // DATA_DIR); its log goes to logPath.
 func startServer(ctx context.Context, binary, logPath string, extra ...string) (*server, error) {
-	pprofAddr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
 	cmd := exec.Command(binary, "serve")
 	cmd.Env = append(os.Environ(),
 		"PORT=0",
@@ -48,7 +42,8 @@ func startServer(ctx context.Context, binary, logPath string, extra ...string) (
 		// Per-token rate limits (hardening) would cap each simulated
 		// device; a few hundred stand in for millions, so they are lifted.
 		"RATE_LIMIT=0",
-		"PPROF_ADDR="+pprofAddr,
+		// The profiler, to admin tokens, for BENCH_PROFILE.
+		"PPROF=true",
 	)
 	cmd.Env = append(cmd.Env, extra...)
 	logFile, err := os.Create(logPath)
@@ -63,7 +58,7 @@ func startServer(ctx context.Context, binary, logPath string, extra ...string) (
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s serve: %w (run `make build` first)", binary, err)
 	}
-	s := &server{cmd: cmd, PprofAddr: pprofAddr, exited: make(chan error, 1), stopRSS: make(chan struct{})}
+	s := &server{cmd: cmd, exited: make(chan error, 1), stopRSS: make(chan struct{})}
 	port := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -151,10 +146,12 @@ func (s *server) stop() error {
 	}
 }
 
-// cpuProfile fetches a CPU profile of d from the server's pprof listener.
+// cpuProfile fetches a CPU profile of d from the server's profiler
+// (PPROF=true serves it to admin tokens).
 func (s *server) cpuProfile(ctx context.Context, d time.Duration, path string) error {
-	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", s.PprofAddr, int(d.Seconds()))
+	url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", s.URL, int(d.Seconds()))
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
@@ -172,13 +169,4 @@ func (s *server) cpuProfile(ctx context.Context, d time.Duration, path string) e
 		return err
 	}
 	return f.Close()
-}
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }

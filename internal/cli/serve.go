@@ -49,11 +49,6 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err := bootstrapAdmin(ctx, e, cfg, st); err != nil {
 		return err
 	}
-	stopPprof, err := startPprof(e.getenv("PPROF_ADDR"), logger) // opt-in profiler for benchmarks
-	if err != nil {
-		return err
-	}
-	defer stopPprof()
 
 	// Concurrent requests share commits. SQLite has one writer, so one
 	// committer; PostgreSQL takes a few transactions at once.
