@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"strings"
 
@@ -13,27 +12,10 @@ import (
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
-// mapError turns err into what callers of store.Store can act on: a
-// context error stays one (the caller gave up), errors that mean "the
-// database cannot take this right now, try again later" wrap
-// store.ErrUnavailable (the API answers 503), anything else is returned
-// as is (a bug or a constraint violation: 500).
+// mapError maps err as store.MapError says, with this backend's idea of
+// what "unavailable" means (unavailable, below).
 func mapError(ctx context.Context, err error) error {
-	if err == nil {
-		return nil
-	}
-	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
-		// pgx may report a cancelled query as a closed connection; say
-		// what actually happened.
-		return fmt.Errorf("%w: %w", ctxErr, err)
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	if unavailable(err) {
-		return store.Unavailable(err)
-	}
-	return err
+	return store.MapError(ctx, err, unavailable)
 }
 
 func unavailable(err error) bool {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"io/fs"
 	"strings"
 	"syscall"
@@ -15,25 +14,10 @@ import (
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
-// mapError turns err into what callers of store.Store can act on: a
-// context error stays one, errors that mean "the database cannot take this
-// now, try again later" (disk full, read-only file, locked by another
-// process for longer than busy_timeout, closed) wrap store.ErrUnavailable,
-// anything else is returned as is.
+// mapError maps err as store.MapError says, with this backend's idea of
+// what "unavailable" means (unavailable, below).
 func mapError(ctx context.Context, err error) error {
-	if err == nil {
-		return nil
-	}
-	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
-		return fmt.Errorf("%w: %w", ctxErr, err)
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	if unavailable(err) {
-		return store.Unavailable(err)
-	}
-	return err
+	return store.MapError(ctx, err, unavailable)
 }
 
 func unavailable(err error) bool {
