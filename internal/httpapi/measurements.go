@@ -53,6 +53,23 @@ func decodeReadings(r *http.Request, body []byte, now time.Time) (ingest.Batch, 
 	return b, nil
 }
 
+// ingestBody is the one ingest path of both POST endpoints: decode, check
+// access, commit the valid readings, and count what happened. When it
+// returns nil, every accepted reading is committed.
+func ingestBody(r *http.Request, d Deps, body []byte, now time.Time) (ingest.Batch, ingest.Result, error) {
+	b, err := decodeReadings(r, body, now)
+	if err != nil {
+		observeRefused(r, d, b, err)
+		return b, ingest.Result{}, err
+	}
+	res, err := ingest.Store(r.Context(), d.Writer, b, now)
+	if err != nil {
+		return b, res, storeError(err)
+	}
+	observeIngest(r, d, b, res)
+	return b, res, nil
+}
+
 // handlePostMeasurements takes one reading or an array of up to 500. The
 // answer is sent only after the accepted readings are committed.
 func handlePostMeasurements(d Deps) http.Handler {
@@ -61,17 +78,10 @@ func handlePostMeasurements(d Deps) http.Handler {
 		if err != nil {
 			return err
 		}
-		now := d.Now()
-		b, err := decodeReadings(r, body, now)
+		b, res, err := ingestBody(r, d, body, d.Now())
 		if err != nil {
-			observeRefused(r, d, b, err)
 			return err
 		}
-		res, err := ingest.Store(r.Context(), d.Writer, b, now)
-		if err != nil {
-			return storeError(err)
-		}
-		observeIngest(r, d, b, res)
 		status := http.StatusCreated
 		if len(b.Readings) == 0 {
 			// Every reading was invalid: resending cannot help.

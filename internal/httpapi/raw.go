@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"github.com/thermowatt/thermowatt/internal/ingest"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -31,16 +30,10 @@ func handlePostRaw(d Deps) http.Handler {
 
 		answer := map[string]any{}
 		if looksLikeReadings(body) {
-			b, err := decodeReadings(r, body, now)
+			_, res, err := ingestBody(r, d, body, now)
 			if err != nil {
-				observeRefused(r, d, b, err)
 				return err
 			}
-			res, err := ingest.Store(r.Context(), d.Writer, b, now)
-			if err != nil {
-				return storeError(err)
-			}
-			observeIngest(r, d, b, res)
 			rec.Ingested, rec.Accepted, rec.Duplicates, rec.Rejected = true, res.Accepted, res.Duplicates, len(res.Rejected)
 			answer["accepted"], answer["duplicates"], answer["rejected"] = res.Accepted, res.Duplicates, res.Rejected
 		}
