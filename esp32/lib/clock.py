@@ -8,6 +8,8 @@
 # first sets the clock in a boot, the wall time of that boot's uptime zero is
 # persisted, so those readings get their real time, even after a reboot.
 import time
+
+from flashqueue import replace
 from micropython import const
 
 _UNIX_2000 = const(946684800)
@@ -156,17 +158,5 @@ class Clock:
         with open(tmp, "w") as f:
             for k in keys:
                 f.write("%d %d\n" % (k, self._t0[k]))
-        _replace(tmp, self._boot_file)
+        replace(tmp, self._boot_file)
 
-
-def _replace(src, dst):
-    import os
-    try:
-        os.rename(src, dst)
-    except OSError:
-        # FAT cannot rename over an existing file.
-        try:
-            os.remove(dst)
-        except OSError:
-            pass
-        os.rename(src, dst)

@@ -27,10 +27,13 @@ def _exists(path):
         return False
 
 
-def _replace(src, dst):
+def replace(src, dst):
+    """Put src in place of dst (write a temp file, then replace: the old
+    file stays whole until the new one is complete)."""
     try:
         os.rename(src, dst)
     except OSError:
+        # FAT cannot rename over an existing file.
         try:
             os.remove(dst)
         except OSError:
@@ -114,7 +117,7 @@ class FlashQueue:
         tmp = self.root + "/ack.tmp"
         with open(tmp, "w") as f:
             f.write("%d %d %d\n" % (self.r_seg, self.r_off, self.dropped))
-        _replace(tmp, self.root + "/ack")
+        replace(tmp, self.root + "/ack")
 
     def _next_boot(self):
         path = self.root + "/boot"
@@ -126,7 +129,7 @@ class FlashQueue:
         tmp = path + ".tmp"
         with open(tmp, "w") as f:
             f.write("%d\n" % n)
-        _replace(tmp, path)
+        replace(tmp, path)
         return n
 
     # -- writing -----------------------------------------------------------
