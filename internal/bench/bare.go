@@ -15,7 +15,7 @@ import (
 // answers 201, with no authentication, database or logging. It runs in
 // the bench process, under the same load generator and concurrency as the
 // fleet phase.
-func startBare() (url string, stop func(), err error) {
+func startBare() (addr string, stop func(), err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err
@@ -37,5 +37,5 @@ func startBare() (url string, stop func(), err error) {
 	})
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+	return ln.Addr().String(), func() { srv.Close() }, nil
 }

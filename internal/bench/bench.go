@@ -62,19 +62,18 @@ func Run(ctx context.Context, out io.Writer) error {
 }
 
 func measureBare(ctx context.Context, cfg Config) (result, error) {
-	url, stop, err := startBare()
+	addr, stop, err := startBare()
 	if err != nil {
 		return result{}, err
 	}
 	defer stop()
-	c := newClient(cfg.Fleet)
 	workers := make([]request, cfg.Fleet)
 	base := time.Now().Add(-time.Hour)
 	for i := range workers {
-		workers[i] = postReadings(url, "unused", fmt.Sprintf("bare-%04d", i), base, 1)
+		workers[i] = postReadings(addr, "unused", fmt.Sprintf("bare-%04d", i), base, 1)
 	}
 	cpu0 := takeCPU(0)
-	r := run(ctx, c, workers, http.StatusCreated, cfg.Duration)
+	r := run(ctx, addr, workers, http.StatusCreated, cfg.Duration)
 	fmt.Printf("#   %s (the bare handler runs inside the load generator)\n", cpuShare(cpu0, takeCPU(0), len(r.Latencies), "request"))
 	if r.Errors > 0 {
 		return r, fmt.Errorf("bare handler: %d errors, first: %s", r.Errors, r.FirstErr)
@@ -148,15 +147,14 @@ func runBackend(ctx context.Context, cfg Config, backend string, logf func(strin
 
 	// Batch ingest: arrays of 100 readings.
 	logf("batch ingest: %d clients posting arrays of 100 readings, %s", cfg.BatchClients, cfg.Duration)
-	c := newClient(cfg.Fleet)
 	base := time.Now().Add(-30 * 24 * time.Hour).Truncate(time.Second)
 	workers := make([]request, cfg.BatchClients)
 	for i := range workers {
-		workers[i] = postReadings(srv.URL, tokens[i], batchIDs[i], base, 100)
+		workers[i] = postReadings(srv.addr(), tokens[i], batchIDs[i], base, 100)
 	}
 	waitProfile := profile(ctx, cfg, srv, "batch-"+backend, logf)
 	cpu0 := takeCPU(srv.pid())
-	br := run(ctx, c, workers, http.StatusCreated, cfg.Duration)
+	br := run(ctx, srv.addr(), workers, http.StatusCreated, cfg.Duration)
 	logf("  %s", cpuShare(cpu0, takeCPU(srv.pid()), 100*len(br.Latencies), "reading"))
 	waitProfile()
 	if br.Errors > 0 {
@@ -181,11 +179,11 @@ func runBackend(ctx context.Context, cfg Config, backend string, logf func(strin
 	logf("fleet: %d devices, one reading per request, own token each, durable (2xx after commit), %s", cfg.Fleet, cfg.Duration)
 	workers = make([]request, cfg.Fleet)
 	for i := range workers {
-		workers[i] = postReadings(srv.URL, tokens[cfg.BatchClients+i], fleetIDs[i], base, 1)
+		workers[i] = postReadings(srv.addr(), tokens[cfg.BatchClients+i], fleetIDs[i], base, 1)
 	}
 	waitProfile = profile(ctx, cfg, srv, "fleet-"+backend, logf)
 	cpu0 = takeCPU(srv.pid())
-	fr := run(ctx, c, workers, http.StatusCreated, cfg.Duration)
+	fr := run(ctx, srv.addr(), workers, http.StatusCreated, cfg.Duration)
 	logf("  %s", cpuShare(cpu0, takeCPU(srv.pid()), len(fr.Latencies), "request"))
 	waitProfile()
 	if fr.Errors > 0 {
@@ -263,18 +261,14 @@ func runBackend(ctx context.Context, cfg Config, backend string, logf func(strin
 		logf("%s: %d clients, random device of %d, %s: GET %s", qp.name, cfg.QueryClients, cfg.QueryDevices, cfg.Duration, qp.path(h.ids[0]))
 		workers := make([]request, cfg.QueryClients)
 		for w := range workers {
-			workers[w] = func(n int) (*http.Request, error) {
+			workers[w] = func(n int) []byte {
 				dev := h.ids[(n*7919+w*104729)%len(h.ids)]
-				req, err := http.NewRequest(http.MethodGet, srv.URL+qp.path(dev), nil)
-				if err == nil {
-					req.Header.Set("Authorization", "Bearer "+reader)
-				}
-				return req, err
+				return httpRequest(http.MethodGet, srv.addr(), qp.path(dev), reader, nil)
 			}
 		}
 		waitProfile := profile(ctx, cfg, srv, qp.file+"-"+backend, logf)
 		cpu0 := takeCPU(srv.pid())
-		qr := run(ctx, c, workers, http.StatusOK, cfg.Duration)
+		qr := run(ctx, srv.addr(), workers, http.StatusOK, cfg.Duration)
 		logf("  %s", cpuShare(cpu0, takeCPU(srv.pid()), len(qr.Latencies), "query"))
 		waitProfile()
 		if qr.Errors > 0 {

@@ -170,3 +170,6 @@ func (s *server) cpuProfile(ctx context.Context, d time.Duration, path string) e
 	}
 	return f.Close()
 }
+
+// addr is the server's host:port, for the load generator's connections.
+func (s *server) addr() string { return strings.TrimPrefix(s.URL, "http://") }
