@@ -173,22 +173,26 @@ func firstLine(req []byte) string {
 	return string(line)
 }
 
-// readingJSON appends one reading as a device sends it.
-func readingJSON(b []byte, deviceID string, at time.Time, i int) []byte {
+// readingJSON appends one reading exactly as the firmware sends it
+// (esp32/lib/reading.py to_api): no humidity sensor, the power figures and
+// the sensors' own report in the payload, and — on the first reading of
+// each request — the device's report on itself (payload.device).
+func readingJSON(b []byte, deviceID string, at time.Time, i int, withHealth bool) []byte {
 	b = append(b, `{"deviceId":"`...)
 	b = append(b, deviceID...)
 	b = append(b, `","recordedAt":"`...)
 	b = at.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","temperature":`...)
-	b = strconv.AppendFloat(b, 20+float64(i%100)/10, 'f', 1, 64)
-	b = append(b, `,"humidity":`...)
-	b = strconv.AppendFloat(b, 40+float64(i%50)/10, 'f', 1, 64)
-	b = append(b, `,"payload":{"voltage_v":5.02,"current_ma":`...)
-	b = strconv.AppendFloat(b, 100+float64(i%200), 'f', 1, 64)
-	b = append(b, `,"power_mw":`...)
-	b = strconv.AppendFloat(b, 500+float64(i%1000), 'f', 1, 64)
-	b = append(b, `}}`...)
-	return b
+	b = strconv.AppendFloat(b, temperatureAt(i), 'f', 1, 64)
+	b = append(b, `,"humidity":null,"payload":`...)
+	b = appendPayload(b, i)
+	if withHealth {
+		b = b[:len(b)-1] // reopen the payload object
+		b = append(b, `,"device":{"firmware":"0.3.0","uptime_s":`...)
+		b = strconv.AppendInt(b, int64(i*300), 10)
+		b = append(b, `,"free_heap":98304,"rssi_dbm":-61,"queue_depth":0,"dropped":0,"dead_lettered":0,"last_error":null,"reset_cause":"power_on","boot":3}}`...)
+	}
+	return append(b, '}')
 }
 
 // postReadings makes a worker that posts `size` readings of one device per
@@ -206,7 +210,7 @@ func postReadings(host, token, deviceID string, base time.Time, size int) reques
 				buf = append(buf, ',')
 			}
 			i := n*size + j
-			buf = readingJSON(buf, deviceID, base.Add(time.Duration(i)*time.Second), i)
+			buf = readingJSON(buf, deviceID, base.Add(time.Duration(i)*time.Second), i, j == 0)
 		}
 		if size > 1 {
 			buf = append(buf, ']')

@@ -48,7 +48,7 @@ func copyRows(ctx context.Context, conn *pgx.Conn, table string, h *history) (ti
 			return nil, nil
 		}
 		values[0], values[1], values[2], values[3] = r.DeviceID, r.RecordedAt, now, false
-		values[4], values[5], values[6], values[7], values[8] = r.Temp, r.Hum, r.V, r.MA, r.MW
+		values[4], values[5], values[6], values[7], values[8] = r.Temp, nil, r.V, r.MA, r.MW
 		values[9] = r.Payload
 		return values, nil
 	})

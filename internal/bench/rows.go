@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 )
@@ -10,8 +11,9 @@ import (
 type row struct {
 	DeviceID   string
 	RecordedAt time.Time
-	Temp, Hum  float64
+	Temp       float64
 	V, MA, MW  float64
+	Pressure   float64 // payload.sensor.bmp280.pressure_hpa
 	Payload    []byte
 }
 
@@ -49,14 +51,35 @@ func (h *history) next(r *row) bool {
 	h.i++
 	r.DeviceID = h.ids[d]
 	r.RecordedAt = h.end.Add(-time.Duration(perDevice-1-t) * h.step)
-	r.Temp = 20 + float64(h.i%100)/10
-	r.Hum = 40 + float64(h.i%50)/10
-	r.V, r.MA, r.MW = 5.02, 100+float64(h.i%200), 500+float64(h.i%1000)
-	r.Payload = r.Payload[:0]
-	r.Payload = append(r.Payload, `{"voltage_v":5.02,"current_ma":`...)
-	r.Payload = strconv.AppendFloat(r.Payload, r.MA, 'f', 1, 64)
-	r.Payload = append(r.Payload, `,"power_mw":`...)
-	r.Payload = strconv.AppendFloat(r.Payload, r.MW, 'f', 1, 64)
-	r.Payload = append(r.Payload, '}')
+	r.Temp = temperatureAt(h.i)
+	r.V, r.MA, r.MW = voltageAt(h.i), currentAt(h.i), powerAt(h.i)
+	r.Pressure = pressureAt(h.i)
+	r.Payload = appendPayload(r.Payload[:0], h.i)
 	return true
+}
+
+// The synthetic sensor values of reading i, varying so that aggregates
+// have work to do; rounded to 0.1 as the firmware rounds them.
+func temperatureAt(i int) float64 { return 20 + float64(i%100)/10 }
+func voltageAt(i int) float64     { return 4.9 + float64(i%20)/100 }
+func currentAt(i int) float64     { return 100 + float64(i%200) }
+func pressureAt(i int) float64    { return 1000 + float64(i%300)/10 }
+func powerAt(i int) float64       { return math.Round(voltageAt(i)*currentAt(i)*10) / 10 }
+
+// appendPayload appends reading i's payload as the firmware writes it
+// (esp32/lib/reading.py to_api): power figures, then the BMP280's and the
+// INA219's own report.
+func appendPayload(b []byte, i int) []byte {
+	b = append(b, `{"voltage_v":`...)
+	b = strconv.AppendFloat(b, voltageAt(i), 'f', 2, 64)
+	b = append(b, `,"current_ma":`...)
+	b = strconv.AppendFloat(b, currentAt(i), 'f', 1, 64)
+	b = append(b, `,"power_mw":`...)
+	b = strconv.AppendFloat(b, powerAt(i), 'f', 1, 64)
+	b = append(b, `,"sensor":{"bmp280":{"temperature_c":`...)
+	b = strconv.AppendFloat(b, temperatureAt(i), 'f', 1, 64)
+	b = append(b, `,"pressure_hpa":`...)
+	b = strconv.AppendFloat(b, pressureAt(i), 'f', 1, 64)
+	b = append(b, `},"ina219":{"shunt_ohms":0.1,"max_current_a":3.2}}}`...)
+	return b
 }

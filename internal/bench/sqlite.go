@@ -63,7 +63,7 @@ func sqliteLoad(ctx context.Context, db *sql.DB, h *history, txRows int) (time.D
 				break
 			}
 			args = append(args, r.DeviceID, r.RecordedAt.UnixMicro(), received,
-				r.Temp, r.Hum, r.V, r.MA, r.MW, string(r.Payload))
+				r.Temp, nil, r.V, r.MA, r.MW, string(r.Payload))
 			if len(args) == cap(args) {
 				if _, err := stmt.ExecContext(ctx, args...); err != nil {
 					tx.Rollback()
