@@ -15,17 +15,10 @@ import (
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
-// registerDevices adds the devices a batch names that are not registered
-// yet. It runs before the readings are inserted (they reference devices);
-// ORDER BY makes concurrent batches take the row locks in the same order.
-const registerDevices = `
-INSERT INTO devices (id, created_at)
-SELECT id, $2 FROM unnest($1::text[]) AS id ORDER BY id COLLATE "C"
-ON CONFLICT (id) DO NOTHING`
-
 // The insert statement is the ingest hot path: the whole batch in one
-// statement, which also adds what it stored to each device's count and
-// last-seen time. It comes in two forms:
+// statement and one round trip, which also adds what it stored to each
+// device's count and last-seen time, registering the devices it has not
+// seen before. It comes in two forms:
 //
 //   - insertNewReadings, tried first, assumes every reading is new: a plain
 //     INSERT, which skips ON CONFLICT's speculative insertion (an extra
@@ -82,9 +75,11 @@ SELECT device_id, recorded_at FROM inserted`
 		max(recorded_at) FILTER (WHERE health IS NOT NULL) AS health_at
 	FROM inserted GROUP BY device_id
 ), counted AS (
-	-- An upsert rather than UPDATE ... FROM: it locks the device rows in
-	-- the order of its SELECT, whereas a join's order is up to the planner.
-	-- Every device is registered by now, so it always takes the UPDATE path.
+	-- An upsert rather than UPDATE ... FROM: it registers a device on its
+	-- first reading, and it locks the device rows in the order of its
+	-- SELECT, whereas a join's order is up to the planner. A device none of
+	-- whose readings is stored is left alone: it is registered already,
+	-- since its readings were stored before (devices are never deleted).
 	INSERT INTO devices AS d (id, created_at, last_seen_at, reading_count, health, health_at)
 	SELECT device_id, $1, $1, n, health, health_at FROM accepted ORDER BY device_id
 	ON CONFLICT (id) DO UPDATE
@@ -103,11 +98,11 @@ func (s *Store) InsertReadings(ctx context.Context, rs []reading.Reading, receiv
 	}
 	b := store.NewBatch(rs)
 	args := insertArgs(b.Readings, store.UTC(receivedAt))
-	devices := b.DeviceIDs()
-
-	stored, err := s.insertNew(ctx, devices, args)
+	// Each statement runs in a transaction of its own: when it returns
+	// without error, the readings are durable.
+	stored, err := s.insertNew(ctx, args)
 	if isRepeat(err) {
-		stored, err = s.insertOrSkip(ctx, devices, args, b.Readings)
+		stored, err = s.insertOrSkip(ctx, args, b.Readings)
 	}
 	if err != nil {
 		return store.InsertResult{}, fmt.Errorf("postgres: insert readings: %w", mapError(ctx, err))
@@ -152,17 +147,11 @@ func insertArgs(rs []reading.Reading, receivedAt time.Time) []any {
 
 // insertNew stores the batch assuming all of it is new (insertNewReadings);
 // it fails with a unique violation (isRepeat) when some is not.
-func (s *Store) insertNew(ctx context.Context, devices []string, args []any) ([]bool, error) {
+func (s *Store) insertNew(ctx context.Context, args []any) ([]bool, error) {
 	n := len(args[1].([]string))
 	err := s.withRetry(ctx, func() error {
-		// Both statements go in one batch, one round trip. A batch outside an
-		// explicit transaction runs in one implicit transaction, committed when
-		// the batch completes: when Close returns nil, the readings are durable.
 		var count int
-		batch := &pgx.Batch{}
-		batch.Queue(registerDevices, devices, args[0])
-		batch.Queue(insertNewReadings, args...).QueryRow(func(row pgx.Row) error { return row.Scan(&count) })
-		if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
+		if err := s.pool.QueryRow(ctx, insertNewReadings, args...).Scan(&count); err != nil {
 			return err
 		}
 		if count != n {
@@ -182,33 +171,32 @@ func (s *Store) insertNew(ctx context.Context, devices []string, args []any) ([]
 
 // insertOrSkip stores the readings of the batch not stored yet
 // (insertReadings) and reports which.
-func (s *Store) insertOrSkip(ctx context.Context, devices []string, args []any, rs []reading.Reading) ([]bool, error) {
+func (s *Store) insertOrSkip(ctx context.Context, args []any, rs []reading.Reading) ([]bool, error) {
 	position := make(map[identity]int, len(rs))
 	for i, r := range rs {
 		position[identity{r.DeviceID, r.RecordedAt.UnixMicro()}] = i
 	}
 	var stored []bool
 	err := s.withRetry(ctx, func() error {
-		batch := &pgx.Batch{}
-		batch.Queue(registerDevices, devices, args[0])
-		batch.Queue(insertReadings, args...).Query(func(rows pgx.Rows) error {
-			stored = make([]bool, len(rs))
-			var (
-				id identity
-				at time.Time
-			)
-			_, err := pgx.ForEachRow(rows, []any{&id.deviceID, &at}, func() error {
-				id.recordedAt = at.UnixMicro()
-				i, ok := position[id]
-				if !ok {
-					return fmt.Errorf("the database reports storing a reading of %q at %v that was not sent", id.deviceID, at)
-				}
-				stored[i] = true
-				return nil
-			})
+		rows, err := s.pool.Query(ctx, insertReadings, args...)
+		if err != nil {
 			return err
+		}
+		stored = make([]bool, len(rs))
+		var (
+			id identity
+			at time.Time
+		)
+		_, err = pgx.ForEachRow(rows, []any{&id.deviceID, &at}, func() error {
+			id.recordedAt = at.UnixMicro()
+			i, ok := position[id]
+			if !ok {
+				return fmt.Errorf("the database reports storing a reading of %q at %v that was not sent", id.deviceID, at)
+			}
+			stored[i] = true
+			return nil
 		})
-		return s.pool.SendBatch(ctx, batch).Close()
+		return err
 	})
 	return stored, err
 }
