@@ -110,3 +110,43 @@ func TestPressureOutOfRange(t *testing.T) {
 		}
 	}
 }
+
+// A batch holding a repeat is first tried as all new, which fails on the
+// repeat and leaves nothing behind, then stored without it: the new
+// readings are stored once, a device first seen in that batch is
+// registered once, and the counts are exact.
+func TestBatchWithRepeatStoresTheRestOnce(t *testing.T) {
+	ctx := t.Context()
+	s, err := postgres.Open(ctx, freshDatabase(t, adminURL(t)))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	t1 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	if res, err := s.InsertReadings(ctx, []reading.Reading{{DeviceID: "old", RecordedAt: t1}}, t1); err != nil || res.Accepted != 1 {
+		t.Fatalf("first InsertReadings = %+v, %v", res, err)
+	}
+	t2 := t1.Add(time.Hour)
+	res, err := s.InsertReadings(ctx, []reading.Reading{
+		{DeviceID: "new", RecordedAt: t1},
+		{DeviceID: "old", RecordedAt: t1.Add(time.Minute)},
+		{DeviceID: "old", RecordedAt: t1}, // the repeat, sorted after "new"
+		{DeviceID: "zzz", RecordedAt: t1},
+	}, t2)
+	if err != nil {
+		t.Fatalf("InsertReadings: %v", err)
+	}
+	if res.Accepted != 3 || res.Duplicates != 1 || !res.Inserted[0] || !res.Inserted[1] || res.Inserted[2] || !res.Inserted[3] {
+		t.Fatalf("InsertReadings = %+v; want the third reading alone a duplicate", res)
+	}
+	for id, want := range map[string]int64{"new": 1, "old": 2, "zzz": 1} {
+		d, err := s.GetDevice(ctx, id)
+		if err != nil || d.ReadingCount != want || d.LastSeenAt == nil || !d.LastSeenAt.Equal(t2) {
+			t.Errorf("GetDevice(%s) = %+v, %v; want %d readings, last seen %v", id, d, err, want, t2)
+		}
+	}
+	all, err := s.QueryReadings(ctx, store.Query{Limit: 10})
+	if err != nil || len(all) != 4 {
+		t.Fatalf("QueryReadings = %d readings, %v; want 4", len(all), err)
+	}
+}
