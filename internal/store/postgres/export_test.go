@@ -1,4 +1,29 @@
 package postgres
 
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
 // ReadingsQuery lets the external tests EXPLAIN the SQL QueryReadings runs.
 var ReadingsQuery = readingsQuery
+
+// SeriesQuery is the SQL Series runs, for the same purpose.
+const SeriesQuery = seriesQuery
+
+// MigrateTo brings the database at databaseURL up to migration version, to
+// test a later migration on a database that holds data.
+func MigrateTo(ctx context.Context, databaseURL string, version int64) error {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return err
+	}
+	p, err := provider(cfg)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	_, err = p.UpTo(ctx, version)
+	return err
+}

@@ -244,10 +244,12 @@ func notifiedColumn(transition string) (string, error) {
 func (s *Store) DeleteReadingsBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
 	const q = `
 	WITH doomed AS (
-		SELECT id FROM device_measurements WHERE recorded_at < $1
+		SELECT device_id, recorded_at FROM device_measurements WHERE recorded_at < $1
 		ORDER BY recorded_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
 	), deleted AS (
-		DELETE FROM device_measurements m USING doomed WHERE m.id = doomed.id
+		-- by the primary key: id is not indexed on its own
+		DELETE FROM device_measurements m USING doomed
+		WHERE m.device_id = doomed.device_id AND m.recorded_at = doomed.recorded_at
 		RETURNING m.device_id
 	), per_device AS (
 		SELECT device_id, count(*) AS n FROM deleted GROUP BY device_id

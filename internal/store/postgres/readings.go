@@ -2,36 +2,57 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/thermowatt/thermowatt/internal/reading"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
-// registerDevices adds the devices a batch names that are not registered
-// yet. It runs before the readings are inserted (they reference devices);
-// ORDER BY makes concurrent batches take the row locks in the same order.
-const registerDevices = `
-INSERT INTO devices (id, created_at)
-SELECT id, $2 FROM unnest($1::text[]) AS id ORDER BY id COLLATE "C"
-ON CONFLICT (id) DO NOTHING`
-
-// insertReadings inserts the whole batch in one statement (the ingest hot
-// path), skips readings already stored, and adds what it stored to each
-// device's count and last-seen time. It returns the readings it stored.
+// The insert statement is the ingest hot path: the whole batch in one
+// statement and one round trip, which also adds what it stored to each
+// device's count and last-seen time, registering the devices it has not
+// seen before. It comes in two forms:
+//
+//   - insertNewReadings, tried first, assumes every reading is new: a plain
+//     INSERT, which skips ON CONFLICT's speculative insertion (an extra
+//     probe of the key, a lock and a WAL record per row: ~2.5 µs of the
+//     ~13 µs of PostgreSQL CPU per reading), and it answers with a count,
+//     not with the rows. A reading already stored (or being stored by a
+//     concurrent batch, which it waits for) makes it fail with a unique
+//     violation before it commits anything.
+//   - insertReadings, run when that happens, skips the readings already
+//     stored and returns those it stored.
+//
+// Repeats are the exception (a device resending after a lost answer), so a
+// batch holding one pays for both; every other batch pays for the first.
 //
 // The readings arrive sorted and without repeats (store.Batch), so
 // concurrent batches wait on each other's uncommitted rows in the same
 // order and a reading two batches race to store is stored by exactly one:
 // the other waits for its commit and then sees the conflict. The device
 // rows are updated in id order for the same reason.
-const insertReadings = `
-WITH inserted AS (
+const (
+	insertNewReadings = `
+WITH inserted AS (` + insertRows + `
+	RETURNING ` + insertedColumns + `
+)` + countStored + `
+SELECT count(*) FROM inserted`
+
+	insertReadings = `
+WITH inserted AS (` + insertRows + `
+	ON CONFLICT (device_id, recorded_at) DO NOTHING
+	RETURNING ` + insertedColumns + `
+)` + countStored + `
+SELECT device_id, recorded_at FROM inserted`
+
+	insertRows = `
 	INSERT INTO device_measurements
 		(device_id, recorded_at, received_at, server_time,
 		 temperature, humidity, voltage_v, current_ma, power_mw, payload)
@@ -40,22 +61,25 @@ WITH inserted AS (
 	FROM unnest($2::text[], $3::timestamptz[], $4::boolean[],
 		$5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::float8[], $10::text[])
 		AS r(device_id, recorded_at, server_time,
-		     temperature, humidity, voltage_v, current_ma, power_mw, payload)
-	ON CONFLICT (device_id, recorded_at) DO NOTHING
-	RETURNING device_id, recorded_at,
+		     temperature, humidity, voltage_v, current_ma, power_mw, payload)`
+
+	insertedColumns = `device_id, recorded_at,
 		-- The device's report on itself (firmware, queue depth, ...):
 		-- kept only when it is an object, so no payload can fail the batch.
-		CASE WHEN jsonb_typeof(payload->'device') = 'object' THEN payload->'device' END AS health
-), accepted AS (
+		CASE WHEN jsonb_typeof(payload->'device') = 'object' THEN payload->'device' END AS health`
+
+	countStored = `, accepted AS (
 	SELECT device_id, count(*) AS n,
 		-- the health of the newest stored reading that carried one
 		(array_agg(health ORDER BY recorded_at DESC) FILTER (WHERE health IS NOT NULL))[1] AS health,
 		max(recorded_at) FILTER (WHERE health IS NOT NULL) AS health_at
 	FROM inserted GROUP BY device_id
 ), counted AS (
-	-- An upsert rather than UPDATE ... FROM: it locks the device rows in
-	-- the order of its SELECT, whereas a join's order is up to the planner.
-	-- Every device is registered by now, so it always takes the UPDATE path.
+	-- An upsert rather than UPDATE ... FROM: it registers a device on its
+	-- first reading, and it locks the device rows in the order of its
+	-- SELECT, whereas a join's order is up to the planner. A device none of
+	-- whose readings is stored is left alone: it is registered already,
+	-- since its readings were stored before (devices are never deleted).
 	INSERT INTO devices AS d (id, created_at, last_seen_at, reading_count, health, health_at)
 	SELECT device_id, $1, $1, n, health, health_at FROM accepted ORDER BY device_id
 	ON CONFLICT (id) DO UPDATE
@@ -64,8 +88,8 @@ WITH inserted AS (
 	    -- a backfill of older readings does not replace newer health
 	    health = CASE WHEN EXCLUDED.health_at > coalesce(d.health_at, '-infinity') THEN EXCLUDED.health ELSE d.health END,
 	    health_at = GREATEST(d.health_at, EXCLUDED.health_at)
+)`
 )
-SELECT device_id, recorded_at FROM inserted`
 
 // InsertReadings stores rs in one transaction; see store.Store.
 func (s *Store) InsertReadings(ctx context.Context, rs []reading.Reading, receivedAt time.Time) (store.InsertResult, error) {
@@ -73,9 +97,23 @@ func (s *Store) InsertReadings(ctx context.Context, rs []reading.Reading, receiv
 		return store.InsertResult{}, nil
 	}
 	b := store.NewBatch(rs)
-	receivedAt = store.UTC(receivedAt)
+	args := insertArgs(b.Readings, store.UTC(receivedAt))
+	// Each statement runs in a transaction of its own: when it returns
+	// without error, the readings are durable.
+	stored, err := s.insertNew(ctx, args)
+	if isRepeat(err) {
+		stored, err = s.insertOrSkip(ctx, args, b.Readings)
+	}
+	if err != nil {
+		return store.InsertResult{}, fmt.Errorf("postgres: insert readings: %w", mapError(ctx, err))
+	}
+	return b.Result(stored), nil
+}
 
-	n := len(b.Readings)
+// insertArgs returns the arguments of the insert statements: receivedAt,
+// then one array per column.
+func insertArgs(rs []reading.Reading, receivedAt time.Time) []any {
+	n := len(rs)
 	var (
 		deviceIDs   = make([]string, n)
 		recordedAt  = make([]time.Time, n)
@@ -86,9 +124,8 @@ func (s *Store) InsertReadings(ctx context.Context, rs []reading.Reading, receiv
 		currentMA   = make([]*float64, n)
 		powerMW     = make([]*float64, n)
 		payload     = make([]*string, n)
-		position    = make(map[identity]int, n)
 	)
-	for i, r := range b.Readings {
+	for i, r := range rs {
 		deviceIDs[i] = r.DeviceID
 		recordedAt[i] = r.RecordedAt
 		serverTime[i] = r.ServerTime
@@ -103,42 +140,72 @@ func (s *Store) InsertReadings(ctx context.Context, rs []reading.Reading, receiv
 			p := string(r.Payload)
 			payload[i] = &p
 		}
-		position[identity{r.DeviceID, r.RecordedAt.UnixMicro()}] = i
 	}
+	return []any{receivedAt, deviceIDs, recordedAt, serverTime,
+		temperature, humidity, voltageV, currentMA, powerMW, payload}
+}
 
-	var stored []bool
+// insertNew stores the batch assuming all of it is new (insertNewReadings);
+// it fails with a unique violation (isRepeat) when some is not.
+func (s *Store) insertNew(ctx context.Context, args []any) ([]bool, error) {
+	n := len(args[1].([]string))
 	err := s.withRetry(ctx, func() error {
-		// Both statements go in one batch, one round trip. A batch outside an
-		// explicit transaction runs in one implicit transaction, committed when
-		// the batch completes: when Close returns nil, the readings are durable.
-		batch := &pgx.Batch{}
-		batch.Queue(registerDevices, b.DeviceIDs(), receivedAt)
-		batch.Queue(insertReadings, receivedAt, deviceIDs, recordedAt, serverTime,
-			temperature, humidity, voltageV, currentMA, powerMW, payload).
-			Query(func(rows pgx.Rows) error {
-				stored = make([]bool, n)
-				var (
-					id identity
-					at time.Time
-				)
-				_, err := pgx.ForEachRow(rows, []any{&id.deviceID, &at}, func() error {
-					id.recordedAt = at.UnixMicro()
-					i, ok := position[id]
-					if !ok {
-						return fmt.Errorf("the database reports storing a reading of %q at %v that was not sent", id.deviceID, at)
-					}
-					stored[i] = true
-					return nil
-				})
-				return err
-			})
-
-		return s.pool.SendBatch(ctx, batch).Close()
+		var count int
+		if err := s.pool.QueryRow(ctx, insertNewReadings, args...).Scan(&count); err != nil {
+			return err
+		}
+		if count != n {
+			return fmt.Errorf("the database reports storing %d of %d new readings", count, n)
+		}
+		return nil
 	})
 	if err != nil {
-		return store.InsertResult{}, fmt.Errorf("postgres: insert readings: %w", mapError(ctx, err))
+		return nil, err
 	}
-	return b.Result(stored), nil
+	stored := make([]bool, n)
+	for i := range stored {
+		stored[i] = true
+	}
+	return stored, nil
+}
+
+// insertOrSkip stores the readings of the batch not stored yet
+// (insertReadings) and reports which.
+func (s *Store) insertOrSkip(ctx context.Context, args []any, rs []reading.Reading) ([]bool, error) {
+	position := make(map[identity]int, len(rs))
+	for i, r := range rs {
+		position[identity{r.DeviceID, r.RecordedAt.UnixMicro()}] = i
+	}
+	var stored []bool
+	err := s.withRetry(ctx, func() error {
+		rows, err := s.pool.Query(ctx, insertReadings, args...)
+		if err != nil {
+			return err
+		}
+		stored = make([]bool, len(rs))
+		var (
+			id identity
+			at time.Time
+		)
+		_, err = pgx.ForEachRow(rows, []any{&id.deviceID, &at}, func() error {
+			id.recordedAt = at.UnixMicro()
+			i, ok := position[id]
+			if !ok {
+				return fmt.Errorf("the database reports storing a reading of %q at %v that was not sent", id.deviceID, at)
+			}
+			stored[i] = true
+			return nil
+		})
+		return err
+	})
+	return stored, err
+}
+
+// isRepeat reports whether err is insertNewReadings finding a reading
+// already stored: a unique violation of the readings' primary key.
+func isRepeat(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "device_measurements_pkey"
 }
 
 // identity is what makes a reading unique, as a map key.

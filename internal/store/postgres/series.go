@@ -12,11 +12,13 @@ import (
 
 // seriesQuery groups one device's rows by epoch-aligned bucket with
 // date_bin (PostgreSQL 14+), which works on the absolute instant, so the
-// session's time zone does not move buckets. The rows come from the
-// (device_id, recorded_at) unique index range.
+// session's time zone does not move buckets.
 //
-// Pressure is read from the jsonb payload only when it is a number, so a
-// device that sends a string there does not fail the whole chart.
+// Every column it reads is in the primary key (device_id, recorded_at)
+// INCLUDE (...) (migration 00003), so the rows come from an index-only scan
+// of one device's adjacent index entries rather than from one heap page
+// per reading. pressure_hpa is payload.sensor.bmp280.pressure_hpa when that
+// is a number, filled at insert.
 const seriesQuery = `
 SELECT date_bin($1::bigint * interval '1 microsecond', recorded_at, timestamptz '1970-01-01 00:00:00+00') AS bucket,
 	count(*),
@@ -25,14 +27,9 @@ SELECT date_bin($1::bigint * interval '1 microsecond', recorded_at, timestamptz 
 	avg(voltage_v), min(voltage_v), max(voltage_v),
 	avg(current_ma), min(current_ma), max(current_ma),
 	avg(power_mw), min(power_mw), max(power_mw),
-	avg(pressure), min(pressure), max(pressure)
-FROM (
-	SELECT recorded_at, temperature, humidity, voltage_v, current_ma, power_mw,
-		CASE WHEN jsonb_typeof(payload #> '{sensor,bmp280,pressure_hpa}') = 'number'
-			THEN (payload #>> '{sensor,bmp280,pressure_hpa}')::float8 END AS pressure
-	FROM device_measurements
-	WHERE device_id = $2 AND recorded_at >= $3 AND recorded_at < $4
-) AS r
+	avg(pressure_hpa), min(pressure_hpa), max(pressure_hpa)
+FROM device_measurements
+WHERE device_id = $2 AND recorded_at >= $3 AND recorded_at < $4
 GROUP BY bucket
 ORDER BY bucket`
 

@@ -54,29 +54,40 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 	return &Store{pool: pool}, nil
 }
 
-// migrate applies the embedded migrations through goose, which needs a
-// database/sql handle; it gets one on a single pgx connection that lives
-// only as long as the migration.
+// migrate applies the embedded migrations.
 func migrate(ctx context.Context, cfg *pgxpool.Config) error {
+	p, err := provider(cfg)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	_, err = p.Up(ctx)
+	return err
+}
+
+// provider returns a goose provider of the embedded migrations. Goose
+// needs a database/sql handle; it gets one on a single pgx connection that
+// lives until the provider is closed.
+func provider(cfg *pgxpool.Config) (*goose.Provider, error) {
 	db := stdlib.OpenDB(*cfg.ConnConfig.Copy())
-	defer db.Close()
 	// The advisory lock belongs to a session, so goose must keep using the
 	// connection it took the lock on; it does (sql.Conn). Poll every second
 	// for up to five minutes rather than goose's default of every 5 s, so a
 	// second instance starting alongside the first is not held up needlessly.
 	locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
 	if err != nil {
-		return err
+		db.Close()
+		return nil, err
 	}
 	p, err := goose.NewProvider(goose.DialectPostgres, db, migrationsFS(),
 		goose.WithSessionLocker(locker),
 		goose.WithDisableGlobalRegistry(true),
 	)
 	if err != nil {
-		return err
+		db.Close()
+		return nil, err
 	}
-	_, err = p.Up(ctx)
-	return err
+	return p, nil
 }
 
 // Ping reports whether the database answers.
