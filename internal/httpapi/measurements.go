@@ -87,7 +87,7 @@ func handlePostMeasurements(d Deps) http.Handler {
 			// Every reading was invalid: resending cannot help.
 			status = http.StatusBadRequest
 		}
-		writeJSON(w, status, res)
+		writeJSONBytes(w, status, appendResult(make([]byte, 0, 64), res))
 		return nil
 	})
 }
@@ -202,16 +202,13 @@ func handleGetMeasurements(d Deps) http.Handler {
 		if err != nil {
 			return storeError(err)
 		}
-		items := make([]measurementJSON, len(rows))
-		for i, s := range rows {
-			items[i] = toJSON(s)
-		}
 		var next *string
 		if len(rows) == q.Limit {
 			c := encodeCursor(rows[len(rows)-1])
 			next = &c
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"items": items, "nextCursor": next})
+		// As writeJSON(map[string]any{"items": []measurementJSON, "nextCursor": next}) would.
+		writeJSONBytes(w, http.StatusOK, appendMeasurements(make([]byte, 0, 64+400*len(rows)), rows, next))
 		return nil
 	})
 }
