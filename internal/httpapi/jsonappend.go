@@ -20,7 +20,7 @@ import (
 
 // writeJSONBytes sends an answer already encoded.
 func writeJSONBytes(w http.ResponseWriter, status int, body []byte) {
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = headerJSON // as securityHeaders
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
