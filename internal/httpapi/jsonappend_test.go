@@ -73,13 +73,13 @@ func BenchmarkAppendMeasurements(b *testing.B) {
 			Payload: json.RawMessage(`{"voltage_v":4.98,"current_ma":120.4,"power_mw":600.5,"sensor":{"bmp280":{"pressure_hpa":1013.2}}}`)},
 			ReceivedAt: at}
 	}
-	b.Run("append", func(b *testing.B) {
+	b.Run("encoder=append", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			_ = appendMeasurements(make([]byte, 0, 64+400*len(rows)), rows, nil)
 		}
 	})
-	b.Run("encoding-json", func(b *testing.B) {
+	b.Run("encoder=encoding-json", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			items := make([]measurementJSON, len(rows))

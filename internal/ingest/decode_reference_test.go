@@ -154,9 +154,9 @@ func BenchmarkDecode(b *testing.B) {
 	for _, d := range []struct {
 		name   string
 		decode func([]byte, time.Time) (Batch, error)
-	}{{"Scanner", Decode}, {"Reference", referenceDecode}} {
-		b.Run(d.name+"/batch100", func(b *testing.B) { benchmarkDecode(b, d.decode, batch, 100) })
-		b.Run(d.name+"/single", func(b *testing.B) { benchmarkDecode(b, d.decode, single, 1) })
+	}{{"decoder=scanner", Decode}, {"decoder=encoding-json", referenceDecode}} {
+		b.Run(d.name+"/body=batch100", func(b *testing.B) { benchmarkDecode(b, d.decode, batch, 100) })
+		b.Run(d.name+"/body=single", func(b *testing.B) { benchmarkDecode(b, d.decode, single, 1) })
 	}
 }
 
