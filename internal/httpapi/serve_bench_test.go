@@ -3,10 +3,12 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,15 +38,28 @@ func BenchmarkPostMeasurement(b *testing.B) {
 		Metrics:  metrics.New(),
 		Now:      func() time.Time { return time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC) },
 	})
-	body := []byte(`{"deviceId":"esp32-node-01","recordedAt":"2026-11-27T02:59:00Z","temperature":24.3,"humidity":41.5,"payload":{"voltage_v":4.98,"current_ma":120.4,"power_mw":600.5}}`)
-	b.ReportAllocs()
-	for b.Loop() {
-		r := httptest.NewRequest(http.MethodPost, "/api/measurements", bytes.NewReader(body))
-		r.Header.Set("Authorization", "Bearer "+token)
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
-		if w.Code != http.StatusCreated {
-			b.Fatal(w.Code, w.Body)
-		}
+	item := func(i int) string {
+		return fmt.Sprintf(`{"deviceId":"esp32-node-01","recordedAt":"2026-11-27T02:%02d:%02dZ","temperature":24.3,"humidity":41.5,"payload":{"voltage_v":4.98,"current_ma":120.4,"power_mw":600.5}}`, i/60, i%60)
+	}
+	items := make([]string, 100)
+	for i := range items {
+		items[i] = item(i)
+	}
+	for name, body := range map[string][]byte{
+		"body=single":   []byte(item(0)),
+		"body=batch100": []byte("[" + strings.Join(items, ",") + "]"),
+	} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				r := httptest.NewRequest(http.MethodPost, "/api/measurements", bytes.NewReader(body))
+				r.Header.Set("Authorization", "Bearer "+token)
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				if w.Code != http.StatusCreated {
+					b.Fatal(w.Code, w.Body)
+				}
+			}
+		})
 	}
 }
