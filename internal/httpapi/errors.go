@@ -73,8 +73,8 @@ func (f handlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", strconv.Itoa(he.RetryAfter))
 	}
 	if he.Status == 499 { // the client is gone; nobody reads an answer
-		if rec, ok := w.(*statusRecorder); ok {
-			rec.status = 499
+		if st, _ := stateOf(r); st.rec.status == 0 {
+			st.rec.status = 499
 		}
 		return
 	}
@@ -101,13 +101,9 @@ func decodeJSON(r *http.Request, v any) error {
 	return nil
 }
 
-type loggerKey struct{}
-
 func logFrom(r *http.Request) *slog.Logger {
-	if l, ok := r.Context().Value(loggerKey{}).(*slog.Logger); ok {
-		return l
-	}
-	return slog.Default()
+	st, _ := stateOf(r)
+	return st.logger
 }
 
 func handleAPINotFound() http.Handler {

@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/thermowatt/thermowatt/internal/ingest"
@@ -15,19 +14,10 @@ import (
 // This file feeds /metrics and the per-device failure counts that the
 // failing alerts read.
 
-// requestNotes is where a handler leaves what the instrumentation wants
-// to know about its answer.
-type requestNotes struct {
-	err *Error
-}
-
-type notesKey struct{}
-
 // noteError remembers the error a handler answered with (errors.go).
 func noteError(r *http.Request, he *Error) {
-	if n, ok := r.Context().Value(notesKey{}).(*requestNotes); ok {
-		n.err = he
-	}
+	st, _ := stateOf(r)
+	st.err = he
 }
 
 // instrument records every request's latency by route and status, ingest
@@ -38,33 +28,35 @@ func noteError(r *http.Request, he *Error) {
 func instrument(m *metrics.Metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		notes := &requestNotes{}
-		r = r.WithContext(context.WithValue(r.Context(), notesKey{}, notes))
-		rec := &statusRecorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r)
-		status := rec.status
+		st, r := stateOf(r)
+		if st.rec.ResponseWriter == nil { // not behind logRequests
+			st.rec.ResponseWriter = w
+			w = &st.rec
+		}
+		next.ServeHTTP(w, r)
+		status := st.rec.status
 		if status == 0 {
 			status = http.StatusOK
-			if notes.err != nil {
-				status = notes.err.Status // 499: nothing was written
+			if st.err != nil {
+				status = st.err.Status
 			}
 		}
 		route := r.Pattern
 		if route == "" {
 			route = "unmatched"
 		}
-		m.RequestDuration.WithLabelValues(route, strconv.Itoa(status)).Observe(time.Since(start).Seconds())
+		m.ObserveRequest(route, status, time.Since(start))
 		switch status {
 		case http.StatusUnauthorized:
 			m.AuthFailures.WithLabelValues("unauthorized").Inc()
 		case http.StatusForbidden:
 			m.AuthFailures.WithLabelValues("forbidden").Inc()
 		}
-		if notes.err != nil && notes.err.Err != nil && notes.err.Status >= 500 && notes.err.Status != 499 {
+		if st.err != nil && st.err.Err != nil && st.err.Status >= 500 && st.err.Status != 499 {
 			m.DBErrors.WithLabelValues("request").Inc()
 		}
 		if route == "POST /api/measurements" || route == "POST /api/raw-measurements" {
-			m.IngestRequests.WithLabelValues(route, outcome(status)).Inc()
+			m.CountIngest(route, outcome(status))
 		}
 	})
 }
@@ -100,9 +92,7 @@ const countTimeout = 2 * time.Second
 // readings to the device that sent them: the device of a device token, or
 // the one device an admin's batch names. Counting never fails the request.
 func observeIngest(r *http.Request, d Deps, b ingest.Batch, res ingest.Result) {
-	d.Metrics.Readings.WithLabelValues("accepted").Add(float64(res.Accepted))
-	d.Metrics.Readings.WithLabelValues("duplicate").Add(float64(res.Duplicates))
-	d.Metrics.Readings.WithLabelValues("rejected").Add(float64(len(res.Rejected)))
+	d.Metrics.CountReadings(res.Accepted, res.Duplicates, len(res.Rejected))
 	if len(res.Rejected) == 0 {
 		return
 	}

@@ -33,12 +33,45 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-type principalKey struct{}
+// requestState is what the layers of the handler chain learn about a
+// request and share: logRequests puts it in the request's context once,
+// the others fill it in (a context value and a copy of the request per
+// layer were a good part of the chain's own cost).
+type requestState struct {
+	rec    statusRecorder // the status, for the log and the metrics
+	logger *slog.Logger
+	// tokenID is the public id of the presented token once verified,
+	// whether or not its scope admits the request (for the log).
+	tokenID string
+	// principal is who the request acts as, once admitted.
+	principal auth.Principal
+	// err is the error a handler answered with (instrument.go).
+	err *Error
+}
+
+type stateKey struct{}
+
+// stateOf returns the request's state, attaching a new one to r when the
+// request did not come through logRequests (handlers tested alone).
+func stateOf(r *http.Request) (*requestState, *http.Request) {
+	if st, ok := r.Context().Value(stateKey{}).(*requestState); ok {
+		return st, r
+	}
+	st := &requestState{logger: slog.Default()}
+	return st, r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+}
 
 // principal returns who the request acts as; set by authenticate.
 func principal(r *http.Request) auth.Principal {
-	p, _ := r.Context().Value(principalKey{}).(auth.Principal)
-	return p
+	st, _ := stateOf(r)
+	return st.principal
+}
+
+// admit records who an authenticated request acts as, for the handlers.
+func admit(r *http.Request, p auth.Principal) *http.Request {
+	st, r := stateOf(r)
+	st.principal = p
+	return r
 }
 
 // logRequests logs every request once, with its status and the public id
@@ -46,22 +79,15 @@ func principal(r *http.Request) auth.Principal {
 func logRequests(l *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
-		holder := &auth.Principal{}
-		ctx := context.WithValue(r.Context(), loggerKey{}, l)
-		ctx = context.WithValue(ctx, principalHolderKey{}, holder)
-		next.ServeHTTP(rec, r.WithContext(ctx))
+		st := &requestState{rec: statusRecorder{ResponseWriter: w}, logger: l}
+		next.ServeHTTP(&st.rec, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
 			return // probed every few seconds by Render; not worth a line each
 		}
-		l.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
-			"ms", time.Since(start).Milliseconds(), "token", holder.TokenID, "remote", r.RemoteAddr)
+		l.Info("request", "method", r.Method, "path", r.URL.Path, "status", st.rec.status,
+			"ms", time.Since(start).Milliseconds(), "token", st.tokenID, "remote", r.RemoteAddr)
 	})
 }
-
-// principalHolderKey lets authenticate report the token id back to the
-// request log, which runs outside it.
-type principalHolderKey struct{}
 
 func recoverPanics(l *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -135,13 +161,12 @@ func authenticate(v *auth.Verifier, l *slog.Logger) func(permission) func(http.H
 				if err != nil {
 					return storeError(err)
 				}
-				if h, ok := r.Context().Value(principalHolderKey{}).(*auth.Principal); ok {
-					*h = p
-				}
+				st, r := stateOf(r)
+				st.tokenID = p.TokenID
 				if why := allow(p); why != "" {
 					return errorf(http.StatusForbidden, why)
 				}
-				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+				next.ServeHTTP(w, admit(r, p))
 				return nil
 			})
 		}

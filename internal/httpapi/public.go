@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/thermowatt/thermowatt/internal/auth"
@@ -27,10 +26,9 @@ func publicRead(reader func(http.Handler) http.Handler) func(http.Handler) http.
 				return
 			}
 			p := auth.Principal{TokenID: PublicTokenID, Scope: store.ScopeReader}
-			if h, ok := r.Context().Value(principalHolderKey{}).(*auth.Principal); ok {
-				*h = p
-			}
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+			st, r := stateOf(r)
+			st.tokenID = p.TokenID
+			next.ServeHTTP(w, admit(r, p))
 		})
 	}
 }

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"encoding/json"
+	"github.com/thermowatt/thermowatt/internal/reading"
 	"strings"
 	"testing"
 	"time"
@@ -85,4 +86,17 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// parseReading decodes one reading object as Decode does, for the tests
+// of the rules.
+func parseReading(raw []byte, now time.Time) (r reading.Reading, field, msg string) {
+	b, err := Decode(raw, now)
+	switch {
+	case err != nil:
+		return r, "", err.Error()
+	case len(b.Rejected) == 1:
+		return r, b.Rejected[0].Field, b.Rejected[0].Message
+	}
+	return b.Readings[0], "", ""
 }

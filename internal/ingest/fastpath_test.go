@@ -22,8 +22,8 @@ func TestValidDeviceIDMatchesPattern(t *testing.T) {
 func TestUnquoteMatchesUnmarshal(t *testing.T) {
 	for _, raw := range []string{`"esp32-01"`, `"2025-02-05T09:30:00+09:00"`, `""`, `"a\"b"`, `"a\\b"`,
 		`"\u0041"`, `"日本"`, `"tab\there"`, `12`, `null`, `{"a":1}`, `"`, `"unterminated`} {
-		var got, want string
-		gotErr := unquote(json.RawMessage(raw), &got)
+		var want string
+		got, gotErr := unquote([]byte(raw))
 		wantErr := json.Unmarshal([]byte(raw), &want)
 		if (gotErr == nil) != (wantErr == nil) || got != want {
 			t.Errorf("unquote(%s) = %q, %v; json.Unmarshal gives %q, %v", raw, got, gotErr, want, wantErr)

@@ -1,8 +1,6 @@
 package ingest
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -34,46 +32,98 @@ var (
 // ValidDeviceID reports whether id is an acceptable device id.
 func ValidDeviceID(id string) bool { return validDeviceID(id) }
 
-// wireReading is a reading as JSON carries it. Fields are raw so that a
-// wrong type is reported against its own field with a clear message.
+// wireReading is a reading as the scanner found it: the text of each
+// field it has (nil when absent), so that a wrong type is reported against
+// its own field with a clear message. A repeated field keeps its last
+// value, and names match case-insensitively, as encoding/json has it.
 type wireReading struct {
-	DeviceID    json.RawMessage `json:"deviceId"`
-	RecordedAt  json.RawMessage `json:"recordedAt"`
-	Temperature json.RawMessage `json:"temperature"`
-	Humidity    json.RawMessage `json:"humidity"`
-	Payload     json.RawMessage `json:"payload"`
+	deviceID, recordedAt, temperature, humidity, payload []byte
+	// The power fields of payload, when the last payload is an object.
+	voltageV, currentMA, powerMW []byte
+	// unknownKey is the text of the first member that is not a reading
+	// field, nil when there is none.
+	unknownKey []byte
 }
 
-type wirePower struct {
-	VoltageV  json.RawMessage `json:"voltage_v"`
-	CurrentMA json.RawMessage `json:"current_ma"`
-	PowerMW   json.RawMessage `json:"power_mw"`
-}
+// readingFields and powerFields are the names the members are matched
+// against, in the order of matchKey's results.
+var (
+	readingFields = []string{"deviceId", "recordedAt", "temperature", "humidity", "payload"}
+	powerFields   = []string{"voltage_v", "current_ma", "power_mw"}
+)
 
-// parseReading validates one reading. On failure it returns the field and
-// message of the first problem; the returned reading still carries the
-// device id when that much was readable.
-func parseReading(raw json.RawMessage, now time.Time) (r reading.Reading, field, msg string) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
-		return r, "", "a reading must be a JSON object"
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	var w wireReading
-	if err := dec.Decode(&w); err != nil {
-		var name string
-		if _, err := fmt.Sscanf(err.Error(), "json: unknown field %q", &name); err == nil {
-			return r, name, fmt.Sprintf("unknown field %q: put extra data inside payload", name)
+// reading reads the object at pos into w.
+func (s *scanner) reading(w *wireReading) bool {
+	return s.object(func(key []byte) bool {
+		i := matchKey(key, readingFields)
+		if i == 4 && s.skipSpaceAndPeek() == '{' {
+			w.payload = nil
+			w.voltageV, w.currentMA, w.powerMW = nil, nil, nil
+			start := s.pos
+			if !s.power(w) {
+				return false
+			}
+			w.payload = s.data[start:s.pos]
+			return true
 		}
-		return r, "", "not a valid reading object: " + jsonErrorText(err)
+		v, ok := s.value()
+		switch i {
+		case 0:
+			w.deviceID = v
+		case 1:
+			w.recordedAt = v
+		case 2:
+			w.temperature = v
+		case 3:
+			w.humidity = v
+		case 4:
+			w.payload = v
+			w.voltageV, w.currentMA, w.powerMW = nil, nil, nil
+		default:
+			if w.unknownKey == nil {
+				w.unknownKey = key
+			}
+		}
+		return ok
+	})
+}
+
+// power reads a payload object at pos, keeping the power fields.
+func (s *scanner) power(w *wireReading) bool {
+	return s.object(func(key []byte) bool {
+		v, ok := s.value()
+		switch matchKey(key, powerFields) {
+		case 0:
+			w.voltageV = v
+		case 1:
+			w.currentMA = v
+		case 2:
+			w.powerMW = v
+		}
+		return ok
+	})
+}
+
+func (s *scanner) skipSpaceAndPeek() byte {
+	s.skipSpace()
+	return s.peek()
+}
+
+// validate checks a reading read by the scanner. On failure it returns the
+// field and message of the first problem; the returned reading still
+// carries the device id when that much was readable. The checks and their
+// order are the API's: a client sees the first problem of its reading.
+func (d *decoder) validate(w *wireReading) (r reading.Reading, field, msg string) {
+	if w.unknownKey != nil {
+		field, msg = unknownField(w.unknownKey)
+		return r, field, msg
 	}
 
-	if isNull(w.DeviceID) {
+	if isNull(w.deviceID) {
 		return r, "deviceId", "deviceId is required"
 	}
-	var id string
-	if unquote(w.DeviceID, &id) != nil {
+	id, ok := d.deviceID(w.deviceID)
+	if !ok {
 		return r, "deviceId", "deviceId must be a string"
 	}
 	if !validDeviceID(id) {
@@ -81,12 +131,12 @@ func parseReading(raw json.RawMessage, now time.Time) (r reading.Reading, field,
 	}
 	r.DeviceID = id
 
-	if isNull(w.RecordedAt) {
-		r.RecordedAt = now.UTC().Truncate(reading.Precision)
+	if isNull(w.recordedAt) {
+		r.RecordedAt = d.now.UTC().Truncate(reading.Precision)
 		r.ServerTime = true
 	} else {
-		var s string
-		if unquote(w.RecordedAt, &s) != nil {
+		s, err := unquote(w.recordedAt)
+		if err != nil {
 			return r, "recordedAt", "recordedAt must be an RFC 3339 string such as 2025-02-05T09:30:00+09:00"
 		}
 		t, err := time.Parse(time.RFC3339Nano, s)
@@ -96,43 +146,38 @@ func parseReading(raw json.RawMessage, now time.Time) (r reading.Reading, field,
 		if t.Before(Earliest) {
 			return r, "recordedAt", fmt.Sprintf("recordedAt %s is before 2020-01-01: the device clock is probably not set (sync it by NTP before sending)", s)
 		}
-		if t.After(now.Add(MaxFuture)) {
-			return r, "recordedAt", fmt.Sprintf("recordedAt %s is more than 10 minutes ahead of the server clock (%s)", s, now.UTC().Format(time.RFC3339))
+		if t.After(d.now.Add(MaxFuture)) {
+			return r, "recordedAt", fmt.Sprintf("recordedAt %s is more than 10 minutes ahead of the server clock (%s)", s, d.now.UTC().Format(time.RFC3339))
 		}
 		r.RecordedAt = t.UTC().Truncate(reading.Precision)
 	}
 
-	var ok bool
-	if r.Temperature, field, msg, ok = number("temperature", w.Temperature); !ok {
+	if r.Temperature, field, msg, ok = d.number("temperature", w.temperature); !ok {
 		return r, field, msg
 	}
-	if r.Humidity, field, msg, ok = number("humidity", w.Humidity); !ok {
+	if r.Humidity, field, msg, ok = d.number("humidity", w.humidity); !ok {
 		return r, field, msg
 	}
 
-	if isNull(w.Payload) {
+	if isNull(w.payload) {
 		return r, "", ""
 	}
-	if len(w.Payload) > MaxPayloadSize {
-		return r, "payload", fmt.Sprintf("payload is %d bytes; the maximum is %d", len(w.Payload), MaxPayloadSize)
+	if len(w.payload) > MaxPayloadSize {
+		return r, "payload", fmt.Sprintf("payload is %d bytes; the maximum is %d", len(w.payload), MaxPayloadSize)
 	}
-	if w.Payload[0] != '{' {
+	if w.payload[0] != '{' {
 		return r, "payload", "payload must be a JSON object"
 	}
-	var p wirePower
-	if err := json.Unmarshal(w.Payload, &p); err != nil {
-		return r, "payload", "payload is not a valid JSON object: " + jsonErrorText(err)
-	}
-	if r.VoltageV, field, msg, ok = number("payload.voltage_v", p.VoltageV); !ok {
+	if r.VoltageV, field, msg, ok = d.number("payload.voltage_v", w.voltageV); !ok {
 		return r, field, msg
 	}
-	if r.CurrentMA, field, msg, ok = number("payload.current_ma", p.CurrentMA); !ok {
+	if r.CurrentMA, field, msg, ok = d.number("payload.current_ma", w.currentMA); !ok {
 		return r, field, msg
 	}
-	if r.PowerMW, field, msg, ok = number("payload.power_mw", p.PowerMW); !ok {
+	if r.PowerMW, field, msg, ok = d.number("payload.power_mw", w.powerMW); !ok {
 		return r, field, msg
 	}
-	compact, err := compactJSON(w.Payload)
+	compact, err := compactJSON(w.payload)
 	if err != nil {
 		return r, "payload", "payload is not valid JSON"
 	}
@@ -140,8 +185,20 @@ func parseReading(raw json.RawMessage, now time.Time) (r reading.Reading, field,
 	return r, "", ""
 }
 
+// unknownField words the rejection of a member a reading may not have
+// exactly as the encoding/json decoder before this one did: it read the
+// name back out of encoding/json's error text.
+func unknownField(key []byte) (field, msg string) {
+	text := fmt.Sprintf("json: unknown field %q", unquoteKey(key))
+	var name string
+	if _, err := fmt.Sscanf(text, "json: unknown field %q", &name); err == nil {
+		return name, fmt.Sprintf("unknown field %q: put extra data inside payload", name)
+	}
+	return "", "not a valid reading object: " + text
+}
+
 // number parses an optional number field and checks its documented range.
-func number(field string, raw json.RawMessage) (v *float64, f, msg string, ok bool) {
+func (d *decoder) number(field string, raw []byte) (v *float64, f, msg string, ok bool) {
 	if isNull(raw) {
 		return nil, "", "", true
 	}
@@ -156,7 +213,7 @@ func number(field string, raw json.RawMessage) (v *float64, f, msg string, ok bo
 	if x < lim[0] || x > lim[1] {
 		return nil, field, fmt.Sprintf("%s %v is outside the accepted range %v to %v %s", field, x, lim[0], lim[1], unit(field)), false
 	}
-	return &x, "", "", true
+	return d.float(x), "", "", true
 }
 
 func unit(field string) string {
@@ -173,6 +230,6 @@ func unit(field string) string {
 	return "mW"
 }
 
-func isNull(raw json.RawMessage) bool {
+func isNull(raw []byte) bool {
 	return len(raw) == 0 || string(raw) == "null"
 }

@@ -5,6 +5,8 @@ package metrics
 import (
 	"context"
 	"net/http"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +37,44 @@ type Metrics struct {
 	AuthFailures *prometheus.CounterVec
 	// AlertNotifications counts webhook deliveries: sent, failed.
 	AlertNotifications *prometheus.CounterVec
+
+	// The series every request touches, looked up once: WithLabelValues
+	// hashes its labels and takes a lock on each call.
+	requestSeries                 sync.Map // requestLabels → prometheus.Observer
+	ingestSeries                  sync.Map // [2]string{route, outcome} → prometheus.Counter
+	accepted, duplicate, rejected prometheus.Counter
+}
+
+type requestLabels struct {
+	route  string
+	status int
+}
+
+// ObserveRequest records the latency of one answered request.
+func (m *Metrics) ObserveRequest(route string, status int, d time.Duration) {
+	key := requestLabels{route, status}
+	o, ok := m.requestSeries.Load(key)
+	if !ok {
+		o, _ = m.requestSeries.LoadOrStore(key, m.RequestDuration.WithLabelValues(route, strconv.Itoa(status)))
+	}
+	o.(prometheus.Observer).Observe(d.Seconds())
+}
+
+// CountIngest counts one request that posted readings.
+func (m *Metrics) CountIngest(route, outcome string) {
+	key := [2]string{route, outcome}
+	c, ok := m.ingestSeries.Load(key)
+	if !ok {
+		c, _ = m.ingestSeries.LoadOrStore(key, m.IngestRequests.WithLabelValues(route, outcome))
+	}
+	c.(prometheus.Counter).Inc()
+}
+
+// CountReadings counts the readings of one stored batch.
+func (m *Metrics) CountReadings(accepted, duplicate, rejected int) {
+	m.accepted.Add(float64(accepted))
+	m.duplicate.Add(float64(duplicate))
+	m.rejected.Add(float64(rejected))
 }
 
 // New makes the metrics on a new registry, with the Go runtime and
@@ -72,9 +112,9 @@ func New() *Metrics {
 	reg.MustRegister(m.IngestRequests, m.Readings, m.RequestDuration, m.DBErrors, m.AuthFailures, m.AlertNotifications,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Series that exist from the start, so a dashboard shows 0, not "no data".
-	for _, r := range []string{"accepted", "duplicate", "rejected"} {
-		m.Readings.WithLabelValues(r)
-	}
+	m.accepted = m.Readings.WithLabelValues("accepted")
+	m.duplicate = m.Readings.WithLabelValues("duplicate")
+	m.rejected = m.Readings.WithLabelValues("rejected")
 	for _, r := range []string{"request", "alerts"} {
 		m.DBErrors.WithLabelValues(r)
 	}

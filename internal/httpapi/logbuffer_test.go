@@ -1,0 +1,98 @@
+package httpapi
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe to read while the flush timer writes.
+type syncBuffer struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	writes int
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writes++
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() (string, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String(), s.writes
+}
+
+func TestLogBufferWritesLinesOutTogether(t *testing.T) {
+	out := &syncBuffer{}
+	lb := NewLogBuffer(out, 20*time.Millisecond)
+	l := slog.New(slog.NewJSONHandler(lb, nil))
+	for i := range 100 {
+		l.Info("request", "n", i)
+	}
+	if s, _ := out.String(); s != "" {
+		t.Fatalf("written before the interval: %q", s)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s, writes := out.String()
+		if strings.Count(s, "\n") == 100 {
+			if writes != 1 {
+				t.Errorf("%d writes for 100 lines, want 1", writes)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("lines not written out after the interval: %d of 100", strings.Count(s, "\n"))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestLogBufferCloseWritesTheRest(t *testing.T) {
+	out := &syncBuffer{}
+	lb := NewLogBuffer(out, time.Hour)
+	l := slog.New(slog.NewJSONHandler(lb, nil))
+	l.Info("request")
+	if err := lb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := out.String(); strings.Count(s, "\n") != 1 {
+		t.Fatalf("after Close: %q", s)
+	}
+	l.Info("stopped") // after Close, at once
+	if s, _ := out.String(); !strings.Contains(s, `"msg":"stopped"`) {
+		t.Fatalf("a line after Close was kept: %q", s)
+	}
+}
+
+// BenchmarkRequestLog: a request line written straight to a file (a write
+// system call each, as serve's log to stdout was) or through a LogBuffer.
+func BenchmarkRequestLog(b *testing.B) {
+	f, err := os.Create(filepath.Join(b.TempDir(), "log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	lb := NewLogBuffer(f, 100*time.Millisecond)
+	defer lb.Close()
+	for name, w := range map[string]io.Writer{"direct": f, "buffered": lb} {
+		l := slog.New(slog.NewJSONHandler(w, nil))
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				l.Info("request", "method", "POST", "path", "/api/measurements", "status", 201,
+					"ms", 3, "token", "3f9c0a1b2c4d", "remote", "127.0.0.1:54321")
+			}
+		})
+	}
+}
