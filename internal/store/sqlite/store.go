@@ -32,6 +32,9 @@ var migrations embed.FS
 type Store struct {
 	write *sql.DB // exactly one connection: SQLite has one writer
 	read  *sql.DB // read-only connections; the same as write for :memory:
+	// Prepared statements of each pool (stmts.go); the same cache twice
+	// for :memory:.
+	writeStmts, readStmts *stmtCache
 }
 
 var _ store.Store = (*Store)(nil)
@@ -79,7 +82,8 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
 	write.SetConnMaxIdleTime(0)
-	s := &Store{write: write, read: write}
+	s := &Store{write: write, read: write, writeStmts: newStmtCache(write)}
+	s.readStmts = s.writeStmts
 
 	if err := s.migrate(ctx); err != nil {
 		write.Close()
@@ -94,6 +98,11 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 		}
 		s.read.SetMaxOpenConns(maxReaders)
 		s.read.SetMaxIdleConns(maxReaders)
+		s.readStmts = newStmtCache(s.read)
+	}
+	if err := s.writeStmts.prepareAll(ctx, writeQueries...); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: prepare statements: %w", mapError(ctx, err))
 	}
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
@@ -160,9 +169,14 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the database; calls in flight finish first.
 func (s *Store) Close() error {
-	var err error
+	var errs []error
 	if s.read != s.write {
-		err = s.read.Close()
+		errs = append(errs, s.readStmts.close(), s.read.Close())
 	}
-	return errors.Join(err, s.write.Close())
+	errs = append(errs, s.writeStmts.close(), s.write.Close())
+	return errors.Join(errs...)
 }
+
+// writeQueries are prepared when the store opens, because a statement used
+// inside a transaction cannot be prepared on the pool then (stmtCache.inTx).
+var writeQueries = []string{registerDevice, insertReading, countReadings, setHealth}
