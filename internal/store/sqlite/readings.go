@@ -148,12 +148,13 @@ SELECT id, device_id, recorded_at, received_at, server_time,
 	temperature, humidity, voltage_v, current_ma, power_mw, payload
 FROM device_measurements`
 
-// deviceIndex is the index one device's readings are read by. It is named
-// (INDEXED BY) because device_measurements_series begins with the same two
-// columns: without statistics for it (it is new in 00003, and ANALYZE is
-// the operator's), SQLite was seen to choose it for a 10 M-row table and
-// then sort the page by id, which only this unique index returns in order.
-const deviceIndex = "\nINDEXED BY device_measurements_device_recorded"
+// deviceIndex is the index one device's readings are read by: it holds
+// every column in the order asked for (migration 00003), so a page of a
+// device is one short range of it and no table row. It is named (INDEXED
+// BY) because device_measurements_device_recorded begins with the same
+// columns and is narrower: statistics (ANALYZE) could make SQLite prefer
+// it and then read each row from the table.
+const deviceIndex = "\nINDEXED BY device_measurements_device_rows"
 
 // QueryReadings returns readings newest first; see store.Store.
 func (s *Store) QueryReadings(ctx context.Context, q store.Query) ([]reading.Stored, error) {
@@ -161,7 +162,9 @@ func (s *Store) QueryReadings(ctx context.Context, q store.Query) ([]reading.Sto
 		return nil, fmt.Errorf("sqlite: query readings: limit must be at least 1, got %d", q.Limit)
 	}
 	query, args := readingsQuery(q)
-	rows, err := s.read.QueryContext(ctx, query, args...)
+	// readingsQuery builds one of a few texts (which bounds are set), so
+	// each is compiled once per connection and kept.
+	rows, err := s.readStmts.query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: query readings: %w", mapError(ctx, err))
 	}

@@ -24,16 +24,25 @@ func newStmtCache(db *sql.DB) *stmtCache {
 	return &stmtCache{db: db, m: make(map[string]*sql.Stmt)}
 }
 
-// get returns the statement for query, preparing it on first use.
+// get returns the statement for query, preparing it on first use. The
+// lock is not held while preparing, which may wait for a connection: a
+// transaction holding the only one (":memory:") may itself be in inTx.
 func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if st, ok := c.m[query]; ok {
+	st, ok := c.m[query]
+	c.mu.Unlock()
+	if ok {
 		return st, nil
 	}
 	st, err := c.db.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if first, ok := c.m[query]; ok { // prepared meanwhile by another caller
+		st.Close()
+		return first, nil
 	}
 	c.m[query] = st
 	return st, nil
