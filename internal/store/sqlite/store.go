@@ -124,6 +124,16 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 //   - _txlock=immediate: a write transaction takes the write lock when it
 //     begins, so it waits (busy_timeout) rather than failing with
 //     SQLITE_BUSY when it later turns out another process wrote meanwhile.
+//   - wal_autocheckpoint(4000), the writer only: copy the WAL into the
+//     database file once it holds 4,000 pages (16 MiB) rather than 1,000.
+//     Readings of many devices arrive interleaved, so one transaction
+//     dirties the newest index page of every device that sent, in both
+//     indexes ordered by device: a 2,000-reading commit of 1,000 devices
+//     wrote more than 1,000 pages and so checkpointed after every commit,
+//     copying each hot page again each time. Checkpointing a quarter as
+//     often copies it once for several commits. Storing 200,000 such
+//     readings: 43 µs of CPU per reading before, 40 after (means of three
+//     runs on a shared machine; the WAL file grows to ~16 MiB).
 func dsn(path string, readOnly bool, o Options) string {
 	q := url.Values{}
 	if o.MaxPageCount > 0 {
@@ -136,6 +146,7 @@ func dsn(path string, readOnly bool, o Options) string {
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {
+		q.Add("_pragma", "wal_autocheckpoint(4000)")
 		q.Set("_txlock", "immediate")
 	}
 	return path + "?" + q.Encode()
