@@ -44,13 +44,19 @@ func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
 // TokenByID returns a token that has not been revoked; store.ErrNotFound otherwise.
 //
 // It runs for every authenticated request, so its statement is compiled
-// once (readStmts) rather than per call.
+// once (readStmts) rather than per call, and it runs under a context the
+// driver does not watch: for a cancellable one the driver starts a
+// goroutine per statement, which cost more than this primary-key lookup,
+// too short to be worth interrupting. A context already done still fails.
 func (s *Store) TokenByID(ctx context.Context, id string) (store.Token, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Token{}, fmt.Errorf("sqlite: token %q: %w", id, mapError(ctx, err))
+	}
 	st, err := s.readStmts.get(ctx, tokenByID)
 	if err != nil {
 		return store.Token{}, fmt.Errorf("sqlite: token %q: %w", id, mapError(ctx, err))
 	}
-	t, err := scanToken(st.QueryRowContext(ctx, id))
+	t, err := scanToken(st.QueryRowContext(context.WithoutCancel(ctx), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Token{}, fmt.Errorf("token %q: %w", id, store.ErrNotFound)
 	}
