@@ -2,70 +2,167 @@ package sqlite
 
 import (
 	"context"
+	"database/sql/driver"
+	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
-// seriesQuery groups one device's rows by epoch-aligned bucket. The rows
-// come from the (device_id, recorded_at) index range; recorded_at is
-// INTEGER microseconds, so a bucket is plain integer arithmetic. Integer
-// division truncates toward zero, so times before 1970 would share a bucket
-// with the one after: the ingest path accepts no such times.
-//
-// Pressure is read from the JSON payload only when it is a number, so a
-// device that sends a string there does not break the chart of the others.
+// seriesPressure is pressure as Series charts it: payload.sensor.bmp280.
+// pressure_hpa when it is a JSON number, so that a device that sends a
+// string there does not break the chart of the others. It is spelled
+// exactly as in the index device_measurements_device_rows (migration
+// 00003),
+// which SQLite matches only to the same expression.
+const seriesPressure = `CASE WHEN json_type(payload, '$.sensor.bmp280.pressure_hpa') IN ('integer', 'real')
+		THEN json_extract(payload, '$.sensor.bmp280.pressure_hpa') END`
+
+// seriesQuery returns one device's rows in [from, to), oldest first, with
+// the columns a chart aggregates. All of them are in the index
+// device_measurements_device_rows, whose (device_id, recorded_at) order is
+// the order asked for, so SQLite reads one range of that index and never
+// the table, and sorts nothing. The index is named for the reason given at
+// deviceIndex.
 const seriesQuery = `
-SELECT (recorded_at / ?1) * ?1 AS bucket, count(*),
-	avg(temperature), min(temperature), max(temperature),
-	avg(humidity), min(humidity), max(humidity),
-	avg(voltage_v), min(voltage_v), max(voltage_v),
-	avg(current_ma), min(current_ma), max(current_ma),
-	avg(power_mw), min(power_mw), max(power_mw),
-	avg(pressure), min(pressure), max(pressure)
-FROM (
-	SELECT recorded_at, temperature, humidity, voltage_v, current_ma, power_mw,
-		CASE WHEN json_type(payload, '$.sensor.bmp280.pressure_hpa') IN ('integer', 'real')
-			THEN json_extract(payload, '$.sensor.bmp280.pressure_hpa') END AS pressure
-	FROM device_measurements
-	WHERE device_id = ?2 AND recorded_at >= ?3 AND recorded_at < ?4
-)
-GROUP BY bucket
-ORDER BY bucket`
+SELECT recorded_at, temperature, humidity, voltage_v, current_ma, power_mw,
+	` + seriesPressure + `
+FROM device_measurements INDEXED BY device_measurements_device_rows
+WHERE device_id = ?1 AND recorded_at >= ?2 AND recorded_at < ?3
+ORDER BY recorded_at`
 
 // Series aggregates readings into buckets; see store.Store.
+//
+// The buckets are summed here rather than by GROUP BY in SQL. The rows
+// arrive in time order, so each bucket is a run of consecutive rows, but
+// SQLite cannot know that the bucket of a time rises with it and would
+// sort all the rows first; and its aggregate functions cost more than
+// this loop. At 8,640 readings (30 days at 5 minutes) that was 15 ms of
+// CPU against 7 ms here. The rows are read from the driver directly
+// (driver.Rows), because database/sql's Scan, converting each of the seven
+// columns of every row, cost as much again.
 func (s *Store) Series(ctx context.Context, q store.SeriesQuery) ([]store.SeriesPoint, error) {
 	if q.Bucket < time.Microsecond {
 		return nil, fmt.Errorf("sqlite: series: bucket must be at least 1µs, got %v", q.Bucket)
 	}
-	rows, err := s.read.QueryContext(ctx, seriesQuery,
-		q.Bucket.Microseconds(), q.DeviceID, micros(q.From), micros(q.To))
+	conn, err := s.read.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: series: %w", mapError(ctx, err))
 	}
-	defer rows.Close()
+	defer conn.Close()
 	var out []store.SeriesPoint
-	for rows.Next() {
-		var (
-			p      store.SeriesPoint
-			bucket int64
-		)
-		err := rows.Scan(&bucket, &p.Count,
-			&p.Temperature.Avg, &p.Temperature.Min, &p.Temperature.Max,
-			&p.Humidity.Avg, &p.Humidity.Min, &p.Humidity.Max,
-			&p.VoltageV.Avg, &p.VoltageV.Min, &p.VoltageV.Max,
-			&p.CurrentMA.Avg, &p.CurrentMA.Min, &p.CurrentMA.Max,
-			&p.PowerMW.Avg, &p.PowerMW.Min, &p.PowerMW.Max,
-			&p.PressureHPa.Avg, &p.PressureHPa.Min, &p.PressureHPa.Max)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: series: %w", mapError(ctx, err))
+	err = conn.Raw(func(dc any) error {
+		qc, ok := dc.(driver.QueryerContext)
+		if !ok {
+			return errors.New("driver connection cannot query")
 		}
-		p.Time = fromMicros(bucket)
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
+		rows, err := qc.QueryContext(ctx, seriesQuery, []driver.NamedValue{
+			{Ordinal: 1, Value: q.DeviceID}, {Ordinal: 2, Value: micros(q.From)}, {Ordinal: 3, Value: micros(q.To)}})
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		out, err = bucketRows(rows, q.Bucket.Microseconds())
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: series: %w", mapError(ctx, err))
 	}
 	return out, nil
+}
+
+// bucketRows folds the rows of seriesQuery, oldest first, into buckets of
+// width microseconds aligned to the epoch.
+func bucketRows(rows driver.Rows, width int64) ([]store.SeriesPoint, error) {
+	var (
+		out  []store.SeriesPoint
+		cur  bucket
+		row  = make([]driver.Value, 7)
+		open = false
+	)
+	for {
+		err := rows.Next(row)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		at, ok := row[0].(int64)
+		if !ok {
+			return nil, fmt.Errorf("recorded_at is %T, want int64", row[0])
+		}
+		start := at - at%width
+		if at%width < 0 { // before 1970: floor, as store.BucketStart
+			start -= width
+		}
+		if !open || start != cur.start {
+			if open {
+				out = append(out, cur.point())
+			}
+			cur, open = bucket{start: start}, true
+		}
+		cur.count++
+		for i := range cur.fields {
+			cur.fields[i].add(row[1+i])
+		}
+	}
+	if open {
+		out = append(out, cur.point())
+	}
+	return out, nil
+}
+
+// bucket accumulates one bucket: temperature, humidity, voltage_v,
+// current_ma, power_mw and pressure, in seriesQuery's column order.
+type bucket struct {
+	start  int64
+	count  int64
+	fields [6]stat
+}
+
+func (b bucket) point() store.SeriesPoint {
+	return store.SeriesPoint{
+		Time: fromMicros(b.start), Count: b.count,
+		Temperature: b.fields[0].stats(), Humidity: b.fields[1].stats(),
+		VoltageV: b.fields[2].stats(), CurrentMA: b.fields[3].stats(),
+		PowerMW: b.fields[4].stats(), PressureHPa: b.fields[5].stats(),
+	}
+}
+
+// stat is avg/min/max of one field over the rows that have it (SQL's
+// aggregates skip NULL likewise).
+type stat struct {
+	n             int64
+	sum, min, max float64
+}
+
+func (s *stat) add(v driver.Value) {
+	var x float64
+	switch v := v.(type) {
+	case float64:
+		x = v
+	case int64: // pressure: json_extract keeps a JSON integer an integer
+		x = float64(v)
+	default: // NULL
+		return
+	}
+	if s.n == 0 || x < s.min {
+		s.min = x
+	}
+	if s.n == 0 || x > s.max {
+		s.max = x
+	}
+	s.sum += x
+	s.n++
+}
+
+func (s stat) stats() store.Stats {
+	if s.n == 0 {
+		return store.Stats{}
+	}
+	avg, lo, hi := s.sum/float64(s.n), s.min, s.max
+	return store.Stats{Avg: &avg, Min: &lo, Max: &hi}
 }

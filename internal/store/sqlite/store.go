@@ -32,6 +32,9 @@ var migrations embed.FS
 type Store struct {
 	write *sql.DB // exactly one connection: SQLite has one writer
 	read  *sql.DB // read-only connections; the same as write for :memory:
+	// Prepared statements of each pool (stmts.go); the same cache twice
+	// for :memory:.
+	writeStmts, readStmts *stmtCache
 }
 
 var _ store.Store = (*Store)(nil)
@@ -79,7 +82,8 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
 	write.SetConnMaxIdleTime(0)
-	s := &Store{write: write, read: write}
+	s := &Store{write: write, read: write, writeStmts: newStmtCache(write)}
+	s.readStmts = s.writeStmts
 
 	if err := s.migrate(ctx); err != nil {
 		write.Close()
@@ -94,6 +98,11 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 		}
 		s.read.SetMaxOpenConns(maxReaders)
 		s.read.SetMaxIdleConns(maxReaders)
+		s.readStmts = newStmtCache(s.read)
+	}
+	if err := s.writeStmts.prepareAll(ctx, writeQueries...); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: prepare statements: %w", mapError(ctx, err))
 	}
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
@@ -115,6 +124,16 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 //   - _txlock=immediate: a write transaction takes the write lock when it
 //     begins, so it waits (busy_timeout) rather than failing with
 //     SQLITE_BUSY when it later turns out another process wrote meanwhile.
+//   - wal_autocheckpoint(4000), the writer only: copy the WAL into the
+//     database file once it holds 4,000 pages (16 MiB) rather than 1,000.
+//     Readings of many devices arrive interleaved, so one transaction
+//     dirties the newest index page of every device that sent, in both
+//     indexes ordered by device: a 2,000-reading commit of 1,000 devices
+//     wrote more than 1,000 pages and so checkpointed after every commit,
+//     copying each hot page again each time. Checkpointing a quarter as
+//     often copies it once for several commits. Storing 200,000 such
+//     readings: 43 µs of CPU per reading before, 40 after (means of three
+//     runs on a shared machine; the WAL file grows to ~16 MiB).
 func dsn(path string, readOnly bool, o Options) string {
 	q := url.Values{}
 	if o.MaxPageCount > 0 {
@@ -127,6 +146,7 @@ func dsn(path string, readOnly bool, o Options) string {
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {
+		q.Add("_pragma", "wal_autocheckpoint(4000)")
 		q.Set("_txlock", "immediate")
 	}
 	return path + "?" + q.Encode()
@@ -160,9 +180,14 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the database; calls in flight finish first.
 func (s *Store) Close() error {
-	var err error
+	var errs []error
 	if s.read != s.write {
-		err = s.read.Close()
+		errs = append(errs, s.readStmts.close(), s.read.Close())
 	}
-	return errors.Join(err, s.write.Close())
+	errs = append(errs, s.writeStmts.close(), s.write.Close())
+	return errors.Join(errs...)
 }
+
+// writeQueries are prepared when the store opens, because a statement used
+// inside a transaction cannot be prepared on the pool then (stmtCache.inTx).
+var writeQueries = []string{registerDevice, insertReading, countReadings, setHealth}

@@ -14,6 +14,8 @@ import (
 
 const tokenColumns = `id, hash, scope, coalesce(device_id, ''), created_at, revoked_at`
 
+const tokenByID = `SELECT ` + tokenColumns + ` FROM tokens WHERE id = ? AND revoked_at IS NULL`
+
 // CreateToken stores a token. A device token's device must be registered
 // (store.ErrNotFound otherwise); an id already in use is store.ErrExists.
 func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
@@ -40,9 +42,21 @@ func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
 }
 
 // TokenByID returns a token that has not been revoked; store.ErrNotFound otherwise.
+//
+// It runs for every authenticated request, so its statement is compiled
+// once (readStmts) rather than per call, and it runs under a context the
+// driver does not watch: for a cancellable one the driver starts a
+// goroutine per statement, which cost more than this primary-key lookup,
+// too short to be worth interrupting. A context already done still fails.
 func (s *Store) TokenByID(ctx context.Context, id string) (store.Token, error) {
-	t, err := scanToken(s.read.QueryRowContext(ctx,
-		`SELECT `+tokenColumns+` FROM tokens WHERE id = ? AND revoked_at IS NULL`, id))
+	if err := ctx.Err(); err != nil {
+		return store.Token{}, fmt.Errorf("sqlite: token %q: %w", id, mapError(ctx, err))
+	}
+	st, err := s.readStmts.get(ctx, tokenByID)
+	if err != nil {
+		return store.Token{}, fmt.Errorf("sqlite: token %q: %w", id, mapError(ctx, err))
+	}
+	t, err := scanToken(st.QueryRowContext(context.WithoutCancel(ctx), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Token{}, fmt.Errorf("token %q: %w", id, store.ErrNotFound)
 	}
