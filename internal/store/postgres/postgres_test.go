@@ -31,19 +31,6 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// Series equals the readings it summarises (storetest's model), whatever
-// the payloads: the covering key and pressure column answer for the rows.
-func TestSeriesModel(t *testing.T) {
-	admin := adminURL(t)
-	storetest.RunSeriesModel(t, func(t *testing.T) store.Store {
-		s, err := postgres.Open(t.Context(), freshDatabase(t, admin))
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		return s
-	})
-}
-
 // Instances starting at the same time on a new database all come up:
 // one applies the migrations, the others wait for it and find them done.
 func TestOpenConcurrently(t *testing.T) {

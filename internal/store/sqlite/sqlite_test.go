@@ -113,12 +113,3 @@ func BenchmarkStore(b *testing.B) {
 		return s
 	})
 }
-
-func TestSeriesMatchesReadings(t *testing.T) {
-	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "thermowatt.db"))
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer s.Close()
-	storetest.SeriesMatchesReadings(t, s)
-}
