@@ -30,6 +30,8 @@ const (
 	targetDayP99     = 10 * time.Millisecond
 	targetMonthP99   = 50 * time.Millisecond
 	targetRSS        = 100_000_000 // bytes
+
+	batchSize = 100 // readings per request in the batch phase (issue 7)
 )
 
 // querySpan is how far back the query phase's history reaches: a little
@@ -48,6 +50,11 @@ func Run(ctx context.Context, out io.Writer) error {
 	logf("load average before the run: %s", loadAvg())
 	logf("per-token rate limits are lifted for this run (RATE_LIMIT=0): %d simulated devices stand in for a fleet of millions", cfg.Fleet)
 
+	if cfg.ProfileDir != "" {
+		if err := os.MkdirAll(cfg.ProfileDir, 0o755); err != nil {
+			return err
+		}
+	}
 	var figs []figure
 	for _, backend := range cfg.Backends {
 		f, err := runBackend(ctx, cfg, backend, logf)
@@ -110,15 +117,15 @@ func runBackend(ctx context.Context, cfg Config, backend string, logf func(strin
 			return nil, err
 		}
 		ceilingName = "CopyFrom"
-		logf("ceiling: pgx CopyFrom of %d readings into a table LIKE device_measurements INCLUDING ALL", cfg.CeilingRows)
+		logf("ceiling: pgx CopyFrom of %d readings, in the batch phase's order, into a table LIKE device_measurements INCLUDING ALL", cfg.CeilingRows)
 		cpu0 := takeCPU(srv.pid())
-		ceiling, err = pgCopyCeiling(ctx, dbURL, cfg.CeilingRows)
+		ceiling, err = pgCopyCeiling(ctx, dbURL, cfg.BatchClients, cfg.CeilingRows)
 		logf("  %s", cpuShare(cpu0, takeCPU(srv.pid()), cfg.CeilingRows, "row"))
 	case "sqlite":
 		ceilingName = "bulk tx"
-		logf("ceiling: %d readings into an identical SQLite table, prepared INSERTs of 100 rows, 50,000 rows per transaction", cfg.CeilingRows)
+		logf("ceiling: %d readings into an identical SQLite table, in the batch phase's order, prepared INSERTs of 100 rows, 50,000 rows per transaction", cfg.CeilingRows)
 		cpu0 := takeCPU(0)
-		if ceiling, err = sqliteCeiling(ctx, filepath.Join(tmp, "ceiling", "ceiling.db"), cfg.CeilingRows); err != nil {
+		if ceiling, err = sqliteCeiling(ctx, filepath.Join(tmp, "ceiling", "ceiling.db"), cfg.BatchClients, cfg.CeilingRows); err != nil {
 			return nil, err
 		}
 		logf("  %s (SQLite runs inside the load generator here)", cpuShare(cpu0, takeCPU(0), cfg.CeilingRows, "row"))
@@ -146,21 +153,21 @@ func runBackend(ctx context.Context, cfg Config, backend string, logf func(strin
 	add := func(f figure) { f.Backend = backend; figs = append(figs, f) }
 
 	// Batch ingest: arrays of 100 readings.
-	logf("batch ingest: %d clients posting arrays of 100 readings, %s", cfg.BatchClients, cfg.Duration)
+	logf("batch ingest: %d clients posting arrays of %d readings, %s", cfg.BatchClients, batchSize, cfg.Duration)
 	base := time.Now().Add(-30 * 24 * time.Hour).Truncate(time.Second)
 	workers := make([]request, cfg.BatchClients)
 	for i := range workers {
-		workers[i] = postReadings(srv.addr(), tokens[i], batchIDs[i], base, 100)
+		workers[i] = postReadings(srv.addr(), tokens[i], batchIDs[i], base, batchSize)
 	}
 	waitProfile := profile(ctx, cfg, srv, "batch-"+backend, logf)
 	cpu0 := takeCPU(srv.pid())
 	br := run(ctx, srv.addr(), workers, http.StatusCreated, cfg.Duration)
-	logf("  %s", cpuShare(cpu0, takeCPU(srv.pid()), 100*len(br.Latencies), "reading"))
+	logf("  %s", cpuShare(cpu0, takeCPU(srv.pid()), batchSize*len(br.Latencies), "reading"))
 	waitProfile()
 	if br.Errors > 0 {
 		return nil, fmt.Errorf("batch ingest: %d errors, first: %s", br.Errors, br.FirstErr)
 	}
-	batchRate := br.perSecond() * 100
+	batchRate := br.perSecond() * batchSize
 	logf("  %.0f readings/s (%.0f requests/s, p50 %s, p99 %s)", batchRate, br.perSecond(), ms(br.quantile(0.5)), ms(br.quantile(0.99)))
 	add(figure{Name: "batch ingest (100/request)", Value: rate(batchRate, "readings/s"),
 		Ceiling: rate(ceiling, "rows/s") + " " + ceilingName, Ratio: batchRate / ceiling,
@@ -201,7 +208,7 @@ func runBackend(ctx context.Context, cfg Config, backend string, logf func(strin
 	logf("  server peak resident size so far: %s", mb(ingestRSS))
 
 	// Queries over BENCH_ROWS readings of 1,000 devices.
-	h := newHistory("q", cfg.QueryDevices, cfg.Rows, time.Now(), querySpan)
+	h := newHistory("q", cfg.QueryDevices, 1, cfg.Rows, time.Now(), querySpan)
 	logf("loading %d readings of %d devices (one every %s each, over %s) for the queries ...", h.n, cfg.QueryDevices, h.step.Round(time.Second), querySpan)
 	var took time.Duration
 	if backend == "postgres" {

@@ -66,7 +66,7 @@ func pgRegister(ctx context.Context, conn *pgx.Conn, h *history) error {
 // pgCopyCeiling loads n readings into a table identical to
 // device_measurements (same columns, indexes and unique key) with COPY:
 // the fastest way PostgreSQL takes rows, the ceiling for batch ingest.
-func pgCopyCeiling(ctx context.Context, dbURL string, n int) (float64, error) {
+func pgCopyCeiling(ctx context.Context, dbURL string, devices, n int) (float64, error) {
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
 		return 0, err
@@ -76,7 +76,7 @@ func pgCopyCeiling(ctx context.Context, dbURL string, n int) (float64, error) {
 		return 0, err
 	}
 	defer conn.Exec(ctx, `DROP TABLE copy_ceiling`)
-	h := newHistory("ceiling", 100, n, time.Now(), 24*time.Hour)
+	h := ceilingHistory(devices, n)
 	d, err := copyRows(ctx, conn, "copy_ceiling", h)
 	if err != nil {
 		return 0, fmt.Errorf("CopyFrom ceiling: %w", err)

@@ -17,23 +17,26 @@ type row struct {
 	Payload    []byte
 }
 
-// history yields n readings of `devices` devices, oldest first and
-// interleaved across devices (the order in which a fleet's readings
-// arrive, so that one device's rows are spread over the table as they are
-// in production), ending at end and spaced so that each device spans
-// `span`. At 10 M rows and 1,000 devices over 35 days that is one reading
-// per device every ~5 minutes, the firmware's interval.
+// history yields n readings of `devices` devices, oldest first, in runs
+// of `run` consecutive readings of one device, the devices taking turns,
+// ending at end and spaced so that each device spans `span`. With runs of
+// 1 that is the order in which a fleet's readings arrive (one device's rows
+// spread over the table as in production): at 10 M rows and 1,000 devices
+// over 35 days, one reading per device every ~5 minutes, the firmware's
+// interval. With runs of 100 it is the order of the batch phase, where
+// each request carries 100 readings of one device.
 type history struct {
 	devices, n int
 	end        time.Time
 	step       time.Duration
+	run        int
 	i          int
 	ids        []string
 }
 
-func newHistory(prefix string, devices, n int, end time.Time, span time.Duration) *history {
-	perDevice := max(n/devices, 1)
-	h := &history{devices: devices, n: perDevice * devices, end: end.Truncate(time.Second),
+func newHistory(prefix string, devices, run, n int, end time.Time, span time.Duration) *history {
+	perDevice := max(n/devices/run, 1) * run
+	h := &history{devices: devices, run: run, n: perDevice * devices, end: end.Truncate(time.Second),
 		step: span / time.Duration(perDevice)}
 	for d := range devices {
 		h.ids = append(h.ids, fmt.Sprintf("%s-%04d", prefix, d))
@@ -47,7 +50,8 @@ func (h *history) next(r *row) bool {
 		return false
 	}
 	perDevice := h.n / h.devices
-	t, d := h.i/h.devices, h.i%h.devices
+	block := h.i / h.run
+	d, t := block%h.devices, block/h.devices*h.run+h.i%h.run
 	h.i++
 	r.DeviceID = h.ids[d]
 	r.RecordedAt = h.end.Add(-time.Duration(perDevice-1-t) * h.step)
@@ -82,4 +86,12 @@ func appendPayload(b []byte, i int) []byte {
 	b = strconv.AppendFloat(b, pressureAt(i), 'f', 1, 64)
 	b = append(b, `},"ina219":{"shunt_ohms":0.1,"max_current_a":3.2}}}`...)
 	return b
+}
+
+// ceilingHistory is what the bulk-load ceilings load: n readings in the
+// order the batch phase sends them (devices taking turns, 100 readings of
+// one device at a time), so that the ceiling and the API are compared on
+// the same rows in the same order.
+func ceilingHistory(devices, n int) *history {
+	return newHistory("ceiling", devices, batchSize, n, time.Now(), 24*time.Hour)
 }

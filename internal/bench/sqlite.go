@@ -112,7 +112,7 @@ func jsonArray(ids []string) string {
 // sqliteCeiling bulk-loads n readings into a fresh database made by the
 // server's own migrations (so the table and indexes are identical), in
 // large transactions: SQLite's counterpart of the CopyFrom ceiling.
-func sqliteCeiling(ctx context.Context, path string, n int) (float64, error) {
+func sqliteCeiling(ctx context.Context, path string, devices, n int) (float64, error) {
 	st, err := sqlite.Open(ctx, path)
 	if err != nil {
 		return 0, err
@@ -123,7 +123,7 @@ func sqliteCeiling(ctx context.Context, path string, n int) (float64, error) {
 		return 0, err
 	}
 	defer db.Close()
-	h := newHistory("ceiling", 100, n, time.Now(), 24*time.Hour)
+	h := ceilingHistory(devices, n)
 	d, err := sqliteLoad(ctx, db, h, 50_000)
 	if err != nil {
 		return 0, fmt.Errorf("SQLite bulk ceiling: %w", err)
