@@ -9,6 +9,7 @@ import (
 
 	"github.com/thermowatt/thermowatt/internal/ingest"
 	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt/internal/store"
 )
 
 // encodeLikeWriteJSON is what writeJSON sends as a body.
@@ -60,6 +61,60 @@ func TestAppendersMatchEncodingJSON(t *testing.T) {
 	} {
 		if got, want := appendResult(nil, res), encodeLikeWriteJSON(t, res); !bytes.Equal(got, want) {
 			t.Errorf("appendResult:\n got %s\nwant %s", got, want)
+		}
+	}
+}
+
+// statsJSON and pointJSON are the series answer's points as handleSeries
+// encoded them through encoding/json: the reference appendSeries matches.
+type statsJSON struct {
+	Avg *float64 `json:"avg"`
+	Min *float64 `json:"min"`
+	Max *float64 `json:"max"`
+}
+
+func stats(s store.Stats) *statsJSON {
+	if s.Avg == nil && s.Min == nil && s.Max == nil {
+		return nil // omitted: no reading in the bucket has the field
+	}
+	return &statsJSON{Avg: s.Avg, Min: s.Min, Max: s.Max}
+}
+
+type pointJSON struct {
+	Time        time.Time  `json:"time"`
+	Count       int64      `json:"count"`
+	Temperature *statsJSON `json:"temperature,omitempty"`
+	Humidity    *statsJSON `json:"humidity,omitempty"`
+	VoltageV    *statsJSON `json:"voltage_v,omitempty"`
+	CurrentMA   *statsJSON `json:"current_ma,omitempty"`
+	PowerMW     *statsJSON `json:"power_mw,omitempty"`
+	PressureHPa *statsJSON `json:"pressure_hpa,omitempty"`
+}
+
+// The series answer as handleSeries encoded it through encoding/json.
+func TestAppendSeriesMatchesEncodingJSON(t *testing.T) {
+	at := time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
+	q := store.SeriesQuery{DeviceID: "esp32-node-01", From: at.Add(-30 * 24 * time.Hour).In(time.FixedZone("JST", 9*3600)),
+		To: at.Add(90 * time.Second), Bucket: 90 * time.Minute}
+	full := store.Stats{Avg: f64(24.35), Min: f64(-1e-7), Max: f64(1e21)}
+	pts := []store.SeriesPoint{
+		{Time: at, Count: 12, Temperature: full, Humidity: full, VoltageV: full, CurrentMA: full, PowerMW: full, PressureHPa: full},
+		{Time: at.Add(time.Hour), Count: 1, Temperature: store.Stats{Avg: f64(0), Min: f64(0), Max: f64(0)}},
+		{Time: at.Add(2 * time.Hour), Count: 3, PressureHPa: store.Stats{Avg: f64(1013.25), Min: f64(1000), Max: f64(1020.5)}},
+	}
+	for _, pts := range [][]store.SeriesPoint{nil, pts} {
+		items := make([]pointJSON, len(pts))
+		for i, p := range pts {
+			items[i] = pointJSON{Time: p.Time, Count: p.Count,
+				Temperature: stats(p.Temperature), Humidity: stats(p.Humidity), VoltageV: stats(p.VoltageV),
+				CurrentMA: stats(p.CurrentMA), PowerMW: stats(p.PowerMW), PressureHPa: stats(p.PressureHPa)}
+		}
+		want := encodeLikeWriteJSON(t, map[string]any{
+			"deviceId": q.DeviceID, "from": q.From.UTC(), "to": q.To.UTC(),
+			"bucketSeconds": q.Bucket.Seconds(), "points": items,
+		})
+		if got := appendSeries(nil, q, pts); !bytes.Equal(got, want) {
+			t.Errorf("appendSeries:\n got %s\nwant %s", got, want)
 		}
 	}
 }

@@ -46,30 +46,6 @@ func DefaultBucket(span time.Duration) time.Duration {
 	return days * 24 * time.Hour
 }
 
-type statsJSON struct {
-	Avg *float64 `json:"avg"`
-	Min *float64 `json:"min"`
-	Max *float64 `json:"max"`
-}
-
-func stats(s store.Stats) *statsJSON {
-	if s.Avg == nil && s.Min == nil && s.Max == nil {
-		return nil // omitted: no reading in the bucket has the field
-	}
-	return &statsJSON{Avg: s.Avg, Min: s.Min, Max: s.Max}
-}
-
-type pointJSON struct {
-	Time        time.Time  `json:"time"`
-	Count       int64      `json:"count"`
-	Temperature *statsJSON `json:"temperature,omitempty"`
-	Humidity    *statsJSON `json:"humidity,omitempty"`
-	VoltageV    *statsJSON `json:"voltage_v,omitempty"`
-	CurrentMA   *statsJSON `json:"current_ma,omitempty"`
-	PowerMW     *statsJSON `json:"power_mw,omitempty"`
-	PressureHPa *statsJSON `json:"pressure_hpa,omitempty"`
-}
-
 // parseBucket accepts a Go duration ("5m", "1h30m") or whole seconds ("300").
 func parseBucket(s string) (time.Duration, error) {
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
@@ -132,16 +108,7 @@ func handleSeries(d Deps) http.Handler {
 		if err != nil {
 			return storeError(err)
 		}
-		items := make([]pointJSON, len(pts))
-		for i, p := range pts {
-			items[i] = pointJSON{Time: p.Time, Count: p.Count,
-				Temperature: stats(p.Temperature), Humidity: stats(p.Humidity), VoltageV: stats(p.VoltageV),
-				CurrentMA: stats(p.CurrentMA), PowerMW: stats(p.PowerMW), PressureHPa: stats(p.PressureHPa)}
-		}
-		writeJSON(w, http.StatusOK, map[string]any{
-			"deviceId": q.DeviceID, "from": q.From.UTC(), "to": q.To.UTC(),
-			"bucketSeconds": q.Bucket.Seconds(), "points": items,
-		})
+		writeJSONBytes(w, http.StatusOK, appendSeries(make([]byte, 0, 256+320*len(pts)), q, pts))
 		return nil
 	})
 }
