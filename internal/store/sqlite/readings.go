@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	sqlite3 "modernc.org/sqlite/lib"
+
 	"github.com/thermowatt/thermowatt/internal/reading"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
@@ -86,38 +88,26 @@ func (s *Store) insertBatch(ctx context.Context, b store.Batch, received int64) 
 		}
 	}
 
-	insert, err := s.writeStmts.inTx(ctx, tx, insertReading)
-	if err != nil {
-		return nil, err
-	}
 	stored := make([]bool, len(b.Readings))
-	accepted := make(map[string]int)
-	withHealth := make(map[string]int) // device -> its newest stored reading that may carry health
-	for i, r := range b.Readings {
+	for start := 0; start < len(b.Readings); start += maxRowsPerInsert {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		var payload any // nil: SQL NULL
-		if r.Payload != nil {
-			payload = string(r.Payload)
-		}
-		res, err := insert.ExecContext(stmtCtx,
-			r.DeviceID, micros(r.RecordedAt), received, r.ServerTime,
-			nullFloat(r.Temperature), nullFloat(r.Humidity), nullFloat(r.VoltageV), nullFloat(r.CurrentMA), nullFloat(r.PowerMW), payload)
-		if err != nil {
+		end := min(start+maxRowsPerInsert, len(b.Readings))
+		if err := s.insertChunk(ctx, stmtCtx, tx, b.Readings[start:end], received, stored[start:end]); err != nil {
 			return nil, err
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return nil, err
+	}
+	accepted := make(map[string]int)
+	withHealth := make(map[string]int) // device -> its newest stored reading that may carry health
+	for i, r := range b.Readings {
+		if !stored[i] {
+			continue
 		}
-		if n > 0 {
-			stored[i] = true
-			accepted[r.DeviceID]++
-			if r.Payload != nil && bytes.Contains(r.Payload, deviceKey) {
-				if j, ok := withHealth[r.DeviceID]; !ok || b.Readings[j].RecordedAt.Before(r.RecordedAt) {
-					withHealth[r.DeviceID] = i
-				}
+		accepted[r.DeviceID]++
+		if r.Payload != nil && bytes.Contains(r.Payload, deviceKey) {
+			if j, ok := withHealth[r.DeviceID]; !ok || b.Readings[j].RecordedAt.Before(r.RecordedAt) {
+				withHealth[r.DeviceID] = i
 			}
 		}
 	}
@@ -142,6 +132,79 @@ func (s *Store) insertBatch(ctx context.Context, b store.Batch, received int64) 
 	}
 	return stored, nil
 }
+
+// maxRowsPerInsert bounds the readings of one multi-row INSERT (10
+// parameters each, far below SQLite's limit of 32,766).
+const maxRowsPerInsert = 100
+
+// insertChunk stores rs and marks in stored which were new. It first
+// inserts them all in one statement that assumes every reading is new:
+// the common case, and one statement instead of one per reading (the
+// per-statement overhead of database/sql and the driver was most of a
+// reading's cost outside SQLite's b-trees). A repeat makes SQLite abort
+// that statement alone, undoing its rows while the transaction goes on;
+// the chunk then goes row by row with ON CONFLICT DO NOTHING, which
+// tells exactly which readings were new.
+func (s *Store) insertChunk(ctx, stmtCtx context.Context, tx *sql.Tx, rs []reading.Reading, received int64, stored []bool) error {
+	all, err := s.writeStmts.inTx(ctx, tx, insertRowsSQL(len(rs)))
+	if err != nil {
+		return err
+	}
+	args := make([]any, 0, 10*len(rs))
+	for _, r := range rs {
+		args = appendReadingArgs(args, r, received)
+	}
+	_, err = all.ExecContext(stmtCtx, args...)
+	if err == nil {
+		for i := range stored {
+			stored[i] = true
+		}
+		return nil
+	}
+	if !isConstraint(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE) {
+		return err
+	}
+	one, err := s.writeStmts.inTx(ctx, tx, insertReading)
+	if err != nil {
+		return err
+	}
+	for i, r := range rs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		res, err := one.ExecContext(stmtCtx, appendReadingArgs(args[:0], r, received)...)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		stored[i] = n > 0
+	}
+	return nil
+}
+
+// appendReadingArgs appends r's values in insertReading's column order.
+func appendReadingArgs(args []any, r reading.Reading, received int64) []any {
+	var payload any // nil: SQL NULL
+	if r.Payload != nil {
+		payload = string(r.Payload)
+	}
+	return append(args, r.DeviceID, micros(r.RecordedAt), received, r.ServerTime,
+		nullFloat(r.Temperature), nullFloat(r.Humidity), nullFloat(r.VoltageV), nullFloat(r.CurrentMA), nullFloat(r.PowerMW), payload)
+}
+
+// insertRowsSQL is a plain INSERT of n readings: without ON CONFLICT, so
+// that a repeat fails it (see insertChunk).
+func insertRowsSQL(n int) string {
+	return insertRowsPrefix + strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?),", n), ",")
+}
+
+const insertRowsPrefix = `INSERT INTO device_measurements
+	(device_id, recorded_at, received_at, server_time,
+	 temperature, humidity, voltage_v, current_ma, power_mw, payload)
+	VALUES `
 
 const selectReadings = `
 SELECT id, device_id, recorded_at, received_at, server_time,
