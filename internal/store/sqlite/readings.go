@@ -38,12 +38,14 @@ func (s *Store) InsertReadings(ctx context.Context, rs []reading.Reading, receiv
 // them for a small one.
 const (
 	registerDevice = `INSERT INTO devices (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`
-	insertReading  = `
-		INSERT INTO device_measurements
-			(device_id, recorded_at, received_at, server_time,
-			 temperature, humidity, voltage_v, current_ma, power_mw, payload)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	// One reading, skipping it when it is stored already (insertChunk).
+	insertReading = insertRowsPrefix + readingValues + `
 		ON CONFLICT (device_id, recorded_at) DO NOTHING`
+	insertRowsPrefix = `INSERT INTO device_measurements
+	(device_id, recorded_at, received_at, server_time,
+	 temperature, humidity, voltage_v, current_ma, power_mw, payload)
+	VALUES `
+	readingValues = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// last_seen_at only moves forward, whatever order batches commit in.
 	countReadings = `
 		UPDATE devices
@@ -198,13 +200,8 @@ func appendReadingArgs(args []any, r reading.Reading, received int64) []any {
 // insertRowsSQL is a plain INSERT of n readings: without ON CONFLICT, so
 // that a repeat fails it (see insertChunk).
 func insertRowsSQL(n int) string {
-	return insertRowsPrefix + strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?),", n), ",")
+	return insertRowsPrefix + strings.TrimSuffix(strings.Repeat(readingValues+",", n), ",")
 }
-
-const insertRowsPrefix = `INSERT INTO device_measurements
-	(device_id, recorded_at, received_at, server_time,
-	 temperature, humidity, voltage_v, current_ma, power_mw, payload)
-	VALUES `
 
 const selectReadings = `
 SELECT id, device_id, recorded_at, received_at, server_time,
