@@ -85,11 +85,7 @@ func TestMigration3KeepsReadings(t *testing.T) {
 // nor the chart: it is no pressure.
 func TestPressureOutOfRange(t *testing.T) {
 	ctx := t.Context()
-	s, err := postgres.Open(ctx, freshDatabase(t, adminURL(t)))
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer s.Close()
+	s, _ := openFresh(t)
 	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	var rs []reading.Reading
 	for i, p := range []string{"1e400", "-1e400", "1e-400", "0", "1e-310", "1013.25"} {
@@ -117,11 +113,7 @@ func TestPressureOutOfRange(t *testing.T) {
 // registered once, and the counts are exact.
 func TestBatchWithRepeatStoresTheRestOnce(t *testing.T) {
 	ctx := t.Context()
-	s, err := postgres.Open(ctx, freshDatabase(t, adminURL(t)))
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer s.Close()
+	s, _ := openFresh(t)
 	t1 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	if res, err := s.InsertReadings(ctx, []reading.Reading{{DeviceID: "old", RecordedAt: t1}}, t1); err != nil || res.Accepted != 1 {
 		t.Fatalf("first InsertReadings = %+v, %v", res, err)

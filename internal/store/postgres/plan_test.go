@@ -18,12 +18,7 @@ import (
 // index, not scan and sort the table.
 func TestQueryPlansUseIndexes(t *testing.T) {
 	ctx := t.Context()
-	dbURL := freshDatabase(t, adminURL(t))
-	s, err := postgres.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer s.Close()
+	s, dbURL := openFresh(t)
 
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	const devices, perDevice = 20, 500
@@ -80,12 +75,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 // visibility map set, as VACUUM (autovacuum in production) leaves it.
 func TestSeriesPlanIsIndexOnly(t *testing.T) {
 	ctx := t.Context()
-	dbURL := freshDatabase(t, adminURL(t))
-	s, err := postgres.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer s.Close()
+	s, dbURL := openFresh(t)
 
 	// Devices interleaved in arrival order, as a fleet's readings come:
 	// each device's rows are spread over the whole heap.

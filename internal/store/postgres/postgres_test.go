@@ -119,6 +119,19 @@ func adminURL(t testing.TB) string {
 // freshDatabase creates an empty database for the test, drops it when the
 // test ends, and returns its URL. A database per test lets tests run in
 // parallel and again without cleaning up after one another.
+// openFresh opens a store on a database of its own, closed when t ends,
+// and returns its URL for tests that also look at it with SQL.
+func openFresh(t *testing.T) (*postgres.Store, string) {
+	t.Helper()
+	dbURL := freshDatabase(t, adminURL(t))
+	s, err := postgres.Open(t.Context(), dbURL)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, dbURL
+}
+
 func freshDatabase(t testing.TB, admin string) string {
 	t.Helper()
 	ctx := t.Context()
