@@ -44,7 +44,7 @@ func runDevice(ctx context.Context, e env, args []string) error {
 		return runSetInterval(ctx, e, args[1:])
 	case "add", "token":
 		if len(args) != 2 || !ingest.ValidDeviceID(args[1]) {
-			return usagef("usage: thermowatt device %s ID (1-64 characters of A-Z a-z 0-9 . _ -)", args[0])
+			return usagef("usage: thermowatt device %s ID (%s)", args[0], ingest.DeviceIDRule)
 		}
 		id := args[1]
 		return withStore(ctx, e, func(st store.Store) error {

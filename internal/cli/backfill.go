@@ -109,7 +109,7 @@ func runBackfill(ctx context.Context, e env, args []string) error {
 		return usagef("backfill: no FILE given (e.g. thermowatt backfill --device esp32-node-01 temp.csv elect.csv)")
 	}
 	if *device != "" && !ingest.ValidDeviceID(*device) {
-		return usagef("--device %q: 1-64 characters of A-Z a-z 0-9 . _ -", *device)
+		return usagef("--device %q: %s", *device, ingest.DeviceIDRule)
 	}
 	if *batch < 1 || *batch > ingest.MaxBatch {
 		return usagef("--batch must be 1..%d", ingest.MaxBatch)

@@ -97,7 +97,7 @@ func startServeArgs(t *testing.T, vars map[string]string, args ...string) (strin
 		return stopErr
 	}
 	t.Cleanup(func() { stop() })
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		if m := listening.FindStringSubmatch(out.String()); m != nil {
 			return m[1], out, stop
@@ -117,7 +117,7 @@ func TestServeDemoFeedsSimulatedDevicesThroughTheAPI(t *testing.T) {
 			ReadingCount int    `json:"readingCount"`
 		} `json:"items"`
 	}
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		req, _ := http.NewRequest("GET", url+"/api/devices", nil)
 		req.Header.Set("Authorization", "Bearer "+cliAdmin)

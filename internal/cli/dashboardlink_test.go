@@ -21,7 +21,7 @@ func serveWithLink(t *testing.T, vars map[string]string) (base, token string, st
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, []string{"serve", "--dashboard-link"}, envOf(vars), nil, out, io.Discard) }()
 	stop = func() { cancel(); <-done }
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if m := dashboardLink.FindStringSubmatch(out.String()); m != nil {
 			return m[1], m[2], stop
 		}

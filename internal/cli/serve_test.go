@@ -47,7 +47,7 @@ func startServe(t *testing.T, vars map[string]string) (string, *syncBuffer, func
 	out := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, []string{"serve"}, envOf(vars), nil, out, io.Discard) }()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		if m := listening.FindStringSubmatch(out.String()); m != nil {
 			if res, err := http.Get(m[1] + "/healthz"); err == nil && res.StatusCode == 200 {

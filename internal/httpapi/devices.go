@@ -64,7 +64,7 @@ func handleCreateDevice(d Deps) http.Handler {
 			return err
 		}
 		if !ingest.ValidDeviceID(in.ID) {
-			return errorf(http.StatusBadRequest, "id must be 1-64 characters of A-Z, a-z, 0-9, '.', '_' or '-'")
+			return errorf(http.StatusBadRequest, "id must be "+ingest.DeviceIDRule)
 		}
 		_, err := d.Store.CreateDevice(r.Context(), in.ID, d.Now())
 		if errors.Is(err, store.ErrExists) {

@@ -173,16 +173,46 @@ func (f *fleet) count(status int) int {
 	return f.statuses[status]
 }
 
-// waitFor polls cond until it holds, failing the test after limit.
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+// Fault tests wait on what the fleet observes rather than on the clock: a
+// busy machine (another test suite beside this one, a slow disk) makes
+// everything slower without making it wrong. The wait fails when the
+// fleet has had no answer at all for fleetStall, or when cond still does
+// not hold after fleetPatience, however busy the fleet is.
+const (
+	fleetStall    = 2 * time.Minute
+	fleetPatience = 5 * time.Minute
+)
+
+// waitFor polls cond until it holds; see fleetStall and fleetPatience.
+func (f *fleet) waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
+	start := time.Now()
+	answers, lastAnswer := f.answers(), start
 	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s after %s", what, limit)
+		now := time.Now()
+		if n := f.answers(); n != answers {
+			answers, lastAnswer = n, now
+		}
+		if now.Sub(lastAnswer) > fleetStall || now.Sub(start) > fleetPatience {
+			f.mu.Lock()
+			statuses := fmt.Sprint(f.statuses)
+			f.mu.Unlock()
+			t.Fatalf("gave up waiting for %s after %s (last answer %s ago; answers by status so far: %s)",
+				what, now.Sub(start).Round(time.Second), now.Sub(lastAnswer).Round(time.Second), statuses)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// answers is how many answers of any status the fleet has had.
+func (f *fleet) answers() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, c := range f.statuses {
+		n += c
+	}
+	return n
 }
 
 // PostgreSQL dies in the middle of ingest and comes back: requests during
@@ -201,16 +231,16 @@ func TestPostgresRestartDuringIngest(t *testing.T) {
 
 	stop := make(chan struct{})
 	wg := f.run(stop, 20)
-	waitFor(t, time.Minute, "readings to be acknowledged before the outage", func() bool { return f.count(201) >= 20 })
+	f.waitFor(t, "readings to be acknowledged before the outage", func() bool { return f.count(201) >= 20 })
 
 	c.Stop()
 	before := f.count(503)
-	waitFor(t, time.Minute, "503 answers during the outage", func() bool { return f.count(503) >= before+20 })
+	f.waitFor(t, "503 answers during the outage", func() bool { return f.count(503) >= before+20 })
 	time.Sleep(time.Second) // requests keep arriving at a dead database
 
 	c.Start()
 	after := f.count(201)
-	waitFor(t, time.Minute, "the service to store readings again without a restart", func() bool { return f.count(201) >= after+40 })
+	f.waitFor(t, "the service to store readings again without a restart", func() bool { return f.count(201) >= after+40 })
 	close(stop)
 	wg.Wait()
 	f.report(t)
@@ -233,7 +263,7 @@ func TestSQLiteFullDiskAnswers503AndKeepsAcknowledgedReadings(t *testing.T) {
 	f := newFleet(a, 4)
 	stop := make(chan struct{})
 	wg := f.run(stop, 50)
-	waitFor(t, 2*time.Minute, "the disk to fill up", func() bool { return f.count(503) >= 20 })
+	f.waitFor(t, "the disk to fill up", func() bool { return f.count(503) >= 20 })
 	close(stop)
 	wg.Wait()
 	f.report(t)
@@ -276,15 +306,15 @@ func TestPostgresHangDuringIngest(t *testing.T) {
 
 	stop := make(chan struct{})
 	wg := f.run(stop, 20)
-	waitFor(t, time.Minute, "readings to be acknowledged before the hang", func() bool { return f.count(201) >= 10 })
+	f.waitFor(t, "readings to be acknowledged before the hang", func() bool { return f.count(201) >= 10 })
 
 	c.Freeze()
 	before := f.count(503)
-	waitFor(t, time.Minute, "503 answers while the database hangs", func() bool { return f.count(503) >= before+8 })
+	f.waitFor(t, "503 answers while the database hangs", func() bool { return f.count(503) >= before+8 })
 	c.Thaw()
 
 	after := f.count(201)
-	waitFor(t, time.Minute, "the service to store readings again", func() bool { return f.count(201) >= after+20 })
+	f.waitFor(t, "the service to store readings again", func() bool { return f.count(201) >= after+20 })
 	close(stop)
 	wg.Wait()
 	f.report(t)

@@ -26,6 +26,9 @@ func FuzzDecodeCursor(f *testing.F) {
 		if err != nil {
 			return
 		}
+		if c.ID < 0 || c.RecordedAt.Before(time.Unix(0, 0)) || c.RecordedAt.Year() > 9999 {
+			t.Fatalf("cursor %q decodes to %+v, outside what any stored reading has", s, c)
+		}
 		again, err := decodeCursor(encodeCursor(reading.Stored{ID: c.ID, Reading: reading.Reading{RecordedAt: c.RecordedAt}}))
 		if err != nil || again != c {
 			t.Fatalf("cursor %q -> %+v does not round-trip: %+v %v", s, c, again, err)

@@ -105,20 +105,19 @@ func observeIngest(r *http.Request, d Deps, b ingest.Batch, res ingest.Result) {
 	}
 }
 
-// observeRefused charges a 403 on writing readings to the devices the
-// body named that the token may not write: a device flashed with another
-// device's token shows up as failing. Missing, unknown and revoked tokens
-// (401) cannot be tied to a device and are only in the metrics.
-func observeRefused(r *http.Request, d Deps, b ingest.Batch, err error) {
+// observeRefused charges a 403 on writing readings to the device whose
+// token was refused: a device flashed with another device's id shows up as
+// failing. It is never charged to the device the body names, or a token
+// could raise alerts (and their webhooks) for devices it does not own.
+// Missing, unknown and revoked tokens (401) cannot be tied to a device and
+// are only in the metrics.
+func observeRefused(r *http.Request, d Deps, err error) {
 	var he *Error
 	if !errors.As(err, &he) || he.Status != http.StatusForbidden {
 		return
 	}
-	p := principal(r)
-	for _, id := range b.DeviceIDs {
-		if !p.CanWriteDevice(id) {
-			countFailures(r, d, id, 0, 1)
-		}
+	if p := principal(r); p.DeviceID != "" {
+		countFailures(r, d, p.DeviceID, 0, 1)
 	}
 }
 

@@ -84,7 +84,7 @@ func decodeReadings(r *http.Request, body []byte, now time.Time) (ingest.Batch, 
 func ingestBody(r *http.Request, d Deps, body []byte, now time.Time) (ingest.Batch, ingest.Result, error) {
 	b, err := decodeReadings(r, body, now)
 	if err != nil {
-		observeRefused(r, d, b, err)
+		observeRefused(r, d, err)
 		return b, ingest.Result{}, err
 	}
 	res, err := ingest.Store(r.Context(), d.Writer, b, now)
@@ -185,6 +185,9 @@ func parseQuery(r *http.Request) (store.Query, error) {
 	return q, nil
 }
 
+// maxCursorMicros is 9999-12-31T23:59:59.999999Z in microseconds.
+const maxCursorMicros = 253402300799999999
+
 func encodeCursor(s reading.Stored) string {
 	raw := fmt.Sprintf("%d.%d", s.RecordedAt.UnixMicro(), s.ID)
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))
@@ -203,6 +206,12 @@ func decodeCursor(s string) (store.Cursor, error) {
 	n, err2 := strconv.ParseInt(id, 10, 64)
 	if err1 != nil || err2 != nil {
 		return store.Cursor{}, errors.New("bad cursor")
+	}
+	// Cursors are made from stored readings: an id is positive and a time
+	// lies between 1970 and 9999. Anything else was not given out, and
+	// would overflow the databases' own time arithmetic.
+	if micros < 0 || micros > maxCursorMicros || n < 0 {
+		return store.Cursor{}, errors.New("cursor out of range")
 	}
 	return store.Cursor{RecordedAt: time.UnixMicro(micros).UTC(), ID: n}, nil
 }

@@ -154,6 +154,13 @@ func (d *decoder) reserve() {
 
 func (d *decoder) add(index int, w *wireReading) {
 	r, field, msg := d.validate(w)
+	if r.DeviceID == "" && !isNull(w.deviceID) {
+		// Rejected before its id was checked: the id it names still
+		// decides whether the token may send the batch at all.
+		if id, ok := d.deviceID(w.deviceID); ok && validDeviceID(id) {
+			r.DeviceID = id
+		}
+	}
 	if r.DeviceID != "" && !slices.Contains(d.b.DeviceIDs, r.DeviceID) {
 		d.b.DeviceIDs = append(d.b.DeviceIDs, r.DeviceID)
 	}

@@ -100,3 +100,19 @@ func parseReading(raw []byte, now time.Time) (r reading.Reading, field, msg stri
 	}
 	return b.Readings[0], "", ""
 }
+
+func TestUnstorableTextNamesWhatAndWhere(t *testing.T) {
+	for payload, want := range map[string]string{
+		`{"a":"x","s":"\u0000"}`:                         `a NUL character (\u0000), which PostgreSQL cannot store (at byte 14`,
+		`{"s":"\uD800"}`:                                 `a high surrogate \ud800 without a low surrogate after it`,
+		`{"s":"\uDFFF"}`:                                 `a low surrogate \udfff without a high surrogate before it`,
+		"{\"s\":\"ok \xc3\x28\"}":                        `bytes that are not UTF-8 (at byte 9`,
+		`{"s":"\ud83d\ude00","t":"é"}`:                   ``,
+		`{"\\u0000":"escaped backslash, not an escape"}`: ``,
+	} {
+		got := unstorableText([]byte(payload))
+		if want == "" && got != "" || want != "" && !strings.Contains(got, want) {
+			t.Errorf("unstorableText(%q) = %q, want it to say %q", payload, got, want)
+		}
+	}
+}

@@ -11,10 +11,15 @@ import (
 // writes it, takes them; anything else still goes through encoding/json,
 // so the results are the same.
 
-// validDeviceID reports whether id is 1-64 characters of A-Z, a-z, 0-9,
-// '.', '_' or '-' (a loop is several times cheaper than a regexp here).
+// DeviceIDRule says what a device id may be, for error messages. "." and
+// ".." are refused because a device's id is a segment of its URLs
+// (/api/devices/{id}), where they would name another resource.
+const DeviceIDRule = `1-64 characters of A-Z, a-z, 0-9, '.', '_' or '-', other than "." and ".."`
+
+// validDeviceID reports whether id follows DeviceIDRule (a loop is several
+// times cheaper than a regexp here).
 func validDeviceID(id string) bool {
-	if len(id) < 1 || len(id) > 64 {
+	if len(id) < 1 || len(id) > 64 || id == "." || id == ".." {
 		return false
 	}
 	for i := 0; i < len(id); i++ {

@@ -12,8 +12,9 @@ func TestValidDeviceIDMatchesPattern(t *testing.T) {
 	pattern := regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 	long := "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_"
 	for _, id := range []string{"", "a", "esp32-node-01", "esp32_node.01", long, long + "x", "a b", "a/b",
-		"ä", "a\n", "\na", "a$", "-", ".", "日本", "a\x00"} {
-		if got, want := validDeviceID(id), pattern.MatchString(id); got != want {
+		"ä", "a\n", "\na", "a$", "-", ".", "..", "...", ".a", "日本", "a\x00"} {
+		want := pattern.MatchString(id) && id != "." && id != ".." // path segments of their own
+		if got := validDeviceID(id); got != want {
 			t.Errorf("validDeviceID(%q) = %v, the pattern says %v", id, got, want)
 		}
 	}

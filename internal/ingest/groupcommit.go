@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -63,6 +64,9 @@ func (g *GroupCommitter) InsertReadings(ctx context.Context, rs []reading.Readin
 	return c.res, c.err
 }
 
+// Queued is the number of calls waiting for a commit.
+func (g *GroupCommitter) Queued() int { return len(g.queue) }
+
 // Close stops the workers after the queued calls are committed.
 func (g *GroupCommitter) Close() {
 	g.once.Do(func() { close(g.stop) })
@@ -103,7 +107,34 @@ func (g *GroupCommitter) work() {
 
 // commit writes the readings of calls in one transaction and hands each
 // call its share of the outcome.
+//
+// A shared transaction fails as a whole, so a failure caused by one call's
+// readings would fail every call in it. When the failure may be caused by
+// data (the database is not unavailable and no time limit ran out), the
+// calls are split in halves and each half committed alone, down to single
+// calls: only the call whose readings the database refuses gets the error.
+// A failure that is the database's, not the data's, goes to every call at
+// once, since retrying piecemeal would only add load to a sick database.
 func (g *GroupCommitter) commit(calls []*call) {
+	res, err := g.insert(calls)
+	if err != nil && len(calls) > 1 && mayBeCausedByData(err) {
+		half := len(calls) / 2
+		g.commit(calls[:half])
+		g.commit(calls[half:])
+		return
+	}
+	g.answer(calls, res, err)
+}
+
+// mayBeCausedByData reports whether err could come from the readings
+// themselves rather than from the database's state.
+func mayBeCausedByData(err error) bool {
+	return !errors.Is(err, store.ErrUnavailable) &&
+		!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
+}
+
+// insert writes the readings of calls in one transaction.
+func (g *GroupCommitter) insert(calls []*call) (store.InsertResult, error) {
 	rs := calls[0].rs
 	receivedAt := calls[0].receivedAt
 	if len(calls) > 1 {
@@ -121,6 +152,11 @@ func (g *GroupCommitter) commit(calls []*call) {
 	if err == nil && len(res.Inserted) != len(rs) {
 		err = fmt.Errorf("store reported %d outcomes for %d readings", len(res.Inserted), len(rs))
 	}
+	return res, err
+}
+
+// answer hands each call its share of one commit's outcome.
+func (g *GroupCommitter) answer(calls []*call, res store.InsertResult, err error) {
 	off := 0
 	for _, c := range calls {
 		if err != nil {

@@ -2,8 +2,10 @@ package ingest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,4 +61,119 @@ func TestGroupCommitAnswersEachCallerWithItsOwnCounts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// refusingWriter is a database that refuses any transaction holding a
+// reading of the device "poison", as PostgreSQL refuses a whole
+// transaction for one bad value. Its first commit waits for release, so
+// that the calls made meanwhile queue up and share the next commit.
+type refusingWriter struct {
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+	mu      sync.Mutex
+	commits [][]reading.Reading
+}
+
+func (w *refusingWriter) InsertReadings(_ context.Context, rs []reading.Reading, _ time.Time) (store.InsertResult, error) {
+	w.once.Do(func() { close(w.entered); <-w.release })
+	w.mu.Lock()
+	w.commits = append(w.commits, rs)
+	w.mu.Unlock()
+	for _, r := range rs {
+		if r.DeviceID == "poison" {
+			return store.InsertResult{}, errors.New("invalid byte sequence for encoding \"UTF8\" (SQLSTATE 22021)")
+		}
+	}
+	res := store.InsertResult{Inserted: make([]bool, len(rs)), Accepted: len(rs)}
+	for i := range res.Inserted {
+		res.Inserted[i] = true
+	}
+	return res, nil
+}
+
+// A commit shared by many calls that fails because of one call's readings
+// fails only that call: the others are committed and answered.
+func TestGroupCommitFailsOnlyTheCallerWhoseReadingsAreRefused(t *testing.T) {
+	w := &refusingWriter{entered: make(chan struct{}), release: make(chan struct{})}
+	g := ingest.NewGroupCommitter(w, 1, 1000, 10*time.Second)
+	defer g.Close()
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+	type outcome struct {
+		device string
+		res    store.InsertResult
+		err    error
+	}
+	out := make(chan outcome, 32)
+	send := func(device string) {
+		res, err := g.InsertReadings(context.Background(), []reading.Reading{{DeviceID: device, RecordedAt: at}}, at)
+		out <- outcome{device, res, err}
+	}
+	go send("first") // holds the worker until release
+	<-w.entered
+	devices := []string{"a", "b", "poison", "c", "d", "e", "f", "g"}
+	for _, d := range devices {
+		go send(d)
+	}
+	// Let every call reach the queue before the first commit ends.
+	deadline := time.Now().Add(10 * time.Second)
+	for g.Queued() < len(devices) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	close(w.release)
+
+	for range len(devices) + 1 {
+		o := <-out
+		switch {
+		case o.device == "poison" && o.err == nil:
+			t.Errorf("the refused reading's caller got no error: %+v", o.res)
+		case o.device != "poison" && (o.err != nil || o.res.Accepted != 1):
+			t.Errorf("caller %s: %+v, %v; want its reading committed", o.device, o.res, o.err)
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	shared := false
+	for _, c := range w.commits {
+		shared = shared || len(c) == len(devices)
+	}
+	if !shared {
+		t.Errorf("the calls never shared a commit (%d commits); the test did not test sharing", len(w.commits))
+	}
+}
+
+// A failure of the database itself is not split up: every caller of the
+// commit gets it at once, and the database sees one attempt.
+func TestGroupCommitDoesNotSplitWhenTheDatabaseIsUnavailable(t *testing.T) {
+	var attempts atomic.Int32
+	w := writerFunc(func(context.Context, []reading.Reading, time.Time) (store.InsertResult, error) {
+		attempts.Add(1)
+		time.Sleep(50 * time.Millisecond) // let calls gather
+		return store.InsertResult{}, store.Unavailable(errors.New("connection refused"))
+	})
+	g := ingest.NewGroupCommitter(w, 1, 1000, 10*time.Second)
+	defer g.Close()
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := g.InsertReadings(context.Background(), []reading.Reading{{DeviceID: fmt.Sprint("d", i), RecordedAt: at}}, at)
+			if !errors.Is(err, store.ErrUnavailable) {
+				t.Errorf("caller %d: %v, want unavailable", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := attempts.Load(); n > 8 {
+		t.Errorf("%d attempts for 8 callers: an unavailable database was retried piecemeal", n)
+	}
+}
+
+type writerFunc func(context.Context, []reading.Reading, time.Time) (store.InsertResult, error)
+
+func (f writerFunc) InsertReadings(ctx context.Context, rs []reading.Reading, at time.Time) (store.InsertResult, error) {
+	return f(ctx, rs, at)
 }

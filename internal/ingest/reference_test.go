@@ -58,6 +58,15 @@ func referenceDecode(body []byte, now time.Time) (Batch, error) {
 
 func (b *Batch) referenceAdd(index int, raw json.RawMessage, now time.Time) {
 	r, field, msg := referenceParseReading(raw, now)
+	if r.DeviceID == "" {
+		var named struct {
+			DeviceID json.RawMessage `json:"deviceId"`
+		}
+		var id string
+		if json.Unmarshal(raw, &named) == nil && !isNull(named.DeviceID) && unquoteInto(named.DeviceID, &id) && validDeviceID(id) {
+			r.DeviceID = id
+		}
+	}
 	if r.DeviceID != "" && !slices.Contains(b.DeviceIDs, r.DeviceID) {
 		b.DeviceIDs = append(b.DeviceIDs, r.DeviceID)
 	}
@@ -112,7 +121,7 @@ func referenceParseReading(raw json.RawMessage, now time.Time) (r reading.Readin
 		return r, "deviceId", "deviceId must be a string"
 	}
 	if !validDeviceID(id) {
-		return r, "deviceId", "deviceId must be 1-64 characters of A-Z, a-z, 0-9, '.', '_' or '-'"
+		return r, "deviceId", "deviceId must be " + DeviceIDRule
 	}
 	r.DeviceID = id
 
@@ -126,7 +135,7 @@ func referenceParseReading(raw json.RawMessage, now time.Time) (r reading.Readin
 		}
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
-			return r, "recordedAt", fmt.Sprintf("recordedAt %q is not RFC 3339 with a time-zone offset (e.g. 2025-02-05T09:30:00+09:00 or ...Z)", s)
+			return r, "recordedAt", unparsableTime(s)
 		}
 		if t.Before(Earliest) {
 			return r, "recordedAt", fmt.Sprintf("recordedAt %s is before 2020-01-01: the device clock is probably not set (sync it by NTP before sending)", s)
@@ -170,6 +179,9 @@ func referenceParseReading(raw json.RawMessage, now time.Time) (r reading.Readin
 	compact, err := compactJSON(w.Payload)
 	if err != nil {
 		return r, "payload", "payload is not valid JSON"
+	}
+	if msg := unstorableText(compact); msg != "" {
+		return r, "payload", msg
 	}
 	r.Payload = compact
 	return r, "", ""

@@ -127,7 +127,7 @@ func (d *decoder) validate(w *wireReading) (r reading.Reading, field, msg string
 		return r, "deviceId", "deviceId must be a string"
 	}
 	if !validDeviceID(id) {
-		return r, "deviceId", "deviceId must be 1-64 characters of A-Z, a-z, 0-9, '.', '_' or '-'"
+		return r, "deviceId", "deviceId must be " + DeviceIDRule
 	}
 	r.DeviceID = id
 
@@ -141,7 +141,7 @@ func (d *decoder) validate(w *wireReading) (r reading.Reading, field, msg string
 		}
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
-			return r, "recordedAt", fmt.Sprintf("recordedAt %q is not RFC 3339 with a time-zone offset (e.g. 2025-02-05T09:30:00+09:00 or ...Z)", s)
+			return r, "recordedAt", unparsableTime(s)
 		}
 		if t.Before(Earliest) {
 			return r, "recordedAt", fmt.Sprintf("recordedAt %s is before 2020-01-01: the device clock is probably not set (sync it by NTP before sending)", s)
@@ -181,6 +181,9 @@ func (d *decoder) validate(w *wireReading) (r reading.Reading, field, msg string
 	if err != nil {
 		return r, "payload", "payload is not valid JSON"
 	}
+	if msg := unstorableText(compact); msg != "" {
+		return r, "payload", msg
+	}
 	r.Payload = compact
 	return r, "", ""
 }
@@ -214,6 +217,18 @@ func (d *decoder) number(field string, raw []byte) (v *float64, f, msg string, o
 		return nil, field, fmt.Sprintf("%s %v is outside the accepted range %v to %v %s", field, x, lim[0], lim[1], unit(field)), false
 	}
 	return d.float(x), "", "", true
+}
+
+// unparsableTime says why s is not a recordedAt. A leap second (23:59:60)
+// is valid RFC 3339 but has no instant of its own in UTC as Go and both
+// databases count time, so it gets its own words rather than "not RFC 3339".
+func unparsableTime(s string) string {
+	if len(s) >= 19 && s[10] == 'T' && s[16] == ':' && s[17:19] == "60" {
+		if _, err := time.Parse(time.RFC3339Nano, s[:17]+"59"+s[19:]); err == nil {
+			return fmt.Sprintf("recordedAt %q is a leap second (:60), which cannot be stored: send :59.999999 or the next second instead", s)
+		}
+	}
+	return fmt.Sprintf("recordedAt %q is not RFC 3339 with a time-zone offset (e.g. 2025-02-05T09:30:00+09:00 or ...Z)", s)
 }
 
 func unit(field string) string {
