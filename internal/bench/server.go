@@ -42,6 +42,9 @@ func startServer(ctx context.Context, binary, logPath string, extra ...string) (
 		// Per-token rate limits (hardening) would cap each simulated
 		// device; a few hundred stand in for millions, so they are lifted.
 		"RATE_LIMIT=0",
+		// Likewise the per-address connection cap: every simulated device
+		// connects from this machine's address.
+		"MAX_CONNS_IP=0",
 		// The profiler, to admin tokens, for BENCH_PROFILE.
 		"PPROF=true",
 	)

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/thermowatt/thermowatt/internal/auth"
@@ -85,10 +84,13 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Metrics:    m, Policy: policy, MetricsToken: cfg.Ops.MetricsToken,
 		Limits: cfg.Limits,
 	})
-	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
+	// MAX_CONNS, MAX_CONNS_IP: no client can hold every connection, and
+	// connections never take the descriptors the database and files need.
+	ln, flushRefusals, err := listen(cfg, logger, m)
 	if err != nil {
-		return fmt.Errorf("listening on port %d: %w (set PORT to another port)", cfg.Port, err)
+		return err
 	}
+	defer flushRefusals() // after Shutdown: no connection is accepted any more
 	srv := &http.Server{
 		Handler: handler,
 		// A slow or stalled client must not hold a connection forever

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/thermowatt/thermowatt/internal/connlimit"
 )
 
 // Limits are the settings that protect the service from too much of
@@ -49,6 +51,14 @@ type Limits struct {
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 	// MaxHeaderBytes bounds a request's headers.
 	MaxHeaderBytes int
+	// MaxConns bounds the connections open at once (MAX_CONNS; "auto"
+	// resolves to half the open-file limit, at most 4096), and
+	// MaxConnsPerAddress those of one TCP peer address (0: off). Beyond
+	// either a new connection is answered 503 and closed as it is
+	// accepted (internal/connlimit). Behind a trusted proxy the TCP peer
+	// is the proxy, so serve does not apply the per-address cap then.
+	MaxConns           int
+	MaxConnsPerAddress int
 	// Pprof serves net/http/pprof under /debug/pprof/ to admin tokens.
 	Pprof bool
 }
@@ -93,12 +103,54 @@ var limitOptions = []Option{
 		set: func(c *Config, v string) (err error) { c.Limits.ReadTimeout, err = nonZeroDuration(v); return }},
 	{Name: "WRITE_TIMEOUT", Default: "5m", Help: "time to send one answer (a CSV export of a long range streams for a while)",
 		set: func(c *Config, v string) (err error) { c.Limits.WriteTimeout, err = nonZeroDuration(v); return }},
-	{Name: "IDLE_TIMEOUT", Default: "2m", Help: "how long an idle keep-alive connection stays open",
+	// 45s: a client sending every few seconds, or the dashboard
+	// refreshing every 30 s, still reuses its connection, while a client
+	// that opened many and went quiet gives them back within the minute.
+	// (The firmware closes its connection after each request anyway.) Behind a proxy that reuses
+	// its connections to the service, this must stay longer than the
+	// proxy's own idle timeout, so that the proxy closes first: render.yaml
+	// sets it.
+	{Name: "IDLE_TIMEOUT", Default: "45s", Help: "how long an idle keep-alive connection stays open (behind a proxy: longer than the proxy's idle timeout)",
 		set: func(c *Config, v string) (err error) { c.Limits.IdleTimeout, err = nonZeroDuration(v); return }},
 	{Name: "MAX_HEADER_BYTES", Default: "65536", Help: "largest size of a request's headers in bytes (431 beyond)",
 		set: func(c *Config, v string) (err error) { c.Limits.MaxHeaderBytes, err = positive(v); return }},
+	{Name: "MAX_CONNS", Default: "auto", Help: "connections open at once, in total; auto: half the open-file limit, at most 4096; beyond it new connections get 503 and are closed",
+		set: func(c *Config, v string) (err error) { c.Limits.MaxConns, err = maxConns(v, openFileLimit()); return }},
+	// 100, like RATE_LIMIT_IP_BURST: an address allowed 100 requests at
+	// once may hold a connection for each (a household of devices behind
+	// one router, a few browsers at 6 connections each).
+	{Name: "MAX_CONNS_IP", Default: "100", Help: "connections open at once from one client address (IPv6: per /64); 0 turns it off; not applied with TRUST_PROXY_HEADERS, where every connection comes from the proxy",
+		set: func(c *Config, v string) (err error) { c.Limits.MaxConnsPerAddress, err = nonNegative(v); return }},
 	{Name: "PPROF", Default: "false", Help: "true: serve Go's profiler under /debug/pprof/ to admin tokens (for make soak and debugging)",
 		set: func(c *Config, v string) (err error) { c.Limits.Pprof, err = boolean(v); return }},
+}
+
+// openFileLimit is the process's open-file limit, 0 when unknown; a
+// variable so that tests can pretend another limit.
+var openFileLimit = connlimit.FileLimit
+
+// maxConns parses MAX_CONNS against the open-file limit: every connection
+// is a descriptor, and the database pool and the files need some too.
+func maxConns(v string, limit uint64) (int, error) {
+	if v == "auto" {
+		return connlimit.DefaultMax(limit), nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("must be auto or a number of connections, 1 or more")
+	}
+	if ceil := connlimit.Ceiling(limit); ceil > 0 && n > ceil {
+		return 0, fmt.Errorf("must be at most %d: this process may open %d files, and the database and files need some (raise the limit with ulimit -n, or lower MAX_CONNS)", ceil, limit)
+	}
+	return n, nil
+}
+
+func nonNegative(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("must be a whole number, 0 or more (0 = off)")
+	}
+	return n, nil
 }
 
 func rate(v string) (float64, error) {

@@ -28,6 +28,41 @@ func TestLimitDefaultsAreOnAndGenerous(t *testing.T) {
 	}
 }
 
+// The connection caps are on by default, the total well below the
+// process's open-file limit; an explicit total that would leave the
+// database and files no descriptors is refused with what to do.
+func TestConnectionCaps(t *testing.T) {
+	defer func(f func() uint64) { openFileLimit = f }(openFileLimit)
+	load := func(limit uint64, env map[string]string) (Limits, error) {
+		openFileLimit = func() uint64 { return limit }
+		c, err := Load(func(k string) string { return env[k] })
+		return c.Limits, err
+	}
+	for limit, want := range map[uint64]int{1024: 512, 20000: 4096, 1 << 20: 4096, 0: 4096} {
+		l, err := load(limit, nil)
+		if err != nil || l.MaxConns != want || l.MaxConnsPerAddress != 100 {
+			t.Errorf("open-file limit %d: MAX_CONNS %d, MAX_CONNS_IP %d, want %d and 100 (%v)", limit, l.MaxConns, l.MaxConnsPerAddress, want, err)
+		}
+	}
+	if l, _ := load(20000, nil); l.IdleTimeout != 45*time.Second {
+		t.Errorf("IDLE_TIMEOUT default %v, want 45s", l.IdleTimeout)
+	}
+	if l, err := load(20000, map[string]string{"MAX_CONNS": "10000", "MAX_CONNS_IP": "0"}); err != nil || l.MaxConns != 10000 || l.MaxConnsPerAddress != 0 {
+		t.Errorf("MAX_CONNS=10000 MAX_CONNS_IP=0: %+v %v", l, err)
+	}
+	if _, err := load(20000, map[string]string{"MAX_CONNS": "19900"}); err == nil || !strings.Contains(err.Error(), "MAX_CONNS") || !strings.Contains(err.Error(), "at most 19744") || !strings.Contains(err.Error(), "ulimit -n") {
+		t.Errorf("MAX_CONNS above the open-file limit less the reserve: %v", err)
+	}
+	for k, v := range map[string]string{"MAX_CONNS": "0", "MAX_CONNS_IP": "-1"} {
+		if _, err := load(20000, map[string]string{k: v}); err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%s accepted: %v", k, v, err)
+		}
+	}
+	if _, err := load(20000, map[string]string{"MAX_CONNS": "many"}); err == nil || !strings.Contains(err.Error(), "auto or a number") {
+		t.Errorf("MAX_CONNS=many: %v", err)
+	}
+}
+
 func TestRateLimitZeroAndOrigins(t *testing.T) {
 	env := map[string]string{"RATE_LIMIT": "0", "CORS_ORIGINS": " https://a.example.com, http://localhost:5173 ,"}
 	c, err := Load(func(k string) string { return env[k] })

@@ -37,12 +37,17 @@ type Metrics struct {
 	AuthFailures *prometheus.CounterVec
 	// AlertNotifications counts webhook deliveries: sent, failed.
 	AlertNotifications *prometheus.CounterVec
+	// ConnectionsRefused counts connections refused as they were
+	// accepted, by the cap that was full: total (MAX_CONNS) or address
+	// (MAX_CONNS_IP).
+	ConnectionsRefused *prometheus.CounterVec
 
 	// The series every request touches, looked up once: WithLabelValues
 	// hashes its labels and takes a lock on each call.
 	requestSeries                 sync.Map // requestLabels → prometheus.Observer
 	ingestSeries                  sync.Map // [2]string{route, outcome} → prometheus.Counter
 	accepted, duplicate, rejected prometheus.Counter
+	refusedConns                  sync.Map // reason → prometheus.Counter
 }
 
 type requestLabels struct {
@@ -77,6 +82,26 @@ func (m *Metrics) CountReadings(accepted, duplicate, rejected int) {
 	m.rejected.Add(float64(rejected))
 }
 
+// CountRefusedConnection counts one connection refused by the cap named
+// reason. It runs in the accept loop, once per refusal of a flood, so the
+// series is looked up once.
+func (m *Metrics) CountRefusedConnection(reason string) {
+	c, ok := m.refusedConns.Load(reason)
+	if !ok {
+		c, _ = m.refusedConns.LoadOrStore(reason, m.ConnectionsRefused.WithLabelValues(reason))
+	}
+	c.(prometheus.Counter).Inc()
+}
+
+// WatchConnections adds the gauge of connections open now, read from
+// open at each scrape.
+func (m *Metrics) WatchConnections(open func() int) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "thermowatt_open_connections",
+		Help: "Client connections open now (MAX_CONNS bounds them).",
+	}, func() float64 { return float64(open()) }))
+}
+
 // New makes the metrics on a new registry, with the Go runtime and
 // process collectors (memory, goroutines, open files).
 func New() *Metrics {
@@ -108,8 +133,12 @@ func New() *Metrics {
 			Name: "thermowatt_alert_notifications_total",
 			Help: "Alert webhook deliveries, by result: sent, failed (retried later).",
 		}, []string{"result"}),
+		ConnectionsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "thermowatt_connections_refused_total",
+			Help: "Connections refused as they were accepted, by the cap that was full: total (MAX_CONNS), address (MAX_CONNS_IP).",
+		}, []string{"reason"}),
 	}
-	reg.MustRegister(m.IngestRequests, m.Readings, m.RequestDuration, m.DBErrors, m.AuthFailures, m.AlertNotifications,
+	reg.MustRegister(m.IngestRequests, m.Readings, m.RequestDuration, m.DBErrors, m.AuthFailures, m.AlertNotifications, m.ConnectionsRefused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Series that exist from the start, so a dashboard shows 0, not "no data".
 	m.accepted = m.Readings.WithLabelValues("accepted")
@@ -120,6 +149,9 @@ func New() *Metrics {
 	}
 	for _, r := range []string{"sent", "failed"} {
 		m.AlertNotifications.WithLabelValues(r)
+	}
+	for _, r := range []string{"total", "address"} {
+		m.ConnectionsRefused.WithLabelValues(r)
 	}
 	return m
 }

@@ -100,7 +100,9 @@ func soak(o options, name, databaseURL string) error {
 	}
 	cmd := exec.Command(o.bin, "serve")
 	cmd.Env = append(filteredEnv(), "PORT="+strconv.Itoa(port), "DATA_DIR="+dir, "ADMIN_TOKEN="+admin,
-		"PPROF=true", "RATE_LIMIT=0", "DATABASE_URL="+databaseURL)
+		"PPROF=true", "RATE_LIMIT=0", "DATABASE_URL="+databaseURL,
+		// Every simulated device connects from this machine's address.
+		"MAX_CONNS_IP=0")
 	logFile, err := os.Create(filepath.Join(dir, "serve.log"))
 	if err != nil {
 		return err
@@ -409,7 +411,7 @@ func filteredEnv() []string {
 	var out []string
 	for _, kv := range os.Environ() {
 		switch k, _, _ := strings.Cut(kv, "="); k {
-		case "PORT", "DATA_DIR", "ADMIN_TOKEN", "PPROF", "RATE_LIMIT", "DATABASE_URL":
+		case "PORT", "DATA_DIR", "ADMIN_TOKEN", "PPROF", "RATE_LIMIT", "DATABASE_URL", "MAX_CONNS_IP":
 		default:
 			out = append(out, kv)
 		}
