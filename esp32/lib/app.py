@@ -9,15 +9,17 @@ import machine
 from micropython import const
 
 import reading
-import render_api
+import retry
 import status
 from bmp280 import BMP280
 from clock import Clock, iso_utc
 from csvlog import CsvLog
 from deadletter import DeadLetter
 from flashqueue import FlashQueue
+from fsutil import makedirs
 from ina219 import INA219
-from uplink import Uplink, SENT, RETRY, DEAD, HELD
+from retry import SENT, RETRY, DEAD, HELD
+from uplink import Uplink
 from wifi import Wifi
 
 FIRMWARE = "thermowatt-esp32 1.0.0"
@@ -25,8 +27,9 @@ TEMP_HEADER = "recorded_at,boot,uptime_s,temperature_c,pressure_hpa"
 ELECT_HEADER = "recorded_at,boot,uptime_s,voltage_v,current_ma,power_mw"
 _NTP_RETRY_MS = const(60000)
 _CONFIG_RECHECK_MS = const(30000)
-_NET_FAILS_BEFORE_RECONNECT = const(3)
-_MAX_ERRORS_IN_A_ROW = const(10)
+_ERROR_PAUSE_MS = const(5000)
+
+_current = None  # this board's App, once built (see instance())
 
 def _reset_cause():
     names = {}
@@ -62,11 +65,8 @@ class App:
         self.wdt = None
         self.next_ntp_ms = 0
         self.cycles = 0
-        render_api.bind(self)
-        import httpclient
-        httpclient.configure(cfg.get("ca_cert"))
 
-    # -- helpers shared with render_api ---------------------------------
+    # -- helpers for send_temperature_to_render -------------------------
     def feed(self):
         if self.wdt is not None:
             self.wdt.feed()
@@ -171,27 +171,33 @@ class App:
         self.wdt = machine.WDT(timeout=int(cfg["wdt_timeout_s"] * 1000))
         log.info("%s started: boot %d, reset cause %s, %d readings queued, interval %ds" % (
             FIRMWARE, self.queue.boot, self.reset_cause, self.queue.depth, cfg["interval_s"]))
-        import httpclient
-        if not httpclient.available():
-            log.error(httpclient.MISSING)
         self._next_measure = clock.uptime_ms()
+        global _current
+        _current = self
+        # Unexpected errors count "in a row" until a whole measurement
+        # interval has passed without one: a loop pass that merely slept
+        # proves nothing, and a send that fails with MemoryError on every
+        # try must end in a reset (which also defragments the heap).
         errors = 0
+        last_error_ms = 0
         while True:
             try:
                 if not self._step(max_cycles, interval_ms, budget_ms):
                     break
-                errors = 0
+                if errors and clock.uptime_ms() - last_error_ms >= interval_ms:
+                    errors = 0
             except Exception as e:  # a bug or MemoryError must not end the loop
                 import sys
                 errors += 1
+                last_error_ms = clock.uptime_ms()
                 log.error("unexpected %s: %s (%d in a row)" % (type(e).__name__, e, errors))
                 sys.print_exception(e)
-                if errors >= _MAX_ERRORS_IN_A_ROW:
+                if errors >= retry.ERRORS_BEFORE_RESET:
                     log.error("too many unexpected errors: resetting the board")
                     machine.reset()
                 self.led.show(status.SERVER_ERROR)
                 gc.collect()
-                clock.sleep_ms(5000)
+                clock.sleep_ms(_ERROR_PAUSE_MS)
         log.info("stopped after %d cycles, %d readings queued" % (self.cycles, self.queue.depth))
         return self
 
@@ -212,7 +218,7 @@ class App:
             self._next_measure = next_measure
             if not ok:
                 self.led.show(status.SENSOR_ERROR)
-            elif not self.wifi.wlan.isconnected() or self.uplink.failures:
+            elif not self.wifi.connected() or self.uplink.failures:
                 self.led.show(status.QUEUING)
             gc.collect()
             return True
@@ -228,8 +234,7 @@ class App:
                 self.led.show(status.SENT)
             elif outcome in (DEAD, HELD):
                 self.led.show(status.SERVER_ERROR)
-            elif outcome == RETRY and self.uplink.net_failures >= _NET_FAILS_BEFORE_RECONNECT:
-                self.uplink.net_failures = 0
+            elif outcome == RETRY and self.uplink.link_suspect():
                 self.wifi.link_failed(clock.uptime_ms())
             if outcome in (SENT, DEAD) or (outcome == RETRY and self.uplink.due(clock.uptime_ms())):
                 return True  # more may be waiting: go again at once
@@ -271,15 +276,25 @@ def build(config_path="/config.json", root="/"):
     if problems:
         raise ValueError("; ".join(problems))
     led = status.Led(cfg["led_pin"], clock, cfg["led_active_low"])
-    return App(cfg, clock, log, led, root)
+    global _current
+    _current = App(cfg, clock, log, led, root)
+    return _current
+
+
+def instance(config_path="/config.json", root="/"):
+    """This board's App: the one whose loop runs or that build() made, else
+    one built from config.json now (send_temperature_to_render at the
+    REPL). Raises ValueError when config.json is unusable."""
+    if _current is None:
+        build(config_path, root)
+    return _current
 
 
 def run(max_cycles=None, config_path="/config.json", root="/"):
     """Run the firmware. On a device this never returns; a test passes
     max_cycles (measurement intervals) and gets the App back."""
     gc.collect()
-    import flashqueue
-    flashqueue.makedirs(root + "q")
+    makedirs(root + "q")
     clock = Clock(root + "q/bootclock")
     cfg, problems = _load_config(config_path)
     log = status.Log(clock, root + "log.txt", cfg["log_max_bytes"])
@@ -295,11 +310,11 @@ def run(max_cycles=None, config_path="/config.json", root="/"):
         if max_cycles is not None and cycles >= max_cycles:
             return None
         cycles += 1
-        waited = 0
-        while waited < _CONFIG_RECHECK_MS:
+        # Flash until it is time to look again, whatever the pattern's length.
+        since = clock.uptime_ms()
+        while clock.uptime_ms() - since < _CONFIG_RECHECK_MS:
             led.show(status.CONFIG_ERROR)
             clock.sleep_ms(1000)
-            waited += 3000
         cfg, problems = _load_config(config_path)
         if not problems:
             log.info("config.json is valid now: starting")

@@ -9,7 +9,7 @@
 # persisted, so those readings get their real time, even after a reboot.
 import time
 
-from flashqueue import replace
+from fsutil import replace
 from micropython import const
 
 _UNIX_2000 = const(946684800)

@@ -24,7 +24,7 @@ class CsvLog:
         except OSError:
             return None
         if first != self.header:
-            # An older file (e.g. the seed firmware's) with other columns:
+            # An older file with other columns (an earlier firmware's):
             # move it aside so every file has one consistent header.
             self.rotate()
             return None

@@ -15,40 +15,10 @@ import json
 import os
 from micropython import const
 
+from fsutil import makedirs, replace
+
 _SUFFIX = ".q"
 _CHUNK = const(512)
-
-
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
-def replace(src, dst):
-    """Put src in place of dst (write a temp file, then replace: the old
-    file stays whole until the new one is complete)."""
-    try:
-        os.rename(src, dst)
-    except OSError:
-        # FAT cannot rename over an existing file.
-        try:
-            os.remove(dst)
-        except OSError:
-            pass
-        os.rename(src, dst)
-
-
-def makedirs(path):
-    cur = ""
-    for part in path.split("/"):
-        if not part:
-            continue
-        cur += "/" + part
-        if not _exists(cur):
-            os.mkdir(cur)
 
 
 class FlashQueue:

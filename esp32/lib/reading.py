@@ -1,5 +1,6 @@
 # A reading as queued on flash (compact keys, to save flash and RAM) and as
-# the API wants it (the seed's data model).
+# the API wants it (POST /api/measurements: deviceId, recordedAt, temperature,
+# humidity, payload).
 #
 # Queued record keys:
 #   b  boot id            u  uptime ms in that boot
@@ -8,9 +9,30 @@
 #   t  temperature_c      p  pressure_hpa       eb BMP280 error text
 #   v  voltage_v          i  current_ma         w  power_mw     ei INA219 error
 #   src "seed" for readings made by send_temperature_to_render
+#   nf names of fields whose value was NaN or infinite (sent as null)
+#
+# A sensor can hand over NaN or infinity (a failed conversion, a division
+# by a zero register). JSON has no such numbers: MicroPython's json writes
+# `nan`/`inf`, which the server refuses as a whole batch and which would not
+# even read back from the queue. So they never get this far: the field is
+# null and payload.non_finite names it.
 import json
 
 from clock import iso_utc
+
+
+def _finite(v):
+    return v - v == 0  # False for NaN and +-infinity
+
+
+def _put(rec, key, value, digits, name):
+    if _finite(value):
+        rec[key] = round(value, digits)
+    else:
+        nf = rec.get("nf")
+        if nf is None:
+            nf = rec["nf"] = []
+        nf.append(name)
 
 
 def make(boot, up_ms, ts, bmp=None, ina=None, bmp_err=None, ina_err=None):
@@ -18,16 +40,25 @@ def make(boot, up_ms, ts, bmp=None, ina=None, bmp_err=None, ina_err=None):
     if ts is not None:
         rec["ts"] = ts
     if bmp is not None:
-        rec["t"] = round(bmp[0], 2)
-        rec["p"] = round(bmp[1], 2)
+        _put(rec, "t", bmp[0], 2, "temperature_c")
+        _put(rec, "p", bmp[1], 2, "pressure_hpa")
     if ina is not None:
-        rec["v"] = round(ina[0], 3)
-        rec["i"] = round(ina[1], 2)
-        rec["w"] = round(ina[2], 1)
+        _put(rec, "v", ina[0], 3, "voltage_v")
+        _put(rec, "i", ina[1], 2, "current_ma")
+        _put(rec, "w", ina[2], 1, "power_mw")
     if bmp_err:
         rec["eb"] = bmp_err
     if ina_err:
         rec["ei"] = ina_err
+    return rec
+
+
+def seed(boot, up_ms, temp_c, at=None):
+    """The record of send_temperature_to_render(temp_c, at)."""
+    rec = {"b": boot, "u": up_ms, "src": "seed"}
+    _put(rec, "t", temp_c, 2, "temperature_c")
+    if at:
+        rec["at"] = at
     return rec
 
 
@@ -63,6 +94,8 @@ def to_api(rec, at, cfg, device):
         "power_mw": g("w"),
         "sensor": sensor,
     }
+    if g("nf"):
+        payload["non_finite"] = g("nf")
     if device is not None:
         payload["device"] = device
     return {
@@ -95,6 +128,9 @@ def write_json(rec, at, cfg, device, out):
     d(g("i"), out)
     w(',"power_mw":')
     d(g("w"), out)
+    if g("nf"):
+        w(',"non_finite":')
+        d(g("nf"), out)
     if g("src") == "seed":
         w(',"sensor":{"bmp280":{"temperature_c":')
         d(g("t"), out)

@@ -1,61 +1,35 @@
-# Delivery of queued readings to POST {base_url}/api/measurements, and every
-# retry decision. The server's contract decides what a status means:
-#   2xx              delivered: ack the batch; readings listed in "rejected"
-#                    go to the dead-letter file
-#   408, 429, 5xx,   transient: keep the batch, retry after exponential
-#   timeout, socket  backoff with jitter (or the server's Retry-After)
-#   401, 403, 404,   the device is misconfigured (token, URL, ca_cert):
-#   TLS certificate  keep the batch, retry slowly, show the error LED
-#   not verified
-#   other 4xx        the batch itself is bad: dead-letter it and go on, so a
-#                    poison reading can never block the queue
-# Each call sends at most one batch, so the caller decides how much time
-# sending may take before the next measurement is due.
+# Delivery of readings to POST {base_url}/api/measurements: the queue's
+# oldest batch (send_next), or one reading whose caller waits for the answer
+# (send_now). What an answer means, how long to wait and how big a batch may
+# be are decided in retry.py; this module carries the decisions out on the
+# queue and the dead-letter file.
+#
+# The heap is at its fullest during a send. The body is never built: the
+# readings are serialised straight into the socket's small send buffer
+# (httpclient), one queued record at a time. When the heap is still too
+# small, the batch halves (retry.BatchSize) rather than failing forever.
 import gc
-import io
 import json
-import random
 from micropython import const
 
 import httpclient
 import reading
+import retry
+from retry import SENT, RETRY, DEAD, HELD
 
-SENT = "sent"
-RETRY = "retry"
-DEAD = "dead"
-HELD = "held"  # configuration error (401/403/404, certificate)
 IDLE = "idle"  # nothing to send
 WAIT = "wait"  # oldest reading waits for the clock to be set
-OFFLINE = "offline"
 
-_MAX_RETRY_AFTER_S = const(3600)
 _WAIT_MS = const(5000)
-_READING_BYTES = const(300)  # a reading's JSON is ~260 bytes
 
 
-def classify(status):
-    if 200 <= status <= 299:
-        return SENT
-    if status in (401, 403, 404):
-        return HELD
-    if status in (408, 429) or status >= 500:
-        return RETRY
-    if 400 <= status <= 499:
-        return DEAD
-    return RETRY  # 1xx/3xx: a redirect lost the POST; treat as transient
-
-
-def retry_after_s(headers):
-    """Seconds from a Retry-After header; None when absent or an HTTP date
-    (a device without a set clock cannot trust a date)."""
-    v = headers.get("retry-after")
-    if v is None:
-        return None
+def answer(text):
+    """The server's JSON answer as a dict ({} when it is not one)."""
     try:
-        s = int(v.strip())
+        v = json.loads(text) if text else {}
+        return v if isinstance(v, dict) else {}
     except ValueError:
-        return None
-    return min(max(s, 0), _MAX_RETRY_AFTER_S)
+        return {}
 
 
 class Uplink:
@@ -63,35 +37,39 @@ class Uplink:
         self.cfg = cfg
         self.clock = clock
         self.log = log
-        self.http = http or httpclient
+        self.http = http or httpclient.Client(cfg.get("ca_cert"))
         self.url = cfg["base_url"] + "/api/measurements"
         self.headers = {
             "Authorization": "Bearer " + cfg["api_key"],
             "Content-Type": "application/json",
             "Connection": "close",
         }
-        self.batch_size = cfg["batch_size"]
-        self.failures = 0  # consecutive transient failures
+        self.batch = retry.BatchSize(cfg["batch_size"])
+        self.backoff = retry.Backoff(cfg["backoff_base_s"], cfg["backoff_cap_s"], rand)
         self.net_failures = 0  # consecutive socket/timeout errors
         self.next_try_ms = 0  # uptime before which no send is attempted
         self.last_error = None
         self.last_delay_s = 0
-        self._rand = rand or (lambda: random.getrandbits(16) / 65536)
+
+    @property
+    def batch_size(self):
+        return self.batch.n
+
+    @property
+    def failures(self):
+        return self.backoff.failures
 
     def due(self, up_ms):
         return up_ms >= self.next_try_ms
 
-    def backoff_s(self, retry_after=None):
-        """Delay before the next attempt after self.failures failures."""
-        if retry_after is not None:
-            # Honour the server, with a little jitter so a fleet woken by
-            # the same 429 does not return in lockstep.
-            return retry_after + retry_after * 0.1 * self._rand()
-        base = self.cfg["backoff_base_s"]
-        cap = self.cfg["backoff_cap_s"]
-        d = min(cap, base * (1 << min(self.failures - 1, 20)))
-        # "Equal jitter": at least half the delay, never more than the cap.
-        return d / 2 + d / 2 * self._rand()
+    def link_suspect(self):
+        """True once enough requests in a row died on the socket that the
+        Wi-Fi link should be dropped and joined again (and the count starts
+        over)."""
+        if self.net_failures >= retry.NET_FAILS_BEFORE_RECONNECT:
+            self.net_failures = 0
+            return True
+        return False
 
     def _schedule(self, up_ms, delay_s):
         self.last_delay_s = delay_s
@@ -100,20 +78,51 @@ class Uplink:
     def _doc(self, item):
         return reading.to_api(item[0], item[1], self.cfg, None)
 
+    def _post(self, body):
+        """POST body and return (status, headers, text); when the request
+        failed before an answer, count the failure, schedule the next try
+        and return HELD (certificate) or RETRY."""
+        try:
+            return self.http.post(self.url, body, self.headers, self.cfg["http_timeout_s"])
+        except httpclient.CertError as e:
+            # Not transient: the CA file is wrong or outdated, or someone
+            # poses as the server. Like 401/403: keep the queue, retry
+            # slowly, show the error LED; no Wi-Fi reconnect, it would not help.
+            self.backoff.failed()
+            self.last_error = "TLS: %s" % (e,)
+            self._schedule(self.clock.uptime_ms(), self.cfg["backoff_cap_s"])
+            self.log.error("%s; retry in %ds" % (self.last_error, self.last_delay_s))
+            return HELD
+        except OSError as e:
+            self.backoff.failed()
+            self.net_failures += 1
+            self.last_error = "network: %s" % (e,)
+            self._schedule(self.clock.uptime_ms(), self.backoff.delay_s())
+            return RETRY
+
     def send_next(self, queue, dead, device):
         """Send the oldest batch. device: the health dict for payload.device.
-        Returns one of SENT, RETRY, DEAD, HELD, IDLE, WAIT."""
-        items = queue.peek(self.batch_size)
+        Returns one of SENT, RETRY, DEAD, HELD, IDLE, WAIT. Raises
+        MemoryError only when not even one reading fits in the heap."""
+        try:
+            return self._send_next(queue, dead, device)
+        except MemoryError:
+            gc.collect()
+            n = self.batch.n
+            if not self.batch.out_of_memory():
+                raise  # the caller counts it; a reset defragments the heap
+            self.last_error = "out of memory sending %d readings" % n
+            self.log.warn("%s: batch size now %d" % (self.last_error, self.batch.n))
+            return RETRY  # due at once, with the smaller batch
+
+    def _send_next(self, queue, dead, device):
+        items = queue.peek(self.batch.n)
         if not items:
             pos = queue.tail()
             if pos[2]:
                 queue.ack(pos)  # only corrupt lines: consume them
             return IDLE
-        # Serialise one reading at a time: only the compact queued records
-        # and the JSON text are alive together, never a list of API dicts.
-        # Device health rides on the first reading of the batch.
         sent = []  # (record, recordedAt) in body order, for dead-lettering
-        buf = io.BytesIO(_READING_BYTES * len(items) + 512)  # grows if needed
         end = None
         for rec, pos in items:
             at = reading.recorded_at(rec, self.clock)
@@ -126,8 +135,6 @@ class Uplink:
                          "time unknown: taken before the clock was set in boot %s" % rec.get("b"))
                 end = pos
                 continue
-            buf.write("," if sent else "[")
-            reading.write_json(rec, at, self.cfg, None if sent else device, buf)
             sent.append((rec, at))
             end = pos
         del items
@@ -139,44 +146,39 @@ class Uplink:
             # rather than spinning.
             self.next_try_ms = self.clock.uptime_ms() + _WAIT_MS
             return WAIT
-        buf.write("]")
         n = len(sent)
-        body = buf.getvalue()
-        del buf
+        cfg = self.cfg
+
+        def body(out):
+            # Device health rides on the first reading of the batch.
+            out.write("[")
+            first = True
+            for rec, at in sent:
+                if not first:
+                    out.write(",")
+                reading.write_json(rec, at, cfg, device if first else None, out)
+                first = False
+            out.write("]")
         gc.collect()  # the heap is at its fullest during the request
-        try:
-            status, hdrs, text = self.http.post(self.url, body, self.headers, self.cfg["http_timeout_s"])
-        except httpclient.CertError as e:
-            # Not transient: the CA file is wrong or outdated, or someone
-            # poses as the server. Like 401/403: keep the queue, retry
-            # slowly, show the error LED; no Wi-Fi reconnect, it would not help.
-            del body
-            self.failures += 1
-            self.last_error = "TLS: %s" % (e,)
-            self._schedule(self.clock.uptime_ms(), self.cfg["backoff_cap_s"])
-            self.log.error("%s; retry in %ds" % (self.last_error, self.last_delay_s))
-            return HELD
-        except OSError as e:
-            del body
-            self.failures += 1
-            self.net_failures += 1
-            self.last_error = "network: %s" % (e,)
-            self._schedule(self.clock.uptime_ms(), self.backoff_s())
-            self.log.warn("send of %d failed (%s); retry in %ds" % (n, self.last_error, self.last_delay_s))
-            return RETRY
-        del body
+        got = self._post(body)
+        if got in (HELD, RETRY):
+            if got == RETRY:
+                self.log.warn("send of %d failed (%s); retry in %ds" % (n, self.last_error, self.last_delay_s))
+            return got
+        status, hdrs, text = got
         self.net_failures = 0
-        kind = classify(status)
+        kind = retry.classify(status)
         up = self.clock.uptime_ms()
         if kind == SENT:
-            res = _json(text)
+            res = answer(text)
             rejected = res.get("rejected") or []
             for r in rejected:
                 i = r.get("index") if isinstance(r, dict) else None
                 if isinstance(i, int) and 0 <= i < n:
                     dead.add(self._doc(sent[i]), "HTTP %d rejected %s: %s" % (status, r.get("field"), r.get("message")))
             queue.ack(end)
-            self.failures = 0
+            self.backoff.succeeded()
+            self.batch.sent()
             self.next_try_ms = up
             self.last_error = None if not rejected else "%d readings rejected" % len(rejected)
             self.log.info("sent %d: accepted %s, duplicates %s, rejected %d" % (
@@ -184,11 +186,11 @@ class Uplink:
             return SENT
         if status == 413 and n > 1:
             # Too large for the server: halve the batch and try again now.
-            self.batch_size = max(1, n // 2)
-            self.log.warn("HTTP 413 for %d readings: batch size now %d" % (n, self.batch_size))
+            self.batch.too_large(n)
+            self.log.warn("HTTP 413 for %d readings: batch size now %d" % (n, self.batch.n))
             return RETRY
         if kind == DEAD:
-            res = _json(text)
+            res = answer(text)
             why = {}
             for r in res.get("rejected") or []:
                 if isinstance(r, dict) and isinstance(r.get("index"), int):
@@ -197,25 +199,49 @@ class Uplink:
             for i in range(n):
                 dead.add(self._doc(sent[i]), "HTTP %d %s" % (status, why.get(i, short)))
             queue.ack(end)
-            self.failures = 0
+            self.backoff.succeeded()
             self.next_try_ms = up
             self.last_error = "HTTP %d: batch dead-lettered" % status
             return DEAD
-        self.failures += 1
-        if kind == HELD:
+        return self._refused(up, status, hdrs, "for %d readings" % n)
+
+    def _refused(self, up, status, hdrs, what):
+        """HELD or RETRY for an answer that keeps the readings."""
+        self.backoff.failed()
+        if retry.classify(status) == HELD:
             self.last_error = "HTTP %d: check api_key, device_id and base_url in config.json" % status
             self._schedule(up, self.cfg["backoff_cap_s"])
             self.log.error("%s; retry in %ds" % (self.last_error, self.last_delay_s))
             return HELD
         self.last_error = "HTTP %d" % status
-        self._schedule(up, self.backoff_s(retry_after_s(hdrs)))
-        self.log.warn("server answered %d for %d readings; retry in %ds" % (status, n, self.last_delay_s))
+        self._schedule(up, self.backoff.delay_s(retry.retry_after_s(hdrs)))
+        self.log.warn("server answered %d %s; retry in %ds" % (status, what, self.last_delay_s))
         return RETRY
 
+    def send_now(self, rec, at, dead, device, feed):
+        """Send one reading now, as a single JSON object, trying as often as
+        retry.attempts allows. Leaves the queue's schedule alone. Returns
+        SENT, DEAD (dead-lettered) or RETRY (not delivered: the caller
+        queues it)."""
+        cfg = self.cfg
 
-def _json(text):
-    try:
-        v = json.loads(text) if text else {}
-        return v if isinstance(v, dict) else {}
-    except ValueError:
-        return {}
+        def body(out):
+            reading.write_json(rec, at, cfg, device, out)
+        for attempt in retry.attempts(self.clock, feed):
+            try:
+                status, _, text = self.http.post(self.url, body, self.headers, cfg["http_timeout_s"])
+            except OSError as e:
+                self.log.warn("send attempt %d: %s" % (attempt, e))
+                continue
+            kind = retry.classify(status)
+            if kind == SENT:
+                rej = answer(text).get("rejected")
+                if rej:
+                    dead.add(reading.to_api(rec, at, cfg, device), "HTTP %d rejected: %s" % (status, json.dumps(rej)[:120]))
+                    return DEAD
+                return SENT
+            if kind == DEAD:
+                dead.add(reading.to_api(rec, at, cfg, device), "HTTP %d %s" % (status, (text or "")[:120]))
+                return DEAD
+            self.log.warn("send attempt %d: HTTP %d" % (attempt, status))
+        return RETRY

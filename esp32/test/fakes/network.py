@@ -4,9 +4,15 @@ import sim as _sim
 
 STA_IF = 0
 AP_IF = 1
-STAT_IDLE = 0
-STAT_CONNECTING = 1
+# The ESP32 port's values.
+STAT_IDLE = 1000
+STAT_CONNECTING = 1001
 STAT_GOT_IP = 1010
+STAT_BEACON_TIMEOUT = 200
+STAT_NO_AP_FOUND = 201
+STAT_WRONG_PASSWORD = 202
+STAT_ASSOC_FAIL = 203
+STAT_HANDSHAKE_TIMEOUT = 204
 
 
 class WLAN:
@@ -52,4 +58,9 @@ class WLAN:
             if not self.isconnected():
                 raise OSError("not connected")
             return -61
-        return STAT_GOT_IP if self.isconnected() else STAT_IDLE
+        s = _sim.SIM
+        if self._ssid is not None and s.wifi_status is not None:
+            return s.wifi_status  # e.g. STAT_WRONG_PASSWORD
+        if self.isconnected():
+            return STAT_GOT_IP
+        return STAT_CONNECTING if self._ssid is not None and not self._lost else STAT_IDLE

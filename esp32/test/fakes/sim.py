@@ -29,6 +29,7 @@ class Sim:
         self.wifi_up = True
         self.ssids = None  # None: any SSID joins; else the set that exists
         self.wifi_join_ms = 2000
+        self.wifi_status = None  # what WLAN.status() reports instead (an error code)
         self.ntp_ok = True
         self.ntp_calls = 0
         self.devices = {}

@@ -1,6 +1,7 @@
 # Fake of MicroPython's `tls` (mbedtls): records what a context is given
-# (verify_mode, cadata, server_hostname) and what is written, and serves a
-# canned response. Signatures as in extmod/modtls_mbedtls.c:
+# (verify_mode, cadata, server_hostname) and what is written; serves a
+# canned `response` when one is set, else passes the bytes through to the
+# fake socket beneath (whose far end answers). Signatures as in extmod/modtls_mbedtls.c:
 # load_verify_locations takes cadata positionally, wrap_socket keywords.
 import io
 
@@ -13,7 +14,7 @@ CERT_REQUIRED = 2
 contexts = []  # every SSLContext made
 wrapped = []  # every SSLSocket made
 handshake_error = None  # raised by wrap_socket (mbedtls: ValueError on a failed verify)
-response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"  # bytes, or an exception read raises
+response = None  # canned answer: bytes, or an exception read raises; None: the socket's far end
 
 
 class SSLContext:
@@ -38,6 +39,7 @@ class SSLContext:
             raise ValueError("CERT_REQUIRED requires server_hostname")
         if handshake_error is not None:
             raise handshake_error
+        sock.tls = True
         s = SSLSocket(self, sock)
         wrapped.append(s)
         return s
@@ -47,15 +49,23 @@ class SSLSocket:
     def __init__(self, ctx, sock):
         self.ctx = ctx
         self.sock = sock
-        self.written = b""
+        self._written = []
         self.closed = False
         self._r = None
 
     def write(self, b):
         if self.closed:
             raise OSError(9)  # EBADF
-        self.written += bytes(b)
+        import socket
+        if response is not None or socket.keep_body:
+            self._written.append(bytes(b))
+        if response is None:
+            self.sock.write(b)
         return len(b)
+
+    @property
+    def written(self):
+        return b"".join(self._written)
 
     def _stream(self):
         if self.closed:
@@ -67,9 +77,13 @@ class SSLSocket:
         return self._r
 
     def readline(self):
+        if response is None and not self.closed:
+            return self.sock.readline()
         return self._stream().readline()
 
     def read(self, n=-1):
+        if response is None and not self.closed:
+            return self.sock.read(n)
         return self._stream().read(n)
 
     def close(self):

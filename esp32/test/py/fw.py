@@ -78,8 +78,8 @@ class FakeServer:
         self.lose_answer = 0  # commit, then time out (the answer is lost)
 
     def install(self):
-        import requests
-        requests.handler = self.handle
+        import socket
+        socket.handler = self.handle
         return self
 
     def handle(self, method, url, headers, body, timeout):

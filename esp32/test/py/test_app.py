@@ -286,8 +286,8 @@ def test_a_sleeping_render_service_is_carried_through_its_cold_start():
             raise OSError(110)
         state.setdefault("delivered_at", s.up_ms)
         return real(method, url, headers, body, timeout)
-    import requests
-    requests.handler = render
+    import socket
+    socket.handler = render
     a = app.run(max_cycles=2)
     assert srv.times() == ["2026-11-20T00:00:00Z", "2026-11-20T00:05:00Z"]
     assert state["delivered_at"] < 120000, state  # within two minutes of the first try
@@ -302,3 +302,102 @@ def test_a_broken_csv_file_does_not_cost_the_reading():
     a, srv = boot(2)
     assert len(srv.rows) == 2
     assert "ERROR CSV write failed" in "\n".join(fw.lines("/log.txt"))
+
+
+def test_sends_that_keep_failing_for_lack_of_memory_end_in_a_reset():
+    s = fw.setup(batch_size=4)
+    srv = fw.FakeServer().install()
+    import app, socket
+    socket.memory_limit = 50  # not even one reading fits
+    try:
+        app.run(max_cycles=6)
+        assert False, "the board kept running with sends that can never succeed"
+    except SystemExit as e:
+        assert "machine.reset" in str(e)
+    log = "\n".join(fw.lines("/log.txt"))
+    assert "out of memory sending 1 readings" in log or "batch size now 1" in log, log
+    assert "unexpected MemoryError" in log and "(10 in a row)" in log, log
+    assert "too many unexpected errors: resetting the board" in log
+    assert srv.rows == {}
+    assert s.up_ms < 2 * 300000, s.up_ms  # within the first intervals, not never
+
+
+def test_an_error_escaping_the_application_is_logged_and_the_board_resets():
+    # A MemoryError while importing config.py at start (before the
+    # watchdog runs) must not leave the board at the REPL.
+    s = fw.setup()
+    import app
+
+    def out_of_memory(*a, **kw):
+        raise MemoryError("memory allocation failed, allocating 2048 bytes")
+    app.run = out_of_memory
+    start = s.up_ms
+    try:
+        exec(open("/main.py").read(), {"__name__": "__main__"})
+        assert False, "main.py returned: the board would sit at the REPL"
+    except SystemExit as e:
+        assert "machine.reset" in str(e), e
+    assert s.up_ms - start >= 5000, "no pause before the reset"
+    log = "\n".join(fw.lines("/log.txt"))
+    assert "FATAL MemoryError: memory allocation failed" in log, log
+
+
+def test_wifi_counts_as_up_only_once_the_link_has_held():
+    s = fw.setup()
+    import status, clock, wifi, network, fw as _fw
+    cfg = dict(_fw.BASE_CONFIG)
+    log = status.Log(clock.Clock("/bootclock"), "/log.txt")
+    w = wifi.Wifi(cfg, log)
+    assert w.tick(s.up_ms) is False  # starts connecting
+    s.advance(s.wifi_join_ms)  # the interface reports connected now
+    assert w.wlan.isconnected()
+    assert w.tick(s.up_ms) is False and not w.connected()  # not yet: it may flicker
+    s.advance(1000)
+    assert w.tick(s.up_ms) is False
+    s.advance(2500)
+    assert w.tick(s.up_ms) is True and w.connected()
+    assert "connected to 'lab'" in "\n".join(fw.lines("/log.txt"))
+
+
+def test_a_flickering_link_is_not_used_for_sending():
+    s = fw.setup()
+    srv = fw.FakeServer().install()
+    import network
+
+    real = network.WLAN.isconnected
+    flick = {"n": 0}
+
+    def flickering(self):
+        # Up for one poll, down for the next: associated but never stable.
+        flick["n"] += 1
+        return real(self) and flick["n"] % 2 == 0
+    network.WLAN.isconnected = flickering
+    import app
+    a = app.run(max_cycles=2)
+    assert srv.requests == [], "sent over a link that never held"
+    assert a.queue.depth == 2
+    assert "connected to" not in "\n".join(fw.lines("/log.txt"))
+
+
+def test_a_wifi_error_status_ends_the_attempt_and_pauses():
+    s = fw.setup(wifi=[{"ssid": "lab", "password": "wrong"}], connect_timeout_s=20)
+    import status, clock, wifi, network
+    s.wifi_status = network.STAT_WRONG_PASSWORD
+    cfg = {"wifi": [{"ssid": "lab", "password": "wrong"}], "connect_timeout_s": 20}
+    log = status.Log(clock.Clock("/bootclock"), "/log.txt")
+    w = wifi.Wifi(cfg, log)
+    network.WLAN.connects = []
+    up = 0
+    while up < 30000:
+        w.tick(s.up_ms)
+        nxt = w.next_event_ms(s.up_ms)
+        s.advance(max(20, nxt - s.up_ms))
+        up = s.up_ms
+    # Without the status check: one attempt per 20 s timeout, and the next
+    # round 5 s later; with it: the attempt ends at once, then a 10 s pause.
+    times = [t for _, t in network.WLAN.connects]
+    assert len(times) >= 2, times
+    assert all(b - a >= 10000 for a, b in zip(times, times[1:])), times
+    assert times[1] - times[0] < 20000, times
+    log_text = "\n".join(fw.lines("/log.txt"))
+    assert "failed with status 202" in log_text, log_text

@@ -41,3 +41,22 @@ def test_seed_data_model_fields_and_units():
         "payload": {"voltage_v": 4.98, "current_ma": 120.4, "power_mw": 600.5,
                     "sensor": {"bmp280": {"temperature_c": 24.3, "pressure_hpa": 1012.3},
                                "ina219": {"shunt_ohms": 0.1, "max_current_a": 3.2}}}}, doc
+
+
+def test_nan_and_infinity_never_reach_the_queue_and_are_sent_as_null_with_a_note():
+    fw.setup()
+    import reading
+    nan, inf = float("nan"), float("inf")
+    rec = reading.make(1, 5, fw.T0, (nan, 1001.25), (4.98, -inf, inf))
+    line = json.dumps(rec)
+    assert "nan" not in line.lower() and "inf" not in line.lower(), line
+    assert json.loads(line) == rec  # it reads back from the queue
+    assert rec["nf"] == ["temperature_c", "current_ma", "power_mw"], rec
+    cfg = _cfg()
+    doc = json.loads(reading.to_json(rec, "2026-11-20T00:00:00Z", cfg, None))
+    assert doc == reading.to_api(rec, "2026-11-20T00:00:00Z", cfg, None)
+    assert doc["temperature"] is None and doc["payload"]["current_ma"] is None
+    assert doc["payload"]["voltage_v"] == 4.98 and doc["payload"]["sensor"]["bmp280"]["pressure_hpa"] == 1001.25
+    assert doc["payload"]["non_finite"] == ["temperature_c", "current_ma", "power_mw"]
+    clean = reading.make(1, 5, fw.T0, (21.5, 1001.25), (4.98, 1.0, 5.0))
+    assert "nf" not in clean and "non_finite" not in reading.to_api(clean, "x", cfg, None)["payload"]

@@ -46,13 +46,13 @@ def test_three_attempts_one_second_apart_then_the_flash_queue():
     s, a, srv = _app()
     srv.script = [500, 503, "timeout"]
     from render_api import send_temperature_to_render
-    import requests
+    import socket
     assert send_temperature_to_render(23.5) is False
-    ups = [c["up_ms"] for c in requests.calls]
+    ups = [c["up_ms"] for c in socket.calls]
     assert len(ups) == 3
     assert ups[1] - ups[0] == 1000 and ups[2] - ups[1] == 1000, ups
     assert a.queue.depth == 1
-    assert requests.open_responses == 0
+    assert socket.open_sockets() == []
     # Delivered later through the same queue, with its original time.
     assert a.uplink.send_next(a.queue, a.dead, a.health()) == "sent"
     assert srv.times() == ["2026-11-20T00:00:00Z"]
@@ -65,17 +65,6 @@ def test_a_rejected_reading_goes_to_the_dead_letter_file():
     dl = fw.jsonl("/deadletter.jsonl")
     assert len(dl) == 1 and "HTTP 400" in dl[0]["reason"]
     assert a.queue.depth == 0  # never retried
-
-
-def test_without_the_http_client_it_logs_clearly_and_queues():
-    import os
-    os.rename("/fakes/requests.py", "/fakes/requests_gone.py")
-    s, a, srv = _app(server=False)
-    from render_api import send_temperature_to_render
-    assert send_temperature_to_render(22.0) is False
-    log = "\n".join(fw.lines("/log.txt"))
-    assert "HTTP client missing: run `mpremote mip install requests`" in log, log
-    assert a.queue.depth == 1
 
 
 def test_before_the_clock_is_set_it_waits_instead_of_sending_a_wrong_date():
@@ -94,13 +83,16 @@ def test_before_the_clock_is_set_it_waits_instead_of_sending_a_wrong_date():
     assert srv.times() == ["2026-11-20T00:00:00Z"]  # its real time, from uptime
 
 
-def test_the_loop_keeps_measuring_and_queuing_without_the_http_client():
-    import os
-    os.rename("/fakes/requests.py", "/fakes/requests_gone.py")
-    s = fw.setup()
-    import app
-    a = app.run(max_cycles=3)
-    assert a.queue.depth == 3
-    log = "\n".join(fw.lines("/log.txt"))
-    assert "HTTP client missing" in log
-    assert len(fw.lines("/temp.csv")) == 4
+def test_a_non_finite_temperature_is_sent_as_null_and_never_queued_as_nan():
+    s, a, srv = _app()
+    from render_api import send_temperature_to_render
+    assert send_temperature_to_render(float("nan")) is True
+    d = srv.rows[("esp32-test", "2026-11-20T00:00:00Z")]
+    assert d["temperature"] is None and d["payload"]["non_finite"] == ["temperature_c"], d
+    srv.script = [500, 500, 500]
+    assert send_temperature_to_render(float("inf"), "2026-11-20T00:01:00Z") is False
+    assert a.queue.depth == 1
+    srv.script = []
+    assert a.uplink.send_next(a.queue, a.dead, a.health()) == "sent"
+    d = srv.rows[("esp32-test", "2026-11-20T00:01:00Z")]
+    assert d["temperature"] is None and d["payload"]["non_finite"] == ["temperature_c"], d

@@ -26,14 +26,25 @@ def _request(written):
     return lines[:2], set(lines[2:]), body
 
 
+class _Http:
+    """An httpclient.Client for ca_cert `path`, and the module's CertError."""
+
+    def __init__(self, path):
+        import httpclient
+        self.client = httpclient.Client(path)
+        self.CertError = httpclient.CertError
+
+    def post(self, *a):
+        return self.client.post(*a)
+
+
 def _setup(path="/ca.der", data=DER):
     fw.setup(config=False)
     with open(path, "wb") as f:
         f.write(data)
-    import httpclient, socket, tls, requests
-    httpclient.configure(path)
-    requests.handler = lambda *a: (599, {}, "the unverified path must not be used")
-    return httpclient, socket, tls
+    import socket, tls
+    socket.handler = lambda *a: (200, {}, "{}")  # the far end, when no canned answer is set
+    return _Http(path), socket, tls
 
 
 def test_der_ca_is_required_and_the_request_is_written_exactly():
@@ -58,8 +69,6 @@ def test_der_ca_is_required_and_the_request_is_written_exactly():
          b"Connection: close", b"Content-Length: 9"},
         b'[{"t":1}]'), tls.wrapped[0].written
     assert tls.wrapped[0].closed and raw.closed
-    import requests
-    assert requests.calls == []
 
 
 def test_pem_ca_is_converted_to_the_same_der_bytes():
@@ -150,13 +159,19 @@ def test_network_errors_are_plain_oserrors_and_close_the_socket():
     assert all(s.closed for s in socket.sockets), [s.closed for s in socket.sockets]
 
 
-def test_without_ca_cert_requests_is_used_and_tls_untouched():
+def test_without_ca_cert_https_is_not_verified_and_http_is_plain():
     fw.setup(config=False)
-    import httpclient, requests, tls
-    httpclient.configure(None)
-    requests.handler = lambda *a: (200, {"X-A": "1"}, "{}")
-    assert httpclient.post(URL, "[]", HEADERS, 5) == (200, {"x-a": "1"}, "{}")
-    assert len(requests.calls) == 1 and tls.contexts == []
+    import httpclient, socket, tls
+    socket.handler = lambda *a: (200, {"X-A": "1"}, "{}")
+    c = httpclient.Client(None)
+    status, hdrs, text = c.post(URL, "[]", HEADERS, 5)
+    assert (status, hdrs["x-a"], text) == (200, "1", "{}"), (status, hdrs, text)
+    assert tls.contexts[0].verify_mode == tls.CERT_NONE and tls.contexts[0].cadata is None
+    assert tls.contexts[0].server_hostname == "thermowatt.test"
+    assert c.post("http://lab.local:8080/api/measurements", "[]", HEADERS, 5)[0] == 200
+    assert len(tls.contexts) == 1  # plain HTTP: no TLS
+    assert [x["url"] for x in socket.calls] == [URL, "http://lab.local:8080/api/measurements"]
+    assert socket.open_sockets() == []
 
 
 def _uplink(**cfg):
@@ -164,10 +179,9 @@ def _uplink(**cfg):
     with open("/ca.der", "wb") as f:
         f.write(DER)
     fw.write_config(ca_cert="/ca.der", **cfg)
-    import config, clock, status, flashqueue, deadletter, uplink, reading, httpclient, tls
+    import config, clock, status, flashqueue, deadletter, uplink, reading, tls
     c, problems = config.load("/config.json")
     assert not problems, problems
-    httpclient.configure(c["ca_cert"])
     clk = clock.Clock("/q/bootclock")
     q = flashqueue.FlashQueue("/q", c["queue_cap"])
     clk.boot = q.boot
@@ -204,7 +218,7 @@ def test_the_app_hands_ca_cert_to_httpclient():
     with open("/ca.der", "wb") as f:
         f.write(DER)
     fw.write_config(ca_cert="/ca.der")
-    import app, httpclient
+    import app
     a = app.build()
-    assert httpclient._ca_path == "/ca.der" and httpclient.available()
+    assert a.uplink.http.ca_path == "/ca.der"
     assert a.cfg["ca_cert"] == "/ca.der"

@@ -7,7 +7,7 @@ import fw
 class Parts:
     def __init__(self, **cfg):
         self.sim = fw.setup(rtc_set=True, **cfg)
-        import config, clock, status, flashqueue, deadletter, uplink, requests
+        import config, clock, status, flashqueue, deadletter, uplink, retry, socket
         self.cfg, problems = config.load("/config.json")
         assert not problems, problems
         self.clock = clock.Clock("/q/bootclock")
@@ -17,7 +17,8 @@ class Parts:
         self.dead = deadletter.DeadLetter("/deadletter.jsonl")
         self.up = uplink.Uplink(self.cfg, self.clock, self.log, rand=lambda: 0.5)
         self.uplink = uplink
-        self.requests = requests
+        self.retry = retry
+        self.socket = socket
         self.server = fw.FakeServer().install()
 
     def add(self, n, start=0):
@@ -53,7 +54,7 @@ def test_batch_is_posted_with_bearer_token_and_seed_data_model():
     assert p.q.depth == 2
     assert p.send() == p.uplink.SENT
     assert p.q.depth == 0 and len(p.server.rows) == 12
-    assert p.requests.open_responses == 0
+    assert p.socket.open_sockets() == []
 
 
 def test_server_errors_keep_the_batch_and_back_off_exponentially_with_cap():
@@ -70,15 +71,15 @@ def test_server_errors_keep_the_batch_and_back_off_exponentially_with_cap():
     assert delays == [3.75, 7.5, 15.0, 30.0, 45.0, 45.0], delays
     assert p.send() == p.uplink.SENT
     assert p.up.failures == 0 and p.q.depth == 0
-    assert p.requests.open_responses == 0
+    assert p.socket.open_sockets() == []
 
 
 def test_jitter_spreads_retries_between_half_and_full_delay():
     p = Parts(backoff_base_s=10, backoff_cap_s=600)
-    p.up.failures = 3
+    p.up.backoff.failures = 3
     for r, want in ((0.0, 20.0), (0.999, 39.98)):
-        p.up._rand = lambda r=r: r
-        assert abs(p.up.backoff_s() - want) < 0.01
+        p.up.backoff.rand = lambda r=r: r
+        assert abs(p.up.backoff.delay_s() - want) < 0.01
 
 
 def test_429_and_503_honour_retry_after():
@@ -167,15 +168,90 @@ def test_every_response_is_closed_even_when_reading_the_body_fails():
     p.add(1)
     p.server.script = [(201, {}, OSError(113))]  # headers came, then the link died
     assert p.send() == p.uplink.RETRY
-    assert p.requests.open_responses == 0
+    assert p.socket.open_sockets() == []
     assert p.q.depth == 1
 
 
 def test_status_classification_follows_the_contract():
     p = Parts()
-    c = p.uplink.classify
+    c = p.retry.classify
     assert [c(s) for s in (200, 201, 204)] == ["sent"] * 3
     assert [c(s) for s in (408, 429, 500, 502, 503, 504)] == ["retry"] * 6
     assert [c(s) for s in (400, 409, 413, 422)] == ["dead"] * 4
     assert [c(s) for s in (401, 403, 404)] == ["held"] * 3
-    assert p.uplink.retry_after_s({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) is None
+    assert p.retry.retry_after_s({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) is None
+
+
+def test_a_heap_too_small_for_a_full_batch_sends_it_in_halves_then_grows_back():
+    p = Parts(batch_size=20, queue_cap=200)
+    p.add(20)
+    import socket
+    one = 250  # bytes on the wire per reading, about
+    socket.memory_limit = 7 * one  # room for a request of up to ~6 readings
+    outcomes = []
+    for _ in range(10):
+        outcomes.append(p.send())
+        if not p.q.depth:
+            break
+    assert p.q.depth == 0 and len(p.server.rows) == 20, (outcomes, p.q.depth)
+    sizes = [len(json.loads(r[2])) for r in p.server.requests]
+    assert sizes == [5, 5, 5, 5], sizes  # 20 -> 10 -> 5: it grows back only after 3 sends
+    assert outcomes[:2] == ["retry", "retry"], outcomes
+    assert p.socket.open_sockets() == []
+    assert "out of memory sending 20 readings: batch size now 10" in "\n".join(fw.lines("/log.txt"))
+    # The heap is back: after a few good sends the batch doubles again.
+    socket.memory_limit = None
+    p.add(40, start=20)
+    sizes_before = len(p.server.requests)
+    for _ in range(8):
+        p.send()
+    sizes = [len(json.loads(r[2])) for r in p.server.requests[sizes_before:]]
+    assert sizes == [10, 10, 20], sizes  # 10 after three sends at 5, 20 after three at 10
+
+
+def test_memory_error_for_a_single_reading_is_raised_for_the_loop_to_count():
+    p = Parts(batch_size=2)
+    p.add(2)
+    import socket
+    socket.memory_limit = 10
+    assert p.send() == "retry"  # 2 -> 1
+    try:
+        p.send()
+        assert False, "a MemoryError at one reading must reach the loop"
+    except MemoryError:
+        pass
+    assert p.q.depth == 2 and p.socket.open_sockets() == []
+
+
+def test_a_lost_answer_closes_the_socket_and_is_retried():
+    p = Parts()
+    p.add(2)
+    p.server.script = [lambda body: b""]  # the connection closed before any status line
+    assert p.send() == p.uplink.RETRY
+    assert len(p.socket.calls) == 1 and p.socket.open_sockets() == []
+    assert "connection closed before the HTTP status line" in p.up.last_error, p.up.last_error
+    p.server.script = [lambda body: b"HTTP/1.1 20"]  # cut inside the status line
+    assert p.send() == p.uplink.RETRY
+    assert p.socket.open_sockets() == [] and p.q.depth == 2
+    assert p.send() == p.uplink.SENT
+
+
+def test_the_server_address_is_looked_up_once_and_again_after_a_failure():
+    p = Parts()
+    import socket
+    for i in range(3):
+        p.add(1, start=i)
+        assert p.send() == p.uplink.SENT
+    assert socket.lookups == [("thermowatt.test", 443)], socket.lookups
+    p.add(1, start=3)
+    socket.connect_error = OSError(113)  # EHOSTUNREACH: the address may have moved
+    assert p.send() == p.uplink.RETRY
+    socket.connect_error = None
+    assert p.send() == p.uplink.SENT
+    assert len(socket.lookups) == 2, socket.lookups
+    # While Wi-Fi is down a lookup would block: a known address is reused.
+    p.add(1, start=4)
+    p.sim.wifi_up = False
+    assert p.send() == p.uplink.RETRY
+    assert len(socket.lookups) == 2, socket.lookups
+    assert socket.open_sockets() == []
