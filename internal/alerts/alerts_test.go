@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/alerts"
-	"github.com/thermowatt/thermowatt/internal/reading"
 	"github.com/thermowatt/thermowatt/internal/store"
 	"github.com/thermowatt/thermowatt/internal/store/postgres"
 	"github.com/thermowatt/thermowatt/internal/store/sqlite"
@@ -132,11 +132,11 @@ var t0 = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 
 func send(t *testing.T, s store.Store, device string, at time.Time, payload string) {
 	t.Helper()
-	r := reading.Reading{DeviceID: device, RecordedAt: at, Temperature: f64(21)}
+	r := thermowatt.Reading{DeviceID: device, RecordedAt: at, Temperature: f64(21)}
 	if payload != "" {
 		r.Payload = json.RawMessage(payload)
 	}
-	if _, err := s.InsertReadings(context.Background(), []reading.Reading{r}, at); err != nil {
+	if _, err := s.InsertReadings(context.Background(), []thermowatt.Reading{r}, at); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -150,7 +150,7 @@ func check(t *testing.T, c *alerts.Checker) alerts.Report {
 	return r
 }
 
-func openAlerts(t *testing.T, s store.Store) []store.Alert {
+func openAlerts(t *testing.T, s store.Store) []thermowatt.Alert {
 	t.Helper()
 	as, err := s.ListAlerts(context.Background(), store.AlertQuery{OpenOnly: true, Limit: 100})
 	if err != nil {

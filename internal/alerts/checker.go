@@ -7,13 +7,21 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
+
+// Store is what a check reads and writes.
+type Store interface {
+	store.Devices
+	store.FailureCounts
+	store.Alerts
+}
 
 // Checker runs one check: it opens and resolves alerts for every device,
 // then delivers pending notifications. It keeps no state of its own.
 type Checker struct {
-	Store   store.Store
+	Store   Store
 	Policy  Policy
 	Webhook *Webhook // nil: transitions are recorded but sent nowhere
 	Now     func() time.Time
@@ -49,24 +57,20 @@ func (c *Checker) log() *slog.Logger {
 func (c *Checker) Check(ctx context.Context) (Report, error) {
 	var r Report
 	now := c.now()
-	devs, err := c.Store.ListDevices(ctx)
-	if err != nil {
-		return r, fmt.Errorf("alerts: list devices: %w", err)
-	}
-	r.Devices = len(devs)
 	failures, err := c.Store.FailuresSince(ctx, now.Add(-Window))
 	if err != nil {
 		return r, fmt.Errorf("alerts: failure counts: %w", err)
 	}
-	open, err := c.openAlerts(ctx)
-	if err != nil {
-		return r, err
-	}
 	var errs []error
-	for _, d := range devs {
-		if err := c.checkDevice(ctx, d, failures[d.ID], open, now, &r); err != nil {
+	err = store.EachDevice(ctx, c.Store, func(d thermowatt.Device) error {
+		r.Devices++
+		if err := c.checkDevice(ctx, d, failures[d.ID], now, &r); err != nil {
 			errs = append(errs, fmt.Errorf("device %s: %w", d.ID, err))
 		}
+		return nil
+	})
+	if err != nil {
+		return r, fmt.Errorf("alerts: list devices: %w", err)
 	}
 	if err := c.Deliver(ctx, &r); err != nil {
 		errs = append(errs, err)
@@ -74,43 +78,30 @@ func (c *Checker) Check(ctx context.Context) (Report, error) {
 	return r, errors.Join(errs...)
 }
 
-// openAlerts returns the set of "device/kind" with an open alert.
-func (c *Checker) openAlerts(ctx context.Context) (map[string]bool, error) {
-	as, err := c.Store.ListAlerts(ctx, store.AlertQuery{OpenOnly: true, Limit: 100000})
-	if err != nil {
-		return nil, fmt.Errorf("alerts: open alerts: %w", err)
-	}
-	open := make(map[string]bool, len(as))
-	for _, a := range as {
-		open[a.DeviceID+"/"+a.Kind] = true
-	}
-	return open, nil
-}
-
-func (c *Checker) checkDevice(ctx context.Context, d store.Device, f store.Failures, open map[string]bool, now time.Time, r *Report) error {
+func (c *Checker) checkDevice(ctx context.Context, d thermowatt.Device, f thermowatt.Failures, now time.Time, r *Report) error {
 	// Silent: the database re-checks that the device has not sent since
 	// we read it (IfLastSeen), so a checker holding a stale view cannot
 	// open an alert on it; resolving needs data newer than the opening.
-	if _, silent := c.Policy.SilentSince(d, now); silent {
-		if !open[d.ID+"/"+store.KindSilent] {
-			ok, err := c.Store.OpenAlert(ctx, store.NewAlert{DeviceID: d.ID, Kind: store.KindSilent,
+	if at, ok := d.SilentAt(c.Policy.MissedIntervals); ok && now.After(at) {
+		if !d.SilentAlertOpen {
+			ok, err := c.Store.OpenAlert(ctx, thermowatt.NewAlert{DeviceID: d.ID, Kind: thermowatt.KindSilent,
 				Message: silentMessage(d, c.Policy), At: now, IfLastSeen: d.LastSeenAt})
 			if err != nil {
 				return err
 			}
 			if ok {
-				r.Opened = append(r.Opened, d.ID+"/"+store.KindSilent)
-				c.log().Warn("alert opened", "device", d.ID, "kind", store.KindSilent, "lastSeen", d.LastSeenAt)
+				r.Opened = append(r.Opened, d.ID+"/"+thermowatt.KindSilent)
+				c.log().Warn("alert opened", "device", d.ID, "kind", thermowatt.KindSilent, "lastSeen", d.LastSeenAt)
 			}
 		}
-	} else if open[d.ID+"/"+store.KindSilent] {
-		ok, err := c.Store.ResolveAlert(ctx, d.ID, store.KindSilent, now, true)
+	} else if d.SilentAlertOpen {
+		ok, err := c.Store.ResolveAlert(ctx, d.ID, thermowatt.KindSilent, now, true)
 		if err != nil {
 			return err
 		}
 		if ok {
-			r.Resolved = append(r.Resolved, d.ID+"/"+store.KindSilent)
-			c.log().Info("alert resolved", "device", d.ID, "kind", store.KindSilent)
+			r.Resolved = append(r.Resolved, d.ID+"/"+thermowatt.KindSilent)
+			c.log().Info("alert resolved", "device", d.ID, "kind", thermowatt.KindSilent)
 		}
 	}
 
@@ -119,24 +110,24 @@ func (c *Checker) checkDevice(ctx context.Context, d store.Device, f store.Failu
 		return err
 	}
 	switch {
-	case len(why) > 0 && !open[d.ID+"/"+store.KindFailing]:
-		ok, err := c.Store.OpenAlert(ctx, store.NewAlert{DeviceID: d.ID, Kind: store.KindFailing,
+	case len(why) > 0 && !d.Failing:
+		ok, err := c.Store.OpenAlert(ctx, thermowatt.NewAlert{DeviceID: d.ID, Kind: thermowatt.KindFailing,
 			Message: failingMessage(d, why), At: now})
 		if err != nil {
 			return err
 		}
 		if ok {
-			r.Opened = append(r.Opened, d.ID+"/"+store.KindFailing)
-			c.log().Warn("alert opened", "device", d.ID, "kind", store.KindFailing, "why", why)
+			r.Opened = append(r.Opened, d.ID+"/"+thermowatt.KindFailing)
+			c.log().Warn("alert opened", "device", d.ID, "kind", thermowatt.KindFailing, "why", why)
 		}
-	case len(why) == 0 && open[d.ID+"/"+store.KindFailing]:
-		ok, err := c.Store.ResolveAlert(ctx, d.ID, store.KindFailing, now, false)
+	case len(why) == 0 && d.Failing:
+		ok, err := c.Store.ResolveAlert(ctx, d.ID, thermowatt.KindFailing, now, false)
 		if err != nil {
 			return err
 		}
 		if ok {
-			r.Resolved = append(r.Resolved, d.ID+"/"+store.KindFailing)
-			c.log().Info("alert resolved", "device", d.ID, "kind", store.KindFailing)
+			r.Resolved = append(r.Resolved, d.ID+"/"+thermowatt.KindFailing)
+			c.log().Info("alert resolved", "device", d.ID, "kind", thermowatt.KindFailing)
 		}
 	}
 	return nil
@@ -145,7 +136,7 @@ func (c *Checker) checkDevice(ctx context.Context, d store.Device, f store.Failu
 // failing returns why d is failing. The dropped count is the device's
 // lifetime total (it survives reboots), so the rule looks at its growth
 // over the window: the latest report against the one an hour earlier.
-func (c *Checker) failing(ctx context.Context, d store.Device, f store.Failures) ([]string, error) {
+func (c *Checker) failing(ctx context.Context, d thermowatt.Device, f thermowatt.Failures) ([]string, error) {
 	h := parseHealth(d.Health)
 	var growth int64
 	if c.Policy.DroppedPerHour > 0 && h.Dropped != nil && *h.Dropped > 0 && d.HealthAt != nil {

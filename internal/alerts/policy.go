@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/store"
+	"github.com/thermowatt/thermowatt"
 )
 
 // Policy says when a device is silent or failing. The defaults are in
@@ -41,43 +41,6 @@ var DefaultPolicy = Policy{MissedIntervals: 3, RejectedPerHour: 10, AuthFailures
 // Window is the "last hour" of the failing rules.
 const Window = time.Hour
 
-// Device statuses, as GET /api/devices reports them.
-const (
-	StatusNew     = "new" // registered, never sent a reading
-	StatusOK      = "ok"
-	StatusSilent  = "silent"
-	StatusFailing = "failing"
-)
-
-// SilentSince returns when a device crossed (or will cross) the silence
-// threshold, and whether it has at now. A device that never sent is not
-// silent: it is new.
-func (p Policy) SilentSince(d store.Device, now time.Time) (time.Time, bool) {
-	if d.LastSeenAt == nil || p.MissedIntervals <= 0 {
-		return time.Time{}, false
-	}
-	interval := time.Duration(max(d.ExpectedIntervalS, 1)) * time.Second
-	at := d.LastSeenAt.Add(time.Duration(p.MissedIntervals) * interval)
-	return at, now.After(at)
-}
-
-// Status is a device's status at now: silent overrides failing, because a
-// silent device's health report is stale; failing overrides new, because
-// a device whose every request is refused never gets a reading in.
-// openFailing says whether a failing alert is open for it (the checker
-// decides failing).
-func (p Policy) Status(d store.Device, openFailing bool, now time.Time) string {
-	switch _, silent := p.SilentSince(d, now); {
-	case silent:
-		return StatusSilent
-	case openFailing:
-		return StatusFailing
-	case d.LastSeenAt == nil:
-		return StatusNew
-	}
-	return StatusOK
-}
-
 // Health is the part of payload.device the failing rules read.
 type Health struct {
 	QueueDepth *int64 `json:"queue_depth"`
@@ -93,7 +56,7 @@ func parseHealth(raw json.RawMessage) Health {
 
 // failingReasons lists why a device is failing, empty when it is not.
 // droppedGrowth is how much its dropped count grew within the window.
-func (p Policy) failingReasons(d store.Device, f store.Failures, h Health, droppedGrowth int64) []string {
+func (p Policy) failingReasons(d thermowatt.Device, f thermowatt.Failures, h Health, droppedGrowth int64) []string {
 	var why []string
 	if p.RejectedPerHour > 0 && f.Rejected >= p.RejectedPerHour {
 		why = append(why, fmt.Sprintf("%d readings rejected as invalid in the last hour (threshold %d)", f.Rejected, p.RejectedPerHour))
@@ -114,21 +77,21 @@ func (p Policy) failingReasons(d store.Device, f store.Failures, h Health, dropp
 }
 
 // silentMessage is the text of a silent alert, kept with it.
-func silentMessage(d store.Device, p Policy) string {
+func silentMessage(d thermowatt.Device, p Policy) string {
 	return fmt.Sprintf("%s is silent: no reading since %s (expected every %s; silent after %d missed)",
 		d.ID, d.LastSeenAt.UTC().Format(time.RFC3339), time.Duration(d.ExpectedIntervalS)*time.Second, p.MissedIntervals)
 }
 
-func failingMessage(d store.Device, why []string) string {
+func failingMessage(d thermowatt.Device, why []string) string {
 	return fmt.Sprintf("%s is failing: %s", d.ID, strings.Join(why, "; "))
 }
 
 // Text is the notification of one transition of an alert.
-func Text(a store.Alert, transition string) string {
-	if transition == store.TransitionResolved && a.ResolvedAt != nil {
+func Text(a thermowatt.Alert, transition string) string {
+	if transition == thermowatt.TransitionResolved && a.ResolvedAt != nil {
 		took := a.ResolvedAt.Sub(a.OpenedAt).Round(time.Second)
 		what := "is sending again"
-		if a.Kind == store.KindFailing {
+		if a.Kind == thermowatt.KindFailing {
 			what = "is no longer failing"
 		}
 		return fmt.Sprintf("[thermowatt] RESOLVED %s %s after %s (alert #%d: %s)", a.DeviceID, what, took, a.ID, a.Message)

@@ -9,7 +9,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/store"
+	"github.com/thermowatt/thermowatt"
 )
 
 // Webhook posts notifications as JSON with the message in both "text"
@@ -87,7 +87,7 @@ func (c *Checker) Deliver(ctx context.Context, r *Report) error {
 }
 
 // deliverOne sends the pending transitions of one claimed alert in order.
-func (c *Checker) deliverOne(ctx context.Context, a store.Alert, r *Report) error {
+func (c *Checker) deliverOne(ctx context.Context, a thermowatt.Alert, r *Report) error {
 	for {
 		tr := a.Pending()
 		if tr == "" {
@@ -109,7 +109,7 @@ func (c *Checker) deliverOne(ctx context.Context, a store.Alert, r *Report) erro
 		if err := c.Store.MarkNotified(ctx, a.ID, a.Claim, tr, now); err != nil {
 			return err
 		}
-		if tr == store.TransitionOpened {
+		if tr == thermowatt.TransitionOpened {
 			a.OpenedNotifiedAt = &now
 		} else {
 			a.ResolvedNotifiedAt = &now

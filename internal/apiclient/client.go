@@ -18,7 +18,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/ingest"
+	"github.com/thermowatt/thermowatt/internal/wire"
 )
 
 // Client posts readings to one server with one token.
@@ -66,8 +66,8 @@ func Classify(status int) Kind {
 // Answer is the outcome of one POST.
 type Answer struct {
 	Kind   Kind
-	Status int           // 0 for a network error
-	Result ingest.Result // the body of a 2xx answer (and of a 4xx that lists rejections)
+	Status int         // 0 for a network error
+	Result wire.Result // the body of a 2xx answer (and of a 4xx that lists rejections)
 	// RetryAfter is the server's Retry-After, or -1 when it sent none.
 	RetryAfter time.Duration
 	// Message is the server's error message, or the network error.
@@ -130,8 +130,8 @@ func (c *Client) PostMeasurements(ctx context.Context, body []byte) Answer {
 		return a
 	}
 	var e struct {
-		Error    string             `json:"error"`
-		Rejected []ingest.Rejection `json:"rejected"`
+		Error    string           `json:"error"`
+		Rejected []wire.Rejection `json:"rejected"`
 	}
 	if json.Unmarshal(raw, &e) == nil {
 		a.Message = e.Error

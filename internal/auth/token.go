@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/store"
+	"github.com/thermowatt/thermowatt"
 )
 
 // EnvAdminID is the id under which ADMIN_TOKEN from the environment acts.
@@ -27,26 +27,26 @@ var ErrInvalid = errors.New("invalid token")
 // Principal is who a request acts as.
 type Principal struct {
 	TokenID  string
-	Scope    string
-	DeviceID string // for store.ScopeDevice
+	Scope    thermowatt.Scope
+	DeviceID string // for thermowatt.ScopeDevice
 }
 
 // CanWriteDevice reports whether p may write readings of device id.
 func (p Principal) CanWriteDevice(id string) bool {
-	return p.Scope == store.ScopeAdmin || (p.Scope == store.ScopeDevice && p.DeviceID == id)
+	return p.Scope == thermowatt.ScopeAdmin || (p.Scope == thermowatt.ScopeDevice && p.DeviceID == id)
 }
 
 // CanRead reports whether p may read readings, devices and alerts.
 func (p Principal) CanRead() bool {
-	return p.Scope == store.ScopeAdmin || p.Scope == store.ScopeReader
+	return p.Scope == thermowatt.ScopeAdmin || p.Scope == thermowatt.ScopeReader
 }
 
 // IsAdmin reports whether p may manage devices and tokens.
-func (p Principal) IsAdmin() bool { return p.Scope == store.ScopeAdmin }
+func (p Principal) IsAdmin() bool { return p.Scope == thermowatt.ScopeAdmin }
 
 // New creates a token. The returned secret string is shown once; t holds
 // only its hash and is what gets stored.
-func New(scope, deviceID string, now time.Time) (secret string, t store.Token, err error) {
+func New(scope thermowatt.Scope, deviceID string, now time.Time) (secret string, t thermowatt.Token, err error) {
 	idBytes := make([]byte, 6)
 	secretBytes := make([]byte, 24)
 	if _, err := rand.Read(idBytes); err != nil {
@@ -57,7 +57,7 @@ func New(scope, deviceID string, now time.Time) (secret string, t store.Token, e
 	}
 	id := hex.EncodeToString(idBytes)
 	secret = "tw_" + id + "_" + base64.RawURLEncoding.EncodeToString(secretBytes)
-	return secret, store.Token{
+	return secret, thermowatt.Token{
 		ID: id, Hash: Hash(secret), Scope: scope, DeviceID: deviceID, CreatedAt: now.UTC(),
 	}, nil
 }
@@ -84,7 +84,7 @@ func ParseID(secret string) string {
 
 // TokenReader is the part of the store the verifier needs.
 type TokenReader interface {
-	TokenByID(ctx context.Context, id string) (store.Token, error)
+	TokenByID(ctx context.Context, id string) (thermowatt.Token, error)
 }
 
 // Verifier checks presented tokens against the store and ADMIN_TOKEN.
@@ -111,14 +111,14 @@ func (v *Verifier) Verify(ctx context.Context, secret string) (Principal, error)
 	}
 	h := sha256.Sum256([]byte(secret)) // as Hash, on the stack
 	if v.adminHash != nil && subtle.ConstantTimeCompare(h[:], v.adminHash) == 1 {
-		return Principal{TokenID: EnvAdminID, Scope: store.ScopeAdmin}, nil
+		return Principal{TokenID: EnvAdminID, Scope: thermowatt.ScopeAdmin}, nil
 	}
 	id := ParseID(secret)
 	if id == "" {
 		return Principal{}, ErrInvalid
 	}
 	t, err := v.Tokens.TokenByID(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, thermowatt.ErrNotFound) {
 		return Principal{}, ErrInvalid
 	}
 	if err != nil {

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/auth"
-	"github.com/thermowatt/thermowatt/internal/store"
 	"github.com/thermowatt/thermowatt/internal/testdb"
 )
 
@@ -18,7 +18,7 @@ func TestTokensVerifyUntilRevoked(t *testing.T) {
 	if _, err := st.CreateDevice(ctx, "n1", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	secret, tok, err := auth.New(store.ScopeDevice, "n1", time.Now())
+	secret, tok, err := auth.New(thermowatt.ScopeDevice, "n1", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func TestTokensVerifyUntilRevoked(t *testing.T) {
 	v := auth.NewVerifier(st, "the-admin-token-from-env")
 
 	p, err := v.Verify(ctx, secret)
-	if err != nil || p.Scope != store.ScopeDevice || p.DeviceID != "n1" || !p.CanWriteDevice("n1") || p.CanWriteDevice("n2") || p.CanRead() {
+	if err != nil || p.Scope != thermowatt.ScopeDevice || p.DeviceID != "n1" || !p.CanWriteDevice("n1") || p.CanWriteDevice("n2") || p.CanRead() {
 		t.Fatalf("device principal %+v %v", p, err)
 	}
 	if p, err := v.Verify(ctx, "the-admin-token-from-env"); err != nil || !p.IsAdmin() || p.TokenID != auth.EnvAdminID {

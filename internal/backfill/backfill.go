@@ -14,7 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/thermowatt/thermowatt/internal/apiclient"
-	"github.com/thermowatt/thermowatt/internal/ingest"
+	"github.com/thermowatt/thermowatt/internal/wire"
 )
 
 // Options of one run.
@@ -71,8 +71,8 @@ func Run(ctx context.Context, o Options) (s Summary, err error) {
 	if o.TZ == nil {
 		o.TZ = time.UTC
 	}
-	if o.BatchSize <= 0 || o.BatchSize > ingest.MaxBatch {
-		o.BatchSize = ingest.MaxBatch
+	if o.BatchSize <= 0 || o.BatchSize > wire.MaxBatch {
+		o.BatchSize = wire.MaxBatch
 	}
 	in, err := load(o.Files, loadOptions{Device: o.Device, Map: o.Map, TZ: o.TZ, Since: o.Since, Until: o.Until})
 	if err != nil {
@@ -157,14 +157,14 @@ func Run(ctx context.Context, o Options) (s Summary, err error) {
 				s.Refused = append(s.Refused, refusal(batch, r))
 			}
 		} else { // Dead: this batch will never be accepted; never resend it
-			why := map[int]ingest.Rejection{}
+			why := map[int]wire.Rejection{}
 			for _, r := range a.Result.Rejected {
 				why[r.Index] = r
 			}
 			for i := range batch {
 				r, ok := why[i]
 				if !ok {
-					r = ingest.Rejection{Index: i, Message: fmt.Sprintf("the batch was refused (%s)", a)}
+					r = wire.Rejection{Index: i, Message: fmt.Sprintf("the batch was refused (%s)", a)}
 				}
 				s.Refused = append(s.Refused, refusal(batch, r))
 			}
@@ -183,7 +183,7 @@ func Run(ctx context.Context, o Options) (s Summary, err error) {
 	return s, nil
 }
 
-func refusal(batch []pending, r ingest.Rejection) Problem {
+func refusal(batch []pending, r wire.Rejection) Problem {
 	where := []Source{{File: "?", Line: 0}}
 	if r.Index >= 0 && r.Index < len(batch) {
 		where = batch[r.Index].from
@@ -206,7 +206,7 @@ func validate(rs []pending, batchSize int) []Problem {
 	now := time.Now()
 	for i := 0; i < len(rs); i += batchSize {
 		batch := rs[i:min(i+batchSize, len(rs))]
-		b, err := ingest.Decode(encodeBatch(batch), now)
+		b, err := wire.Decode(encodeBatch(batch), now)
 		if err != nil {
 			out = append(out, Problem{Where: batch[0].from, Reason: err.Error()})
 			continue

@@ -16,10 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/apiclient"
 	"github.com/thermowatt/thermowatt/internal/auth"
 	"github.com/thermowatt/thermowatt/internal/backfill"
-	"github.com/thermowatt/thermowatt/internal/reading"
 	"github.com/thermowatt/thermowatt/internal/store"
 	"github.com/thermowatt/thermowatt/internal/testdb"
 	"github.com/thermowatt/thermowatt/internal/testserver"
@@ -90,13 +90,13 @@ func writePair(t testing.TB, dir string, n int) (temp, elect string, readings in
 
 // stored returns every reading of a device, checking that no
 // (device, recordedAt) is held twice.
-func stored(t *testing.T, st store.Store, device string) map[time.Time]reading.Stored {
+func stored(t *testing.T, st store.Store, device string) map[time.Time]thermowatt.Stored {
 	t.Helper()
 	rs, err := st.QueryReadings(context.Background(), store.Query{DeviceID: device, Limit: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := make(map[time.Time]reading.Stored, len(rs))
+	m := make(map[time.Time]thermowatt.Stored, len(rs))
 	for _, r := range rs {
 		k := r.RecordedAt.UTC()
 		if _, dup := m[k]; dup {
@@ -348,7 +348,7 @@ func TestDeviceTokenWritesItsOwnDeviceOnly(t *testing.T) {
 	if _, err := st.CreateDevice(context.Background(), "node-1", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	secret, tok, _ := auth.New(store.ScopeDevice, "node-1", time.Now())
+	secret, tok, _ := auth.New(thermowatt.ScopeDevice, "node-1", time.Now())
 	if err := st.CreateToken(context.Background(), tok); err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt"
 )
 
 // field is one thing a CSV column can hold.
@@ -152,7 +152,7 @@ func (l layout) parseRow(fields []string, tz *time.Location) (row, string) {
 	if err != nil {
 		return r, fmt.Sprintf("%s %q: %v", l.header[l.col[fRecordedAt]], at, err)
 	}
-	r.at = t.Truncate(reading.Precision)
+	r.at = t.Truncate(thermowatt.Precision)
 	if c := l.col[fDeviceID]; c >= 0 {
 		r.device = fields[c]
 	}

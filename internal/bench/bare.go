@@ -7,11 +7,11 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/ingest"
+	"github.com/thermowatt/thermowatt/internal/wire"
 )
 
 // startBare serves the ceiling for requests/s: a bare handler that reads
-// and decodes the body with the service's own decoder (ingest.Decode) and
+// and decodes the body with the service's own decoder (wire.Decode) and
 // answers 201, with no authentication, database or logging. It runs in
 // the bench process, under the same load generator and concurrency as the
 // fleet phase.
@@ -21,12 +21,12 @@ func startBare() (addr string, stop func(), err error) {
 		return "", nil, err
 	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, ingest.MaxBodyBytes))
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, wire.MaxBodyBytes))
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		b, err := ingest.Decode(body, time.Now())
+		b, err := wire.Decode(body, time.Now())
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return

@@ -175,7 +175,7 @@ func runBackend(ctx context.Context, cfg Config, backend string, logf func(strin
 
 	// The bare handler's ceiling is measured right before the fleet phase,
 	// so that both see the same machine (others' load varies by the minute).
-	logf("ceiling: bare handler (ingest.Decode + 201), %d connections, single readings, %s", cfg.Fleet, cfg.Duration)
+	logf("ceiling: bare handler (wire.Decode + 201), %d connections, single readings, %s", cfg.Fleet, cfg.Duration)
 	bare, err := measureBare(ctx, cfg)
 	if err != nil {
 		return nil, err

@@ -7,9 +7,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/auth"
 	"github.com/thermowatt/thermowatt/internal/config"
-	"github.com/thermowatt/thermowatt/internal/ingest"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -43,43 +43,44 @@ func runDevice(ctx context.Context, e env, args []string) error {
 	case "set-interval": // interval.go
 		return runSetInterval(ctx, e, args[1:])
 	case "add", "token":
-		if len(args) != 2 || !ingest.ValidDeviceID(args[1]) {
-			return usagef("usage: thermowatt device %s ID (%s)", args[0], ingest.DeviceIDRule)
+		if len(args) != 2 || !thermowatt.ValidDeviceID(args[1]) {
+			return usagef("usage: thermowatt device %s ID (%s)", args[0], thermowatt.DeviceIDRule)
 		}
 		id := args[1]
 		return withStore(ctx, e, func(st store.Store) error {
 			if args[0] == "add" {
-				if _, err := st.CreateDevice(ctx, id, time.Now()); errors.Is(err, store.ErrExists) {
+				if _, err := st.CreateDevice(ctx, id, time.Now()); errors.Is(err, thermowatt.ErrExists) {
 					return fmt.Errorf("device %q already exists; `thermowatt device token %s` gives it another token", id, id)
 				} else if err != nil {
 					return err
 				}
-			} else if _, err := st.GetDevice(ctx, id); errors.Is(err, store.ErrNotFound) {
+			} else if _, err := st.GetDevice(ctx, id); errors.Is(err, thermowatt.ErrNotFound) {
 				return fmt.Errorf("no device %q; add it with `thermowatt device add %s`", id, id)
 			} else if err != nil {
 				return err
 			}
-			return issueToken(ctx, e, st, store.ScopeDevice, id)
+			return issueToken(ctx, e, st, thermowatt.ScopeDevice, id)
 		})
 	case "list":
 		return withStore(ctx, e, func(st store.Store) error {
-			devs, err := st.ListDevices(ctx)
+			cfg, err := config.Load(e.getenv)
 			if err != nil {
 				return err
 			}
-			status, err := statusOf(ctx, e, st) // interval.go
-			if err != nil {
-				return err
-			}
+			missed, now := policyOf(cfg).MissedIntervals, time.Now()
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tCREATED\tLAST SEEN\tREADINGS\tSTATUS\tINTERVAL")
-			for _, d := range devs {
+			err = store.EachDevice(ctx, st, func(d thermowatt.Device) error {
 				seen := "never"
 				if d.LastSeenAt != nil {
 					seen = d.LastSeenAt.UTC().Format(time.RFC3339)
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.CreatedAt.UTC().Format(time.RFC3339), seen, d.ReadingCount,
-					status(d), time.Duration(d.ExpectedIntervalS)*time.Second)
+					d.Status(now, missed), time.Duration(d.ExpectedIntervalS)*time.Second)
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 			return tw.Flush()
 		})
@@ -98,10 +99,11 @@ func runToken(ctx context.Context, e env, args []string) error {
 		if err := fs.Parse(args[1:]); err != nil {
 			return flagError(err)
 		}
-		if *scope != store.ScopeReader && *scope != store.ScopeAdmin {
+		sc := thermowatt.Scope(*scope)
+		if sc != thermowatt.ScopeReader && sc != thermowatt.ScopeAdmin {
 			return usagef("--scope must be reader or admin (device tokens: thermowatt device token ID)")
 		}
-		return withStore(ctx, e, func(st store.Store) error { return issueToken(ctx, e, st, *scope, "") })
+		return withStore(ctx, e, func(st store.Store) error { return issueToken(ctx, e, st, sc, "") })
 	case "list":
 		return withStore(ctx, e, func(st store.Store) error {
 			ts, err := st.ListTokens(ctx)
@@ -124,7 +126,7 @@ func runToken(ctx context.Context, e env, args []string) error {
 			return usagef("usage: thermowatt token revoke ID")
 		}
 		return withStore(ctx, e, func(st store.Store) error {
-			if err := st.RevokeToken(ctx, args[1], time.Now()); errors.Is(err, store.ErrNotFound) {
+			if err := st.RevokeToken(ctx, args[1], time.Now()); errors.Is(err, thermowatt.ErrNotFound) {
 				return fmt.Errorf("no active token %q (`thermowatt token list` shows them)", args[1])
 			} else if err != nil {
 				return err
@@ -137,7 +139,7 @@ func runToken(ctx context.Context, e env, args []string) error {
 }
 
 // issueToken creates a token and prints it: the only time it is shown.
-func issueToken(ctx context.Context, e env, st store.Store, scope, deviceID string) error {
+func issueToken(ctx context.Context, e env, st store.Store, scope thermowatt.Scope, deviceID string) error {
 	secret, t, err := auth.New(scope, deviceID, time.Now())
 	if err != nil {
 		return err

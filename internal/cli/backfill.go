@@ -11,9 +11,10 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/apiclient"
 	"github.com/thermowatt/thermowatt/internal/backfill"
-	"github.com/thermowatt/thermowatt/internal/ingest"
+	"github.com/thermowatt/thermowatt/internal/wire"
 )
 
 func init() {
@@ -95,7 +96,7 @@ func runBackfill(ctx context.Context, e env, args []string) error {
 	tzName := fs.String("tz", "UTC", "IANA time zone of timestamps without an offset, e.g. Asia/Tokyo")
 	since := fs.String("since", "", "only readings at or after this time (RFC 3339 or YYYY-MM-DD, in --tz)")
 	until := fs.String("until", "", "only readings before this time (RFC 3339 or YYYY-MM-DD, in --tz)")
-	batch := fs.Int("batch", ingest.MaxBatch, "readings per request (at most the API's maximum)")
+	batch := fs.Int("batch", wire.MaxBatch, "readings per request (at most the API's maximum)")
 	rateLimit := fs.Float64("rate", 0, "at most this many readings per second (0: no limit)")
 	dryRun := fs.Bool("dry-run", false, "read and validate everything, send nothing")
 	cpPath := fs.String("checkpoint", "", "checkpoint file (default: .thermowatt-backfill.json next to the first FILE)")
@@ -108,11 +109,11 @@ func runBackfill(ctx context.Context, e env, args []string) error {
 	if len(files) == 0 {
 		return usagef("backfill: no FILE given (e.g. thermowatt backfill --device esp32-node-01 temp.csv elect.csv)")
 	}
-	if *device != "" && !ingest.ValidDeviceID(*device) {
-		return usagef("--device %q: %s", *device, ingest.DeviceIDRule)
+	if *device != "" && !thermowatt.ValidDeviceID(*device) {
+		return usagef("--device %q: %s", *device, thermowatt.DeviceIDRule)
 	}
-	if *batch < 1 || *batch > ingest.MaxBatch {
-		return usagef("--batch must be 1..%d", ingest.MaxBatch)
+	if *batch < 1 || *batch > wire.MaxBatch {
+		return usagef("--batch must be 1..%d", wire.MaxBatch)
 	}
 	m, err := backfill.ParseMapping(*mapping)
 	if err != nil {

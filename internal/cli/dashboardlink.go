@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/auth"
 	"github.com/thermowatt/thermowatt/internal/config"
 	"github.com/thermowatt/thermowatt/internal/store"
@@ -26,11 +27,11 @@ func printDashboardLink(ctx context.Context, e env, cfg config.Config, st store.
 	idFile := filepath.Join(cfg.DataDir, dashboardTokenFile)
 	if old, err := os.ReadFile(idFile); err == nil {
 		id := strings.TrimSpace(string(old))
-		if err := st.RevokeToken(ctx, id, time.Now()); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := st.RevokeToken(ctx, id, time.Now()); err != nil && !errors.Is(err, thermowatt.ErrNotFound) {
 			return fmt.Errorf("revoking the previous dashboard token %s: %w", id, err)
 		}
 	}
-	secret, t, err := auth.New(store.ScopeReader, "", time.Now())
+	secret, t, err := auth.New(thermowatt.ScopeReader, "", time.Now())
 	if err != nil {
 		return err
 	}

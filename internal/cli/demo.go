@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/auth"
 	"github.com/thermowatt/thermowatt/internal/simulate"
 	"github.com/thermowatt/thermowatt/internal/store"
@@ -30,10 +31,10 @@ func startDemo(ctx context.Context, out io.Writer, st store.Store, baseURL strin
 	tokens := map[string]string{}
 	var ids []string
 	for _, id := range simulate.DeviceIDs(demoPrefix, demoDevices) {
-		if _, err := st.CreateDevice(ctx, id, time.Now()); err != nil && !errors.Is(err, store.ErrExists) {
+		if _, err := st.CreateDevice(ctx, id, time.Now()); err != nil && !errors.Is(err, thermowatt.ErrExists) {
 			return nil, fmt.Errorf("demo: registering %s: %w", id, err)
 		}
-		secret, t, err := auth.New(store.ScopeDevice, id, time.Now())
+		secret, t, err := auth.New(thermowatt.ScopeDevice, id, time.Now())
 		if err != nil {
 			return nil, err
 		}

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/config"
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -32,7 +32,7 @@ func runSetInterval(ctx context.Context, e env, args []string) error {
 	}
 	return withStore(ctx, e, func(st store.Store) error {
 		err := st.SetExpectedInterval(ctx, id, int(d/time.Second))
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, thermowatt.ErrNotFound) {
 			return fmt.Errorf("no device %q (`thermowatt device list` shows them)", id)
 		}
 		if err != nil {
@@ -41,25 +41,4 @@ func runSetInterval(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stdout, "device %s: expected every %s\n", id, d)
 		return nil
 	})
-}
-
-// statusOf returns a function giving each device's status now, as
-// GET /api/devices reports it.
-func statusOf(ctx context.Context, e env, st store.Store) (func(store.Device) string, error) {
-	cfg, err := config.Load(e.getenv)
-	if err != nil {
-		return nil, err
-	}
-	open, err := st.ListAlerts(ctx, store.AlertQuery{OpenOnly: true, Limit: 100000})
-	if err != nil {
-		return nil, err
-	}
-	failing := map[string]bool{}
-	for _, a := range open {
-		if a.Kind == store.KindFailing {
-			failing[a.DeviceID] = true
-		}
-	}
-	policy, now := policyOf(cfg), time.Now()
-	return func(d store.Device) string { return policy.Status(d, failing[d.ID], now) }, nil
 }

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
 	"github.com/thermowatt/thermowatt/internal/store/sqlite"
 )
@@ -144,7 +144,7 @@ func TestAlertsCheckRetentionAndSetIntervalCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()
-	var rs []reading.Reading
+	var rs []thermowatt.Reading
 	for d := range 16 {
 		temp := float64(d)
 		// Day 10 is 1 h inside the window, so it stays.
@@ -152,7 +152,7 @@ func TestAlertsCheckRetentionAndSetIntervalCommands(t *testing.T) {
 		if d == 10 {
 			at = at.Add(time.Hour)
 		}
-		rs = append(rs, reading.Reading{DeviceID: "node-1", RecordedAt: at, Temperature: &temp})
+		rs = append(rs, thermowatt.Reading{DeviceID: "node-1", RecordedAt: at, Temperature: &temp})
 	}
 	if _, err := st.InsertReadings(context.Background(), rs, now.AddDate(0, 0, -20)); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/auth"
 	"github.com/thermowatt/thermowatt/internal/config"
 	"github.com/thermowatt/thermowatt/internal/httpapi"
@@ -71,7 +72,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 
 	// Metrics and the alert check on a ticker (alerts.go).
 	m, policy := metrics.New(), policyOf(cfg)
-	m.WatchStore(st, policy, time.Now)
+	m.WatchStore(st, policy.MissedIntervals, time.Now)
 	defer startAlerts(ctx, cfg, st, m, logger)()
 
 	handler := httpapi.NewServer(httpapi.Deps{
@@ -147,14 +148,14 @@ func bootstrapAdmin(ctx context.Context, e env, cfg config.Config, st store.Stor
 	if cfg.AdminToken != "" {
 		return nil
 	}
-	n, err := st.CountTokens(ctx, store.ScopeAdmin)
+	n, err := st.CountTokens(ctx, thermowatt.ScopeAdmin)
 	if err != nil {
 		return fmt.Errorf("counting admin tokens: %w", err)
 	}
 	if n > 0 {
 		return nil
 	}
-	secret, t, err := auth.New(store.ScopeAdmin, "", time.Now())
+	secret, t, err := auth.New(thermowatt.ScopeAdmin, "", time.Now())
 	if err != nil {
 		return err
 	}

@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/auth"
-	"github.com/thermowatt/thermowatt/internal/ingest"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -28,18 +28,14 @@ type deviceJSON struct {
 
 func handleListDevices(d Deps) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		devs, err := d.Store.ListDevices(r.Context())
-		if err != nil {
-			return storeError(err)
-		}
-		failing, err := failingDevices(r.Context(), d)
-		if err != nil {
-			return storeError(err)
-		}
 		now := d.Now()
-		items := make([]deviceJSON, len(devs))
-		for i, dv := range devs {
-			items[i] = toDeviceJSON(dv, failing[dv.ID], now, d)
+		items := []deviceJSON{}
+		err := store.EachDevice(r.Context(), d.Store, func(dv thermowatt.Device) error {
+			items = append(items, toDeviceJSON(dv, now, d))
+			return nil
+		})
+		if err != nil {
+			return storeError(err)
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"items": items})
 		return nil
@@ -48,10 +44,10 @@ func handleListDevices(d Deps) http.Handler {
 
 // issuedToken is the one answer that ever contains a token's secret.
 type issuedToken struct {
-	ID       string `json:"id"`
-	Token    string `json:"token"`
-	Scope    string `json:"scope"`
-	DeviceID string `json:"deviceId,omitempty"`
+	ID       string           `json:"id"`
+	Token    string           `json:"token"`
+	Scope    thermowatt.Scope `json:"scope"`
+	DeviceID string           `json:"deviceId,omitempty"`
 }
 
 // handleCreateDevice registers a device and answers with its first token.
@@ -63,23 +59,23 @@ func handleCreateDevice(d Deps) http.Handler {
 		if err := decodeJSON(r, &in); err != nil {
 			return err
 		}
-		if !ingest.ValidDeviceID(in.ID) {
-			return errorf(http.StatusBadRequest, "id must be "+ingest.DeviceIDRule)
+		if !thermowatt.ValidDeviceID(in.ID) {
+			return errorf(http.StatusBadRequest, "id must be "+thermowatt.DeviceIDRule)
 		}
 		_, err := d.Store.CreateDevice(r.Context(), in.ID, d.Now())
-		if errors.Is(err, store.ErrExists) {
+		if errors.Is(err, thermowatt.ErrExists) {
 			return errorf(http.StatusConflict, fmt.Sprintf("device %q already exists; to give it another token use POST /api/devices/%s/tokens", in.ID, in.ID))
 		}
 		if err != nil {
 			return storeError(err)
 		}
 		logFrom(r).Info("admin action", "by", principal(r).TokenID, "action", "device registered", "device", in.ID)
-		tok, err := issue(r, d, store.ScopeDevice, in.ID)
+		tok, err := issue(r, d, thermowatt.ScopeDevice, in.ID)
 		if err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusCreated, map[string]string{
-			"id": in.ID, "token": tok.Token, "tokenId": tok.ID, "scope": tok.Scope, "deviceId": in.ID})
+			"id": in.ID, "token": tok.Token, "tokenId": tok.ID, "scope": string(tok.Scope), "deviceId": in.ID})
 		return nil
 	})
 }
@@ -89,12 +85,12 @@ func handleCreateDevice(d Deps) http.Handler {
 func handleCreateDeviceToken(d Deps) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		id := r.PathValue("id")
-		if _, err := d.Store.GetDevice(r.Context(), id); errors.Is(err, store.ErrNotFound) {
+		if _, err := d.Store.GetDevice(r.Context(), id); errors.Is(err, thermowatt.ErrNotFound) {
 			return errorf(http.StatusNotFound, fmt.Sprintf("no device %q; register it with POST /api/devices", id))
 		} else if err != nil {
 			return storeError(err)
 		}
-		tok, err := issue(r, d, store.ScopeDevice, id)
+		tok, err := issue(r, d, thermowatt.ScopeDevice, id)
 		if err != nil {
 			return err
 		}
@@ -104,7 +100,7 @@ func handleCreateDeviceToken(d Deps) http.Handler {
 }
 
 // issue creates and stores a token, and logs who made it.
-func issue(r *http.Request, d Deps, scope, deviceID string) (issuedToken, error) {
+func issue(r *http.Request, d Deps, scope thermowatt.Scope, deviceID string) (issuedToken, error) {
 	secret, t, err := auth.New(scope, deviceID, d.Now())
 	if err != nil {
 		return issuedToken{}, err

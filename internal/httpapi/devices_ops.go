@@ -1,42 +1,25 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/ingest"
-	"github.com/thermowatt/thermowatt/internal/store"
+	"github.com/thermowatt/thermowatt"
 )
 
 // maxIntervalS bounds a device's expected interval: 30 days.
 const maxIntervalS = 30 * 24 * 3600
 
-// failingDevices returns the devices with an open failing alert.
-func failingDevices(ctx context.Context, d Deps) (map[string]bool, error) {
-	open, err := d.Store.ListAlerts(ctx, store.AlertQuery{OpenOnly: true, Limit: 100000})
-	if err != nil {
-		return nil, err
-	}
-	failing := map[string]bool{}
-	for _, a := range open {
-		if a.Kind == store.KindFailing {
-			failing[a.DeviceID] = true
-		}
-	}
-	return failing, nil
-}
-
-func toDeviceJSON(dv store.Device, failing bool, now time.Time, d Deps) deviceJSON {
+func toDeviceJSON(dv thermowatt.Device, now time.Time, d Deps) deviceJSON {
 	health := dv.Health
 	if len(health) == 0 {
 		health = json.RawMessage("null")
 	}
 	return deviceJSON{ID: dv.ID, CreatedAt: dv.CreatedAt.UTC(), LastSeenAt: dv.LastSeenAt, ReadingCount: dv.ReadingCount,
-		Status: d.Policy.Status(dv, failing, now), ExpectedIntervalS: dv.ExpectedIntervalS,
+		Status: string(dv.Status(now, d.Policy.MissedIntervals)), ExpectedIntervalS: dv.ExpectedIntervalS,
 		Health: health, HealthAt: dv.HealthAt, RejectedCount: dv.Failures.Rejected, AuthFailures: dv.Failures.AuthFailures}
 }
 
@@ -57,11 +40,11 @@ func handlePatchDevice(d Deps) http.Handler {
 		if s := *in.ExpectedIntervalS; s < 1 || s > maxIntervalS {
 			return errorf(http.StatusBadRequest, fmt.Sprintf("expectedIntervalS must be from 1 to %d seconds", maxIntervalS))
 		}
-		if !ingest.ValidDeviceID(id) {
+		if !thermowatt.ValidDeviceID(id) {
 			return errorf(http.StatusNotFound, fmt.Sprintf("no device %q", id))
 		}
 		err := d.Store.SetExpectedInterval(r.Context(), id, *in.ExpectedIntervalS)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, thermowatt.ErrNotFound) {
 			return errorf(http.StatusNotFound, fmt.Sprintf("no device %q; register it with POST /api/devices", id))
 		}
 		if err != nil {
@@ -73,11 +56,7 @@ func handlePatchDevice(d Deps) http.Handler {
 		if err != nil {
 			return storeError(err)
 		}
-		failing, err := failingDevices(r.Context(), d)
-		if err != nil {
-			return storeError(err)
-		}
-		writeJSON(w, http.StatusOK, toDeviceJSON(dv, failing[id], d.Now(), d))
+		writeJSON(w, http.StatusOK, toDeviceJSON(dv, d.Now(), d))
 		return nil
 	})
 }

@@ -8,8 +8,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/limit"
-	"github.com/thermowatt/thermowatt/internal/store"
 )
 
 // Error is an HTTP error answer. Message goes to the client; Err, the
@@ -44,7 +44,7 @@ func storeError(err error) *Error {
 	switch {
 	case errors.Is(err, limit.ErrBusy):
 		return &Error{Status: http.StatusServiceUnavailable, Message: "server busy, retry in a moment", Err: err, RetryAfter: retryAfterBusy}
-	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, thermowatt.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return &Error{Status: http.StatusServiceUnavailable, Message: "database unavailable, retry later", Err: err, RetryAfter: retryAfterUnavailable}
 	case errors.Is(err, context.Canceled):
 		return &Error{Status: 499, Message: "request cancelled", Err: err}

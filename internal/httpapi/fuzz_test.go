@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt"
 )
 
 // The parsers here take input straight from the network. Each fuzz target
@@ -17,7 +17,7 @@ import (
 // FuzzDecodeCursor: a cursor the server did not make is refused or decodes
 // to a position; one it made decodes back to the same position.
 func FuzzDecodeCursor(f *testing.F) {
-	f.Add(encodeCursor(reading.Stored{ID: 42, Reading: reading.Reading{RecordedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}}))
+	f.Add(encodeCursor(thermowatt.Stored{ID: 42, Reading: thermowatt.Reading{RecordedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}}))
 	f.Add("bm9wZQ")
 	f.Add("")
 	f.Add("LTEuLTE") // "-1.-1"
@@ -29,7 +29,7 @@ func FuzzDecodeCursor(f *testing.F) {
 		if c.ID < 0 || c.RecordedAt.Before(time.Unix(0, 0)) || c.RecordedAt.Year() > 9999 {
 			t.Fatalf("cursor %q decodes to %+v, outside what any stored reading has", s, c)
 		}
-		again, err := decodeCursor(encodeCursor(reading.Stored{ID: c.ID, Reading: reading.Reading{RecordedAt: c.RecordedAt}}))
+		again, err := decodeCursor(encodeCursor(thermowatt.Stored{ID: c.ID, Reading: thermowatt.Reading{RecordedAt: c.RecordedAt}}))
 		if err != nil || again != c {
 			t.Fatalf("cursor %q -> %+v does not round-trip: %+v %v", s, c, again, err)
 		}

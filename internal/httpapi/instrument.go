@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/ingest"
 	"github.com/thermowatt/thermowatt/internal/metrics"
+	"github.com/thermowatt/thermowatt/internal/wire"
 )
 
 // This file feeds /metrics and the per-device failure counts that the
@@ -91,7 +91,7 @@ const countTimeout = 2 * time.Second
 // observeIngest counts a stored batch's readings and charges its rejected
 // readings to the device that sent them: the device of a device token, or
 // the one device an admin's batch names. Counting never fails the request.
-func observeIngest(r *http.Request, d Deps, b ingest.Batch, res ingest.Result) {
+func observeIngest(r *http.Request, d Deps, b wire.Batch, res wire.Result) {
 	d.Metrics.CountReadings(res.Accepted, res.Duplicates, len(res.Rejected))
 	if len(res.Rejected) == 0 {
 		return

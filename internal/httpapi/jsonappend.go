@@ -8,9 +8,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/thermowatt/thermowatt/internal/ingest"
-	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
+	"github.com/thermowatt/thermowatt/internal/wire"
 )
 
 // The answers sent most often, a page of readings, the answer to a stored
@@ -29,7 +29,7 @@ func writeJSONBytes(w http.ResponseWriter, status int, body []byte) {
 
 // appendResult encodes an ingest answer; rejections, which carry
 // client-chosen text, go through encoding/json.
-func appendResult(b []byte, res ingest.Result) []byte {
+func appendResult(b []byte, res wire.Result) []byte {
 	b = append(b, `{"accepted":`...)
 	b = strconv.AppendInt(b, int64(res.Accepted), 10)
 	b = append(b, `,"duplicates":`...)
@@ -49,7 +49,7 @@ func appendResult(b []byte, res ingest.Result) []byte {
 
 // appendMeasurements encodes a page of readings as
 // {"items":[...],"nextCursor":...}.
-func appendMeasurements(b []byte, rows []reading.Stored, next *string) []byte {
+func appendMeasurements(b []byte, rows []thermowatt.Stored, next *string) []byte {
 	b = append(b, `{"items":[`...)
 	for i, s := range rows {
 		if i > 0 {
@@ -67,7 +67,7 @@ func appendMeasurements(b []byte, rows []reading.Stored, next *string) []byte {
 }
 
 // appendMeasurement encodes one reading as measurementJSON does.
-func appendMeasurement(b []byte, s reading.Stored) []byte {
+func appendMeasurement(b []byte, s thermowatt.Stored) []byte {
 	m := toJSON(s)
 	b = append(b, `{"id":`...)
 	b = strconv.AppendInt(b, m.ID, 10)

@@ -14,11 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/auth"
 	"github.com/thermowatt/thermowatt/internal/config"
 	"github.com/thermowatt/thermowatt/internal/httpapi"
 	"github.com/thermowatt/thermowatt/internal/ingest"
-	"github.com/thermowatt/thermowatt/internal/reading"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -254,14 +254,14 @@ func (h *holdingStore) setHold(on bool) {
 	h.mu.Unlock()
 }
 
-func (h *holdingStore) QueryReadings(ctx context.Context, q store.Query) ([]reading.Stored, error) {
+func (h *holdingStore) QueryReadings(ctx context.Context, q store.Query) ([]thermowatt.Stored, error) {
 	if err := h.wait(ctx, "query"); err != nil {
 		return nil, err
 	}
 	return h.Store.QueryReadings(ctx, q)
 }
 
-func (h *holdingStore) InsertReadings(ctx context.Context, rs []reading.Reading, at time.Time) (store.InsertResult, error) {
+func (h *holdingStore) InsertReadings(ctx context.Context, rs []thermowatt.Reading, at time.Time) (store.InsertResult, error) {
 	if err := h.wait(ctx, "insert"); err != nil {
 		return store.InsertResult{}, err
 	}

@@ -12,22 +12,23 @@ import (
 	"strings"
 	"time"
 
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/ingest"
-	"github.com/thermowatt/thermowatt/internal/reading"
 	"github.com/thermowatt/thermowatt/internal/store"
+	"github.com/thermowatt/thermowatt/internal/wire"
 )
 
-// readBody reads a request body of at most ingest.MaxBodyBytes; 413 beyond.
+// readBody reads a request body of at most wire.MaxBodyBytes; 413 beyond.
 //
 // A body whose length is announced is read into a buffer of that size:
 // io.ReadAll starts at 512 bytes and doubles, which for a batch of 100
 // readings made several times the body's size in garbage.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	size := 512 // as io.ReadAll
-	if n := r.ContentLength; n > 0 && n <= ingest.MaxBodyBytes {
+	if n := r.ContentLength; n > 0 && n <= wire.MaxBodyBytes {
 		size = int(n) + 1 // +1: room to see EOF without growing
 	}
-	body, err := readAll(http.MaxBytesReader(w, r.Body, ingest.MaxBodyBytes), make([]byte, 0, size))
+	body, err := readAll(http.MaxBytesReader(w, r.Body, wire.MaxBodyBytes), make([]byte, 0, size))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return nil, errorf(http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes: split the batch", tooBig.Limit))
@@ -60,9 +61,9 @@ func readAll(r io.Reader, b []byte) ([]byte, error) {
 
 // decodeReadings parses an ingest body and checks that the token may write
 // every device it names, before anything is stored.
-func decodeReadings(r *http.Request, body []byte, now time.Time) (ingest.Batch, error) {
-	b, err := ingest.Decode(body, now)
-	var be *ingest.BodyError
+func decodeReadings(r *http.Request, body []byte, now time.Time) (wire.Batch, error) {
+	b, err := wire.Decode(body, now)
+	var be *wire.BodyError
 	if errors.As(err, &be) {
 		if be.TooLarge {
 			return b, errorf(http.StatusRequestEntityTooLarge, be.Message)
@@ -81,13 +82,13 @@ func decodeReadings(r *http.Request, body []byte, now time.Time) (ingest.Batch, 
 // ingestBody is the one ingest path of both POST endpoints: decode, check
 // access, commit the valid readings, and count what happened. When it
 // returns nil, every accepted reading is committed.
-func ingestBody(r *http.Request, d Deps, body []byte, now time.Time) (ingest.Batch, ingest.Result, error) {
+func ingestBody(r *http.Request, d Deps, body []byte, now time.Time) (wire.Batch, wire.Result, error) {
 	b, err := decodeReadings(r, body, now)
 	if err != nil {
 		observeRefused(r, d, err)
-		return b, ingest.Result{}, err
+		return b, wire.Result{}, err
 	}
-	res, err := ingest.Store(r.Context(), d.Writer, b, now)
+	res, err := ingest.Commit(r.Context(), d.Writer, b, now)
 	if err != nil {
 		return b, res, storeError(err)
 	}
@@ -132,7 +133,7 @@ type measurementJSON struct {
 	Payload          json.RawMessage `json:"payload"`
 }
 
-func toJSON(s reading.Stored) measurementJSON {
+func toJSON(s thermowatt.Stored) measurementJSON {
 	m := measurementJSON{
 		ID: s.ID, DeviceID: s.DeviceID, RecordedAt: s.RecordedAt.UTC(), ReceivedAt: s.ReceivedAt.UTC(),
 		RecordedAtSource: "device", Temperature: s.Temperature, Humidity: s.Humidity,
@@ -188,7 +189,7 @@ func parseQuery(r *http.Request) (store.Query, error) {
 // maxCursorMicros is 9999-12-31T23:59:59.999999Z in microseconds.
 const maxCursorMicros = 253402300799999999
 
-func encodeCursor(s reading.Stored) string {
+func encodeCursor(s thermowatt.Stored) string {
 	raw := fmt.Sprintf("%d.%d", s.RecordedAt.UnixMicro(), s.ID)
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))
 }

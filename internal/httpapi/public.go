@@ -3,8 +3,8 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/auth"
-	"github.com/thermowatt/thermowatt/internal/store"
 )
 
 // PublicTokenID is what the request log shows for a read without a token
@@ -25,7 +25,7 @@ func publicRead(reader func(http.Handler) http.Handler) func(http.Handler) http.
 				checked.ServeHTTP(w, r)
 				return
 			}
-			p := auth.Principal{TokenID: PublicTokenID, Scope: store.ScopeReader}
+			p := auth.Principal{TokenID: PublicTokenID, Scope: thermowatt.ScopeReader}
 			st, r := stateOf(r)
 			st.tokenID = p.TokenID
 			next.ServeHTTP(w, admit(r, p))

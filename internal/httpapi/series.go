@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -99,7 +100,7 @@ func handleSeries(d Deps) http.Handler {
 			}
 			q.Bucket = b
 		}
-		if _, err := d.Store.GetDevice(r.Context(), q.DeviceID); errors.Is(err, store.ErrNotFound) {
+		if _, err := d.Store.GetDevice(r.Context(), q.DeviceID); errors.Is(err, thermowatt.ErrNotFound) {
 			return errorf(http.StatusNotFound, fmt.Sprintf("no device %q (GET /api/devices lists them)", q.DeviceID))
 		} else if err != nil {
 			return storeError(err)

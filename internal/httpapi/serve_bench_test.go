@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/auth"
 	"github.com/thermowatt/thermowatt/internal/metrics"
-	"github.com/thermowatt/thermowatt/internal/reading"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -22,7 +22,7 @@ import (
 // work per request, not the database's.
 type nullWriter struct{}
 
-func (nullWriter) InsertReadings(_ context.Context, rs []reading.Reading, _ time.Time) (store.InsertResult, error) {
+func (nullWriter) InsertReadings(_ context.Context, rs []thermowatt.Reading, _ time.Time) (store.InsertResult, error) {
 	return store.InsertResult{Accepted: len(rs)}, nil
 }
 

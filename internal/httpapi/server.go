@@ -55,7 +55,7 @@ func NewServer(d Deps) http.Handler {
 	}
 	if d.Metrics == nil {
 		d.Metrics = metrics.New()
-		d.Metrics.WatchStore(d.Store, d.Policy, d.Now)
+		d.Metrics.WatchStore(d.Store, d.Policy.MissedIntervals, d.Now)
 	}
 	// Requests go through the bounds from here on; /metrics above reads
 	// the store itself.

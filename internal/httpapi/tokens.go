@@ -6,15 +6,15 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/store"
+	"github.com/thermowatt/thermowatt"
 )
 
 type tokenJSON struct {
-	ID        string     `json:"id"`
-	Scope     string     `json:"scope"`
-	DeviceID  string     `json:"deviceId,omitempty"`
-	CreatedAt time.Time  `json:"createdAt"`
-	RevokedAt *time.Time `json:"revokedAt"`
+	ID        string           `json:"id"`
+	Scope     thermowatt.Scope `json:"scope"`
+	DeviceID  string           `json:"deviceId,omitempty"`
+	CreatedAt time.Time        `json:"createdAt"`
+	RevokedAt *time.Time       `json:"revokedAt"`
 }
 
 func handleListTokens(d Deps) http.Handler {
@@ -36,14 +36,14 @@ func handleListTokens(d Deps) http.Handler {
 func handleCreateToken(d Deps) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		var in struct {
-			Scope string `json:"scope"`
+			Scope thermowatt.Scope `json:"scope"`
 		}
 		if err := decodeJSON(r, &in); err != nil {
 			return err
 		}
 		switch in.Scope {
-		case store.ScopeReader, store.ScopeAdmin:
-		case store.ScopeDevice:
+		case thermowatt.ScopeReader, thermowatt.ScopeAdmin:
+		case thermowatt.ScopeDevice:
 			return errorf(http.StatusBadRequest, "device tokens belong to a device: use POST /api/devices/{id}/tokens")
 		default:
 			return errorf(http.StatusBadRequest, `scope must be "reader" or "admin"`)
@@ -62,7 +62,7 @@ func handleRevokeToken(d Deps) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		id := r.PathValue("id")
 		err := d.Store.RevokeToken(r.Context(), id, d.Now())
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, thermowatt.ErrNotFound) {
 			return errorf(http.StatusNotFound, fmt.Sprintf("no active token %q", id))
 		}
 		if err != nil {

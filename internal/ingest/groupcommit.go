@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -29,7 +29,7 @@ type GroupCommitter struct {
 }
 
 type call struct {
-	rs         []reading.Reading
+	rs         []thermowatt.Reading
 	receivedAt time.Time
 	res        store.InsertResult
 	err        error
@@ -51,14 +51,14 @@ func NewGroupCommitter(w Writer, workers, maxRows int, timeout time.Duration) *G
 // InsertReadings queues rs for the next commit and waits for it. The wait
 // does not end early when ctx is cancelled: the commit may already be under
 // way, and its outcome is what the caller must learn.
-func (g *GroupCommitter) InsertReadings(ctx context.Context, rs []reading.Reading, receivedAt time.Time) (store.InsertResult, error) {
+func (g *GroupCommitter) InsertReadings(ctx context.Context, rs []thermowatt.Reading, receivedAt time.Time) (store.InsertResult, error) {
 	c := &call{rs: rs, receivedAt: receivedAt, done: make(chan struct{})}
 	select {
 	case g.queue <- c:
 	case <-ctx.Done():
 		return store.InsertResult{}, ctx.Err()
 	case <-g.stop:
-		return store.InsertResult{}, fmt.Errorf("%w: shutting down", store.ErrUnavailable)
+		return store.InsertResult{}, fmt.Errorf("%w: shutting down", thermowatt.ErrUnavailable)
 	}
 	<-c.done
 	return c.res, c.err
@@ -129,7 +129,7 @@ func (g *GroupCommitter) commit(calls []*call) {
 // mayBeCausedByData reports whether err could come from the readings
 // themselves rather than from the database's state.
 func mayBeCausedByData(err error) bool {
-	return !errors.Is(err, store.ErrUnavailable) &&
+	return !errors.Is(err, thermowatt.ErrUnavailable) &&
 		!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
 }
 
@@ -138,7 +138,7 @@ func (g *GroupCommitter) insert(calls []*call) (store.InsertResult, error) {
 	rs := calls[0].rs
 	receivedAt := calls[0].receivedAt
 	if len(calls) > 1 {
-		rs = make([]reading.Reading, 0, g.maxRows)
+		rs = make([]thermowatt.Reading, 0, g.maxRows)
 		for _, c := range calls {
 			rs = append(rs, c.rs...)
 			if c.receivedAt.After(receivedAt) {

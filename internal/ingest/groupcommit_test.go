@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/ingest"
-	"github.com/thermowatt/thermowatt/internal/reading"
 	"github.com/thermowatt/thermowatt/internal/store"
 	"github.com/thermowatt/thermowatt/internal/testdb"
 )
@@ -34,8 +34,8 @@ func TestGroupCommitAnswersEachCallerWithItsOwnCounts(t *testing.T) {
 					go func() {
 						defer wg.Done()
 						for i := range perDevice {
-							r := reading.Reading{DeviceID: fmt.Sprintf("dev-%02d", d), RecordedAt: base.Add(time.Duration(i) * time.Second)}
-							res, err := g.InsertReadings(context.Background(), []reading.Reading{r, r}, time.Now())
+							r := thermowatt.Reading{DeviceID: fmt.Sprintf("dev-%02d", d), RecordedAt: base.Add(time.Duration(i) * time.Second)}
+							res, err := g.InsertReadings(context.Background(), []thermowatt.Reading{r, r}, time.Now())
 							if err != nil {
 								t.Error(err)
 								return
@@ -72,10 +72,10 @@ type refusingWriter struct {
 	release chan struct{}
 	once    sync.Once
 	mu      sync.Mutex
-	commits [][]reading.Reading
+	commits [][]thermowatt.Reading
 }
 
-func (w *refusingWriter) InsertReadings(_ context.Context, rs []reading.Reading, _ time.Time) (store.InsertResult, error) {
+func (w *refusingWriter) InsertReadings(_ context.Context, rs []thermowatt.Reading, _ time.Time) (store.InsertResult, error) {
 	w.once.Do(func() { close(w.entered); <-w.release })
 	w.mu.Lock()
 	w.commits = append(w.commits, rs)
@@ -107,7 +107,7 @@ func TestGroupCommitFailsOnlyTheCallerWhoseReadingsAreRefused(t *testing.T) {
 	}
 	out := make(chan outcome, 32)
 	send := func(device string) {
-		res, err := g.InsertReadings(context.Background(), []reading.Reading{{DeviceID: device, RecordedAt: at}}, at)
+		res, err := g.InsertReadings(context.Background(), []thermowatt.Reading{{DeviceID: device, RecordedAt: at}}, at)
 		out <- outcome{device, res, err}
 	}
 	go send("first") // holds the worker until release
@@ -147,10 +147,10 @@ func TestGroupCommitFailsOnlyTheCallerWhoseReadingsAreRefused(t *testing.T) {
 // commit gets it at once, and the database sees one attempt.
 func TestGroupCommitDoesNotSplitWhenTheDatabaseIsUnavailable(t *testing.T) {
 	var attempts atomic.Int32
-	w := writerFunc(func(context.Context, []reading.Reading, time.Time) (store.InsertResult, error) {
+	w := writerFunc(func(context.Context, []thermowatt.Reading, time.Time) (store.InsertResult, error) {
 		attempts.Add(1)
 		time.Sleep(50 * time.Millisecond) // let calls gather
-		return store.InsertResult{}, store.Unavailable(errors.New("connection refused"))
+		return store.InsertResult{}, thermowatt.Unavailable(errors.New("connection refused"))
 	})
 	g := ingest.NewGroupCommitter(w, 1, 1000, 10*time.Second)
 	defer g.Close()
@@ -160,8 +160,8 @@ func TestGroupCommitDoesNotSplitWhenTheDatabaseIsUnavailable(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := g.InsertReadings(context.Background(), []reading.Reading{{DeviceID: fmt.Sprint("d", i), RecordedAt: at}}, at)
-			if !errors.Is(err, store.ErrUnavailable) {
+			_, err := g.InsertReadings(context.Background(), []thermowatt.Reading{{DeviceID: fmt.Sprint("d", i), RecordedAt: at}}, at)
+			if !errors.Is(err, thermowatt.ErrUnavailable) {
 				t.Errorf("caller %d: %v, want unavailable", i, err)
 			}
 		}()
@@ -172,8 +172,8 @@ func TestGroupCommitDoesNotSplitWhenTheDatabaseIsUnavailable(t *testing.T) {
 	}
 }
 
-type writerFunc func(context.Context, []reading.Reading, time.Time) (store.InsertResult, error)
+type writerFunc func(context.Context, []thermowatt.Reading, time.Time) (store.InsertResult, error)
 
-func (f writerFunc) InsertReadings(ctx context.Context, rs []reading.Reading, at time.Time) (store.InsertResult, error) {
+func (f writerFunc) InsertReadings(ctx context.Context, rs []thermowatt.Reading, at time.Time) (store.InsertResult, error) {
 	return f(ctx, rs, at)
 }

@@ -1,39 +1,36 @@
+// Package ingest is where decoded readings go to be stored: the group
+// committer that lets concurrent requests share one commit, and Commit,
+// which answers a request only once its readings are committed.
 package ingest
 
 import (
 	"context"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
+	"github.com/thermowatt/thermowatt/internal/wire"
 )
-
-// Result is the answer to an ingest request, sent as JSON.
-type Result struct {
-	Accepted   int         `json:"accepted"`
-	Duplicates int         `json:"duplicates"`
-	Rejected   []Rejection `json:"rejected"`
-}
 
 // Writer stores readings; store.Store satisfies it, and so does a group
 // committer that coalesces concurrent requests into one transaction.
 type Writer interface {
-	InsertReadings(ctx context.Context, rs []reading.Reading, receivedAt time.Time) (store.InsertResult, error)
+	InsertReadings(ctx context.Context, rs []thermowatt.Reading, receivedAt time.Time) (store.InsertResult, error)
 }
 
-// Store writes the valid readings of a decoded batch. When it returns nil
+// Commit writes the valid readings of a decoded batch. When it returns nil
 // every accepted reading is committed, so the caller may answer 2xx.
-func Store(ctx context.Context, w Writer, b Batch, receivedAt time.Time) (Result, error) {
-	res := Result{Rejected: b.Rejected}
+func Commit(ctx context.Context, w Writer, b wire.Batch, receivedAt time.Time) (wire.Result, error) {
+	res := wire.Result{Rejected: b.Rejected}
 	if res.Rejected == nil {
-		res.Rejected = []Rejection{}
+		res.Rejected = []wire.Rejection{}
 	}
 	if len(b.Readings) == 0 {
 		return res, nil
 	}
 	ir, err := w.InsertReadings(ctx, b.Readings, receivedAt)
 	if err != nil {
-		return Result{}, err
+		return wire.Result{}, err
 	}
 	res.Accepted, res.Duplicates = ir.Accepted, ir.Duplicates
 	return res, nil

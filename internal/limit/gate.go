@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/store"
+	"github.com/thermowatt/thermowatt"
 )
 
 // ErrBusy means a request found every slot taken for longer than it may
-// wait. It wraps store.ErrUnavailable, so whatever treats "unavailable" as
+// wait. It wraps thermowatt.ErrUnavailable, so whatever treats "unavailable" as
 // "retry later" does the same with it; the HTTP layer answers 503 with a
 // short Retry-After.
-var ErrBusy = fmt.Errorf("%w: too many database operations at once", store.ErrUnavailable)
+var ErrBusy = fmt.Errorf("%w: too many database operations at once", thermowatt.ErrUnavailable)
 
 // Gate is a counting semaphore with a bounded wait.
 type Gate struct {
@@ -69,7 +69,7 @@ func (g *Gate) run(ctx context.Context, timeout time.Duration, fn func(ctx conte
 	err := fn(ctx)
 	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
 		// Our own timeout, not the caller's: the database is too slow.
-		return fmt.Errorf("%w: database call took longer than %s: %w", store.ErrUnavailable, timeout, err)
+		return fmt.Errorf("%w: database call took longer than %s: %w", thermowatt.ErrUnavailable, timeout, err)
 	}
 	return err
 }

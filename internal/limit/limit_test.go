@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/store"
+	"github.com/thermowatt/thermowatt"
 )
 
 func TestKeyedRefusesBeyondTheBurstAndSaysHowLong(t *testing.T) {
@@ -64,7 +64,7 @@ func TestGateBoundsHoldersAndTellsCallersToComeBack(t *testing.T) {
 		t.Fatal("could not take the two slots")
 	}
 	err := g.Acquire(ctx)
-	if !errors.Is(err, ErrBusy) || !errors.Is(err, store.ErrUnavailable) {
+	if !errors.Is(err, ErrBusy) || !errors.Is(err, thermowatt.ErrUnavailable) {
 		t.Fatalf("third holder: %v, want ErrBusy (an ErrUnavailable)", err)
 	}
 	g.Release()

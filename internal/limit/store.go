@@ -2,26 +2,30 @@ package limit
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
 // Store bounds the concurrent calls requests make on a store: each call
 // holds a slot of the gate for its duration and is cut off after timeout,
 // so a slow or stalled database answers 503 instead of collecting
-// goroutines and pool connections. Methods it does not list (added to
-// store.Store later) pass through unbounded.
+// goroutines and pool connections. It wraps every method of store.Store
+// itself rather than embedding one, so a method added to store.Store does
+// not compile here until it is bounded too.
 type Store struct {
-	store.Store
+	inner   store.Store
 	gate    *Gate
 	timeout time.Duration
 }
 
+var _ store.Store = (*Store)(nil)
+
 // NewStore puts gate in front of s; timeout bounds each call (0: none).
 func NewStore(s store.Store, gate *Gate, timeout time.Duration) *Store {
-	return &Store{Store: s, gate: gate, timeout: timeout}
+	return &Store{inner: s, gate: gate, timeout: timeout}
 }
 
 // Gate returns the gate, for tests and metrics.
@@ -36,59 +40,145 @@ func call[T any](s *Store, ctx context.Context, fn func(ctx context.Context) (T,
 	return out, err
 }
 
-func (s *Store) InsertReadings(ctx context.Context, rs []reading.Reading, receivedAt time.Time) (store.InsertResult, error) {
+func (s *Store) InsertReadings(ctx context.Context, rs []thermowatt.Reading, receivedAt time.Time) (store.InsertResult, error) {
 	return call(s, ctx, func(ctx context.Context) (store.InsertResult, error) {
-		return s.Store.InsertReadings(ctx, rs, receivedAt)
+		return s.inner.InsertReadings(ctx, rs, receivedAt)
 	})
 }
 
-func (s *Store) QueryReadings(ctx context.Context, q store.Query) ([]reading.Stored, error) {
-	return call(s, ctx, func(ctx context.Context) ([]reading.Stored, error) { return s.Store.QueryReadings(ctx, q) })
+func (s *Store) QueryReadings(ctx context.Context, q store.Query) ([]thermowatt.Stored, error) {
+	return call(s, ctx, func(ctx context.Context) ([]thermowatt.Stored, error) { return s.inner.QueryReadings(ctx, q) })
 }
 
-func (s *Store) CreateDevice(ctx context.Context, id string, now time.Time) (store.Device, error) {
-	return call(s, ctx, func(ctx context.Context) (store.Device, error) { return s.Store.CreateDevice(ctx, id, now) })
+func (s *Store) CreateDevice(ctx context.Context, id string, now time.Time) (thermowatt.Device, error) {
+	return call(s, ctx, func(ctx context.Context) (thermowatt.Device, error) { return s.inner.CreateDevice(ctx, id, now) })
 }
 
-func (s *Store) GetDevice(ctx context.Context, id string) (store.Device, error) {
-	return call(s, ctx, func(ctx context.Context) (store.Device, error) { return s.Store.GetDevice(ctx, id) })
+func (s *Store) GetDevice(ctx context.Context, id string) (thermowatt.Device, error) {
+	return call(s, ctx, func(ctx context.Context) (thermowatt.Device, error) { return s.inner.GetDevice(ctx, id) })
 }
 
-func (s *Store) ListDevices(ctx context.Context) ([]store.Device, error) {
-	return call(s, ctx, s.Store.ListDevices)
+func (s *Store) ListDevices(ctx context.Context, q store.DeviceQuery) ([]thermowatt.Device, error) {
+	return call(s, ctx, func(ctx context.Context) ([]thermowatt.Device, error) { return s.inner.ListDevices(ctx, q) })
 }
 
-func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
-	return s.gate.run(ctx, s.timeout, func(ctx context.Context) error { return s.Store.CreateToken(ctx, t) })
+func (s *Store) CreateToken(ctx context.Context, t thermowatt.Token) error {
+	return s.gate.run(ctx, s.timeout, func(ctx context.Context) error { return s.inner.CreateToken(ctx, t) })
 }
 
-func (s *Store) TokenByID(ctx context.Context, id string) (store.Token, error) {
-	return call(s, ctx, func(ctx context.Context) (store.Token, error) { return s.Store.TokenByID(ctx, id) })
+func (s *Store) TokenByID(ctx context.Context, id string) (thermowatt.Token, error) {
+	return call(s, ctx, func(ctx context.Context) (thermowatt.Token, error) { return s.inner.TokenByID(ctx, id) })
 }
 
-func (s *Store) ListTokens(ctx context.Context) ([]store.Token, error) {
-	return call(s, ctx, s.Store.ListTokens)
+func (s *Store) ListTokens(ctx context.Context) ([]thermowatt.Token, error) {
+	return call(s, ctx, s.inner.ListTokens)
 }
 
 func (s *Store) RevokeToken(ctx context.Context, id string, now time.Time) error {
-	return s.gate.run(ctx, s.timeout, func(ctx context.Context) error { return s.Store.RevokeToken(ctx, id, now) })
+	return s.gate.run(ctx, s.timeout, func(ctx context.Context) error { return s.inner.RevokeToken(ctx, id, now) })
 }
 
-func (s *Store) CountTokens(ctx context.Context, scope string) (int, error) {
-	return call(s, ctx, func(ctx context.Context) (int, error) { return s.Store.CountTokens(ctx, scope) })
+func (s *Store) CountTokens(ctx context.Context, scope thermowatt.Scope) (int, error) {
+	return call(s, ctx, func(ctx context.Context) (int, error) { return s.inner.CountTokens(ctx, scope) })
 }
 
 func (s *Store) ArchiveRaw(ctx context.Context, r store.RawRecord) (int64, error) {
-	return call(s, ctx, func(ctx context.Context) (int64, error) { return s.Store.ArchiveRaw(ctx, r) })
+	return call(s, ctx, func(ctx context.Context) (int64, error) { return s.inner.ArchiveRaw(ctx, r) })
 }
 
 func (s *Store) GetRaw(ctx context.Context, id int64) (store.RawRecord, error) {
-	return call(s, ctx, func(ctx context.Context) (store.RawRecord, error) { return s.Store.GetRaw(ctx, id) })
+	return call(s, ctx, func(ctx context.Context) (store.RawRecord, error) { return s.inner.GetRaw(ctx, id) })
 }
+
+func (s *Store) Series(ctx context.Context, q store.SeriesQuery) ([]store.SeriesPoint, error) {
+	return call(s, ctx, func(ctx context.Context) ([]store.SeriesPoint, error) { return s.inner.Series(ctx, q) })
+}
+
+func (s *Store) CountDevicesByStatus(ctx context.Context, now time.Time, missed int) (map[thermowatt.DeviceStatus]int, error) {
+	return call(s, ctx, func(ctx context.Context) (map[thermowatt.DeviceStatus]int, error) {
+		return s.inner.CountDevicesByStatus(ctx, now, missed)
+	})
+}
+
+func (s *Store) SetExpectedInterval(ctx context.Context, deviceID string, seconds int) error {
+	return s.gate.run(ctx, s.timeout, func(ctx context.Context) error { return s.inner.SetExpectedInterval(ctx, deviceID, seconds) })
+}
+
+func (s *Store) HealthNear(ctx context.Context, deviceID string, at time.Time) (json.RawMessage, bool, error) {
+	var ok bool
+	health, err := call(s, ctx, func(ctx context.Context) (h json.RawMessage, err error) {
+		h, ok, err = s.inner.HealthNear(ctx, deviceID, at)
+		return h, err
+	})
+	return health, ok, err
+}
+
+func (s *Store) CountFailures(ctx context.Context, deviceID string, rejected, authFailures int, at time.Time) error {
+	return s.gate.run(ctx, s.timeout, func(ctx context.Context) error {
+		return s.inner.CountFailures(ctx, deviceID, rejected, authFailures, at)
+	})
+}
+
+func (s *Store) FailuresSince(ctx context.Context, since time.Time) (map[string]thermowatt.Failures, error) {
+	return call(s, ctx, func(ctx context.Context) (map[string]thermowatt.Failures, error) {
+		return s.inner.FailuresSince(ctx, since)
+	})
+}
+
+func (s *Store) OpenAlert(ctx context.Context, a thermowatt.NewAlert) (bool, error) {
+	return call(s, ctx, func(ctx context.Context) (bool, error) { return s.inner.OpenAlert(ctx, a) })
+}
+
+func (s *Store) ResolveAlert(ctx context.Context, deviceID, kind string, at time.Time, needData bool) (bool, error) {
+	return call(s, ctx, func(ctx context.Context) (bool, error) {
+		return s.inner.ResolveAlert(ctx, deviceID, kind, at, needData)
+	})
+}
+
+func (s *Store) CountOpenAlerts(ctx context.Context) (map[string]int, error) {
+	return call(s, ctx, s.inner.CountOpenAlerts)
+}
+
+func (s *Store) ListAlerts(ctx context.Context, q store.AlertQuery) ([]thermowatt.Alert, error) {
+	return call(s, ctx, func(ctx context.Context) ([]thermowatt.Alert, error) { return s.inner.ListAlerts(ctx, q) })
+}
+
+func (s *Store) ClaimAlerts(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]thermowatt.Alert, error) {
+	return call(s, ctx, func(ctx context.Context) ([]thermowatt.Alert, error) {
+		return s.inner.ClaimAlerts(ctx, now, lease, limit)
+	})
+}
+
+func (s *Store) MarkNotified(ctx context.Context, id int64, claim, transition string, at time.Time) error {
+	return s.gate.run(ctx, s.timeout, func(ctx context.Context) error { return s.inner.MarkNotified(ctx, id, claim, transition, at) })
+}
+
+func (s *Store) NotifyFailed(ctx context.Context, id int64, claim, errMsg string, next time.Time) error {
+	return s.gate.run(ctx, s.timeout, func(ctx context.Context) error { return s.inner.NotifyFailed(ctx, id, claim, errMsg, next) })
+}
+
+func (s *Store) DeleteReadingsBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
+	return call(s, ctx, func(ctx context.Context) (int64, error) { return s.inner.DeleteReadingsBefore(ctx, cutoff, limit) })
+}
+
+func (s *Store) DeleteRawBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
+	return call(s, ctx, func(ctx context.Context) (int64, error) { return s.inner.DeleteRawBefore(ctx, cutoff, limit) })
+}
+
+func (s *Store) DeleteOpsBefore(ctx context.Context, cutoff time.Time) (int64, error) {
+	return call(s, ctx, func(ctx context.Context) (int64, error) { return s.inner.DeleteOpsBefore(ctx, cutoff) })
+}
+
+// Ping is not bounded: /readyz must tell whether the database answers
+// even while every slot is taken by slow queries.
+func (s *Store) Ping(ctx context.Context) error { return s.inner.Ping(ctx) }
+
+// Close closes the store underneath.
+func (s *Store) Close() error { return s.inner.Close() }
 
 // Writer is where readings are committed (ingest.Writer).
 type Writer interface {
-	InsertReadings(ctx context.Context, rs []reading.Reading, receivedAt time.Time) (store.InsertResult, error)
+	InsertReadings(ctx context.Context, rs []thermowatt.Reading, receivedAt time.Time) (store.InsertResult, error)
 }
 
 // BoundWriter bounds the ingest requests waiting on w at once. A group
@@ -103,7 +193,7 @@ type BoundWriter struct {
 // NewWriter puts gate in front of w.
 func NewWriter(w Writer, gate *Gate) *BoundWriter { return &BoundWriter{w: w, gate: gate} }
 
-func (b *BoundWriter) InsertReadings(ctx context.Context, rs []reading.Reading, receivedAt time.Time) (store.InsertResult, error) {
+func (b *BoundWriter) InsertReadings(ctx context.Context, rs []thermowatt.Reading, receivedAt time.Time) (store.InsertResult, error) {
 	if err := b.gate.Acquire(ctx); err != nil {
 		return store.InsertResult{}, err
 	}

@@ -13,8 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/thermowatt/thermowatt/internal/alerts"
-	"github.com/thermowatt/thermowatt/internal/store"
+	"github.com/thermowatt/thermowatt"
 )
 
 // Metrics holds every series the service exports. docs/operations.md
@@ -161,10 +160,17 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
 }
 
+// Counts is what the gauges read from the database at each scrape.
+type Counts interface {
+	CountOpenAlerts(ctx context.Context) (map[string]int, error)
+	CountDevicesByStatus(ctx context.Context, now time.Time, missed int) (map[thermowatt.DeviceStatus]int, error)
+}
+
 // WatchStore adds the gauges read from the database at each scrape: open
-// alerts by kind and devices by status.
-func (m *Metrics) WatchStore(st store.Store, p alerts.Policy, now func() time.Time) {
-	m.Registry.MustRegister(&storeCollector{st: st, policy: p, now: now, dbErrors: m.DBErrors.WithLabelValues("request")})
+// alerts by kind and devices by status (silent after missed intervals),
+// each one aggregate query whatever the fleet's size.
+func (m *Metrics) WatchStore(st Counts, missed int, now func() time.Time) {
+	m.Registry.MustRegister(&storeCollector{st: st, missed: missed, now: now, dbErrors: m.DBErrors.WithLabelValues("request")})
 }
 
 var (
@@ -173,8 +179,8 @@ var (
 )
 
 type storeCollector struct {
-	st       store.Store
-	policy   alerts.Policy
+	st       Counts
+	missed   int
 	now      func() time.Time
 	dbErrors prometheus.Counter
 }
@@ -190,33 +196,20 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	open, err := c.st.ListAlerts(ctx, store.AlertQuery{OpenOnly: true, Limit: 100000})
+	open, err := c.st.CountOpenAlerts(ctx)
 	if err != nil {
 		c.dbErrors.Inc()
 		return
 	}
-	devs, err := c.st.ListDevices(ctx)
+	statuses, err := c.st.CountDevicesByStatus(ctx, c.now(), c.missed)
 	if err != nil {
 		c.dbErrors.Inc()
 		return
 	}
-	kinds := map[string]int{store.KindSilent: 0, store.KindFailing: 0}
-	failing := map[string]bool{}
-	for _, a := range open {
-		kinds[a.Kind]++
-		if a.Kind == store.KindFailing {
-			failing[a.DeviceID] = true
-		}
+	for _, k := range []string{thermowatt.KindSilent, thermowatt.KindFailing} {
+		ch <- prometheus.MustNewConstMetric(openAlertsDesc, prometheus.GaugeValue, float64(open[k]), k)
 	}
-	for k, n := range kinds {
-		ch <- prometheus.MustNewConstMetric(openAlertsDesc, prometheus.GaugeValue, float64(n), k)
-	}
-	statuses := map[string]int{alerts.StatusNew: 0, alerts.StatusOK: 0, alerts.StatusSilent: 0, alerts.StatusFailing: 0}
-	now := c.now()
-	for _, d := range devs {
-		statuses[c.policy.Status(d, failing[d.ID], now)]++
-	}
-	for s, n := range statuses {
-		ch <- prometheus.MustNewConstMetric(devicesDesc, prometheus.GaugeValue, float64(n), s)
+	for _, s := range thermowatt.Statuses {
+		ch <- prometheus.MustNewConstMetric(devicesDesc, prometheus.GaugeValue, float64(statuses[s]), string(s))
 	}
 }

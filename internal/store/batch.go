@@ -2,21 +2,20 @@ package store
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt"
 )
 
 // This file holds what both backends share when writing readings, so that
 // they agree on the identity of a reading and on the order of writes.
 
 // UTC returns t as the store keeps it: in UTC, truncated to
-// reading.Precision. PostgreSQL would round nanoseconds rather than
+// thermowatt.Precision. PostgreSQL would round nanoseconds rather than
 // truncate them, so the backends truncate before writing.
 func UTC(t time.Time) time.Time {
-	return t.Truncate(reading.Precision).UTC()
+	return t.Truncate(thermowatt.Precision).UTC()
 }
 
 // Batch is the readings of one InsertReadings call prepared for writing:
@@ -27,15 +26,15 @@ func UTC(t time.Time) time.Time {
 // overlapping readings in the same order wait for each other instead of
 // deadlocking.
 type Batch struct {
-	Readings []reading.Reading
+	Readings []thermowatt.Reading
 	origin   []int // origin[i] is the index in the call of Readings[i]
 	n        int   // the number of readings in the call
 }
 
 // NewBatch prepares rs for writing; rs is not modified.
-func NewBatch(rs []reading.Reading) Batch {
+func NewBatch(rs []thermowatt.Reading) Batch {
 	type indexed struct {
-		r reading.Reading
+		r thermowatt.Reading
 		i int
 	}
 	all := make([]indexed, len(rs))
@@ -47,7 +46,7 @@ func NewBatch(rs []reading.Reading) Batch {
 	slices.SortStableFunc(all, func(a, b indexed) int { return compareIdentity(a.r, b.r) })
 	all = slices.CompactFunc(all, func(a, b indexed) bool { return compareIdentity(a.r, b.r) == 0 })
 
-	b := Batch{Readings: make([]reading.Reading, len(all)), origin: make([]int, len(all)), n: len(rs)}
+	b := Batch{Readings: make([]thermowatt.Reading, len(all)), origin: make([]int, len(all)), n: len(rs)}
 	for i, x := range all {
 		b.Readings[i] = x.r
 		b.origin[i] = x.i
@@ -81,15 +80,9 @@ func (b Batch) DeviceIDs() []string {
 	return ids
 }
 
-func compareIdentity(a, b reading.Reading) int {
+func compareIdentity(a, b thermowatt.Reading) int {
 	if c := cmp.Compare(a.DeviceID, b.DeviceID); c != 0 {
 		return c
 	}
 	return a.RecordedAt.Compare(b.RecordedAt)
-}
-
-// Unavailable wraps err so that errors.Is(err, ErrUnavailable) holds while
-// the original error stays in the message and in the chain.
-func Unavailable(err error) error {
-	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }

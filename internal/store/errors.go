@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/thermowatt/thermowatt"
 )
 
 // MapError turns a backend's error into what callers of Store can act on:
@@ -23,7 +25,7 @@ func MapError(ctx context.Context, err error, isUnavailable func(error) bool) er
 		return err
 	}
 	if isUnavailable(err) {
-		return Unavailable(err)
+		return thermowatt.Unavailable(err)
 	}
 	return err
 }

@@ -1,71 +1,96 @@
-// Package store is where readings, devices and tokens are kept. It defines
-// the one interface that both backends (postgres, sqlite) implement and
-// that the conformance suite in storetest checks.
+// Package store is where readings, devices, tokens and alerts are kept. It
+// defines what both backends (postgres, sqlite) implement, one interface
+// per concern, and what the conformance suite in storetest checks.
 package store
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt"
 )
 
-var (
-	// ErrNotFound: the device or token does not exist.
-	ErrNotFound = errors.New("not found")
-	// ErrExists: a device with that id is already registered.
-	ErrExists = errors.New("already exists")
-	// ErrUnavailable wraps errors that mean the database cannot be reached
-	// or cannot take writes right now (connection refused, disk full). The
-	// HTTP layer answers 503 with Retry-After; the client should resend.
-	ErrUnavailable = errors.New("database unavailable")
-)
-
-// Store is implemented by postgres.Store and sqlite.Store.
+// Store is everything a backend keeps, one interface per concern below.
+// postgres.Store and sqlite.Store implement it, and the conformance suite
+// in storetest checks that both keep each promise the same way. Code that
+// needs a store asks for the concerns it uses, not for Store.
 type Store interface {
+	Readings
+	Devices
+	Tokens
+	Archive
+	FailureCounts
+	Alerts
+	Retention
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Readings keeps sensor readings.
+type Readings interface {
 	// InsertReadings stores the readings in one transaction, registering
 	// unknown devices on the way and keeping each device's last-seen time
 	// and reading count. A reading whose (DeviceID, RecordedAt) is already
 	// stored, or repeated within rs, is a duplicate and is not stored again.
 	// When it returns nil every accepted reading is committed.
-	InsertReadings(ctx context.Context, rs []reading.Reading, receivedAt time.Time) (InsertResult, error)
+	InsertReadings(ctx context.Context, rs []thermowatt.Reading, receivedAt time.Time) (InsertResult, error)
 	// QueryReadings returns readings newest first (RecordedAt desc, ID desc).
-	QueryReadings(ctx context.Context, q Query) ([]reading.Stored, error)
+	QueryReadings(ctx context.Context, q Query) ([]thermowatt.Stored, error)
 	// Series aggregates one device's readings in [From, To) into buckets
 	// (count, avg/min/max per field), oldest first; empty buckets absent.
 	Series(ctx context.Context, q SeriesQuery) ([]SeriesPoint, error)
+}
 
+// Devices keeps the registered devices and what is known of each.
+type Devices interface {
 	// CreateDevice registers a device; ErrExists when it is registered.
-	CreateDevice(ctx context.Context, id string, now time.Time) (Device, error)
+	CreateDevice(ctx context.Context, id string, now time.Time) (thermowatt.Device, error)
 	// GetDevice returns one device; ErrNotFound when unknown.
-	GetDevice(ctx context.Context, id string) (Device, error)
-	// ListDevices returns every device ordered by id.
-	ListDevices(ctx context.Context) ([]Device, error)
+	GetDevice(ctx context.Context, id string) (thermowatt.Device, error)
+	// ListDevices returns up to q.Limit devices with ids after q.After,
+	// ordered by id (byte-wise). Each has Failing set.
+	ListDevices(ctx context.Context, q DeviceQuery) ([]thermowatt.Device, error)
+	// CountDevicesByStatus counts every device by its status at now
+	// (thermowatt.Device.Status with missed), in the database: the
+	// numbers of a fleet of any size in one query.
+	CountDevicesByStatus(ctx context.Context, now time.Time, missed int) (map[thermowatt.DeviceStatus]int, error)
+	// SetExpectedInterval sets how often a device should send, in seconds
+	// (> 0); ErrNotFound when the device is unknown.
+	SetExpectedInterval(ctx context.Context, deviceID string, seconds int) error
+	// HealthNear returns payload.device of the device's newest reading
+	// recorded at or before at, or, when there is none, of its oldest
+	// reading recorded after it; ok is false when no reading carries one.
+	HealthNear(ctx context.Context, deviceID string, at time.Time) (health json.RawMessage, ok bool, err error)
+}
 
+// DeviceQuery selects a page of devices.
+type DeviceQuery struct {
+	After string // ids greater than this; "" from the first
+	Limit int    // 1..
+}
+
+// Tokens keeps API tokens (their hashes only).
+type Tokens interface {
 	// CreateToken stores a token (only its hash).
-	CreateToken(ctx context.Context, t Token) error
+	CreateToken(ctx context.Context, t thermowatt.Token) error
 	// TokenByID returns a token that has not been revoked; ErrNotFound otherwise.
-	TokenByID(ctx context.Context, id string) (Token, error)
+	TokenByID(ctx context.Context, id string) (thermowatt.Token, error)
 	// ListTokens returns every token, revoked ones included, oldest first.
-	ListTokens(ctx context.Context) ([]Token, error)
+	ListTokens(ctx context.Context) ([]thermowatt.Token, error)
 	// RevokeToken marks a token revoked; ErrNotFound when unknown or already revoked.
 	RevokeToken(ctx context.Context, id string, now time.Time) error
 	// CountTokens counts tokens of a scope that have not been revoked.
-	CountTokens(ctx context.Context, scope string) (int, error)
+	CountTokens(ctx context.Context, scope thermowatt.Scope) (int, error)
+}
 
+// Archive keeps request bodies verbatim (POST /api/raw-measurements).
+type Archive interface {
 	// ArchiveRaw keeps a request body verbatim and returns its id.
 	ArchiveRaw(ctx context.Context, r RawRecord) (int64, error)
 	// GetRaw returns one archived body; ErrNotFound when unknown.
 	GetRaw(ctx context.Context, id int64) (RawRecord, error)
-
-	// Ops: device health, alerts, retention (ops.go).
-	Ops
-
-	// Ping reports whether the database answers.
-	Ping(ctx context.Context) error
-	Close() error
 }
 
 // InsertResult counts what InsertReadings did.
@@ -93,37 +118,6 @@ type Query struct {
 type Cursor struct {
 	RecordedAt time.Time
 	ID         int64
-}
-
-// Device is a registered sensor node.
-type Device struct {
-	ID           string
-	CreatedAt    time.Time
-	LastSeenAt   *time.Time // receive time of its newest accepted reading
-	ReadingCount int64
-	// Operations (ops.go): how often it should send, what it last said
-	// about itself (payload.device) and when, and what the server counted.
-	ExpectedIntervalS int
-	Health            json.RawMessage
-	HealthAt          *time.Time
-	Failures          Failures
-}
-
-// Scopes of a token.
-const (
-	ScopeDevice = "device" // writes readings of one device only
-	ScopeReader = "reader" // reads everything
-	ScopeAdmin  = "admin"  // everything
-)
-
-// Token is an API token. The secret itself is never stored.
-type Token struct {
-	ID        string // short, public, safe to log
-	Hash      []byte // SHA-256 of the whole token string
-	Scope     string
-	DeviceID  string // set for ScopeDevice only
-	CreatedAt time.Time
-	RevokedAt *time.Time
 }
 
 // RawRecord is a request body archived by POST /api/raw-measurements,

@@ -8,52 +8,61 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
-const deviceColumns = `id, created_at, last_seen_at, reading_count,
+// deviceFields are the columns of devices that make a thermowatt.Device;
+// deviceColumns adds which alerts are open (a failing one decides its
+// status, thermowatt.Device.Status), from the alerts_one_open index.
+const (
+	deviceFields = `id, created_at, last_seen_at, reading_count,
 	expected_interval_s, health, health_at, rejected_count, auth_failures`
+	deviceColumns = deviceFields + `,
+	EXISTS (SELECT 1 FROM alerts a WHERE a.device_id = devices.id AND a.kind = 'failing' AND a.resolved_at IS NULL),
+	EXISTS (SELECT 1 FROM alerts a WHERE a.device_id = devices.id AND a.kind = 'silent' AND a.resolved_at IS NULL)`
+)
 
-// CreateDevice registers a device; store.ErrExists when it is registered.
-func (s *Store) CreateDevice(ctx context.Context, id string, now time.Time) (store.Device, error) {
+// CreateDevice registers a device; thermowatt.ErrExists when it is registered.
+func (s *Store) CreateDevice(ctx context.Context, id string, now time.Time) (thermowatt.Device, error) {
 	rows, err := s.pool.Query(ctx, `
 		INSERT INTO devices (id, created_at) VALUES ($1, $2)
 		ON CONFLICT (id) DO NOTHING
-		RETURNING `+deviceColumns,
+		RETURNING `+deviceFields+`, false, false`, // a new device has no alerts
 		id, store.UTC(now))
 	if err != nil {
-		return store.Device{}, fmt.Errorf("postgres: create device %q: %w", id, mapError(ctx, err))
+		return thermowatt.Device{}, fmt.Errorf("postgres: create device %q: %w", id, mapError(ctx, err))
 	}
 	d, err := pgx.CollectExactlyOneRow(rows, scanDevice)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Device{}, fmt.Errorf("device %q: %w", id, store.ErrExists)
+		return thermowatt.Device{}, fmt.Errorf("device %q: %w", id, thermowatt.ErrExists)
 	}
 	if err != nil {
-		return store.Device{}, fmt.Errorf("postgres: create device %q: %w", id, mapError(ctx, err))
+		return thermowatt.Device{}, fmt.Errorf("postgres: create device %q: %w", id, mapError(ctx, err))
 	}
 	return d, nil
 }
 
-// GetDevice returns one device; store.ErrNotFound when unknown.
-func (s *Store) GetDevice(ctx context.Context, id string) (store.Device, error) {
+// GetDevice returns one device; thermowatt.ErrNotFound when unknown.
+func (s *Store) GetDevice(ctx context.Context, id string) (thermowatt.Device, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+deviceColumns+` FROM devices WHERE id = $1`, id)
 	if err != nil {
-		return store.Device{}, fmt.Errorf("postgres: get device %q: %w", id, mapError(ctx, err))
+		return thermowatt.Device{}, fmt.Errorf("postgres: get device %q: %w", id, mapError(ctx, err))
 	}
 	d, err := pgx.CollectExactlyOneRow(rows, scanDevice)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Device{}, fmt.Errorf("device %q: %w", id, store.ErrNotFound)
+		return thermowatt.Device{}, fmt.Errorf("device %q: %w", id, thermowatt.ErrNotFound)
 	}
 	if err != nil {
-		return store.Device{}, fmt.Errorf("postgres: get device %q: %w", id, mapError(ctx, err))
+		return thermowatt.Device{}, fmt.Errorf("postgres: get device %q: %w", id, mapError(ctx, err))
 	}
 	return d, nil
 }
 
-// ListDevices returns every device ordered by id (byte-wise: the column is
-// COLLATE "C").
-func (s *Store) ListDevices(ctx context.Context) ([]store.Device, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+deviceColumns+` FROM devices ORDER BY id`)
+// ListDevices returns a page of devices ordered by id (byte-wise: the
+// column is COLLATE "C"), those after q.After.
+func (s *Store) ListDevices(ctx context.Context, q store.DeviceQuery) ([]thermowatt.Device, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+deviceColumns+` FROM devices WHERE id > $1 ORDER BY id LIMIT $2`, q.After, q.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list devices: %w", mapError(ctx, err))
 	}
@@ -64,11 +73,11 @@ func (s *Store) ListDevices(ctx context.Context) ([]store.Device, error) {
 	return ds, nil
 }
 
-func scanDevice(row pgx.CollectableRow) (store.Device, error) {
-	var d store.Device
+func scanDevice(row pgx.CollectableRow) (thermowatt.Device, error) {
+	var d thermowatt.Device
 	var health []byte
 	if err := row.Scan(&d.ID, &d.CreatedAt, &d.LastSeenAt, &d.ReadingCount,
-		&d.ExpectedIntervalS, &health, &d.HealthAt, &d.Failures.Rejected, &d.Failures.AuthFailures); err != nil {
+		&d.ExpectedIntervalS, &health, &d.HealthAt, &d.Failures.Rejected, &d.Failures.AuthFailures, &d.Failing, &d.SilentAlertOpen); err != nil {
 		return d, err
 	}
 	if health != nil {

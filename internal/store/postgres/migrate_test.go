@@ -6,7 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
 	"github.com/thermowatt/thermowatt/internal/store/postgres"
 )
@@ -65,7 +65,7 @@ func TestMigration3KeepsReadings(t *testing.T) {
 		t.Fatalf("Series = %+v, want 4 readings with pressure avg 1011.25", ps)
 	}
 
-	res, err := s.InsertReadings(ctx, []reading.Reading{
+	res, err := s.InsertReadings(ctx, []thermowatt.Reading{
 		{DeviceID: "d1", RecordedAt: base.Add(time.Minute)}, // stored before the migration
 		{DeviceID: "d1", RecordedAt: base.Add(4 * time.Minute)},
 	}, base)
@@ -87,9 +87,9 @@ func TestPressureOutOfRange(t *testing.T) {
 	ctx := t.Context()
 	s, _ := openFresh(t)
 	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	var rs []reading.Reading
+	var rs []thermowatt.Reading
 	for i, p := range []string{"1e400", "-1e400", "1e-400", "0", "1e-310", "1013.25"} {
-		rs = append(rs, reading.Reading{DeviceID: "d1", RecordedAt: base.Add(time.Duration(i) * time.Minute),
+		rs = append(rs, thermowatt.Reading{DeviceID: "d1", RecordedAt: base.Add(time.Duration(i) * time.Minute),
 			Payload: []byte(`{"sensor":{"bmp280":{"pressure_hpa":` + p + `}}}`)})
 	}
 	if res, err := s.InsertReadings(ctx, rs, base); err != nil || res.Accepted != len(rs) {
@@ -115,11 +115,11 @@ func TestBatchWithRepeatStoresTheRestOnce(t *testing.T) {
 	ctx := t.Context()
 	s, _ := openFresh(t)
 	t1 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	if res, err := s.InsertReadings(ctx, []reading.Reading{{DeviceID: "old", RecordedAt: t1}}, t1); err != nil || res.Accepted != 1 {
+	if res, err := s.InsertReadings(ctx, []thermowatt.Reading{{DeviceID: "old", RecordedAt: t1}}, t1); err != nil || res.Accepted != 1 {
 		t.Fatalf("first InsertReadings = %+v, %v", res, err)
 	}
 	t2 := t1.Add(time.Hour)
-	res, err := s.InsertReadings(ctx, []reading.Reading{
+	res, err := s.InsertReadings(ctx, []thermowatt.Reading{
 		{DeviceID: "new", RecordedAt: t1},
 		{DeviceID: "old", RecordedAt: t1.Add(time.Minute)},
 		{DeviceID: "old", RecordedAt: t1}, // the repeat, sorted after "new"

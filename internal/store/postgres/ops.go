@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -22,7 +23,7 @@ func (s *Store) SetExpectedInterval(ctx context.Context, deviceID string, second
 		return fmt.Errorf("postgres: set interval of %q: %w", deviceID, mapError(ctx, err))
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("device %q: %w", deviceID, store.ErrNotFound)
+		return fmt.Errorf("device %q: %w", deviceID, thermowatt.ErrNotFound)
 	}
 	return nil
 }
@@ -50,17 +51,17 @@ func (s *Store) CountFailures(ctx context.Context, deviceID string, rejected, au
 }
 
 // FailuresSince sums failures per device; see store.Ops.
-func (s *Store) FailuresSince(ctx context.Context, since time.Time) (map[string]store.Failures, error) {
+func (s *Store) FailuresSince(ctx context.Context, since time.Time) (map[string]thermowatt.Failures, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT device_id, sum(rejected), sum(auth_failures) FROM device_failures
 		WHERE minute >= $1 GROUP BY device_id`, store.UTC(since))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: failures: %w", mapError(ctx, err))
 	}
-	out := map[string]store.Failures{}
+	out := map[string]thermowatt.Failures{}
 	var (
 		id string
-		f  store.Failures
+		f  thermowatt.Failures
 	)
 	_, err = pgx.ForEachRow(rows, []any{&id, &f.Rejected, &f.AuthFailures}, func() error {
 		out[id] = f
@@ -97,7 +98,7 @@ func (s *Store) HealthNear(ctx context.Context, deviceID string, at time.Time) (
 // OpenAlert opens an alert once; see store.Ops. The partial unique index
 // alerts_one_open decides between racing callers: the loser's INSERT
 // waits for the winner's commit and then does nothing.
-func (s *Store) OpenAlert(ctx context.Context, a store.NewAlert) (bool, error) {
+func (s *Store) OpenAlert(ctx context.Context, a thermowatt.NewAlert) (bool, error) {
 	var ifLastSeen *time.Time
 	if a.IfLastSeen != nil {
 		t := store.UTC(*a.IfLastSeen)
@@ -131,8 +132,8 @@ func (s *Store) ResolveAlert(ctx context.Context, deviceID, kind string, at time
 const alertColumns = `id, device_id, kind, message, opened_at, resolved_at, opened_notified_at,
 	resolved_notified_at, notify_attempts, next_attempt_at, coalesce(last_error, ''), coalesce(claim_token, '')`
 
-func scanAlert(row pgx.CollectableRow) (store.Alert, error) {
-	var a store.Alert
+func scanAlert(row pgx.CollectableRow) (thermowatt.Alert, error) {
+	var a thermowatt.Alert
 	err := row.Scan(&a.ID, &a.DeviceID, &a.Kind, &a.Message, &a.OpenedAt, &a.ResolvedAt, &a.OpenedNotifiedAt,
 		&a.ResolvedNotifiedAt, &a.NotifyAttempts, &a.NextAttemptAt, &a.LastError, &a.Claim)
 	a.OpenedAt = a.OpenedAt.UTC()
@@ -146,7 +147,7 @@ func scanAlert(row pgx.CollectableRow) (store.Alert, error) {
 }
 
 // ListAlerts returns alerts newest first; see store.Ops.
-func (s *Store) ListAlerts(ctx context.Context, q store.AlertQuery) ([]store.Alert, error) {
+func (s *Store) ListAlerts(ctx context.Context, q store.AlertQuery) ([]thermowatt.Alert, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+alertColumns+` FROM alerts
 		WHERE (NOT $1 OR resolved_at IS NULL) AND ($2 = '' OR device_id = $2)
 		ORDER BY opened_at DESC, id DESC LIMIT $3`, q.OpenOnly, q.DeviceID, max(q.Limit, 1))
@@ -163,7 +164,7 @@ func (s *Store) ListAlerts(ctx context.Context, q store.AlertQuery) ([]store.Ale
 // ClaimAlerts claims alerts to notify; see store.Ops. SKIP LOCKED lets
 // two claimers at the same instant take different rows instead of one
 // waiting for the other and then taking nothing.
-func (s *Store) ClaimAlerts(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.Alert, error) {
+func (s *Store) ClaimAlerts(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]thermowatt.Alert, error) {
 	claim, err := store.NewClaim()
 	if err != nil {
 		return nil, err
@@ -221,7 +222,7 @@ func (s *Store) NotifyFailed(ctx context.Context, id int64, claim, errMsg string
 // stillPendingAfter is the SQL condition under which an alert still has
 // a transition to notify once transition is marked.
 func stillPendingAfter(transition string) string {
-	if transition == store.TransitionOpened {
+	if transition == thermowatt.TransitionOpened {
 		return "resolved_at IS NOT NULL"
 	}
 	return "false"
@@ -229,9 +230,9 @@ func stillPendingAfter(transition string) string {
 
 func notifiedColumn(transition string) (string, error) {
 	switch transition {
-	case store.TransitionOpened:
+	case thermowatt.TransitionOpened:
 		return "opened_notified_at", nil
-	case store.TransitionResolved:
+	case thermowatt.TransitionResolved:
 		return "resolved_notified_at", nil
 	}
 	return "", fmt.Errorf("unknown alert transition %q", transition)

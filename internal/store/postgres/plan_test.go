@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
 	"github.com/thermowatt/thermowatt/internal/store/postgres"
 )
@@ -23,9 +23,9 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	const devices, perDevice = 20, 500
 	for d := range devices {
-		rs := make([]reading.Reading, perDevice)
+		rs := make([]thermowatt.Reading, perDevice)
 		for i := range rs {
-			rs[i] = reading.Reading{DeviceID: fmt.Sprintf("esp32-%02d", d), RecordedAt: base.Add(time.Duration(i) * 5 * time.Minute)}
+			rs[i] = thermowatt.Reading{DeviceID: fmt.Sprintf("esp32-%02d", d), RecordedAt: base.Add(time.Duration(i) * 5 * time.Minute)}
 		}
 		if _, err := s.InsertReadings(ctx, rs, base); err != nil {
 			t.Fatalf("InsertReadings: %v", err)
@@ -82,10 +82,10 @@ func TestSeriesPlanIsIndexOnly(t *testing.T) {
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	const devices, perDevice = 50, 1000
 	for chunk := 0; chunk < perDevice; chunk += 40 {
-		var rs []reading.Reading
+		var rs []thermowatt.Reading
 		for i := chunk; i < chunk+40; i++ {
 			for d := range devices {
-				rs = append(rs, reading.Reading{DeviceID: fmt.Sprintf("esp32-%02d", d), RecordedAt: base.Add(time.Duration(i) * 5 * time.Minute),
+				rs = append(rs, thermowatt.Reading{DeviceID: fmt.Sprintf("esp32-%02d", d), RecordedAt: base.Add(time.Duration(i) * 5 * time.Minute),
 					Temperature: ptr(20 + float64(i%10)), Payload: []byte(`{"sensor":{"bmp280":{"pressure_hpa":1012.5}}}`)})
 			}
 		}

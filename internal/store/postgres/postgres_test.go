@@ -14,7 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
 	"github.com/thermowatt/thermowatt/internal/store/postgres"
 	"github.com/thermowatt/thermowatt/internal/store/storetest"
@@ -64,7 +64,7 @@ func TestOpenTwice(t *testing.T) {
 		t.Fatalf("Open: %v", err)
 	}
 	now := time.Now()
-	res, err := s.InsertReadings(ctx, []reading.Reading{{DeviceID: "d1", RecordedAt: now}}, now)
+	res, err := s.InsertReadings(ctx, []thermowatt.Reading{{DeviceID: "d1", RecordedAt: now}}, now)
 	if err != nil || res.Accepted != 1 {
 		t.Fatalf("InsertReadings = %+v, %v", res, err)
 	}
@@ -87,14 +87,14 @@ func TestOpenUnreachable(t *testing.T) {
 	defer cancel()
 	// Port 1 on localhost: nothing listens, the connection is refused.
 	_, err := postgres.Open(ctx, "postgres://postgres@127.0.0.1:1/thermowatt?sslmode=disable&connect_timeout=5")
-	if !errors.Is(err, store.ErrUnavailable) {
-		t.Fatalf("Open(unreachable) error = %v, want one wrapping store.ErrUnavailable", err)
+	if !errors.Is(err, thermowatt.ErrUnavailable) {
+		t.Fatalf("Open(unreachable) error = %v, want one wrapping thermowatt.ErrUnavailable", err)
 	}
 }
 
 func TestOpenBadURL(t *testing.T) {
 	_, err := postgres.Open(t.Context(), "postgres://user:s3cret@host:notaport/db")
-	if err == nil || errors.Is(err, store.ErrUnavailable) {
+	if err == nil || errors.Is(err, thermowatt.ErrUnavailable) {
 		t.Fatalf("Open(bad URL) error = %v, want a plain error", err)
 	}
 	if strings.Contains(err.Error(), "s3cret") {
@@ -218,7 +218,7 @@ func TestDroppedConnectionsAreReplaced(t *testing.T) {
 		var err error
 		switch i % 3 {
 		case 0:
-			_, err = s.InsertReadings(ctx, []reading.Reading{{DeviceID: "d1", RecordedAt: now.Add(time.Duration(i) * time.Second)}}, now)
+			_, err = s.InsertReadings(ctx, []thermowatt.Reading{{DeviceID: "d1", RecordedAt: now.Add(time.Duration(i) * time.Second)}}, now)
 		case 1:
 			_, err = s.QueryReadings(ctx, store.Query{Limit: 10})
 		case 2:

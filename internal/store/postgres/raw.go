@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -29,7 +30,7 @@ func (s *Store) ArchiveRaw(ctx context.Context, r store.RawRecord) (int64, error
 	return id, nil
 }
 
-// GetRaw returns one archived body; store.ErrNotFound when unknown.
+// GetRaw returns one archived body; thermowatt.ErrNotFound when unknown.
 func (s *Store) GetRaw(ctx context.Context, id int64) (store.RawRecord, error) {
 	var r store.RawRecord
 	err := s.pool.QueryRow(ctx, `
@@ -37,7 +38,7 @@ func (s *Store) GetRaw(ctx context.Context, id int64) (store.RawRecord, error) {
 		FROM raw_measurements WHERE id = $1`, id).
 		Scan(&r.ID, &r.DeviceID, &r.ReceivedAt, &r.Body, &r.Ingested, &r.Accepted, &r.Duplicates, &r.Rejected)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return store.RawRecord{}, fmt.Errorf("raw body %d: %w", id, store.ErrNotFound)
+		return store.RawRecord{}, fmt.Errorf("raw body %d: %w", id, thermowatt.ErrNotFound)
 	}
 	if err != nil {
 		return store.RawRecord{}, fmt.Errorf("postgres: raw body %d: %w", id, mapError(ctx, err))

@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -92,7 +92,7 @@ SELECT device_id, recorded_at FROM inserted`
 )
 
 // InsertReadings stores rs in one transaction; see store.Store.
-func (s *Store) InsertReadings(ctx context.Context, rs []reading.Reading, receivedAt time.Time) (store.InsertResult, error) {
+func (s *Store) InsertReadings(ctx context.Context, rs []thermowatt.Reading, receivedAt time.Time) (store.InsertResult, error) {
 	if len(rs) == 0 {
 		return store.InsertResult{}, nil
 	}
@@ -112,7 +112,7 @@ func (s *Store) InsertReadings(ctx context.Context, rs []reading.Reading, receiv
 
 // insertArgs returns the arguments of the insert statements: receivedAt,
 // then one array per column.
-func insertArgs(rs []reading.Reading, receivedAt time.Time) []any {
+func insertArgs(rs []thermowatt.Reading, receivedAt time.Time) []any {
 	n := len(rs)
 	var (
 		deviceIDs   = make([]string, n)
@@ -171,7 +171,7 @@ func (s *Store) insertNew(ctx context.Context, args []any) ([]bool, error) {
 
 // insertOrSkip stores the readings of the batch not stored yet
 // (insertReadings) and reports which.
-func (s *Store) insertOrSkip(ctx context.Context, args []any, rs []reading.Reading) ([]bool, error) {
+func (s *Store) insertOrSkip(ctx context.Context, args []any, rs []thermowatt.Reading) ([]bool, error) {
 	position := make(map[identity]int, len(rs))
 	for i, r := range rs {
 		position[identity{r.DeviceID, r.RecordedAt.UnixMicro()}] = i
@@ -220,12 +220,12 @@ SELECT id, device_id, recorded_at, received_at, server_time,
 FROM device_measurements`
 
 // QueryReadings returns readings newest first; see store.Store.
-func (s *Store) QueryReadings(ctx context.Context, q store.Query) ([]reading.Stored, error) {
+func (s *Store) QueryReadings(ctx context.Context, q store.Query) ([]thermowatt.Stored, error) {
 	if q.Limit < 1 {
 		return nil, fmt.Errorf("postgres: query readings: limit must be at least 1, got %d", q.Limit)
 	}
 	sql, args := readingsQuery(q)
-	var out []reading.Stored
+	var out []thermowatt.Stored
 	err := s.withRetry(ctx, func() error {
 		rows, err := s.pool.Query(ctx, sql, args...)
 		if err != nil {
@@ -278,9 +278,9 @@ func readingsQuery(q store.Query) (string, []any) {
 	return sql.String(), args
 }
 
-func scanReading(row pgx.CollectableRow) (reading.Stored, error) {
+func scanReading(row pgx.CollectableRow) (thermowatt.Stored, error) {
 	var (
-		r       reading.Stored
+		r       thermowatt.Stored
 		payload []byte
 	)
 	err := row.Scan(&r.ID, &r.DeviceID, &r.RecordedAt, &r.ReceivedAt, &r.ServerTime,

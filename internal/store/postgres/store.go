@@ -33,7 +33,7 @@ var _ store.Store = (*Store)(nil)
 // key=value DSN), brings its schema up to date and returns a Store. Several
 // instances may open the same database at once: migrations run under a
 // PostgreSQL advisory lock, so exactly one applies them and the others wait.
-// An unreachable database yields an error wrapping store.ErrUnavailable.
+// An unreachable database yields an error wrapping thermowatt.ErrUnavailable.
 func Open(ctx context.Context, databaseURL string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {

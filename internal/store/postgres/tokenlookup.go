@@ -7,8 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/thermowatt/thermowatt/internal/store"
+	"github.com/thermowatt/thermowatt"
 )
 
 // Every request is authenticated by looking its token up by id. A fleet
@@ -36,14 +35,14 @@ type tokenLookups struct {
 
 type tokenLookup struct {
 	id   string
-	t    store.Token
+	t    thermowatt.Token
 	err  error
 	done chan struct{}
 }
 
 // get returns the unrevoked token id, sharing a query with concurrent
 // callers.
-func (l *tokenLookups) get(ctx context.Context, s *Store, id string) (store.Token, error) {
+func (l *tokenLookups) get(ctx context.Context, s *Store, id string) (thermowatt.Token, error) {
 	w := &tokenLookup{id: id, done: make(chan struct{})}
 	l.mu.Lock()
 	l.pending = append(l.pending, w)
@@ -59,7 +58,7 @@ func (l *tokenLookups) get(ctx context.Context, s *Store, id string) (store.Toke
 	case <-w.done:
 		return w.t, w.err
 	case <-ctx.Done():
-		return store.Token{}, ctx.Err()
+		return thermowatt.Token{}, ctx.Err()
 	}
 }
 
@@ -89,7 +88,7 @@ func (l *tokenLookups) round(s *Store) {
 		case err != nil:
 			w.err = err
 		case !ok:
-			w.err = fmt.Errorf("token %q: %w", w.id, store.ErrNotFound)
+			w.err = fmt.Errorf("token %q: %w", w.id, thermowatt.ErrNotFound)
 		default:
 			w.t = t
 		}
@@ -119,7 +118,7 @@ func (l *tokenLookups) round(s *Store) {
 const genericPlanIDs = 10
 
 // tokensByID returns the unrevoked tokens among ids, by id.
-func (s *Store) tokensByID(ctx context.Context, ids []string) (map[string]store.Token, error) {
+func (s *Store) tokensByID(ctx context.Context, ids []string) (map[string]thermowatt.Token, error) {
 	n := len(ids)
 	if n == 0 {
 		return nil, nil
@@ -140,7 +139,7 @@ func (s *Store) tokensByID(ctx context.Context, ids []string) (map[string]store.
 	if err != nil {
 		return nil, fmt.Errorf("postgres: look up %d tokens: %w", n, mapError(ctx, err))
 	}
-	found := make(map[string]store.Token, len(ts))
+	found := make(map[string]thermowatt.Token, len(ts))
 	for _, t := range ts {
 		found[t.ID] = t
 	}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/store"
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store/postgres"
 )
 
@@ -28,7 +28,7 @@ func TestTokenByIDConcurrent(t *testing.T) {
 		if _, err := s.CreateDevice(ctx, id, now); err != nil {
 			t.Fatal(err)
 		}
-		tok := store.Token{ID: fmt.Sprintf("tok-%02d", i), Hash: []byte{byte(i)}, Scope: store.ScopeDevice, DeviceID: id, CreatedAt: now}
+		tok := thermowatt.Token{ID: fmt.Sprintf("tok-%02d", i), Hash: []byte{byte(i)}, Scope: thermowatt.ScopeDevice, DeviceID: id, CreatedAt: now}
 		if err := s.CreateToken(ctx, tok); err != nil {
 			t.Fatal(err)
 		}
@@ -46,7 +46,7 @@ func TestTokenByIDConcurrent(t *testing.T) {
 				got, err := s.TokenByID(ctx, id)
 				switch {
 				case i == 7 || i == devices:
-					if !errors.Is(err, store.ErrNotFound) {
+					if !errors.Is(err, thermowatt.ErrNotFound) {
 						errs <- fmt.Errorf("round %d: %s (revoked or unknown): got %+v, %v; want ErrNotFound", round, id, got, err)
 					}
 				case err != nil:

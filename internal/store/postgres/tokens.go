@@ -9,14 +9,15 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
 const tokenColumns = `id, hash, scope, coalesce(device_id, ''), created_at, revoked_at`
 
 // CreateToken stores a token. A device token's device must be registered
-// (store.ErrNotFound otherwise); an id already in use is store.ErrExists.
-func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
+// (thermowatt.ErrNotFound otherwise); an id already in use is thermowatt.ErrExists.
+func (s *Store) CreateToken(ctx context.Context, t thermowatt.Token) error {
 	hash := t.Hash
 	if hash == nil {
 		hash = []byte{} // NOT NULL; pgx would send nil as NULL
@@ -29,9 +30,9 @@ func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
 		case "23505": // unique_violation
-			return fmt.Errorf("token %q: %w", t.ID, store.ErrExists)
+			return fmt.Errorf("token %q: %w", t.ID, thermowatt.ErrExists)
 		case "23503": // foreign_key_violation
-			return fmt.Errorf("token %q: device %q: %w", t.ID, t.DeviceID, store.ErrNotFound)
+			return fmt.Errorf("token %q: device %q: %w", t.ID, t.DeviceID, thermowatt.ErrNotFound)
 		case "23514": // check_violation
 			return fmt.Errorf("postgres: create token %q: scope %q with device %q: a device token needs a device, other scopes none: %w",
 				t.ID, t.Scope, t.DeviceID, err)
@@ -43,14 +44,14 @@ func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
 	return nil
 }
 
-// TokenByID returns a token that has not been revoked; store.ErrNotFound
+// TokenByID returns a token that has not been revoked; thermowatt.ErrNotFound
 // otherwise. Concurrent calls share one query (tokenlookup.go).
-func (s *Store) TokenByID(ctx context.Context, id string) (store.Token, error) {
+func (s *Store) TokenByID(ctx context.Context, id string) (thermowatt.Token, error) {
 	return s.tokens.get(ctx, s, id)
 }
 
 // ListTokens returns every token, revoked ones included, oldest first.
-func (s *Store) ListTokens(ctx context.Context) ([]store.Token, error) {
+func (s *Store) ListTokens(ctx context.Context) ([]thermowatt.Token, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list tokens: %w", mapError(ctx, err))
@@ -62,7 +63,7 @@ func (s *Store) ListTokens(ctx context.Context) ([]store.Token, error) {
 	return ts, nil
 }
 
-// RevokeToken marks a token revoked; store.ErrNotFound when unknown or
+// RevokeToken marks a token revoked; thermowatt.ErrNotFound when unknown or
 // already revoked.
 func (s *Store) RevokeToken(ctx context.Context, id string, now time.Time) error {
 	tag, err := s.pool.Exec(ctx,
@@ -71,13 +72,13 @@ func (s *Store) RevokeToken(ctx context.Context, id string, now time.Time) error
 		return fmt.Errorf("postgres: revoke token %q: %w", id, mapError(ctx, err))
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("token %q: %w", id, store.ErrNotFound)
+		return fmt.Errorf("token %q: %w", id, thermowatt.ErrNotFound)
 	}
 	return nil
 }
 
 // CountTokens counts tokens of a scope that have not been revoked.
-func (s *Store) CountTokens(ctx context.Context, scope string) (int, error) {
+func (s *Store) CountTokens(ctx context.Context, scope thermowatt.Scope) (int, error) {
 	var n int
 	err := s.pool.QueryRow(ctx,
 		`SELECT count(*) FROM tokens WHERE scope = $1 AND revoked_at IS NULL`, scope).Scan(&n)
@@ -87,8 +88,8 @@ func (s *Store) CountTokens(ctx context.Context, scope string) (int, error) {
 	return n, nil
 }
 
-func scanToken(row pgx.CollectableRow) (store.Token, error) {
-	var t store.Token
+func scanToken(row pgx.CollectableRow) (thermowatt.Token, error) {
+	var t thermowatt.Token
 	if err := row.Scan(&t.ID, &t.Hash, &t.Scope, &t.DeviceID, &t.CreatedAt, &t.RevokedAt); err != nil {
 		return t, err
 	}

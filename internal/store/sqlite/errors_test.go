@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -37,9 +37,9 @@ func TestDiskFullIsUnavailable(t *testing.T) {
 	var full error
 	stored := 0
 	for i := 0; i < 100 && full == nil; i++ {
-		rs := make([]reading.Reading, 10)
+		rs := make([]thermowatt.Reading, 10)
 		for j := range rs {
-			rs[j] = reading.Reading{DeviceID: "d1", RecordedAt: base.Add(time.Duration(i*10+j) * time.Second), Payload: payload}
+			rs[j] = thermowatt.Reading{DeviceID: "d1", RecordedAt: base.Add(time.Duration(i*10+j) * time.Second), Payload: payload}
 		}
 		res, err := s.InsertReadings(ctx, rs, base)
 		if err != nil {
@@ -48,7 +48,7 @@ func TestDiskFullIsUnavailable(t *testing.T) {
 		}
 		stored += res.Accepted
 	}
-	if !errors.Is(full, store.ErrUnavailable) {
+	if !errors.Is(full, thermowatt.ErrUnavailable) {
 		t.Fatalf("InsertReadings into a full database: err = %v, want an error wrapping ErrUnavailable", full)
 	}
 	got, err := s.QueryReadings(ctx, store.Query{Limit: 10000})

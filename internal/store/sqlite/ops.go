@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -25,7 +26,7 @@ func (s *Store) SetExpectedInterval(ctx context.Context, deviceID string, second
 		return fmt.Errorf("sqlite: set interval of %q: %w", deviceID, mapError(ctx, err))
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("device %q: %w", deviceID, store.ErrNotFound)
+		return fmt.Errorf("device %q: %w", deviceID, thermowatt.ErrNotFound)
 	}
 	return nil
 }
@@ -65,7 +66,7 @@ func (s *Store) CountFailures(ctx context.Context, deviceID string, rejected, au
 }
 
 // FailuresSince sums failures per device; see store.Ops.
-func (s *Store) FailuresSince(ctx context.Context, since time.Time) (map[string]store.Failures, error) {
+func (s *Store) FailuresSince(ctx context.Context, since time.Time) (map[string]thermowatt.Failures, error) {
 	rows, err := s.read.QueryContext(ctx, `
 		SELECT device_id, sum(rejected), sum(auth_failures) FROM device_failures
 		WHERE minute >= ? GROUP BY device_id`, micros(since))
@@ -73,11 +74,11 @@ func (s *Store) FailuresSince(ctx context.Context, since time.Time) (map[string]
 		return nil, fmt.Errorf("sqlite: failures: %w", mapError(ctx, err))
 	}
 	defer rows.Close()
-	out := map[string]store.Failures{}
+	out := map[string]thermowatt.Failures{}
 	for rows.Next() {
 		var (
 			id string
-			f  store.Failures
+			f  thermowatt.Failures
 		)
 		if err := rows.Scan(&id, &f.Rejected, &f.AuthFailures); err != nil {
 			return nil, fmt.Errorf("sqlite: failures: %w", mapError(ctx, err))
@@ -113,7 +114,7 @@ func (s *Store) HealthNear(ctx context.Context, deviceID string, at time.Time) (
 }
 
 // OpenAlert opens an alert once; see store.Ops.
-func (s *Store) OpenAlert(ctx context.Context, a store.NewAlert) (bool, error) {
+func (s *Store) OpenAlert(ctx context.Context, a thermowatt.NewAlert) (bool, error) {
 	res, err := s.write.ExecContext(ctx, `
 		INSERT INTO alerts (device_id, kind, message, opened_at)
 		SELECT id, ?, ?, ? FROM devices
@@ -144,9 +145,9 @@ func (s *Store) ResolveAlert(ctx context.Context, deviceID, kind string, at time
 const alertColumns = `id, device_id, kind, message, opened_at, resolved_at, opened_notified_at,
 	resolved_notified_at, notify_attempts, next_attempt_at, coalesce(last_error, ''), coalesce(claim_token, '')`
 
-func scanAlert(row scanner) (store.Alert, error) {
+func scanAlert(row scanner) (thermowatt.Alert, error) {
 	var (
-		a                                    store.Alert
+		a                                    thermowatt.Alert
 		opened                               int64
 		resolved, openedN, resolvedN, nextAt *int64
 	)
@@ -158,9 +159,9 @@ func scanAlert(row scanner) (store.Alert, error) {
 	return a, err
 }
 
-func collectAlerts(rows *sql.Rows) ([]store.Alert, error) {
+func collectAlerts(rows *sql.Rows) ([]thermowatt.Alert, error) {
 	defer rows.Close()
-	var as []store.Alert
+	var as []thermowatt.Alert
 	for rows.Next() {
 		a, err := scanAlert(rows)
 		if err != nil {
@@ -172,7 +173,7 @@ func collectAlerts(rows *sql.Rows) ([]store.Alert, error) {
 }
 
 // ListAlerts returns alerts newest first; see store.Ops.
-func (s *Store) ListAlerts(ctx context.Context, q store.AlertQuery) ([]store.Alert, error) {
+func (s *Store) ListAlerts(ctx context.Context, q store.AlertQuery) ([]thermowatt.Alert, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT `+alertColumns+` FROM alerts
 		WHERE (NOT ?1 OR resolved_at IS NULL) AND (?2 = '' OR device_id = ?2)
 		ORDER BY opened_at DESC, id DESC LIMIT ?3`, q.OpenOnly, q.DeviceID, max(q.Limit, 1))
@@ -188,7 +189,7 @@ func (s *Store) ListAlerts(ctx context.Context, q store.AlertQuery) ([]store.Ale
 
 // ClaimAlerts claims alerts to notify; see store.Ops. One statement, so
 // the claim is atomic under SQLite's write lock.
-func (s *Store) ClaimAlerts(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.Alert, error) {
+func (s *Store) ClaimAlerts(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]thermowatt.Alert, error) {
 	claim, err := store.NewClaim()
 	if err != nil {
 		return nil, err
@@ -216,8 +217,8 @@ func (s *Store) ClaimAlerts(ctx context.Context, now time.Time, lease time.Durat
 func (s *Store) MarkNotified(ctx context.Context, id int64, claim, transition string, at time.Time) error {
 	col, stillPending := "opened_notified_at", "resolved_at IS NOT NULL"
 	switch transition {
-	case store.TransitionOpened:
-	case store.TransitionResolved:
+	case thermowatt.TransitionOpened:
+	case thermowatt.TransitionResolved:
 		col, stillPending = "resolved_notified_at", "0"
 	default:
 		return fmt.Errorf("unknown alert transition %q", transition)

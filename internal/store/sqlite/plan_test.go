@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
 	"github.com/thermowatt/thermowatt/internal/store/sqlite"
 )
@@ -26,9 +26,9 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 	defer s.Close()
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for d := range 5 {
-		rs := make([]reading.Reading, 200)
+		rs := make([]thermowatt.Reading, 200)
 		for i := range rs {
-			rs[i] = reading.Reading{DeviceID: fmt.Sprintf("esp32-%02d", d), RecordedAt: base.Add(time.Duration(i) * 5 * time.Minute)}
+			rs[i] = thermowatt.Reading{DeviceID: fmt.Sprintf("esp32-%02d", d), RecordedAt: base.Add(time.Duration(i) * 5 * time.Minute)}
 		}
 		if _, err := s.InsertReadings(ctx, rs, base); err != nil {
 			t.Fatalf("InsertReadings: %v", err)

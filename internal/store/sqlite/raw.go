@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -28,7 +29,7 @@ func (s *Store) ArchiveRaw(ctx context.Context, r store.RawRecord) (int64, error
 	return id, nil
 }
 
-// GetRaw returns one archived body; store.ErrNotFound when unknown.
+// GetRaw returns one archived body; thermowatt.ErrNotFound when unknown.
 func (s *Store) GetRaw(ctx context.Context, id int64) (store.RawRecord, error) {
 	var (
 		r        store.RawRecord
@@ -39,7 +40,7 @@ func (s *Store) GetRaw(ctx context.Context, id int64) (store.RawRecord, error) {
 		FROM raw_measurements WHERE id = ?`, id).
 		Scan(&r.ID, &r.DeviceID, &received, &r.Body, &r.Ingested, &r.Accepted, &r.Duplicates, &r.Rejected)
 	if errors.Is(err, sql.ErrNoRows) {
-		return store.RawRecord{}, fmt.Errorf("raw body %d: %w", id, store.ErrNotFound)
+		return store.RawRecord{}, fmt.Errorf("raw body %d: %w", id, thermowatt.ErrNotFound)
 	}
 	if err != nil {
 		return store.RawRecord{}, fmt.Errorf("sqlite: raw body %d: %w", id, mapError(ctx, err))

@@ -11,7 +11,7 @@ import (
 
 	sqlite3 "modernc.org/sqlite/lib"
 
-	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -21,7 +21,7 @@ import (
 // costs microseconds, not a network round trip, and RowsAffected tells
 // exactly which readings were new. Writers never run concurrently (the
 // write pool has one connection), which makes the duplicate counts exact.
-func (s *Store) InsertReadings(ctx context.Context, rs []reading.Reading, receivedAt time.Time) (store.InsertResult, error) {
+func (s *Store) InsertReadings(ctx context.Context, rs []thermowatt.Reading, receivedAt time.Time) (store.InsertResult, error) {
 	if len(rs) == 0 {
 		return store.InsertResult{}, nil
 	}
@@ -147,7 +147,7 @@ const maxRowsPerInsert = 100
 // that statement alone, undoing its rows while the transaction goes on;
 // the chunk then goes row by row with ON CONFLICT DO NOTHING, which
 // tells exactly which readings were new.
-func (s *Store) insertChunk(ctx, stmtCtx context.Context, tx *sql.Tx, rs []reading.Reading, received int64, stored []bool) error {
+func (s *Store) insertChunk(ctx, stmtCtx context.Context, tx *sql.Tx, rs []thermowatt.Reading, received int64, stored []bool) error {
 	all, err := s.writeStmts.inTx(ctx, tx, insertRowsSQL(len(rs)))
 	if err != nil {
 		return err
@@ -188,7 +188,7 @@ func (s *Store) insertChunk(ctx, stmtCtx context.Context, tx *sql.Tx, rs []readi
 }
 
 // appendReadingArgs appends r's values in insertReading's column order.
-func appendReadingArgs(args []any, r reading.Reading, received int64) []any {
+func appendReadingArgs(args []any, r thermowatt.Reading, received int64) []any {
 	var payload any // nil: SQL NULL
 	if r.Payload != nil {
 		payload = string(r.Payload)
@@ -217,7 +217,7 @@ FROM device_measurements`
 const deviceIndex = "\nINDEXED BY device_measurements_device_rows"
 
 // QueryReadings returns readings newest first; see store.Store.
-func (s *Store) QueryReadings(ctx context.Context, q store.Query) ([]reading.Stored, error) {
+func (s *Store) QueryReadings(ctx context.Context, q store.Query) ([]thermowatt.Stored, error) {
 	if q.Limit < 1 {
 		return nil, fmt.Errorf("sqlite: query readings: limit must be at least 1, got %d", q.Limit)
 	}
@@ -229,7 +229,7 @@ func (s *Store) QueryReadings(ctx context.Context, q store.Query) ([]reading.Sto
 		return nil, fmt.Errorf("sqlite: query readings: %w", mapError(ctx, err))
 	}
 	defer rows.Close()
-	var out []reading.Stored
+	var out []thermowatt.Stored
 	for rows.Next() {
 		r, err := scanReading(rows)
 		if err != nil {
@@ -285,9 +285,9 @@ func readingsQuery(q store.Query) (string, []any) {
 	return query.String(), args
 }
 
-func scanReading(rows *sql.Rows) (reading.Stored, error) {
+func scanReading(rows *sql.Rows) (thermowatt.Stored, error) {
 	var (
-		r                  reading.Stored
+		r                  thermowatt.Stored
 		recorded, received int64
 		payload            []byte
 	)

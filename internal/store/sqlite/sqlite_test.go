@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
 	"github.com/thermowatt/thermowatt/internal/store/sqlite"
 	"github.com/thermowatt/thermowatt/internal/store/storetest"
@@ -79,7 +79,7 @@ func TestTwoStoresOneFile(t *testing.T) {
 		go func() {
 			n := 0
 			for i := range 50 {
-				res, err := s.InsertReadings(ctx, []reading.Reading{
+				res, err := s.InsertReadings(ctx, []thermowatt.Reading{
 					{DeviceID: "d1", RecordedAt: storetestTime.Add(time.Duration(i) * time.Second)},
 				}, storetestTime)
 				if err != nil {

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -75,10 +75,10 @@ func benchInsert(b *testing.B, s store.Store, size int) {
 
 // batchOf returns n readings of one device a minute apart from start, with
 // every field set, as an ESP32 sends them.
-func batchOf(n int, device string, start time.Time) []reading.Reading {
-	rs := make([]reading.Reading, n)
+func batchOf(n int, device string, start time.Time) []thermowatt.Reading {
+	rs := make([]thermowatt.Reading, n)
 	for i := range rs {
-		rs[i] = reading.Reading{
+		rs[i] = thermowatt.Reading{
 			DeviceID:    device,
 			RecordedAt:  start.Add(time.Duration(i) * time.Minute),
 			Temperature: f(21.5), Humidity: f(40), VoltageV: f(3.3), CurrentMA: f(120.5), PowerMW: f(397.6),

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -28,14 +28,14 @@ var opsTests = []struct {
 	{"RetentionConcurrentRuns", testRetentionConcurrentRuns},
 }
 
-func withHealth(r reading.Reading, health string) reading.Reading {
+func withHealth(r thermowatt.Reading, health string) thermowatt.Reading {
 	r.Payload = json.RawMessage(`{"power_mw":1,"device":` + health + `}`)
 	return r
 }
 
 func testHealthIsNewestDeviceReport(t *testing.T, s store.Store) {
 	// Readings arrive out of order in one batch; the newest by recordedAt wins.
-	insert(t, s, []reading.Reading{
+	insert(t, s, []thermowatt.Reading{
 		withHealth(rd("n1", 2*time.Minute, 20), `{"queue_depth":2,"dropped":0}`),
 		withHealth(rd("n1", 5*time.Minute, 21), `{"queue_depth":5,"dropped":1}`),
 		withHealth(rd("n1", 1*time.Minute, 22), `{"queue_depth":1,"dropped":0}`),
@@ -49,7 +49,7 @@ func testHealthIsNewestDeviceReport(t *testing.T, s store.Store) {
 		t.Errorf("healthAt = %v, want %v", d.HealthAt, base.Add(5*time.Minute))
 	}
 	// A backfill of older readings does not replace it; a non-object is ignored.
-	insert(t, s, []reading.Reading{
+	insert(t, s, []thermowatt.Reading{
 		withHealth(rd("n1", -time.Hour, 20), `{"queue_depth":99}`),
 		withHealth(rd("n1", 10*time.Minute, 20), `"not an object"`),
 	}, base.Add(2*time.Hour))
@@ -67,7 +67,7 @@ func testHealthNear(t *testing.T, s store.Store) {
 	if _, ok, err := s.HealthNear(ctx, "n1", base); err != nil || ok {
 		t.Fatalf("HealthNear with no readings = ok %v, err %v; want false, nil", ok, err)
 	}
-	insert(t, s, []reading.Reading{
+	insert(t, s, []thermowatt.Reading{
 		withHealth(rd("n1", 0, 20), `{"dropped":3}`),
 		withHealth(rd("n1", time.Hour, 20), `{"dropped":7}`),
 		rd("n1", 2*time.Hour, 20),
@@ -102,7 +102,7 @@ func testExpectedInterval(t *testing.T, s store.Store) {
 	if d := getDevice(t, s, "n1"); d.ExpectedIntervalS != 60 {
 		t.Errorf("interval = %d s, want 60", d.ExpectedIntervalS)
 	}
-	if err := s.SetExpectedInterval(ctx, "nowhere", 60); !errors.Is(err, store.ErrNotFound) {
+	if err := s.SetExpectedInterval(ctx, "nowhere", 60); !errors.Is(err, thermowatt.ErrNotFound) {
 		t.Errorf("SetExpectedInterval(unknown) = %v, want ErrNotFound", err)
 	}
 	if err := s.SetExpectedInterval(ctx, "n1", 0); err == nil {
@@ -132,11 +132,11 @@ func testFailureCounts(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]store.Failures{"n1": {Rejected: 7, AuthFailures: 1}, "n2": {AuthFailures: 5}}
+	want := map[string]thermowatt.Failures{"n1": {Rejected: 7, AuthFailures: 1}, "n2": {AuthFailures: 5}}
 	if len(got) != len(want) || got["n1"] != want["n1"] || got["n2"] != want["n2"] {
 		t.Errorf("FailuresSince = %+v, want %+v", got, want)
 	}
-	if d := getDevice(t, s, "n1"); d.Failures != (store.Failures{Rejected: 9, AuthFailures: 1}) {
+	if d := getDevice(t, s, "n1"); d.Failures != (thermowatt.Failures{Rejected: 9, AuthFailures: 1}) {
 		t.Errorf("lifetime counts of n1 = %+v, want 9 rejected, 1 auth failure", d.Failures)
 	}
 	if n, err := s.DeleteOpsBefore(ctx, base.Add(-time.Hour)); err != nil || n != 1 {
@@ -144,7 +144,7 @@ func testFailureCounts(t *testing.T, s store.Store) {
 	}
 }
 
-func openAlert(t *testing.T, s store.Store, a store.NewAlert) bool {
+func openAlert(t *testing.T, s store.Store, a thermowatt.NewAlert) bool {
 	t.Helper()
 	ok, err := s.OpenAlert(t.Context(), a)
 	if err != nil {
@@ -162,7 +162,7 @@ func resolveAlert(t *testing.T, s store.Store, id, kind string, at time.Time, ne
 	return ok
 }
 
-func listAlerts(t *testing.T, s store.Store, q store.AlertQuery) []store.Alert {
+func listAlerts(t *testing.T, s store.Store, q store.AlertQuery) []thermowatt.Alert {
 	t.Helper()
 	if q.Limit == 0 {
 		q.Limit = 100
@@ -175,10 +175,10 @@ func listAlerts(t *testing.T, s store.Store, q store.AlertQuery) []store.Alert {
 }
 
 func testAlertOpensOnceAndResolves(t *testing.T, s store.Store) {
-	insert(t, s, []reading.Reading{rd("n1", 0, 20)}, base)
+	insert(t, s, []thermowatt.Reading{rd("n1", 0, 20)}, base)
 	seen := getDevice(t, s, "n1").LastSeenAt
 	at := base.Add(20 * time.Minute)
-	a := store.NewAlert{DeviceID: "n1", Kind: store.KindSilent, Message: "n1 silent", At: at, IfLastSeen: seen}
+	a := thermowatt.NewAlert{DeviceID: "n1", Kind: thermowatt.KindSilent, Message: "n1 silent", At: at, IfLastSeen: seen}
 
 	// Many openers at once: exactly one opens it.
 	var wg sync.WaitGroup
@@ -203,10 +203,10 @@ func testAlertOpensOnceAndResolves(t *testing.T, s store.Store) {
 	if opened != 1 {
 		t.Fatalf("%d of 8 racing OpenAlert calls opened the alert, want exactly 1", opened)
 	}
-	if openAlert(t, s, store.NewAlert{DeviceID: "n1", Kind: store.KindFailing, Message: "n1 failing", At: at}) != true {
+	if openAlert(t, s, thermowatt.NewAlert{DeviceID: "n1", Kind: thermowatt.KindFailing, Message: "n1 failing", At: at}) != true {
 		t.Errorf("a failing alert could not open beside the silent one")
 	}
-	if openAlert(t, s, store.NewAlert{DeviceID: "nowhere", Kind: store.KindSilent, Message: "x", At: at}) {
+	if openAlert(t, s, thermowatt.NewAlert{DeviceID: "nowhere", Kind: thermowatt.KindSilent, Message: "x", At: at}) {
 		t.Errorf("an alert opened for an unknown device")
 	}
 	open := listAlerts(t, s, store.AlertQuery{OpenOnly: true, DeviceID: "n1"})
@@ -215,18 +215,18 @@ func testAlertOpensOnceAndResolves(t *testing.T, s store.Store) {
 	}
 
 	// Resolving a silent alert needs data newer than its opening.
-	if resolveAlert(t, s, "n1", store.KindSilent, at.Add(time.Minute), true) {
+	if resolveAlert(t, s, "n1", thermowatt.KindSilent, at.Add(time.Minute), true) {
 		t.Errorf("silent alert resolved with no new data")
 	}
-	insert(t, s, []reading.Reading{rd("n1", 21*time.Minute, 20)}, at.Add(time.Minute))
-	if !resolveAlert(t, s, "n1", store.KindSilent, at.Add(2*time.Minute), true) {
+	insert(t, s, []thermowatt.Reading{rd("n1", 21*time.Minute, 20)}, at.Add(time.Minute))
+	if !resolveAlert(t, s, "n1", thermowatt.KindSilent, at.Add(2*time.Minute), true) {
 		t.Errorf("silent alert not resolved after data returned")
 	}
-	if resolveAlert(t, s, "n1", store.KindSilent, at.Add(3*time.Minute), true) {
+	if resolveAlert(t, s, "n1", thermowatt.KindSilent, at.Add(3*time.Minute), true) {
 		t.Errorf("silent alert resolved twice")
 	}
 	// A new episode may open after the last one resolved.
-	if !openAlert(t, s, store.NewAlert{DeviceID: "n1", Kind: store.KindSilent, Message: "again", At: at.Add(time.Hour)}) {
+	if !openAlert(t, s, thermowatt.NewAlert{DeviceID: "n1", Kind: thermowatt.KindSilent, Message: "again", At: at.Add(time.Hour)}) {
 		t.Errorf("a second episode could not open")
 	}
 	all := listAlerts(t, s, store.AlertQuery{})
@@ -241,22 +241,22 @@ func testAlertOpensOnceAndResolves(t *testing.T, s store.Store) {
 // A checker that read the device before new data arrived must not open a
 // silent alert on that stale view.
 func testAlertStaleCheckerCannotFlip(t *testing.T, s store.Store) {
-	insert(t, s, []reading.Reading{rd("n1", 0, 20)}, base)
+	insert(t, s, []thermowatt.Reading{rd("n1", 0, 20)}, base)
 	stale := getDevice(t, s, "n1").LastSeenAt
-	insert(t, s, []reading.Reading{rd("n1", time.Minute, 20)}, base.Add(time.Minute))
-	if openAlert(t, s, store.NewAlert{DeviceID: "n1", Kind: store.KindSilent, Message: "x", At: base.Add(time.Hour), IfLastSeen: stale}) {
+	insert(t, s, []thermowatt.Reading{rd("n1", time.Minute, 20)}, base.Add(time.Minute))
+	if openAlert(t, s, thermowatt.NewAlert{DeviceID: "n1", Kind: thermowatt.KindSilent, Message: "x", At: base.Add(time.Hour), IfLastSeen: stale}) {
 		t.Errorf("silent alert opened although data arrived after the checker looked")
 	}
 }
 
 func testAlertClaimAndNotify(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	insert(t, s, []reading.Reading{rd("n1", 0, 20)}, base)
+	insert(t, s, []thermowatt.Reading{rd("n1", 0, 20)}, base)
 	now := base.Add(time.Hour)
-	openAlert(t, s, store.NewAlert{DeviceID: "n1", Kind: store.KindSilent, Message: "m", At: now})
+	openAlert(t, s, thermowatt.NewAlert{DeviceID: "n1", Kind: thermowatt.KindSilent, Message: "m", At: now})
 
 	first, err := s.ClaimAlerts(ctx, now, 30*time.Second, 10)
-	if err != nil || len(first) != 1 || first[0].Pending() != store.TransitionOpened || first[0].Claim == "" {
+	if err != nil || len(first) != 1 || first[0].Pending() != thermowatt.TransitionOpened || first[0].Claim == "" {
 		t.Fatalf("ClaimAlerts = %+v, %v; want the opened alert, claimed", first, err)
 	}
 	if again, _ := s.ClaimAlerts(ctx, now.Add(time.Second), 30*time.Second, 10); len(again) != 0 {
@@ -274,26 +274,26 @@ func testAlertClaimAndNotify(t *testing.T, s store.Store) {
 		t.Fatalf("retry claim = %+v, %v", retry, err)
 	}
 	// The old claim is void: marking with it does nothing.
-	if err := s.MarkNotified(ctx, first[0].ID, first[0].Claim, store.TransitionOpened, now); err != nil {
+	if err := s.MarkNotified(ctx, first[0].ID, first[0].Claim, thermowatt.TransitionOpened, now); err != nil {
 		t.Fatal(err)
 	}
 	if a := listAlerts(t, s, store.AlertQuery{})[0]; a.OpenedNotifiedAt != nil {
 		t.Errorf("a stale claim marked the alert notified")
 	}
-	if err := s.MarkNotified(ctx, retry[0].ID, retry[0].Claim, store.TransitionOpened, now.Add(time.Minute)); err != nil {
+	if err := s.MarkNotified(ctx, retry[0].ID, retry[0].Claim, thermowatt.TransitionOpened, now.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.ClaimAlerts(ctx, now.Add(time.Hour), 30*time.Second, 10); len(got) != 0 {
 		t.Errorf("a notified open alert was claimed again: %+v", got)
 	}
 	// Resolving makes the next transition pending.
-	insert(t, s, []reading.Reading{rd("n1", 2*time.Hour, 20)}, now.Add(2*time.Hour))
-	resolveAlert(t, s, "n1", store.KindSilent, now.Add(2*time.Hour), true)
+	insert(t, s, []thermowatt.Reading{rd("n1", 2*time.Hour, 20)}, now.Add(2*time.Hour))
+	resolveAlert(t, s, "n1", thermowatt.KindSilent, now.Add(2*time.Hour), true)
 	res, err := s.ClaimAlerts(ctx, now.Add(2*time.Hour), 30*time.Second, 10)
-	if err != nil || len(res) != 1 || res[0].Pending() != store.TransitionResolved {
+	if err != nil || len(res) != 1 || res[0].Pending() != thermowatt.TransitionResolved {
 		t.Fatalf("claim after resolve = %+v, %v", res, err)
 	}
-	if err := s.MarkNotified(ctx, res[0].ID, res[0].Claim, store.TransitionResolved, now.Add(2*time.Hour)); err != nil {
+	if err := s.MarkNotified(ctx, res[0].ID, res[0].Claim, thermowatt.TransitionResolved, now.Add(2*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.ClaimAlerts(ctx, now.Add(3*time.Hour), 30*time.Second, 10); len(got) != 0 {
@@ -307,14 +307,14 @@ func testAlertClaimAndNotify(t *testing.T, s store.Store) {
 // retentionFixture stores readings on both sides of cutoff and raw rows
 // on both sides of rawCutoff; it returns how many of each are expired.
 func retentionFixture(t *testing.T, s store.Store, cutoff time.Time) (expired, kept int) {
-	var rs []reading.Reading
+	var rs []thermowatt.Reading
 	for i := range 300 {
 		// Every minute from 150 minutes before the cutoff; the one
 		// exactly at the cutoff is kept (older than means strictly before).
 		dev := []string{"a", "b", "c"}[i%3]
-		rs = append(rs, reading.Reading{DeviceID: dev, RecordedAt: cutoff.Add(time.Duration(i-150) * time.Minute), Temperature: f(20)})
+		rs = append(rs, thermowatt.Reading{DeviceID: dev, RecordedAt: cutoff.Add(time.Duration(i-150) * time.Minute), Temperature: f(20)})
 	}
-	rs = append(rs, reading.Reading{DeviceID: "a", RecordedAt: cutoff.Add(-time.Microsecond), Temperature: f(1)})
+	rs = append(rs, thermowatt.Reading{DeviceID: "a", RecordedAt: cutoff.Add(-time.Microsecond), Temperature: f(1)})
 	insert(t, s, rs, cutoff)
 	return 151, 150
 }

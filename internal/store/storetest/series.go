@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -53,7 +53,7 @@ func wantNoStats(t *testing.T, what string, got store.Stats) {
 var bucketStart = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 
 func testSeriesAggregates(t *testing.T, s store.Store) {
-	var rs []reading.Reading
+	var rs []thermowatt.Reading
 	for i := range 10 { // minutes 0..9: two 5-minute buckets of five readings
 		r := rd("d1", time.Duration(i)*time.Minute, float64(i))
 		r.VoltageV, r.CurrentMA, r.PowerMW = f(5-float64(i)/10), f(100+float64(i)), f(float64(i)*-2)
@@ -84,7 +84,7 @@ func testSeriesAggregates(t *testing.T, s store.Store) {
 }
 
 func testSeriesGapsAndBounds(t *testing.T, s store.Store) {
-	var rs []reading.Reading
+	var rs []thermowatt.Reading
 	for _, m := range []int{0, 1, 2, 20, 21, 22} { // an outage from minute 3 to 19
 		rs = append(rs, rd("d1", time.Duration(m)*time.Minute, float64(m)))
 	}
@@ -116,7 +116,7 @@ func testSeriesGapsAndBounds(t *testing.T, s store.Store) {
 }
 
 func testSeriesEpochAlignment(t *testing.T, s store.Store) {
-	var rs []reading.Reading
+	var rs []thermowatt.Reading
 	for i := range 30 {
 		rs = append(rs, rd("d1", time.Duration(i)*time.Minute, float64(i)))
 	}
@@ -148,7 +148,7 @@ func testSeriesEpochAlignment(t *testing.T, s store.Store) {
 }
 
 func testSeriesPressureFromPayload(t *testing.T, s store.Store) {
-	withPressure := func(offset time.Duration, v any) reading.Reading {
+	withPressure := func(offset time.Duration, v any) thermowatt.Reading {
 		r := rd("d1", offset, 20)
 		p, err := json.Marshal(map[string]any{"sensor": map[string]any{"bmp280": map[string]any{"temperature_c": 20, "pressure_hpa": v}}})
 		if err != nil {
@@ -157,14 +157,14 @@ func testSeriesPressureFromPayload(t *testing.T, s store.Store) {
 		r.Payload = p
 		return r
 	}
-	rs := []reading.Reading{
+	rs := []thermowatt.Reading{
 		withPressure(0, 1012.5),
 		withPressure(time.Minute, 1010), // a JSON integer
 		withPressure(2*time.Minute, "high"),
 		withPressure(3*time.Minute, nil),
 		rd("d1", 4*time.Minute, 20), // no payload at all
 	}
-	rs = append(rs, reading.Reading{DeviceID: "d1", RecordedAt: base.Add(5 * time.Minute), Payload: json.RawMessage(`{"sensor":"bmp280"}`)})
+	rs = append(rs, thermowatt.Reading{DeviceID: "d1", RecordedAt: base.Add(5 * time.Minute), Payload: json.RawMessage(`{"sensor":"bmp280"}`)})
 	insert(t, s, rs, base)
 	got := series(t, s, store.SeriesQuery{DeviceID: "d1", From: base.Add(-time.Hour), To: base.Add(time.Hour), Bucket: time.Hour})
 	if len(got) != 1 || got[0].Count != 6 {

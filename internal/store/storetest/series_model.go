@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -98,7 +98,7 @@ var seriesFields = [6]string{"temperature", "humidity", "voltage_v", "current_ma
 
 // modelSeries computes what Series must answer for q from the readings
 // stored (rs: the first of each identity), with pressure read by pressure.
-func modelSeries(rs []reading.Reading, pressure map[string]*float64, q store.SeriesQuery) (map[time.Time]*modelBucket, []time.Time) {
+func modelSeries(rs []thermowatt.Reading, pressure map[string]*float64, q store.SeriesQuery) (map[time.Time]*modelBucket, []time.Time) {
 	buckets := map[time.Time]*modelBucket{}
 	var order []time.Time
 	for _, r := range rs {
@@ -117,7 +117,7 @@ func modelSeries(rs []reading.Reading, pressure map[string]*float64, q store.Ser
 	return buckets, order
 }
 
-func compareSeries(t *testing.T, s store.Store, rs []reading.Reading, pressure map[string]*float64, q store.SeriesQuery) {
+func compareSeries(t *testing.T, s store.Store, rs []thermowatt.Reading, pressure map[string]*float64, q store.SeriesQuery) {
 	t.Helper()
 	want, order := modelSeries(rs, pressure, q)
 	got := series(t, s, q)
@@ -160,16 +160,16 @@ func testSeriesMatchesReadings(t *testing.T, s store.Store) {
 			t.Fatalf("model reads pressure %v from %s, want %v", got, pp.payload, pp.pressure)
 		}
 	}
-	var stored []reading.Reading
+	var stored []thermowatt.Reading
 	pressure := map[string]*float64{}
 	for batch := range 6 {
-		var rs []reading.Reading
+		var rs []thermowatt.Reading
 		for i := range 300 {
 			dev := fmt.Sprintf("m%d", (batch+i)%3)
 			// 37 s apart, so buckets cut through readings unevenly; every
 			// other batch repeats part of the previous one.
 			at := time.Duration(batch*250+i) * 37 * time.Second
-			r := reading.Reading{DeviceID: dev, RecordedAt: base.Add(at),
+			r := thermowatt.Reading{DeviceID: dev, RecordedAt: base.Add(at),
 				Temperature: maybe(rng.Float64()*60 - 20), Humidity: maybe(rng.Float64() * 100),
 				VoltageV: maybe(3 + rng.Float64()*2), CurrentMA: maybe(rng.Float64() * 500), PowerMW: maybe(rng.Float64() * 2500)}
 			pp := pressurePayloads[rng.IntN(len(pressurePayloads)+1)%len(pressurePayloads)]
@@ -207,10 +207,10 @@ func testSeriesMatchesReadings(t *testing.T, s store.Store) {
 func testSeriesKeepsFirstOfDuplicates(t *testing.T, s store.Store) {
 	first := rd("d1", 0, 20)
 	first.Payload = json.RawMessage(`{"sensor":{"bmp280":{"pressure_hpa":1000}}}`)
-	insert(t, s, []reading.Reading{first}, base)
+	insert(t, s, []thermowatt.Reading{first}, base)
 	again := rd("d1", 0, 30)
 	again.Payload = json.RawMessage(`{"sensor":{"bmp280":{"pressure_hpa":1020}}}`)
-	res := insert(t, s, []reading.Reading{again, rd("d1", time.Minute, 40)}, base)
+	res := insert(t, s, []thermowatt.Reading{again, rd("d1", time.Minute, 40)}, base)
 	wantResult(t, res, 1, 1)
 
 	got := series(t, s, store.SeriesQuery{DeviceID: "d1", From: base.Add(-time.Hour), To: base.Add(time.Hour), Bucket: time.Hour})

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -27,9 +27,9 @@ func benchSeries(b *testing.B, open func(tb testing.TB) store.Store) {
 				}
 				n := int(month / step)
 				for i := 0; i < n; i += 5000 {
-					rs := make([]reading.Reading, 0, 5000)
+					rs := make([]thermowatt.Reading, 0, 5000)
 					for j := i; j < min(i+5000, n); j++ {
-						rs = append(rs, reading.Reading{DeviceID: device, RecordedAt: base.Add(time.Duration(j) * step),
+						rs = append(rs, thermowatt.Reading{DeviceID: device, RecordedAt: base.Add(time.Duration(j) * step),
 							Temperature: f(20 + float64(j%100)/10), VoltageV: f(4.9), CurrentMA: f(120), PowerMW: f(590),
 							Payload: []byte(`{"voltage_v":4.9,"current_ma":120,"power_mw":590,"sensor":{"bmp280":{"pressure_hpa":1012.5}}}`)})
 					}

@@ -26,7 +26,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -89,11 +89,11 @@ func f(v float64) *float64 { return &v }
 
 // rd returns a reading of device at base+offset with a temperature that
 // tells readings apart.
-func rd(device string, offset time.Duration, temp float64) reading.Reading {
-	return reading.Reading{DeviceID: device, RecordedAt: base.Add(offset), Temperature: f(temp)}
+func rd(device string, offset time.Duration, temp float64) thermowatt.Reading {
+	return thermowatt.Reading{DeviceID: device, RecordedAt: base.Add(offset), Temperature: f(temp)}
 }
 
-func insert(t *testing.T, s store.Store, rs []reading.Reading, receivedAt time.Time) store.InsertResult {
+func insert(t *testing.T, s store.Store, rs []thermowatt.Reading, receivedAt time.Time) store.InsertResult {
 	t.Helper()
 	res, err := s.InsertReadings(t.Context(), rs, receivedAt)
 	if err != nil {
@@ -138,7 +138,7 @@ func wantResult(t *testing.T, got store.InsertResult, accepted, duplicates int) 
 	}
 }
 
-func query(t *testing.T, s store.Store, q store.Query) []reading.Stored {
+func query(t *testing.T, s store.Store, q store.Query) []thermowatt.Stored {
 	t.Helper()
 	if q.Limit == 0 {
 		q.Limit = 10000
@@ -150,7 +150,7 @@ func query(t *testing.T, s store.Store, q store.Query) []reading.Stored {
 	return got
 }
 
-func getDevice(t *testing.T, s store.Store, id string) store.Device {
+func getDevice(t *testing.T, s store.Store, id string) thermowatt.Device {
 	t.Helper()
 	d, err := s.GetDevice(t.Context(), id)
 	if err != nil {
@@ -160,11 +160,11 @@ func getDevice(t *testing.T, s store.Store, id string) store.Device {
 }
 
 // key is the identity of a reading, for comparing sets of readings.
-func key(r reading.Reading) string {
+func key(r thermowatt.Reading) string {
 	return r.DeviceID + "@" + r.RecordedAt.UTC().Format(time.RFC3339Nano)
 }
 
-func keys(rs []reading.Stored) []string {
+func keys(rs []thermowatt.Stored) []string {
 	out := make([]string, len(rs))
 	for i, r := range rs {
 		out[i] = key(r.Reading)
@@ -173,7 +173,7 @@ func keys(rs []reading.Stored) []string {
 }
 
 // checkNewestFirst fails unless rs is strictly decreasing in (RecordedAt, ID).
-func checkNewestFirst(t *testing.T, rs []reading.Stored) {
+func checkNewestFirst(t *testing.T, rs []thermowatt.Stored) {
 	t.Helper()
 	for i := 1; i < len(rs); i++ {
 		a, b := rs[i-1], rs[i]
@@ -192,7 +192,7 @@ func testPing(t *testing.T, s store.Store) {
 
 func testInsertAndQuery(t *testing.T, s store.Store) {
 	received := base.Add(time.Hour)
-	in := []reading.Reading{
+	in := []thermowatt.Reading{
 		{
 			DeviceID: "esp32-a", RecordedAt: base, Temperature: f(21.5), Humidity: f(40.25),
 			VoltageV: f(3.3), CurrentMA: f(120.5), PowerMW: f(397.65),
@@ -208,7 +208,7 @@ func testInsertAndQuery(t *testing.T, s store.Store) {
 		t.Fatalf("QueryReadings returned %d readings, want 3", len(got))
 	}
 	checkNewestFirst(t, got)
-	wantOrder := []reading.Reading{in[1], in[2], in[0]}
+	wantOrder := []thermowatt.Reading{in[1], in[2], in[0]}
 	seenIDs := map[int64]bool{}
 	for i, g := range got {
 		w := wantOrder[i]
@@ -239,7 +239,7 @@ func testInsertAndQuery(t *testing.T, s store.Store) {
 	}
 }
 
-func show(r reading.Reading) string {
+func show(r thermowatt.Reading) string {
 	p := func(v *float64) string {
 		if v == nil {
 			return "nil"
@@ -271,14 +271,14 @@ func normalizeJSON(t *testing.T, b json.RawMessage) json.RawMessage {
 
 func testEmptyBatch(t *testing.T, s store.Store) {
 	wantResult(t, insert(t, s, nil, base), 0, 0) // insert checks len(Inserted) == 0
-	wantResult(t, insert(t, s, []reading.Reading{}, base), 0, 0)
-	if devices, err := s.ListDevices(t.Context()); err != nil || len(devices) != 0 {
+	wantResult(t, insert(t, s, []thermowatt.Reading{}, base), 0, 0)
+	if devices, err := s.ListDevices(t.Context(), store.DeviceQuery{Limit: 10}); err != nil || len(devices) != 0 {
 		t.Errorf("ListDevices after empty batches = %v, %v; want none", devices, err)
 	}
 }
 
 func testDuplicatesAcrossCalls(t *testing.T, s store.Store) {
-	batch := []reading.Reading{rd("d1", 0, 20), rd("d1", time.Minute, 21), rd("d2", 0, 22)}
+	batch := []thermowatt.Reading{rd("d1", 0, 20), rd("d1", time.Minute, 21), rd("d2", 0, 22)}
 	wantResult(t, insert(t, s, batch, base), 3, 0)
 
 	// A device retrying sends the same readings again, maybe with others.
@@ -308,7 +308,7 @@ func testDuplicatesAcrossCalls(t *testing.T, s store.Store) {
 }
 
 func testDuplicatesWithinBatch(t *testing.T, s store.Store) {
-	batch := []reading.Reading{
+	batch := []thermowatt.Reading{
 		rd("d1", 0, 20),
 		rd("d1", time.Minute, 21),
 		rd("d1", 0, 30), // repeat of the first, different value
@@ -337,11 +337,11 @@ func testDuplicatesWithinBatch(t *testing.T, s store.Store) {
 func testIdentityIsDeviceAndTime(t *testing.T, s store.Store) {
 	// The same instant from two devices is two readings; the same device
 	// at instants one microsecond apart is two readings.
-	batch := []reading.Reading{
+	batch := []thermowatt.Reading{
 		rd("d1", 0, 1), rd("d2", 0, 2), rd("d1", time.Microsecond, 3),
 	}
 	wantResult(t, insert(t, s, batch, base), 3, 0)
-	res := insert(t, s, []reading.Reading{rd("d2", time.Microsecond, 4), rd("d2", 0, 5)}, base)
+	res := insert(t, s, []thermowatt.Reading{rd("d2", time.Microsecond, 4), rd("d2", 0, 5)}, base)
 	wantInserted(t, res, true, false)
 	if got := query(t, s, store.Query{}); len(got) != 4 {
 		t.Errorf("stored %d readings, want 4: %v", len(got), keys(got))
@@ -352,10 +352,10 @@ func testIdentityAtMicrosecondPrecision(t *testing.T, s store.Store) {
 	// Timestamps are kept to the microsecond, so two recordedAt that differ
 	// only below it are the same reading, on every backend.
 	at := base.Add(42 * time.Microsecond)
-	a := reading.Reading{DeviceID: "d1", RecordedAt: at.Add(100 * time.Nanosecond), Temperature: f(1)}
-	b := reading.Reading{DeviceID: "d1", RecordedAt: at.Add(900 * time.Nanosecond), Temperature: f(2)}
-	wantResult(t, insert(t, s, []reading.Reading{a, b}, base), 1, 1)
-	wantResult(t, insert(t, s, []reading.Reading{{DeviceID: "d1", RecordedAt: at}}, base), 0, 1)
+	a := thermowatt.Reading{DeviceID: "d1", RecordedAt: at.Add(100 * time.Nanosecond), Temperature: f(1)}
+	b := thermowatt.Reading{DeviceID: "d1", RecordedAt: at.Add(900 * time.Nanosecond), Temperature: f(2)}
+	wantResult(t, insert(t, s, []thermowatt.Reading{a, b}, base), 1, 1)
+	wantResult(t, insert(t, s, []thermowatt.Reading{{DeviceID: "d1", RecordedAt: at}}, base), 0, 1)
 
 	got := query(t, s, store.Query{})
 	if len(got) != 1 || !got[0].RecordedAt.Equal(at) {
@@ -367,23 +367,23 @@ func testFailedBatchStoresNothing(t *testing.T, s store.Store) {
 	// One transaction: when a reading cannot be stored (here its payload
 	// is not JSON, which callers must not send), neither is any other of
 	// the call, nor are its devices registered.
-	batch := []reading.Reading{
+	batch := []thermowatt.Reading{
 		rd("a-new-device", 0, 1),
 		rd("d1", 0, 2),
 		{DeviceID: "d2", RecordedAt: base, Payload: json.RawMessage(`{"broken":`)},
 	}
-	insert(t, s, []reading.Reading{rd("d1", -time.Minute, 0)}, base)
+	insert(t, s, []thermowatt.Reading{rd("d1", -time.Minute, 0)}, base)
 	res, err := s.InsertReadings(t.Context(), batch, base.Add(time.Hour))
 	if err == nil {
 		t.Fatalf("InsertReadings with a payload that is not JSON = %+v, want an error", res)
 	}
-	if errors.Is(err, store.ErrUnavailable) {
+	if errors.Is(err, thermowatt.ErrUnavailable) {
 		t.Errorf("a bad payload is reported as ErrUnavailable (the client would resend it forever): %v", err)
 	}
 	if got := query(t, s, store.Query{}); len(got) != 1 {
 		t.Errorf("after a failed batch %v are stored, want only the earlier reading", keys(got))
 	}
-	if _, err := s.GetDevice(t.Context(), "a-new-device"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetDevice(t.Context(), "a-new-device"); !errors.Is(err, thermowatt.ErrNotFound) {
 		t.Errorf("a failed batch registered its device: GetDevice err = %v", err)
 	}
 	d := getDevice(t, s, "d1")
@@ -403,7 +403,7 @@ func testConcurrentOverlappingBatches(t *testing.T, s store.Store) {
 		window   = 25
 	)
 	devices := []string{"d1", "d2", "d3"}
-	all := make([]reading.Reading, distinct)
+	all := make([]thermowatt.Reading, distinct)
 	for i := range all {
 		all[i] = rd(devices[i%len(devices)], time.Duration(i/len(devices))*time.Minute, float64(i))
 	}
@@ -420,7 +420,7 @@ func testConcurrentOverlappingBatches(t *testing.T, s store.Store) {
 		wg.Go(func() {
 			for round := range 3 {
 				start := (w*7 + round*11) % distinct
-				var batch []reading.Reading
+				var batch []thermowatt.Reading
 				for i := range window {
 					batch = append(batch, all[(start+i)%distinct])
 				}
@@ -491,7 +491,7 @@ func testConcurrentSameReading(t *testing.T, s store.Store) {
 		)
 		for range writers {
 			wg.Go(func() {
-				res, err := s.InsertReadings(context.Background(), []reading.Reading{r}, base)
+				res, err := s.InsertReadings(context.Background(), []thermowatt.Reading{r}, base)
 				if err == nil {
 					err = checkResult(res, 1)
 				}
@@ -519,18 +519,18 @@ func testConcurrentSameReading(t *testing.T, s store.Store) {
 
 func testDeviceAutoRegistration(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	if _, err := s.GetDevice(ctx, "new"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetDevice(ctx, "new"); !errors.Is(err, thermowatt.ErrNotFound) {
 		t.Fatalf("GetDevice before any reading: err = %v, want ErrNotFound", err)
 	}
 	t1 := base.Add(time.Hour)
-	insert(t, s, []reading.Reading{rd("new", 0, 1), rd("new", time.Minute, 2)}, t1)
+	insert(t, s, []thermowatt.Reading{rd("new", 0, 1), rd("new", time.Minute, 2)}, t1)
 	d := getDevice(t, s, "new")
 	if !d.CreatedAt.Equal(t1) || d.LastSeenAt == nil || !d.LastSeenAt.Equal(t1) || d.ReadingCount != 2 {
 		t.Fatalf("after first batch: %s; want created and last seen %v, 2 readings", showDevice(d), t1)
 	}
 
 	t2 := t1.Add(5 * time.Minute)
-	insert(t, s, []reading.Reading{rd("new", 2*time.Minute, 3)}, t2)
+	insert(t, s, []thermowatt.Reading{rd("new", 2*time.Minute, 3)}, t2)
 	d = getDevice(t, s, "new")
 	if !d.CreatedAt.Equal(t1) || d.LastSeenAt == nil || !d.LastSeenAt.Equal(t2) || d.ReadingCount != 3 {
 		t.Fatalf("after second batch: %s; want created %v, last seen %v, 3 readings", showDevice(d), t1, t2)
@@ -538,7 +538,7 @@ func testDeviceAutoRegistration(t *testing.T, s store.Store) {
 
 	// Only duplicates: nothing accepted, so nothing changes.
 	t3 := t2.Add(5 * time.Minute)
-	insert(t, s, []reading.Reading{rd("new", 0, 1)}, t3)
+	insert(t, s, []thermowatt.Reading{rd("new", 0, 1)}, t3)
 	d = getDevice(t, s, "new")
 	if !d.LastSeenAt.Equal(t2) || d.ReadingCount != 3 {
 		t.Errorf("after a batch of duplicates: %s; want last seen still %v, 3 readings", showDevice(d), t2)
@@ -549,14 +549,14 @@ func testDeviceAutoRegistration(t *testing.T, s store.Store) {
 	if _, err := s.CreateDevice(ctx, "pre", created); err != nil {
 		t.Fatalf("CreateDevice: %v", err)
 	}
-	insert(t, s, []reading.Reading{rd("pre", 0, 1)}, t1)
+	insert(t, s, []thermowatt.Reading{rd("pre", 0, 1)}, t1)
 	d = getDevice(t, s, "pre")
 	if !d.CreatedAt.Equal(created) || d.LastSeenAt == nil || !d.LastSeenAt.Equal(t1) || d.ReadingCount != 1 {
 		t.Errorf("pre-registered device after a reading: %s; want created %v, last seen %v, 1 reading", showDevice(d), created, t1)
 	}
 }
 
-func showDevice(d store.Device) string {
+func showDevice(d thermowatt.Device) string {
 	last := "nil"
 	if d.LastSeenAt != nil {
 		last = d.LastSeenAt.String()
@@ -571,27 +571,27 @@ func testCreateDevice(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatalf("CreateDevice: %v", err)
 	}
-	want := store.Device{ID: "esp32-kitchen", CreatedAt: base, ExpectedIntervalS: 300}
+	want := thermowatt.Device{ID: "esp32-kitchen", CreatedAt: base, ExpectedIntervalS: 300}
 	if !reflect.DeepEqual(d, want) {
 		t.Errorf("CreateDevice = %s, want %s", showDevice(d), showDevice(want))
 	}
 	if got := getDevice(t, s, "esp32-kitchen"); !reflect.DeepEqual(got, want) {
 		t.Errorf("GetDevice = %s, want %s", showDevice(got), showDevice(want))
 	}
-	if _, err := s.CreateDevice(ctx, "esp32-kitchen", now.Add(time.Hour)); !errors.Is(err, store.ErrExists) {
+	if _, err := s.CreateDevice(ctx, "esp32-kitchen", now.Add(time.Hour)); !errors.Is(err, thermowatt.ErrExists) {
 		t.Errorf("CreateDevice again: err = %v, want ErrExists", err)
 	}
 	if got := getDevice(t, s, "esp32-kitchen"); !got.CreatedAt.Equal(base) {
 		t.Errorf("a second CreateDevice changed CreatedAt to %v", got.CreatedAt)
 	}
-	if _, err := s.GetDevice(ctx, "esp32-nowhere"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetDevice(ctx, "esp32-nowhere"); !errors.Is(err, thermowatt.ErrNotFound) {
 		t.Errorf("GetDevice(unknown): err = %v, want ErrNotFound", err)
 	}
 }
 
 func testListDevicesOrderedByID(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	if ds, err := s.ListDevices(ctx); err != nil || len(ds) != 0 {
+	if ds, err := s.ListDevices(ctx, store.DeviceQuery{Limit: 10}); err != nil || len(ds) != 0 {
 		t.Fatalf("ListDevices on an empty store = %v, %v; want none", ds, err)
 	}
 	// Byte order, whatever the database's locale: "B" < "a", "a-1" < "a_1".
@@ -601,13 +601,13 @@ func testListDevicesOrderedByID(t *testing.T, s store.Store) {
 			t.Fatalf("CreateDevice(%q): %v", id, err)
 		}
 	}
-	var rs []reading.Reading
+	var rs []thermowatt.Reading
 	for _, id := range ids[4:] {
 		rs = append(rs, rd(id, 0, 1))
 	}
 	insert(t, s, rs, base)
 
-	ds, err := s.ListDevices(ctx)
+	ds, err := s.ListDevices(ctx, store.DeviceQuery{Limit: 100})
 	if err != nil {
 		t.Fatalf("ListDevices: %v", err)
 	}
@@ -618,6 +618,24 @@ func testListDevicesOrderedByID(t *testing.T, s store.Store) {
 	want := slices.Sorted(slices.Values(ids))
 	if !slices.Equal(got, want) {
 		t.Errorf("ListDevices ids = %q, want %q", got, want)
+	}
+	// Pages of 3 walk the same ids, each once.
+	var paged []string
+	for q := (store.DeviceQuery{Limit: 3}); ; {
+		page, err := s.ListDevices(ctx, q)
+		if err != nil {
+			t.Fatalf("ListDevices(%+v): %v", q, err)
+		}
+		for _, d := range page {
+			paged = append(paged, d.ID)
+		}
+		if len(page) < q.Limit {
+			break
+		}
+		q.After = page[len(page)-1].ID
+	}
+	if !slices.Equal(paged, want) {
+		t.Errorf("ListDevices in pages of 3 = %q, want %q", paged, want)
 	}
 	for _, d := range ds {
 		wantCount := int64(0)
@@ -633,7 +651,7 @@ func testListDevicesOrderedByID(t *testing.T, s store.Store) {
 func testKeysetPagination(t *testing.T, s store.Store) {
 	// Four devices reporting at the same instants: every recorded_at is
 	// shared by several readings, so pages must break ties by id.
-	var rs []reading.Reading
+	var rs []thermowatt.Reading
 	for i := range 9 {
 		for _, d := range []string{"d1", "d2", "d3", "d4"} {
 			rs = append(rs, rd(d, time.Duration(i)*time.Minute, float64(i)))
@@ -651,7 +669,7 @@ func testKeysetPagination(t *testing.T, s store.Store) {
 		full := query(t, s, q)
 		checkNewestFirst(t, full)
 		for _, size := range []int{1, 3, 7, len(full), len(full) + 1} {
-			var walked []reading.Stored
+			var walked []thermowatt.Stored
 			page := q
 			page.Limit = size
 			for pages := 0; ; pages++ {
@@ -686,7 +704,7 @@ func testKeysetPagination(t *testing.T, s store.Store) {
 }
 
 func testFromToBounds(t *testing.T, s store.Store) {
-	var rs []reading.Reading
+	var rs []thermowatt.Reading
 	for i := range 10 {
 		rs = append(rs, rd("d1", time.Duration(i)*time.Minute, float64(i)))
 	}
@@ -694,7 +712,7 @@ func testFromToBounds(t *testing.T, s store.Store) {
 	insert(t, s, rs, base)
 
 	at := func(i int) time.Time { return base.Add(time.Duration(i) * time.Minute) }
-	temps := func(got []reading.Stored) []float64 {
+	temps := func(got []thermowatt.Stored) []float64 {
 		var out []float64
 		for _, r := range got {
 			out = append(out, *r.Temperature)
@@ -729,8 +747,8 @@ func testFromToBounds(t *testing.T, s store.Store) {
 }
 
 func testNullFields(t *testing.T, s store.Store) {
-	r := reading.Reading{DeviceID: "d1", RecordedAt: base}
-	insert(t, s, []reading.Reading{r}, base)
+	r := thermowatt.Reading{DeviceID: "d1", RecordedAt: base}
+	insert(t, s, []thermowatt.Reading{r}, base)
 	got := query(t, s, store.Query{})
 	if len(got) != 1 {
 		t.Fatalf("got %d readings, want 1", len(got))
@@ -743,9 +761,9 @@ func testNullFields(t *testing.T, s store.Store) {
 	}
 
 	// Zero is a value, not an absence.
-	z := reading.Reading{DeviceID: "d1", RecordedAt: base.Add(time.Minute),
+	z := thermowatt.Reading{DeviceID: "d1", RecordedAt: base.Add(time.Minute),
 		Temperature: f(0), Humidity: f(0), VoltageV: f(0), CurrentMA: f(0), PowerMW: f(-0.5)}
-	insert(t, s, []reading.Reading{z}, base)
+	insert(t, s, []thermowatt.Reading{z}, base)
 	got = query(t, s, store.Query{Limit: 1})
 	if !reflect.DeepEqual(got[0].Reading, z) {
 		t.Errorf("reading of zeros came back as %s, want %s", show(got[0].Reading), show(z))
@@ -758,9 +776,9 @@ func testPayloadRoundTrip(t *testing.T, s store.Store) {
 		`{}`,
 		`{"big":12345678901234,"neg":-1e-7}`,
 	}
-	var rs []reading.Reading
+	var rs []thermowatt.Reading
 	for i, p := range payloads {
-		rs = append(rs, reading.Reading{DeviceID: "d1", RecordedAt: base.Add(time.Duration(i) * time.Minute), Payload: json.RawMessage(p)})
+		rs = append(rs, thermowatt.Reading{DeviceID: "d1", RecordedAt: base.Add(time.Duration(i) * time.Minute), Payload: json.RawMessage(p)})
 	}
 	insert(t, s, rs, base)
 	got := query(t, s, store.Query{})
@@ -784,15 +802,15 @@ func testTimesComeBackInUTC(t *testing.T, s store.Store) {
 	pst := time.FixedZone("PST", -8*3600)
 	recorded := time.Date(2026, 11, 21, 8, 30, 15, 987654321, jst) // nanoseconds: truncated to µs
 	received := time.Date(2026, 11, 20, 15, 31, 0, 1500, pst)
-	insert(t, s, []reading.Reading{{DeviceID: "d1", RecordedAt: recorded}}, received)
+	insert(t, s, []thermowatt.Reading{{DeviceID: "d1", RecordedAt: recorded}}, received)
 
 	got := query(t, s, store.Query{})
 	if len(got) != 1 {
 		t.Fatalf("got %d readings, want 1", len(got))
 	}
 	r := got[0]
-	wantRecorded := recorded.Truncate(reading.Precision).UTC()
-	wantReceived := received.Truncate(reading.Precision).UTC()
+	wantRecorded := recorded.Truncate(thermowatt.Precision).UTC()
+	wantReceived := received.Truncate(thermowatt.Precision).UTC()
 	if r.RecordedAt != wantRecorded { // == checks the location too
 		t.Errorf("RecordedAt = %v (%s), want %v in UTC", r.RecordedAt, r.RecordedAt.Location(), wantRecorded)
 	}
@@ -804,7 +822,7 @@ func testTimesComeBackInUTC(t *testing.T, s store.Store) {
 		t.Errorf("device %s, want created and last seen %v in UTC", showDevice(d), wantReceived)
 	}
 	// The same instant written in another zone is the same reading.
-	wantResult(t, insert(t, s, []reading.Reading{{DeviceID: "d1", RecordedAt: recorded.In(pst)}}, received), 0, 1)
+	wantResult(t, insert(t, s, []thermowatt.Reading{{DeviceID: "d1", RecordedAt: recorded.In(pst)}}, received), 0, 1)
 	if got := query(t, s, store.Query{From: recorded.In(pst).Truncate(time.Microsecond), To: recorded.Add(time.Microsecond)}); len(got) != 1 {
 		t.Errorf("query bounded by the same instant in PST returned %d readings, want 1", len(got))
 	}
@@ -817,11 +835,11 @@ func testTokens(t *testing.T, s store.Store) {
 	}
 	hash := func(b byte) []byte { return bytes.Repeat([]byte{b, 0x00, 0xff}, 11)[:32] }
 	jst := time.FixedZone("JST", 9*3600)
-	tokens := []store.Token{
-		{ID: "tok_admin", Hash: hash(1), Scope: store.ScopeAdmin, CreatedAt: base.In(jst)},
-		{ID: "tok_dev", Hash: hash(2), Scope: store.ScopeDevice, DeviceID: "esp32-a", CreatedAt: base.Add(time.Second)},
-		{ID: "tok_read1", Hash: hash(3), Scope: store.ScopeReader, CreatedAt: base.Add(2 * time.Second)},
-		{ID: "tok_read2", Hash: hash(4), Scope: store.ScopeReader, CreatedAt: base.Add(3 * time.Second)},
+	tokens := []thermowatt.Token{
+		{ID: "tok_admin", Hash: hash(1), Scope: thermowatt.ScopeAdmin, CreatedAt: base.In(jst)},
+		{ID: "tok_dev", Hash: hash(2), Scope: thermowatt.ScopeDevice, DeviceID: "esp32-a", CreatedAt: base.Add(time.Second)},
+		{ID: "tok_read1", Hash: hash(3), Scope: thermowatt.ScopeReader, CreatedAt: base.Add(2 * time.Second)},
+		{ID: "tok_read2", Hash: hash(4), Scope: thermowatt.ScopeReader, CreatedAt: base.Add(3 * time.Second)},
 	}
 	// Created out of order: listed oldest first.
 	for _, i := range []int{2, 0, 3, 1} {
@@ -841,7 +859,7 @@ func testTokens(t *testing.T, s store.Store) {
 			t.Errorf("TokenByID(%s) = %+v, want %+v", want.ID, got, want)
 		}
 	}
-	counts := map[string]int{store.ScopeAdmin: 1, store.ScopeDevice: 1, store.ScopeReader: 2}
+	counts := map[thermowatt.Scope]int{thermowatt.ScopeAdmin: 1, thermowatt.ScopeDevice: 1, thermowatt.ScopeReader: 2}
 	checkCounts := func(when string) {
 		t.Helper()
 		for scope, want := range counts {
@@ -857,19 +875,19 @@ func testTokens(t *testing.T, s store.Store) {
 	if err := s.RevokeToken(ctx, "tok_read1", revokedAt); err != nil {
 		t.Fatalf("RevokeToken: %v", err)
 	}
-	if _, err := s.TokenByID(ctx, "tok_read1"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.TokenByID(ctx, "tok_read1"); !errors.Is(err, thermowatt.ErrNotFound) {
 		t.Errorf("TokenByID(revoked): err = %v, want ErrNotFound", err)
 	}
-	if err := s.RevokeToken(ctx, "tok_read1", revokedAt); !errors.Is(err, store.ErrNotFound) {
+	if err := s.RevokeToken(ctx, "tok_read1", revokedAt); !errors.Is(err, thermowatt.ErrNotFound) {
 		t.Errorf("RevokeToken(already revoked): err = %v, want ErrNotFound", err)
 	}
-	if err := s.RevokeToken(ctx, "tok_nope", revokedAt); !errors.Is(err, store.ErrNotFound) {
+	if err := s.RevokeToken(ctx, "tok_nope", revokedAt); !errors.Is(err, thermowatt.ErrNotFound) {
 		t.Errorf("RevokeToken(unknown): err = %v, want ErrNotFound", err)
 	}
-	if _, err := s.TokenByID(ctx, "tok_nope"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.TokenByID(ctx, "tok_nope"); !errors.Is(err, thermowatt.ErrNotFound) {
 		t.Errorf("TokenByID(unknown): err = %v, want ErrNotFound", err)
 	}
-	counts[store.ScopeReader] = 1
+	counts[thermowatt.ScopeReader] = 1
 	checkCounts("after revoke")
 
 	list, err := s.ListTokens(ctx)
@@ -886,20 +904,20 @@ func testTokens(t *testing.T, s store.Store) {
 
 func testTokenErrors(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	tok := store.Token{ID: "tok_1", Hash: []byte("h"), Scope: store.ScopeReader, CreatedAt: base}
+	tok := thermowatt.Token{ID: "tok_1", Hash: []byte("h"), Scope: thermowatt.ScopeReader, CreatedAt: base}
 	if err := s.CreateToken(ctx, tok); err != nil {
 		t.Fatalf("CreateToken: %v", err)
 	}
 	tok.Hash = []byte("other")
-	if err := s.CreateToken(ctx, tok); !errors.Is(err, store.ErrExists) {
+	if err := s.CreateToken(ctx, tok); !errors.Is(err, thermowatt.ErrExists) {
 		t.Errorf("CreateToken(same id): err = %v, want ErrExists", err)
 	}
 	// A device token names a registered device.
-	dev := store.Token{ID: "tok_2", Hash: []byte("h"), Scope: store.ScopeDevice, DeviceID: "unregistered", CreatedAt: base}
-	if err := s.CreateToken(ctx, dev); !errors.Is(err, store.ErrNotFound) {
+	dev := thermowatt.Token{ID: "tok_2", Hash: []byte("h"), Scope: thermowatt.ScopeDevice, DeviceID: "unregistered", CreatedAt: base}
+	if err := s.CreateToken(ctx, dev); !errors.Is(err, thermowatt.ErrNotFound) {
 		t.Errorf("CreateToken(device token, unknown device): err = %v, want ErrNotFound", err)
 	}
-	bad := store.Token{ID: "tok_3", Hash: []byte("h"), Scope: "superuser", CreatedAt: base}
+	bad := thermowatt.Token{ID: "tok_3", Hash: []byte("h"), Scope: "superuser", CreatedAt: base}
 	if err := s.CreateToken(ctx, bad); err == nil {
 		t.Errorf("CreateToken(scope %q): no error", bad.Scope)
 	}
@@ -949,7 +967,7 @@ func testRawArchive(t *testing.T, s store.Store) {
 			t.Errorf("GetRaw(%d) = %+v, want %+v", ids[i], got, want)
 		}
 	}
-	if _, err := s.GetRaw(ctx, ids[len(ids)-1]+1000); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetRaw(ctx, ids[len(ids)-1]+1000); !errors.Is(err, thermowatt.ErrNotFound) {
 		t.Errorf("GetRaw(unknown): err = %v, want ErrNotFound", err)
 	}
 }
@@ -957,11 +975,11 @@ func testRawArchive(t *testing.T, s store.Store) {
 func testCanceledContext(t *testing.T, s store.Store) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := s.InsertReadings(ctx, []reading.Reading{rd("d1", 0, 1)}, base)
+	_, err := s.InsertReadings(ctx, []thermowatt.Reading{rd("d1", 0, 1)}, base)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("InsertReadings with a canceled context: err = %v, want context.Canceled", err)
 	}
-	if errors.Is(err, store.ErrUnavailable) {
+	if errors.Is(err, thermowatt.ErrUnavailable) {
 		t.Errorf("a canceled context is reported as ErrUnavailable: %v", err)
 	}
 	if _, err := s.QueryReadings(ctx, store.Query{Limit: 1}); !errors.Is(err, context.Canceled) {
@@ -977,13 +995,13 @@ func testClosedStoreIsUnavailable(t *testing.T, s store.Store) {
 		t.Fatalf("Close: %v", err)
 	}
 	ctx := t.Context()
-	if err := s.Ping(ctx); !errors.Is(err, store.ErrUnavailable) {
+	if err := s.Ping(ctx); !errors.Is(err, thermowatt.ErrUnavailable) {
 		t.Errorf("Ping after Close: err = %v, want ErrUnavailable", err)
 	}
-	if _, err := s.InsertReadings(ctx, []reading.Reading{rd("d1", 0, 1)}, base); !errors.Is(err, store.ErrUnavailable) {
+	if _, err := s.InsertReadings(ctx, []thermowatt.Reading{rd("d1", 0, 1)}, base); !errors.Is(err, thermowatt.ErrUnavailable) {
 		t.Errorf("InsertReadings after Close: err = %v, want ErrUnavailable", err)
 	}
-	if _, err := s.QueryReadings(ctx, store.Query{Limit: 1}); !errors.Is(err, store.ErrUnavailable) {
+	if _, err := s.QueryReadings(ctx, store.Query{Limit: 1}); !errors.Is(err, thermowatt.ErrUnavailable) {
 		t.Errorf("QueryReadings after Close: err = %v, want ErrUnavailable", err)
 	}
 }

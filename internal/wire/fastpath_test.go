@@ -1,9 +1,11 @@
-package ingest
+package wire
 
 import (
 	"encoding/json"
 	"regexp"
 	"testing"
+
+	"github.com/thermowatt/thermowatt"
 )
 
 // The shortcuts must agree with the general decoding they stand in for.
@@ -14,8 +16,8 @@ func TestValidDeviceIDMatchesPattern(t *testing.T) {
 	for _, id := range []string{"", "a", "esp32-node-01", "esp32_node.01", long, long + "x", "a b", "a/b",
 		"ä", "a\n", "\na", "a$", "-", ".", "..", "...", ".a", "日本", "a\x00"} {
 		want := pattern.MatchString(id) && id != "." && id != ".." // path segments of their own
-		if got := validDeviceID(id); got != want {
-			t.Errorf("validDeviceID(%q) = %v, the pattern says %v", id, got, want)
+		if got := thermowatt.ValidDeviceID(id); got != want {
+			t.Errorf("thermowatt.ValidDeviceID(%q) = %v, the pattern says %v", id, got, want)
 		}
 	}
 }

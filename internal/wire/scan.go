@@ -1,4 +1,4 @@
-package ingest
+package wire
 
 // scanner walks JSON text once, checking it as strictly as encoding/json
 // does (json.Valid): the same grammar, the same four whitespace bytes, no

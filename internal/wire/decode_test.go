@@ -1,11 +1,12 @@
-package ingest
+package wire
 
 import (
 	"encoding/json"
-	"github.com/thermowatt/thermowatt/internal/reading"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/thermowatt/thermowatt"
 )
 
 var now = time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
@@ -90,7 +91,7 @@ func FuzzDecode(f *testing.F) {
 
 // parseReading decodes one reading object as Decode does, for the tests
 // of the rules.
-func parseReading(raw []byte, now time.Time) (r reading.Reading, field, msg string) {
+func parseReading(raw []byte, now time.Time) (r thermowatt.Reading, field, msg string) {
 	b, err := Decode(raw, now)
 	switch {
 	case err != nil:

@@ -1,4 +1,4 @@
-package ingest
+package wire
 
 import (
 	"fmt"
@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt"
 )
 
 // The accepted ranges. They are wide enough for any sensor a node might
@@ -30,7 +30,7 @@ var (
 )
 
 // ValidDeviceID reports whether id is an acceptable device id.
-func ValidDeviceID(id string) bool { return validDeviceID(id) }
+func ValidDeviceID(id string) bool { return thermowatt.ValidDeviceID(id) }
 
 // wireReading is a reading as the scanner found it: the text of each
 // field it has (nil when absent), so that a wrong type is reported against
@@ -113,7 +113,7 @@ func (s *scanner) skipSpaceAndPeek() byte {
 // field and message of the first problem; the returned reading still
 // carries the device id when that much was readable. The checks and their
 // order are the API's: a client sees the first problem of its reading.
-func (d *decoder) validate(w *wireReading) (r reading.Reading, field, msg string) {
+func (d *decoder) validate(w *wireReading) (r thermowatt.Reading, field, msg string) {
 	if w.unknownKey != nil {
 		field, msg = unknownField(w.unknownKey)
 		return r, field, msg
@@ -126,13 +126,13 @@ func (d *decoder) validate(w *wireReading) (r reading.Reading, field, msg string
 	if !ok {
 		return r, "deviceId", "deviceId must be a string"
 	}
-	if !validDeviceID(id) {
-		return r, "deviceId", "deviceId must be " + DeviceIDRule
+	if !thermowatt.ValidDeviceID(id) {
+		return r, "deviceId", "deviceId must be " + thermowatt.DeviceIDRule
 	}
 	r.DeviceID = id
 
 	if isNull(w.recordedAt) {
-		r.RecordedAt = d.now.UTC().Truncate(reading.Precision)
+		r.RecordedAt = d.now.UTC().Truncate(thermowatt.Precision)
 		r.ServerTime = true
 	} else {
 		s, err := unquote(w.recordedAt)
@@ -149,7 +149,7 @@ func (d *decoder) validate(w *wireReading) (r reading.Reading, field, msg string
 		if t.After(d.now.Add(MaxFuture)) {
 			return r, "recordedAt", fmt.Sprintf("recordedAt %s is more than 10 minutes ahead of the server clock (%s)", s, d.now.UTC().Format(time.RFC3339))
 		}
-		r.RecordedAt = t.UTC().Truncate(reading.Precision)
+		r.RecordedAt = t.UTC().Truncate(thermowatt.Precision)
 	}
 
 	if r.Temperature, field, msg, ok = d.number("temperature", w.temperature); !ok {

@@ -1,4 +1,4 @@
-package ingest
+package wire
 
 import (
 	"encoding/json"
@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt"
 )
 
 // FuzzValidate: one reading built from fuzzed fields is accepted exactly
@@ -45,7 +45,7 @@ func FuzzValidate(f *testing.F) {
 			}
 			return
 		}
-		if r.DeviceID != id || !r.RecordedAt.Equal(ts.UTC().Truncate(reading.Precision)) {
+		if r.DeviceID != id || !r.RecordedAt.Equal(ts.UTC().Truncate(thermowatt.Precision)) {
 			t.Fatalf("%s: stored %+v", raw, r)
 		}
 		if hasTemp && (r.Temperature == nil || *r.Temperature != temp) {

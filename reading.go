@@ -1,6 +1,4 @@
-// Package reading defines what a sensor reading is, independent of how it
-// arrives (HTTP, CSV backfill) or where it is kept (PostgreSQL, SQLite).
-package reading
+package thermowatt
 
 import (
 	"encoding/json"
@@ -37,3 +35,24 @@ type Stored struct {
 
 // Precision is the resolution at which timestamps are stored.
 const Precision = time.Microsecond
+
+// DeviceIDRule says what a device id may be, for error messages. "." and
+// ".." are refused because a device's id is a segment of its URLs
+// (/api/devices/{id}), where they would name another resource.
+const DeviceIDRule = `1-64 characters of A-Z, a-z, 0-9, '.', '_' or '-', other than "." and ".."`
+
+// ValidDeviceID reports whether id follows DeviceIDRule (a loop is several
+// times cheaper than a regexp; ingest checks every reading's id).
+func ValidDeviceID(id string) bool {
+	if len(id) < 1 || len(id) > 64 || id == "." || id == ".." {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}

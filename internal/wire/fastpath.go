@@ -1,4 +1,4 @@
-package ingest
+package wire
 
 import (
 	"bytes"
@@ -10,27 +10,6 @@ import (
 // The decoder's shortcuts: the common case, a reading as the firmware
 // writes it, takes them; anything else still goes through encoding/json,
 // so the results are the same.
-
-// DeviceIDRule says what a device id may be, for error messages. "." and
-// ".." are refused because a device's id is a segment of its URLs
-// (/api/devices/{id}), where they would name another resource.
-const DeviceIDRule = `1-64 characters of A-Z, a-z, 0-9, '.', '_' or '-', other than "." and ".."`
-
-// validDeviceID reports whether id follows DeviceIDRule (a loop is several
-// times cheaper than a regexp here).
-func validDeviceID(id string) bool {
-	if len(id) < 1 || len(id) > 64 || id == "." || id == ".." {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-'
-		if !ok {
-			return false
-		}
-	}
-	return true
-}
 
 // plainString returns what is between the quotes of the JSON string raw
 // when that is printable ASCII without escapes (ids, RFC 3339 times, field

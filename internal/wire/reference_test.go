@@ -1,4 +1,4 @@
-package ingest
+package wire
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt"
 )
 
 // The decoder Decode replaced, on encoding/json, kept as the reference its
@@ -42,7 +42,7 @@ func referenceDecode(body []byte, now time.Time) (Batch, error) {
 			return Batch{}, &BodyError{TooLarge: true, Message: fmt.Sprintf("%d readings in one request; the maximum is %d: split the batch", len(items), MaxBatch)}
 		}
 		b := Batch{Total: len(items), Array: true}
-		b.Readings = make([]reading.Reading, 0, len(items))
+		b.Readings = make([]thermowatt.Reading, 0, len(items))
 		b.Indexes = make([]int, 0, len(items))
 		for i, item := range items {
 			b.referenceAdd(i, item, now)
@@ -63,7 +63,7 @@ func (b *Batch) referenceAdd(index int, raw json.RawMessage, now time.Time) {
 			DeviceID json.RawMessage `json:"deviceId"`
 		}
 		var id string
-		if json.Unmarshal(raw, &named) == nil && !isNull(named.DeviceID) && unquoteInto(named.DeviceID, &id) && validDeviceID(id) {
+		if json.Unmarshal(raw, &named) == nil && !isNull(named.DeviceID) && unquoteInto(named.DeviceID, &id) && thermowatt.ValidDeviceID(id) {
 			r.DeviceID = id
 		}
 	}
@@ -97,7 +97,7 @@ type referenceWirePower struct {
 // parseReading validates one reading. On failure it returns the field and
 // message of the first problem; the returned reading still carries the
 // device id when that much was readable.
-func referenceParseReading(raw json.RawMessage, now time.Time) (r reading.Reading, field, msg string) {
+func referenceParseReading(raw json.RawMessage, now time.Time) (r thermowatt.Reading, field, msg string) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' {
 		return r, "", "a reading must be a JSON object"
@@ -120,13 +120,13 @@ func referenceParseReading(raw json.RawMessage, now time.Time) (r reading.Readin
 	if !unquoteInto(w.DeviceID, &id) {
 		return r, "deviceId", "deviceId must be a string"
 	}
-	if !validDeviceID(id) {
-		return r, "deviceId", "deviceId must be " + DeviceIDRule
+	if !thermowatt.ValidDeviceID(id) {
+		return r, "deviceId", "deviceId must be " + thermowatt.DeviceIDRule
 	}
 	r.DeviceID = id
 
 	if isNull(w.RecordedAt) {
-		r.RecordedAt = now.UTC().Truncate(reading.Precision)
+		r.RecordedAt = now.UTC().Truncate(thermowatt.Precision)
 		r.ServerTime = true
 	} else {
 		var s string
@@ -143,7 +143,7 @@ func referenceParseReading(raw json.RawMessage, now time.Time) (r reading.Readin
 		if t.After(now.Add(MaxFuture)) {
 			return r, "recordedAt", fmt.Sprintf("recordedAt %s is more than 10 minutes ahead of the server clock (%s)", s, now.UTC().Format(time.RFC3339))
 		}
-		r.RecordedAt = t.UTC().Truncate(reading.Precision)
+		r.RecordedAt = t.UTC().Truncate(thermowatt.Precision)
 	}
 
 	var ok bool

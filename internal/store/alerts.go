@@ -4,51 +4,52 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"time"
+
+	"github.com/thermowatt/thermowatt"
 )
 
-// Ops is what operations need from a store: device health and failure
-// counts, alerts whose state the database arbitrates, and retention. Both
-// backends implement it as part of Store.
-type Ops interface {
-	// SetExpectedInterval sets how often a device should send, in seconds
-	// (> 0); ErrNotFound when the device is unknown.
-	SetExpectedInterval(ctx context.Context, deviceID string, seconds int) error
+// FailureCounts keeps what the server refused, per device and minute.
+type FailureCounts interface {
 	// CountFailures adds rejected readings and refused authentications to
 	// a device's counts, in the minute of at. An unknown device is ignored.
 	CountFailures(ctx context.Context, deviceID string, rejected, authFailures int, at time.Time) error
 	// FailuresSince sums each device's counted failures from since on
 	// (minute buckets starting at or after since).
-	FailuresSince(ctx context.Context, since time.Time) (map[string]Failures, error)
-	// HealthNear returns payload.device of the device's newest reading
-	// recorded at or before at, or, when there is none, of its oldest
-	// reading recorded after it; ok is false when no reading carries one.
-	HealthNear(ctx context.Context, deviceID string, at time.Time) (health json.RawMessage, ok bool, err error)
+	FailuresSince(ctx context.Context, since time.Time) (map[string]thermowatt.Failures, error)
+}
 
+// Alerts keeps alerts, whose state the database arbitrates so that
+// several checkers at once open, resolve and notify each one once.
+type Alerts interface {
 	// OpenAlert opens an alert unless one of the same device and kind is
 	// open. opened is true only for the one call that opened it, however
 	// many race. With a.IfLastSeen set, it opens only while the device's
 	// last_seen_at is still at or before that time (the checker's reading
 	// is not stale).
-	OpenAlert(ctx context.Context, a NewAlert) (opened bool, err error)
+	OpenAlert(ctx context.Context, a thermowatt.NewAlert) (opened bool, err error)
 	// ResolveAlert resolves the open alert of that device and kind, if
 	// any; resolved is true only for the call that resolved it. With
 	// needData, only when the device has sent data since it opened.
 	ResolveAlert(ctx context.Context, deviceID, kind string, at time.Time, needData bool) (resolved bool, err error)
+	// CountOpenAlerts counts the open alerts by kind.
+	CountOpenAlerts(ctx context.Context) (map[string]int, error)
 	// ListAlerts returns alerts newest first.
-	ListAlerts(ctx context.Context, q AlertQuery) ([]Alert, error)
+	ListAlerts(ctx context.Context, q AlertQuery) ([]thermowatt.Alert, error)
 	// ClaimAlerts claims up to limit alerts with a transition not yet
 	// notified and due (next_attempt_at reached), for lease: no other
 	// caller gets them until the lease ends. Each has Claim set.
-	ClaimAlerts(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Alert, error)
+	ClaimAlerts(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]thermowatt.Alert, error)
 	// MarkNotified records that a transition (TransitionOpened or
 	// TransitionResolved) was delivered, if the claim is still held.
 	MarkNotified(ctx context.Context, id int64, claim, transition string, at time.Time) error
 	// NotifyFailed records a failed delivery, releases the claim and sets
 	// when to try again.
 	NotifyFailed(ctx context.Context, id int64, claim, errMsg string, next time.Time) error
+}
 
+// Retention removes what is older than the retention periods.
+type Retention interface {
 	// DeleteReadingsBefore deletes up to limit readings recorded before
 	// cutoff, oldest first, in one short transaction, keeping device
 	// reading counts right; it returns how many it deleted. Concurrent
@@ -59,60 +60,6 @@ type Ops interface {
 	// DeleteOpsBefore deletes failure counts and resolved alerts older
 	// than cutoff.
 	DeleteOpsBefore(ctx context.Context, cutoff time.Time) (int64, error)
-}
-
-// Failures are what the server counted against one device.
-type Failures struct {
-	Rejected     int64 // readings of the device refused as invalid
-	AuthFailures int64 // requests refused (403) for writing its readings
-}
-
-// Alert kinds.
-const (
-	KindSilent  = "silent"
-	KindFailing = "failing"
-)
-
-// Alert transitions, each notified exactly once.
-const (
-	TransitionOpened   = "opened"
-	TransitionResolved = "resolved"
-)
-
-// NewAlert is an alert to open.
-type NewAlert struct {
-	DeviceID   string
-	Kind       string
-	Message    string
-	At         time.Time
-	IfLastSeen *time.Time
-}
-
-// Alert is one episode of a device being silent or failing.
-type Alert struct {
-	ID                 int64
-	DeviceID           string
-	Kind               string
-	Message            string
-	OpenedAt           time.Time
-	ResolvedAt         *time.Time
-	OpenedNotifiedAt   *time.Time
-	ResolvedNotifiedAt *time.Time
-	NotifyAttempts     int
-	NextAttemptAt      *time.Time
-	LastError          string
-	Claim              string // set by ClaimAlerts
-}
-
-// Pending returns the transition of a to notify next, or "" when both are.
-func (a Alert) Pending() string {
-	switch {
-	case a.OpenedNotifiedAt == nil:
-		return TransitionOpened
-	case a.ResolvedAt != nil && a.ResolvedNotifiedAt == nil:
-		return TransitionResolved
-	}
-	return ""
 }
 
 // AlertQuery selects alerts.

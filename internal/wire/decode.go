@@ -1,7 +1,8 @@
-// Package ingest is where readings come in: it turns a request body into
-// validated readings and a list of precise problems, and hands the valid
-// ones to the store. One bad reading never blocks the good ones.
-package ingest
+// Package wire is the JSON format of readings on the way in, defined
+// once: the decoder and validation rules the server applies, the answer it
+// gives, and the shape clients (backfill, simulate) encode. One bad
+// reading never blocks the good ones: each is judged alone.
+package wire
 
 import (
 	"bytes"
@@ -10,7 +11,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/thermowatt/thermowatt/internal/reading"
+	"github.com/thermowatt/thermowatt"
 )
 
 // Limits of one request, part of the API contract.
@@ -20,17 +21,10 @@ const (
 	MaxPayloadSize = 8 << 10 // bytes of one reading's payload object
 )
 
-// Rejection says why one reading of a request was not stored.
-type Rejection struct {
-	Index   int    `json:"index"`
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
-
 // Batch is a decoded request body: the valid readings, with the index each
 // had in the request, and the rejected ones.
 type Batch struct {
-	Readings []reading.Reading
+	Readings []thermowatt.Reading
 	Indexes  []int // Indexes[i] is the request index of Readings[i]
 	Rejected []Rejection
 	// Total is the number of readings the request held.
@@ -147,7 +141,7 @@ func (d *decoder) reserve() {
 		return
 	}
 	n := min(len(d.s.data)/(probe.pos-start+1)+1, MaxBatch)
-	d.b.Readings = make([]reading.Reading, 0, n)
+	d.b.Readings = make([]thermowatt.Reading, 0, n)
 	d.b.Indexes = make([]int, 0, n)
 	d.floats = make([]float64, 0, 5*n)
 }
@@ -157,7 +151,7 @@ func (d *decoder) add(index int, w *wireReading) {
 	if r.DeviceID == "" && !isNull(w.deviceID) {
 		// Rejected before its id was checked: the id it names still
 		// decides whether the token may send the batch at all.
-		if id, ok := d.deviceID(w.deviceID); ok && validDeviceID(id) {
+		if id, ok := d.deviceID(w.deviceID); ok && thermowatt.ValidDeviceID(id) {
 			r.DeviceID = id
 		}
 	}

@@ -1,0 +1,33 @@
+package thermowatt
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Device is a registered sensor node.
+type Device struct {
+	ID           string
+	CreatedAt    time.Time
+	LastSeenAt   *time.Time // receive time of its newest accepted reading
+	ReadingCount int64
+	// ExpectedIntervalS is how often it should send, in seconds.
+	ExpectedIntervalS int
+	// Health is payload.device of its newest reading that carried one
+	// (what the device says about itself), and HealthAt that reading's
+	// recordedAt.
+	Health   json.RawMessage
+	HealthAt *time.Time
+	// Failures is what the server counted against it lately.
+	Failures Failures
+	// Failing is true while a failing alert is open for it, and
+	// SilentAlertOpen while a silent one is.
+	Failing         bool
+	SilentAlertOpen bool
+}
+
+// Failures are what the server counted against one device.
+type Failures struct {
+	Rejected     int64 // readings of the device refused as invalid
+	AuthFailures int64 // requests with its token refused (403)
+}
