@@ -322,12 +322,15 @@ func (d *device) events() {
 	if d.offlineFor > 0 {
 		d.offlineFor--
 		if d.offlineFor == 0 {
-			d.r.logf("%s: Wi-Fi back, %d readings queued", d.id, len(d.queue))
+			d.r.logf("%s: Wi-Fi back at %s, sending its %d queued readings", d.id, time.Now().Format(time.TimeOnly), len(d.queue))
 		}
 	} else if o.OfflineChance > 0 && d.rng.Float64() < o.OfflineChance {
 		d.offlineFor = 3 + d.rng.IntN(40)
 		d.r.add(func(st *Stats) { st.Outages++ })
-		d.r.logf("%s: Wi-Fi lost for %d measurements", d.id, d.offlineFor)
+		// Said in wall-clock terms, so that someone watching a chart knows
+		// which device goes quiet, from when, and for how long.
+		d.r.logf("%s: offline at %s for %s (a simulated Wi-Fi outage of %d measurements): it queues its readings and sends them when back",
+			d.id, time.Now().Format(time.TimeOnly), time.Duration(d.offlineFor)*o.Interval, d.offlineFor)
 	}
 	if !d.clockSet {
 		d.clockIn--
