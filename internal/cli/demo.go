@@ -52,7 +52,7 @@ func startDemo(ctx context.Context, out io.Writer, st store.Store, baseURL strin
 			Interval: demoInterval, History: demoHistory,
 			// Outages and reboots stop a device's curve for a while: each
 			// is printed as it happens, so a gap is never a mystery.
-			Log: out,
+			Events: out,
 		})
 		if err != nil {
 			logger.Error("demo devices stopped", "err", err)

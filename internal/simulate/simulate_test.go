@@ -150,7 +150,7 @@ func TestOutagesAreAnnouncedWithDeviceTimeAndDuration(t *testing.T) {
 	s, err := simulate.Run(context.Background(), simulate.Options{
 		URL: url, Token: testserver.AdminToken,
 		Devices: 1, Interval: 10 * time.Millisecond, Measurements: 60,
-		OfflineChance: 0.2, RebootChance: -1, Seed: 11, Log: &log,
+		OfflineChance: 0.2, RebootChance: -1, Seed: 11, Events: &log,
 		Backoff: apiclient.Backoff{Base: time.Millisecond, Cap: 5 * time.Millisecond},
 	})
 	if err != nil {
@@ -164,6 +164,11 @@ func TestOutagesAreAnnouncedWithDeviceTimeAndDuration(t *testing.T) {
 	m := lost.FindAllStringSubmatch(log.String(), -1)
 	if len(m) != s.Outages || len(back.FindAllString(log.String(), -1)) == 0 {
 		t.Fatalf("want %d outage lines naming device, time and duration, and a line when it is back:\n%s", s.Outages, log.String())
+	}
+	for _, line := range strings.Split(strings.TrimSpace(log.String()), "\n") {
+		if !lost.MatchString(line) && !back.MatchString(line) {
+			t.Errorf("Events holds a line about something else than the device's Wi-Fi: %q", line)
+		}
 	}
 	for _, o := range m {
 		n, _ := strconv.Atoi(o[2])
