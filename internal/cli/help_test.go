@@ -11,8 +11,8 @@ import (
 )
 
 // Every command and subcommand answers -h and --help with its usage and
-// exit status 0, and never acts: before, `device add -h` registered a
-// device named "-h", and `alerts check -h` and `retention run -h` exited 2.
+// exit status 0, and never acts: `device add -h` asks for help, it does
+// not register a device named "-h", and no help opens the database.
 func TestEveryCommandPrintsHelpAndExitsZero(t *testing.T) {
 	dir := t.TempDir()
 	vars := map[string]string{"DATA_DIR": dir}

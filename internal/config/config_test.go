@@ -35,8 +35,7 @@ func TestInvalidValuesAreAllReported(t *testing.T) {
 }
 
 // `thermowatt help env` is a table a person reads: every line's default and
-// meaning start in the same column, however long the variable's name (the
-// longest, FAILING_REJECTED_PER_HOUR, once pushed its line out of line).
+// meaning start in the same column, however long the variable's name.
 func TestHelpColumnsLineUp(t *testing.T) {
 	lines := strings.Split(strings.TrimSuffix(Help(), "\n"), "\n")
 	if len(lines) != len(Options) {
