@@ -49,7 +49,7 @@ test-firmware: build
 
 ## bench: the performance run of docs/benchmarks.md (PostgreSQL at BENCH_DATABASE_URL, then SQLite; BENCH_DURATION, BENCH_ROWS)
 bench: build
-	$(GO) run ./internal/bench/cmd
+	$(GO) run ./cmd/thermowatt-bench
 
 ## lint: formatting and vet
 lint:
@@ -75,4 +75,4 @@ fuzz:
 ## soak: a bounded load run (SOAKTIME per backend, default 3m) against a real serve; prints RSS and goroutines, fails if they grow
 SOAKTIME ?= 3m
 soak: build
-	$(GO) run ./internal/soak -bin $(BIN) -duration $(SOAKTIME)
+	$(GO) run ./cmd/thermowatt-soak -bin $(BIN) -duration $(SOAKTIME)

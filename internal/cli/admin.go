@@ -18,8 +18,19 @@ import (
 // Render they run in the service's shell.
 
 func init() {
-	commands["device"] = command{"manage devices: device add ID | device list | device token ID | device set-interval ID 60s", runDevice}
-	commands["token"] = command{"manage tokens: token add --scope reader|admin | token list | token revoke ID", runToken}
+	commands["device"] = command{summary: "manage devices: device add ID | device list | device token ID | device set-interval ID 60s", run: runDevice,
+		subs: []subcommand{
+			{"add", "ID", "register a device (ID: 1-64 characters of A-Z a-z 0-9 . _ -); prints its token, once"},
+			{"token", "ID", "another token for a registered device (rotation); prints it, once"},
+			{"list", "", "devices with when they were last seen, their reading count, status and expected interval"},
+			{"set-interval", "ID DURATION", "how often the device should send (60s, 5m; plain numbers are seconds); it is silent after ALERT_MISSED_INTERVALS of these"},
+		}}
+	commands["token"] = command{summary: "manage tokens: token add --scope reader|admin | token list | token revoke ID", run: runToken,
+		subs: []subcommand{
+			{"add", "[--scope reader|admin]", "a reader or admin token, printed once (device tokens: thermowatt device token ID)"},
+			{"list", "", "every token with its scope, device and dates, never its secret"},
+			{"revoke", "ID", "revoke a token by its public id (the 12 hex digits after tw_); refused from its next request"},
+		}}
 }
 
 func withStore(ctx context.Context, e env, f func(store.Store) error) error {
@@ -37,16 +48,23 @@ func withStore(ctx context.Context, e env, f func(store.Store) error) error {
 
 func runDevice(ctx context.Context, e env, args []string) error {
 	if len(args) == 0 {
-		return usagef("usage: thermowatt device add ID | device list | device token ID")
+		return usagef("usage: thermowatt device add ID | device list | device token ID | device set-interval ID DURATION")
+	}
+	if isHelp(args[0]) {
+		return groupHelp(e, "device")
 	}
 	switch args[0] {
 	case "set-interval": // interval.go
 		return runSetInterval(ctx, e, args[1:])
 	case "add", "token":
-		if len(args) != 2 || !thermowatt.ValidDeviceID(args[1]) {
+		fs := subFlags(e, "device", args[0])
+		if err := fs.Parse(args[1:]); err != nil {
+			return flagError(err)
+		}
+		if fs.NArg() != 1 || !thermowatt.ValidDeviceID(fs.Arg(0)) {
 			return usagef("usage: thermowatt device %s ID (%s)", args[0], thermowatt.DeviceIDRule)
 		}
-		id := args[1]
+		id := fs.Arg(0)
 		return withStore(ctx, e, func(st store.Store) error {
 			if args[0] == "add" {
 				if _, err := st.CreateDevice(ctx, id, time.Now()); errors.Is(err, thermowatt.ErrExists) {
@@ -62,6 +80,13 @@ func runDevice(ctx context.Context, e env, args []string) error {
 			return issueToken(ctx, e, st, thermowatt.ScopeDevice, id)
 		})
 	case "list":
+		fs := subFlags(e, "device", "list")
+		if err := fs.Parse(args[1:]); err != nil {
+			return flagError(err)
+		}
+		if fs.NArg() != 0 {
+			return usagef("device list takes no arguments, got %q", fs.Args())
+		}
 		return withStore(ctx, e, func(st store.Store) error {
 			cfg, err := config.Load(e.getenv)
 			if err != nil {
@@ -85,19 +110,25 @@ func runDevice(ctx context.Context, e env, args []string) error {
 			return tw.Flush()
 		})
 	}
-	return usagef("unknown device command %q", args[0])
+	return usagef("unknown device command %q; `thermowatt device -h` lists them", args[0])
 }
 
 func runToken(ctx context.Context, e env, args []string) error {
 	if len(args) == 0 {
 		return usagef("usage: thermowatt token add --scope reader|admin | token list | token revoke ID")
 	}
+	if isHelp(args[0]) {
+		return groupHelp(e, "token")
+	}
 	switch args[0] {
 	case "add":
-		fs := newFlags(e, "token add")
+		fs := subFlags(e, "token", "add")
 		scope := fs.String("scope", "reader", "reader or admin")
 		if err := fs.Parse(args[1:]); err != nil {
 			return flagError(err)
+		}
+		if fs.NArg() != 0 {
+			return usagef("token add takes no arguments, got %q", fs.Args())
 		}
 		sc := thermowatt.Scope(*scope)
 		if sc != thermowatt.ScopeReader && sc != thermowatt.ScopeAdmin {
@@ -105,6 +136,13 @@ func runToken(ctx context.Context, e env, args []string) error {
 		}
 		return withStore(ctx, e, func(st store.Store) error { return issueToken(ctx, e, st, sc, "") })
 	case "list":
+		fs := subFlags(e, "token", "list")
+		if err := fs.Parse(args[1:]); err != nil {
+			return flagError(err)
+		}
+		if fs.NArg() != 0 {
+			return usagef("token list takes no arguments, got %q", fs.Args())
+		}
 		return withStore(ctx, e, func(st store.Store) error {
 			ts, err := st.ListTokens(ctx)
 			if err != nil {
@@ -122,20 +160,25 @@ func runToken(ctx context.Context, e env, args []string) error {
 			return tw.Flush()
 		})
 	case "revoke":
-		if len(args) != 2 {
+		fs := subFlags(e, "token", "revoke")
+		if err := fs.Parse(args[1:]); err != nil {
+			return flagError(err)
+		}
+		if fs.NArg() != 1 {
 			return usagef("usage: thermowatt token revoke ID")
 		}
+		id := fs.Arg(0)
 		return withStore(ctx, e, func(st store.Store) error {
-			if err := st.RevokeToken(ctx, args[1], time.Now()); errors.Is(err, thermowatt.ErrNotFound) {
-				return fmt.Errorf("no active token %q (`thermowatt token list` shows them)", args[1])
+			if err := st.RevokeToken(ctx, id, time.Now()); errors.Is(err, thermowatt.ErrNotFound) {
+				return fmt.Errorf("no active token %q (`thermowatt token list` shows them)", id)
 			} else if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "revoked %s\n", args[1])
+			fmt.Fprintf(e.stdout, "revoked %s\n", id)
 			return nil
 		})
 	}
-	return usagef("unknown token command %q", args[0])
+	return usagef("unknown token command %q; `thermowatt token -h` lists them", args[0])
 }
 
 // issueToken creates a token and prints it: the only time it is shown.

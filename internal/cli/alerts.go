@@ -15,7 +15,11 @@ import (
 )
 
 func init() {
-	commands["alerts"] = command{"missing-data and failure alerts: alerts check (for the cron job) | alerts list [--all]", runAlerts}
+	commands["alerts"] = command{summary: "missing-data and failure alerts: alerts check (for the cron job) | alerts list [--all]", run: runAlerts,
+		subs: []subcommand{
+			{"check", "", "open and resolve missing-data and failure alerts once, and notify ALERT_WEBHOOK_URL (what the cron job runs; serve also checks every ALERT_CHECK_INTERVAL)"},
+			{"list", "[--all]", "open alerts (with --all, resolved ones too)"},
+		}}
 }
 
 // policyOf is the alert policy the configuration asks for.
@@ -41,10 +45,17 @@ func runAlerts(ctx context.Context, e env, args []string) error {
 	if len(args) == 0 {
 		return usagef("usage: thermowatt alerts check | alerts list [--all]")
 	}
+	if isHelp(args[0]) {
+		return groupHelp(e, "alerts")
+	}
 	switch args[0] {
 	case "check":
-		if len(args) != 1 {
-			return usagef("usage: thermowatt alerts check")
+		fs := subFlags(e, "alerts", "check")
+		if err := fs.Parse(args[1:]); err != nil {
+			return flagError(err)
+		}
+		if fs.NArg() != 0 {
+			return usagef("usage: thermowatt alerts check (no arguments)")
 		}
 		cfg, err := config.Load(e.getenv)
 		if err != nil {
@@ -57,10 +68,13 @@ func runAlerts(ctx context.Context, e env, args []string) error {
 			return err
 		})
 	case "list":
-		fs := newFlags(e, "alerts list")
+		fs := subFlags(e, "alerts", "list")
 		all := fs.Bool("all", false, "also list resolved alerts")
 		if err := fs.Parse(args[1:]); err != nil {
-			return usagef("%v", err)
+			return flagError(err)
+		}
+		if fs.NArg() != 0 {
+			return usagef("alerts list takes no arguments, got %q", fs.Args())
 		}
 		return withStore(ctx, e, func(st store.Store) error {
 			as, err := st.ListAlerts(ctx, store.AlertQuery{OpenOnly: !*all, Limit: 1000})
@@ -79,7 +93,7 @@ func runAlerts(ctx context.Context, e env, args []string) error {
 			return tw.Flush()
 		})
 	}
-	return usagef("unknown alerts command %q", args[0])
+	return usagef("unknown alerts command %q; `thermowatt alerts -h` lists them", args[0])
 }
 
 func describeReport(r alerts.Report, webhook bool) string {

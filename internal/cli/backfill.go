@@ -18,7 +18,7 @@ import (
 )
 
 func init() {
-	commands["backfill"] = command{"send CSV files (temp.csv, elect.csv, ...) to the API: backfill --device ID FILE...", runBackfill}
+	commands["backfill"] = command{summary: "send CSV files (temp.csv, elect.csv, ...) to the API: backfill --device ID FILE...", run: runBackfill}
 }
 
 const backfillUsage = `Usage: thermowatt backfill [flags] FILE...

@@ -51,6 +51,9 @@ func startDemo(ctx context.Context, out io.Writer, st store.Store, baseURL strin
 		s, err := simulate.Run(ctx, simulate.Options{
 			URL: baseURL, Tokens: tokens, Devices: demoDevices, Prefix: demoPrefix,
 			Interval: demoInterval, History: demoHistory,
+			// Outages and reboots stop a device's curve for a while: each
+			// is printed as it happens, so a gap is never a mystery.
+			Events: out,
 		})
 		if err != nil {
 			logger.Error("demo devices stopped", "err", err)
@@ -60,6 +63,7 @@ func startDemo(ctx context.Context, out io.Writer, st store.Store, baseURL strin
 	}()
 	fmt.Fprintf(out, "demo: %d simulated devices (%s01..%02d) send readings every %s through %s/api/measurements, with %s of history\n",
 		demoDevices, demoPrefix, demoDevices, demoInterval, baseURL, demoHistory)
+	fmt.Fprintln(out, "demo: like real ones, they sometimes lose Wi-Fi or reboot; each time, a line below says which device, when and for how long")
 	return func() {
 		cancel()
 		<-done

@@ -15,15 +15,19 @@ import (
 // often the device should send; it is silent after ALERT_MISSED_INTERVALS
 // of these without a reading.
 func runSetInterval(ctx context.Context, e env, args []string) error {
-	if len(args) != 2 {
+	fs := subFlags(e, "device", "set-interval")
+	if err := fs.Parse(args); err != nil {
+		return flagError(err)
+	}
+	if fs.NArg() != 2 {
 		return usagef("usage: thermowatt device set-interval ID DURATION (e.g. 60s, 5m; plain numbers are seconds)")
 	}
-	id := args[0]
-	d, err := time.ParseDuration(args[1])
+	id, arg := fs.Arg(0), fs.Arg(1)
+	d, err := time.ParseDuration(arg)
 	if err != nil {
-		n, nerr := strconv.Atoi(args[1])
+		n, nerr := strconv.Atoi(arg)
 		if nerr != nil {
-			return usagef("%q is not a duration such as 60s or 5m", args[1])
+			return usagef("%q is not a duration such as 60s or 5m", arg)
 		}
 		d = time.Duration(n) * time.Second
 	}

@@ -10,7 +10,10 @@ import (
 )
 
 func init() {
-	commands["retention"] = command{"delete expired data: retention run (RETENTION_DAYS, RAW_RETENTION_DAYS)", runRetention}
+	commands["retention"] = command{summary: "delete expired data: retention run (RETENTION_DAYS, RAW_RETENTION_DAYS)", run: runRetention,
+		subs: []subcommand{
+			{"run", "[--batch N]", "delete readings older than RETENTION_DAYS and raw archive rows older than RAW_RETENTION_DAYS, in short transactions (what the cron job runs)"},
+		}}
 }
 
 // opsRetention is how long failure counts and resolved, notified alerts
@@ -18,13 +21,19 @@ func init() {
 const opsRetention = 90 * 24 * time.Hour
 
 func runRetention(ctx context.Context, e env, args []string) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		return groupHelp(e, "retention")
+	}
 	if len(args) == 0 || args[0] != "run" {
 		return usagef("usage: thermowatt retention run [--batch N]")
 	}
-	fs := newFlags(e, "retention run")
+	fs := subFlags(e, "retention", "run")
 	batch := fs.Int("batch", 5000, "rows deleted per transaction")
 	if err := fs.Parse(args[1:]); err != nil {
-		return usagef("%v", err)
+		return flagError(err)
+	}
+	if fs.NArg() != 0 {
+		return usagef("retention run takes no arguments, got %q", fs.Args())
 	}
 	if *batch < 1 {
 		return usagef("--batch must be at least 1")

@@ -10,6 +10,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/thermowatt/thermowatt/internal/config"
 )
@@ -25,6 +26,17 @@ type env struct {
 type command struct {
 	summary string
 	run     func(ctx context.Context, e env, args []string) error
+	// subs are the subcommands of a command group (device add, device
+	// list, ...): what `thermowatt device -h` lists, and what each
+	// subcommand's -h prints.
+	subs []subcommand
+}
+
+// subcommand is one verb of a command group.
+type subcommand struct {
+	name    string // "add"
+	args    string // "ID", as written in the usage line
+	summary string
 }
 
 // commands are filled in by each subcommand's file.
@@ -101,5 +113,54 @@ func usage() string {
 func newFlags(e env, name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
+	return fs
+}
+
+// isHelp reports whether arg asks for help, spelled as the flag package
+// accepts it, or as the word help in place of a subcommand.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
+}
+
+// groupHelp prints the subcommands of the command group name, for
+// `thermowatt device -h`; Run turns the errHelpShown into exit status 0.
+func groupHelp(e env, name string) error {
+	c := commands[name]
+	fmt.Fprintf(e.stderr, "thermowatt %s: %s\n\nUsage:\n", name, c.summary)
+	tw := tabwriter.NewWriter(e.stderr, 0, 4, 2, ' ', 0)
+	for _, s := range c.subs {
+		fmt.Fprintf(tw, "  thermowatt %s\t%s\n", strings.TrimSpace(name+" "+s.name+" "+s.args), s.summary)
+	}
+	tw.Flush()
+	fmt.Fprintf(e.stderr, "\n`thermowatt %s SUBCOMMAND -h` shows one in full.\n", name)
+	return errHelpShown
+}
+
+// subFlags makes the flag set of one subcommand of a group, whose -h
+// prints that subcommand's usage line, summary and flags. Subcommands
+// without flags of their own parse their arguments with it too, so that
+// -h asks for help rather than being taken as an argument (a device named
+// "-h"); `--` ends the flags, for an argument that starts with a dash.
+func subFlags(e env, group, sub string) *flag.FlagSet {
+	var s subcommand
+	for _, c := range commands[group].subs {
+		if c.name == sub {
+			s = c
+		}
+	}
+	fs := newFlags(e, group+" "+sub)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: thermowatt %s\n\n%s\n", strings.TrimSpace(group+" "+sub+" "+s.args), s.summary)
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprint(e.stderr, "\nFlags:\n")
+			fs.PrintDefaults()
+		}
+	}
 	return fs
 }

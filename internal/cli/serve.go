@@ -19,7 +19,7 @@ import (
 )
 
 func init() {
-	commands["serve"] = command{"run the HTTP service (PORT, DATABASE_URL, DATA_DIR, ADMIN_TOKEN)", runServe}
+	commands["serve"] = command{summary: "run the HTTP service (PORT, DATABASE_URL, DATA_DIR, ADMIN_TOKEN)", run: runServe}
 }
 
 // groupCommitRows bounds the readings of one shared commit: four full

@@ -9,7 +9,7 @@ import (
 )
 
 func init() {
-	commands["simulate"] = command{"run simulated ESP32 nodes against a service: simulate --devices N --interval D", runSimulate}
+	commands["simulate"] = command{summary: "run simulated ESP32 nodes against a service: simulate --devices N --interval D", run: runSimulate}
 }
 
 const simulateUsage = `Usage: thermowatt simulate [flags]

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 )
 
@@ -102,15 +103,19 @@ func Load(getenv func(string) string) (Config, error) {
 func (c Config) SQLitePath() string { return filepath.Join(c.DataDir, "thermowatt.db") }
 
 // Help is the table of options, for `thermowatt help env`.
+// The columns are as wide as their longest entry, so that names such as
+// FAILING_REJECTED_PER_HOUR do not push their line out of line.
 func Help() string {
 	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 	for _, o := range Options {
 		def := o.Default
 		if def == "" {
 			def = "(empty)"
 		}
-		fmt.Fprintf(&b, "  %-20s default %-10s %s\n", o.Name, def, o.Help)
+		fmt.Fprintf(tw, "  %s\tdefault %s\t%s\n", o.Name, def, o.Help)
 	}
+	tw.Flush()
 	return b.String()
 }
 

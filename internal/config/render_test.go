@@ -43,6 +43,9 @@ type blueprint struct {
 		Plan            string   `yaml:"plan"`
 		BuildCommand    string   `yaml:"buildCommand"`
 		StartCommand    string   `yaml:"startCommand"`
+		DockerfilePath  string   `yaml:"dockerfilePath"`
+		DockerContext   string   `yaml:"dockerContext"`
+		DockerCommand   string   `yaml:"dockerCommand"`
 		HealthCheckPath string   `yaml:"healthCheckPath"`
 		Schedule        string   `yaml:"schedule"`
 		EnvVars         []envVar `yaml:"envVars"`
@@ -96,7 +99,8 @@ func variablesRead(t *testing.T) map[string]string {
 		}
 		// make bench and make soak are measuring tools, never deployed;
 		// their settings are documented in docs/benchmarks.md and the Makefile.
-		if d.IsDir() && (path == filepath.Join(root, "internal", "bench") || path == filepath.Join(root, "internal", "soak")) {
+		if d.IsDir() && (path == filepath.Join(root, "internal", "bench") ||
+			path == filepath.Join(root, "cmd", "thermowatt-bench") || path == filepath.Join(root, "cmd", "thermowatt-soak")) {
 			return filepath.SkipDir
 		}
 		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
@@ -177,15 +181,42 @@ func TestEveryVariableTheCodeReadsIsSetOnRenderOrDocumentedOptional(t *testing.T
 	}
 }
 
+// binaryInImage is where the Dockerfile's final stage puts the binary,
+// read from its COPY line, so that render.yaml's commands and the
+// Dockerfile cannot drift apart.
+func binaryInImage(t *testing.T) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := string(raw)
+	m := regexp.MustCompile(`(?m)^RUN go build .*-o (\S+) \./cmd/thermowatt$`).FindStringSubmatch(src)
+	if m == nil || !strings.Contains(src, "CGO_ENABLED=0") {
+		t.Fatalf("the Dockerfile does not build ./cmd/thermowatt with CGO_ENABLED=0 (the final image has no C library to link against)")
+	}
+	c := regexp.MustCompile(`(?m)^COPY --from=build ` + regexp.QuoteMeta(m[1]) + ` (\S+)$`).FindStringSubmatch(src)
+	if c == nil {
+		t.Fatalf("the Dockerfile builds %s but never copies it into the final image", m[1])
+	}
+	return c[1]
+}
+
 func TestRenderBlueprint(t *testing.T) {
 	bp, node := loadBlueprint(t)
+	bin := binaryInImage(t)
 	var web, alertsCron, retentionCron bool
 	for _, s := range bp.Services {
-		builds := strings.Contains(s.BuildCommand, "-o bin/thermowatt ./cmd/thermowatt") ||
-			s.BuildCommand == "make build" // the Makefile's build writes bin/thermowatt
-		if s.Runtime != "go" || !builds {
-			t.Errorf("service %s: runtime %q, build %q; want go, building bin/thermowatt", s.Name, s.Runtime, s.BuildCommand)
+		// One image for every service: the Dockerfile brings its own Go
+		// and Node.js, whatever Render's native runtimes hold.
+		if s.Runtime != "docker" || s.DockerfilePath != "./Dockerfile" || s.DockerContext != "." || s.BuildCommand != "" || s.StartCommand != "" {
+			t.Errorf("service %s: runtime %q, dockerfilePath %q, dockerContext %q, buildCommand %q, startCommand %q; want docker, ./Dockerfile, . and no native commands",
+				s.Name, s.Runtime, s.DockerfilePath, s.DockerContext, s.BuildCommand, s.StartCommand)
 		}
+		if !strings.HasPrefix(s.DockerCommand, bin+" ") {
+			t.Errorf("service %s: dockerCommand %q does not run %s, where the Dockerfile puts the binary", s.Name, s.DockerCommand, bin)
+		}
+		cmd := strings.TrimPrefix(s.DockerCommand, bin+" ")
 		keys := map[string]envVar{}
 		for _, v := range s.EnvVars {
 			keys[v.Key] = v
@@ -197,18 +228,18 @@ func TestRenderBlueprint(t *testing.T) {
 		switch {
 		case s.Type == "web":
 			web = true
-			if s.HealthCheckPath != "/readyz" || s.StartCommand != "./bin/thermowatt serve" {
-				t.Errorf("web service: health check %q, start %q", s.HealthCheckPath, s.StartCommand)
+			if s.HealthCheckPath != "/readyz" || cmd != "serve" {
+				t.Errorf("web service: health check %q, command %q", s.HealthCheckPath, s.DockerCommand)
 			}
 			if !keys["ADMIN_TOKEN"].GenerateValue {
 				t.Errorf("web service: ADMIN_TOKEN must be generateValue: true")
 			}
-		case s.Type == "cron" && s.StartCommand == "./bin/thermowatt alerts check":
+		case s.Type == "cron" && cmd == "alerts check":
 			alertsCron = true
-		case s.Type == "cron" && s.StartCommand == "./bin/thermowatt retention run":
+		case s.Type == "cron" && cmd == "retention run":
 			retentionCron = true
 		default:
-			t.Errorf("unexpected service %s (%s: %s)", s.Name, s.Type, s.StartCommand)
+			t.Errorf("unexpected service %s (%s: %s)", s.Name, s.Type, s.DockerCommand)
 		}
 		if s.Type == "cron" && (s.Plan == "free" || s.Schedule == "") {
 			t.Errorf("cron %s: plan %q (cron jobs are not free), schedule %q", s.Name, s.Plan, s.Schedule)

@@ -53,6 +53,10 @@ type Options struct {
 
 	// Log receives one line per event (outage, flush, reboot, error).
 	Log io.Writer
+	// Events receives only the lines about the devices themselves (Wi-Fi
+	// lost and back, reboots): what someone watching their charts needs,
+	// without the retries of the protocol underneath.
+	Events io.Writer
 	// Start is the wall clock of the first measurement (default now);
 	// recordedAt values are Start + n*Interval, exact.
 	Start time.Time
@@ -159,6 +163,17 @@ func (r *runner) logf(format string, a ...any) {
 	}
 	r.logMu.Lock()
 	fmt.Fprintf(r.o.Log, format+"\n", a...)
+	r.logMu.Unlock()
+}
+
+// eventf is logf for what happens to a device itself, which Events gets too.
+func (r *runner) eventf(format string, a ...any) {
+	r.logf(format, a...)
+	if r.o.Events == nil {
+		return
+	}
+	r.logMu.Lock()
+	fmt.Fprintf(r.o.Events, format+"\n", a...)
 	r.logMu.Unlock()
 }
 
@@ -322,12 +337,15 @@ func (d *device) events() {
 	if d.offlineFor > 0 {
 		d.offlineFor--
 		if d.offlineFor == 0 {
-			d.r.logf("%s: Wi-Fi back, %d readings queued", d.id, len(d.queue))
+			d.r.eventf("%s: Wi-Fi back at %s, sending its %d queued readings", d.id, time.Now().Format(time.TimeOnly), len(d.queue))
 		}
 	} else if o.OfflineChance > 0 && d.rng.Float64() < o.OfflineChance {
 		d.offlineFor = 3 + d.rng.IntN(40)
 		d.r.add(func(st *Stats) { st.Outages++ })
-		d.r.logf("%s: Wi-Fi lost for %d measurements", d.id, d.offlineFor)
+		// Said in wall-clock terms, so that someone watching a chart knows
+		// which device goes quiet, from when, and for how long.
+		d.r.eventf("%s: offline at %s for %s (a simulated Wi-Fi outage of %d measurements): it queues its readings and sends them when back",
+			d.id, time.Now().Format(time.TimeOnly), time.Duration(d.offlineFor)*o.Interval, d.offlineFor)
 	}
 	if !d.clockSet {
 		d.clockIn--
@@ -360,7 +378,8 @@ func (d *device) reboot() {
 	d.clockIn = 1 + d.rng.IntN(3)
 	d.resetCause = []string{"wdt", "brownout", "hard"}[d.rng.IntN(3)]
 	d.r.add(func(st *Stats) { st.Reboots++ })
-	d.r.logf("%s: reboot (%s), boot %d: clock not set for the next %d measurements", d.id, d.resetCause, d.boot, d.clockIn)
+	d.r.eventf("%s: reboot at %s (%s), boot %d: clock not set for the next %d measurements",
+		d.id, time.Now().Format(time.TimeOnly), d.resetCause, d.boot, d.clockIn)
 }
 
 // setClock is NTP answering: readings taken earlier in this boot get

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -135,5 +137,43 @@ func TestDeviceTokensAndARefusedDeviceKeepsItsQueue(t *testing.T) {
 	}
 	if s.Accepted != 20 || s.Held == 0 || s.Queued != 20 {
 		t.Fatalf("sim-01 delivers 20, sim-02 is held with 20 queued: %s held=%d", s, s.Held)
+	}
+}
+
+// A simulated outage is announced: which device goes offline, at what
+// time, for how long, and when it comes back (make demo prints these, so a
+// gap in a chart is never a mystery).
+func TestOutagesAreAnnouncedWithDeviceTimeAndDuration(t *testing.T) {
+	st := testdb.OpenSQLite(t)
+	url := testserver.Start(t, st, nil)
+	var log strings.Builder
+	s, err := simulate.Run(context.Background(), simulate.Options{
+		URL: url, Token: testserver.AdminToken,
+		Devices: 1, Interval: 10 * time.Millisecond, Measurements: 60,
+		OfflineChance: 0.2, RebootChance: -1, Seed: 11, Events: &log,
+		Backoff: apiclient.Backoff{Base: time.Millisecond, Cap: 5 * time.Millisecond},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Outages == 0 {
+		t.Fatalf("no outage with this seed: %s", s)
+	}
+	lost := regexp.MustCompile(`(?m)^sim-01: offline at \d\d:\d\d:\d\d for (\d+ms|[0-9.]+s) \(a simulated Wi-Fi outage of (\d+) measurements\)`)
+	back := regexp.MustCompile(`(?m)^sim-01: Wi-Fi back at \d\d:\d\d:\d\d, sending its \d+ queued readings$`)
+	m := lost.FindAllStringSubmatch(log.String(), -1)
+	if len(m) != s.Outages || len(back.FindAllString(log.String(), -1)) == 0 {
+		t.Fatalf("want %d outage lines naming device, time and duration, and a line when it is back:\n%s", s.Outages, log.String())
+	}
+	for _, line := range strings.Split(strings.TrimSpace(log.String()), "\n") {
+		if !lost.MatchString(line) && !back.MatchString(line) {
+			t.Errorf("Events holds a line about something else than the device's Wi-Fi: %q", line)
+		}
+	}
+	for _, o := range m {
+		n, _ := strconv.Atoi(o[2])
+		if d, err := time.ParseDuration(o[1]); err != nil || d != time.Duration(n)*10*time.Millisecond {
+			t.Errorf("%q: the duration is not %d measurements of 10ms", o[0], n)
+		}
 	}
 }

@@ -1,4 +1,5 @@
-// Command cmd is `make bench`; see package bench and docs/benchmarks.md.
+// Command thermowatt-bench is `make bench`: the performance run of
+// docs/benchmarks.md, whose code is package internal/bench.
 package main
 
 import (

@@ -1,11 +1,11 @@
-// Command soak runs a real `thermowatt serve` under steady load for a
-// bounded time and samples its memory (RSS) and goroutines, to show they
-// stay flat: a leak of either shows up as a line that keeps climbing. It
+// Command thermowatt-soak runs a real `thermowatt serve` under steady load
+// for a bounded time and samples its memory (RSS) and goroutines, to show
+// they stay flat: a leak of either shows up as a line that keeps climbing. It
 // runs on SQLite, then on PostgreSQL when TEST_DATABASE_URL is set, and
 // exits non-zero when either grows. `make soak` runs it; it is not part of
 // `make test`.
 //
-//	go run ./internal/soak -bin bin/thermowatt -duration 3m
+//	go run ./cmd/thermowatt-soak -bin bin/thermowatt -duration 3m
 package main
 
 import (

@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// Every command and subcommand answers -h and --help with its usage and
+// exit status 0, and never acts: `device add -h` asks for help, it does
+// not register a device named "-h", and no help opens the database.
+func TestEveryCommandPrintsHelpAndExitsZero(t *testing.T) {
+	dir := t.TempDir()
+	vars := map[string]string{"DATA_DIR": dir}
+
+	type helpCase struct {
+		args []string
+		want string // the usage must name this
+	}
+	cases := []helpCase{{[]string{"help"}, "Usage"}, {[]string{"-h"}, "Usage"}, {[]string{"--help"}, "Usage"}}
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		for _, h := range []string{"-h", "--help"} {
+			cases = append(cases, helpCase{[]string{n, h}, n})
+			for _, s := range commands[n].subs {
+				cases = append(cases, helpCase{[]string{n, s.name, h}, "thermowatt " + n + " " + s.name})
+			}
+		}
+	}
+	for _, want := range []string{"alerts check -h", "retention run -h", "device add -h", "token revoke --help"} {
+		found := false
+		for _, c := range cases {
+			found = found || strings.Join(c.args, " ") == want
+		}
+		if !found {
+			t.Errorf("the cases miss %q: is a subcommand missing from its group's subs?", want)
+		}
+	}
+	for _, c := range cases {
+		var out, errOut bytes.Buffer
+		err := Run(context.Background(), c.args, envOf(vars), nil, &out, &errOut)
+		if code := ExitCode(err); err != nil {
+			t.Errorf("thermowatt %s: exit status %d (%v), want 0\n%s%s", strings.Join(c.args, " "), code, err, out.String(), errOut.String())
+			continue
+		}
+		all := out.String() + errOut.String()
+		if !strings.Contains(all, "Usage") || !strings.Contains(all, c.want) {
+			t.Errorf("thermowatt %s: help does not show the usage of %q:\n%s", strings.Join(c.args, " "), c.want, all)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("asking for help touched the database: %s holds %v", filepath.Base(dir), entries)
+	}
+}
+
+// A subcommand's mistakes stay usage errors (exit 2): help is -h, not any
+// argument that starts with a dash.
+func TestSubcommandUsageErrorsExitTwo(t *testing.T) {
+	vars := map[string]string{"DATA_DIR": t.TempDir()}
+	for _, args := range [][]string{
+		{"alerts", "check", "extra"},
+		{"alerts", "check", "--nope"},
+		{"retention", "run", "--batch", "0"},
+		{"retention", "run", "--nope"},
+		{"device", "add"},
+		{"device", "frobnicate"},
+		{"token", "revoke"},
+	} {
+		err := Run(context.Background(), args, envOf(vars), nil, &bytes.Buffer{}, &bytes.Buffer{})
+		if ExitCode(err) != 2 {
+			t.Errorf("thermowatt %s: %v (exit %d), want a usage error, exit 2", strings.Join(args, " "), err, ExitCode(err))
+		}
+	}
+}
