@@ -53,9 +53,15 @@ def make(boot, up_ms, ts, bmp=None, ina=None, bmp_err=None, ina_err=None):
     return rec
 
 
-def seed(boot, up_ms, temp_c, at=None):
+# Records of send_temperature_to_render() carry only a temperature. "seed"
+# is the name older firmware wrote to the flash queue for the same record,
+# still read so that an update does not strand what is queued.
+DIRECT = ("direct", "seed")
+
+
+def direct(boot, up_ms, temp_c, at=None):
     """The record of send_temperature_to_render(temp_c, at)."""
-    rec = {"b": boot, "u": up_ms, "src": "seed"}
+    rec = {"b": boot, "u": up_ms, "src": "direct"}
     _put(rec, "t", temp_c, 2, "temperature_c")
     if at:
         rec["at"] = at
@@ -77,7 +83,7 @@ def recorded_at(rec, clock):
 
 def to_api(rec, at, cfg, device):
     g = rec.get
-    if g("src") == "seed":
+    if g("src") in DIRECT:
         bmp = {"temperature_c": g("t")}
         ina = None
     else:
@@ -131,7 +137,7 @@ def write_json(rec, at, cfg, device, out):
     if g("nf"):
         w(',"non_finite":')
         d(g("nf"), out)
-    if g("src") == "seed":
+    if g("src") in DIRECT:
         w(',"sensor":{"bmp280":{"temperature_c":')
         d(g("t"), out)
         w("}}")

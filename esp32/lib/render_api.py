@@ -17,7 +17,7 @@ def send_temperature_to_render(temp_c, recorded_at=None):
     clock, log = a.clock, a.log
     if recorded_at is None and clock.valid():
         recorded_at = iso_utc(clock.unix())
-    rec = reading.seed(clock.boot, clock.uptime_ms(), temp_c, recorded_at)
+    rec = reading.direct(clock.boot, clock.uptime_ms(), temp_c, recorded_at)
     if recorded_at is None:
         # No wrong dates: the queue dates it from its uptime once NTP ran.
         log.warn("clock not set yet: temperature %s queued until it is" % temp_c)

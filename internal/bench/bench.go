@@ -21,8 +21,8 @@ import (
 	"github.com/thermowatt/thermowatt/internal/store/sqlite"
 )
 
-// Targets from issue 7 (2 cores; server, database and load generator on
-// one machine).
+// Targets, for 2 cores with server, database and load generator on one
+// machine (docs/benchmarks.md says where each comes from).
 const (
 	targetBatchRatio = 0.70
 	targetFleetRPS   = 10_000
@@ -31,7 +31,7 @@ const (
 	targetMonthP99   = 50 * time.Millisecond
 	targetRSS        = 100_000_000 // bytes
 
-	batchSize = 100 // readings per request in the batch phase (issue 7)
+	batchSize = 100 // readings per request in the batch phase
 )
 
 // querySpan is how far back the query phase's history reaches: a little

@@ -14,6 +14,7 @@ import (
 	"github.com/thermowatt/thermowatt/internal/config"
 	"github.com/thermowatt/thermowatt/internal/httpapi"
 	"github.com/thermowatt/thermowatt/internal/ingest"
+	"github.com/thermowatt/thermowatt/internal/logbuffer"
 	"github.com/thermowatt/thermowatt/internal/metrics"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
@@ -40,7 +41,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	// stdout: what Render keeps. Lines are written out every 200 ms rather
 	// than one write call per request (a few % of the CPU of a request);
 	// a crash loses at most the last 200 ms of log lines, never readings.
-	logOut := httpapi.NewLogBuffer(e.stdout, 200*time.Millisecond)
+	logOut := logbuffer.New(e.stdout, 200*time.Millisecond)
 	defer logOut.Close() // registered first, so it runs last: after Shutdown and "stopped"
 	logger := slog.New(slog.NewJSONHandler(logOut, nil))
 

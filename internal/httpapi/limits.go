@@ -86,11 +86,11 @@ func (l *limits) perAddress(next http.Handler) http.Handler {
 // perToken wraps authenticate so that, once a request's token is known,
 // its own rate is checked: one device cannot use up a shared address's
 // allowance, and a leaked token is throttled wherever it is used from.
-func (l *limits) perToken(authed func(permission) func(http.Handler) http.Handler) func(permission) func(http.Handler) http.Handler {
+func (l *limits) perToken(authed guard) guard {
 	if l.byToken == nil {
 		return authed
 	}
-	return func(allow permission) func(http.Handler) http.Handler {
+	return func(allow permission) middleware {
 		return func(next http.Handler) http.Handler {
 			limited := handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 				if ok, wait := l.byToken.Allow(principal(r).TokenID); !ok {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/auth"
 )
 
@@ -104,8 +105,8 @@ func recoverPanics(l *slog.Logger, next http.Handler) http.Handler {
 	})
 }
 
-// presentedToken takes the token from "Authorization: Bearer" or, as the
-// seed's API-key header, "X-API-Key".
+// presentedToken takes the token from "Authorization: Bearer" or from the
+// API-key header "X-API-Key", which simple HTTP clients find easier to set.
 func presentedToken(r *http.Request) string {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, tok, ok := strings.Cut(h, " ")
@@ -117,8 +118,16 @@ func presentedToken(r *http.Request) string {
 	return strings.TrimSpace(r.Header.Get("X-API-Key"))
 }
 
-// permission decides whether an authenticated principal may go on.
-type permission func(p auth.Principal) string
+// middleware wraps a handler with what every request to it goes through.
+type middleware func(http.Handler) http.Handler
+
+// permission decides whether an authenticated principal may go on: it
+// returns why not, or "" when the principal may.
+type permission func(p auth.Principal) (whyNot string)
+
+// guard makes the middleware that admits requests whose token is valid and
+// whose principal the permission lets through.
+type guard func(permission) middleware
 
 func requireRead(p auth.Principal) string {
 	if p.CanRead() {
@@ -135,7 +144,7 @@ func requireAdmin(p auth.Principal) string {
 }
 
 func requireWrite(p auth.Principal) string {
-	if p.Scope == "device" || p.IsAdmin() {
+	if p.Scope == thermowatt.ScopeDevice || p.IsAdmin() {
 		return ""
 	}
 	return "this token may not write readings; use the device's own token"
@@ -144,8 +153,8 @@ func requireWrite(p auth.Principal) string {
 // authenticate returns middleware that admits a request when its token is
 // valid and allow says yes: 401 (with WWW-Authenticate) for a missing or
 // unknown token, 403 for a valid token of the wrong scope.
-func authenticate(v *auth.Verifier, l *slog.Logger) func(permission) func(http.Handler) http.Handler {
-	return func(allow permission) func(http.Handler) http.Handler {
+func authenticate(v *auth.Verifier, l *slog.Logger) guard {
+	return func(allow permission) middleware {
 		return func(next http.Handler) http.Handler {
 			return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 				tok := presentedToken(r)

@@ -6,9 +6,9 @@ import (
 	"github.com/thermowatt/thermowatt/internal/dashboard"
 )
 
-// addRoutes is the whole API surface in one place.
-func addRoutes(mux *http.ServeMux, d Deps) {
-	authed := d.limits.perToken(authenticate(d.Verifier, d.Logger))
+// addRoutes is the whole API surface in one place. authed admits requests
+// by token (authenticate, with its per-token rate limit).
+func addRoutes(mux *http.ServeMux, d Deps, authed guard) {
 	reader, admin, writer := authed(requireRead), authed(requireAdmin), authed(requireWrite)
 	// /metrics stays behind a token even with PUBLIC_READ: it describes
 	// the service, not the readings a LAN dashboard is meant to show.

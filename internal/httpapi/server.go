@@ -35,8 +35,6 @@ type Deps struct {
 	// Limits: rate, size, concurrency, CORS (limits.go). The zero value
 	// turns them all off, as the handler tests want.
 	Limits config.Limits
-
-	limits *limits
 }
 
 // NewServer returns the whole API as one handler.
@@ -59,13 +57,13 @@ func NewServer(d Deps) http.Handler {
 	}
 	// Requests go through the bounds from here on; /metrics above reads
 	// the store itself.
-	d.limits = newLimits(d.Limits)
-	d = d.limits.bound(d)
+	lim := newLimits(d.Limits)
+	d = lim.bound(d)
 	mux := http.NewServeMux()
-	addRoutes(mux, d)
+	addRoutes(mux, d, lim.perToken(authenticate(d.Verifier, d.Logger)))
 	var h http.Handler = instrument(d.Metrics, mux)
-	h = d.limits.limitBody(h)
-	h = d.limits.perAddress(h)
+	h = lim.limitBody(h)
+	h = lim.perAddress(h)
 	h = cors(d.Limits.CORSOrigins, h) // outside the rate limit: a 429 must be readable by the page
 	h = securityHeaders(h)
 	h = logRequests(d.Logger, h)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/thermowatt/thermowatt/internal/apiclient"
+	"github.com/thermowatt/thermowatt/internal/wire"
 )
 
 // Options of a simulation. Zero values take the defaults shown.
@@ -475,44 +476,6 @@ func (d *device) send(ctx context.Context, n int) bool {
 	return false
 }
 
-// Wire format: esp32/lib/reading.py to_api, field for field.
-type wireReading struct {
-	DeviceID    string      `json:"deviceId"`
-	RecordedAt  string      `json:"recordedAt"`
-	Temperature *float64    `json:"temperature"`
-	Humidity    *float64    `json:"humidity"`
-	Payload     wirePayload `json:"payload"`
-}
-
-type wirePayload struct {
-	VoltageV  *float64   `json:"voltage_v"`
-	CurrentMA *float64   `json:"current_ma"`
-	PowerMW   *float64   `json:"power_mw"`
-	Sensor    wireSensor `json:"sensor"`
-	// Device rides on the last reading of each batch only, as in the
-	// firmware (esp32/lib/uplink.py), to keep batches small.
-	Device *wireHealth `json:"device,omitempty"`
-}
-
-type wireSensor struct {
-	BMP280 map[string]any `json:"bmp280"`
-	INA219 map[string]any `json:"ina219"`
-}
-
-// wireHealth is esp32/lib/app.py health().
-type wireHealth struct {
-	Firmware     string  `json:"firmware"`
-	UptimeS      int64   `json:"uptime_s"`
-	FreeHeap     int     `json:"free_heap"`
-	RSSIdBm      int     `json:"rssi_dbm"`
-	QueueDepth   int     `json:"queue_depth"`
-	Dropped      int     `json:"dropped"`
-	DeadLettered int     `json:"dead_lettered"`
-	LastError    *string `json:"last_error"`
-	ResetCause   string  `json:"reset_cause"`
-	Boot         int     `json:"boot"`
-}
-
 // Firmware is what simulated devices report as their firmware.
 const Firmware = "thermowatt-esp32 1.0.0 (simulated)"
 
@@ -523,12 +486,12 @@ func (d *device) body(n int) []byte {
 		lastErr = &e
 	}
 	d.heap = min(max(d.heap+d.rng.IntN(2001)-1000, 60000), 110000)
-	h := wireHealth{
+	h := wire.Health{
 		Firmware: Firmware, UptimeS: int64(time.Since(d.bootAt).Seconds()), FreeHeap: d.heap,
 		RSSIdBm: -45 - d.rng.IntN(40), QueueDepth: len(d.queue), Dropped: d.dropped, DeadLettered: d.deadLetters,
 		LastError: lastErr, ResetCause: d.resetCause, Boot: d.boot,
 	}
-	out := make([]wireReading, n)
+	out := make([]wire.Reading, n)
 	for i, q := range d.queue[:n] {
 		s := q.sample
 		bmp := map[string]any{"temperature_c": s.temperatureC, "pressure_hpa": s.pressureHPa}
@@ -539,11 +502,11 @@ func (d *device) body(n int) []byte {
 		if s.inaError != "" {
 			ina["error"] = s.inaError
 		}
-		out[i] = wireReading{
+		out[i] = wire.Reading{
 			DeviceID: d.id, RecordedAt: q.taken.UTC().Format(time.RFC3339Nano),
 			Temperature: s.temperatureC,
-			Payload: wirePayload{VoltageV: s.voltageV, CurrentMA: s.currentMA, PowerMW: s.powerMW,
-				Sensor: wireSensor{BMP280: bmp, INA219: ina}},
+			Payload: wire.Payload{VoltageV: s.voltageV, CurrentMA: s.currentMA, PowerMW: s.powerMW,
+				Sensor: &wire.Sensor{BMP280: bmp, INA219: ina}},
 		}
 	}
 	out[n-1].Payload.Device = &h

@@ -27,8 +27,8 @@ type SeriesPoint struct {
 	VoltageV    Stats
 	CurrentMA   Stats
 	PowerMW     Stats
-	// PressureHPa comes from payload.sensor.bmp280.pressure_hpa (the BMP280
-	// of the seed's firmware) when that is a number.
+	// PressureHPa comes from payload.sensor.bmp280.pressure_hpa (the
+	// firmware's BMP280 reports it there) when that is a number.
 	PressureHPa Stats
 }
 

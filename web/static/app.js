@@ -15,7 +15,7 @@
   const RANGES = { '1h': 3600e3, '24h': 86400e3, '7d': 7 * 86400e3, '30d': 30 * 86400e3 };
   const DEFAULT_RANGE = '24h';
   // Every chartable field of a reading, as the series endpoint names it.
-  // `always`: drawn even without data (the seed's power metrics); the others
+  // `always`: drawn even without data (the power metrics every node has); the others
   // only when the range holds some.
   const METRICS = [
     { key: 'temperature', label: 'Temperature', unit: '°C', digits: 1, color: '#dc2626', always: true },

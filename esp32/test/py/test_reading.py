@@ -19,7 +19,7 @@ def test_fast_serialiser_matches_the_dict_form_for_every_kind_of_reading():
         reading.make(1, 5, fw.T0, (21.5, 1001.25), (4.98, 120.4, 600.5)),
         reading.make(1, 5, fw.T0, None, (4.98, -3.5, 0.0), bmp_err='BMP280 at 0x76: [Errno 19] ENODEV "x"'),
         reading.make(1, 5, fw.T0, (21.5, 1001.25), None, ina_err="INA219 at 0x40: overflow"),
-        {"b": 1, "u": 9, "t": 21.0, "src": "seed", "at": "2025-02-05T09:30:00+09:00"},
+        {"b": 1, "u": 9, "t": 21.0, "src": "direct", "at": "2025-02-05T09:30:00+09:00"},
     ]
     dev = {"firmware": "x", "queue_depth": 3, "last_error": None}
     for r in recs:

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/store"
 )
 
 // CountDevicesByStatus counts devices by thermowatt.Device.Status, whose
@@ -26,16 +27,8 @@ func (s *Store) CountDevicesByStatus(ctx context.Context, now time.Time, missed 
 		return nil, fmt.Errorf("sqlite: count devices by status: %w", mapError(ctx, err))
 	}
 	defer rows.Close()
-	counts := map[thermowatt.DeviceStatus]int{}
-	for rows.Next() {
-		var status string
-		var n int
-		if err := rows.Scan(&status, &n); err != nil {
-			return nil, fmt.Errorf("sqlite: count devices by status: %w", mapError(ctx, err))
-		}
-		counts[thermowatt.DeviceStatus(status)] = n
-	}
-	if err := rows.Err(); err != nil {
+	counts, err := store.ScanCounts[thermowatt.DeviceStatus](rows)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: count devices by status: %w", mapError(ctx, err))
 	}
 	return counts, nil
@@ -49,16 +42,8 @@ func (s *Store) CountOpenAlerts(ctx context.Context) (map[string]int, error) {
 		return nil, fmt.Errorf("sqlite: count open alerts: %w", mapError(ctx, err))
 	}
 	defer rows.Close()
-	counts := map[string]int{}
-	for rows.Next() {
-		var kind string
-		var n int
-		if err := rows.Scan(&kind, &n); err != nil {
-			return nil, fmt.Errorf("sqlite: count open alerts: %w", mapError(ctx, err))
-		}
-		counts[kind] = n
-	}
-	if err := rows.Err(); err != nil {
+	counts, err := store.ScanCounts[string](rows)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: count open alerts: %w", mapError(ctx, err))
 	}
 	return counts, nil

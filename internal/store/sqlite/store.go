@@ -126,14 +126,10 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 //     SQLITE_BUSY when it later turns out another process wrote meanwhile.
 //   - wal_autocheckpoint(4000), the writer only: copy the WAL into the
 //     database file once it holds 4,000 pages (16 MiB) rather than 1,000.
-//     Readings of many devices arrive interleaved, so one transaction
-//     dirties the newest index page of every device that sent, in both
-//     indexes ordered by device: a 2,000-reading commit of 1,000 devices
-//     wrote more than 1,000 pages and so checkpointed after every commit,
-//     copying each hot page again each time. Checkpointing a quarter as
-//     often copies it once for several commits. Storing 200,000 such
-//     readings: 43 µs of CPU per reading before, 40 after (means of three
-//     runs on a shared machine; the WAL file grows to ~16 MiB).
+//     Readings of many devices arrive interleaved, so one commit dirties
+//     the newest index page of every device that sent; at the default a
+//     large commit checkpoints every time, copying each hot page again.
+//     (docs/benchmarks.md has the measurement.)
 func dsn(path string, readOnly bool, o Options) string {
 	q := url.Values{}
 	if o.MaxPageCount > 0 {

@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,6 +27,71 @@ var opsTests = []struct {
 	{"AlertClaimAndNotify", testAlertClaimAndNotify},
 	{"RetentionDeletesExactlyExpired", testRetentionDeletesExactlyExpired},
 	{"RetentionConcurrentRuns", testRetentionConcurrentRuns},
+	{"DeviceStatusInTheDatabase", testDeviceStatusInTheDatabase},
+}
+
+// The status counted by the database is thermowatt.Device.Status, device
+// by device, and the devices listed carry their open alerts.
+func testDeviceStatusInTheDatabase(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const missed = 3
+	received := base.Add(time.Hour)
+	now := received.Add(20 * time.Minute) // silent after 3 x 300 s, the default interval
+	for _, id := range []string{"new-1", "new-failing"} {
+		if _, err := s.CreateDevice(ctx, id, base); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// ok-1 sends at now; the others' last reading is an hour older.
+	insert(t, s, []thermowatt.Reading{rd("ok-1", 0, 1), rd("ok-failing", 0, 1)}, now)
+	insert(t, s, []thermowatt.Reading{rd("silent-1", 0, 1), rd("silent-failing", 0, 1), rd("edge", 0, 1)}, received)
+	// edge: silent at received + 3 x 400 s = now exactly: not yet (After is strict).
+	if err := s.SetExpectedInterval(ctx, "edge", 400); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"new-failing", "ok-failing", "silent-failing"} {
+		if _, err := s.OpenAlert(ctx, thermowatt.NewAlert{DeviceID: id, Kind: thermowatt.KindFailing, Message: "x", At: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.OpenAlert(ctx, thermowatt.NewAlert{DeviceID: "silent-1", Kind: thermowatt.KindSilent, Message: "x", At: now}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]thermowatt.DeviceStatus{
+		"new-1": thermowatt.StatusNew, "new-failing": thermowatt.StatusFailing, "ok-1": thermowatt.StatusOK,
+		"ok-failing": thermowatt.StatusFailing, "silent-1": thermowatt.StatusSilent,
+		"silent-failing": thermowatt.StatusSilent, "edge": thermowatt.StatusOK,
+	}
+	counted := map[thermowatt.DeviceStatus]int{}
+	err := store.EachDevice(ctx, s, func(d thermowatt.Device) error {
+		if got := d.Status(now, missed); got != want[d.ID] {
+			t.Errorf("%s: status %s, want %s", d.ID, got, want[d.ID])
+		}
+		if d.Failing != strings.HasSuffix(d.ID, "-failing") {
+			t.Errorf("%s: Failing = %v", d.ID, d.Failing)
+		}
+		if d.SilentAlertOpen != (d.ID == "silent-1") {
+			t.Errorf("%s: SilentAlertOpen = %v", d.ID, d.SilentAlertOpen)
+		}
+		counted[d.Status(now, missed)]++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.CountDevicesByStatus(ctx, now, missed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range thermowatt.Statuses {
+		if got[st] != counted[st] {
+			t.Errorf("CountDevicesByStatus[%s] = %d, device by device %d", st, got[st], counted[st])
+		}
+	}
+	open, err := s.CountOpenAlerts(ctx)
+	if err != nil || open[thermowatt.KindFailing] != 3 || open[thermowatt.KindSilent] != 1 {
+		t.Errorf("CountOpenAlerts = %v, %v; want 3 failing, 1 silent", open, err)
+	}
 }
 
 func withHealth(r thermowatt.Reading, health string) thermowatt.Reading {

@@ -1,4 +1,6 @@
-package httpapi
+// Package logbuffer holds log lines briefly, so that a busy server writes
+// its request log in few system calls instead of one per line.
+package logbuffer
 
 import (
 	"bufio"
@@ -7,7 +9,7 @@ import (
 	"time"
 )
 
-// LogBuffer gathers log lines and writes them out at most every interval
+// Buffer gathers log lines and writes them out at most every interval
 // (or when 64 KiB have gathered), so that the request log, a line per
 // request, costs a write system call every few hundred requests rather
 // than one each. serve writes its log through one and closes it after the
@@ -18,7 +20,7 @@ import (
 // process (a runtime fatal error, SIGKILL, the OOM killer) loses the lines
 // not yet written, but never readings: a reading is acknowledged after its
 // commit, not after its log line.
-type LogBuffer struct {
+type Buffer struct {
 	mu       sync.Mutex
 	w        *bufio.Writer
 	interval time.Duration
@@ -26,15 +28,15 @@ type LogBuffer struct {
 	closed   bool
 }
 
-// NewLogBuffer returns a buffer in front of w that writes out what it
+// New returns a buffer in front of w that writes out what it
 // holds every interval.
-func NewLogBuffer(w io.Writer, interval time.Duration) *LogBuffer {
-	return &LogBuffer{w: bufio.NewWriterSize(w, 64<<10), interval: interval}
+func New(w io.Writer, interval time.Duration) *Buffer {
+	return &Buffer{w: bufio.NewWriterSize(w, 64<<10), interval: interval}
 }
 
 // Write keeps p (one log line: slog handlers write a line per call) to be
 // written out within the interval. After Close it writes p at once.
-func (b *LogBuffer) Write(p []byte) (int, error) {
+func (b *Buffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	n, err := b.w.Write(p)
@@ -49,7 +51,7 @@ func (b *LogBuffer) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func (b *LogBuffer) scheduledFlush() {
+func (b *Buffer) scheduledFlush() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.pending = false
@@ -57,14 +59,14 @@ func (b *LogBuffer) scheduledFlush() {
 }
 
 // Flush writes out what the buffer holds.
-func (b *LogBuffer) Flush() error {
+func (b *Buffer) Flush() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.w.Flush()
 }
 
 // Close writes out what the buffer holds; later lines are written at once.
-func (b *LogBuffer) Close() error {
+func (b *Buffer) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.closed = true

@@ -1,4 +1,4 @@
-package httpapi
+package logbuffer
 
 import (
 	"bytes"
@@ -34,7 +34,7 @@ func (s *syncBuffer) String() (string, int) {
 
 func TestLogBufferWritesLinesOutTogether(t *testing.T) {
 	out := &syncBuffer{}
-	lb := NewLogBuffer(out, 20*time.Millisecond)
+	lb := New(out, 20*time.Millisecond)
 	l := slog.New(slog.NewJSONHandler(lb, nil))
 	for i := range 100 {
 		l.Info("request", "n", i)
@@ -60,7 +60,7 @@ func TestLogBufferWritesLinesOutTogether(t *testing.T) {
 
 func TestLogBufferCloseWritesTheRest(t *testing.T) {
 	out := &syncBuffer{}
-	lb := NewLogBuffer(out, time.Hour)
+	lb := New(out, time.Hour)
 	l := slog.New(slog.NewJSONHandler(lb, nil))
 	l.Info("request")
 	if err := lb.Close(); err != nil {
@@ -76,14 +76,14 @@ func TestLogBufferCloseWritesTheRest(t *testing.T) {
 }
 
 // BenchmarkRequestLog: a request line written straight to a file (a write
-// system call each, as serve's log to stdout was) or through a LogBuffer.
+// system call each, as serve's log to stdout was) or through a Buffer.
 func BenchmarkRequestLog(b *testing.B) {
 	f, err := os.Create(filepath.Join(b.TempDir(), "log"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer f.Close()
-	lb := NewLogBuffer(f, 100*time.Millisecond)
+	lb := New(f, 100*time.Millisecond)
 	defer lb.Close()
 	for name, w := range map[string]io.Writer{"direct": f, "buffered": lb} {
 		l := slog.New(slog.NewJSONHandler(w, nil))
