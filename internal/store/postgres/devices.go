@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -93,4 +94,66 @@ func scanDevice(row pgx.CollectableRow) (thermowatt.Device, error) {
 		d.LastSeenAt = &t
 	}
 	return d, nil
+}
+
+// SetExpectedInterval sets how often a device should send; see store.Devices.
+func (s *Store) SetExpectedInterval(ctx context.Context, deviceID string, seconds int) error {
+	if seconds < 1 {
+		return fmt.Errorf("postgres: expected interval must be at least 1 s, got %d", seconds)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE devices SET expected_interval_s = $2 WHERE id = $1`, deviceID, seconds)
+	if err != nil {
+		return fmt.Errorf("postgres: set interval of %q: %w", deviceID, mapError(ctx, err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("device %q: %w", deviceID, thermowatt.ErrNotFound)
+	}
+	return nil
+}
+
+// HealthNear returns a device's health around a time; see store.Devices. Each
+// branch is one probe of the (device_id, recorded_at) index.
+func (s *Store) HealthNear(ctx context.Context, deviceID string, at time.Time) (json.RawMessage, bool, error) {
+	var health []byte
+	err := s.pool.QueryRow(ctx, `
+		(SELECT payload->'device' FROM device_measurements
+		 WHERE device_id = $1 AND recorded_at <= $2 AND jsonb_typeof(payload->'device') = 'object'
+		 ORDER BY recorded_at DESC LIMIT 1)
+		UNION ALL
+		(SELECT payload->'device' FROM device_measurements
+		 WHERE device_id = $1 AND recorded_at > $2 AND jsonb_typeof(payload->'device') = 'object'
+		 ORDER BY recorded_at LIMIT 1)
+		LIMIT 1`, deviceID, store.UTC(at)).Scan(&health)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("postgres: health of %q: %w", deviceID, mapError(ctx, err))
+	}
+	return health, true, nil
+}
+
+// CountDevicesByStatus counts devices by thermowatt.Device.Status, whose
+// rule the CASE below follows in the same order: silent, failing, new,
+// ok. The conformance suite checks the two agree device by device.
+func (s *Store) CountDevicesByStatus(ctx context.Context, now time.Time, missed int) (map[thermowatt.DeviceStatus]int, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT CASE
+			WHEN $2::int > 0 AND last_seen_at IS NOT NULL
+				AND $1::timestamptz > last_seen_at + make_interval(secs => $2::int * greatest(expected_interval_s, 1)) THEN 'silent'
+			WHEN EXISTS (SELECT 1 FROM alerts a
+				WHERE a.device_id = devices.id AND a.kind = 'failing' AND a.resolved_at IS NULL) THEN 'failing'
+			WHEN last_seen_at IS NULL THEN 'new'
+			ELSE 'ok' END,
+			count(*)
+		FROM devices GROUP BY 1`, store.UTC(now), missed)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: count devices by status: %w", mapError(ctx, err))
+	}
+	defer rows.Close()
+	counts, err := store.ScanCounts[thermowatt.DeviceStatus](rows)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: count devices by status: %w", mapError(ctx, err))
+	}
+	return counts, nil
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -95,4 +96,66 @@ func scanDevice(row scanner) (thermowatt.Device, error) {
 	d.CreatedAt = fromMicros(created)
 	d.LastSeenAt = fromMicrosPtr(lastSeen)
 	return d, nil
+}
+
+// SetExpectedInterval sets how often a device should send; see store.Devices.
+func (s *Store) SetExpectedInterval(ctx context.Context, deviceID string, seconds int) error {
+	if seconds < 1 {
+		return fmt.Errorf("sqlite: expected interval must be at least 1 s, got %d", seconds)
+	}
+	res, err := s.write.ExecContext(ctx, `UPDATE devices SET expected_interval_s = ? WHERE id = ?`, seconds, deviceID)
+	if err != nil {
+		return fmt.Errorf("sqlite: set interval of %q: %w", deviceID, mapError(ctx, err))
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("device %q: %w", deviceID, thermowatt.ErrNotFound)
+	}
+	return nil
+}
+
+// HealthNear returns a device's health around a time; see store.Devices.
+func (s *Store) HealthNear(ctx context.Context, deviceID string, at time.Time) (json.RawMessage, bool, error) {
+	var health string
+	err := s.read.QueryRowContext(ctx, `
+		SELECT h FROM (
+			SELECT * FROM (SELECT json_extract(payload, '$.device') AS h FROM device_measurements
+				WHERE device_id = ?1 AND recorded_at <= ?2 AND json_type(payload, '$.device') = 'object'
+				ORDER BY recorded_at DESC LIMIT 1)
+			UNION ALL
+			SELECT * FROM (SELECT json_extract(payload, '$.device') FROM device_measurements
+				WHERE device_id = ?1 AND recorded_at > ?2 AND json_type(payload, '$.device') = 'object'
+				ORDER BY recorded_at LIMIT 1)
+		) LIMIT 1`, deviceID, micros(at)).Scan(&health)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("sqlite: health of %q: %w", deviceID, mapError(ctx, err))
+	}
+	return json.RawMessage(health), true, nil
+}
+
+// CountDevicesByStatus counts devices by thermowatt.Device.Status, whose
+// rule the CASE below follows in the same order: silent, failing, new,
+// ok. The conformance suite checks the two agree device by device.
+func (s *Store) CountDevicesByStatus(ctx context.Context, now time.Time, missed int) (map[thermowatt.DeviceStatus]int, error) {
+	rows, err := s.read.QueryContext(ctx, `
+		SELECT CASE
+			WHEN ?2 > 0 AND last_seen_at IS NOT NULL
+				AND ?1 > last_seen_at + ?2 * max(expected_interval_s, 1) * 1000000 THEN 'silent'
+			WHEN EXISTS (SELECT 1 FROM alerts a
+				WHERE a.device_id = devices.id AND a.kind = 'failing' AND a.resolved_at IS NULL) THEN 'failing'
+			WHEN last_seen_at IS NULL THEN 'new'
+			ELSE 'ok' END,
+			count(*)
+		FROM devices GROUP BY 1`, micros(now), missed)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: count devices by status: %w", mapError(ctx, err))
+	}
+	defer rows.Close()
+	counts, err := store.ScanCounts[thermowatt.DeviceStatus](rows)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: count devices by status: %w", mapError(ctx, err))
+	}
+	return counts, nil
 }

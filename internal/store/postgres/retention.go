@@ -1,0 +1,75 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/thermowatt/thermowatt/internal/store"
+)
+
+// DeleteReadingsBefore deletes one batch of expired readings; see
+// store.Ops. SKIP LOCKED: a second run at the same time takes other rows
+// rather than waiting; the device counts are updated in id order, as
+// ingest does, so the two never deadlock.
+func (s *Store) DeleteReadingsBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
+	const q = `
+	WITH doomed AS (
+		SELECT device_id, recorded_at FROM device_measurements WHERE recorded_at < $1
+		ORDER BY recorded_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
+	), deleted AS (
+		-- by the primary key: id is not indexed on its own
+		DELETE FROM device_measurements m USING doomed
+		WHERE m.device_id = doomed.device_id AND m.recorded_at = doomed.recorded_at
+		RETURNING m.device_id
+	), per_device AS (
+		SELECT device_id, count(*) AS n FROM deleted GROUP BY device_id
+	), counted AS (
+		INSERT INTO devices AS d (id, created_at, reading_count)
+		SELECT device_id, now(), n FROM per_device ORDER BY device_id
+		ON CONFLICT (id) DO UPDATE
+		SET reading_count = greatest(d.reading_count - EXCLUDED.reading_count, 0)
+	)
+	SELECT count(*) FROM deleted`
+	// Retried like ingest (deadlock victim, dead pooled connection). Should
+	// a batch commit and its answer be lost, the retry deletes the next
+	// batch instead: the printed count is then short by one batch, the
+	// data is right.
+	var n int64
+	err := s.withRetry(ctx, func() error {
+		return s.pool.QueryRow(ctx, q, store.UTC(cutoff), limit).Scan(&n)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("postgres: delete readings: %w", mapError(ctx, err))
+	}
+	return n, nil
+}
+
+// DeleteRawBefore deletes one batch of expired raw archive rows.
+func (s *Store) DeleteRawBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `
+		DELETE FROM raw_measurements WHERE id IN (
+			SELECT id FROM raw_measurements WHERE received_at < $1
+			ORDER BY received_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)`, store.UTC(cutoff), limit)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: delete raw archive: %w", mapError(ctx, err))
+	}
+	return tag.RowsAffected(), nil
+}
+
+// DeleteOpsBefore deletes old failure counts and resolved alerts.
+func (s *Store) DeleteOpsBefore(ctx context.Context, cutoff time.Time) (int64, error) {
+	cutoff = store.UTC(cutoff)
+	var total int64
+	for _, q := range []string{
+		`DELETE FROM device_failures WHERE minute < $1`,
+		`DELETE FROM alerts WHERE resolved_at < $1 AND resolved_notified_at IS NOT NULL`,
+	} {
+		tag, err := s.pool.Exec(ctx, q, cutoff)
+		if err != nil {
+			return total, fmt.Errorf("postgres: delete old alerts: %w", mapError(ctx, err))
+		}
+		total += tag.RowsAffected()
+	}
+	return total, nil
+}
