@@ -1,6 +1,6 @@
 // Package alerts decides when a device is silent or failing, opens and
 // resolves alerts for it, and notifies each transition to a webhook
-// exactly once. All state lives in the database (store.Ops), so any number
+// exactly once. All state lives in the database (store.Alerts), so any number
 // of checkers (serve's ticker on each instance, the cron job) may run at
 // the same moment: the database decides which of them acts.
 package alerts

@@ -9,7 +9,7 @@ import (
 )
 
 // DeleteReadingsBefore deletes one batch of expired readings; see
-// store.Ops. SKIP LOCKED: a second run at the same time takes other rows
+// store.Retention. SKIP LOCKED: a second run at the same time takes other rows
 // rather than waiting; the device counts are updated in id order, as
 // ingest does, so the two never deadlock.
 func (s *Store) DeleteReadingsBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error) {

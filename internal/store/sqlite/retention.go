@@ -7,7 +7,7 @@ import (
 )
 
 // DeleteReadingsBefore deletes one batch of expired readings; see
-// store.Ops. Each batch is its own short write transaction, so ingest
+// store.Retention. Each batch is its own short write transaction, so ingest
 // waits at most for one batch.
 func (s *Store) DeleteReadingsBefore(ctx context.Context, cutoff time.Time, limit int) (n int64, err error) {
 	defer func() {

@@ -12,7 +12,7 @@ import (
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
-// opsTests check the store.Ops half of the interface: device health,
+// opsTests check the operations concerns (store.Devices health, store.FailureCounts, store.Alerts, store.Retention): device health,
 // failure counts, alert state and retention.
 var opsTests = []struct {
 	name string
