@@ -24,7 +24,7 @@ type alertJSON struct {
 // handleListAlerts lists alerts newest first: state=open for open ones
 // only, state=all (the default) for open and recent; deviceId and limit
 // (1-1000, default 100) narrow it.
-func handleListAlerts(d Deps) http.Handler {
+func handleListAlerts(alerts store.Alerts) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		v := r.URL.Query()
 		q := store.AlertQuery{DeviceID: v.Get("deviceId"), Limit: defaultLimit}
@@ -42,7 +42,7 @@ func handleListAlerts(d Deps) http.Handler {
 			}
 			q.Limit = n
 		}
-		as, err := d.Store.ListAlerts(r.Context(), q)
+		as, err := alerts.ListAlerts(r.Context(), q)
 		if err != nil {
 			return storeError(err)
 		}

@@ -9,8 +9,8 @@ import (
 // PPROF=true: `make soak` reads the goroutine count from it, and it is how
 // a leak or a hot spot on a live instance is found. Off by default because
 // a profile shows internals (and costs CPU while it runs).
-func addDebugRoutes(mux *http.ServeMux, d Deps, admin func(http.Handler) http.Handler) {
-	if !d.Limits.Pprof {
+func addDebugRoutes(mux *http.ServeMux, enabled bool, admin middleware) {
+	if !enabled {
 		return
 	}
 	mux.Handle("GET /debug/pprof/", admin(http.HandlerFunc(pprof.Index)))

@@ -26,12 +26,12 @@ type deviceJSON struct {
 	AuthFailures      int64           `json:"authFailures"`
 }
 
-func handleListDevices(d Deps) http.Handler {
+func handleListDevices(devices store.Devices, view deviceView) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		now := d.Now()
+		now := view.now()
 		items := []deviceJSON{}
-		err := store.EachDevice(r.Context(), d.Store, func(dv thermowatt.Device) error {
-			items = append(items, toDeviceJSON(dv, now, d))
+		err := store.EachDevice(r.Context(), devices, func(dv thermowatt.Device) error {
+			items = append(items, view.json(dv, now))
 			return nil
 		})
 		if err != nil {
@@ -51,7 +51,7 @@ type issuedToken struct {
 }
 
 // handleCreateDevice registers a device and answers with its first token.
-func handleCreateDevice(d Deps) http.Handler {
+func handleCreateDevice(devices store.Devices, iss tokenIssuer) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		var in struct {
 			ID string `json:"id"`
@@ -62,7 +62,7 @@ func handleCreateDevice(d Deps) http.Handler {
 		if !thermowatt.ValidDeviceID(in.ID) {
 			return errorf(http.StatusBadRequest, "id must be "+thermowatt.DeviceIDRule)
 		}
-		_, err := d.Store.CreateDevice(r.Context(), in.ID, d.Now())
+		_, err := devices.CreateDevice(r.Context(), in.ID, iss.now())
 		if errors.Is(err, thermowatt.ErrExists) {
 			return errorf(http.StatusConflict, fmt.Sprintf("device %q already exists; to give it another token use POST /api/devices/%s/tokens", in.ID, in.ID))
 		}
@@ -70,7 +70,7 @@ func handleCreateDevice(d Deps) http.Handler {
 			return storeError(err)
 		}
 		logFrom(r).Info("admin action", "by", principal(r).TokenID, "action", "device registered", "device", in.ID)
-		tok, err := issue(r, d, thermowatt.ScopeDevice, in.ID)
+		tok, err := iss.issue(r, thermowatt.ScopeDevice, in.ID)
 		if err != nil {
 			return err
 		}
@@ -82,15 +82,15 @@ func handleCreateDevice(d Deps) http.Handler {
 
 // handleCreateDeviceToken gives a registered device another token, for
 // rotation: issue the new one, flash it, then revoke the old one.
-func handleCreateDeviceToken(d Deps) http.Handler {
+func handleCreateDeviceToken(devices store.Devices, iss tokenIssuer) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		id := r.PathValue("id")
-		if _, err := d.Store.GetDevice(r.Context(), id); errors.Is(err, thermowatt.ErrNotFound) {
+		if _, err := devices.GetDevice(r.Context(), id); errors.Is(err, thermowatt.ErrNotFound) {
 			return errorf(http.StatusNotFound, fmt.Sprintf("no device %q; register it with POST /api/devices", id))
 		} else if err != nil {
 			return storeError(err)
 		}
-		tok, err := issue(r, d, thermowatt.ScopeDevice, id)
+		tok, err := iss.issue(r, thermowatt.ScopeDevice, id)
 		if err != nil {
 			return err
 		}
@@ -99,13 +99,19 @@ func handleCreateDeviceToken(d Deps) http.Handler {
 	})
 }
 
+// tokenIssuer mints tokens and stores their hashes.
+type tokenIssuer struct {
+	tokens store.Tokens
+	now    func() time.Time
+}
+
 // issue creates and stores a token, and logs who made it.
-func issue(r *http.Request, d Deps, scope thermowatt.Scope, deviceID string) (issuedToken, error) {
-	secret, t, err := auth.New(scope, deviceID, d.Now())
+func (iss tokenIssuer) issue(r *http.Request, scope thermowatt.Scope, deviceID string) (issuedToken, error) {
+	secret, t, err := auth.New(scope, deviceID, iss.now())
 	if err != nil {
 		return issuedToken{}, err
 	}
-	if err := d.Store.CreateToken(r.Context(), t); err != nil {
+	if err := iss.tokens.CreateToken(r.Context(), t); err != nil {
 		return issuedToken{}, storeError(err)
 	}
 	logFrom(r).Info("admin action", "by", principal(r).TokenID, "action", "token issued",

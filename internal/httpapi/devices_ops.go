@@ -8,24 +8,32 @@ import (
 	"time"
 
 	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/store"
 )
 
 // maxIntervalS bounds a device's expected interval: 30 days.
 const maxIntervalS = 30 * 24 * 3600
 
-func toDeviceJSON(dv thermowatt.Device, now time.Time, d Deps) deviceJSON {
+// deviceView is what a device's JSON needs beyond the device: the clock
+// and after how many missed intervals a device is silent.
+type deviceView struct {
+	now    func() time.Time
+	missed int
+}
+
+func (v deviceView) json(dv thermowatt.Device, now time.Time) deviceJSON {
 	health := dv.Health
 	if len(health) == 0 {
 		health = json.RawMessage("null")
 	}
 	return deviceJSON{ID: dv.ID, CreatedAt: dv.CreatedAt.UTC(), LastSeenAt: dv.LastSeenAt, ReadingCount: dv.ReadingCount,
-		Status: string(dv.Status(now, d.Policy.MissedIntervals)), ExpectedIntervalS: dv.ExpectedIntervalS,
+		Status: string(dv.Status(now, v.missed)), ExpectedIntervalS: dv.ExpectedIntervalS,
 		Health: health, HealthAt: dv.HealthAt, RejectedCount: dv.Failures.Rejected, AuthFailures: dv.Failures.AuthFailures}
 }
 
 // handlePatchDevice changes a device's settings; today its expected
 // interval: {"expectedIntervalS": 60}.
-func handlePatchDevice(d Deps) http.Handler {
+func handlePatchDevice(devices store.Devices, view deviceView) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		id := r.PathValue("id")
 		var in struct {
@@ -43,7 +51,7 @@ func handlePatchDevice(d Deps) http.Handler {
 		if !thermowatt.ValidDeviceID(id) {
 			return errorf(http.StatusNotFound, fmt.Sprintf("no device %q", id))
 		}
-		err := d.Store.SetExpectedInterval(r.Context(), id, *in.ExpectedIntervalS)
+		err := devices.SetExpectedInterval(r.Context(), id, *in.ExpectedIntervalS)
 		if errors.Is(err, thermowatt.ErrNotFound) {
 			return errorf(http.StatusNotFound, fmt.Sprintf("no device %q; register it with POST /api/devices", id))
 		}
@@ -52,11 +60,11 @@ func handlePatchDevice(d Deps) http.Handler {
 		}
 		logFrom(r).Info("admin action", "by", principal(r).TokenID, "action", "device interval set",
 			"device", id, "expectedIntervalS", *in.ExpectedIntervalS)
-		dv, err := d.Store.GetDevice(r.Context(), id)
+		dv, err := devices.GetDevice(r.Context(), id)
 		if err != nil {
 			return storeError(err)
 		}
-		writeJSON(w, http.StatusOK, toDeviceJSON(dv, d.Now(), d))
+		writeJSON(w, http.StatusOK, view.json(dv, view.now()))
 		return nil
 	})
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/thermowatt/thermowatt"
-	"github.com/thermowatt/thermowatt/internal/ingest"
 	"github.com/thermowatt/thermowatt/internal/store"
 	"github.com/thermowatt/thermowatt/internal/wire"
 )
@@ -59,52 +58,15 @@ func readAll(r io.Reader, b []byte) ([]byte, error) {
 	}
 }
 
-// decodeReadings parses an ingest body and checks that the token may write
-// every device it names, before anything is stored.
-func decodeReadings(r *http.Request, body []byte, now time.Time) (wire.Batch, error) {
-	b, err := wire.Decode(body, now)
-	var be *wire.BodyError
-	if errors.As(err, &be) {
-		if be.TooLarge {
-			return b, errorf(http.StatusRequestEntityTooLarge, be.Message)
-		}
-		return b, errorf(http.StatusBadRequest, be.Message)
-	}
-	p := principal(r)
-	for _, id := range b.DeviceIDs {
-		if !p.CanWriteDevice(id) {
-			return b, errorf(http.StatusForbidden, fmt.Sprintf("this token belongs to device %q and may not write readings of device %q; nothing was stored", p.DeviceID, id))
-		}
-	}
-	return b, nil
-}
-
-// ingestBody is the one ingest path of both POST endpoints: decode, check
-// access, commit the valid readings, and count what happened. When it
-// returns nil, every accepted reading is committed.
-func ingestBody(r *http.Request, d Deps, body []byte, now time.Time) (wire.Batch, wire.Result, error) {
-	b, err := decodeReadings(r, body, now)
-	if err != nil {
-		observeRefused(r, d, err)
-		return b, wire.Result{}, err
-	}
-	res, err := ingest.Commit(r.Context(), d.Writer, b, now)
-	if err != nil {
-		return b, res, storeError(err)
-	}
-	observeIngest(r, d, b, res)
-	return b, res, nil
-}
-
 // handlePostMeasurements takes one reading or an array of up to 500. The
 // answer is sent only after the accepted readings are committed.
-func handlePostMeasurements(d Deps) http.Handler {
+func handlePostMeasurements(in ingestPath) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		body, err := readBody(w, r)
 		if err != nil {
 			return err
 		}
-		b, res, err := ingestBody(r, d, body, d.Now())
+		b, res, err := in.ingestBody(r, body, in.now())
 		if err != nil {
 			return err
 		}
@@ -220,7 +182,7 @@ func decodeCursor(s string) (store.Cursor, error) {
 // handleGetMeasurements lists readings newest first with keyset
 // pagination; format=csv streams every matching row (no limit unless one
 // is given) as CSV.
-func handleGetMeasurements(d Deps) http.Handler {
+func handleGetMeasurements(readings store.Readings) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		q, err := parseQuery(r)
 		if err != nil {
@@ -229,11 +191,11 @@ func handleGetMeasurements(d Deps) http.Handler {
 		switch r.URL.Query().Get("format") {
 		case "", "json":
 		case "csv":
-			return streamCSV(w, r, d, q)
+			return streamCSV(w, r, readings, q)
 		default:
 			return errorf(http.StatusBadRequest, "format must be json or csv")
 		}
-		rows, err := d.Store.QueryReadings(r.Context(), q)
+		rows, err := readings.QueryReadings(r.Context(), q)
 		if err != nil {
 			return storeError(err)
 		}
@@ -251,7 +213,7 @@ func handleGetMeasurements(d Deps) http.Handler {
 var csvHeader = []string{"id", "deviceId", "recordedAt", "receivedAt", "recordedAtSource",
 	"temperature", "humidity", "voltage_v", "current_ma", "power_mw", "payload"}
 
-func streamCSV(w http.ResponseWriter, r *http.Request, d Deps, q store.Query) error {
+func streamCSV(w http.ResponseWriter, r *http.Request, readings store.Readings, q store.Query) error {
 	remaining := -1 // no limit
 	if r.URL.Query().Get("limit") != "" {
 		remaining = q.Limit
@@ -259,7 +221,7 @@ func streamCSV(w http.ResponseWriter, r *http.Request, d Deps, q store.Query) er
 	q.Limit = maxLimit
 	// The first page is fetched before any byte is written, so that a
 	// database error can still be answered with a proper status.
-	rows, err := d.Store.QueryReadings(r.Context(), q)
+	rows, err := readings.QueryReadings(r.Context(), q)
 	if err != nil {
 		return storeError(err)
 	}
@@ -284,7 +246,7 @@ func streamCSV(w http.ResponseWriter, r *http.Request, d Deps, q store.Query) er
 		}
 		last := rows[len(rows)-1]
 		q.After = &store.Cursor{RecordedAt: last.RecordedAt, ID: last.ID}
-		if rows, err = d.Store.QueryReadings(r.Context(), q); err != nil {
+		if rows, err = readings.QueryReadings(r.Context(), q); err != nil {
 			// Headers are gone; all that can be done is to cut the stream
 			// short so the client sees an incomplete file, and log it.
 			logFrom(r).Error("csv export cut short", "err", err)

@@ -15,7 +15,7 @@ import (
 // The readings are committed before the archive row: should archiving
 // fail, the client gets a 503, resends, and the readings come back as
 // duplicates while the archive row is written then.
-func handlePostRaw(d Deps) http.Handler {
+func handlePostRaw(in ingestPath, archive store.Archive) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		body, err := readBody(w, r)
 		if err != nil {
@@ -24,20 +24,20 @@ func handlePostRaw(d Deps) http.Handler {
 		if !json.Valid(body) {
 			return errorf(http.StatusBadRequest, "body is not valid JSON")
 		}
-		now := d.Now()
+		now := in.now()
 		p := principal(r)
 		rec := store.RawRecord{DeviceID: p.DeviceID, ReceivedAt: now, Body: body}
 
 		answer := map[string]any{}
 		if looksLikeReadings(body) {
-			_, res, err := ingestBody(r, d, body, now)
+			_, res, err := in.ingestBody(r, body, now)
 			if err != nil {
 				return err
 			}
 			rec.Ingested, rec.Accepted, rec.Duplicates, rec.Rejected = true, res.Accepted, res.Duplicates, len(res.Rejected)
 			answer["accepted"], answer["duplicates"], answer["rejected"] = res.Accepted, res.Duplicates, res.Rejected
 		}
-		id, err := d.Store.ArchiveRaw(r.Context(), rec)
+		id, err := archive.ArchiveRaw(r.Context(), rec)
 		if err != nil {
 			return storeError(err)
 		}

@@ -6,8 +6,9 @@ import (
 	"github.com/thermowatt/thermowatt/internal/dashboard"
 )
 
-// addRoutes is the whole API surface in one place. authed admits requests
-// by token (authenticate, with its per-token rate limit).
+// addRoutes is the whole API surface in one place, and the one place that
+// hands each handler the parts of d it uses. authed admits requests by
+// token (authenticate, with its per-token rate limit).
 func addRoutes(mux *http.ServeMux, d Deps, authed guard) {
 	reader, admin, writer := authed(requireRead), authed(requireAdmin), authed(requireWrite)
 	// /metrics stays behind a token even with PUBLIC_READ: it describes
@@ -17,27 +18,32 @@ func addRoutes(mux *http.ServeMux, d Deps, authed guard) {
 		reader = publicRead(reader)
 	}
 
+	st, now := d.Store, d.Now
+	in := ingestPath{writer: d.Writer, failures: st, metrics: d.Metrics, now: now}
+	iss := tokenIssuer{tokens: st, now: now}
+	view := deviceView{now: now, missed: d.Policy.MissedIntervals}
+
 	mux.Handle("GET /healthz", handleHealthz())
-	mux.Handle("GET /readyz", handleReadyz(d.Store))
+	mux.Handle("GET /readyz", handleReadyz(st))
 
-	mux.Handle("POST /api/measurements", writer(handlePostMeasurements(d)))
-	mux.Handle("GET /api/measurements", reader(handleGetMeasurements(d)))
-	mux.Handle("GET /api/measurements/series", reader(handleSeries(d)))
-	mux.Handle("POST /api/raw-measurements", writer(handlePostRaw(d)))
+	mux.Handle("POST /api/measurements", writer(handlePostMeasurements(in)))
+	mux.Handle("GET /api/measurements", reader(handleGetMeasurements(st)))
+	mux.Handle("GET /api/measurements/series", reader(handleSeries(st, st, now)))
+	mux.Handle("POST /api/raw-measurements", writer(handlePostRaw(in, st)))
 
-	mux.Handle("GET /api/devices", reader(handleListDevices(d)))
-	mux.Handle("POST /api/devices", admin(handleCreateDevice(d)))
-	mux.Handle("POST /api/devices/{id}/tokens", admin(handleCreateDeviceToken(d)))
-	mux.Handle("PATCH /api/devices/{id}", admin(handlePatchDevice(d)))
+	mux.Handle("GET /api/devices", reader(handleListDevices(st, view)))
+	mux.Handle("POST /api/devices", admin(handleCreateDevice(st, iss)))
+	mux.Handle("POST /api/devices/{id}/tokens", admin(handleCreateDeviceToken(st, iss)))
+	mux.Handle("PATCH /api/devices/{id}", admin(handlePatchDevice(st, view)))
 
-	mux.Handle("GET /api/alerts", reader(handleListAlerts(d)))
-	mux.Handle("GET /metrics", handleMetrics(d, metricsReader))
+	mux.Handle("GET /api/alerts", reader(handleListAlerts(st)))
+	mux.Handle("GET /metrics", handleMetrics(d.Metrics, d.MetricsToken, metricsReader))
 
-	mux.Handle("GET /api/tokens", admin(handleListTokens(d)))
-	mux.Handle("POST /api/tokens", admin(handleCreateToken(d)))
-	mux.Handle("DELETE /api/tokens/{id}", admin(handleRevokeToken(d)))
+	mux.Handle("GET /api/tokens", admin(handleListTokens(st)))
+	mux.Handle("POST /api/tokens", admin(handleCreateToken(iss)))
+	mux.Handle("DELETE /api/tokens/{id}", admin(handleRevokeToken(st, now)))
 
 	mux.Handle("/api/", handleAPINotFound())
-	addDebugRoutes(mux, d, admin)
+	addDebugRoutes(mux, d.Limits.Pprof, admin)
 	mux.Handle("/", dashboard.Handler()) // the web UI, static files that talk only to /api/
 }

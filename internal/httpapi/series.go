@@ -61,14 +61,14 @@ func parseBucket(s string) (time.Duration, error) {
 // maxBucketWidth keeps bucket arithmetic far from overflow.
 const maxBucketWidth = 10 * 365 * 24 * time.Hour
 
-func handleSeries(d Deps) http.Handler {
+func handleSeries(readings store.Readings, devices store.Devices, now func() time.Time) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		v := r.URL.Query()
 		q := store.SeriesQuery{DeviceID: v.Get("deviceId")}
 		if q.DeviceID == "" {
 			return errorf(http.StatusBadRequest, "deviceId is required: GET /api/measurements/series?deviceId=esp32-node-01")
 		}
-		q.To = d.Now()
+		q.To = now()
 		for _, bound := range []struct {
 			name string
 			dst  *time.Time
@@ -100,12 +100,12 @@ func handleSeries(d Deps) http.Handler {
 			}
 			q.Bucket = b
 		}
-		if _, err := d.Store.GetDevice(r.Context(), q.DeviceID); errors.Is(err, thermowatt.ErrNotFound) {
+		if _, err := devices.GetDevice(r.Context(), q.DeviceID); errors.Is(err, thermowatt.ErrNotFound) {
 			return errorf(http.StatusNotFound, fmt.Sprintf("no device %q (GET /api/devices lists them)", q.DeviceID))
 		} else if err != nil {
 			return storeError(err)
 		}
-		pts, err := d.Store.Series(r.Context(), q)
+		pts, err := readings.Series(r.Context(), q)
 		if err != nil {
 			return storeError(err)
 		}

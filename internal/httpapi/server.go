@@ -15,7 +15,8 @@ import (
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
-// Deps are what the handlers need. Writer is where readings are committed:
+// Deps are what NewServer wires the handlers from; addRoutes hands each
+// handler only the parts it uses. Writer is where readings are committed:
 // the store itself, or a group committer in front of it.
 type Deps struct {
 	Store    store.Store

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/store"
 )
 
 type tokenJSON struct {
@@ -17,9 +18,9 @@ type tokenJSON struct {
 	RevokedAt *time.Time       `json:"revokedAt"`
 }
 
-func handleListTokens(d Deps) http.Handler {
+func handleListTokens(tokens store.Tokens) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		ts, err := d.Store.ListTokens(r.Context())
+		ts, err := tokens.ListTokens(r.Context())
 		if err != nil {
 			return storeError(err)
 		}
@@ -33,7 +34,7 @@ func handleListTokens(d Deps) http.Handler {
 }
 
 // handleCreateToken issues a reader or admin token.
-func handleCreateToken(d Deps) http.Handler {
+func handleCreateToken(iss tokenIssuer) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		var in struct {
 			Scope thermowatt.Scope `json:"scope"`
@@ -48,7 +49,7 @@ func handleCreateToken(d Deps) http.Handler {
 		default:
 			return errorf(http.StatusBadRequest, `scope must be "reader" or "admin"`)
 		}
-		tok, err := issue(r, d, in.Scope, "")
+		tok, err := iss.issue(r, in.Scope, "")
 		if err != nil {
 			return err
 		}
@@ -58,10 +59,10 @@ func handleCreateToken(d Deps) http.Handler {
 }
 
 // handleRevokeToken revokes a token; it is refused from the next request on.
-func handleRevokeToken(d Deps) http.Handler {
+func handleRevokeToken(tokens store.Tokens, now func() time.Time) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		id := r.PathValue("id")
-		err := d.Store.RevokeToken(r.Context(), id, d.Now())
+		err := tokens.RevokeToken(r.Context(), id, now())
 		if errors.Is(err, thermowatt.ErrNotFound) {
 			return errorf(http.StatusNotFound, fmt.Sprintf("no active token %q", id))
 		}
