@@ -9,29 +9,29 @@ import (
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
-// Store bounds the concurrent calls requests make on a store: each call
+// BoundStore bounds the concurrent calls requests make on a store: each call
 // holds a slot of the gate for its duration and is cut off after timeout,
 // so a slow or stalled database answers 503 instead of collecting
 // goroutines and pool connections. It wraps every method of store.Store
 // itself rather than embedding one, so a method added to store.Store does
 // not compile here until it is bounded too.
-type Store struct {
+type BoundStore struct {
 	inner   store.Store
 	gate    *Gate
 	timeout time.Duration
 }
 
-var _ store.Store = (*Store)(nil)
+var _ store.Store = (*BoundStore)(nil)
 
 // NewStore puts gate in front of s; timeout bounds each call (0: none).
-func NewStore(s store.Store, gate *Gate, timeout time.Duration) *Store {
-	return &Store{inner: s, gate: gate, timeout: timeout}
+func NewStore(s store.Store, gate *Gate, timeout time.Duration) *BoundStore {
+	return &BoundStore{inner: s, gate: gate, timeout: timeout}
 }
 
 // Gate returns the gate, for tests and metrics.
-func (s *Store) Gate() *Gate { return s.gate }
+func (s *BoundStore) Gate() *Gate { return s.gate }
 
-func call[T any](s *Store, ctx context.Context, fn func(ctx context.Context) (T, error)) (T, error) {
+func call[T any](s *BoundStore, ctx context.Context, fn func(ctx context.Context) (T, error)) (T, error) {
 	var out T
 	err := s.gate.run(ctx, s.timeout, func(ctx context.Context) (err error) {
 		out, err = fn(ctx)
@@ -40,71 +40,71 @@ func call[T any](s *Store, ctx context.Context, fn func(ctx context.Context) (T,
 	return out, err
 }
 
-func (s *Store) InsertReadings(ctx context.Context, rs []thermowatt.Reading, receivedAt time.Time) (store.InsertResult, error) {
+func (s *BoundStore) InsertReadings(ctx context.Context, rs []thermowatt.Reading, receivedAt time.Time) (store.InsertResult, error) {
 	return call(s, ctx, func(ctx context.Context) (store.InsertResult, error) {
 		return s.inner.InsertReadings(ctx, rs, receivedAt)
 	})
 }
 
-func (s *Store) QueryReadings(ctx context.Context, q store.Query) ([]thermowatt.Stored, error) {
+func (s *BoundStore) QueryReadings(ctx context.Context, q store.Query) ([]thermowatt.Stored, error) {
 	return call(s, ctx, func(ctx context.Context) ([]thermowatt.Stored, error) { return s.inner.QueryReadings(ctx, q) })
 }
 
-func (s *Store) CreateDevice(ctx context.Context, id string, now time.Time) (thermowatt.Device, error) {
+func (s *BoundStore) CreateDevice(ctx context.Context, id string, now time.Time) (thermowatt.Device, error) {
 	return call(s, ctx, func(ctx context.Context) (thermowatt.Device, error) { return s.inner.CreateDevice(ctx, id, now) })
 }
 
-func (s *Store) GetDevice(ctx context.Context, id string) (thermowatt.Device, error) {
+func (s *BoundStore) GetDevice(ctx context.Context, id string) (thermowatt.Device, error) {
 	return call(s, ctx, func(ctx context.Context) (thermowatt.Device, error) { return s.inner.GetDevice(ctx, id) })
 }
 
-func (s *Store) ListDevices(ctx context.Context, q store.DeviceQuery) ([]thermowatt.Device, error) {
+func (s *BoundStore) ListDevices(ctx context.Context, q store.DeviceQuery) ([]thermowatt.Device, error) {
 	return call(s, ctx, func(ctx context.Context) ([]thermowatt.Device, error) { return s.inner.ListDevices(ctx, q) })
 }
 
-func (s *Store) CreateToken(ctx context.Context, t thermowatt.Token) error {
+func (s *BoundStore) CreateToken(ctx context.Context, t thermowatt.Token) error {
 	return s.gate.run(ctx, s.timeout, func(ctx context.Context) error { return s.inner.CreateToken(ctx, t) })
 }
 
-func (s *Store) TokenByID(ctx context.Context, id string) (thermowatt.Token, error) {
+func (s *BoundStore) TokenByID(ctx context.Context, id string) (thermowatt.Token, error) {
 	return call(s, ctx, func(ctx context.Context) (thermowatt.Token, error) { return s.inner.TokenByID(ctx, id) })
 }
 
-func (s *Store) ListTokens(ctx context.Context) ([]thermowatt.Token, error) {
+func (s *BoundStore) ListTokens(ctx context.Context) ([]thermowatt.Token, error) {
 	return call(s, ctx, s.inner.ListTokens)
 }
 
-func (s *Store) RevokeToken(ctx context.Context, id string, now time.Time) error {
+func (s *BoundStore) RevokeToken(ctx context.Context, id string, now time.Time) error {
 	return s.gate.run(ctx, s.timeout, func(ctx context.Context) error { return s.inner.RevokeToken(ctx, id, now) })
 }
 
-func (s *Store) CountTokens(ctx context.Context, scope thermowatt.Scope) (int, error) {
+func (s *BoundStore) CountTokens(ctx context.Context, scope thermowatt.Scope) (int, error) {
 	return call(s, ctx, func(ctx context.Context) (int, error) { return s.inner.CountTokens(ctx, scope) })
 }
 
-func (s *Store) ArchiveRaw(ctx context.Context, r store.RawRecord) (int64, error) {
+func (s *BoundStore) ArchiveRaw(ctx context.Context, r store.RawRecord) (int64, error) {
 	return call(s, ctx, func(ctx context.Context) (int64, error) { return s.inner.ArchiveRaw(ctx, r) })
 }
 
-func (s *Store) GetRaw(ctx context.Context, id int64) (store.RawRecord, error) {
+func (s *BoundStore) GetRaw(ctx context.Context, id int64) (store.RawRecord, error) {
 	return call(s, ctx, func(ctx context.Context) (store.RawRecord, error) { return s.inner.GetRaw(ctx, id) })
 }
 
-func (s *Store) Series(ctx context.Context, q store.SeriesQuery) ([]store.SeriesPoint, error) {
+func (s *BoundStore) Series(ctx context.Context, q store.SeriesQuery) ([]store.SeriesPoint, error) {
 	return call(s, ctx, func(ctx context.Context) ([]store.SeriesPoint, error) { return s.inner.Series(ctx, q) })
 }
 
-func (s *Store) CountDevicesByStatus(ctx context.Context, now time.Time, missed int) (map[thermowatt.DeviceStatus]int, error) {
+func (s *BoundStore) CountDevicesByStatus(ctx context.Context, now time.Time, missed int) (map[thermowatt.DeviceStatus]int, error) {
 	return call(s, ctx, func(ctx context.Context) (map[thermowatt.DeviceStatus]int, error) {
 		return s.inner.CountDevicesByStatus(ctx, now, missed)
 	})
 }
 
-func (s *Store) SetExpectedInterval(ctx context.Context, deviceID string, seconds int) error {
+func (s *BoundStore) SetExpectedInterval(ctx context.Context, deviceID string, seconds int) error {
 	return s.gate.run(ctx, s.timeout, func(ctx context.Context) error { return s.inner.SetExpectedInterval(ctx, deviceID, seconds) })
 }
 
-func (s *Store) HealthNear(ctx context.Context, deviceID string, at time.Time) (json.RawMessage, bool, error) {
+func (s *BoundStore) HealthNear(ctx context.Context, deviceID string, at time.Time) (json.RawMessage, bool, error) {
 	var ok bool
 	health, err := call(s, ctx, func(ctx context.Context) (h json.RawMessage, err error) {
 		h, ok, err = s.inner.HealthNear(ctx, deviceID, at)
@@ -113,68 +113,68 @@ func (s *Store) HealthNear(ctx context.Context, deviceID string, at time.Time) (
 	return health, ok, err
 }
 
-func (s *Store) CountFailures(ctx context.Context, deviceID string, rejected, authFailures int, at time.Time) error {
+func (s *BoundStore) CountFailures(ctx context.Context, deviceID string, rejected, authFailures int, at time.Time) error {
 	return s.gate.run(ctx, s.timeout, func(ctx context.Context) error {
 		return s.inner.CountFailures(ctx, deviceID, rejected, authFailures, at)
 	})
 }
 
-func (s *Store) FailuresSince(ctx context.Context, since time.Time) (map[string]thermowatt.Failures, error) {
+func (s *BoundStore) FailuresSince(ctx context.Context, since time.Time) (map[string]thermowatt.Failures, error) {
 	return call(s, ctx, func(ctx context.Context) (map[string]thermowatt.Failures, error) {
 		return s.inner.FailuresSince(ctx, since)
 	})
 }
 
-func (s *Store) OpenAlert(ctx context.Context, a thermowatt.NewAlert) (bool, error) {
+func (s *BoundStore) OpenAlert(ctx context.Context, a thermowatt.NewAlert) (bool, error) {
 	return call(s, ctx, func(ctx context.Context) (bool, error) { return s.inner.OpenAlert(ctx, a) })
 }
 
-func (s *Store) ResolveAlert(ctx context.Context, deviceID, kind string, at time.Time, needData bool) (bool, error) {
+func (s *BoundStore) ResolveAlert(ctx context.Context, deviceID, kind string, at time.Time, needData bool) (bool, error) {
 	return call(s, ctx, func(ctx context.Context) (bool, error) {
 		return s.inner.ResolveAlert(ctx, deviceID, kind, at, needData)
 	})
 }
 
-func (s *Store) CountOpenAlerts(ctx context.Context) (map[string]int, error) {
+func (s *BoundStore) CountOpenAlerts(ctx context.Context) (map[string]int, error) {
 	return call(s, ctx, s.inner.CountOpenAlerts)
 }
 
-func (s *Store) ListAlerts(ctx context.Context, q store.AlertQuery) ([]thermowatt.Alert, error) {
+func (s *BoundStore) ListAlerts(ctx context.Context, q store.AlertQuery) ([]thermowatt.Alert, error) {
 	return call(s, ctx, func(ctx context.Context) ([]thermowatt.Alert, error) { return s.inner.ListAlerts(ctx, q) })
 }
 
-func (s *Store) ClaimAlerts(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]thermowatt.Alert, error) {
+func (s *BoundStore) ClaimAlerts(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]thermowatt.Alert, error) {
 	return call(s, ctx, func(ctx context.Context) ([]thermowatt.Alert, error) {
 		return s.inner.ClaimAlerts(ctx, now, lease, limit)
 	})
 }
 
-func (s *Store) MarkNotified(ctx context.Context, id int64, claim, transition string, at time.Time) error {
+func (s *BoundStore) MarkNotified(ctx context.Context, id int64, claim, transition string, at time.Time) error {
 	return s.gate.run(ctx, s.timeout, func(ctx context.Context) error { return s.inner.MarkNotified(ctx, id, claim, transition, at) })
 }
 
-func (s *Store) NotifyFailed(ctx context.Context, id int64, claim, errMsg string, next time.Time) error {
+func (s *BoundStore) NotifyFailed(ctx context.Context, id int64, claim, errMsg string, next time.Time) error {
 	return s.gate.run(ctx, s.timeout, func(ctx context.Context) error { return s.inner.NotifyFailed(ctx, id, claim, errMsg, next) })
 }
 
-func (s *Store) DeleteReadingsBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
+func (s *BoundStore) DeleteReadingsBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
 	return call(s, ctx, func(ctx context.Context) (int64, error) { return s.inner.DeleteReadingsBefore(ctx, cutoff, limit) })
 }
 
-func (s *Store) DeleteRawBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
+func (s *BoundStore) DeleteRawBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
 	return call(s, ctx, func(ctx context.Context) (int64, error) { return s.inner.DeleteRawBefore(ctx, cutoff, limit) })
 }
 
-func (s *Store) DeleteOpsBefore(ctx context.Context, cutoff time.Time) (int64, error) {
+func (s *BoundStore) DeleteOpsBefore(ctx context.Context, cutoff time.Time) (int64, error) {
 	return call(s, ctx, func(ctx context.Context) (int64, error) { return s.inner.DeleteOpsBefore(ctx, cutoff) })
 }
 
 // Ping is not bounded: /readyz must tell whether the database answers
 // even while every slot is taken by slow queries.
-func (s *Store) Ping(ctx context.Context) error { return s.inner.Ping(ctx) }
+func (s *BoundStore) Ping(ctx context.Context) error { return s.inner.Ping(ctx) }
 
 // Close closes the store underneath.
-func (s *Store) Close() error { return s.inner.Close() }
+func (s *BoundStore) Close() error { return s.inner.Close() }
 
 // Writer is where readings are committed (ingest.Writer).
 type Writer interface {
