@@ -107,6 +107,9 @@ func (f *fleet) send(device string, times []string) bool {
 // closed; each batch is resent until acknowledged.
 func (f *fleet) run(stop <-chan struct{}, size int) *sync.WaitGroup {
 	var wg sync.WaitGroup
+	// A millisecond apart, so that however long a slow machine makes the
+	// run, a device never runs out of past instants (readings more than
+	// 10 minutes ahead of the server's clock are refused).
 	base := time.Now().UTC().Add(-50 * time.Minute).Truncate(time.Second)
 	for device := range f.tokens {
 		wg.Go(func() {
@@ -114,7 +117,7 @@ func (f *fleet) run(stop <-chan struct{}, size int) *sync.WaitGroup {
 			for {
 				times := make([]string, size)
 				for i := range times {
-					times[i] = base.Add(time.Duration(next+i) * time.Second).Format(time.RFC3339)
+					times[i] = base.Add(time.Duration(next+i) * time.Millisecond).Format(time.RFC3339Nano)
 				}
 				for !f.send(device, times) {
 					select {
@@ -146,7 +149,7 @@ func (f *fleet) verify(t *testing.T, st store.Store) int {
 		}
 		have := map[string]bool{}
 		for _, r := range rows {
-			have[r.RecordedAt.UTC().Format(time.RFC3339)] = true
+			have[r.RecordedAt.UTC().Format(time.RFC3339Nano)] = true
 		}
 		for _, at := range times {
 			if !have[at] {

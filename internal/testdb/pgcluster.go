@@ -105,7 +105,24 @@ func (c *Cluster) Thaw() { c.signal(syscall.SIGCONT) }
 
 // signal sends sig to the postmaster and its children (the backends), all
 // found by pid: never by name, which would reach other people's servers.
+//
+// The postmaster is signalled first and its children looked up after, twice:
+// a backend forked while the children were being listed would otherwise
+// escape a freeze and go on answering, and the "hung" server would still
+// store readings on one connection.
 func (c *Cluster) signal(sig syscall.Signal) {
+	c.t.Helper()
+	pm := c.postmaster()
+	_ = syscall.Kill(pm, sig)
+	for range 2 {
+		for _, pid := range children(pm) {
+			_ = syscall.Kill(pid, sig)
+		}
+	}
+}
+
+// postmaster is the pid of the cluster's postmaster.
+func (c *Cluster) postmaster() int {
 	c.t.Helper()
 	raw, err := os.ReadFile(filepath.Join(c.data(), "postmaster.pid"))
 	if err != nil {
@@ -116,7 +133,13 @@ func (c *Cluster) signal(sig syscall.Signal) {
 	if err != nil {
 		c.t.Fatalf("postmaster.pid: %q", first)
 	}
-	pids := []int{pm}
+	return pm
+}
+
+// children lists the pids whose parent is pid.
+func children(pid int) []int {
+	var pids []int
+	parent := strconv.Itoa(pid)
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, st := range stats {
 		b, err := os.ReadFile(st)
@@ -129,14 +152,12 @@ func (c *Cluster) signal(sig syscall.Signal) {
 			continue
 		}
 		f := strings.Fields(rest)
-		if len(f) > 1 && f[1] == strconv.Itoa(pm) {
-			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(st)))
-			pids = append(pids, pid)
+		if len(f) > 1 && f[1] == parent {
+			child, _ := strconv.Atoi(filepath.Base(filepath.Dir(st)))
+			pids = append(pids, child)
 		}
 	}
-	for _, pid := range pids {
-		_ = syscall.Kill(pid, sig)
-	}
+	return pids
 }
 
 func (c *Cluster) data() string { return filepath.Join(c.dir, "data") }
