@@ -44,6 +44,9 @@ except Exception as e:
         sys.print_exception(e)
         with open("/log.txt", "a") as f:
             f.write("FATAL %s: %s; %sresetting the board\n" % (type(e).__name__, e, "rolled back; " if back else ""))
+            for m in ota_boot.messages:  # the switch and rollback of this boot
+                print(m)
+                f.write(m + "\n")
     except Exception:
         pass  # nothing more can be done without a heap or a file system
     time.sleep(_PAUSE_S)

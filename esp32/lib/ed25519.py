@@ -97,7 +97,7 @@ def verify(public_key, message, signature):
     nA = ((p - A[0]) % p, A[1], A[2], (p - A[3]) % p)
     both = _add(B, nA)
     Q = (0, 1, 1, 0)
-    for i in range(max(s.bit_length(), k.bit_length()) - 1, -1, -1):
+    for i in range(252, -1, -1):  # s, k < L < 2^253 (MicroPython's int has no bit_length)
         Q = _double(Q)
         bs = (s >> i) & 1
         bk = (k >> i) & 1

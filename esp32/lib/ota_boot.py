@@ -64,6 +64,13 @@ def _remove(path):
         pass
 
 
+def _drop(path):
+    # A record and the temp copy a reset may have left of it (read_json
+    # takes a whole temp copy for the record).
+    _remove(path + ".tmp")
+    _remove(path)
+
+
 def rmtree(path):
     if not _is_dir(path):
         _remove(path)
@@ -169,7 +176,7 @@ def _start_switch(root, marker):
         s = state(root)
         s["update"] = {"state": "refused", "version": v, "reason": "staged files missing at the switch"}
         _save(root, s)
-        _remove(_ota(root, "next"))
+        _drop(_ota(root, "next"))
         messages.append("ERROR firmware %s not installed: staged files missing" % v)
         return
     rmtree(_ota(root, "prev"))  # the version before the previous one
@@ -209,8 +216,8 @@ def _switch(root, rec):
     s["trial"] = t
     s["update"] = {"state": "installed", "version": v, "reason": None}
     _save(root, s)
-    _remove(_ota(root, "next"))
-    _remove(_ota(root, "switch.json"))
+    _drop(_ota(root, "next"))
+    _drop(_ota(root, "switch.json"))
     _remove(_ota(root, "%s.json" % v))
     rmtree(_ota(root, v))
     messages.append("INFO firmware %s installed (was %s): on trial for %d intervals" % (
@@ -259,11 +266,11 @@ def _finish_rollback(root, rb):
     s["trial"] = None
     s["update"] = {"state": "rolled_back", "version": rb["version"], "reason": rb["reason"]}
     _save(root, s)
-    _remove(_ota(root, "next"))
-    _remove(_ota(root, "switch.json"))
+    _drop(_ota(root, "next"))
+    _drop(_ota(root, "switch.json"))
     _remove(_ota(root, "%s.json" % rb["version"]))
     rmtree(_ota(root, rb["version"]))
-    _remove(_ota(root, "rollback.json"))
+    _drop(_ota(root, "rollback.json"))
     rmtree(_ota(root, "prev"))
     messages.append("ERROR firmware %s rolled back to %s: %s" % (
         rb["version"], rb["from"] or "the flashed version", rb["reason"]))
