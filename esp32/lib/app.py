@@ -286,7 +286,7 @@ class App:
             if outcome in (SENT, DEAD) or (outcome == RETRY and self.uplink.due(clock.uptime_ms())):
                 return True  # more may be waiting: go again at once
         if (online and not self.queue.depth and next_measure - up >= budget_ms
-                and self._fleet_wanted() and self.fleet.due(up)):
+                and self.fleet_wanted() and self.fleet.due(up)):
             # Readings first: a change the server asks for waits for an
             # empty queue, and takes one request per pass.
             self._fleet_step(next_measure - budget_ms // 2)
@@ -310,7 +310,7 @@ class App:
 
 
     # -- fleet: settings and firmware the server asks for ------------------
-    def _fleet_wanted(self):
+    def fleet_wanted(self):
         d = self.uplink.desired
         if not d:
             return False

@@ -315,3 +315,40 @@ def test_power_cut_at_every_change_of_a_rollback_leaves_the_old_version():
         assert fleetfw.lib_file("reading.py") == v1_reading, (k, probe.seen[k - 1])
         assert not fw.exists("/lib/extra.py"), (k, probe.seen[k - 1])
     print("REPORT rollback: power cut at each of %d flash changes of switch + rollback, the flashed version came back every time" % n)
+
+
+def test_a_released_ca_takes_over_only_after_a_send_verified_with_it():
+    import binascii
+    import tls
+    old_der = b"\x30\x03old"
+    new_der = b"\x30\x03new"
+    new_pem = b"-----BEGIN CERTIFICATE-----\n" + binascii.b2a_base64(new_der) + b"-----END CERTIFICATE-----\n"
+    with open("/ca.der", "wb") as f:
+        f.write(old_der)
+    s, srv = _setup(ca_cert="/ca.der")
+    server_ca = [old_der]  # the CA of the certificate the server presents
+    orig = tls.SSLContext.wrap_socket
+
+    def wrap(self, sock, **kw):
+        if self.cadata != server_ca[0]:
+            raise ValueError("MBEDTLS_ERR_X509_CERT_VERIFY_FAILED")
+        return orig(self, sock, **kw)
+    tls.SSLContext.wrap_socket = wrap
+    srv.add(Release("2.0.0", {"ca.pem": new_pem, "lib/extra.py": b"EXTRA = 2\n"}, signed=False))
+    srv.firmware = "2.0.0"
+    _booted_to_v2(srv)
+    # Installed beside the old CA; the server still uses the old one: the
+    # new one does not verify, the old one carries every send.
+    assert open("/ca.next.pem", "rb").read() == new_pem
+    assert open("/ca.der", "rb").read() == old_der
+    n = len(srv.rows)
+    server_ca[0] = new_der  # the server moves to the new CA
+    assert boot(srv, cycles=2) == "running"
+    assert len(srv.rows) > n
+    assert not fw.exists("/ca.next.pem")
+    assert open("/ca.der", "rb").read() == new_pem  # the old CA is gone
+    server_ca[0] = old_der  # and is no longer trusted
+    n = len(srv.rows)
+    assert boot(srv, cycles=2) == "running"
+    assert len(srv.rows) == n
+    _ = s
