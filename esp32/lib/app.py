@@ -8,6 +8,7 @@ import gc
 import machine
 from micropython import const
 
+import ota_boot
 import reading
 import retry
 import status
@@ -22,7 +23,8 @@ from retry import SENT, RETRY, DEAD, HELD
 from uplink import Uplink
 from wifi import Wifi
 
-FIRMWARE = "thermowatt-esp32 1.0.0"
+FIRMWARE = "thermowatt-esp32"
+VERSION = "1.0.0"  # as flashed; after an update ota_boot's state names the version
 TEMP_HEADER = "recorded_at,boot,uptime_s,temperature_c,pressure_hpa"
 ELECT_HEADER = "recorded_at,boot,uptime_s,voltage_v,current_ma,power_mw"
 _NTP_RETRY_MS = const(60000)
@@ -65,6 +67,39 @@ class App:
         self.wdt = None
         self.next_ntp_ms = 0
         self.cycles = 0
+        self.root = root
+        self.interval_ms = cfg["interval_s"] * 1000
+        self.budget_ms = self._budget()
+        # Fleet: what runs, which settings apply, how the last update went.
+        st = ota_boot.state(root)
+        self.version = st["current"] or VERSION
+        self.update = st["update"]
+        self.trial = bool(st["trial"])
+        self.settings_rev = 0
+        self.fleet = None  # fleet.Fleet, made when the server wants a change
+        self.apply_settings(cfg)
+
+    def _budget(self):
+        # One request may block for a connect, a write and a read.
+        return min(int(3 * self.cfg["http_timeout_s"] * 1000) + 5000, self.interval_ms // 2)
+
+    def apply_settings(self, new):
+        """Put the values of settings keys in new into effect (config.json's
+        at start, the server's later)."""
+        cfg = self.cfg
+        for k in ("interval_s", "batch_size", "http_timeout_s", "connect_timeout_s", "backoff_base_s",
+                  "backoff_cap_s", "led", "log_level", "update_deadline_cycles"):
+            if k in new:
+                cfg[k] = new[k]
+        self.interval_ms = cfg["interval_s"] * 1000
+        self.budget_ms = self._budget()
+        if self.uplink.batch.ceiling != cfg["batch_size"]:
+            self.uplink.batch = retry.BatchSize(cfg["batch_size"])
+        self.uplink.backoff.base_s = cfg["backoff_base_s"]
+        self.uplink.backoff.cap_s = cfg["backoff_cap_s"]
+        self.wifi.timeout_ms = int(cfg["connect_timeout_s"] * 1000)
+        self.led.enabled = cfg["led"]
+        self.log.set_level(cfg["log_level"])
 
     # -- helpers for send_temperature_to_render -------------------------
     def feed(self):
@@ -76,7 +111,9 @@ class App:
 
     def health(self):
         return {
-            "firmware": FIRMWARE,
+            "firmware": self.version,
+            "settings_rev": self.settings_rev,
+            "update": self.update,
             "uptime_s": self.clock.uptime_ms() // 1000,
             "free_heap": gc.mem_free(),
             "rssi_dbm": self.wifi.rssi(),
@@ -86,6 +123,7 @@ class App:
             "last_error": self.uplink.last_error or self.log.last_error,
             "reset_cause": self.reset_cause,
             "boot": self.queue.boot,
+            "settings_error": self.fleet.settings_error if self.fleet else None,
         }
 
     # -- sensors ---------------------------------------------------------
@@ -165,12 +203,14 @@ class App:
     # -- the loop --------------------------------------------------------
     def run(self, max_cycles=None):
         cfg, clock, log = self.cfg, self.clock, self.log
-        interval_ms = cfg["interval_s"] * 1000
-        # One request may block for a connect, a write and a read.
-        budget_ms = min(int(3 * cfg["http_timeout_s"] * 1000) + 5000, interval_ms // 2)
         self.wdt = machine.WDT(timeout=int(cfg["wdt_timeout_s"] * 1000))
-        log.info("%s started: boot %d, reset cause %s, %d readings queued, interval %ds" % (
-            FIRMWARE, self.queue.boot, self.reset_cause, self.queue.depth, cfg["interval_s"]))
+        for m in ota_boot.messages:  # what the boot code did before the log existed
+            level, _, text = m.partition(" ")
+            (log.error if level == "ERROR" else log.info)(text)
+        del ota_boot.messages[:]
+        log.info("%s %s started: boot %d, reset cause %s, %d readings queued, interval %ds, settings rev %d" % (
+            FIRMWARE, self.version, self.queue.boot, self.reset_cause, self.queue.depth, cfg["interval_s"],
+            self.settings_rev))
         self._next_measure = clock.uptime_ms()
         global _current
         _current = self
@@ -182,9 +222,9 @@ class App:
         last_error_ms = 0
         while True:
             try:
-                if not self._step(max_cycles, interval_ms, budget_ms):
+                if not self._step(max_cycles):
                     break
-                if errors and clock.uptime_ms() - last_error_ms >= interval_ms:
+                if errors and clock.uptime_ms() - last_error_ms >= self.interval_ms:
                     errors = 0
             except Exception as e:  # a bug or MemoryError must not end the loop
                 import sys
@@ -201,15 +241,18 @@ class App:
         log.info("stopped after %d cycles, %d readings queued" % (self.cycles, self.queue.depth))
         return self
 
-    def _step(self, max_cycles, interval_ms, budget_ms):
+    def _step(self, max_cycles):
         """One pass of the loop; False when max_cycles are done."""
         cfg, clock = self.cfg, self.clock
+        interval_ms, budget_ms = self.interval_ms, self.budget_ms
         next_measure = self._next_measure
         self.feed()
         up = clock.uptime_ms()
         if up >= next_measure:
             if max_cycles is not None and self.cycles >= max_cycles:
                 return False
+            if self.trial:
+                self._trial_interval()
             ok = self.measure()
             self.cycles += 1
             next_measure += interval_ms
@@ -231,6 +274,10 @@ class App:
             outcome = self.uplink.send_next(self.queue, self.dead, self.health())
             gc.collect()
             if outcome == SENT:
+                if self.trial:
+                    self.trial = False
+                    v = ota_boot.commit(self.root)
+                    self.log.info("firmware %s delivered a batch: it stays" % v)
                 self.led.show(status.SENT)
             elif outcome in (DEAD, HELD):
                 self.led.show(status.SERVER_ERROR)
@@ -238,6 +285,13 @@ class App:
                 self.wifi.link_failed(clock.uptime_ms())
             if outcome in (SENT, DEAD) or (outcome == RETRY and self.uplink.due(clock.uptime_ms())):
                 return True  # more may be waiting: go again at once
+        if (online and not self.queue.depth and next_measure - up >= budget_ms
+                and self.fleet_wanted() and self.fleet.due(up)):
+            # Readings first: a change the server asks for waits for an
+            # empty queue, and takes one request per pass.
+            self._fleet_step(next_measure - budget_ms // 2)
+            gc.collect()
+            return True
         # Sleep until the next thing to do, in slices the watchdog allows.
         up = clock.uptime_ms()
         wake = min(next_measure, self.wifi.next_event_ms(up))
@@ -255,13 +309,65 @@ class App:
         return True
 
 
-def _load_config(path):
+    # -- fleet: settings and firmware the server asks for ------------------
+    def fleet_wanted(self):
+        d = self.uplink.desired
+        if not d:
+            return False
+        if self.fleet is None:
+            import fleet
+            self.fleet = fleet.Fleet(self.cfg, self.clock, self.log, self.uplink.http, self.uplink.headers,
+                                     self.root, self.version)
+        f = self.fleet
+        return f.wants_settings(d, self.settings_rev) or f.wants_firmware(d, self.update)
+
+    def _fleet_step(self, until_ms):
+        import fleet
+        f, d = self.fleet, self.uplink.desired
+        if f.wants_settings(d, self.settings_rev):
+            got = f.fetch_settings(self.feed)
+            if got:
+                self.settings_rev = got[0]
+                self.apply_settings(got[1])
+                self.log.info("settings rev %d applied: interval %ds, batch %d" % (
+                    got[0], self.cfg["interval_s"], self.cfg["batch_size"]))
+            return
+        r = f.firmware_step(d["firmware"], self.feed, until_ms)
+        if r == fleet.REBOOT:
+            machine.reset()  # ota_boot switches at the next start
+        elif r is not None:
+            self.update = r
+
+    def _trial_interval(self):
+        # The new firmware has update_deadline_cycles intervals to deliver.
+        why = ota_boot.trial_cycle(self.root)
+        if why:
+            self.log.error("firmware %s: %s: rolling back" % (self.version, why))
+            ota_boot.rollback(why, self.root)
+            machine.reset()
+
+
+def _load_config(path, root="/"):
+    """(cfg, problems, settings rev, note): config.json, with the settings
+    the server set last over it when they still pass the checks (note says
+    why they were left out otherwise)."""
     # config.py is ~6 KB of bytecode needed only at start: drop the module
     # afterwards so that RAM is free for the batch sends.
     import sys
     import config
     try:
-        return config.load(path)
+        cfg, problems = config.load(path)
+        rev, note = 0, None
+        if not problems:
+            kept = ota_boot.read_json(root + "settings.json") or {}
+            r, settings = kept.get("rev"), kept.get("settings")
+            if isinstance(r, int) and isinstance(settings, dict):
+                merged, bad = config.check_settings(cfg, settings)
+                if bad:
+                    note = "stored settings rev %d ignored: %s" % (r, "; ".join(bad))
+                else:
+                    cfg, rev = merged, r
+        return cfg, problems, rev, note
     finally:
         del config
         sys.modules.pop("config", None)
@@ -271,13 +377,16 @@ def build(config_path="/config.json", root="/"):
     """The parts without the loop (for send_temperature_to_render at the
     REPL). Raises ValueError when config.json is unusable."""
     clock = Clock(root + "q/bootclock")
-    cfg, problems = _load_config(config_path)
+    cfg, problems, rev, note = _load_config(config_path, root)
     log = status.Log(clock, root + "log.txt", cfg["log_max_bytes"])
+    if note:
+        log.warn(note)
     if problems:
         raise ValueError("; ".join(problems))
     led = status.Led(cfg["led_pin"], clock, cfg["led_active_low"])
     global _current
     _current = App(cfg, clock, log, led, root)
+    _current.settings_rev = rev
     return _current
 
 
@@ -296,8 +405,10 @@ def run(max_cycles=None, config_path="/config.json", root="/"):
     gc.collect()
     makedirs(root + "q")
     clock = Clock(root + "q/bootclock")
-    cfg, problems = _load_config(config_path)
+    cfg, problems, rev, note = _load_config(config_path, root)
     log = status.Log(clock, root + "log.txt", cfg["log_max_bytes"])
+    if note:
+        log.warn(note)
     led_pin = cfg.get("led_pin")
     led = status.Led(led_pin if isinstance(led_pin, int) and not isinstance(led_pin, bool) else None,
                      clock, bool(cfg.get("led_active_low")))
@@ -315,9 +426,10 @@ def run(max_cycles=None, config_path="/config.json", root="/"):
         while clock.uptime_ms() - since < _CONFIG_RECHECK_MS:
             led.show(status.CONFIG_ERROR)
             clock.sleep_ms(1000)
-        cfg, problems = _load_config(config_path)
+        cfg, problems, rev, note = _load_config(config_path, root)
         if not problems:
             log.info("config.json is valid now: starting")
     gc.collect()
     app = App(cfg, clock, log, led, root)
+    app.settings_rev = rev
     return app.run(None if max_cycles is None else max_cycles - cycles)

@@ -31,7 +31,17 @@ DEFAULTS = {
     "deadletter_max_bytes": 32768,
     "allow_http": False,
     "ca_cert": None,  # CA file on flash ("/ca.der"): verify the server; None: unverified
+    "led": True,  # False: the status LED stays dark
+    "log_level": "INFO",  # lines below it are neither printed nor kept
+    "update_deadline_cycles": 3,  # a new firmware must deliver a batch within this many intervals
+    "ota_public_key": None,  # base64 Ed25519 key: firmware releases must be signed with it
 }
+
+# What the server may change (GET /api/device/settings); never the Wi-Fi,
+# the token, the device id or the URL, which could cut the board off.
+SETTINGS_KEYS = ("interval_s", "batch_size", "http_timeout_s", "connect_timeout_s", "backoff_base_s",
+                 "backoff_cap_s", "led", "log_level", "update_deadline_cycles")
+LOG_LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
 
 
 def _num(cfg, key, lo, hi, problems, integer=True):
@@ -124,6 +134,20 @@ def validate(cfg):
     _num(cfg, "csv_keep", 0, 20, p)
     _num(cfg, "log_max_bytes", 1024, 1024 * 1024, p)
     _num(cfg, "deadletter_max_bytes", 1024, 1024 * 1024, p)
+    if not isinstance(cfg.get("led"), bool):
+        p.append("led must be true or false, got %r" % (cfg.get("led"),))
+    if cfg.get("log_level") not in LOG_LEVELS:
+        p.append("log_level must be one of %s, got %r" % (", ".join(LOG_LEVELS), cfg.get("log_level")))
+    _num(cfg, "update_deadline_cycles", 1, 100, p)
+    key = cfg.get("ota_public_key")
+    if key is not None:
+        import binascii
+        try:
+            raw = binascii.a2b_base64(key.encode()) if isinstance(key, str) else b""
+        except ValueError:
+            raw = b""
+        if len(raw) != 32:
+            p.append("ota_public_key must be a base64 Ed25519 public key (32 bytes), or null")
     if not p:
         # One HTTP request can block for a connect, a write and a read, each
         # up to http_timeout_s: the watchdog must outlast all three.
@@ -133,6 +157,24 @@ def validate(cfg):
         if cfg["queue_cap"] < cfg["batch_size"]:
             p.append("queue_cap must be at least batch_size")
     return p
+
+
+def check_settings(cfg, settings):
+    """(merged, problems): cfg with the server's settings over it, checked
+    by the same rules as config.json (one set of ranges). settings may only
+    hold SETTINGS_KEYS; cfg itself is left alone."""
+    if not isinstance(settings, dict):
+        return None, ["settings must be a JSON object"]
+    p = ["%s cannot be set remotely" % k for k in settings if k not in SETTINGS_KEYS]
+    if p:
+        return None, p
+    merged = {}
+    for k in cfg:
+        merged[k] = cfg[k]
+    for k in settings:
+        merged[k] = settings[k]
+    p = validate(merged)
+    return (None if p else merged), p
 
 
 def load(path="config.json"):

@@ -79,6 +79,11 @@ class Client:
         self._addr = {}  # (host, port) -> getaddrinfo entry
         self._failures = 0  # requests in a row that failed
         self._buf = None
+        # A CA that came with a firmware release (contract: ca.pem) waits
+        # here until a send verified with it.
+        self.ca_next = "/ca.next.pem"
+        self._ca_next = None
+        self.ca_rotated = False  # set once the new CA took over (for the log)
 
     def post(self, url, body, headers, timeout_s):
         """POST to url. body: str or bytes, or a function body(out) that
@@ -88,12 +93,22 @@ class Client:
         Returns (status, headers with lower-case names, body text). Raises
         OSError on DNS, socket, TLS, timeout or garbled-answer failures
         (CertError when the certificate does not verify)."""
+        return self._request("POST", url, body, headers, timeout_s, None)
+
+    def get(self, url, headers, timeout_s, sink=None):
+        """GET url. With sink, a 200/206 answer's status is handed to
+        sink(status), then its body to sink(bytes) in pieces of at most 512
+        bytes as they arrive (a file is never held whole in RAM), and the
+        text returned is ""; otherwise as post()."""
+        return self._request("GET", url, None, headers, timeout_s, sink)
+
+    def _request(self, method, url, body, headers, timeout_s, sink):
         scheme, host, port, hostport, path = _split(url)
         if scheme not in ("http", "https"):
             raise ValueError("unsupported URL scheme: %s" % url)
         key = (host, port)
         try:
-            result = self._post(scheme, host, port, hostport, path, body, headers, timeout_s)
+            result = self._attempt(method, scheme, host, port, hostport, path, body, headers, timeout_s, sink)
         except CertError:
             raise
         except OSError:
@@ -106,6 +121,40 @@ class Client:
             raise OSError("HTTP client error: %s %s" % (type(e).__name__, e))
         self._failures = 0
         return result
+
+    def _attempt(self, method, scheme, host, port, hostport, path, body, headers, timeout_s, sink):
+        """One request; over https with a CA delivered by a release waiting
+        beside ca_cert, the CAs retry.ca_order() names, in turn, until one
+        verifies (contract: the old CA is kept until the new one worked)."""
+        if scheme != "https" or self.ca_path is None or not _exists(self.ca_next):
+            return self._send(method, scheme, host, port, hostport, path, body, headers, timeout_s, sink, None)
+        err = None
+        for which in retry.ca_order():
+            try:
+                got = self._send(method, scheme, host, port, hostport, path, body, headers, timeout_s, sink, which)
+            except CertError as e:
+                err = e
+                continue
+            if which == "next":
+                self._promote_ca()
+            return got
+        raise err
+
+    def _promote_ca(self):
+        # A send verified with the new CA: it becomes ca_cert, the old one
+        # is gone (rename over it, so a power cut leaves one or the other).
+        import os
+        try:
+            os.rename(self.ca_next, self.ca_path)
+        except OSError:
+            try:
+                os.remove(self.ca_path)
+            except OSError:
+                pass
+            os.rename(self.ca_next, self.ca_path)
+        self._ca = self._ca_next
+        self._ca_next = None
+        self.ca_rotated = True
 
     def _failed(self, key):
         self._failures += 1
@@ -121,7 +170,7 @@ class Client:
             ai = self._addr[(host, port)] = found[0]
         return ai
 
-    def _post(self, scheme, host, port, hostport, path, body, headers, timeout_s):
+    def _send(self, method, scheme, host, port, hostport, path, body, headers, timeout_s, sink, ca):
         ai = self._address(host, port)
         s = socket.socket(ai[0], socket.SOCK_STREAM, ai[2])
         try:
@@ -129,16 +178,18 @@ class Client:
             s.settimeout(timeout_s)
             s.connect(ai[-1])
             if scheme == "https":
-                s = self._tls(s, host)
+                s = self._tls(s, host, ca)
             if self._buf is None:
                 self._buf = bytearray(_CHUNK)
-            if callable(body):
+            if body is None:
+                length = None
+            elif callable(body):
                 count = _Out(None, None, 0)
                 body(count)
                 length = count.total
             else:
                 length = len(body)
-            head = ["POST /%s HTTP/1.1\r\nHost: %s\r\n" % (path, hostport)]
+            head = ["%s /%s HTTP/1.1\r\nHost: %s\r\n" % (method, path, hostport)]
             close = False
             for k in headers:
                 kl = k.lower()
@@ -148,43 +199,60 @@ class Client:
                 head.append("%s: %s\r\n" % (k, headers[k]))
             if not close:
                 head.append("Connection: close\r\n")
-            head.append("Content-Length: %d\r\n\r\n" % length)
+            head.append("\r\n" if length is None else "Content-Length: %d\r\n\r\n" % length)
             out = _Out(s, self._buf, 1 << 30)
             for h in head:
                 out.write(h)
             del head
-            out.limit = out.total + length
+            out.limit = out.total + (length or 0)
             if callable(body):
                 body(out)
-            else:
+            elif body is not None:
                 out.write(body)
             out.flush()
             if out.total != out.limit:
                 raise OSError("HTTP body shrank between counting and sending")
-            return _read_response(s)
+            return _read_response(s, sink)
         finally:
             s.close()
 
-    def _tls(self, s, host):
+    def _tls(self, s, host, which):
         import tls
         ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
         if self.ca_path is None:
             ctx.verify_mode = tls.CERT_NONE
             return ctx.wrap_socket(s, server_hostname=host)
         import tlshttp
-        if self._ca is None:
-            try:
-                self._ca = tlshttp.read_ca(self.ca_path)
-            except (OSError, ValueError) as e:
-                raise CertError("ca_cert %s unusable: %s" % (self.ca_path, e))
+        path = self.ca_next if which == "next" else self.ca_path
         try:
-            return tlshttp.wrap_verified(ctx, s, host, self._ca)
+            if which == "next":
+                if self._ca_next is None:
+                    self._ca_next = tlshttp.read_ca(path)
+                ca = self._ca_next
+            else:
+                if self._ca is None:
+                    self._ca = tlshttp.read_ca(path)
+                ca = self._ca
+        except (OSError, ValueError) as e:
+            raise CertError("CA file %s unusable: %s" % (path, e))
+        try:
+            return tlshttp.wrap_verified(ctx, s, host, ca)
         except tlshttp.NotVerified as e:
-            raise CertError("TLS certificate of %s did not verify against ca_cert %s (%s):"
-                            " wrong or outdated CA file, or not the real server" % (host, self.ca_path, e))
+            raise CertError("TLS certificate of %s did not verify against %s %s (%s):"
+                            " wrong or outdated CA file, or not the real server"
+                            % (host, "the new CA" if which == "next" else "ca_cert", path, e))
 
 
-def _read_response(s):
+def _exists(path):
+    import os
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def _read_response(s, sink=None):
     line = s.readline()
     if not line:
         # The answer was lost (the server or the link closed the
@@ -199,6 +267,10 @@ def _read_response(s):
         k, _, v = line.partition(b":")
         hdrs[k.strip().decode().lower()] = v.strip().decode()
     n = hdrs.get("content-length")
+    if sink is not None and status in (200, 206):
+        sink(status)
+        _stream(s, hdrs, n, sink)
+        return status, hdrs, ""
     if "chunked" in hdrs.get("transfer-encoding", ""):
         parts = []
         while True:
@@ -216,3 +288,31 @@ def _read_response(s):
     else:
         data = s.read()  # Connection: close: the body runs to EOF
     return status, hdrs, data.decode()
+
+
+def _stream(s, hdrs, n, sink):
+    """Hand the body to sink in small pieces (a firmware file goes to flash
+    as it arrives)."""
+    if "chunked" in hdrs.get("transfer-encoding", ""):
+        while True:
+            size = int(s.readline().split(b";")[0].strip(), 16)
+            if not size:
+                break
+            while size:
+                b = s.read(min(size, _CHUNK))
+                if not b:
+                    raise OSError("connection closed inside a chunk")
+                sink(b)
+                size -= len(b)
+            s.readline()
+        return
+    left = int(n) if n is not None else -1
+    while left:
+        b = s.read(_CHUNK if left < 0 else min(left, _CHUNK))
+        if not b:
+            if left > 0:
+                raise OSError("connection closed with %d body bytes to come" % left)
+            return
+        sink(b)
+        if left > 0:
+            left -= len(b)

@@ -3,7 +3,9 @@
 # status), how often a caller that waits tries at once, how big a batch may
 # be after the heap or the server refused one, when a cached server address
 # is looked up again, and when repeated failures call for a reconnect or a
-# reset. The other modules carry these decisions out; they do not make them.
+# reset, which CA a request tries after another did not verify, and when a
+# fleet request (settings, firmware) is tried again. The other modules carry
+# these decisions out; they do not make them.
 #
 # The server's contract decides what a status means:
 #   2xx              delivered; readings listed in "rejected" are dead-lettered
@@ -80,6 +82,21 @@ def attempts(clock, feed):
             clock.sleep_ms(_NOW_PAUSE_MS)
         feed()
         yield n
+
+
+def ca_order():
+    """The CA files one request tries, in order, while a CA delivered by a
+    release waits beside ca_cert: the new one first (so the switch happens
+    at the first send it verifies), then the old one, which keeps the
+    readings flowing until the server presents a certificate of the new CA."""
+    return ("next", "current")
+
+
+def fleet_retry_s(failures, cap_s):
+    """Pause before the next settings or firmware request after `failures`
+    in a row failed: readings come first, so start at a minute, double, and
+    never wait longer than the send backoff's cap."""
+    return min(cap_s, 60 << min(max(failures, 1) - 1, 10))
 
 
 def wifi_round_delay_ms(rounds):

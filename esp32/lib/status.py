@@ -23,7 +23,11 @@ class Log:
         self.max_bytes = max_bytes
         self.echo = echo
         self.last_error = None
+        self.level = 0  # lines below it are dropped (settings log_level; 0: all)
         self._size = None
+
+    def set_level(self, name):
+        self.level = _LEVELS.index(name) if name in _LEVELS else 1
 
     def _stamp(self):
         c = self.clock
@@ -33,6 +37,8 @@ class Log:
         return "+%ds" % up
 
     def _write(self, level, msg):
+        if level < self.level:
+            return
         line = "%s %s %s" % (self._stamp(), _LEVELS[level], msg)
         if self.echo:
             print(line)
@@ -81,6 +87,7 @@ class Led:
         self.clock = clock
         self.pin = None
         self.active_low = active_low
+        self.enabled = True  # settings "led": false keeps it dark
         if pin is not None:
             try:
                 import machine
@@ -96,7 +103,9 @@ class Led:
     def show(self, pattern):
         n, on_ms, off_ms = pattern
         for k in range(n):
-            self._set(True)
+            # Dark or not, the pattern takes its time: the loop's timing
+            # does not depend on the LED.
+            self._set(self.enabled)
             self.clock.sleep_ms(on_ms)
             self._set(False)
             if k < n - 1:

@@ -50,6 +50,9 @@ class Uplink:
         self.next_try_ms = 0  # uptime before which no send is attempted
         self.last_error = None
         self.last_delay_s = 0
+        # What the server wants this device to run (answer "desired":
+        # settingsRev, firmware), from the last delivered batch.
+        self.desired = None
 
     @property
     def batch_size(self):
@@ -150,14 +153,14 @@ class Uplink:
         cfg = self.cfg
 
         def body(out):
-            # Device health rides on the first reading of the batch.
+            # Device health rides on the last reading of the batch (the
+            # fleet contract): the newest reading carries the newest state.
             out.write("[")
-            first = True
-            for rec, at in sent:
-                if not first:
+            for i in range(n):
+                if i:
                     out.write(",")
-                reading.write_json(rec, at, cfg, device if first else None, out)
-                first = False
+                rec, at = sent[i]
+                reading.write_json(rec, at, cfg, device if i == n - 1 else None, out)
             out.write("]")
         gc.collect()  # the heap is at its fullest during the request
         got = self._post(body)
@@ -171,6 +174,8 @@ class Uplink:
         up = self.clock.uptime_ms()
         if kind == SENT:
             res = answer(text)
+            if isinstance(res.get("desired"), dict):
+                self.desired = res["desired"]
             rejected = res.get("rejected") or []
             for r in rejected:
                 i = r.get("index") if isinstance(r, dict) else None
@@ -235,7 +240,10 @@ class Uplink:
                 continue
             kind = retry.classify(status)
             if kind == SENT:
-                rej = answer(text).get("rejected")
+                res = answer(text)
+                if isinstance(res.get("desired"), dict):
+                    self.desired = res["desired"]
+                rej = res.get("rejected")
                 if rej:
                     dead.add(reading.to_api(rec, at, cfg, device), "HTTP %d rejected: %s" % (status, json.dumps(rej)[:120]))
                     return DEAD

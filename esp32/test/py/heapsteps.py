@@ -47,3 +47,44 @@ def send():
     R["to_request"] = R["at_request"] - start
     R["outcome"] = outcome
     R["left"] = a.queue.depth
+
+
+# -- a firmware update, step by step (driven by test/heap.test.mjs) ----------
+U = {"steps": []}
+
+
+def update_harness():
+    """The test's own side (fake server, a signed release of two files,
+    about 5 KB), made first so that its heap is not counted."""
+    import fleetfw
+    fw.setup()
+    U["key"] = fleetfw.public_key_b64()
+    U["srv"] = fleetfw.FleetServer()
+    U["srv"].add(fleetfw.v2_release())
+
+
+def update_prepare():
+    """A board that has delivered its queue and been told to run 2.0.0."""
+    global APP
+    fw.write_config(ota_public_key=U["key"])
+    srv = U["srv"].install()
+    import socket
+    socket.record = False
+    import app
+    APP = app.run(max_cycles=1)  # one reading delivered
+    # The next answer names 2.0.0; the steps are taken here, one per run.
+    srv.firmware = "2.0.0"
+    APP.uplink.desired = {"settingsRev": 0, "firmware": "2.0.0"}
+    import fleet  # noqa: loaded here so that its code counts as live heap, not as the step's
+    APP.fleet_wanted()
+
+
+def update_step():
+    """One step of the update as the loop takes it (one request); returns
+    what it did."""
+    a = APP
+    start = gc.mem_alloc()
+    r = a.fleet.firmware_step("2.0.0", a.feed, a.clock.uptime_ms() + 60000)
+    U["steps"].append(gc.mem_alloc() - start)
+    U["last"] = r if isinstance(r, str) or r is None else r.get("state")
+    return U["last"]

@@ -49,8 +49,8 @@ def test_batch_is_posted_with_bearer_token_and_seed_data_model():
     assert (pl["voltage_v"], pl["current_ma"], pl["power_mw"]) == (5.0, 100.0, 500.0)
     assert pl["sensor"]["bmp280"] == {"temperature_c": 20.0, "pressure_hpa": 1000.0}
     assert pl["sensor"]["ina219"]["shunt_ohms"] == 0.1
-    assert pl["device"]["queue_depth"] == 12  # device health rides once per batch,
-    assert all("device" not in d["payload"] for d in docs[1:])  # on its first reading
+    assert docs[-1]["payload"]["device"]["queue_depth"] == 12  # device health rides once per batch,
+    assert all("device" not in d["payload"] for d in docs[:-1])  # on its last reading (fleet contract)
     assert p.q.depth == 2
     assert p.send() == p.uplink.SENT
     assert p.q.depth == 0 and len(p.server.rows) == 12
