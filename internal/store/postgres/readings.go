@@ -205,7 +205,36 @@ func (s *Store) insertOrSkip(ctx context.Context, args []any, rs []thermowatt.Re
 // already stored: a unique violation of the readings' primary key.
 func isRepeat(err error) bool {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "device_measurements_pkey"
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" && isReadingsKey(pgErr.ConstraintName)
+}
+
+// readingsKey is the name of the readings' primary key (migration 00003).
+const readingsKey = "device_measurements_pkey"
+
+// isReadingsKey reports whether a constraint named name is the readings'
+// primary key. On Citus the violation is raised by the worker that holds
+// the shard, and the name is the shard's own: the key's name, "_", and
+// the shard id (device_measurements_pkey_102035).
+func isReadingsKey(name string) bool {
+	if name == readingsKey {
+		return true
+	}
+	if rest, ok := strings.CutPrefix(name, readingsKey+"_"); ok {
+		return allDigits(rest)
+	}
+	return false
+}
+
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // identity is what makes a reading unique, as a map key.
