@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/thermowatt/thermowatt/internal/store"
 	"github.com/thermowatt/thermowatt/internal/store/postgres"
@@ -93,8 +95,18 @@ func NewCitusSchema(t testing.TB) string {
 			return
 		}
 		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP SCHEMA IF EXISTS "+name+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
+		// Schemas dropped at once by parallel tests lock Citus's metadata
+		// in different orders, and one of them may be chosen as a deadlock
+		// victim: that one tries again.
+		for attempt := 1; ; attempt++ {
+			_, err := c.Exec(ctx, "DROP SCHEMA IF EXISTS "+name+" CASCADE")
+			var pgErr *pgconn.PgError
+			if err == nil || attempt == 5 || !errors.As(err, &pgErr) || pgErr.Code != "40P01" {
+				if err != nil {
+					t.Errorf("drop schema %s: %v", name, err)
+				}
+				return
+			}
 		}
 	})
 	q := u.Query()
