@@ -239,3 +239,12 @@ func TestCitusConformance(t *testing.T) {
 	}
 	storetest.Run(t, func(t *testing.T) store.Store { return testdb.OpenCitus(t) })
 }
+
+// The store benchmarks on a Citus cluster, to compare with BenchmarkStore
+// on plain PostgreSQL (docs/scaling.md).
+func BenchmarkCitusStore(b *testing.B) {
+	if !testdb.CitusAvailable() {
+		b.Skip("set CITUS_URL")
+	}
+	storetest.Bench(b, func(tb testing.TB) store.Store { return testdb.OpenCitus(tb) })
+}
