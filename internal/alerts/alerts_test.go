@@ -57,6 +57,21 @@ func backends(t *testing.T) []backend {
 			return ss
 		}})
 	}
+	if testdb.CitusAvailable() {
+		bs = append(bs, backend{"citus", func(t *testing.T, n int) []store.Store {
+			url := testdb.NewCitusDatabase(t)
+			var ss []store.Store
+			for range n {
+				s, err := postgres.Open(context.Background(), url)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				ss = append(ss, s)
+			}
+			return ss
+		}})
+	}
 	return bs
 }
 

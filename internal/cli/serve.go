@@ -71,6 +71,18 @@ func runServe(ctx context.Context, e env, args []string) error {
 	writer := ingest.NewGroupCommitter(st, workers, groupCommitRows, cfg.Limits.DBTimeout)
 	defer writer.Close() // after Shutdown below: no request is left to queue
 
+	// Readings are partitioned by week on PostgreSQL: the weeks ahead are
+	// created now and daily (safe with several instances at once).
+	if p, ok := st.(interface {
+		MaintainPartitions(context.Context, func(error))
+	}); ok {
+		pctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go p.MaintainPartitions(pctx, func(err error) {
+			logger.Error("partitions of readings not created; retried in a day, readings meanwhile go to the DEFAULT partition", "err", err)
+		})
+	}
+
 	// Metrics and the alert check on a ticker (alerts.go).
 	m, policy := metrics.New(), policyOf(cfg)
 	m.WatchStore(st, policy.MissedIntervals, time.Now)

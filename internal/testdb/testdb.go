@@ -26,13 +26,16 @@ type Backend struct {
 	Open func(t testing.TB) store.Store
 }
 
-// Backends returns SQLite and, when TEST_DATABASE_URL is set, PostgreSQL.
-// In CI (CI set) a missing TEST_DATABASE_URL fails the test rather than
-// silently testing one backend.
+// Backends returns SQLite, PostgreSQL when TEST_DATABASE_URL is set, and
+// Citus when CITUS_URL is set. In CI (CI set) a missing TEST_DATABASE_URL
+// fails the test rather than silently testing one backend.
 func Backends(t testing.TB) []Backend {
 	bs := []Backend{{Name: "sqlite", Open: OpenSQLite}}
 	if PostgresAvailable(t) {
 		bs = append(bs, Backend{Name: "postgres", Open: OpenPostgres})
+	}
+	if CitusAvailable() {
+		bs = append(bs, Backend{Name: "citus", Open: OpenCitus})
 	}
 	return bs
 }

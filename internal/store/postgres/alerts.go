@@ -20,16 +20,24 @@ func (s *Store) OpenAlert(ctx context.Context, a thermowatt.NewAlert) (bool, err
 		t := store.UTC(*a.IfLastSeen)
 		ifLastSeen = &t
 	}
-	tag, err := s.pool.Exec(ctx, `
+	// The rows RETURNING gives, not the command tag: on Citus the tag of
+	// INSERT ... SELECT into a reference table counts the rows selected,
+	// whether or not ON CONFLICT skipped them.
+	rows, err := s.pool.Query(ctx, `
 		INSERT INTO alerts (device_id, kind, message, opened_at)
 		SELECT id, $2, $3, $4 FROM devices
 		WHERE id = $1 AND ($5::timestamptz IS NULL OR last_seen_at <= $5)
-		ON CONFLICT (device_id, kind) WHERE resolved_at IS NULL DO NOTHING`,
+		ON CONFLICT (device_id, kind) WHERE resolved_at IS NULL DO NOTHING
+		RETURNING id`,
 		a.DeviceID, a.Kind, a.Message, store.UTC(a.At), ifLastSeen)
 	if err != nil {
 		return false, fmt.Errorf("postgres: open %s alert of %q: %w", a.Kind, a.DeviceID, mapError(ctx, err))
 	}
-	return tag.RowsAffected() == 1, nil
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return false, fmt.Errorf("postgres: open %s alert of %q: %w", a.Kind, a.DeviceID, mapError(ctx, err))
+	}
+	return len(ids) == 1, nil
 }
 
 // ResolveAlert resolves an open alert once; see store.Alerts.

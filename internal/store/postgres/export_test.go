@@ -27,3 +27,6 @@ func MigrateTo(ctx context.Context, databaseURL string, version int64) error {
 	_, err = p.UpTo(ctx, version)
 	return err
 }
+
+// WeekStart is the start of the partition week holding t.
+var WeekStart = weekStart

@@ -18,6 +18,7 @@ import (
 	"github.com/thermowatt/thermowatt/internal/store"
 	"github.com/thermowatt/thermowatt/internal/store/postgres"
 	"github.com/thermowatt/thermowatt/internal/store/storetest"
+	"github.com/thermowatt/thermowatt/internal/testdb"
 )
 
 func TestConformance(t *testing.T) {
@@ -228,4 +229,22 @@ func TestDroppedConnectionsAreReplaced(t *testing.T) {
 			t.Fatalf("call %d after the server ended the sessions: %v", i, err)
 		}
 	}
+}
+
+// The conformance suite on a Citus cluster (make test-citus): the schema
+// is migrated and then distributed as docs/scaling.md tells a user to.
+func TestCitusConformance(t *testing.T) {
+	if !testdb.CitusAvailable() {
+		t.Skip("Citus suite skipped: set CITUS_URL to a coordinator's database (make test-citus)")
+	}
+	storetest.Run(t, func(t *testing.T) store.Store { return testdb.OpenCitus(t) })
+}
+
+// The store benchmarks on a Citus cluster, to compare with BenchmarkStore
+// on plain PostgreSQL (docs/scaling.md).
+func BenchmarkCitusStore(b *testing.B) {
+	if !testdb.CitusAvailable() {
+		b.Skip("set CITUS_URL")
+	}
+	storetest.Bench(b, func(tb testing.TB) store.Store { return testdb.OpenCitus(tb) })
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -205,8 +206,34 @@ func (s *Store) insertOrSkip(ctx context.Context, args []any, rs []thermowatt.Re
 // already stored: a unique violation of the readings' primary key.
 func isRepeat(err error) bool {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "device_measurements_pkey"
+	if !errors.As(err, &pgErr) || pgErr.Code != "23505" {
+		return false
+	}
+	name := pgErr.ConstraintName
+	if name == "" {
+		// Citus relays a worker's error with its message but without the
+		// constraint field: the name is read from the message, which
+		// quotes it (in English: lc_messages must be left as it is).
+		if m := violatedConstraint.FindStringSubmatch(pgErr.Message); m != nil {
+			name = m[1]
+		}
+	}
+	return isReadingsKey(name)
 }
+
+var violatedConstraint = regexp.MustCompile(`^duplicate key value violates unique constraint "([^"]+)"$`)
+
+// readingsKey matches the name of the readings' primary key (migration
+// 00003) as a unique violation reports it: on a partition (migration
+// 00004) the partition's own copy (device_measurements_p20261207_pkey,
+// device_measurements_past_pkey, device_measurements_default_pkey), and on
+// Citus, where the worker holding the shard raises it, the shard's copy:
+// that name, "_", and the shard id (device_measurements_pkey_102035).
+var readingsKey = regexp.MustCompile(`^device_measurements(_p[0-9]{8}|_past|_default)?_pkey(_[0-9]+)?$`)
+
+// isReadingsKey reports whether a constraint named name is the readings'
+// primary key.
+func isReadingsKey(name string) bool { return readingsKey.MatchString(name) }
 
 // identity is what makes a reading unique, as a map key.
 type identity struct {

@@ -8,15 +8,16 @@ import (
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
-// DeleteReadingsBefore deletes one batch of expired readings; see
-// store.Retention. SKIP LOCKED: a second run at the same time takes other rows
+// DeleteReadingsBefore drops the partitions of readings that expired whole
+// and deletes one batch of the expired readings left (in the partition
+// that straddles the cutoff); see store.Retention. SKIP LOCKED: a second run at the same time takes other rows
 // rather than waiting; the device counts are updated in id order, as
 // ingest does, so the two never deadlock.
 func (s *Store) DeleteReadingsBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
-	const q = `
+	q := `
 	WITH doomed AS (
 		SELECT device_id, recorded_at FROM device_measurements WHERE recorded_at < $1
-		ORDER BY recorded_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
+		ORDER BY recorded_at, id LIMIT $2 ` + s.skipLocked() + `
 	), deleted AS (
 		-- by the primary key: id is not indexed on its own
 		DELETE FROM device_measurements m USING doomed
@@ -35,14 +36,20 @@ func (s *Store) DeleteReadingsBefore(ctx context.Context, cutoff time.Time, limi
 	// a batch commit and its answer be lost, the retry deletes the next
 	// batch instead: the printed count is then short by one batch, the
 	// data is right.
+	// Whole weeks first (partitions.go): a DROP instead of a DELETE per
+	// row, counted in this call's result, which may then exceed limit.
+	dropped, err := s.dropExpiredPartitions(ctx, store.UTC(cutoff))
+	if err != nil {
+		return dropped, fmt.Errorf("postgres: drop expired partitions: %w", mapError(ctx, err))
+	}
 	var n int64
-	err := s.withRetry(ctx, func() error {
+	err = s.withRetry(ctx, func() error {
 		return s.pool.QueryRow(ctx, q, store.UTC(cutoff), limit).Scan(&n)
 	})
 	if err != nil {
-		return 0, fmt.Errorf("postgres: delete readings: %w", mapError(ctx, err))
+		return dropped, fmt.Errorf("postgres: delete readings: %w", mapError(ctx, err))
 	}
-	return n, nil
+	return dropped + n, nil
 }
 
 // DeleteRawBefore deletes one batch of expired raw archive rows.
@@ -50,7 +57,7 @@ func (s *Store) DeleteRawBefore(ctx context.Context, cutoff time.Time, limit int
 	tag, err := s.pool.Exec(ctx, `
 		DELETE FROM raw_measurements WHERE id IN (
 			SELECT id FROM raw_measurements WHERE received_at < $1
-			ORDER BY received_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)`, store.UTC(cutoff), limit)
+			ORDER BY received_at, id LIMIT $2 `+s.skipLocked()+`)`, store.UTC(cutoff), limit)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: delete raw archive: %w", mapError(ctx, err))
 	}
@@ -72,4 +79,16 @@ func (s *Store) DeleteOpsBefore(ctx context.Context, cutoff time.Time) (int64, e
 		total += tag.RowsAffected()
 	}
 	return total, nil
+}
+
+// skipLocked is the locking clause of a batch's selection: SKIP LOCKED
+// lets concurrent runs take different rows. Citus refuses row locks in a
+// query across shards; there the second of two runs selecting the same
+// rows waits for the first's DELETE and then deletes none of them, and
+// only the rows deleted are counted, so the counts stay right.
+func (s *Store) skipLocked() string {
+	if s.citus {
+		return ""
+	}
+	return "FOR UPDATE SKIP LOCKED"
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -25,6 +26,7 @@ var migrations embed.FS
 type Store struct {
 	pool   *pgxpool.Pool
 	tokens tokenLookups // concurrent TokenByID calls share queries
+	citus  bool         // a Citus coordinator: see adaptToCitus
 }
 
 var _ store.Store = (*Store)(nil)
@@ -43,6 +45,10 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 	if err := migrate(ctx, cfg); err != nil {
 		return nil, fmt.Errorf("postgres: migrate: %w", mapError(ctx, err))
 	}
+	citus, err := adaptToCitus(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", mapError(ctx, err))
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", mapError(ctx, err))
@@ -51,7 +57,7 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", mapError(ctx, err))
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, citus: citus}, nil
 }
 
 // migrate applies the embedded migrations.
@@ -112,4 +118,34 @@ func migrationsFS() fs.FS {
 		panic(err) // cannot happen: the directory is embedded
 	}
 	return sub
+}
+
+// adaptToCitus sets what the store's connections need on a Citus
+// coordinator (the citus extension created in the database):
+//
+//   - citus.multi_shard_modify_mode = sequential. The ingest statement
+//     writes readings (distributed, possibly several shards of a worker at
+//     once) and then the devices' counts (a reference table) in one
+//     transaction; Citus refuses to modify a reference table after a
+//     parallel multi-shard operation in the same transaction ("cannot
+//     modify table devices because there was a parallel operation on a
+//     distributed table"). Sequential mode sends a transaction's work for
+//     a worker over one connection, which it accepts; the shards of the
+//     different workers are still written at once.
+//   - No row locks in a query across shards: Citus refuses FOR UPDATE
+//     there (retention.go).
+func adaptToCitus(ctx context.Context, cfg *pgxpool.Config) (bool, error) {
+	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig.Copy())
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close(ctx)
+	var citus bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')`).Scan(&citus); err != nil {
+		return false, err
+	}
+	if citus {
+		cfg.ConnConfig.RuntimeParams["citus.multi_shard_modify_mode"] = "sequential"
+	}
+	return citus, nil
 }

@@ -1,0 +1,89 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// citusTables says where each table lives on a Citus cluster, in the order
+// they must be distributed: a reference table may only have foreign keys to
+// reference tables, so devices comes before the tables that refer to it.
+//
+//   - devices, tokens, device_failures, alerts: reference tables (a copy on
+//     every node). They are small (one row per device or token, failures
+//     and alerts per device and minute or episode), they are joined with
+//     one another (a device's open alerts, a token's device) and their
+//     foreign keys to devices stay enforced.
+//   - device_measurements: distributed by device_id. Every read names one
+//     device (or runs on every shard at once), every batch from a device
+//     lands on one shard, and the primary key (device_id, recorded_at)
+//     holds the distribution column, as Citus requires.
+//   - raw_measurements: distributed by id. It holds a verbatim copy of
+//     every request body, as large as the readings, so keeping it on the
+//     coordinator would make the coordinator's disk the limit. device_id
+//     cannot be its distribution column: it is NULL for a body that names
+//     no device, and Citus refuses NULL there. Every query on it is by id
+//     (one shard) or by age (retention, every shard); none joins it with
+//     the readings, so co-location would buy nothing.
+var citusTables = []struct {
+	name, column string // column empty: a reference table
+}{
+	{"devices", ""},
+	{"tokens", ""},
+	{"device_failures", ""},
+	{"alerts", ""},
+	{"device_measurements", "device_id"},
+	{"raw_measurements", "id"},
+}
+
+// DistributeCitus turns the migrated schema at databaseURL (a Citus
+// coordinator with the citus extension created) into reference and
+// distributed tables; see citusTables. shardCount is the number of shards
+// of each distributed table (0: Citus's citus.shard_count, 32 by default).
+// Tables already distributed are left alone, so running it again is safe.
+// On a populated database Citus copies the existing rows into the shards;
+// docs/scaling.md describes the move.
+func DistributeCitus(ctx context.Context, databaseURL string, shardCount int) error {
+	conn, err := pgx.Connect(ctx, databaseURL)
+	if err != nil {
+		return fmt.Errorf("postgres: distribute on Citus: %w", mapError(ctx, err))
+	}
+	defer conn.Close(ctx)
+	var version string
+	err = conn.QueryRow(ctx, `SELECT extversion FROM pg_extension WHERE extname = 'citus'`).Scan(&version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return errors.New("postgres: distribute on Citus: the citus extension is not created in this database (run CREATE EXTENSION citus on the coordinator)")
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: distribute on Citus: %w", mapError(ctx, err))
+	}
+	if shardCount > 0 {
+		if _, err := conn.Exec(ctx, fmt.Sprintf("SET citus.shard_count = %d", shardCount)); err != nil {
+			return fmt.Errorf("postgres: distribute on Citus: %w", mapError(ctx, err))
+		}
+	}
+	for _, t := range citusTables {
+		var done bool
+		if err := conn.QueryRow(ctx,
+			`SELECT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = $1::regclass)`, t.name).Scan(&done); err != nil {
+			return fmt.Errorf("postgres: distribute on Citus: %s: %w", t.name, mapError(ctx, err))
+		}
+		if done {
+			continue
+		}
+		if t.column == "" {
+			_, err = conn.Exec(ctx, `SELECT create_reference_table($1)`, t.name)
+		} else {
+			// colocate_with none: the two distributed tables are never
+			// joined, and each keeps its own shard placement.
+			_, err = conn.Exec(ctx, `SELECT create_distributed_table($1, $2, colocate_with => 'none')`, t.name, t.column)
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: distribute on Citus: %s: %w", t.name, mapError(ctx, err))
+		}
+	}
+	return nil
+}

@@ -1,0 +1,221 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Readings are partitioned by recorded_at, one partition a week (migration
+// 00004). A week, because:
+//
+//   - Retention drops whole partitions; a week of readings older than
+//     RETENTION_DAYS (400 by default) is kept at most a week too long.
+//   - At the default retention that is ~58 partitions. A query without a
+//     time bound (every device's newest readings) plans and opens every
+//     one of them, and on Citus each partition has a shard per shard
+//     count (32 by default): ~1,900 shard tables a week at a time against
+//     ~13,000 with daily partitions.
+//   - A dashboard query spans 24 hours (one or two partitions) or 30 days
+//     (five or six), pruned at execution from its bounds.
+//   - At a million devices a week is ~2 billion readings, each partition's
+//     indexes still built and vacuumed on their own.
+const (
+	partitionWidth = 7 * 24 * time.Hour
+	// partitionsAhead is how many weeks after the current one are created
+	// ahead: ingest never waits for a partition, and a service stopped for
+	// two weeks still finds its readings a partition of their own.
+	partitionsAhead = 2
+	// partitionEvery is how often serve makes sure they exist.
+	partitionEvery = 24 * time.Hour
+)
+
+// partitionLockKey is the transaction-level advisory lock taken while a
+// partition is created or dropped, so that instances doing it at the same
+// time take turns (the second finds the work done).
+const partitionLockKey = 0x7468726d70617274 // "thrmpart"
+
+// weekStart returns the start (Monday 00:00 UTC, as date_trunc('week')) of
+// the week holding t.
+func weekStart(t time.Time) time.Time {
+	t = t.UTC()
+	d := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	return d.AddDate(0, 0, -((int(d.Weekday()) + 6) % 7))
+}
+
+func partitionName(start time.Time) string {
+	return "device_measurements_p" + start.Format("20060102")
+}
+
+// EnsurePartitions creates the weekly partitions of readings from the week
+// of now to partitionsAhead weeks after it, those that are missing. It is
+// safe to run from several instances at once. On a database whose readings
+// are not partitioned (migration 00004 not applied) it does nothing.
+func (s *Store) EnsurePartitions(ctx context.Context, now time.Time) error {
+	first := weekStart(now)
+	for i := range partitionsAhead + 1 {
+		lo := first.Add(time.Duration(i) * partitionWidth)
+		if err := s.createPartition(ctx, lo, lo.Add(partitionWidth)); err != nil {
+			return fmt.Errorf("postgres: create partition %s: %w", partitionName(lo), mapError(ctx, err))
+		}
+	}
+	return nil
+}
+
+// createPartition creates and attaches the partition [lo, hi), unless it
+// exists or a partition already covers part of the range (the one migration
+// 00004 made of the table as it was, which reaches into the following
+// weeks).
+//
+// Create, then attach, rather than CREATE TABLE ... PARTITION OF: ATTACH
+// takes a SHARE UPDATE EXCLUSIVE lock on the parent, with which ingest goes
+// on, where PARTITION OF would take an ACCESS EXCLUSIVE one. Readings the
+// DEFAULT partition took for the range (stored before the partition
+// existed) move into it first, as ATTACH requires; the DEFAULT partition is
+// then scanned under an ACCESS EXCLUSIVE lock of its own, which holds up
+// only readings bound for it, and it holds nothing in normal operation.
+func (s *Store) createPartition(ctx context.Context, lo, hi time.Time) error {
+	name := partitionName(lo)
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(partitionLockKey)); err != nil {
+			return err
+		}
+		var partitioned, exists, covered bool
+		err := tx.QueryRow(ctx, `
+			SELECT EXISTS (SELECT 1 FROM pg_partitioned_table WHERE partrelid = 'device_measurements'::regclass),
+				to_regclass($1) IS NOT NULL,
+				EXISTS (SELECT 1 FROM `+partitionBounds+` WHERE upper IS NOT NULL AND upper > $2 AND (lower IS NULL OR lower < $3))`,
+			name, lo, hi).Scan(&partitioned, &exists, &covered)
+		if err != nil || !partitioned || exists || covered {
+			return err
+		}
+		// Fail rather than queue behind a long query: ingest would queue
+		// behind this statement in turn. The next run tries again.
+		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '5s'`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE `+name+
+			` (LIKE device_measurements INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING STORAGE)`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `
+			WITH moved AS (
+				DELETE FROM device_measurements_default WHERE recorded_at >= $1 AND recorded_at < $2
+				RETURNING `+storedColumns+`
+			) INSERT INTO `+name+` (`+storedColumns+`) SELECT * FROM moved`, lo, hi); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `ALTER TABLE device_measurements ATTACH PARTITION `+name+
+			` FOR VALUES FROM ('`+lo.Format(time.RFC3339)+`') TO ('`+hi.Format(time.RFC3339)+`')`)
+		return err
+	})
+}
+
+// storedColumns are the columns of device_measurements a row is stored
+// with: every one but the generated pressure_hpa.
+const storedColumns = `id, device_id, recorded_at, received_at, server_time,
+	temperature, humidity, voltage_v, current_ma, power_mw, payload`
+
+// partitionBounds lists the partitions of device_measurements with their
+// bounds (NULL: MINVALUE, or the DEFAULT partition, which has neither), as
+// a table expression.
+const partitionBounds = `(
+	SELECT c.relname::text AS name,
+		(regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \(''([^'']+)''\)'))[1]::timestamptz AS lower,
+		(regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \(''([^'']+)''\)'))[1]::timestamptz AS upper
+	FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+	WHERE i.inhparent = to_regclass('device_measurements')
+) AS bounds`
+
+// dropExpiredPartitions drops every partition of readings whose range ends
+// at or before cutoff, the oldest first, each in a transaction of its own,
+// and returns how many readings they held. The devices' reading counts are
+// lowered by what each partition held, in the same transaction.
+func (s *Store) dropExpiredPartitions(ctx context.Context, cutoff time.Time) (int64, error) {
+	var total int64
+	for {
+		n, dropped, err := s.dropOldestExpired(ctx, cutoff)
+		total += n
+		if err != nil || !dropped {
+			return total, err
+		}
+	}
+}
+
+func (s *Store) dropOldestExpired(ctx context.Context, cutoff time.Time) (n int64, dropped bool, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(partitionLockKey)); err != nil {
+			return err
+		}
+		var name string
+		err := tx.QueryRow(ctx, `SELECT name FROM `+partitionBounds+`
+			WHERE upper IS NOT NULL AND upper <= $1 ORDER BY upper LIMIT 1`, cutoff).Scan(&name)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '5s'`); err != nil {
+			return err
+		}
+		// The parent first, in the mode ingest does not conflict with, then
+		// the partition, so that no reading is stored into it between the
+		// count and the DROP (only a backfill of expired readings would be).
+		// DROP then takes the parent's ACCESS EXCLUSIVE lock for a catalog
+		// change; the lock timeout bounds how long ingest can queue behind.
+		if _, err := tx.Exec(ctx, `LOCK TABLE device_measurements IN SHARE UPDATE EXCLUSIVE MODE`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `LOCK TABLE `+pgx.Identifier{name}.Sanitize()+` IN ACCESS EXCLUSIVE MODE`); err != nil {
+			return err
+		}
+		// Counts are lowered in device id order, as ingest raises them.
+		err = tx.QueryRow(ctx, `
+			WITH per_device AS (
+				SELECT device_id, count(*) AS n FROM `+pgx.Identifier{name}.Sanitize()+` GROUP BY device_id
+			), counted AS (
+				INSERT INTO devices AS d (id, created_at, reading_count)
+				SELECT device_id, now(), n FROM per_device ORDER BY device_id
+				ON CONFLICT (id) DO UPDATE
+				SET reading_count = greatest(d.reading_count - EXCLUDED.reading_count, 0)
+			)
+			SELECT coalesce(sum(n), 0) FROM per_device`).Scan(&n)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DROP TABLE `+pgx.Identifier{name}.Sanitize()); err != nil {
+			return err
+		}
+		dropped = true
+		return nil
+	})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available: busy, the next run drops it
+		return 0, false, nil
+	}
+	return n, dropped, err
+}
+
+// MaintainPartitions creates the partitions ahead (EnsurePartitions) now
+// and every day until ctx ends; serve runs it. A failure is reported to
+// errs and tried again at the next run: the weeks created ahead leave time,
+// and the DEFAULT partition takes readings meanwhile.
+func (s *Store) MaintainPartitions(ctx context.Context, errs func(error)) {
+	t := time.NewTicker(partitionEvery)
+	defer t.Stop()
+	for now := time.Now(); ; {
+		if err := s.EnsurePartitions(ctx, now); err != nil && ctx.Err() == nil {
+			errs(err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case now = <-t.C:
+		}
+	}
+}

@@ -1,0 +1,190 @@
+package postgres_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/store"
+	"github.com/thermowatt/thermowatt/internal/store/postgres"
+)
+
+// Migration 00004 makes the readings table a partition of a new
+// partitioned table without rewriting it: the rows stay in the same file,
+// the key's index is adopted rather than rebuilt, and every reading keeps
+// its identity (a repeat is a duplicate, new readings get larger ids).
+func TestMigration4AttachesTheTableWithoutRewritingIt(t *testing.T) {
+	ctx := t.Context()
+	dbURL := freshDatabase(t, adminURL(t))
+	if err := postgres.MigrateTo(ctx, dbURL, 3); err != nil {
+		t.Fatalf("migrate to 3: %v", err)
+	}
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	base := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	const n = 5000
+	if _, err := conn.Exec(ctx, `
+		INSERT INTO devices (id, created_at, reading_count) VALUES ('d1', $1, $2);
+		`, base, n); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `
+		INSERT INTO device_measurements (device_id, recorded_at, received_at, temperature)
+		SELECT 'd1', $1::timestamptz + i * interval '5 minutes', $1, i FROM generate_series(0, $2 - 1) i`, base, n); err != nil {
+		t.Fatal(err)
+	}
+	var heapBefore, keyBefore uint32
+	if err := conn.QueryRow(ctx, `SELECT pg_relation_filenode('device_measurements'), pg_relation_filenode('device_measurements_pkey')`).
+		Scan(&heapBefore, &keyBefore); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := postgres.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatalf("Open (migrates to 4): %v", err)
+	}
+	defer s.Close()
+
+	var heapAfter, keyAfter uint32
+	var strategy string
+	if err := conn.QueryRow(ctx, `
+		SELECT pg_relation_filenode('device_measurements_past'), pg_relation_filenode('device_measurements_past_pkey'),
+			(SELECT partstrat::text FROM pg_partitioned_table WHERE partrelid = 'device_measurements'::regclass)`).
+		Scan(&heapAfter, &keyAfter, &strategy); err != nil {
+		t.Fatal(err)
+	}
+	if strategy != "r" {
+		t.Errorf("device_measurements partition strategy = %q, want r (range)", strategy)
+	}
+	if heapAfter != heapBefore || keyAfter != keyBefore {
+		t.Errorf("table or key rewritten: file %d → %d, key %d → %d", heapBefore, heapAfter, keyBefore, keyAfter)
+	}
+	got, err := s.QueryReadings(ctx, store.Query{DeviceID: "d1", Limit: n + 1})
+	if err != nil || len(got) != n {
+		t.Fatalf("after the migration: %d readings, %v; want %d", len(got), err, n)
+	}
+	oldest := got[len(got)-1]
+	res, err := s.InsertReadings(ctx, []thermowatt.Reading{
+		{DeviceID: "d1", RecordedAt: oldest.RecordedAt},                   // a repeat
+		{DeviceID: "d1", RecordedAt: oldest.RecordedAt.Add(-time.Minute)}, // new, far in the past partition
+	}, time.Now())
+	if err != nil || res.Accepted != 1 || res.Duplicates != 1 {
+		t.Fatalf("a repeat and a new reading after the migration: %+v, %v; want 1 accepted, 1 duplicate", res, err)
+	}
+	if got, _ := s.QueryReadings(ctx, store.Query{DeviceID: "d1", Limit: 1, To: oldest.RecordedAt}); len(got) != 1 || got[0].ID <= int64(n) {
+		t.Errorf("new reading's id = %+v, want one larger than the %d migrated", got, n)
+	}
+}
+
+// Several instances creating partitions at once create each exactly once;
+// readings the DEFAULT partition took before their week existed move into
+// it; readings go on being stored and found throughout.
+func TestEnsurePartitionsConcurrentlyAndFromDefault(t *testing.T) {
+	ctx := t.Context()
+	s, dbURL := openFresh(t)
+	now := time.Now().UTC()
+	later := now.AddDate(0, 0, 10*7) // beyond every partition: DEFAULT
+	res, err := s.InsertReadings(ctx, []thermowatt.Reading{{DeviceID: "d1", RecordedAt: later}}, now)
+	if err != nil || res.Accepted != 1 {
+		t.Fatalf("InsertReadings = %+v, %v", res, err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() { errs[i] = s.EnsurePartitions(ctx, later) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("EnsurePartitions %d: %v", i, err)
+		}
+	}
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var inDefault, partitions int
+	if err := conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM device_measurements_default),
+		(SELECT count(*) FROM pg_inherits WHERE inhparent = 'device_measurements'::regclass)`).Scan(&inDefault, &partitions); err != nil {
+		t.Fatal(err)
+	}
+	if inDefault != 0 {
+		t.Errorf("%d readings left in the DEFAULT partition, want 0", inDefault)
+	}
+	if partitions != 5 { // past, default, and the week of later with two after it
+		t.Errorf("%d partitions, want 5", partitions)
+	}
+	res, err = s.InsertReadings(ctx, []thermowatt.Reading{{DeviceID: "d1", RecordedAt: later}, {DeviceID: "d1", RecordedAt: later.Add(time.Hour)}}, now)
+	if err != nil || res.Accepted != 1 || res.Duplicates != 1 {
+		t.Fatalf("after the move: %+v, %v; want the moved reading a duplicate", res, err)
+	}
+	if err := s.EnsurePartitions(ctx, later); err != nil {
+		t.Fatalf("EnsurePartitions again: %v", err)
+	}
+}
+
+// Retention drops the weeks that expired whole, lowering each device's
+// count by what they held, and deletes the expired rows of the week that
+// straddles the cutoff.
+func TestRetentionDropsExpiredPartitions(t *testing.T) {
+	ctx := t.Context()
+	s, dbURL := openFresh(t)
+	start := time.Now().UTC().AddDate(0, 0, 7*8) // weeks of their own, after the past partition
+	if err := s.EnsurePartitions(ctx, start); err != nil {
+		t.Fatal(err)
+	}
+	week := postgres.WeekStart(start)
+	var rs []thermowatt.Reading
+	for i := range 3 * 7 * 24 { // hourly over the week and the two after it
+		rs = append(rs, thermowatt.Reading{DeviceID: []string{"a", "b"}[i%2], RecordedAt: week.Add(time.Duration(i) * time.Hour)})
+	}
+	if _, err := s.InsertReadings(ctx, rs, start); err != nil {
+		t.Fatal(err)
+	}
+	cutoff := week.Add(7*24*time.Hour + 30*time.Hour) // first week whole, 30 hours of the second
+	var total int64
+	for {
+		n, err := s.DeleteReadingsBefore(ctx, cutoff, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += n
+		if n < 10 {
+			break
+		}
+	}
+	if want := int64(7*24 + 30); total != want {
+		t.Errorf("deleted %d readings, want %d", total, want)
+	}
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, "device_measurements_p"+week.Format("20060102")).Scan(&exists); err != nil || exists {
+		t.Errorf("the expired week's partition still exists (%v)", err)
+	}
+	left := int64(len(rs)) - total
+	var counted int64
+	for _, d := range []string{"a", "b"} {
+		dev, err := s.GetDevice(ctx, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		counted += dev.ReadingCount
+	}
+	if counted != left {
+		t.Errorf("device reading counts sum to %d, want %d", counted, left)
+	}
+	if got, _ := s.QueryReadings(ctx, store.Query{Limit: 10000}); int64(len(got)) != left {
+		t.Errorf("%d readings left, want %d", len(got), left)
+	}
+}
