@@ -169,6 +169,64 @@ func (s *Store) DeleteOpsBefore(ctx context.Context, cutoff time.Time) (int64, e
 	return call(s, ctx, func(ctx context.Context) (int64, error) { return s.inner.DeleteOpsBefore(ctx, cutoff) })
 }
 
+func (s *Store) FleetSettings(ctx context.Context) (thermowatt.SettingsSet, error) {
+	return call(s, ctx, s.inner.FleetSettings)
+}
+
+func (s *Store) SetFleetSettings(ctx context.Context, v thermowatt.Settings, now time.Time) (int64, error) {
+	return call(s, ctx, func(ctx context.Context) (int64, error) { return s.inner.SetFleetSettings(ctx, v, now) })
+}
+
+func (s *Store) DeviceSettings(ctx context.Context, deviceID string) (thermowatt.SettingsSet, error) {
+	return call(s, ctx, func(ctx context.Context) (thermowatt.SettingsSet, error) { return s.inner.DeviceSettings(ctx, deviceID) })
+}
+
+func (s *Store) SetDeviceSettings(ctx context.Context, deviceID string, v thermowatt.Settings, now time.Time) (int64, error) {
+	return call(s, ctx, func(ctx context.Context) (int64, error) { return s.inner.SetDeviceSettings(ctx, deviceID, v, now) })
+}
+
+func (s *Store) EffectiveSettings(ctx context.Context, deviceID string) (thermowatt.EffectiveSettings, error) {
+	return call(s, ctx, func(ctx context.Context) (thermowatt.EffectiveSettings, error) {
+		return s.inner.EffectiveSettings(ctx, deviceID)
+	})
+}
+
+func (s *Store) CreateRelease(ctx context.Context, r thermowatt.Release) error {
+	return s.gate.run(ctx, s.timeout, func(ctx context.Context) error { return s.inner.CreateRelease(ctx, r) })
+}
+
+func (s *Store) ListReleases(ctx context.Context) ([]thermowatt.Release, error) {
+	return call(s, ctx, s.inner.ListReleases)
+}
+
+func (s *Store) GetRelease(ctx context.Context, version string) (thermowatt.Release, error) {
+	return call(s, ctx, func(ctx context.Context) (thermowatt.Release, error) { return s.inner.GetRelease(ctx, version) })
+}
+
+func (s *Store) FirmwareFile(ctx context.Context, version, path string) (thermowatt.FirmwareFile, error) {
+	return call(s, ctx, func(ctx context.Context) (thermowatt.FirmwareFile, error) { return s.inner.FirmwareFile(ctx, version, path) })
+}
+
+func (s *Store) CountRunningFirmware(ctx context.Context) ([]store.FirmwareCount, error) {
+	return call(s, ctx, s.inner.CountRunningFirmware)
+}
+
+func (s *Store) CreateRollout(ctx context.Context, r thermowatt.Rollout, now time.Time) (thermowatt.Rollout, error) {
+	return call(s, ctx, func(ctx context.Context) (thermowatt.Rollout, error) { return s.inner.CreateRollout(ctx, r, now) })
+}
+
+func (s *Store) SetRolloutPaused(ctx context.Context, id int64, paused bool) (thermowatt.Rollout, error) {
+	return call(s, ctx, func(ctx context.Context) (thermowatt.Rollout, error) { return s.inner.SetRolloutPaused(ctx, id, paused) })
+}
+
+func (s *Store) ListRollouts(ctx context.Context) ([]thermowatt.Rollout, error) {
+	return call(s, ctx, s.inner.ListRollouts)
+}
+
+func (s *Store) Desired(ctx context.Context, deviceID string) (thermowatt.Desired, error) {
+	return call(s, ctx, func(ctx context.Context) (thermowatt.Desired, error) { return s.inner.Desired(ctx, deviceID) })
+}
+
 // Ping is not bounded: /readyz must tell whether the database answers
 // even while every slot is taken by slow queries.
 func (s *Store) Ping(ctx context.Context) error { return s.inner.Ping(ctx) }
