@@ -97,8 +97,10 @@ func ingestBody(r *http.Request, d Deps, body []byte, now time.Time) (wire.Batch
 }
 
 // handlePostMeasurements takes one reading or an array of up to 500. The
-// answer is sent only after the accepted readings are committed.
-func handlePostMeasurements(d Deps) http.Handler {
+// answer is sent only after the accepted readings are committed. To a
+// device token it also says what the device should have (desired): the
+// device learns of new settings and firmware without asking separately.
+func handlePostMeasurements(d Deps, desired *desiredCache) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		body, err := readBody(w, r)
 		if err != nil {
@@ -113,7 +115,13 @@ func handlePostMeasurements(d Deps) http.Handler {
 			// Every reading was invalid: resending cannot help.
 			status = http.StatusBadRequest
 		}
-		writeJSONBytes(w, status, appendResult(make([]byte, 0, 64), res))
+		answer := appendResult(make([]byte, 0, 128), res)
+		if device := principal(r).DeviceID; device != "" && status == http.StatusCreated {
+			if want, ok := desired.get(r.Context(), device); ok {
+				answer = appendDesired(answer, want)
+			}
+		}
+		writeJSONBytes(w, status, answer)
 		return nil
 	})
 }

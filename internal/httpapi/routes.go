@@ -8,8 +8,12 @@ import (
 
 // addRoutes is the whole API surface in one place. authed admits requests
 // by token (authenticate, with its per-token rate limit).
-func addRoutes(mux *http.ServeMux, d Deps, authed guard) {
+//
+// desired caches what each device should have, for the answer to its
+// readings; the endpoints that change it invalidate it.
+func addRoutes(mux *http.ServeMux, d Deps, authed guard, desired *desiredCache) {
 	reader, admin, writer := authed(requireRead), authed(requireAdmin), authed(requireWrite)
+	device, fetcher := authed(requireDevice), authed(requireFetch)
 	// /metrics stays behind a token even with PUBLIC_READ: it describes
 	// the service, not the readings a LAN dashboard is meant to show.
 	metricsReader := reader
@@ -20,7 +24,7 @@ func addRoutes(mux *http.ServeMux, d Deps, authed guard) {
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(d.Store))
 
-	mux.Handle("POST /api/measurements", writer(handlePostMeasurements(d)))
+	mux.Handle("POST /api/measurements", writer(handlePostMeasurements(d, desired)))
 	mux.Handle("GET /api/measurements", reader(handleGetMeasurements(d)))
 	mux.Handle("GET /api/measurements/series", reader(handleSeries(d)))
 	mux.Handle("POST /api/raw-measurements", writer(handlePostRaw(d)))
@@ -29,6 +33,21 @@ func addRoutes(mux *http.ServeMux, d Deps, authed guard) {
 	mux.Handle("POST /api/devices", admin(handleCreateDevice(d)))
 	mux.Handle("POST /api/devices/{id}/tokens", admin(handleCreateDeviceToken(d)))
 	mux.Handle("PATCH /api/devices/{id}", admin(handlePatchDevice(d)))
+
+	// The fleet: remote settings, firmware releases, rollouts (admin), and
+	// what a device fetches with its own token.
+	mux.Handle("GET /api/settings", admin(handleGetFleetSettings(d.Store)))
+	mux.Handle("PUT /api/settings", admin(handlePutFleetSettings(d.Store, desired, d.Now)))
+	mux.Handle("GET /api/devices/{id}/settings", admin(handleGetDeviceSettings(d.Store)))
+	mux.Handle("PUT /api/devices/{id}/settings", admin(handlePutDeviceSettings(d.Store, desired, d.Now)))
+	mux.Handle("GET /api/firmware", admin(handleListFirmware(d.Store)))
+	mux.Handle("POST /api/firmware", admin(handlePostFirmware(d.Store, d.Now)))
+	mux.Handle("GET /api/rollouts", admin(handleListRollouts(d.Store)))
+	mux.Handle("POST /api/rollouts", admin(handleCreateRollout(d.Store, desired, d.Now)))
+	mux.Handle("PATCH /api/rollouts/{id}", admin(handlePatchRollout(d.Store, desired)))
+	mux.Handle("GET /api/device/settings", device(handleOwnSettings(d.Store)))
+	mux.Handle("GET /api/device/firmware/{version}", fetcher(handleDeviceRelease(d.Store)))
+	mux.Handle("GET /api/device/firmware/{version}/files/{path...}", fetcher(handleDeviceFirmwareFile(d.Store)))
 
 	mux.Handle("GET /api/alerts", reader(handleListAlerts(d)))
 	mux.Handle("GET /metrics", handleMetrics(d, metricsReader))
