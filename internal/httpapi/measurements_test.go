@@ -37,11 +37,13 @@ func TestSeedExampleLandsOnceAndComesBack(t *testing.T) {
 	eachBackend(t, func(t *testing.T, a *api) {
 		tok := a.device("esp32-node-01")
 		r := a.do("POST", "/api/measurements", tok, seedExample)
-		if r.Status != http.StatusCreated || string(r.Body) != `{"accepted":1,"duplicates":0,"rejected":[]}`+"\n" {
+		// A device token's answer also says what the device should have:
+		// nothing set, no rollout yet.
+		if r.Status != http.StatusCreated || string(r.Body) != `{"accepted":1,"duplicates":0,"rejected":[],"desired":{"settingsRev":0,"firmware":null}}`+"\n" {
 			t.Fatalf("first post: %d %s", r.Status, r.Body)
 		}
 		r = a.do("POST", "/api/measurements", tok, seedExample)
-		if r.Status != http.StatusCreated || string(r.Body) != `{"accepted":0,"duplicates":1,"rejected":[]}`+"\n" {
+		if r.Status != http.StatusCreated || string(r.Body) != `{"accepted":0,"duplicates":1,"rejected":[],"desired":{"settingsRev":0,"firmware":null}}`+"\n" {
 			t.Fatalf("second post must be an idempotent success: %d %s", r.Status, r.Body)
 		}
 		if n := a.count("esp32-node-01"); n != 1 {
