@@ -178,7 +178,9 @@ func (s *Store) SetFleetSettings(ctx context.Context, v thermowatt.Settings, now
 }
 
 func (s *Store) DeviceSettings(ctx context.Context, deviceID string) (thermowatt.SettingsSet, error) {
-	return call(s, ctx, func(ctx context.Context) (thermowatt.SettingsSet, error) { return s.inner.DeviceSettings(ctx, deviceID) })
+	return call(s, ctx, func(ctx context.Context) (thermowatt.SettingsSet, error) {
+		return s.inner.DeviceSettings(ctx, deviceID)
+	})
 }
 
 func (s *Store) SetDeviceSettings(ctx context.Context, deviceID string, v thermowatt.Settings, now time.Time) (int64, error) {
@@ -204,7 +206,9 @@ func (s *Store) GetRelease(ctx context.Context, version string) (thermowatt.Rele
 }
 
 func (s *Store) FirmwareFile(ctx context.Context, version, path string) (thermowatt.FirmwareFile, error) {
-	return call(s, ctx, func(ctx context.Context) (thermowatt.FirmwareFile, error) { return s.inner.FirmwareFile(ctx, version, path) })
+	return call(s, ctx, func(ctx context.Context) (thermowatt.FirmwareFile, error) {
+		return s.inner.FirmwareFile(ctx, version, path)
+	})
 }
 
 func (s *Store) CountRunningFirmware(ctx context.Context) ([]store.FirmwareCount, error) {
@@ -216,7 +220,9 @@ func (s *Store) CreateRollout(ctx context.Context, r thermowatt.Rollout, now tim
 }
 
 func (s *Store) SetRolloutPaused(ctx context.Context, id int64, paused bool) (thermowatt.Rollout, error) {
-	return call(s, ctx, func(ctx context.Context) (thermowatt.Rollout, error) { return s.inner.SetRolloutPaused(ctx, id, paused) })
+	return call(s, ctx, func(ctx context.Context) (thermowatt.Rollout, error) {
+		return s.inner.SetRolloutPaused(ctx, id, paused)
+	})
 }
 
 func (s *Store) ListRollouts(ctx context.Context) ([]thermowatt.Rollout, error) {
