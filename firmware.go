@@ -106,18 +106,27 @@ func SignManifest(key ed25519.PrivateKey, manifest []byte) string {
 // VerifyManifest checks a base64 signature of manifest against a base64
 // Ed25519 public key (config.json's ota_public_key), as a device does.
 func VerifyManifest(publicKey, signature string, manifest []byte) error {
-	pub, err := base64.StdEncoding.DecodeString(publicKey)
-	if err != nil || len(pub) != ed25519.PublicKeySize {
-		return errors.New("the public key is not 32 bytes in base64")
+	pub, err := ParsePublicKey(publicKey)
+	if err != nil {
+		return err
 	}
 	sig, err := ParseSignature(signature)
 	if err != nil {
 		return err
 	}
-	if !ed25519.Verify(ed25519.PublicKey(pub), manifest, sig) {
+	if !ed25519.Verify(pub, manifest, sig) {
 		return errors.New("the signature does not match the manifest")
 	}
 	return nil
+}
+
+// ParsePublicKey decodes a base64 Ed25519 public key (32 bytes).
+func ParsePublicKey(s string) (ed25519.PublicKey, error) {
+	pub, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+	if err != nil || len(pub) != ed25519.PublicKeySize {
+		return nil, errors.New("the public key is not 32 bytes in base64")
+	}
+	return ed25519.PublicKey(pub), nil
 }
 
 // ParseSignature decodes a base64 Ed25519 signature (64 bytes).

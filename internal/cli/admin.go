@@ -20,7 +20,7 @@ import (
 func init() {
 	commands["device"] = command{summary: "manage devices: device add ID | device list | device token ID | device set-interval ID 60s", run: runDevice,
 		subs: []subcommand{
-			{"add", "ID", "register a device (ID: 1-64 characters of A-Z a-z 0-9 . _ -); prints its token, once"},
+			{"add", "ID [--config-out config.json --wifi SSID:PASSWORD ... [--base-url URL] [--ota-public-key KEY]]", "register a device (ID: 1-64 characters of A-Z a-z 0-9 . _ -); prints its token, once, or writes a ready config.json holding it"},
 			{"token", "ID", "another token for a registered device (rotation); prints it, once"},
 			{"list", "", "devices with when they were last seen, their reading count, status and expected interval"},
 			{"set-interval", "ID DURATION", "how often the device should send (60s, 5m; plain numbers are seconds); it is silent after ALERT_MISSED_INTERVALS of these"},
@@ -58,13 +58,21 @@ func runDevice(ctx context.Context, e env, args []string) error {
 		return runSetInterval(ctx, e, args[1:])
 	case "add", "token":
 		fs := subFlags(e, "device", args[0])
-		if err := fs.Parse(args[1:]); err != nil {
+		var prov provisioning
+		if args[0] == "add" {
+			prov.flags(fs)
+		}
+		pos, err := parseInterspersed(fs, args[1:])
+		if err != nil {
 			return flagError(err)
 		}
-		if fs.NArg() != 1 || !thermowatt.ValidDeviceID(fs.Arg(0)) {
+		if len(pos) != 1 || !thermowatt.ValidDeviceID(pos[0]) {
 			return usagef("usage: thermowatt device %s ID (%s)", args[0], thermowatt.DeviceIDRule)
 		}
-		id := fs.Arg(0)
+		id := pos[0]
+		if err := prov.check(e); err != nil {
+			return err
+		}
 		return withStore(ctx, e, func(st store.Store) error {
 			if args[0] == "add" {
 				if _, err := st.CreateDevice(ctx, id, time.Now()); errors.Is(err, thermowatt.ErrExists) {
@@ -76,6 +84,9 @@ func runDevice(ctx context.Context, e env, args []string) error {
 				return fmt.Errorf("no device %q; add it with `thermowatt device add %s`", id, id)
 			} else if err != nil {
 				return err
+			}
+			if prov.configOut != "" {
+				return prov.write(ctx, e, st, id)
 			}
 			return issueToken(ctx, e, st, thermowatt.ScopeDevice, id)
 		})
