@@ -6,6 +6,9 @@ import "time"
 const (
 	KindSilent  = "silent"
 	KindFailing = "failing"
+	// KindUpdate: the device rolled back a firmware update (it did not
+	// deliver in time with the new one).
+	KindUpdate = "update"
 )
 
 // Alert transitions, each notified exactly once.

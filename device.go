@@ -21,9 +21,13 @@ type Device struct {
 	// Failures is what the server counted against it lately.
 	Failures Failures
 	// Failing is true while a failing alert is open for it, and
-	// SilentAlertOpen while a silent one is.
+	// SilentAlertOpen and UpdateAlertOpen while a silent or update one is.
 	Failing         bool
 	SilentAlertOpen bool
+	UpdateAlertOpen bool
+	// SettingsRev is the revision of the settings it should apply
+	// (EffectiveSettings.Rev), 0 when none were ever set.
+	SettingsRev int64
 }
 
 // Failures are what the server counted against one device.

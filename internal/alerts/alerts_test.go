@@ -377,3 +377,40 @@ func TestFailingAlerts(t *testing.T) {
 		}
 	})
 }
+
+// A device that reports it rolled back a firmware update opens an update
+// alert, notified once; it resolves when the device reports another state.
+func TestUpdateAlertOnRollback(t *testing.T) {
+	eachBackend(t, 1, func(t *testing.T, ss []store.Store) {
+		s := ss[0]
+		hook := newReceiver(t, 0)
+		clk := newClock(t0)
+		c := checker(s, clk, hook.url)
+		send(t, s, "node-1", t0, `{"device":{"firmware":"1.4.0","update":{"state":"installed","version":"1.5.0","reason":null}}}`)
+		if r := check(t, c); len(r.Opened) != 0 {
+			t.Fatalf("opened %v for an installed update", r.Opened)
+		}
+		send(t, s, "node-1", t0.Add(time.Minute), `{"device":{"firmware":"1.4.0","update":{"state":"rolled_back","version":"1.5.0","reason":"no batch delivered within 3 cycles"}}}`)
+		clk.Add(2 * time.Minute)
+		if r := check(t, c); len(r.Opened) != 1 || r.Opened[0] != "node-1/update" || r.Notified != 1 {
+			t.Fatalf("report = %+v, want node-1/update opened and notified", r)
+		}
+		clk.Add(time.Minute)
+		if r := check(t, c); len(r.Opened)+len(r.Resolved)+r.Notified != 0 {
+			t.Fatalf("a later check did %+v", r)
+		}
+		as := openAlerts(t, s)
+		if len(as) != 1 || as[0].Kind != thermowatt.KindUpdate || !strings.Contains(as[0].Message, "rolled back the firmware update to 1.5.0: no batch delivered within 3 cycles") {
+			t.Fatalf("open alerts = %+v", as)
+		}
+		send(t, s, "node-1", t0.Add(5*time.Minute), `{"device":{"firmware":"1.4.0","update":{"state":"idle","version":"1.4.0","reason":null}}}`)
+		clk.Add(5 * time.Minute)
+		if r := check(t, c); len(r.Resolved) != 1 || r.Resolved[0] != "node-1/update" || r.Notified != 1 {
+			t.Fatalf("report after another state = %+v, want resolved and notified", r)
+		}
+		_, texts := hook.got()
+		if len(texts) != 2 || !strings.HasPrefix(texts[0], "[thermowatt] ALERT") || !strings.Contains(texts[1], "RESOLVED node-1 reports an update state other than rolled back") {
+			t.Errorf("webhook got %q", texts)
+		}
+	})
+}

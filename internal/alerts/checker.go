@@ -105,6 +105,10 @@ func (c *Checker) checkDevice(ctx context.Context, d thermowatt.Device, f thermo
 		}
 	}
 
+	if err := c.checkUpdate(ctx, d, now, r); err != nil {
+		return err
+	}
+
 	why, err := c.failing(ctx, d, f)
 	if err != nil {
 		return err
@@ -158,4 +162,34 @@ func (c *Checker) failing(ctx context.Context, d thermowatt.Device, f thermowatt
 		}
 	}
 	return c.Policy.failingReasons(d, f, h, growth), nil
+}
+
+// checkUpdate opens an update alert while the device's newest report says
+// it rolled back a firmware update, and resolves it once a report says
+// anything else (it retried, installed another version, or is idle).
+func (c *Checker) checkUpdate(ctx context.Context, d thermowatt.Device, now time.Time, r *Report) error {
+	u := parseHealth(d.Health).Update
+	rolledBack := u.State == thermowatt.UpdateRolledBack
+	switch {
+	case rolledBack && !d.UpdateAlertOpen:
+		ok, err := c.Store.OpenAlert(ctx, thermowatt.NewAlert{DeviceID: d.ID, Kind: thermowatt.KindUpdate,
+			Message: updateMessage(d, u), At: now})
+		if err != nil {
+			return err
+		}
+		if ok {
+			r.Opened = append(r.Opened, d.ID+"/"+thermowatt.KindUpdate)
+			c.log().Warn("alert opened", "device", d.ID, "kind", thermowatt.KindUpdate, "version", u.Version)
+		}
+	case !rolledBack && d.UpdateAlertOpen:
+		ok, err := c.Store.ResolveAlert(ctx, d.ID, thermowatt.KindUpdate, now, false)
+		if err != nil {
+			return err
+		}
+		if ok {
+			r.Resolved = append(r.Resolved, d.ID+"/"+thermowatt.KindUpdate)
+			c.log().Info("alert resolved", "device", d.ID, "kind", thermowatt.KindUpdate)
+		}
+	}
+	return nil
 }

@@ -41,11 +41,19 @@ var DefaultPolicy = Policy{MissedIntervals: 3, RejectedPerHour: 10, AuthFailures
 // Window is the "last hour" of the failing rules.
 const Window = time.Hour
 
-// Health is the part of payload.device the failing rules read.
+// Health is the part of payload.device the failing and update rules read.
 type Health struct {
 	QueueDepth *int64 `json:"queue_depth"`
 	Dropped    *int64 `json:"dropped"`
 	LastError  any    `json:"last_error"`
+	Update     Update `json:"update"`
+}
+
+// Update is the device's report of its last firmware update.
+type Update struct {
+	State   string `json:"state"`
+	Version string `json:"version"`
+	Reason  any    `json:"reason"`
 }
 
 func parseHealth(raw json.RawMessage) Health {
@@ -82,6 +90,19 @@ func silentMessage(d thermowatt.Device, p Policy) string {
 		d.ID, d.LastSeenAt.UTC().Format(time.RFC3339), time.Duration(d.ExpectedIntervalS)*time.Second, p.MissedIntervals)
 }
 
+// updateMessage is the text of an update alert: which version the device
+// gave up on, and why, as it said.
+func updateMessage(d thermowatt.Device, u Update) string {
+	msg := fmt.Sprintf("%s rolled back the firmware update", d.ID)
+	if u.Version != "" {
+		msg += " to " + u.Version
+	}
+	if u.Reason != nil && u.Reason != "" {
+		msg += fmt.Sprintf(": %v", u.Reason)
+	}
+	return msg + " (it runs its previous firmware; see docs/fleet.md, Rolling back)"
+}
+
 func failingMessage(d thermowatt.Device, why []string) string {
 	return fmt.Sprintf("%s is failing: %s", d.ID, strings.Join(why, "; "))
 }
@@ -91,8 +112,11 @@ func Text(a thermowatt.Alert, transition string) string {
 	if transition == thermowatt.TransitionResolved && a.ResolvedAt != nil {
 		took := a.ResolvedAt.Sub(a.OpenedAt).Round(time.Second)
 		what := "is sending again"
-		if a.Kind == thermowatt.KindFailing {
+		switch a.Kind {
+		case thermowatt.KindFailing:
 			what = "is no longer failing"
+		case thermowatt.KindUpdate:
+			what = "reports an update state other than rolled back"
 		}
 		return fmt.Sprintf("[thermowatt] RESOLVED %s %s after %s (alert #%d: %s)", a.DeviceID, what, took, a.ID, a.Message)
 	}

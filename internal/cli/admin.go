@@ -2,8 +2,11 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -20,9 +23,9 @@ import (
 func init() {
 	commands["device"] = command{summary: "manage devices: device add ID | device list | device token ID | device set-interval ID 60s", run: runDevice,
 		subs: []subcommand{
-			{"add", "ID", "register a device (ID: 1-64 characters of A-Z a-z 0-9 . _ -); prints its token, once"},
+			{"add", "ID [--config-out config.json --wifi SSID:PASSWORD ... [--base-url URL] [--ota-public-key KEY]]", "register a device (ID: 1-64 characters of A-Z a-z 0-9 . _ -); prints its token, once, or writes a ready config.json holding it"},
 			{"token", "ID", "another token for a registered device (rotation); prints it, once"},
-			{"list", "", "devices with when they were last seen, their reading count, status and expected interval"},
+			{"list", "", "devices with when they were last seen, their reading count, status, expected interval, firmware, settings revision (applied/desired) and last update"},
 			{"set-interval", "ID DURATION", "how often the device should send (60s, 5m; plain numbers are seconds); it is silent after ALERT_MISSED_INTERVALS of these"},
 		}}
 	commands["token"] = command{summary: "manage tokens: token add --scope reader|admin | token list | token revoke ID", run: runToken,
@@ -58,13 +61,21 @@ func runDevice(ctx context.Context, e env, args []string) error {
 		return runSetInterval(ctx, e, args[1:])
 	case "add", "token":
 		fs := subFlags(e, "device", args[0])
-		if err := fs.Parse(args[1:]); err != nil {
+		var prov provisioning
+		if args[0] == "add" {
+			prov.flags(fs)
+		}
+		pos, err := parseInterspersed(fs, args[1:])
+		if err != nil {
 			return flagError(err)
 		}
-		if fs.NArg() != 1 || !thermowatt.ValidDeviceID(fs.Arg(0)) {
+		if len(pos) != 1 || !thermowatt.ValidDeviceID(pos[0]) {
 			return usagef("usage: thermowatt device %s ID (%s)", args[0], thermowatt.DeviceIDRule)
 		}
-		id := fs.Arg(0)
+		id := pos[0]
+		if err := prov.check(e); err != nil {
+			return err
+		}
 		return withStore(ctx, e, func(st store.Store) error {
 			if args[0] == "add" {
 				if _, err := st.CreateDevice(ctx, id, time.Now()); errors.Is(err, thermowatt.ErrExists) {
@@ -76,6 +87,9 @@ func runDevice(ctx context.Context, e env, args []string) error {
 				return fmt.Errorf("no device %q; add it with `thermowatt device add %s`", id, id)
 			} else if err != nil {
 				return err
+			}
+			if prov.configOut != "" {
+				return prov.write(ctx, e, st, id)
 			}
 			return issueToken(ctx, e, st, thermowatt.ScopeDevice, id)
 		})
@@ -94,14 +108,15 @@ func runDevice(ctx context.Context, e env, args []string) error {
 			}
 			missed, now := policyOf(cfg).MissedIntervals, time.Now()
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tCREATED\tLAST SEEN\tREADINGS\tSTATUS\tINTERVAL")
+			fmt.Fprintln(tw, "ID\tCREATED\tLAST SEEN\tREADINGS\tSTATUS\tINTERVAL\tFIRMWARE\tSETTINGS\tUPDATE")
 			err = store.EachDevice(ctx, st, func(d thermowatt.Device) error {
 				seen := "never"
 				if d.LastSeenAt != nil {
 					seen = d.LastSeenAt.UTC().Format(time.RFC3339)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.CreatedAt.UTC().Format(time.RFC3339), seen, d.ReadingCount,
-					d.Status(now, missed), time.Duration(d.ExpectedIntervalS)*time.Second)
+				fw, applied, update := fleetColumns(d.Health)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s/%d\t%s\n", d.ID, d.CreatedAt.UTC().Format(time.RFC3339), seen, d.ReadingCount,
+					d.Status(now, missed), time.Duration(d.ExpectedIntervalS)*time.Second, fw, applied, d.SettingsRev, update)
 				return nil
 			})
 			if err != nil {
@@ -200,4 +215,30 @@ func forDevice(id string) string {
 		return ""
 	}
 	return " for device " + id
+}
+
+// fleetColumns reads what a device reports of itself for the fleet: the
+// firmware it runs, the settings revision it applied and its last update
+// ("-" for what it never said).
+func fleetColumns(health []byte) (firmware, applied, update string) {
+	var h struct {
+		Firmware    *string  `json:"firmware"`
+		SettingsRev *float64 `json:"settings_rev"`
+		Update      *struct {
+			State   string `json:"state"`
+			Version string `json:"version"`
+		} `json:"update"`
+	}
+	_ = json.Unmarshal(health, &h) // a device's odd report must not stop the list
+	firmware, applied, update = "-", "-", "-"
+	if h.Firmware != nil {
+		firmware = *h.Firmware
+	}
+	if h.SettingsRev != nil {
+		applied = strconv.FormatFloat(*h.SettingsRev, 'f', -1, 64)
+	}
+	if h.Update != nil && h.Update.State != "" {
+		update = strings.TrimSpace(h.Update.State + " " + h.Update.Version)
+	}
+	return firmware, applied, update
 }

@@ -24,6 +24,17 @@ type deviceJSON struct {
 	HealthAt          *time.Time      `json:"healthAt"`
 	RejectedCount     int64           `json:"rejectedCount"`
 	AuthFailures      int64           `json:"authFailures"`
+	// The fleet (settings.go): the firmware it reports running, the
+	// settings revision it applied against the one it should, and its
+	// last update as it reported it.
+	Firmware    *string         `json:"firmware"`
+	SettingsRev settingsRevJSON `json:"settingsRev"`
+	Update      json.RawMessage `json:"update"`
+}
+
+type settingsRevJSON struct {
+	Applied *int64 `json:"applied"`
+	Desired int64  `json:"desired"`
 }
 
 func handleListDevices(devices store.Devices, view deviceView) http.Handler {

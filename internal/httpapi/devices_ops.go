@@ -26,9 +26,15 @@ func (v deviceView) json(dv thermowatt.Device, now time.Time) deviceJSON {
 	if len(health) == 0 {
 		health = json.RawMessage("null")
 	}
+	fleet := parseFleetHealth(dv.Health)
+	update := fleet.Update
+	if update == nil {
+		update = json.RawMessage("null")
+	}
 	return deviceJSON{ID: dv.ID, CreatedAt: dv.CreatedAt.UTC(), LastSeenAt: dv.LastSeenAt, ReadingCount: dv.ReadingCount,
 		Status: string(dv.Status(now, v.missed)), ExpectedIntervalS: dv.ExpectedIntervalS,
-		Health: health, HealthAt: dv.HealthAt, RejectedCount: dv.Failures.Rejected, AuthFailures: dv.Failures.AuthFailures}
+		Health: health, HealthAt: dv.HealthAt, RejectedCount: dv.Failures.Rejected, AuthFailures: dv.Failures.AuthFailures,
+		Firmware: fleet.Firmware, SettingsRev: settingsRevJSON{Applied: fleet.SettingsRev, Desired: dv.SettingsRev}, Update: update}
 }
 
 // handlePatchDevice changes a device's settings; today its expected

@@ -59,8 +59,10 @@ func readAll(r io.Reader, b []byte) ([]byte, error) {
 }
 
 // handlePostMeasurements takes one reading or an array of up to 500. The
-// answer is sent only after the accepted readings are committed.
-func handlePostMeasurements(in ingestPath) http.Handler {
+// answer is sent only after the accepted readings are committed. To a
+// device token it also says what the device should have (desired): the
+// device learns of new settings and firmware without asking separately.
+func handlePostMeasurements(in ingestPath, desired *desiredCache) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		body, err := readBody(w, r)
 		if err != nil {
@@ -75,7 +77,13 @@ func handlePostMeasurements(in ingestPath) http.Handler {
 			// Every reading was invalid: resending cannot help.
 			status = http.StatusBadRequest
 		}
-		writeJSONBytes(w, status, appendResult(make([]byte, 0, 64), res))
+		answer := appendResult(make([]byte, 0, 128), res)
+		if device := principal(r).DeviceID; device != "" && status == http.StatusCreated {
+			if want, ok := desired.get(r.Context(), device); ok {
+				answer = appendDesired(answer, want)
+			}
+		}
+		writeJSONBytes(w, status, answer)
 		return nil
 	})
 }

@@ -37,11 +37,13 @@ func TestSeedExampleLandsOnceAndComesBack(t *testing.T) {
 	eachBackend(t, func(t *testing.T, a *api) {
 		tok := a.device("esp32-node-01")
 		r := a.do("POST", "/api/measurements", tok, seedExample)
-		if r.Status != http.StatusCreated || string(r.Body) != `{"accepted":1,"duplicates":0,"rejected":[]}`+"\n" {
+		// A device token's answer also says what the device should have:
+		// nothing set, no rollout yet.
+		if r.Status != http.StatusCreated || string(r.Body) != `{"accepted":1,"duplicates":0,"rejected":[],"desired":{"settingsRev":0,"firmware":null}}`+"\n" {
 			t.Fatalf("first post: %d %s", r.Status, r.Body)
 		}
 		r = a.do("POST", "/api/measurements", tok, seedExample)
-		if r.Status != http.StatusCreated || string(r.Body) != `{"accepted":0,"duplicates":1,"rejected":[]}`+"\n" {
+		if r.Status != http.StatusCreated || string(r.Body) != `{"accepted":0,"duplicates":1,"rejected":[],"desired":{"settingsRev":0,"firmware":null}}`+"\n" {
 			t.Fatalf("second post must be an idempotent success: %d %s", r.Status, r.Body)
 		}
 		if n := a.count("esp32-node-01"); n != 1 {
@@ -140,7 +142,8 @@ func TestGoodReadingsAreStoredBesideBadOnes(t *testing.T) {
 		r := a.do("POST", "/api/measurements", tok, body)
 		want := `{"accepted":2,"duplicates":1,"rejected":[` +
 			`{"index":1,"field":"temperature","message":"temperature must be a number or null"},` +
-			`{"index":3,"field":"recordedAt","message":"recordedAt 1999-12-31T23:59:59Z is before 2020-01-01: the device clock is probably not set (sync it by NTP before sending)"}]}` + "\n"
+			`{"index":3,"field":"recordedAt","message":"recordedAt 1999-12-31T23:59:59Z is before 2020-01-01: the device clock is probably not set (sync it by NTP before sending)"}],` +
+			`"desired":{"settingsRev":0,"firmware":null}}` + "\n" // a device token's answer says what it should have
 		if r.Status != http.StatusCreated || string(r.Body) != want {
 			t.Fatalf("got %d %s\nwant 201 %s", r.Status, r.Body, want)
 		}

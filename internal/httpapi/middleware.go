@@ -150,6 +150,24 @@ func requireWrite(p auth.Principal) string {
 	return "this token may not write readings; use the device's own token"
 }
 
+// requireDevice admits device tokens only: the endpoint answers about
+// the device the token belongs to.
+func requireDevice(p auth.Principal) string {
+	if p.Scope == thermowatt.ScopeDevice {
+		return ""
+	}
+	return "this endpoint answers a device about itself: use the device's own token"
+}
+
+// requireFetch admits device and admin tokens to firmware downloads:
+// devices fetch their updates, admins check what devices will get.
+func requireFetch(p auth.Principal) string {
+	if p.Scope == thermowatt.ScopeDevice || p.IsAdmin() {
+		return ""
+	}
+	return "firmware is fetched with a device token (or an admin token)"
+}
+
 // authenticate returns middleware that admits a request when its token is
 // valid and allow says yes: 401 (with WWW-Authenticate) for a missing or
 // unknown token, 403 for a valid token of the wrong scope.

@@ -229,11 +229,11 @@ func TestOpenAPIRealRequestsAndAnswersMatchTheSpec(t *testing.T) {
 
 		// Ingest: the seed's example, a resend, through X-API-Key.
 		x := check("seed example", reqConforms, 201, "POST", "/api/measurements", bearer(dev), seedExample)
-		if string(x.resBody) != `{"accepted":1,"duplicates":0,"rejected":[]}`+"\n" {
+		if string(x.resBody) != `{"accepted":1,"duplicates":0,"rejected":[],"desired":{"settingsRev":0,"firmware":null}}`+"\n" {
 			t.Fatalf("seed example: %s", x.resBody)
 		}
 		x = check("seed example resent", reqConforms, 201, "POST", "/api/measurements", bearer(dev), seedExample)
-		if string(x.resBody) != `{"accepted":0,"duplicates":1,"rejected":[]}`+"\n" {
+		if string(x.resBody) != `{"accepted":0,"duplicates":1,"rejected":[],"desired":{"settingsRev":0,"firmware":null}}`+"\n" {
 			t.Fatalf("seed example resent: %s", x.resBody)
 		}
 		check("X-API-Key", reqConforms, 201, "POST", "/api/measurements", apiKey(dev), seedExample)
@@ -321,6 +321,25 @@ func TestOpenAPIRealRequestsAndAnswersMatchTheSpec(t *testing.T) {
 		check("raw not JSON", reqViolates, 400, "POST", "/api/raw-measurements", bearer(dev), `not json`)
 		check("raw for another device", reqConforms, 403, "POST", "/api/raw-measurements", bearer(other), seedExample)
 
+		// The fleet: settings, releases, rollouts, and what a device fetches.
+		check("fleet settings", reqConforms, 200, "PUT", "/api/settings", admin, `{"interval_s":600,"led":true}`)
+		check("fleet settings out of range", reqViolates, 400, "PUT", "/api/settings", admin, `{"interval_s":5}`)
+		check("get fleet settings", reqConforms, 200, "GET", "/api/settings", admin, nil)
+		check("device settings", reqConforms, 200, "PUT", "/api/devices/esp32-node-01/settings", admin, `{"batch_size":50}`)
+		check("get device settings", reqConforms, 200, "GET", "/api/devices/esp32-node-01/settings", admin, nil)
+		check("own settings", reqConforms, 200, "GET", "/api/device/settings", bearer(dev), nil)
+		check("publish", reqConforms, 201, "POST", "/api/firmware", admin, `{"version":"1.4.0","signature":null,"files":[{"path":"main.py","content":"aW1wb3J0IGFwcAo="}]}`)
+		check("publish again", reqConforms, 409, "POST", "/api/firmware", admin, `{"version":"1.4.0","files":[{"path":"main.py","content":""}]}`)
+		check("list releases", reqConforms, 200, "GET", "/api/firmware", admin, nil)
+		check("manifest", reqConforms, 200, "GET", "/api/device/firmware/1.4.0", bearer(dev), nil)
+		check("start rollout", reqConforms, 201, "POST", "/api/rollouts", admin, `{"version":"1.4.0","devices":["esp32-node-01"]}`)
+		check("pause rollout", reqConforms, 200, "PATCH", "/api/rollouts/1", admin, `{"paused":true}`)
+		check("list rollouts", reqConforms, 200, "GET", "/api/rollouts", admin, nil)
+		x = check("ingest with desired", reqConforms, 201, "POST", "/api/measurements", bearer(dev), fmt.Sprintf(`{"deviceId":"esp32-node-01","recordedAt":"%s"}`, recent(9)))
+		if !strings.Contains(string(x.resBody), `"desired":{"settingsRev":2,"firmware":null}`) {
+			t.Fatalf("ingest with desired: %s", x.resBody)
+		}
+
 		// Tokens: list, revoke, refused afterwards.
 		x = check("list tokens", reqConforms, 200, "GET", "/api/tokens", admin, nil)
 		if bytes.Contains(x.resBody, []byte(dev)) {
@@ -373,6 +392,7 @@ func TestOpenAPIValidatorRejectsWrongAnswers(t *testing.T) {
 		{"accepted as a string", body(ingest, `{"accepted":"1","duplicates":0,"rejected":[]}`)},
 		{"rejection without field", body(ingest, `{"accepted":0,"duplicates":0,"rejected":[{"index":0,"message":"x"}]}`)},
 		{"an extra field", body(ingest, `{"accepted":1,"duplicates":0,"rejected":[],"ok":true}`)},
+		{"desired without firmware", body(ingest, `{"accepted":1,"duplicates":0,"rejected":[],"desired":{"settingsRev":1}}`)},
 		{"an undocumented status", status(ingest, 200)},
 		{"error answer without error", body(unauth, `{"message":"no"}`)},
 		{"401 without WWW-Authenticate", without(unauth, "WWW-Authenticate")},

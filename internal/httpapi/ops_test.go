@@ -301,6 +301,30 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("silent devices = %v, want 1", got)
 		}
 
+		// The fleet: devices by the firmware they report, failed updates.
+		fw := func(i int, version, state string) string {
+			return fmt.Sprintf(`{"deviceId":"node-2","recordedAt":%q,"payload":{"device":{"firmware":%q,"update":{"state":%q}}}}`, recent(10+i), version, state)
+		}
+		if r := a.do("POST", "/api/measurements", adminToken, fw(0, "1.4.0", "rolled_back")); r.Status != 201 {
+			t.Fatalf("post health: %d %s", r.Status, r.Body)
+		}
+		m = scrape(t, a, metricsToken)
+		for _, c := range []struct {
+			name   string
+			labels []string
+			want   float64
+		}{
+			{"thermowatt_devices_by_firmware", []string{"version", "1.4.0"}, 1},
+			{"thermowatt_devices_by_firmware", []string{"version", ""}, 1}, // node-1 never said
+			{"thermowatt_devices_update_failed", []string{"state", "rolled_back"}, 1},
+			{"thermowatt_devices_update_failed", []string{"state", "refused"}, 0},
+			{"thermowatt_open_alerts", []string{"kind", "update"}, 0},
+		} {
+			if got := value(t, m, c.name, c.labels...); got != c.want {
+				t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+			}
+		}
+
 		// The database goes away: requests fail with 503 and are counted.
 		a.st.Close()
 		if r := a.do("GET", "/api/measurements", adminToken, nil); r.Status != 503 {

@@ -9,8 +9,12 @@ import (
 // addRoutes is the whole API surface in one place, and the one place that
 // hands each handler the parts of d it uses. authed admits requests by
 // token (authenticate, with its per-token rate limit).
-func addRoutes(mux *http.ServeMux, d Deps, authed guard) {
+//
+// desired caches what each device should have, for the answer to its
+// readings; the endpoints that change it invalidate it.
+func addRoutes(mux *http.ServeMux, d Deps, authed guard, desired *desiredCache) {
 	reader, admin, writer := authed(requireRead), authed(requireAdmin), authed(requireWrite)
+	device, fetcher := authed(requireDevice), authed(requireFetch)
 	// /metrics stays behind a token even with PUBLIC_READ: it describes
 	// the service, not the readings a LAN dashboard is meant to show.
 	metricsReader := reader
@@ -26,7 +30,7 @@ func addRoutes(mux *http.ServeMux, d Deps, authed guard) {
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(st))
 
-	mux.Handle("POST /api/measurements", writer(handlePostMeasurements(in)))
+	mux.Handle("POST /api/measurements", writer(handlePostMeasurements(in, desired)))
 	mux.Handle("GET /api/measurements", reader(handleGetMeasurements(st)))
 	mux.Handle("GET /api/measurements/series", reader(handleSeries(st, st, now)))
 	mux.Handle("POST /api/raw-measurements", writer(handlePostRaw(in, st)))
@@ -35,6 +39,21 @@ func addRoutes(mux *http.ServeMux, d Deps, authed guard) {
 	mux.Handle("POST /api/devices", admin(handleCreateDevice(st, iss)))
 	mux.Handle("POST /api/devices/{id}/tokens", admin(handleCreateDeviceToken(st, iss)))
 	mux.Handle("PATCH /api/devices/{id}", admin(handlePatchDevice(st, view)))
+
+	// The fleet: remote settings, firmware releases, rollouts (admin), and
+	// what a device fetches with its own token.
+	mux.Handle("GET /api/settings", admin(handleGetFleetSettings(st)))
+	mux.Handle("PUT /api/settings", admin(handlePutFleetSettings(st, desired, now)))
+	mux.Handle("GET /api/devices/{id}/settings", admin(handleGetDeviceSettings(st)))
+	mux.Handle("PUT /api/devices/{id}/settings", admin(handlePutDeviceSettings(st, desired, now)))
+	mux.Handle("GET /api/firmware", admin(handleListFirmware(st)))
+	mux.Handle("POST /api/firmware", admin(handlePostFirmware(st, now)))
+	mux.Handle("GET /api/rollouts", admin(handleListRollouts(st)))
+	mux.Handle("POST /api/rollouts", admin(handleCreateRollout(st, desired, now)))
+	mux.Handle("PATCH /api/rollouts/{id}", admin(handlePatchRollout(st, desired)))
+	mux.Handle("GET /api/device/settings", device(handleOwnSettings(st)))
+	mux.Handle("GET /api/device/firmware/{version}", fetcher(handleDeviceRelease(st)))
+	mux.Handle("GET /api/device/firmware/{version}/files/{path...}", fetcher(handleDeviceFirmwareFile(st)))
 
 	mux.Handle("GET /api/alerts", reader(handleListAlerts(st)))
 	mux.Handle("GET /metrics", handleMetrics(d.Metrics, d.MetricsToken, metricsReader))

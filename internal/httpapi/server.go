@@ -61,7 +61,7 @@ func NewServer(d Deps) http.Handler {
 	lim := newLimits(d.Limits)
 	d = lim.bound(d)
 	mux := http.NewServeMux()
-	addRoutes(mux, d, lim.perToken(authenticate(d.Verifier, d.Logger)))
+	addRoutes(mux, d, lim.perToken(authenticate(d.Verifier, d.Logger)), newDesiredCache(d.Store))
 	var h http.Handler = instrument(d.Metrics, mux)
 	h = lim.limitBody(h)
 	h = lim.perAddress(h)

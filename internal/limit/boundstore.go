@@ -169,6 +169,70 @@ func (s *BoundStore) DeleteOpsBefore(ctx context.Context, cutoff time.Time) (int
 	return call(s, ctx, func(ctx context.Context) (int64, error) { return s.inner.DeleteOpsBefore(ctx, cutoff) })
 }
 
+func (s *BoundStore) FleetSettings(ctx context.Context) (thermowatt.SettingsSet, error) {
+	return call(s, ctx, s.inner.FleetSettings)
+}
+
+func (s *BoundStore) SetFleetSettings(ctx context.Context, v thermowatt.Settings, now time.Time) (int64, error) {
+	return call(s, ctx, func(ctx context.Context) (int64, error) { return s.inner.SetFleetSettings(ctx, v, now) })
+}
+
+func (s *BoundStore) DeviceSettings(ctx context.Context, deviceID string) (thermowatt.SettingsSet, error) {
+	return call(s, ctx, func(ctx context.Context) (thermowatt.SettingsSet, error) {
+		return s.inner.DeviceSettings(ctx, deviceID)
+	})
+}
+
+func (s *BoundStore) SetDeviceSettings(ctx context.Context, deviceID string, v thermowatt.Settings, now time.Time) (int64, error) {
+	return call(s, ctx, func(ctx context.Context) (int64, error) { return s.inner.SetDeviceSettings(ctx, deviceID, v, now) })
+}
+
+func (s *BoundStore) EffectiveSettings(ctx context.Context, deviceID string) (thermowatt.EffectiveSettings, error) {
+	return call(s, ctx, func(ctx context.Context) (thermowatt.EffectiveSettings, error) {
+		return s.inner.EffectiveSettings(ctx, deviceID)
+	})
+}
+
+func (s *BoundStore) CreateRelease(ctx context.Context, r thermowatt.Release) error {
+	return s.gate.run(ctx, s.timeout, func(ctx context.Context) error { return s.inner.CreateRelease(ctx, r) })
+}
+
+func (s *BoundStore) ListReleases(ctx context.Context) ([]thermowatt.Release, error) {
+	return call(s, ctx, s.inner.ListReleases)
+}
+
+func (s *BoundStore) GetRelease(ctx context.Context, version string) (thermowatt.Release, error) {
+	return call(s, ctx, func(ctx context.Context) (thermowatt.Release, error) { return s.inner.GetRelease(ctx, version) })
+}
+
+func (s *BoundStore) FirmwareFile(ctx context.Context, version, path string) (thermowatt.FirmwareFile, error) {
+	return call(s, ctx, func(ctx context.Context) (thermowatt.FirmwareFile, error) {
+		return s.inner.FirmwareFile(ctx, version, path)
+	})
+}
+
+func (s *BoundStore) CountRunningFirmware(ctx context.Context) ([]store.FirmwareCount, error) {
+	return call(s, ctx, s.inner.CountRunningFirmware)
+}
+
+func (s *BoundStore) CreateRollout(ctx context.Context, r thermowatt.Rollout, now time.Time) (thermowatt.Rollout, error) {
+	return call(s, ctx, func(ctx context.Context) (thermowatt.Rollout, error) { return s.inner.CreateRollout(ctx, r, now) })
+}
+
+func (s *BoundStore) SetRolloutPaused(ctx context.Context, id int64, paused bool) (thermowatt.Rollout, error) {
+	return call(s, ctx, func(ctx context.Context) (thermowatt.Rollout, error) {
+		return s.inner.SetRolloutPaused(ctx, id, paused)
+	})
+}
+
+func (s *BoundStore) ListRollouts(ctx context.Context) ([]thermowatt.Rollout, error) {
+	return call(s, ctx, s.inner.ListRollouts)
+}
+
+func (s *BoundStore) Desired(ctx context.Context, deviceID string) (thermowatt.Desired, error) {
+	return call(s, ctx, func(ctx context.Context) (thermowatt.Desired, error) { return s.inner.Desired(ctx, deviceID) })
+}
+
 // Ping is not bounded: /readyz must tell whether the database answers
 // even while every slot is taken by slow queries.
 func (s *BoundStore) Ping(ctx context.Context) error { return s.inner.Ping(ctx) }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/store"
 )
 
 // Metrics holds every series the service exports. docs/operations.md
@@ -164,18 +165,22 @@ func (m *Metrics) Handler() http.Handler {
 type Counts interface {
 	CountOpenAlerts(ctx context.Context) (map[string]int, error)
 	CountDevicesByStatus(ctx context.Context, now time.Time, missed int) (map[thermowatt.DeviceStatus]int, error)
+	CountRunningFirmware(ctx context.Context) ([]store.FirmwareCount, error)
 }
 
 // WatchStore adds the gauges read from the database at each scrape: open
-// alerts by kind and devices by status (silent after missed intervals),
-// each one aggregate query whatever the fleet's size.
+// alerts by kind, devices by status (silent after missed intervals), and
+// devices by running firmware and failed update, each one aggregate query
+// whatever the fleet's size.
 func (m *Metrics) WatchStore(st Counts, missed int, now func() time.Time) {
 	m.Registry.MustRegister(&storeCollector{st: st, missed: missed, now: now, dbErrors: m.DBErrors.WithLabelValues("request")})
 }
 
 var (
-	openAlertsDesc = prometheus.NewDesc("thermowatt_open_alerts", "Alerts open now, by kind (silent, failing).", []string{"kind"}, nil)
+	openAlertsDesc = prometheus.NewDesc("thermowatt_open_alerts", "Alerts open now, by kind (silent, failing, update).", []string{"kind"}, nil)
 	devicesDesc    = prometheus.NewDesc("thermowatt_devices", "Registered devices by status (new, ok, silent, failing).", []string{"status"}, nil)
+	firmwareDesc   = prometheus.NewDesc("thermowatt_devices_by_firmware", "Registered devices by the firmware version they report running (\"\" when none reported).", []string{"version"}, nil)
+	failedUpdDesc  = prometheus.NewDesc("thermowatt_devices_update_failed", "Devices whose last firmware update ended rolled_back or refused, by that state.", []string{"state"}, nil)
 )
 
 type storeCollector struct {
@@ -188,6 +193,8 @@ type storeCollector struct {
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- openAlertsDesc
 	ch <- devicesDesc
+	ch <- firmwareDesc
+	ch <- failedUpdDesc
 }
 
 // Collect queries the database; when it cannot, the two gauges are left
@@ -206,10 +213,29 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		c.dbErrors.Inc()
 		return
 	}
-	for _, k := range []string{thermowatt.KindSilent, thermowatt.KindFailing} {
+	firmware, err := c.st.CountRunningFirmware(ctx)
+	if err != nil {
+		c.dbErrors.Inc()
+		return
+	}
+	for _, k := range []string{thermowatt.KindSilent, thermowatt.KindFailing, thermowatt.KindUpdate} {
 		ch <- prometheus.MustNewConstMetric(openAlertsDesc, prometheus.GaugeValue, float64(open[k]), k)
 	}
 	for _, s := range thermowatt.Statuses {
 		ch <- prometheus.MustNewConstMetric(devicesDesc, prometheus.GaugeValue, float64(statuses[s]), string(s))
+	}
+	byVersion := map[string]int{}
+	failed := map[string]int{thermowatt.UpdateRolledBack: 0, thermowatt.UpdateRefused: 0}
+	for _, f := range firmware {
+		byVersion[f.Version] += f.Devices
+		if _, ok := failed[f.UpdateState]; ok {
+			failed[f.UpdateState] += f.Devices
+		}
+	}
+	for v, n := range byVersion {
+		ch <- prometheus.MustNewConstMetric(firmwareDesc, prometheus.GaugeValue, float64(n), v)
+	}
+	for state, n := range failed {
+		ch <- prometheus.MustNewConstMetric(failedUpdDesc, prometheus.GaugeValue, float64(n), state)
 	}
 }

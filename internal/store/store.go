@@ -23,6 +23,9 @@ type Store interface {
 	FailureCounts
 	Alerts
 	Retention
+	Settings
+	Firmware
+	Rollouts
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	Close() error

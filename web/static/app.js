@@ -280,6 +280,34 @@
     document.title = 'thermowatt';
   }
 
+  // The fleet columns: what the device runs, the settings revision it
+  // applied against the one it should, and its last update, each as the
+  // device reported it (a dash for what it never said).
+  function firmwareText(d, health) {
+    const fw = d.firmware !== undefined ? d.firmware : health.firmware;
+    return fw == null ? '–' : String(fw);
+  }
+
+  function settingsText(d) {
+    const s = d.settingsRev;
+    if (!s) return '–';
+    const applied = s.applied == null ? '–' : String(s.applied);
+    const text = applied + '/' + s.desired;
+    const pending = s.applied !== s.desired && s.desired > 0;
+    const span = el('span', { className: pending ? 'pending' : '' }, text);
+    span.title = pending ? 'applied / desired revision: the device has not applied the latest settings yet' : 'applied / desired revision';
+    return span;
+  }
+
+  function updateText(d) {
+    const u = d.update;
+    if (!u || !u.state) return '–';
+    const text = u.state + (u.version ? ' ' + u.version : '');
+    const span = el('span', { className: 'update ' + u.state }, text);
+    if (u.reason) span.title = String(u.reason);
+    return span;
+  }
+
   function deviceRow(d, r) {
     // Health: the server's latest (ops: d.health), else what the newest
     // reading carried in payload.device (the firmware sends it).
@@ -301,7 +329,10 @@
       cell('Current', withUnit(v('current_ma'), METRICS[2]), 'num'),
       cell('Power', withUnit(v('power_mw'), METRICS[3]), 'num'),
       cell('Queue', health.queue_depth == null ? '–' : String(health.queue_depth), 'num'),
-      cell('Dropped', health.dropped == null ? '–' : String(health.dropped), 'num'));
+      cell('Dropped', health.dropped == null ? '–' : String(health.dropped), 'num'),
+      cell('Firmware', firmwareText(d, health)),
+      cell('Settings', settingsText(d)),
+      cell('Update', updateText(d)));
     tr.dataset.device = d.id;
     tr.addEventListener('click', (ev) => {
       if (ev.target.tagName !== 'A') location.hash = deviceHash(d.id);

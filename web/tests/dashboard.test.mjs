@@ -211,6 +211,9 @@ test('device list shows each device with status, last seen, latest values and he
   assert.equal(cells[6], last.payload.power_mw.toFixed(1) + 'mW');
   assert.equal(cells[7], '7', 'queue depth from device health');
   assert.equal(cells[8], '2', 'dropped readings from device health');
+  assert.equal(cells[9], 'test', 'running firmware from device health');
+  assert.equal(cells[10], '–/0', 'settings revision: never applied, none set');
+  assert.equal(cells[11], '–', 'no update reported');
   assert.ok(await p.locator('#alerts').isHidden(), 'no open alerts: no alert panel');
   await p.screenshot({ path: path.join(SHOTS, 'dashboard-list.png'), fullPage: true });
 });

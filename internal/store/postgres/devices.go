@@ -15,13 +15,20 @@ import (
 
 // deviceFields are the columns of devices that make a thermowatt.Device;
 // deviceColumns adds which alerts are open (a failing one decides its
-// status, thermowatt.Device.Status), from the alerts_one_open index.
+// status, thermowatt.Device.Status), from the alerts_one_open index, and
+// the revision of the settings it should apply.
 const (
 	deviceFields = `id, created_at, last_seen_at, reading_count,
 	expected_interval_s, health, health_at, rejected_count, auth_failures`
 	deviceColumns = deviceFields + `,
 	EXISTS (SELECT 1 FROM alerts a WHERE a.device_id = devices.id AND a.kind = 'failing' AND a.resolved_at IS NULL),
-	EXISTS (SELECT 1 FROM alerts a WHERE a.device_id = devices.id AND a.kind = 'silent' AND a.resolved_at IS NULL)`
+	EXISTS (SELECT 1 FROM alerts a WHERE a.device_id = devices.id AND a.kind = 'silent' AND a.resolved_at IS NULL),
+	EXISTS (SELECT 1 FROM alerts a WHERE a.device_id = devices.id AND a.kind = 'update' AND a.resolved_at IS NULL),
+	` + settingsRevOf
+	// settingsRevOf is a device's effective settings revision: the larger
+	// of the fleet default's and its own (store.Settings).
+	settingsRevOf = `greatest((SELECT rev FROM fleet_settings),
+		coalesce((SELECT rev FROM device_settings ds WHERE ds.device_id = devices.id), 0))`
 )
 
 // CreateDevice registers a device; thermowatt.ErrExists when it is registered.
@@ -29,7 +36,7 @@ func (s *Store) CreateDevice(ctx context.Context, id string, now time.Time) (the
 	rows, err := s.pool.Query(ctx, `
 		INSERT INTO devices (id, created_at) VALUES ($1, $2)
 		ON CONFLICT (id) DO NOTHING
-		RETURNING `+deviceFields+`, false, false`, // a new device has no alerts
+		RETURNING `+deviceFields+`, false, false, false, (SELECT rev FROM fleet_settings)`, // a new device has no alerts nor settings of its own
 		id, store.UTC(now))
 	if err != nil {
 		return thermowatt.Device{}, fmt.Errorf("postgres: create device %q: %w", id, mapError(ctx, err))
@@ -78,7 +85,7 @@ func scanDevice(row pgx.CollectableRow) (thermowatt.Device, error) {
 	var d thermowatt.Device
 	var health []byte
 	if err := row.Scan(&d.ID, &d.CreatedAt, &d.LastSeenAt, &d.ReadingCount,
-		&d.ExpectedIntervalS, &health, &d.HealthAt, &d.Failures.Rejected, &d.Failures.AuthFailures, &d.Failing, &d.SilentAlertOpen); err != nil {
+		&d.ExpectedIntervalS, &health, &d.HealthAt, &d.Failures.Rejected, &d.Failures.AuthFailures, &d.Failing, &d.SilentAlertOpen, &d.UpdateAlertOpen, &d.SettingsRev); err != nil {
 		return d, err
 	}
 	if health != nil {

@@ -30,3 +30,19 @@ func MigrateTo(ctx context.Context, databaseURL string, version int64) error {
 
 // WeekStart is the start of the partition week holding t.
 var WeekStart = weekStart
+
+// MigrateDownTo rolls the database at databaseURL back to migration
+// version, to test a migration's Down section.
+func MigrateDownTo(ctx context.Context, databaseURL string, version int64) error {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return err
+	}
+	p, err := provider(cfg)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	_, err = p.DownTo(ctx, version)
+	return err
+}

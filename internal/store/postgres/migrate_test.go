@@ -142,3 +142,42 @@ func TestBatchWithRepeatStoresTheRestOnce(t *testing.T) {
 		t.Fatalf("QueryReadings = %d readings, %v; want 4", len(all), err)
 	}
 }
+
+// Migration 00005 (the fleet) goes down and up again on a database that
+// uses it: its tables go, update alerts with them, other alerts stay.
+func TestMigration5DownAndUp(t *testing.T) {
+	ctx := t.Context()
+	dbURL := freshDatabase(t, adminURL(t))
+	s, err := postgres.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	if _, err := s.CreateDevice(ctx, "d1", at); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetFleetSettings(ctx, thermowatt.Settings{"led": true}, at); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []string{thermowatt.KindUpdate, thermowatt.KindSilent} {
+		if _, err := s.OpenAlert(ctx, thermowatt.NewAlert{DeviceID: "d1", Kind: kind, Message: "x", At: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	if err := postgres.MigrateDownTo(ctx, dbURL, 4); err != nil {
+		t.Fatalf("down to 4: %v", err)
+	}
+	s, err = postgres.Open(ctx, dbURL) // up again
+	if err != nil {
+		t.Fatalf("up again: %v", err)
+	}
+	defer s.Close()
+	as, err := s.ListAlerts(ctx, store.AlertQuery{Limit: 10})
+	if err != nil || len(as) != 1 || as[0].Kind != thermowatt.KindSilent {
+		t.Fatalf("alerts after down and up = %+v, %v; want the silent one only", as, err)
+	}
+	if f, err := s.FleetSettings(ctx); err != nil || f.Rev != 0 {
+		t.Fatalf("fleet settings after down and up = %+v, %v; want fresh", f, err)
+	}
+}

@@ -67,6 +67,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SeriesRejectsBadBucket", testSeriesRejectsBadBucket},
 	}
 	tests = append(tests, opsTests...)         // ops.go
+	tests = append(tests, fleetTests...)       // fleet.go
 	tests = append(tests, seriesModelTests...) // series_model.go
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,131 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/store"
+)
+
+// The rollout command works on the database directly, as device and token
+// do; a running server sees the change within its desired-state cache
+// time (15 s).
+
+func init() {
+	commands["rollout"] = command{summary: "firmware rollouts: rollout start --version V (--device ID ... | --all) | rollout pause|resume ID | rollout list", run: runRollout,
+		subs: []subcommand{
+			{"start", "--version V (--device ID ... | --all)", "assign a published version to devices or to all; the newest unpaused rollout of a device wins"},
+			{"pause", "ID", "pause a rollout: its devices go back to what the previous unpaused rollout targeting them says"},
+			{"resume", "ID", "resume a paused rollout"},
+			{"list", "", "every rollout, newest first"},
+		}}
+}
+
+// repeated is a flag that may be given several times.
+type repeated []string
+
+func (r *repeated) String() string     { return strings.Join(*r, ",") }
+func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
+
+func runRollout(ctx context.Context, e env, args []string) error {
+	if len(args) == 0 {
+		return usagef("usage: thermowatt rollout start --version V (--device ID ... | --all) | rollout pause|resume ID | rollout list")
+	}
+	if isHelp(args[0]) {
+		return groupHelp(e, "rollout")
+	}
+	switch args[0] {
+	case "start":
+		fs := subFlags(e, "rollout", "start")
+		version := fs.String("version", "", "the published version to run (thermowatt firmware publish)")
+		all := fs.Bool("all", false, "every device, also those registered later")
+		var devices repeated
+		fs.Var(&devices, "device", "a device to update; repeat for several")
+		if err := fs.Parse(args[1:]); err != nil {
+			return flagError(err)
+		}
+		if fs.NArg() != 0 {
+			return usagef("rollout start takes no arguments, got %q (devices are --device ID)", fs.Args())
+		}
+		if !thermowatt.ValidFirmwareVersion(*version) {
+			return usagef("--version must be %s", thermowatt.FirmwareVersionRule)
+		}
+		if *all == (len(devices) > 0) {
+			return usagef("give --device ID (repeatable) or --all, not both or neither")
+		}
+		for _, id := range devices {
+			if !thermowatt.ValidDeviceID(id) {
+				return usagef("--device %q must be %s", id, thermowatt.DeviceIDRule)
+			}
+		}
+		return withStore(ctx, e, func(st store.Store) error {
+			r, err := st.CreateRollout(ctx, thermowatt.Rollout{Version: *version, Devices: devices, All: *all}, time.Now())
+			if errors.Is(err, thermowatt.ErrNotFound) {
+				return fmt.Errorf("%w: publish the release (thermowatt firmware publish) and register the devices first", err)
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "rollout %d: %s to %s\n", r.ID, r.Version, targets(r))
+			return nil
+		})
+	case "pause", "resume":
+		fs := subFlags(e, "rollout", args[0])
+		if err := fs.Parse(args[1:]); err != nil {
+			return flagError(err)
+		}
+		id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
+		if fs.NArg() != 1 || err != nil || id < 1 {
+			return usagef("usage: thermowatt rollout %s ID (the number `thermowatt rollout list` shows)", args[0])
+		}
+		return withStore(ctx, e, func(st store.Store) error {
+			r, err := st.SetRolloutPaused(ctx, id, args[0] == "pause")
+			if errors.Is(err, thermowatt.ErrNotFound) {
+				return fmt.Errorf("no rollout %d (`thermowatt rollout list` shows them)", id)
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "rollout %d (%s to %s) %sd\n", r.ID, r.Version, targets(r), args[0])
+			return nil
+		})
+	case "list":
+		fs := subFlags(e, "rollout", "list")
+		if err := fs.Parse(args[1:]); err != nil {
+			return flagError(err)
+		}
+		if fs.NArg() != 0 {
+			return usagef("rollout list takes no arguments, got %q", fs.Args())
+		}
+		return withStore(ctx, e, func(st store.Store) error {
+			rs, err := st.ListRollouts(ctx)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tVERSION\tTARGETS\tSTATE\tCREATED")
+			for _, r := range rs {
+				state := "active"
+				if r.Paused {
+					state = "paused"
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.ID, r.Version, targets(r), state, r.CreatedAt.Format(time.RFC3339))
+			}
+			return tw.Flush()
+		})
+	}
+	return usagef("unknown rollout command %q; `thermowatt rollout -h` lists them", args[0])
+}
+
+func targets(r thermowatt.Rollout) string {
+	if r.All {
+		return "all devices"
+	}
+	return strings.Join(r.Devices, ",")
+}

@@ -1,0 +1,220 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/store"
+)
+
+// settingsJSON is one scope's settings: the fleet default, or a device's own.
+type settingsJSON struct {
+	Rev       int64               `json:"rev"`
+	Settings  thermowatt.Settings `json:"settings"`
+	UpdatedAt *time.Time          `json:"updatedAt"`
+}
+
+func toSettingsJSON(s thermowatt.SettingsSet) settingsJSON {
+	if s.Values == nil {
+		s.Values = thermowatt.Settings{}
+	}
+	return settingsJSON{Rev: s.Rev, Settings: s.Values, UpdatedAt: s.UpdatedAt}
+}
+
+// decodeSettings reads a settings object from a PUT body. A key set to
+// null is left out, which is how a PUT removes it.
+func decodeSettings(r *http.Request) (thermowatt.Settings, error) {
+	var in thermowatt.Settings
+	if err := decodeJSON(r, &in); err != nil {
+		return nil, err
+	}
+	if in == nil {
+		return nil, errorf(http.StatusBadRequest, `send the settings as a JSON object, e.g. {"interval_s": 600}`)
+	}
+	for k, v := range in {
+		if v == nil {
+			delete(in, k)
+		}
+	}
+	if err := in.Validate(); err != nil {
+		return nil, errorf(http.StatusBadRequest, strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	return in, nil
+}
+
+func handleGetFleetSettings(st store.Settings) http.Handler {
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		s, err := st.FleetSettings(r.Context())
+		if err != nil {
+			return storeError(err)
+		}
+		writeJSON(w, http.StatusOK, toSettingsJSON(s))
+		return nil
+	})
+}
+
+// handlePutFleetSettings replaces the fleet default: every device's
+// desired revision moves.
+func handlePutFleetSettings(st store.Settings, desired *desiredCache, now func() time.Time) http.Handler {
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		in, err := decodeSettings(r)
+		if err != nil {
+			return err
+		}
+		rev, err := st.SetFleetSettings(r.Context(), in, now())
+		if err != nil {
+			return storeError(err)
+		}
+		desired.invalidate()
+		logFrom(r).Info("admin action", "by", principal(r).TokenID, "action", "fleet settings set", "rev", rev)
+		s, err := st.FleetSettings(r.Context())
+		if err != nil {
+			return storeError(err)
+		}
+		writeJSON(w, http.StatusOK, toSettingsJSON(s))
+		return nil
+	})
+}
+
+// deviceSettingsJSON is what an admin sees of one device's settings: its
+// own, what it should apply (merged with the fleet default), and the
+// revision it reports having applied.
+type deviceSettingsJSON struct {
+	DeviceID string `json:"deviceId"`
+	settingsJSON
+	Effective  effectiveJSON `json:"effective"`
+	AppliedRev *int64        `json:"appliedRev"`
+}
+
+// effectiveJSON is a device's effective settings, also what
+// GET /api/device/settings answers the device itself.
+type effectiveJSON struct {
+	Rev      int64               `json:"rev"`
+	Settings thermowatt.Settings `json:"settings"`
+}
+
+func toEffectiveJSON(e thermowatt.EffectiveSettings) effectiveJSON {
+	if e.Values == nil {
+		e.Values = thermowatt.Settings{}
+	}
+	return effectiveJSON{Rev: e.Rev, Settings: e.Values}
+}
+
+// settingsStore is what the per-device settings endpoints read: the
+// settings, and the device's health for the revision it applied.
+type settingsStore interface {
+	store.Settings
+	store.Devices
+}
+
+func deviceSettings(r *http.Request, st settingsStore, id string) (deviceSettingsJSON, error) {
+	own, err := st.DeviceSettings(r.Context(), id)
+	if errors.Is(err, thermowatt.ErrNotFound) {
+		return deviceSettingsJSON{}, errorf(http.StatusNotFound, fmt.Sprintf("no device %q; register it with POST /api/devices", id))
+	}
+	if err != nil {
+		return deviceSettingsJSON{}, storeError(err)
+	}
+	eff, err := st.EffectiveSettings(r.Context(), id)
+	if err != nil {
+		return deviceSettingsJSON{}, storeError(err)
+	}
+	dv, err := st.GetDevice(r.Context(), id)
+	if err != nil {
+		return deviceSettingsJSON{}, storeError(err)
+	}
+	return deviceSettingsJSON{DeviceID: id, settingsJSON: toSettingsJSON(own), Effective: toEffectiveJSON(eff),
+		AppliedRev: parseFleetHealth(dv.Health).SettingsRev}, nil
+}
+
+func handleGetDeviceSettings(st settingsStore) http.Handler {
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		out, err := deviceSettings(r, st, r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	})
+}
+
+// handlePutDeviceSettings replaces a device's own settings.
+func handlePutDeviceSettings(st settingsStore, desired *desiredCache, now func() time.Time) http.Handler {
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		id := r.PathValue("id")
+		in, err := decodeSettings(r)
+		if err != nil {
+			return err
+		}
+		rev, err := st.SetDeviceSettings(r.Context(), id, in, now())
+		if errors.Is(err, thermowatt.ErrNotFound) {
+			return errorf(http.StatusNotFound, fmt.Sprintf("no device %q; register it with POST /api/devices", id))
+		}
+		if err != nil {
+			return storeError(err)
+		}
+		desired.invalidate()
+		logFrom(r).Info("admin action", "by", principal(r).TokenID, "action", "device settings set", "device", id, "rev", rev)
+		out, err := deviceSettings(r, st, id)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	})
+}
+
+// handleOwnSettings answers a device with the settings it should apply:
+// {"rev":N,"settings":{...}}.
+func handleOwnSettings(st store.Settings) http.Handler {
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		id := principal(r).DeviceID
+		eff, err := st.EffectiveSettings(r.Context(), id)
+		if errors.Is(err, thermowatt.ErrNotFound) {
+			return errorf(http.StatusNotFound, fmt.Sprintf("device %q is not registered", id))
+		}
+		if err != nil {
+			return storeError(err)
+		}
+		writeJSON(w, http.StatusOK, toEffectiveJSON(eff))
+		return nil
+	})
+}
+
+// fleetHealth is what the fleet view reads of a device's own report
+// (payload.device): the firmware it runs, the settings revision it
+// applied, and the state of its last update. A field of the wrong type
+// is left out rather than failing the list.
+type fleetHealth struct {
+	Firmware    *string
+	SettingsRev *int64
+	Update      json.RawMessage // an object, or nil
+}
+
+func parseFleetHealth(raw json.RawMessage) fleetHealth {
+	var h struct {
+		Firmware    any             `json:"firmware"`
+		SettingsRev any             `json:"settings_rev"`
+		Update      json.RawMessage `json:"update"`
+	}
+	var out fleetHealth
+	if json.Unmarshal(raw, &h) != nil {
+		return out
+	}
+	if s, ok := h.Firmware.(string); ok {
+		out.Firmware = &s
+	}
+	if f, ok := h.SettingsRev.(float64); ok && f == float64(int64(f)) {
+		n := int64(f)
+		out.SettingsRev = &n
+	}
+	if len(h.Update) > 0 && h.Update[0] == '{' {
+		out.Update = h.Update
+	}
+	return out
+}

@@ -1,0 +1,1 @@
+WWcHBC9oqTrtxLSPP/LjUq8iaL/J5zzStpkhAa9APknJxKQscUdKeJLVHo/S9KjbX74jxRyumjM/i0dPSldiCQ==
