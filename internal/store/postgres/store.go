@@ -25,6 +25,8 @@ var migrations embed.FS
 type Store struct {
 	pool   *pgxpool.Pool
 	tokens tokenLookups // concurrent TokenByID calls share queries
+	// revoked: this instance's revocation listeners (revocations.go)
+	revoked revocationHooks
 }
 
 var _ store.Store = (*Store)(nil)

@@ -35,6 +35,7 @@ type Store struct {
 	// Prepared statements of each pool (stmts.go); the same cache twice
 	// for :memory:.
 	writeStmts, readStmts *stmtCache
+	revoked               revocationHooks // revocations.go
 }
 
 var _ store.Store = (*Store)(nil)
