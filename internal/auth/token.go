@@ -90,7 +90,7 @@ type TokenReader interface {
 // Verifier checks presented tokens against the store and ADMIN_TOKEN.
 type Verifier struct {
 	Tokens    TokenReader
-	adminHash []byte // hash of ADMIN_TOKEN, nil when unset
+	adminHash []byte         // hash of ADMIN_TOKEN, nil when unset
 	cache     *verifiedCache // nil: every request is looked up (EnableCache)
 }
 

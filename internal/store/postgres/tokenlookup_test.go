@@ -85,7 +85,10 @@ func TestRevocationReachesOtherInstances(t *testing.T) {
 		live := make(chan bool, 4)
 		wctx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
-		go func() { defer close(done); s.WatchRevocations(wctx, v.Forget, func(l bool) { v.SetRevocationsLive(l); live <- l }) }()
+		go func() {
+			defer close(done)
+			s.WatchRevocations(wctx, v.Forget, func(l bool) { v.SetRevocationsLive(l); live <- l })
+		}()
 		defer func() { stop(); <-done }()
 		if !<-live {
 			t.Fatal("watch did not go live")
