@@ -39,7 +39,10 @@ func RunPeers(ctx context.Context, out io.Writer) error {
 	if influxd == "" {
 		influxd, _ = exec.LookPath("influxd")
 	}
-	if influxd == "" {
+	if influxd == "none" {
+		influxd = ""
+		logf("BENCH_INFLUXD=none: InfluxDB left out")
+	} else if influxd == "" {
 		logf("%s; its rows are left out", influxMissing)
 	} else if v, err := exec.Command(influxd, "version").Output(); err == nil {
 		logf("InfluxDB: %s (%s)", strings.TrimSpace(string(v)), influxd)
@@ -91,7 +94,7 @@ type peersConfig struct {
 	PeerBatch int           // BENCH_PEER_BATCH: readings per batch request
 	Rounds    int           // BENCH_ROUNDS
 	Timeout   time.Duration // BENCH_TIMEOUT: the whole run
-	Influxd   string        // BENCH_INFLUXD: the influxd binary
+	Influxd   string        // BENCH_INFLUXD: the influxd binary; "none" leaves InfluxDB out
 }
 
 func peersConfigFromEnv() (peersConfig, error) {
@@ -295,7 +298,8 @@ func peerThermowatt(ctx context.Context, cfg peersConfig, backend string, round 
 	if row.Batch.Errors > 0 {
 		return row, fmt.Errorf("batch: %d errors, first: %s", row.Batch.Errors, row.Batch.FirstErr)
 	}
-	logf("thermowatt on %s batch: %.0f readings/s, p99 %s", backend, row.Batch.perSecond()*float64(cfg.PeerBatch), ms(row.Batch.quantile(0.99)))
+	logf("thermowatt on %s batch: %.0f readings/s, p99 %s; server peak resident size %s", backend,
+		row.Batch.perSecond()*float64(cfg.PeerBatch), ms(row.Batch.quantile(0.99)), mb(srv.PeakRSS()))
 	return row, nil
 }
 
