@@ -62,6 +62,11 @@ test-firmware: build
 bench: build
 	$(GO) run ./cmd/thermowatt-bench
 
+## bench-peers: thermowatt on both backends beside InfluxDB 1.x (apt-get install influxdb) and bare net/http, one table of ratios (BENCH_DURATION, BENCH_ROUNDS, BENCH_TIMEOUT)
+.PHONY: bench-peers
+bench-peers: build
+	$(GO) run ./cmd/thermowatt-bench peers
+
 ## lint: formatting and vet
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi

@@ -90,7 +90,8 @@ type TokenReader interface {
 // Verifier checks presented tokens against the store and ADMIN_TOKEN.
 type Verifier struct {
 	Tokens    TokenReader
-	adminHash []byte // hash of ADMIN_TOKEN, nil when unset
+	adminHash []byte         // hash of ADMIN_TOKEN, nil when unset
+	cache     *verifiedCache // nil: every request is looked up (EnableCache)
 }
 
 // NewVerifier makes a verifier; adminToken may be empty.
@@ -117,6 +118,13 @@ func (v *Verifier) Verify(ctx context.Context, secret string) (Principal, error)
 	if id == "" {
 		return Principal{}, ErrInvalid
 	}
+	var gen uint64
+	if v.cache != nil {
+		if p, ok := v.cache.get(h, time.Now()); ok {
+			return p, nil
+		}
+		gen = v.cache.generation()
+	}
 	t, err := v.Tokens.TokenByID(ctx, id)
 	if errors.Is(err, thermowatt.ErrNotFound) {
 		return Principal{}, ErrInvalid
@@ -127,5 +135,9 @@ func (v *Verifier) Verify(ctx context.Context, secret string) (Principal, error)
 	if t.RevokedAt != nil || subtle.ConstantTimeCompare(h[:], t.Hash) != 1 {
 		return Principal{}, ErrInvalid
 	}
-	return Principal{TokenID: t.ID, Scope: t.Scope, DeviceID: t.DeviceID}, nil
+	p := Principal{TokenID: t.ID, Scope: t.Scope, DeviceID: t.DeviceID}
+	if v.cache != nil {
+		v.cache.put(h, p, gen, time.Now())
+	}
+	return p, nil
 }

@@ -67,6 +67,11 @@ func pgRegister(ctx context.Context, conn *pgx.Conn, h *history) error {
 // device_measurements (same columns, indexes and unique key) with COPY:
 // the fastest way PostgreSQL takes rows, the ceiling for batch ingest.
 func pgCopyCeiling(ctx context.Context, dbURL string, devices, n int) (float64, error) {
+	return pgCopyCeilingOf(ctx, dbURL, ceilingHistory(devices, n))
+}
+
+// pgCopyCeilingOf is pgCopyCeiling of the readings h yields.
+func pgCopyCeilingOf(ctx context.Context, dbURL string, h *history) (float64, error) {
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
 		return 0, err
@@ -76,7 +81,6 @@ func pgCopyCeiling(ctx context.Context, dbURL string, devices, n int) (float64, 
 		return 0, err
 	}
 	defer conn.Exec(ctx, `DROP TABLE copy_ceiling`)
-	h := ceilingHistory(devices, n)
 	d, err := copyRows(ctx, conn, "copy_ceiling", h)
 	if err != nil {
 		return 0, fmt.Errorf("CopyFrom ceiling: %w", err)

@@ -36,6 +36,15 @@ var listening = regexp.MustCompile(`listening on http://localhost:(\d+)`)
 // DATA_DIR); its log goes to logPath.
 func startServer(ctx context.Context, binary, logPath string, extra ...string) (*server, error) {
 	cmd := exec.Command(binary, "serve")
+	// BENCH_SERVER_CPUS (a taskset CPU list) and BENCH_SERVER_GOMAXPROCS
+	// confine the server alone, for the one-small-instance figure of
+	// docs/scaling.md.
+	if cpus := os.Getenv("BENCH_SERVER_CPUS"); cpus != "" {
+		cmd = exec.Command("taskset", "-c", cpus, binary, "serve")
+	}
+	if n := os.Getenv("BENCH_SERVER_GOMAXPROCS"); n != "" {
+		extra = append(extra, "GOMAXPROCS="+n)
+	}
 	cmd.Env = append(os.Environ(),
 		"PORT=0",
 		"ADMIN_TOKEN="+adminToken,

@@ -113,6 +113,11 @@ func jsonArray(ids []string) string {
 // server's own migrations (so the table and indexes are identical), in
 // large transactions: SQLite's counterpart of the CopyFrom ceiling.
 func sqliteCeiling(ctx context.Context, path string, devices, n int) (float64, error) {
+	return sqliteCeilingOf(ctx, path, ceilingHistory(devices, n))
+}
+
+// sqliteCeilingOf is sqliteCeiling of the readings h yields.
+func sqliteCeilingOf(ctx context.Context, path string, h *history) (float64, error) {
 	st, err := sqlite.Open(ctx, path)
 	if err != nil {
 		return 0, err
@@ -123,7 +128,6 @@ func sqliteCeiling(ctx context.Context, path string, devices, n int) (float64, e
 		return 0, err
 	}
 	defer db.Close()
-	h := ceilingHistory(devices, n)
 	d, err := sqliteLoad(ctx, db, h, 50_000)
 	if err != nil {
 		return 0, fmt.Errorf("SQLite bulk ceiling: %w", err)

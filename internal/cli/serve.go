@@ -27,6 +27,21 @@ func init() {
 // batches from devices, and small enough to keep one commit short.
 const groupCommitRows = 2000
 
+// A verified token is remembered this long: longer than the firmware's
+// five-minute interval, so that a device's next reading finds it; a
+// revocation removes it at once whatever its age. The bound on entries
+// (~200 bytes each) caps the cache at ~20 MB for the largest fleets one
+// instance serves.
+const (
+	tokenCacheTTL     = 10 * time.Minute
+	tokenCacheEntries = 100_000
+)
+
+// revocationWatcher is a store that reports revoked tokens (both backends).
+type revocationWatcher interface {
+	WatchRevocations(ctx context.Context, forget func(tokenID string), live func(bool))
+}
+
 func runServe(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "serve")
 	demo := fs.Bool("demo", false, "also run simulated devices that send readings through this server's API")
@@ -88,10 +103,21 @@ func runServe(ctx context.Context, e env, args []string) error {
 	m.WatchStore(st, policy.MissedIntervals, time.Now)
 	defer startAlerts(ctx, cfg, st, m, logger)()
 
+	verifier := auth.NewVerifier(st, cfg.AdminToken)
+	if w, ok := st.(revocationWatcher); ok {
+		// Verified tokens are remembered while every revocation is heard
+		// (PostgreSQL: LISTEN/NOTIFY across instances; SQLite: this
+		// process), so a device's requests skip the token query.
+		verifier.EnableCache(tokenCacheTTL, tokenCacheEntries)
+		wctx, stopWatch := context.WithCancel(ctx)
+		watched := make(chan struct{})
+		go func() { defer close(watched); w.WatchRevocations(wctx, verifier.Forget, verifier.SetRevocationsLive) }()
+		defer func() { stopWatch(); <-watched }()
+	}
 	handler := httpapi.NewServer(httpapi.Deps{
 		Store:    st,
 		Writer:   writer,
-		Verifier: auth.NewVerifier(st, cfg.AdminToken),
+		Verifier: verifier,
 		Logger:   logger,
 		// PUBLIC_READ: reads without a token (a LAN dashboard).
 		PublicRead: cfg.PublicRead,

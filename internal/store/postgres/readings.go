@@ -98,12 +98,12 @@ func (s *Store) InsertReadings(ctx context.Context, rs []thermowatt.Reading, rec
 		return store.InsertResult{}, nil
 	}
 	b := store.NewBatch(rs)
-	args := insertArgs(b.Readings, store.UTC(receivedAt))
-	// Each statement runs in a transaction of its own: when it returns
+	received := store.UTC(receivedAt)
+	// Each write runs in a transaction of its own: when it returns
 	// without error, the readings are durable.
-	stored, err := s.insertNew(ctx, args)
+	stored, err := s.insertAssumingNew(ctx, b.Readings, received)
 	if isRepeat(err) {
-		stored, err = s.insertOrSkip(ctx, args, b.Readings)
+		stored, err = s.insertOrSkip(ctx, insertArgs(b.Readings, received), b.Readings)
 	}
 	if err != nil {
 		return store.InsertResult{}, fmt.Errorf("postgres: insert readings: %w", mapError(ctx, err))

@@ -27,6 +27,8 @@ type Store struct {
 	pool   *pgxpool.Pool
 	tokens tokenLookups // concurrent TokenByID calls share queries
 	citus  bool         // a Citus coordinator: see adaptToCitus
+	// revoked: this instance's revocation listeners (revocations.go)
+	revoked revocationHooks
 }
 
 var _ store.Store = (*Store)(nil)

@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/auth"
 	"github.com/thermowatt/thermowatt/internal/store/postgres"
 )
 
@@ -61,5 +63,72 @@ func TestTokenByIDConcurrent(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// A token revoked through one instance is refused by the others: each
+// hears the revocation (LISTEN/NOTIFY) and drops its cached entry.
+func TestRevocationReachesOtherInstances(t *testing.T) {
+	url := freshDatabase(t, adminURL(t))
+	ctx := t.Context()
+	var instances [3]*postgres.Store
+	var verifiers [3]*auth.Verifier
+	for i := range instances {
+		s, err := postgres.Open(ctx, url)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		defer s.Close()
+		instances[i] = s
+		v := auth.NewVerifier(s, "")
+		v.EnableCache(time.Hour, 100)
+		live := make(chan bool, 4)
+		wctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.WatchRevocations(wctx, v.Forget, func(l bool) { v.SetRevocationsLive(l); live <- l })
+		}()
+		defer func() { stop(); <-done }()
+		if !<-live {
+			t.Fatal("watch did not go live")
+		}
+		verifiers[i] = v
+	}
+	if _, err := instances[0].CreateDevice(ctx, "n1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	secret, tok, err := auth.New(thermowatt.ScopeDevice, "n1", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := instances[0].CreateToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range verifiers {
+		if _, err := v.Verify(ctx, secret); err != nil { // now cached everywhere
+			t.Fatal(err)
+		}
+	}
+	if err := instances[1].RevokeToken(ctx, tok.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// The revoking instance forgets before RevokeToken returns.
+	if _, err := verifiers[1].Verify(ctx, secret); !errors.Is(err, auth.ErrInvalid) {
+		t.Fatalf("revoking instance: %v, want ErrInvalid", err)
+	}
+	// The others once the notification arrives; polled, not timed.
+	for _, i := range []int{0, 2} {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			_, err := verifiers[i].Verify(ctx, secret)
+			if errors.Is(err, auth.ErrInvalid) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("instance %d still admits the revoked token: %v", i, err)
+			}
+			time.Sleep(time.Millisecond)
+		}
 	}
 }

@@ -66,14 +66,22 @@ func (s *Store) ListTokens(ctx context.Context) ([]thermowatt.Token, error) {
 // RevokeToken marks a token revoked; thermowatt.ErrNotFound when unknown or
 // already revoked.
 func (s *Store) RevokeToken(ctx context.Context, id string, now time.Time) error {
-	tag, err := s.pool.Exec(ctx,
-		`UPDATE tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`, id, store.UTC(now))
+	// The notification (revocations.go) is sent by the same transaction,
+	// so every instance hears of the revocation when it commits.
+	var n int
+	err := s.pool.QueryRow(ctx, `
+		WITH revoked AS (
+			UPDATE tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING id
+		)
+		SELECT count(*) FROM revoked, LATERAL (SELECT pg_notify('`+revokedChannel+`', revoked.id)) AS notified`,
+		id, store.UTC(now)).Scan(&n)
 	if err != nil {
 		return fmt.Errorf("postgres: revoke token %q: %w", id, mapError(ctx, err))
 	}
-	if tag.RowsAffected() == 0 {
+	if n == 0 {
 		return fmt.Errorf("token %q: %w", id, thermowatt.ErrNotFound)
 	}
+	s.revoked.call(id)
 	return nil
 }
 

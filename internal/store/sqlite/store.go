@@ -35,6 +35,11 @@ type Store struct {
 	// Prepared statements of each pool (stmts.go); the same cache twice
 	// for :memory:.
 	writeStmts, readStmts *stmtCache
+	revoked               revocationHooks // revocations.go
+	// The background checkpointer (checkpoint.go); nil for :memory:.
+	checkpoints     *sql.DB
+	stopCheckpoints context.CancelFunc
+	checkpointsDone chan struct{}
 }
 
 var _ store.Store = (*Store)(nil)
@@ -99,6 +104,15 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 		s.read.SetMaxOpenConns(maxReaders)
 		s.read.SetMaxIdleConns(maxReaders)
 		s.readStmts = newStmtCache(s.read)
+		if s.checkpoints, err = sql.Open("sqlite", dsn(path, false, o)); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+		s.checkpoints.SetMaxOpenConns(1)
+		var cctx context.Context
+		cctx, s.stopCheckpoints = context.WithCancel(context.Background())
+		s.checkpointsDone = make(chan struct{})
+		go checkpointer(cctx, s.checkpoints, s.checkpointsDone)
 	}
 	if err := s.writeStmts.prepareAll(ctx, writeQueries...); err != nil {
 		s.Close()
@@ -124,12 +138,10 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 //   - _txlock=immediate: a write transaction takes the write lock when it
 //     begins, so it waits (busy_timeout) rather than failing with
 //     SQLITE_BUSY when it later turns out another process wrote meanwhile.
-//   - wal_autocheckpoint(4000), the writer only: copy the WAL into the
-//     database file once it holds 4,000 pages (16 MiB) rather than 1,000.
-//     Readings of many devices arrive interleaved, so one commit dirties
-//     the newest index page of every device that sent; at the default a
-//     large commit checkpoints every time, copying each hot page again.
-//     (docs/benchmarks.md has the measurement.)
+//   - wal_autocheckpoint(walSafetyPages), the writer only: the WAL is
+//     copied into the database file by a checkpointer of its own, off the
+//     commit path (checkpoint.go); the writer does it only if that one
+//     falls far behind.
 func dsn(path string, readOnly bool, o Options) string {
 	q := url.Values{}
 	if o.MaxPageCount > 0 {
@@ -142,7 +154,7 @@ func dsn(path string, readOnly bool, o Options) string {
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {
-		q.Add("_pragma", "wal_autocheckpoint(4000)")
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walSafetyPages))
 		q.Set("_txlock", "immediate")
 	}
 	return path + "?" + q.Encode()
@@ -177,6 +189,11 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes the database; calls in flight finish first.
 func (s *Store) Close() error {
 	var errs []error
+	if s.checkpoints != nil {
+		s.stopCheckpoints()
+		<-s.checkpointsDone
+		errs = append(errs, s.checkpoints.Close())
+	}
 	if s.read != s.write {
 		errs = append(errs, s.readStmts.close(), s.read.Close())
 	}
@@ -186,4 +203,4 @@ func (s *Store) Close() error {
 
 // writeQueries are prepared when the store opens, because a statement used
 // inside a transaction cannot be prepared on the pool then (stmtCache.inTx).
-var writeQueries = []string{registerDevice, insertReading, countReadings, setHealth}
+var writeQueries = []string{registerDevice, insertReading, countReadings}

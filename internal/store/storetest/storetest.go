@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"FailedBatchStoresNothing", testFailedBatchStoresNothing},
 		{"ConcurrentOverlappingBatches", testConcurrentOverlappingBatches},
 		{"ConcurrentSameReading", testConcurrentSameReading},
+		{"LargeBatches", testLargeBatches},
 		{"DeviceAutoRegistration", testDeviceAutoRegistration},
 		{"CreateDevice", testCreateDevice},
 		{"ListDevicesOrderedByID", testListDevicesOrderedByID},
