@@ -12,6 +12,10 @@ import (
 // they must be distributed: a reference table may only have foreign keys to
 // reference tables, so devices comes before the tables that refer to it.
 //
+//   - the fleet's tables (settings, firmware releases and their files,
+//     rollouts): reference tables. A device's desired state joins them
+//     with devices, and they change only when an admin acts; a release's
+//     files are copied to every node, a few hundred kilobytes each.
 //   - devices, tokens, device_failures, alerts: reference tables (a copy on
 //     every node). They are small (one row per device or token, failures
 //     and alerts per device and minute or episode), they are joined with
@@ -37,6 +41,13 @@ var citusTables = []struct {
 	{"alerts", ""},
 	{"device_measurements", "device_id"},
 	{"raw_measurements", "id"},
+	{"settings_revision", ""},
+	{"fleet_settings", ""},
+	{"device_settings", ""},
+	{"firmware_releases", ""},
+	{"firmware_files", ""},
+	{"rollouts", ""},
+	{"rollout_devices", ""},
 }
 
 // DistributeCitus turns the migrated schema at databaseURL (a Citus

@@ -33,20 +33,22 @@ const (
 
 // CreateDevice registers a device; thermowatt.ErrExists when it is registered.
 func (s *Store) CreateDevice(ctx context.Context, id string, now time.Time) (thermowatt.Device, error) {
-	rows, err := s.pool.Query(ctx, `
+	// The device is read back by GetDevice rather than by RETURNING: its
+	// settings revision comes from a subquery, which Citus does not allow
+	// in an INSERT.
+	tag, err := s.pool.Exec(ctx, `
 		INSERT INTO devices (id, created_at) VALUES ($1, $2)
-		ON CONFLICT (id) DO NOTHING
-		RETURNING `+deviceFields+`, false, false, false, (SELECT rev FROM fleet_settings)`, // a new device has no alerts nor settings of its own
+		ON CONFLICT (id) DO NOTHING`,
 		id, store.UTC(now))
 	if err != nil {
 		return thermowatt.Device{}, fmt.Errorf("postgres: create device %q: %w", id, mapError(ctx, err))
 	}
-	d, err := pgx.CollectExactlyOneRow(rows, scanDevice)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if tag.RowsAffected() == 0 {
 		return thermowatt.Device{}, fmt.Errorf("device %q: %w", id, thermowatt.ErrExists)
 	}
+	d, err := s.GetDevice(ctx, id)
 	if err != nil {
-		return thermowatt.Device{}, fmt.Errorf("postgres: create device %q: %w", id, mapError(ctx, err))
+		return thermowatt.Device{}, fmt.Errorf("postgres: create device %q: %w", id, err)
 	}
 	return d, nil
 }

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
@@ -31,8 +31,7 @@ func (s *Store) CreateRelease(ctx context.Context, r thermowatt.Release) error {
 		}
 		return nil
 	})
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.TableName == "firmware_releases" {
+	if name, ok := violatedUnique(err); ok && releaseKey.MatchString(name) {
 		return fmt.Errorf("firmware %q: %w", r.Version, thermowatt.ErrExists)
 	}
 	if err != nil {
@@ -40,6 +39,9 @@ func (s *Store) CreateRelease(ctx context.Context, r thermowatt.Release) error {
 	}
 	return nil
 }
+
+// releaseKey is the releases' primary key, with a shard id on Citus.
+var releaseKey = regexp.MustCompile(`^firmware_releases_pkey(_[0-9]+)?$`)
 
 // ListReleases returns every release newest first; see store.Firmware.
 func (s *Store) ListReleases(ctx context.Context) ([]thermowatt.Release, error) {

@@ -205,20 +205,27 @@ func (s *Store) insertOrSkip(ctx context.Context, args []any, rs []thermowatt.Re
 // isRepeat reports whether err is insertNewReadings finding a reading
 // already stored: a unique violation of the readings' primary key.
 func isRepeat(err error) bool {
+	name, ok := violatedUnique(err)
+	return ok && isReadingsKey(name)
+}
+
+// violatedUnique returns the name of the unique constraint err violates.
+// Citus relays a worker's error with its message but without the
+// constraint field, and an error of a COPY as an internal error (XX000):
+// the name is then read from the message, which quotes it (in English:
+// lc_messages must be left as it is).
+func violatedUnique(err error) (string, bool) {
 	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) || pgErr.Code != "23505" {
-		return false
+	if !errors.As(err, &pgErr) || pgErr.Code != "23505" && pgErr.Code != "XX000" {
+		return "", false
 	}
-	name := pgErr.ConstraintName
-	if name == "" {
-		// Citus relays a worker's error with its message but without the
-		// constraint field: the name is read from the message, which
-		// quotes it (in English: lc_messages must be left as it is).
-		if m := violatedConstraint.FindStringSubmatch(pgErr.Message); m != nil {
-			name = m[1]
-		}
+	if pgErr.Code == "23505" && pgErr.ConstraintName != "" {
+		return pgErr.ConstraintName, true
 	}
-	return isReadingsKey(name)
+	if m := violatedConstraint.FindStringSubmatch(pgErr.Message); m != nil {
+		return m[1], true
+	}
+	return "", false
 }
 
 var violatedConstraint = regexp.MustCompile(`^duplicate key value violates unique constraint "([^"]+)"$`)

@@ -50,6 +50,16 @@ func TestIsRepeatMatchesTheReadingsKeyAndItsShards(t *testing.T) {
 			t.Errorf("isRepeat(23505 %q, no constraint field) = %v, want %v", msg, got, want)
 		}
 	}
+	// ...and a COPY's violation as an internal error (XX000), message only.
+	for msg, want := range map[string]bool{
+		`duplicate key value violates unique constraint "device_measurements_past_pkey_108728"`: true,
+		`duplicate key value violates unique constraint "raw_measurements_pkey_108700"`:         false,
+		`could not connect to worker`: false,
+	} {
+		if got := isRepeat(&pgconn.PgError{Code: "XX000", Message: msg}); got != want {
+			t.Errorf("isRepeat(XX000 %q) = %v, want %v", msg, got, want)
+		}
+	}
 	if isRepeat(fmt.Errorf("not a database error")) {
 		t.Error("isRepeat(plain error) = true, want false")
 	}
