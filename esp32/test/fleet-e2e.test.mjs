@@ -148,8 +148,24 @@ test('fleet end to end: a remote setting, a signed update, a rollback with its a
   const ds = (await admin('GET', `/api/devices/${DEVICE}/settings`)).body;
   assert.equal(ds.appliedRev, ds.effective.rev, JSON.stringify(ds));
   assert.equal(ds.effective.settings.interval_s, 60);
+  assert.equal(b.interval_s, 60);
   d = await device();
   say(`2. next POST answered desired ${JSON.stringify(first.desired)}; device: GET /api/device/settings -> ${JSON.stringify(b.exchanges[sget].answer)}, applied, then reported settings_rev ${after.at(-1).health.settings_rev}; GET /api/devices/${DEVICE}/settings: appliedRev ${ds.appliedRev}, effective rev ${ds.effective.rev}; ${shown(d)}`);
+
+  // The fleet default replaced over HTTP without interval_s: the device
+  // goes back to its config.json interval (seen at once: the server
+  // forgets its cached desired state on a change made through it).
+  const put = await admin('PUT', '/api/settings', { led: false });
+  assert.equal(put.status, 200, JSON.stringify(put.body));
+  b = boot(3);
+  const rev2 = put.body.rev;
+  assert.equal(posts(b)[0].desired.settingsRev, rev2);
+  assert.deepEqual(b.exchanges.find((e) => e.path === '/api/device/settings').answer, { rev: rev2, settings: { led: false } });
+  assert.equal(b.interval_s, INTERVAL_S, 'a key the server no longer sets goes back to config.json\'s value');
+  assert.equal(posts(b).filter((e) => e.health).at(-1).health.settings_rev, rev2);
+  d = await device();
+  assert.deepEqual(d.settingsRev, { applied: rev2, desired: rev2 });
+  say(`2. PUT /api/settings {"led":false} -> rev ${rev2}; next POST answered settingsRev ${rev2}; fetched, applied: interval back to config.json's ${b.interval_s} s; ${shown(d)}`);
 
   // -- 3. v2, signed, rolled out -------------------------------------------
   const publish = (version, dir, key = keyFile) => {

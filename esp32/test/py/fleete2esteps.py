@@ -89,8 +89,10 @@ def boot(cycles):
         out = "cut"
     if out is None:
         raise AssertionError("main.py returned")
+    import sys
+    cur = getattr(sys.modules.get("app"), "_current", None)
     S["last"] = {"outcome": out, "alloc": gc.mem_alloc() - S["alloc0"], "exchanges": S["exchanges"][mark:], "state": fleetfw.state(),
-                 "true_ms": s.true_ms}
+                 "true_ms": s.true_ms, "interval_s": cur.cfg["interval_s"] if cur else None}
     return out
 
 

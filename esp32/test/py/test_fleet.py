@@ -63,6 +63,36 @@ def test_a_settings_change_is_applied_kept_over_a_reboot_and_reported():
     _delivered_exactly_once(s, srv)
 
 
+def test_a_key_the_server_stops_setting_goes_back_to_the_config_json_value_at_once():
+    # `thermowatt settings set interval_s=null` (or a PUT without the key):
+    # the effective settings no longer name it, and the device must run
+    # config.json's value, as it would after a restart, not keep the
+    # server's previous one.
+    s, srv = _setup()
+    srv.settings_rev = 3
+    srv.settings = {"interval_s": 120, "led": False}
+    import app
+    a = app.run(max_cycles=3)
+    assert a.settings_rev == 3 and a.cfg["interval_s"] == 120 and a.led.enabled is False
+    srv.settings_rev = 4
+    srv.settings = {"led": False}
+    s.wdt = None
+    a = app.run(max_cycles=3)
+    assert a.settings_rev == 4, a.settings_rev
+    assert a.cfg["interval_s"] == 300 and a.interval_ms == 300000, a.cfg["interval_s"]
+    assert a.led.enabled is False
+    trig = s.devices[0x76].triggers
+    assert trig[-1] - trig[-2] == 300000, trig
+    # And the same after a restart.
+    s.power_cut()
+    s.wdt = None
+    fleetfw.forget_firmware()
+    import app
+    a = app.run(max_cycles=1)
+    assert a.settings_rev == 4 and a.cfg["interval_s"] == 300
+    _delivered_exactly_once(s, srv)
+
+
 def test_settings_that_fail_the_checks_are_refused_and_reported_never_applied():
     s, srv = _setup()
     srv.settings_rev = 7
