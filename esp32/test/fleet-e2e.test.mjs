@@ -238,7 +238,11 @@ test('fleet end to end: a remote setting, a signed update, a rollback with its a
   d = await device();
   assert.equal(d.firmware, '2.0.0');
   assert.equal(d.update.state, 'refused');
-  say(`5. ${paths(b).join('; ')}; refused: ${b.state.update.reason}; ${shown(d)}`);
+  // The device no longer reports rolled_back: the update alert resolves.
+  const check5 = cli('alerts', 'check').trim();
+  const open5 = (await admin('GET', '/api/alerts?state=open')).body;
+  assert.ok(!(open5.items || open5).some((x) => x.deviceId === DEVICE && x.kind === 'update' && !x.resolvedAt), JSON.stringify(open5));
+  say(`5. ${paths(b).join('; ')}; refused: ${b.state.update.reason}; alerts check: ${check5.replace(/\n/g, '; ')}; ${shown(d)}`);
 
   // This VM collects garbage only between top-level runs, so what a boot
   // allocated before each update request, garbage included, is an upper
