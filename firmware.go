@@ -71,6 +71,28 @@ func ValidFirmwarePath(p string) bool {
 	return true
 }
 
+// DeviceReleasePathRule says which files a device installs from a release
+// (esp32/lib/fleet.py, allowed_path): it refuses a release holding any
+// other, so that no release can replace main.py, boot.py, config.json or
+// lib/ota_boot.py, the code that puts a failed release's files back.
+const DeviceReleasePathRule = `lib/NAME.py, lib/NAME.mpy (not lib/ota_boot.py) or ca.pem: a device refuses a release holding anything else, such as main.py, boot.py or config.json`
+
+// DeviceTakesPath reports whether a device installs a release file at p
+// (DeviceReleasePathRule); p must also follow FirmwarePathRule.
+func DeviceTakesPath(p string) bool {
+	if !ValidFirmwarePath(p) {
+		return false
+	}
+	if p == "ca.pem" {
+		return true
+	}
+	name, ok := strings.CutPrefix(p, "lib/")
+	if !ok || strings.Contains(name, "/") || strings.Contains(name, "..") || p == "lib/ota_boot.py" {
+		return false
+	}
+	return strings.HasSuffix(name, ".py") || strings.HasSuffix(name, ".mpy")
+}
+
 func nameByte(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-'
 }

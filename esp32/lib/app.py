@@ -76,6 +76,9 @@ class App:
         self.update = st["update"]
         self.trial = bool(st["trial"])
         self.settings_rev = 0
+        # config.json's own values of the settings keys: what a key the
+        # server stops setting goes back to.
+        self.local = {}
         self.fleet = None  # fleet.Fleet, made when the server wants a change
         self.apply_settings(cfg)
 
@@ -317,7 +320,7 @@ class App:
         if self.fleet is None:
             import fleet
             self.fleet = fleet.Fleet(self.cfg, self.clock, self.log, self.uplink.http, self.uplink.headers,
-                                     self.root, self.version)
+                                     self.root, self.version, self.local)
         f = self.fleet
         return f.wants_settings(d, self.settings_rev) or f.wants_firmware(d, self.update)
 
@@ -348,9 +351,10 @@ class App:
 
 
 def _load_config(path, root="/"):
-    """(cfg, problems, settings rev, note): config.json, with the settings
-    the server set last over it when they still pass the checks (note says
-    why they were left out otherwise)."""
+    """(cfg, problems, settings rev, note, local): config.json, with the
+    settings the server set last over it when they still pass the checks
+    (note says why they were left out otherwise); local holds config.json's
+    own values of the settings keys."""
     # config.py is ~6 KB of bytecode needed only at start: drop the module
     # afterwards so that RAM is free for the batch sends.
     import sys
@@ -358,6 +362,9 @@ def _load_config(path, root="/"):
     try:
         cfg, problems = config.load(path)
         rev, note = 0, None
+        local = {}
+        for k in config.SETTINGS_KEYS:
+            local[k] = cfg.get(k)
         if not problems:
             kept = ota_boot.read_json(root + "settings.json") or {}
             r, settings = kept.get("rev"), kept.get("settings")
@@ -367,7 +374,7 @@ def _load_config(path, root="/"):
                     note = "stored settings rev %d ignored: %s" % (r, "; ".join(bad))
                 else:
                     cfg, rev = merged, r
-        return cfg, problems, rev, note
+        return cfg, problems, rev, note, local
     finally:
         del config
         sys.modules.pop("config", None)
@@ -377,7 +384,7 @@ def build(config_path="/config.json", root="/"):
     """The parts without the loop (for send_temperature_to_render at the
     REPL). Raises ValueError when config.json is unusable."""
     clock = Clock(root + "q/bootclock")
-    cfg, problems, rev, note = _load_config(config_path, root)
+    cfg, problems, rev, note, local = _load_config(config_path, root)
     log = status.Log(clock, root + "log.txt", cfg["log_max_bytes"])
     if note:
         log.warn(note)
@@ -387,6 +394,7 @@ def build(config_path="/config.json", root="/"):
     global _current
     _current = App(cfg, clock, log, led, root)
     _current.settings_rev = rev
+    _current.local = local
     return _current
 
 
@@ -405,7 +413,7 @@ def run(max_cycles=None, config_path="/config.json", root="/"):
     gc.collect()
     makedirs(root + "q")
     clock = Clock(root + "q/bootclock")
-    cfg, problems, rev, note = _load_config(config_path, root)
+    cfg, problems, rev, note, local = _load_config(config_path, root)
     log = status.Log(clock, root + "log.txt", cfg["log_max_bytes"])
     if note:
         log.warn(note)
@@ -426,10 +434,11 @@ def run(max_cycles=None, config_path="/config.json", root="/"):
         while clock.uptime_ms() - since < _CONFIG_RECHECK_MS:
             led.show(status.CONFIG_ERROR)
             clock.sleep_ms(1000)
-        cfg, problems, rev, note = _load_config(config_path, root)
+        cfg, problems, rev, note, local = _load_config(config_path, root)
         if not problems:
             log.info("config.json is valid now: starting")
     gc.collect()
     app = App(cfg, clock, log, led, root)
     app.settings_rev = rev
+    app.local = local
     return app.run(None if max_cycles is None else max_cycles - cycles)

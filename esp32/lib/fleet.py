@@ -135,8 +135,9 @@ def free_bytes(root):
 
 
 class Fleet:
-    def __init__(self, cfg, clock, log, http, headers, root="/", version=None):
+    def __init__(self, cfg, clock, log, http, headers, root="/", version=None, local=None):
         self.cfg = cfg
+        self.local = local or {}  # config.json's values of the settings keys
         self.clock = clock
         self.log = log
         self.http = http
@@ -196,7 +197,12 @@ class Fleet:
             self._failed("settings: the answer is not {\"rev\", \"settings\"}")
             return None
         self.failures = 0
-        merged, problems = _check(self.cfg, settings)
+        # The server's settings go over config.json's values, not over the
+        # ones it set before: a key it no longer sets goes back to
+        # config.json's value (as it does at the next start).
+        base = dict(self.cfg)
+        base.update(self.local)
+        merged, problems = _check(base, settings)
         if problems or not isinstance(rev, int):
             self.refused_rev = rev
             self.settings_error = "settings rev %s refused: %s" % (rev, "; ".join(problems) or "rev is not an integer")

@@ -54,6 +54,12 @@ export async function bootVM({ snapshot = null, onLine = null } = {}) {
   writeTree(FS, path.join(here, 'fakes'), '/fakes');
   writeTree(FS, path.join(here, 'py'), '/tests');
   FS.writeFile('/tests/config.example.json', readFileSync(path.join(FIRMWARE_DIR, 'config.example.json')));
+  // The signed test vector the server's tests check too (testdata/ota).
+  const vector = path.join(FIRMWARE_DIR, '..', 'testdata', 'ota');
+  FS.mkdir('/tests/ota');
+  for (const name of ['manifest.json', 'manifest.sig', 'public.key']) {
+    FS.writeFile(`/tests/ota/${name}`, readFileSync(path.join(vector, name)));
+  }
   FS.writeFile('/main.py', readFileSync(path.join(FIRMWARE_DIR, 'main.py')));
   FS.writeFile('/boot.py', readFileSync(path.join(FIRMWARE_DIR, 'boot.py')));
   if (snapshot) restore(FS, snapshot);

@@ -126,6 +126,12 @@ func TestFirmwareAndRolloutCommands(t *testing.T) {
 	os.MkdirAll(filepath.Join(rel, "lib"), 0o755)
 	os.WriteFile(filepath.Join(rel, "main.py"), []byte("import app\n"), 0o644)
 	os.WriteFile(filepath.Join(rel, "lib", "app.py"), []byte("x = 1\n"), 0o644)
+	// Staged as the board's whole flash: devices would refuse main.py, so
+	// neither sign nor publish takes it.
+	if _, _, err := cliRun(vars, "firmware", "sign", "--key", key, "--version", "1.0.0", rel); err == nil || !strings.Contains(err.Error(), "main.py: a release may hold only") {
+		t.Fatalf("sign a release with main.py: %v", err)
+	}
+	os.Remove(filepath.Join(rel, "main.py"))
 	sig, _, err := cliRun(vars, "firmware", "sign", "--key", key, "--version", "1.0.0", rel)
 	if err != nil {
 		t.Fatal(err)

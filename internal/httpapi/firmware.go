@@ -87,6 +87,9 @@ func (u releaseUpload) release(now time.Time) (thermowatt.Release, error) {
 		if !thermowatt.ValidFirmwarePath(f.Path) {
 			return r, fmt.Errorf("file path %q must be %s", f.Path, thermowatt.FirmwarePathRule)
 		}
+		if !thermowatt.DeviceTakesPath(f.Path) {
+			return r, fmt.Errorf("file %s: a release may hold only %s", f.Path, thermowatt.DeviceReleasePathRule)
+		}
 		sum := sha256.Sum256(f.Content)
 		hexSum := hex.EncodeToString(sum[:])
 		if f.SHA256 != "" && !strings.EqualFold(f.SHA256, hexSum) {

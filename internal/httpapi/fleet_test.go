@@ -155,14 +155,14 @@ func TestFirmwareReleases(t *testing.T) {
 	eachBackend(t, func(t *testing.T, a *api) {
 		tok := a.device("n1")
 		main := strings.Repeat("print('hello')\n", 100)
-		r := a.publish("1.4.0", map[string]string{"main.py": main, "lib/app.py": "x = 1\n", "ca.pem": "-----BEGIN CERTIFICATE-----\n"})
+		r := a.publish("1.4.0", map[string]string{"lib/main.py": main, "lib/app.py": "x = 1\n", "ca.pem": "-----BEGIN CERTIFICATE-----\n"})
 		if r.Status != http.StatusCreated {
 			t.Fatalf("publish: %d %s", r.Status, r.Body)
 		}
-		if r := a.publish("1.4.0", map[string]string{"main.py": "other"}); r.Status != http.StatusConflict {
+		if r := a.publish("1.4.0", map[string]string{"lib/main.py": "other"}); r.Status != http.StatusConflict {
 			t.Fatalf("publish the same version again: %d %s", r.Status, r.Body)
 		}
-		a.publish("1.5.0", map[string]string{"main.py": "v15"})
+		a.publish("1.5.0", map[string]string{"lib/main.py": "v15"})
 
 		// Admins list releases newest first, files sorted, no contents.
 		list := a.do("GET", "/api/firmware", adminToken, nil)
@@ -184,7 +184,7 @@ func TestFirmwareReleases(t *testing.T) {
 		for _, f := range rels.Items[1].Files {
 			paths = append(paths, f.Path)
 		}
-		if strings.Join(paths, ",") != "ca.pem,lib/app.py,main.py" || rels.Items[1].Files[2].Size != int64(len(main)) || strings.Contains(string(list.Body), "hello") {
+		if strings.Join(paths, ",") != "ca.pem,lib/app.py,lib/main.py" || rels.Items[1].Files[2].Size != int64(len(main)) || strings.Contains(string(list.Body), "hello") {
 			t.Fatalf("release files: %s", list.Body)
 		}
 
@@ -213,13 +213,13 @@ func TestFirmwareReleases(t *testing.T) {
 		}
 
 		// Files, whole and resumed from an offset.
-		f := a.do("GET", "/api/device/firmware/1.4.0/files/main.py", tok, nil)
+		f := a.do("GET", "/api/device/firmware/1.4.0/files/lib/main.py", tok, nil)
 		sum := sha256.Sum256(f.Body)
 		if f.Status != 200 || string(f.Body) != main || f.Header.Get("Content-Type") != "application/octet-stream" ||
 			f.Header.Get("ETag") != `"`+hex.EncodeToString(sum[:])+`"` {
 			t.Fatalf("file: %d %q %v", f.Status, f.Header.Get("Content-Type"), f.Header)
 		}
-		req, _ := http.NewRequest("GET", a.url+"/api/device/firmware/1.4.0/files/main.py", nil)
+		req, _ := http.NewRequest("GET", a.url+"/api/device/firmware/1.4.0/files/lib/main.py", nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
 		req.Header.Set("Range", "bytes=1000-")
 		res, err := http.DefaultClient.Do(req)
@@ -234,7 +234,7 @@ func TestFirmwareReleases(t *testing.T) {
 		if r := a.do("GET", "/api/device/firmware/1.4.0/files/lib/app.py", tok, nil); string(r.Body) != "x = 1\n" {
 			t.Errorf("file in a directory: %d %s", r.Status, r.Body)
 		}
-		for _, p := range []string{"/api/device/firmware/1.4.0/files/nope.py", "/api/device/firmware/9.9/files/main.py",
+		for _, p := range []string{"/api/device/firmware/1.4.0/files/nope.py", "/api/device/firmware/9.9/files/lib/main.py",
 			"/api/device/firmware/9.9"} {
 			if r := a.do("GET", p, tok, nil); r.Status != 404 {
 				t.Errorf("GET %s: %d, want 404", p, r.Status)
@@ -249,17 +249,23 @@ func TestFirmwareReleases(t *testing.T) {
 		}
 
 		// Refused uploads.
-		damaged := upload{Version: "2.0", Files: []uploadFile{{Path: "main.py", Content: []byte("x"), SHA256: strings.Repeat("0", 64)}}}
+		damaged := upload{Version: "2.0", Files: []uploadFile{{Path: "lib/main.py", Content: []byte("x"), SHA256: strings.Repeat("0", 64)}}}
 		for name, body := range map[string]any{
-			"damaged file":   damaged,
-			"bad version":    upload{Version: "1 0", Files: []uploadFile{{Path: "a.py"}}},
-			"escaping path":  upload{Version: "2.0", Files: []uploadFile{{Path: "../boot.py"}}},
-			"absolute path":  upload{Version: "2.0", Files: []uploadFile{{Path: "/main.py"}}},
-			"no files":       upload{Version: "2.0"},
-			"bad signature":  `{"version":"2.0","signature":"bm90IGEgc2lnbmF0dXJl","files":[{"path":"a.py","content":""}]}`,
-			"file and dir":   upload{Version: "2.0", Files: []uploadFile{{Path: "lib"}, {Path: "lib/a.py"}}},
-			"listed twice":   upload{Version: "2.0", Files: []uploadFile{{Path: "a.py"}, {Path: "a.py"}}},
-			"unknown fields": `{"version":"2.0","files":[],"channel":"beta"}`,
+			"damaged file":  damaged,
+			"bad version":   upload{Version: "1 0", Files: []uploadFile{{Path: "a.py"}}},
+			"escaping path": upload{Version: "2.0", Files: []uploadFile{{Path: "../boot.py"}}},
+			"absolute path": upload{Version: "2.0", Files: []uploadFile{{Path: "/main.py"}}},
+			"no files":      upload{Version: "2.0"},
+			"bad signature": `{"version":"2.0","signature":"bm90IGEgc2lnbmF0dXJl","files":[{"path":"a.py","content":""}]}`,
+			"file and dir":  upload{Version: "2.0", Files: []uploadFile{{Path: "lib"}, {Path: "lib/a.py"}}},
+			"listed twice":  upload{Version: "2.0", Files: []uploadFile{{Path: "lib/a.py"}, {Path: "lib/a.py"}}},
+			// What a device refuses to install (esp32/lib/fleet.py allowed_path).
+			"main.py":         upload{Version: "2.0", Files: []uploadFile{{Path: "lib/a.py"}, {Path: "main.py"}}},
+			"boot.py":         upload{Version: "2.0", Files: []uploadFile{{Path: "boot.py"}}},
+			"config.json":     upload{Version: "2.0", Files: []uploadFile{{Path: "config.json"}}},
+			"lib/ota_boot.py": upload{Version: "2.0", Files: []uploadFile{{Path: "lib/ota_boot.py"}}},
+			"nested module":   upload{Version: "2.0", Files: []uploadFile{{Path: "lib/x/a.py"}}},
+			"unknown fields":  `{"version":"2.0","files":[],"channel":"beta"}`,
 		} {
 			if r := a.do("POST", "/api/firmware", adminToken, body); r.Status != 400 {
 				t.Errorf("%s: %d %s, want 400", name, r.Status, r.Body)
@@ -277,8 +283,8 @@ func TestRollouts(t *testing.T) {
 		for _, id := range []string{"a", "b", "c"} {
 			toks[id] = a.device(id)
 		}
-		a.publish("1.0", map[string]string{"main.py": "1.0"})
-		a.publish("1.1", map[string]string{"main.py": "1.1"})
+		a.publish("1.0", map[string]string{"lib/main.py": "1.0"})
+		a.publish("1.1", map[string]string{"lib/main.py": "1.1"})
 		n := 0
 		want := func(when string, fw map[string]string) {
 			t.Helper()

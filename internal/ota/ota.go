@@ -27,7 +27,8 @@ import (
 // relative to dir ('/'-separated) and contents. Names starting with '.'
 // (.git, editor files) are skipped, directories and files alike; so is
 // __pycache__. Anything else that is not a regular file, or a path the
-// device could not take (thermowatt.FirmwarePathRule), is an error.
+// device could not take (thermowatt.FirmwarePathRule) or would refuse
+// (thermowatt.DeviceReleasePathRule), is an error.
 func ReadDir(dir string) ([]thermowatt.FirmwareFile, error) {
 	var files []thermowatt.FirmwareFile
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -56,6 +57,9 @@ func ReadDir(dir string) ([]thermowatt.FirmwareFile, error) {
 		}
 		if !thermowatt.ValidFirmwarePath(rel) {
 			return fmt.Errorf("%s: a release's paths must be %s", rel, thermowatt.FirmwarePathRule)
+		}
+		if !thermowatt.DeviceTakesPath(rel) {
+			return fmt.Errorf("%s: a release may hold only %s; stage lib/ (without lib/ota_boot.py) and ca.pem, see docs/fleet.md", rel, thermowatt.DeviceReleasePathRule)
 		}
 		content, err := os.ReadFile(path)
 		if err != nil {

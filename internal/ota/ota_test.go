@@ -105,16 +105,32 @@ func TestKeyRoundTrip(t *testing.T) {
 
 func TestReadDirSkipsHiddenAndRefusesBadPaths(t *testing.T) {
 	dir := t.TempDir()
-	for p, c := range map[string]string{"main.py": "m", "lib/a.py": "a", ".git/config": "x", "lib/.swp": "x", "lib/__pycache__/a.mpy": "x"} {
+	for p, c := range map[string]string{"ca.pem": "c", "lib/a.py": "a", ".git/config": "x", "lib/.swp": "x", "lib/__pycache__/a.mpy": "x"} {
 		os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755)
 		os.WriteFile(filepath.Join(dir, p), []byte(c), 0o644)
 	}
 	files, err := ota.ReadDir(dir)
-	if err != nil || len(files) != 2 || files[0].Path != "lib/a.py" || files[1].Path != "main.py" || string(files[1].Content) != "m" {
+	if err != nil || len(files) != 2 || files[0].Path != "ca.pem" || files[1].Path != "lib/a.py" || string(files[1].Content) != "a" {
 		t.Fatalf("ReadDir = %+v, %v", files, err)
 	}
-	os.WriteFile(filepath.Join(dir, "bad name.py"), nil, 0o644)
+	os.WriteFile(filepath.Join(dir, "lib", "bad name.py"), nil, 0o644)
 	if _, err := ota.ReadDir(dir); err == nil || !strings.Contains(err.Error(), "bad name.py") {
 		t.Errorf("a path with a space: %v", err)
+	}
+}
+
+// A directory staged as the board's whole flash (docs/fleet.md before the
+// fleet end-to-end test): every device would refuse the release, so it is
+// refused here, before it is signed or published.
+func TestReadDirRefusesWhatDevicesRefuse(t *testing.T) {
+	for _, p := range []string{"main.py", "boot.py", "config.json", "lib/ota_boot.py", "lib/sub/a.py", "lib/a.txt"} {
+		dir := t.TempDir()
+		os.MkdirAll(filepath.Join(dir, "lib"), 0o755)
+		os.WriteFile(filepath.Join(dir, "lib", "app.py"), []byte("x"), 0o644)
+		os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755)
+		os.WriteFile(filepath.Join(dir, p), []byte("x"), 0o644)
+		if _, err := ota.ReadDir(dir); err == nil || !strings.Contains(err.Error(), p+": a release may hold only") {
+			t.Errorf("%s: %v", p, err)
+		}
 	}
 }

@@ -63,6 +63,36 @@ def test_a_settings_change_is_applied_kept_over_a_reboot_and_reported():
     _delivered_exactly_once(s, srv)
 
 
+def test_a_key_the_server_stops_setting_goes_back_to_the_config_json_value_at_once():
+    # `thermowatt settings set interval_s=null` (or a PUT without the key):
+    # the effective settings no longer name it, and the device must run
+    # config.json's value, as it would after a restart, not keep the
+    # server's previous one.
+    s, srv = _setup()
+    srv.settings_rev = 3
+    srv.settings = {"interval_s": 120, "led": False}
+    import app
+    a = app.run(max_cycles=3)
+    assert a.settings_rev == 3 and a.cfg["interval_s"] == 120 and a.led.enabled is False
+    srv.settings_rev = 4
+    srv.settings = {"led": False}
+    s.wdt = None
+    a = app.run(max_cycles=3)
+    assert a.settings_rev == 4, a.settings_rev
+    assert a.cfg["interval_s"] == 300 and a.interval_ms == 300000, a.cfg["interval_s"]
+    assert a.led.enabled is False
+    trig = s.devices[0x76].triggers
+    assert trig[-1] - trig[-2] == 300000, trig
+    # And the same after a restart.
+    s.power_cut()
+    s.wdt = None
+    fleetfw.forget_firmware()
+    import app
+    a = app.run(max_cycles=1)
+    assert a.settings_rev == 4 and a.cfg["interval_s"] == 300
+    _delivered_exactly_once(s, srv)
+
+
 def test_settings_that_fail_the_checks_are_refused_and_reported_never_applied():
     s, srv = _setup()
     srv.settings_rev = 7
@@ -352,3 +382,36 @@ def test_a_released_ca_takes_over_only_after_a_send_verified_with_it():
     assert boot(srv, cycles=2) == "running"
     assert len(srv.rows) == n
     _ = s
+
+
+def _vector(name):
+    with open("/tests/ota/" + name) as f:
+        return f.read()
+
+
+def test_the_signed_test_vector_of_testdata_ota_verifies_as_the_server_signed_it():
+    # testdata/ota is signed by the server's code (thermowatt firmware sign,
+    # internal/ota's test): the device rebuilds the same canonical bytes
+    # from the manifest it is served and verifies the signature with them.
+    import fleet
+    fw.setup()
+    raw = _vector("manifest.json")
+    man = json.loads(raw)
+    assert fleet.canonical(man) == raw.encode(), (fleet.canonical(man), raw)
+    man["signature"] = _vector("manifest.sig")
+    key = _vector("public.key")
+    assert fleet.check_manifest(man, man["version"], key) is None
+    man["files"][0]["size"] += 1
+    assert fleet.check_manifest(man, man["version"], key) == "signature does not verify with ota_public_key"
+
+
+def test_the_paths_a_release_may_hold():
+    # The same table as the server's TestDeviceTakesPath (firmware_path_test.go):
+    # the server publishes only what a device installs.
+    import fleet
+    want = {"lib/app.py": True, "lib/app.mpy": True, "ca.pem": True, "lib/a-b_c.1.py": True,
+            "main.py": False, "boot.py": False, "config.json": False, "lib/ota_boot.py": False,
+            "lib/sub/a.py": False, "lib/a.txt": False, "lib": False, "lib/": False, "app.py": False,
+            "lib/../main.py": False, "/lib/a.py": False, "lib/a..py": False, "x/ca.pem": False}
+    for p in want:
+        assert bool(fleet.allowed_path(p)) == want[p], p
