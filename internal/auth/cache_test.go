@@ -3,12 +3,14 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/auth"
+	"github.com/thermowatt/thermowatt/internal/store/sqlite"
 	"github.com/thermowatt/thermowatt/internal/testdb"
 )
 
@@ -25,8 +27,12 @@ func (c *countingTokens) TokenByID(ctx context.Context, id string) (thermowatt.T
 
 // With the cache on, a device's repeated requests are admitted without a
 // look-up, and a revocation through the store refuses the very next one.
+// PostgreSQL, where every process hears every revocation (LISTEN/NOTIFY).
 func TestCachedTokenRefusedRightAfterRevocation(t *testing.T) {
-	st := testdb.OpenSQLite(t)
+	if !testdb.PostgresAvailable(t) {
+		return
+	}
+	st := testdb.OpenPostgres(t)
 	ctx := t.Context()
 	if _, err := st.CreateDevice(ctx, "n1", time.Now()); err != nil {
 		t.Fatal(err)
@@ -72,6 +78,52 @@ func TestCachedTokenRefusedRightAfterRevocation(t *testing.T) {
 	}
 	if _, err := v.Verify(ctx, secret); !errors.Is(err, auth.ErrInvalid) {
 		t.Fatalf("first request after revocation: %v, want ErrInvalid", err)
+	}
+}
+
+// On SQLite another process (`thermowatt token revoke` beside the server)
+// may revoke a token unheard, so the cache never goes live there: a token
+// revoked behind the server's back is refused by the very next request.
+func TestSQLiteTokenRevokedByAnotherProcessIsRefusedAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "thermowatt.db")
+	server, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	ctx := t.Context()
+	secret, tok, err := auth.New(thermowatt.ScopeReader, "", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := server.CreateToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	v := auth.NewVerifier(server, "")
+	v.EnableCache(time.Hour, 10)
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	live := make(chan bool, 4)
+	go server.WatchRevocations(wctx, v.Forget, func(l bool) { v.SetRevocationsLive(l); live <- l })
+	if <-live {
+		t.Fatal("the SQLite watch went live: it cannot hear other processes' revocations")
+	}
+	for range 3 {
+		if _, err := v.Verify(ctx, secret); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other, err := sqlite.Open(ctx, path) // as `thermowatt token revoke` opens it
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.RevokeToken(ctx, tok.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	other.Close()
+	if _, err := v.Verify(ctx, secret); !errors.Is(err, auth.ErrInvalid) {
+		t.Fatalf("first request after another process revoked the token: %v, want ErrInvalid", err)
 	}
 }
 

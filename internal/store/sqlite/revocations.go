@@ -5,20 +5,17 @@ import (
 	"sync"
 )
 
-// WatchRevocations reports every token this process revokes: forget(id)
-// is called by RevokeToken right after its commit. live(true) is called at
-// once and live(false) when ctx ends; it blocks until then.
-//
-// Only revocations made through this Store are heard. The SQLite store is
-// meant for one server process (it is the embedded default); a second
-// process writing the same file (another `thermowatt serve`, or `thermowatt
-// token revoke` run beside a running server) revokes in the
-// database, but a cache fed by this process does not learn of it and keeps
-// admitting the token until its entry expires. Revoke through the running
-// server's API, or restart it, when several processes share a file.
+// WatchRevocations reports the tokens this process revokes (forget(id)
+// right after RevokeToken's commit), but never says that every revocation
+// is heard: live(false) is called at once and again when ctx ends, and it
+// blocks until then. Another process may revoke in the same file (`thermowatt
+// token revoke` beside a running server is the documented way to cut off a
+// leaked token), and nothing tells this one, so a cache of verified tokens
+// would keep admitting the token. The verifier's cache therefore stays off
+// on SQLite: each request looks its token up, an in-process point read.
 func (s *Store) WatchRevocations(ctx context.Context, forget func(tokenID string), live func(bool)) {
 	s.revoked.add(forget)
-	live(true)
+	live(false)
 	<-ctx.Done()
 	live(false)
 }
