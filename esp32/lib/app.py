@@ -297,6 +297,8 @@ class App:
             return True
         # Sleep until the next thing to do, in slices the watchdog allows.
         up = clock.uptime_ms()
+        if up >= next_measure:
+            return True  # a send ran into the measurement's slot: measure now
         wake = min(next_measure, self.wifi.next_event_ms(up))
         if online and self.queue.depth:
             # Sending waits for its backoff, and for the next
@@ -307,8 +309,10 @@ class App:
             wake = min(wake, send_at)
         if online and self.next_ntp_ms > up:
             wake = min(wake, self.next_ntp_ms)
-        # Never spin: at least a short nap, at most half the watchdog.
-        clock.sleep_ms(max(20, min(wake - up, cfg["wdt_timeout_s"] * 500)))
+        # Wake exactly on time (a measurement must start on its slot), but
+        # never spin on an event that is already due: that gets a short nap.
+        nap = wake - up if wake > up else 20
+        clock.sleep_ms(min(nap, cfg["wdt_timeout_s"] * 500))
         return True
 
 
