@@ -36,6 +36,8 @@ type SeriesPoint struct {
 // nil when none has.
 type Stats struct {
 	Avg, Min, Max *float64
+	// N is how many readings had the field: what merges two buckets' Avg.
+	N int64
 }
 
 // BucketStart is the start of the epoch-aligned bucket holding t, as both

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/rollup"
 )
 
 // Store is everything a backend keeps, one interface per concern below.
@@ -44,6 +45,24 @@ type Readings interface {
 	// Series aggregates one device's readings in [From, To) into buckets
 	// (count, avg/min/max per field), oldest first; empty buckets absent.
 	Series(ctx context.Context, q SeriesQuery) ([]SeriesPoint, error)
+}
+
+// Rollups keeps each device's hourly summaries (internal/rollup) beside
+// its readings. InsertReadings updates them in the transaction that stores
+// the readings, retention trims them with the readings, and changing a
+// device's expected interval recomputes its energy: they always equal an
+// aggregation of the readings stored.
+type Rollups interface {
+	// RollupHours returns the hours in [From, To) of the devices named,
+	// by device (in the order given) then hour. Hours holding neither
+	// readings nor energy are absent.
+	RollupHours(ctx context.Context, q RollupQuery) ([]rollup.Row, error)
+}
+
+// RollupQuery selects hourly summaries. From and To are whole hours.
+type RollupQuery struct {
+	DeviceIDs []string
+	From, To  time.Time
 }
 
 // Devices keeps the registered devices and what is known of each.

@@ -1,0 +1,243 @@
+// Package rollup computes the hourly summaries both stores keep beside the
+// raw readings: per device and UTC hour, how many readings there were, the
+// sum, count, minimum and maximum of each metric, and the energy integrated
+// from power. Charts of a month and energy over a year then read a few
+// hundred summaries instead of a hundred thousand readings.
+//
+// The stores keep them exact as readings arrive in any order (late,
+// backfilled, repeated): for the readings a transaction newly stored, Delta
+// says what to add to each hour, and the store adds it in that same
+// transaction. Compute says what an hour holds from scratch, for a
+// rebuild, for retention's boundary, and for tests that check the two
+// agree.
+package rollup
+
+import (
+	"slices"
+	"time"
+)
+
+// Metric names one summarised field of a reading, in the stores' column
+// order.
+type Metric int
+
+const (
+	Temperature Metric = iota
+	Humidity
+	VoltageV
+	CurrentMA
+	PowerMW
+	PressureHPa
+	NumMetrics
+)
+
+// Names are the metrics' column prefixes in both stores.
+var Names = [NumMetrics]string{"temperature", "humidity", "voltage_v", "current_ma", "power_mw", "pressure_hpa"}
+
+// Width is the width of one roll-up.
+const Width = time.Hour
+
+const widthMicros = int64(Width / time.Microsecond)
+
+// Agg summarises one metric over the readings of an hour that have it.
+// N == 0 means none has, and then Min and Max mean nothing.
+type Agg struct {
+	Sum      float64
+	N        int64
+	Min, Max float64
+}
+
+// Add counts one value.
+func (a *Agg) Add(v float64) {
+	if a.N == 0 || v < a.Min {
+		a.Min = v
+	}
+	if a.N == 0 || v > a.Max {
+		a.Max = v
+	}
+	a.Sum += v
+	a.N++
+}
+
+// Merge adds what b summarises.
+func (a *Agg) Merge(b Agg) {
+	if b.N == 0 {
+		return
+	}
+	if a.N == 0 || b.Min < a.Min {
+		a.Min = b.Min
+	}
+	if a.N == 0 || b.Max > a.Max {
+		a.Max = b.Max
+	}
+	a.Sum += b.Sum
+	a.N += b.N
+}
+
+// Row is one device's hour: what a store keeps, or, from Delta, what to
+// add to it.
+type Row struct {
+	DeviceID string
+	Hour     time.Time // start, UTC
+	Count    int64     // readings
+	Metrics  [NumMetrics]Agg
+	// EnergyWh is the energy drawn in the hour, in watt-hours: the area
+	// under power between consecutive readings with power (trapezoids),
+	// never across a gap longer than the device's MaxGap.
+	EnergyWh float64
+	// CoveredS is how many seconds of the hour those trapezoids span: the
+	// part of the hour whose energy is known.
+	CoveredS float64
+}
+
+// Merge adds what o holds (same device and hour).
+func (r *Row) Merge(o Row) {
+	r.Count += o.Count
+	for m := range r.Metrics {
+		r.Metrics[m].Merge(o.Metrics[m])
+	}
+	r.EnergyWh += o.EnergyWh
+	r.CoveredS += o.CoveredS
+}
+
+// Sample is one stored reading as the roll-ups see it.
+type Sample struct {
+	At     int64 // recorded_at, unix microseconds
+	Values [NumMetrics]*float64
+	// New marks a reading the current transaction stored.
+	New bool
+}
+
+// MaxGap is the longest span between two readings that energy is
+// integrated across: twice the device's expected interval. A longer one is
+// an outage, whose energy is unknown rather than a straight line.
+func MaxGap(expectedIntervalS int) int64 {
+	if expectedIntervalS < 1 {
+		expectedIntervalS = 1
+	}
+	return 2 * int64(expectedIntervalS) * int64(time.Second/time.Microsecond)
+}
+
+// HourOf returns the start of the hour holding t (unix microseconds).
+func HourOf(us int64) int64 {
+	h := us - us%widthMicros
+	if us%widthMicros < 0 {
+		h -= widthMicros
+	}
+	return h
+}
+
+// Delta returns what storing the samples marked New changes in one
+// device's hours, oldest first. window holds every stored sample of the
+// device (the new ones included) in at least [first new - maxGap, last
+// new + maxGap], sorted by time: there every new sample's neighbours are,
+// and a neighbour farther away joins no trapezoid with it. Energy changes
+// where a new reading splits a trapezoid in two or starts one; its count
+// and metrics are added where it falls.
+func Delta(deviceID string, window []Sample, maxGap int64) []Row {
+	hours := map[int64]*Row{}
+	row := func(h int64) *Row {
+		r := hours[h]
+		if r == nil {
+			r = &Row{DeviceID: deviceID, Hour: time.UnixMicro(h).UTC()}
+			hours[h] = r
+		}
+		return r
+	}
+	var (
+		prev, prevOld   *Sample // the last sample with power, and the last old one
+		newSincePrevOld bool
+	)
+	for i := range window {
+		s := &window[i]
+		if s.New {
+			r := row(HourOf(s.At))
+			r.Count++
+			for m, v := range s.Values {
+				if v != nil {
+					r.Metrics[m].Add(*v)
+				}
+			}
+		}
+		if s.Values[PowerMW] == nil {
+			continue
+		}
+		if prev != nil && (prev.New || s.New) {
+			trapezoid(row, prev, s, maxGap, 1)
+		}
+		if !s.New {
+			if prevOld != nil && newSincePrevOld {
+				// New readings now lie between two that were neighbours:
+				// their trapezoid is replaced by those just added.
+				trapezoid(row, prevOld, s, maxGap, -1)
+			}
+			prevOld, newSincePrevOld = s, false
+		} else {
+			newSincePrevOld = true
+		}
+		prev = s
+	}
+	return sorted(hours)
+}
+
+// Compute returns one device's hours in [from, to) (hour-aligned unix
+// microseconds) from scratch. samples are every stored sample of the
+// device in at least [from - maxGap, to + maxGap], sorted by time. Hours
+// with neither readings nor energy are absent.
+func Compute(deviceID string, samples []Sample, maxGap, from, to int64) []Row {
+	all := make([]Sample, len(samples))
+	for i, s := range samples {
+		s.New = true
+		all[i] = s
+	}
+	var out []Row
+	for _, r := range Delta(deviceID, all, maxGap) {
+		h := r.Hour.UnixMicro()
+		if h >= from && h < to && (r.Count > 0 || r.CoveredS > 0) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// trapezoid adds sign × the energy between a and b (both with power) to
+// the hours it spans, cut at each hour's edge with power interpolated
+// linearly there.
+func trapezoid(row func(int64) *Row, a, b *Sample, maxGap int64, sign float64) {
+	span := b.At - a.At
+	if span <= 0 || span > maxGap {
+		return
+	}
+	pa, pb := *a.Values[PowerMW], *b.Values[PowerMW]
+	power := func(t int64) float64 { return pa + (pb-pa)*float64(t-a.At)/float64(span) }
+	for t0 := a.At; t0 < b.At; {
+		h := HourOf(t0)
+		t1 := min(b.At, h+widthMicros)
+		p0, p1 := pa, pb
+		if t0 != a.At {
+			p0 = power(t0)
+		}
+		if t1 != b.At {
+			p1 = power(t1)
+		}
+		seconds := float64(t1-t0) / 1e6
+		r := row(h)
+		// mW × s → Wh: / 1000 (W) / 3600 (h)
+		r.EnergyWh += sign * (p0 + p1) / 2 * seconds / 3.6e6
+		r.CoveredS += sign * seconds
+		t0 = t1
+	}
+}
+
+func sorted(hours map[int64]*Row) []Row {
+	keys := make([]int64, 0, len(hours))
+	for h := range hours {
+		keys = append(keys, h)
+	}
+	slices.Sort(keys)
+	out := make([]Row, len(keys))
+	for i, h := range keys {
+		out[i] = *hours[h]
+	}
+	return out
+}

@@ -1,0 +1,120 @@
+package rollup
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+)
+
+func power(mw float64) [NumMetrics]*float64 {
+	var v [NumMetrics]*float64
+	v[PowerMW] = &mw
+	return v
+}
+
+const second = int64(time.Second / time.Microsecond)
+
+// A constant 1 W for a whole hour is 1 Wh, cut exactly at the hour's edges.
+func TestTrapezoidsSplitAtTheHour(t *testing.T) {
+	h := int64(1_800_000_000) * second / 3600 * 3600 // an hour boundary
+	var samples []Sample
+	for at := h - 30*60*second; at <= h+90*60*second; at += 300 * second {
+		samples = append(samples, Sample{At: at, Values: power(1000)})
+	}
+	rows := Compute("d", samples, MaxGap(300), h, h+3600*second)
+	if len(rows) != 1 {
+		t.Fatalf("got %d rows, want 1", len(rows))
+	}
+	if r := rows[0]; math.Abs(r.EnergyWh-1) > 1e-12 || r.CoveredS != 3600 || r.Count != 12 {
+		t.Fatalf("got %+v, want 1 Wh over 3600 s from 12 readings", r)
+	}
+}
+
+// A power ramp from 0 to 2 W across an hour's edge is split where the line
+// crosses it: a quarter of the energy before, three quarters after.
+func TestTrapezoidInterpolatesAtTheEdge(t *testing.T) {
+	h := int64(1_800_000_000) * second / 3600 * 3600
+	a, b := Sample{At: h - 300*second, Values: power(0)}, Sample{At: h + 300*second, Values: power(2000)}
+	rows := Compute("d", []Sample{a, b}, MaxGap(300), h-3600*second, h+3600*second)
+	total := 1000.0 * 600 / 3.6e6 // average 1 W over 600 s
+	if len(rows) != 2 || math.Abs(rows[0].EnergyWh-total/4) > 1e-12 || math.Abs(rows[1].EnergyWh-3*total/4) > 1e-12 {
+		t.Fatalf("got %+v, want %.6f then %.6f Wh", rows, total/4, 3*total/4)
+	}
+}
+
+// No energy is integrated across a gap longer than twice the expected
+// interval, and readings without power neither add energy nor break it.
+func TestGapsAndReadingsWithoutPower(t *testing.T) {
+	var none [NumMetrics]*float64
+	samples := []Sample{
+		{At: 0, Values: power(1000)},
+		{At: 100 * second, Values: none},
+		{At: 600 * second, Values: power(1000)},  // 600 s: within 2 × 300 s
+		{At: 1201 * second, Values: power(1000)}, // 601 s: an outage
+	}
+	rows := Compute("d", samples, MaxGap(300), 0, 3600*second)
+	if len(rows) != 1 || rows[0].CoveredS != 600 || rows[0].Count != 4 || rows[0].Metrics[PowerMW].N != 3 {
+		t.Fatalf("got %+v, want 600 s covered by 4 readings, 3 with power", rows)
+	}
+}
+
+// However readings arrive (late, backfilled, repeated, in batches of any
+// size), the deltas summed are what Compute finds from scratch.
+func TestDeltasSumToTheWhole(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	maxGap := MaxGap(300)
+	for round := range 60 {
+		// Readings every ~5 minutes over a day with gaps, some without power.
+		var all []Sample
+		for at := int64(0); at < 86400*second; at += int64(rng.IntN(700)+1) * second {
+			v := power(rng.Float64() * 5000)
+			if rng.IntN(5) == 0 {
+				v[PowerMW] = nil
+			}
+			t := rng.Float64() * 30
+			v[Temperature] = &t
+			all = append(all, Sample{At: at, Values: v})
+		}
+		stored := map[int64]Sample{}
+		sum := map[int64]*Row{}
+		for len(stored) < len(all) {
+			// A batch of random readings, some already stored.
+			batch := map[int64]Sample{}
+			for range rng.IntN(20) + 1 {
+				s := all[rng.IntN(len(all))]
+				if _, ok := stored[s.At]; !ok {
+					batch[s.At] = s
+				}
+			}
+			var window []Sample
+			for _, s := range stored {
+				window = append(window, s)
+			}
+			for _, s := range batch {
+				stored[s.At] = s
+				s.New = true
+				window = append(window, s)
+			}
+			slices.SortFunc(window, func(a, b Sample) int { return int(a.At - b.At) })
+			for _, d := range Delta("d", window, maxGap) {
+				h := d.Hour.UnixMicro()
+				if sum[h] == nil {
+					sum[h] = &Row{DeviceID: "d", Hour: d.Hour}
+				}
+				sum[h].Merge(d)
+			}
+		}
+		want := Compute("d", all, maxGap, -3600*second, 90000*second)
+		for _, w := range want {
+			got := sum[w.Hour.UnixMicro()]
+			if got == nil || got.Count != w.Count || got.Metrics[PowerMW].N != w.Metrics[PowerMW].N ||
+				got.Metrics[Temperature].Min != w.Metrics[Temperature].Min ||
+				math.Abs(got.Metrics[Temperature].Sum-w.Metrics[Temperature].Sum) > 1e-9 ||
+				math.Abs(got.EnergyWh-w.EnergyWh) > 1e-9 || math.Abs(got.CoveredS-w.CoveredS) > 1e-6 {
+				t.Fatalf("round %d, hour %v: deltas sum to %+v, want %+v", round, w.Hour, got, w)
+			}
+		}
+	}
+}
