@@ -158,17 +158,23 @@ func testRollupsMatchReadings(t *testing.T, s store.Store) {
 			compareRollups(t, s, m, fmt.Sprintf("after round %d", round))
 		}
 	}
-	// Everything, so that the hours are dense.
-	for start := 0; start < len(pool); start += 200 {
-		store1(pool[start:min(start+200, len(pool))])
-	}
-	compareRollups(t, s, m, "after every reading")
-
 	if err := s.SetExpectedInterval(t.Context(), "e2", 120); err != nil {
 		t.Fatal(err)
 	}
 	m.interval["e2"] = 120
 	compareRollups(t, s, m, "after e2's interval became 120 s")
+
+	// Everything, so that the hours are dense: e2's readings now joined
+	// only across gaps of up to 240 s.
+	for start := 0; start < len(pool); start += 200 {
+		store1(pool[start:min(start+200, len(pool))])
+	}
+	for _, r := range pool { // and one at a time, the path of single readings
+		if r.DeviceID == "e2" && rng.IntN(4) == 0 {
+			store1([]thermowatt.Reading{r})
+		}
+	}
+	compareRollups(t, s, m, "after every reading")
 
 	cutoff := base.Add(17*time.Hour + 23*time.Minute + 7*time.Second)
 	for {
