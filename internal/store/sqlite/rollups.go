@@ -98,12 +98,17 @@ func readSamples(ctx context.Context, st *sql.Stmt, deviceID string, from, to in
 	return out, rows.Err()
 }
 
+// deviceInterval is a device's expected interval, for rollup.MaxGap.
+const deviceInterval = `SELECT expected_interval_s FROM devices WHERE id = ?`
+
 // maxGap returns a device's rollup.MaxGap; ok is false when it is unknown.
-func maxGap(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, deviceID string) (gap int64, ok bool, err error) {
+func (s *Store) maxGap(ctx context.Context, tx *sql.Tx, deviceID string) (gap int64, ok bool, err error) {
+	st, err := s.writeStmts.inTx(ctx, tx, deviceInterval)
+	if err != nil {
+		return 0, false, err
+	}
 	var interval int
-	err = q.QueryRowContext(ctx, `SELECT expected_interval_s FROM devices WHERE id = ?`, deviceID).Scan(&interval)
+	err = st.QueryRowContext(ctx, deviceID).Scan(&interval)
 	if err == sql.ErrNoRows {
 		return 0, false, nil
 	}
@@ -123,7 +128,7 @@ func (s *Store) applyRollups(ctx context.Context, tx *sql.Tx, rs []thermowatt.Re
 	}
 	var deltas []rollup.Row
 	for _, id := range ids {
-		gap, _, err := maxGap(ctx, tx, id)
+		gap, _, err := s.maxGap(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -174,7 +179,7 @@ func (s *Store) recomputeRollups(ctx context.Context, tx *sql.Tx, deviceID strin
 
 // rebuildRollups recomputes all of one device's hours, in tx.
 func (s *Store) rebuildRollups(ctx context.Context, tx *sql.Tx, deviceID string) error {
-	gap, ok, err := maxGap(ctx, tx, deviceID)
+	gap, ok, err := s.maxGap(ctx, tx, deviceID)
 	if err != nil || !ok {
 		return err
 	}
@@ -251,7 +256,7 @@ func (s *Store) trimRollups(ctx context.Context, tx *sql.Tx, cutoff int64, delet
 		return err
 	}
 	for _, id := range devices {
-		gap, ok, err := maxGap(ctx, tx, id)
+		gap, ok, err := s.maxGap(ctx, tx, id)
 		if err != nil {
 			return err
 		}
