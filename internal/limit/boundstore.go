@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/rollup"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -48,6 +49,10 @@ func (s *BoundStore) InsertReadings(ctx context.Context, rs []thermowatt.Reading
 
 func (s *BoundStore) QueryReadings(ctx context.Context, q store.Query) ([]thermowatt.Stored, error) {
 	return call(s, ctx, func(ctx context.Context) ([]thermowatt.Stored, error) { return s.inner.QueryReadings(ctx, q) })
+}
+
+func (s *BoundStore) RollupHours(ctx context.Context, q store.RollupQuery) ([]rollup.Row, error) {
+	return call(s, ctx, func(ctx context.Context) ([]rollup.Row, error) { return s.inner.RollupHours(ctx, q) })
 }
 
 func (s *BoundStore) CreateDevice(ctx context.Context, id string, now time.Time) (thermowatt.Device, error) {

@@ -14,7 +14,10 @@ package rollup
 
 import (
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/thermowatt/thermowatt"
 )
 
 // Metric names one summarised field of a reading, in the stores' column
@@ -238,6 +241,73 @@ func sorted(hours map[int64]*Row) []Row {
 	out := make([]Row, len(keys))
 	for i, h := range keys {
 		out[i] = *hours[h]
+	}
+	return out
+}
+
+// NewByDevice returns the devices with readings stored (stored[i] for
+// rs[i]) in order of first appearance, and each one's new times (unix
+// microseconds) in the order of rs: ascending when rs is sorted by device
+// and time, as store.Batch sorts it.
+func NewByDevice(rs []thermowatt.Reading, stored []bool) ([]string, map[string][]int64) {
+	news := map[string][]int64{}
+	var ids []string
+	for i, r := range rs {
+		if !stored[i] {
+			continue
+		}
+		if _, ok := news[r.DeviceID]; !ok {
+			ids = append(ids, r.DeviceID)
+		}
+		news[r.DeviceID] = append(news[r.DeviceID], r.RecordedAt.UnixMicro())
+	}
+	return ids, news
+}
+
+// Clusters splits one device's new times (ascending) where two are so far
+// apart that no trapezoid joins their neighbourhoods: a backfill of last
+// year and today's reading read two short windows, not the year between.
+func Clusters(times []int64, gap int64) [][]int64 {
+	var out [][]int64
+	start := 0
+	for i := 1; i <= len(times); i++ {
+		if i == len(times) || times[i]-times[i-1] > 2*gap {
+			out = append(out, times[start:i])
+			start = i
+		}
+	}
+	return out
+}
+
+// MarkNew marks the samples at times (ascending) as new.
+func MarkNew(samples []Sample, times []int64) {
+	j := 0
+	for i := range samples {
+		for j < len(times) && times[j] < samples[i].At {
+			j++
+		}
+		if j < len(times) && times[j] == samples[i].At {
+			samples[i].New = true
+		}
+	}
+}
+
+// MergeRows merges rows of the same device and hour (two windows of a
+// device can touch one hour), so that one statement adds each once.
+func MergeRows(rows []Row) []Row {
+	slices.SortStableFunc(rows, func(a, b Row) int {
+		if c := strings.Compare(a.DeviceID, b.DeviceID); c != 0 {
+			return c
+		}
+		return a.Hour.Compare(b.Hour)
+	})
+	var out []Row
+	for _, r := range rows {
+		if n := len(out); n > 0 && out[n-1].DeviceID == r.DeviceID && out[n-1].Hour.Equal(r.Hour) {
+			out[n-1].Merge(r)
+			continue
+		}
+		out = append(out, r)
 	}
 	return out
 }

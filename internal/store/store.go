@@ -27,6 +27,7 @@ type Store interface {
 	Settings
 	Firmware
 	Rollouts
+	Rollups
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	Close() error

@@ -25,6 +25,11 @@ import (
 //     device (or runs on every shard at once), every batch from a device
 //     lands on one shard, and the primary key (device_id, recorded_at)
 //     holds the distribution column, as Citus requires.
+//   - hourly_rollups: distributed by device_id and co-located with
+//     device_measurements: a device's readings and its roll-ups are on the
+//     same node, so the transaction that stores readings and updates the
+//     roll-ups stays on one node, and a rebuild reads and writes there.
+//     rollup_rebuilds (a list of device ids) is a reference table.
 //   - raw_measurements: distributed by id. It holds a verbatim copy of
 //     every request body, as large as the readings, so keeping it on the
 //     coordinator would make the coordinator's disk the limit. device_id
@@ -34,20 +39,23 @@ import (
 //     the readings, so co-location would buy nothing.
 var citusTables = []struct {
 	name, column string // column empty: a reference table
+	colocateWith string // a distributed table whose shards it shares; "": its own
 }{
-	{"devices", ""},
-	{"tokens", ""},
-	{"device_failures", ""},
-	{"alerts", ""},
-	{"device_measurements", "device_id"},
-	{"raw_measurements", "id"},
-	{"settings_revision", ""},
-	{"fleet_settings", ""},
-	{"device_settings", ""},
-	{"firmware_releases", ""},
-	{"firmware_files", ""},
-	{"rollouts", ""},
-	{"rollout_devices", ""},
+	{"devices", "", ""},
+	{"tokens", "", ""},
+	{"device_failures", "", ""},
+	{"alerts", "", ""},
+	{"device_measurements", "device_id", ""},
+	{"hourly_rollups", "device_id", "device_measurements"},
+	{"rollup_rebuilds", "", ""},
+	{"raw_measurements", "id", ""},
+	{"settings_revision", "", ""},
+	{"fleet_settings", "", ""},
+	{"device_settings", "", ""},
+	{"firmware_releases", "", ""},
+	{"firmware_files", "", ""},
+	{"rollouts", "", ""},
+	{"rollout_devices", "", ""},
 }
 
 // DistributeCitus turns the migrated schema at databaseURL (a Citus
@@ -88,9 +96,11 @@ func DistributeCitus(ctx context.Context, databaseURL string, shardCount int) er
 		if t.column == "" {
 			_, err = conn.Exec(ctx, `SELECT create_reference_table($1)`, t.name)
 		} else {
-			// colocate_with none: the two distributed tables are never
-			// joined, and each keeps its own shard placement.
-			_, err = conn.Exec(ctx, `SELECT create_distributed_table($1, $2, colocate_with => 'none')`, t.name, t.column)
+			colocate := t.colocateWith
+			if colocate == "" {
+				colocate = "none"
+			}
+			_, err = conn.Exec(ctx, `SELECT create_distributed_table($1, $2, colocate_with => $3)`, t.name, t.column, colocate)
 		}
 		if err != nil {
 			return fmt.Errorf("postgres: distribute on Citus: %s: %w", t.name, mapError(ctx, err))

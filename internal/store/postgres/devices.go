@@ -110,11 +110,30 @@ func (s *Store) SetExpectedInterval(ctx context.Context, deviceID string, second
 	if seconds < 1 {
 		return fmt.Errorf("postgres: expected interval must be at least 1 s, got %d", seconds)
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE devices SET expected_interval_s = $2 WHERE id = $1`, deviceID, seconds)
+	// The interval decides which gaps energy spans: the device's roll-ups
+	// are recomputed with the new one, under the same row lock.
+	found := true
+	err := s.withRetry(ctx, func() error {
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			var old int
+			err := tx.QueryRow(ctx, `SELECT expected_interval_s FROM devices WHERE id = $1 FOR UPDATE`, deviceID).Scan(&old)
+			if err == pgx.ErrNoRows {
+				found = false
+				return nil
+			}
+			if err != nil || old == seconds {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE devices SET expected_interval_s = $2 WHERE id = $1`, deviceID, seconds); err != nil {
+				return err
+			}
+			return rebuildRollups(ctx, tx, deviceID)
+		})
+	})
 	if err != nil {
 		return fmt.Errorf("postgres: set interval of %q: %w", deviceID, mapError(ctx, err))
 	}
-	if tag.RowsAffected() == 0 {
+	if !found {
 		return fmt.Errorf("device %q: %w", deviceID, thermowatt.ErrNotFound)
 	}
 	return nil

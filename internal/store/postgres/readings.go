@@ -17,7 +17,7 @@ import (
 )
 
 // The insert statement is the ingest hot path: the whole batch in one
-// statement and one round trip, which also adds what it stored to each
+// statement (then the roll-ups, rollups.go, in the same transaction), which also adds what it stored to each
 // device's count and last-seen time, registering the devices it has not
 // seen before. It comes in two forms:
 //
@@ -146,32 +146,35 @@ func insertArgs(rs []thermowatt.Reading, receivedAt time.Time) []any {
 		temperature, humidity, voltageV, currentMA, powerMW, payload}
 }
 
-// insertNew stores the batch assuming all of it is new (insertNewReadings);
-// it fails with a unique violation (isRepeat) when some is not.
-func (s *Store) insertNew(ctx context.Context, args []any) ([]bool, error) {
-	n := len(args[1].([]string))
-	err := s.withRetry(ctx, func() error {
-		var count int
-		if err := s.pool.QueryRow(ctx, insertNewReadings, args...).Scan(&count); err != nil {
-			return err
-		}
-		if count != n {
-			return fmt.Errorf("the database reports storing %d of %d new readings", count, n)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
+// insertNew stores the batch assuming all of it is new (insertNewReadings)
+// and updates the roll-ups, in one transaction; it fails with a unique
+// violation (isRepeat) when some reading is stored already.
+func (s *Store) insertNew(ctx context.Context, rs []thermowatt.Reading, args []any) ([]bool, error) {
+	n := len(rs)
 	stored := make([]bool, n)
 	for i := range stored {
 		stored[i] = true
+	}
+	err := s.withRetry(ctx, func() error {
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			var count int
+			if err := tx.QueryRow(ctx, insertNewReadings, args...).Scan(&count); err != nil {
+				return err
+			}
+			if count != n {
+				return fmt.Errorf("the database reports storing %d of %d new readings", count, n)
+			}
+			return applyRollups(ctx, tx, rs, stored)
+		})
+	})
+	if err != nil {
+		return nil, err
 	}
 	return stored, nil
 }
 
 // insertOrSkip stores the readings of the batch not stored yet
-// (insertReadings) and reports which.
+// (insertReadings), updates the roll-ups with them, and reports which.
 func (s *Store) insertOrSkip(ctx context.Context, args []any, rs []thermowatt.Reading) ([]bool, error) {
 	position := make(map[identity]int, len(rs))
 	for i, r := range rs {
@@ -179,25 +182,30 @@ func (s *Store) insertOrSkip(ctx context.Context, args []any, rs []thermowatt.Re
 	}
 	var stored []bool
 	err := s.withRetry(ctx, func() error {
-		rows, err := s.pool.Query(ctx, insertReadings, args...)
-		if err != nil {
-			return err
-		}
-		stored = make([]bool, len(rs))
-		var (
-			id identity
-			at time.Time
-		)
-		_, err = pgx.ForEachRow(rows, []any{&id.deviceID, &at}, func() error {
-			id.recordedAt = at.UnixMicro()
-			i, ok := position[id]
-			if !ok {
-				return fmt.Errorf("the database reports storing a reading of %q at %v that was not sent", id.deviceID, at)
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, insertReadings, args...)
+			if err != nil {
+				return err
 			}
-			stored[i] = true
-			return nil
+			stored = make([]bool, len(rs))
+			var (
+				id identity
+				at time.Time
+			)
+			_, err = pgx.ForEachRow(rows, []any{&id.deviceID, &at}, func() error {
+				id.recordedAt = at.UnixMicro()
+				i, ok := position[id]
+				if !ok {
+					return fmt.Errorf("the database reports storing a reading of %q at %v that was not sent", id.deviceID, at)
+				}
+				stored[i] = true
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			return applyRollups(ctx, tx, rs, stored)
 		})
-		return err
 	})
 	return stored, err
 }

@@ -22,19 +22,25 @@ import (
 const seriesQuery = `
 SELECT date_bin($1::bigint * interval '1 microsecond', recorded_at, timestamptz '1970-01-01 00:00:00+00') AS bucket,
 	count(*),
-	avg(temperature), min(temperature), max(temperature),
-	avg(humidity), min(humidity), max(humidity),
-	avg(voltage_v), min(voltage_v), max(voltage_v),
-	avg(current_ma), min(current_ma), max(current_ma),
-	avg(power_mw), min(power_mw), max(power_mw),
-	avg(pressure_hpa), min(pressure_hpa), max(pressure_hpa)
+	avg(temperature), min(temperature), max(temperature), count(temperature),
+	avg(humidity), min(humidity), max(humidity), count(humidity),
+	avg(voltage_v), min(voltage_v), max(voltage_v), count(voltage_v),
+	avg(current_ma), min(current_ma), max(current_ma), count(current_ma),
+	avg(power_mw), min(power_mw), max(power_mw), count(power_mw),
+	avg(pressure_hpa), min(pressure_hpa), max(pressure_hpa), count(pressure_hpa)
 FROM device_measurements
 WHERE device_id = $2 AND recorded_at >= $3 AND recorded_at < $4
 GROUP BY bucket
 ORDER BY bucket`
 
-// Series aggregates readings into buckets; see store.Store.
+// Series aggregates readings into buckets; see store.Store. Whole hours
+// come from the roll-ups (store.SeriesFromRollups).
 func (s *Store) Series(ctx context.Context, q store.SeriesQuery) ([]store.SeriesPoint, error) {
+	return store.SeriesFromRollups(ctx, q, s.rawSeries, s)
+}
+
+// rawSeries aggregates the readings themselves.
+func (s *Store) rawSeries(ctx context.Context, q store.SeriesQuery) ([]store.SeriesPoint, error) {
 	if q.Bucket < time.Microsecond {
 		return nil, fmt.Errorf("postgres: series: bucket must be at least 1µs, got %v", q.Bucket)
 	}
@@ -46,12 +52,12 @@ func (s *Store) Series(ctx context.Context, q store.SeriesQuery) ([]store.Series
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.SeriesPoint, error) {
 		var p store.SeriesPoint
 		err := row.Scan(&p.Time, &p.Count,
-			&p.Temperature.Avg, &p.Temperature.Min, &p.Temperature.Max,
-			&p.Humidity.Avg, &p.Humidity.Min, &p.Humidity.Max,
-			&p.VoltageV.Avg, &p.VoltageV.Min, &p.VoltageV.Max,
-			&p.CurrentMA.Avg, &p.CurrentMA.Min, &p.CurrentMA.Max,
-			&p.PowerMW.Avg, &p.PowerMW.Min, &p.PowerMW.Max,
-			&p.PressureHPa.Avg, &p.PressureHPa.Min, &p.PressureHPa.Max)
+			&p.Temperature.Avg, &p.Temperature.Min, &p.Temperature.Max, &p.Temperature.N,
+			&p.Humidity.Avg, &p.Humidity.Min, &p.Humidity.Max, &p.Humidity.N,
+			&p.VoltageV.Avg, &p.VoltageV.Min, &p.VoltageV.Max, &p.VoltageV.N,
+			&p.CurrentMA.Avg, &p.CurrentMA.Min, &p.CurrentMA.Max, &p.CurrentMA.N,
+			&p.PowerMW.Avg, &p.PowerMW.Min, &p.PowerMW.Max, &p.PowerMW.N,
+			&p.PressureHPa.Avg, &p.PressureHPa.Min, &p.PressureHPa.Max, &p.PressureHPa.N)
 		p.Time = p.Time.UTC()
 		return p, err
 	})

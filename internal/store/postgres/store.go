@@ -59,7 +59,14 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", mapError(ctx, err))
 	}
-	return &Store{pool: pool, citus: citus}, nil
+	s := &Store{pool: pool, citus: citus}
+	// Roll-ups a migration or an interval change left to compute, before
+	// anything reads them (a minute per ten million readings).
+	if _, err := s.RebuildPendingRollups(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // migrate applies the embedded migrations.

@@ -110,12 +110,28 @@ func (s *Store) SetExpectedInterval(ctx context.Context, deviceID string, second
 	if seconds < 1 {
 		return fmt.Errorf("sqlite: expected interval must be at least 1 s, got %d", seconds)
 	}
-	res, err := s.write.ExecContext(ctx, `UPDATE devices SET expected_interval_s = ? WHERE id = ?`, seconds, deviceID)
+	// The interval decides which gaps energy spans: the device's roll-ups
+	// are recomputed with the new one, in the same transaction.
+	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: set interval of %q: %w", deviceID, mapError(ctx, err))
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	defer tx.Rollback()
+	var old int
+	err = tx.QueryRowContext(ctx, `SELECT expected_interval_s FROM devices WHERE id = ?`, deviceID).Scan(&old)
+	if err == sql.ErrNoRows {
 		return fmt.Errorf("device %q: %w", deviceID, thermowatt.ErrNotFound)
+	}
+	if err == nil && old != seconds {
+		if _, err = tx.ExecContext(ctx, `UPDATE devices SET expected_interval_s = ? WHERE id = ?`, seconds, deviceID); err == nil {
+			err = s.rebuildRollups(ctx, tx, deviceID)
+		}
+	}
+	if err == nil {
+		err = tx.Commit()
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: set interval of %q: %w", deviceID, mapError(ctx, err))
 	}
 	return nil
 }

@@ -139,6 +139,9 @@ func (s *Store) insertBatch(ctx context.Context, b store.Batch, received int64) 
 		}
 		end = start
 	}
+	if err := s.applyRollups(stmtCtx, tx, b.Readings, stored); err != nil {
+		return nil, err
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}

@@ -41,10 +41,15 @@ func (s *Store) DeleteReadingsBefore(ctx context.Context, cutoff time.Time, limi
 	if err := rows.Err(); err != nil {
 		return 0, err
 	}
+	deleted := make([]string, 0, len(perDevice))
 	for id, k := range perDevice {
 		if _, err := tx.ExecContext(ctx, `UPDATE devices SET reading_count = max(reading_count - ?, 0) WHERE id = ?`, k, id); err != nil {
 			return 0, err
 		}
+		deleted = append(deleted, id)
+	}
+	if err := s.trimRollups(ctx, tx, micros(cutoff), deleted); err != nil {
+		return 0, err
 	}
 	return n, tx.Commit()
 }

@@ -43,7 +43,14 @@ ORDER BY recorded_at`
 // CPU against 7 ms here. The rows are read from the driver directly
 // (driver.Rows), because database/sql's Scan, converting each of the seven
 // columns of every row, cost as much again.
+//
+// Whole hours come from the roll-ups (store.SeriesFromRollups).
 func (s *Store) Series(ctx context.Context, q store.SeriesQuery) ([]store.SeriesPoint, error) {
+	return store.SeriesFromRollups(ctx, q, s.rawSeries, s)
+}
+
+// rawSeries aggregates the readings themselves.
+func (s *Store) rawSeries(ctx context.Context, q store.SeriesQuery) ([]store.SeriesPoint, error) {
 	if q.Bucket < time.Microsecond {
 		return nil, fmt.Errorf("sqlite: series: bucket must be at least 1µs, got %v", q.Bucket)
 	}
@@ -164,5 +171,5 @@ func (s stat) stats() store.Stats {
 		return store.Stats{}
 	}
 	avg, lo, hi := s.sum/float64(s.n), s.min, s.max
-	return store.Stats{Avg: &avg, Min: &lo, Max: &hi}
+	return store.Stats{Avg: &avg, Min: &lo, Max: &hi, N: s.n}
 }

@@ -122,6 +122,12 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	// Roll-ups a migration or an interval change left to compute, before
+	// anything reads them.
+	if err := s.rebuildPendingRollups(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 

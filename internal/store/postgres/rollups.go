@@ -1,0 +1,358 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/rollup"
+	"github.com/thermowatt/thermowatt/internal/store"
+)
+
+// The hourly roll-ups (migration 00006) are kept in the transaction that
+// stores readings: after the insert, which has locked the devices' rows,
+// applyRollups reads each device's readings around the new ones and adds
+// rollup.Delta. The lock orders transactions writing the same device, and
+// the read is a statement of its own, so it sees what an earlier one
+// committed: two batches of one device, on two instances, are applied one
+// after the other.
+
+// rollupColumns are hourly_rollups' value columns in rollup.Row's order.
+var rollupColumns = func() string {
+	cols := []string{"readings"}
+	for _, m := range rollup.Names {
+		cols = append(cols, m+"_sum", m+"_n", m+"_min", m+"_max")
+	}
+	return strings.Join(append(cols, "energy_wh", "covered_s"), ", ")
+}()
+
+// addRollups adds rows to the stored hours: counts and sums add, minima
+// and maxima take the smaller and larger (LEAST and GREATEST skip NULL).
+var addRollups = func() string {
+	var sets, types, names []string
+	sets = append(sets, "readings = h.readings + EXCLUDED.readings")
+	types = append(types, "$1::text[]", "$2::timestamptz[]", "$3::int8[]")
+	names = append(names, "device_id", "hour", "readings")
+	n := 4
+	for _, m := range rollup.Names {
+		sets = append(sets,
+			fmt.Sprintf("%s_sum = h.%[1]s_sum + EXCLUDED.%[1]s_sum", m),
+			fmt.Sprintf("%s_n = h.%[1]s_n + EXCLUDED.%[1]s_n", m),
+			fmt.Sprintf("%s_min = LEAST(h.%[1]s_min, EXCLUDED.%[1]s_min)", m),
+			fmt.Sprintf("%s_max = GREATEST(h.%[1]s_max, EXCLUDED.%[1]s_max)", m))
+		types = append(types, fmt.Sprintf("$%d::float8[]", n), fmt.Sprintf("$%d::int8[]", n+1),
+			fmt.Sprintf("$%d::float8[]", n+2), fmt.Sprintf("$%d::float8[]", n+3))
+		names = append(names, m+"_sum", m+"_n", m+"_min", m+"_max")
+		n += 4
+	}
+	sets = append(sets, "energy_wh = h.energy_wh + EXCLUDED.energy_wh", "covered_s = h.covered_s + EXCLUDED.covered_s")
+	types = append(types, fmt.Sprintf("$%d::float8[]", n), fmt.Sprintf("$%d::float8[]", n+1))
+	names = append(names, "energy_wh", "covered_s")
+	return `INSERT INTO hourly_rollups AS h (device_id, hour, ` + rollupColumns + `)
+SELECT * FROM unnest(` + strings.Join(types, ", ") + `) AS u(` + strings.Join(names, ", ") + `)
+ORDER BY device_id, hour
+ON CONFLICT (device_id, hour) DO UPDATE SET ` + strings.Join(sets, ",\n\t")
+}()
+
+// rollupArgs returns addRollups' arguments for rows.
+func rollupArgs(rows []rollup.Row) []any {
+	n := len(rows)
+	ids, hours, counts := make([]string, n), make([]time.Time, n), make([]int64, n)
+	args := []any{ids, hours, counts}
+	type metricArgs struct {
+		sum      []float64
+		count    []int64
+		min, max []*float64
+	}
+	ms := make([]metricArgs, rollup.NumMetrics)
+	for m := range ms {
+		ms[m] = metricArgs{make([]float64, n), make([]int64, n), make([]*float64, n), make([]*float64, n)}
+		args = append(args, ms[m].sum, ms[m].count, ms[m].min, ms[m].max)
+	}
+	energy, covered := make([]float64, n), make([]float64, n)
+	for i, r := range rows {
+		ids[i], hours[i], counts[i] = r.DeviceID, r.Hour, r.Count
+		for m, a := range r.Metrics {
+			ms[m].sum[i], ms[m].count[i] = a.Sum, a.N
+			if a.N > 0 {
+				ms[m].min[i], ms[m].max[i] = &a.Min, &a.Max
+			}
+		}
+		energy[i], covered[i] = r.EnergyWh, r.CoveredS
+	}
+	return append(args, energy, covered)
+}
+
+// sampleQuery reads one device's readings in [$2, $3] as rollup.Samples.
+// Every column is in the primary key's INCLUDE list: an index-only scan.
+const sampleQuery = `
+SELECT recorded_at, temperature, humidity, voltage_v, current_ma, power_mw, pressure_hpa
+FROM device_measurements
+WHERE device_id = $1 AND recorded_at >= $2 AND recorded_at <= $3
+ORDER BY recorded_at`
+
+func scanSamples(rows pgx.Rows) ([]rollup.Sample, error) {
+	var (
+		out []rollup.Sample
+		at  time.Time
+		s   rollup.Sample
+	)
+	dst := []any{&at}
+	for m := range s.Values {
+		dst = append(dst, &s.Values[m])
+	}
+	_, err := pgx.ForEachRow(rows, dst, func() error {
+		s.At = at.UnixMicro()
+		out = append(out, s)
+		s = rollup.Sample{}
+		return nil
+	})
+	return out, err
+}
+
+// applyRollups adds to the roll-ups what storing the readings of rs marked
+// in stored changed, in tx, which has stored them and locked their
+// devices' rows. rs is sorted by device, then time (store.Batch).
+func applyRollups(ctx context.Context, tx pgx.Tx, rs []thermowatt.Reading, stored []bool) error {
+	ids, news := rollup.NewByDevice(rs, stored)
+	if len(ids) == 0 {
+		return nil
+	}
+	gaps, err := maxGaps(ctx, tx, ids)
+	if err != nil {
+		return err
+	}
+	// One round trip for every device's windows.
+	type window struct {
+		device string
+		times  []int64
+	}
+	var (
+		batch   pgx.Batch
+		windows []window
+	)
+	for _, id := range ids {
+		gap := gaps[id]
+		for _, times := range rollup.Clusters(news[id], gap) {
+			windows = append(windows, window{id, times})
+			batch.Queue(sampleQuery, id, time.UnixMicro(times[0]-gap).UTC(), time.UnixMicro(times[len(times)-1]+gap).UTC())
+		}
+	}
+	results := tx.SendBatch(ctx, &batch)
+	var deltas []rollup.Row
+	for _, w := range windows {
+		rows, err := results.Query()
+		if err != nil {
+			results.Close()
+			return err
+		}
+		samples, err := scanSamples(rows)
+		if err != nil {
+			results.Close()
+			return err
+		}
+		rollup.MarkNew(samples, w.times)
+		deltas = append(deltas, rollup.Delta(w.device, samples, gaps[w.device])...)
+	}
+	if err := results.Close(); err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, addRollups, rollupArgs(rollup.MergeRows(deltas))...)
+	return err
+}
+
+// maxGaps returns each device's rollup.MaxGap in microseconds.
+func maxGaps(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, ids []string) (map[string]int64, error) {
+	rows, err := q.Query(ctx, `SELECT id, expected_interval_s FROM devices WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, err
+	}
+	gaps := make(map[string]int64, len(ids))
+	var (
+		id       string
+		interval int
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &interval}, func() error {
+		gaps[id] = rollup.MaxGap(interval)
+		return nil
+	})
+	return gaps, err
+}
+
+// recomputeRollups replaces one device's hours in [from, to) (whole hours)
+// with what its readings give, in tx, which holds the device's row lock.
+func recomputeRollups(ctx context.Context, tx pgx.Tx, deviceID string, gap int64, from, to time.Time) error {
+	rows, err := tx.Query(ctx, sampleQuery, deviceID, from.Add(-time.Duration(gap)*time.Microsecond), to.Add(time.Duration(gap)*time.Microsecond))
+	if err != nil {
+		return err
+	}
+	samples, err := scanSamples(rows)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM hourly_rollups WHERE device_id = $1 AND hour >= $2 AND hour < $3`, deviceID, from, to); err != nil {
+		return err
+	}
+	hours := rollup.Compute(deviceID, samples, gap, from.UnixMicro(), to.UnixMicro())
+	if len(hours) == 0 {
+		return nil
+	}
+	_, err = tx.Exec(ctx, addRollups, rollupArgs(hours)...)
+	return err
+}
+
+// lockDevice locks a device's row, as ingest does before it changes the
+// device's roll-ups, and returns its rollup.MaxGap; ok is false when the
+// device is unknown.
+func lockDevice(ctx context.Context, tx pgx.Tx, deviceID string) (gap int64, ok bool, err error) {
+	var interval int
+	err = tx.QueryRow(ctx, `SELECT expected_interval_s FROM devices WHERE id = $1 FOR UPDATE`, deviceID).Scan(&interval)
+	if err == pgx.ErrNoRows {
+		return 0, false, nil
+	}
+	return rollup.MaxGap(interval), err == nil, err
+}
+
+// rebuildRollups recomputes all of one device's hours, in tx.
+func rebuildRollups(ctx context.Context, tx pgx.Tx, deviceID string) error {
+	gap, ok, err := lockDevice(ctx, tx, deviceID)
+	if err != nil || !ok {
+		return err
+	}
+	var first, last *time.Time
+	err = tx.QueryRow(ctx, `SELECT min(recorded_at), max(recorded_at) FROM device_measurements WHERE device_id = $1`, deviceID).Scan(&first, &last)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM hourly_rollups WHERE device_id = $1`, deviceID); err != nil {
+		return err
+	}
+	if first == nil {
+		return nil
+	}
+	return recomputeRollups(ctx, tx, deviceID, gap, first.Truncate(rollup.Width), last.Truncate(rollup.Width).Add(rollup.Width))
+}
+
+// RebuildPendingRollups works through rollup_rebuilds: each device listed
+// gets its roll-ups computed from its readings, one device a transaction.
+// Several instances share the work (SKIP LOCKED).
+func (s *Store) RebuildPendingRollups(ctx context.Context) (int, error) {
+	done := 0
+	for {
+		var found bool
+		err := s.withRetry(ctx, func() error {
+			return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+				var id string
+				err := tx.QueryRow(ctx, `SELECT device_id FROM rollup_rebuilds ORDER BY device_id LIMIT 1 `+s.skipLocked()).Scan(&id)
+				if err == pgx.ErrNoRows {
+					found = false
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				found = true
+				if err := rebuildRollups(ctx, tx, id); err != nil {
+					return err
+				}
+				_, err = tx.Exec(ctx, `DELETE FROM rollup_rebuilds WHERE device_id = $1`, id)
+				return err
+			})
+		})
+		if err != nil {
+			return done, fmt.Errorf("postgres: rebuild roll-ups: %w", mapError(ctx, err))
+		}
+		if !found {
+			return done, nil
+		}
+		done++
+	}
+}
+
+// trimRollups brings the roll-ups in line with retention having deleted
+// readings before cutoff: hours before cutoff's go, and of each device
+// that lost readings (deleted, or whose hours before cutoff remain) the
+// hours that trapezoids from the deleted readings reached are recomputed.
+func (s *Store) trimRollups(ctx context.Context, cutoff time.Time, deleted []string) error {
+	floor := cutoff.Truncate(rollup.Width)
+	return s.withRetry(ctx, func() error {
+		rows, err := s.pool.Query(ctx, `SELECT DISTINCT device_id FROM hourly_rollups WHERE hour < $1`, floor)
+		if err != nil {
+			return err
+		}
+		old, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		devices := append(old, deleted...)
+		slices.Sort(devices)
+		devices = slices.Compact(devices)
+		if _, err := s.pool.Exec(ctx, `DELETE FROM hourly_rollups WHERE hour < $1`, floor); err != nil {
+			return err
+		}
+		for _, id := range devices {
+			err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+				gap, ok, err := lockDevice(ctx, tx, id)
+				if err != nil || !ok {
+					return err
+				}
+				to := cutoff.Add(time.Duration(gap) * time.Microsecond).Truncate(rollup.Width).Add(rollup.Width)
+				return recomputeRollups(ctx, tx, id, gap, floor, to)
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// RollupHours returns stored hours; see store.Rollups.
+func (s *Store) RollupHours(ctx context.Context, q store.RollupQuery) ([]rollup.Row, error) {
+	var out []rollup.Row
+	err := s.withRetry(ctx, func() error {
+		rows, err := s.pool.Query(ctx, `
+SELECT device_id, hour, `+rollupColumns+`
+FROM hourly_rollups
+WHERE device_id = ANY($1) AND hour >= $2 AND hour < $3
+ORDER BY array_position($1, device_id), hour`, q.DeviceIDs, store.UTC(q.From), store.UTC(q.To))
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, scanRollup)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: roll-ups: %w", mapError(ctx, err))
+	}
+	return out, nil
+}
+
+func scanRollup(row pgx.CollectableRow) (rollup.Row, error) {
+	var (
+		r        rollup.Row
+		min, max [rollup.NumMetrics]*float64
+	)
+	dst := []any{&r.DeviceID, &r.Hour, &r.Count}
+	for m := range r.Metrics {
+		dst = append(dst, &r.Metrics[m].Sum, &r.Metrics[m].N, &min[m], &max[m])
+	}
+	dst = append(dst, &r.EnergyWh, &r.CoveredS)
+	if err := row.Scan(dst...); err != nil {
+		return r, err
+	}
+	r.Hour = r.Hour.UTC()
+	for m := range r.Metrics {
+		if min[m] != nil && max[m] != nil {
+			r.Metrics[m].Min, r.Metrics[m].Max = *min[m], *max[m]
+		}
+	}
+	return r, nil
+}

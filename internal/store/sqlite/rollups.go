@@ -1,0 +1,307 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/rollup"
+	"github.com/thermowatt/thermowatt/internal/store"
+)
+
+// The hourly roll-ups (migration 00006) are kept in the transaction that
+// stores readings: after the insert, applyRollups reads each device's
+// readings around the new ones and adds rollup.Delta. SQLite has one
+// writer at a time, so no other transaction changes a device's readings
+// in between.
+
+// rollupColumns are hourly_rollups' value columns in rollup.Row's order.
+var rollupColumns = func() string {
+	cols := []string{"readings"}
+	for _, m := range rollup.Names {
+		cols = append(cols, m+"_sum", m+"_n", m+"_min", m+"_max")
+	}
+	return strings.Join(append(cols, "energy_wh", "covered_s"), ", ")
+}()
+
+// addRollup adds one row to a stored hour: counts and sums add, minima and
+// maxima take the smaller and larger. SQLite's two-argument min and max
+// return NULL when either is, hence the coalesce on both sides.
+var addRollup = func() string {
+	sets := []string{"readings = readings + excluded.readings"}
+	for _, m := range rollup.Names {
+		sets = append(sets,
+			fmt.Sprintf("%s_sum = %[1]s_sum + excluded.%[1]s_sum", m),
+			fmt.Sprintf("%s_n = %[1]s_n + excluded.%[1]s_n", m),
+			fmt.Sprintf("%s_min = min(coalesce(%[1]s_min, excluded.%[1]s_min), coalesce(excluded.%[1]s_min, %[1]s_min))", m),
+			fmt.Sprintf("%s_max = max(coalesce(%[1]s_max, excluded.%[1]s_max), coalesce(excluded.%[1]s_max, %[1]s_max))", m))
+	}
+	sets = append(sets, "energy_wh = energy_wh + excluded.energy_wh", "covered_s = covered_s + excluded.covered_s")
+	n := 3 + 4*int(rollup.NumMetrics) + 2
+	return `INSERT INTO hourly_rollups (device_id, hour, ` + rollupColumns + `)
+VALUES (` + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + `)
+ON CONFLICT (device_id, hour) DO UPDATE SET ` + strings.Join(sets, ",\n\t")
+}()
+
+func rollupArgs(r rollup.Row) []any {
+	args := []any{r.DeviceID, micros(r.Hour), r.Count}
+	for _, a := range r.Metrics {
+		if a.N == 0 {
+			args = append(args, a.Sum, a.N, nil, nil)
+		} else {
+			args = append(args, a.Sum, a.N, a.Min, a.Max)
+		}
+	}
+	return append(args, r.EnergyWh, r.CoveredS)
+}
+
+// sampleQuery reads one device's readings in [?2, ?3] as rollup.Samples,
+// from the index that holds every column it needs (seriesQuery's).
+const sampleQuery = `
+SELECT recorded_at, temperature, humidity, voltage_v, current_ma, power_mw,
+	` + seriesPressure + `
+FROM device_measurements INDEXED BY device_measurements_device_rows
+WHERE device_id = ?1 AND recorded_at >= ?2 AND recorded_at <= ?3
+ORDER BY recorded_at`
+
+func readSamples(ctx context.Context, st *sql.Stmt, deviceID string, from, to int64) ([]rollup.Sample, error) {
+	rows, err := st.QueryContext(ctx, deviceID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []rollup.Sample
+	for rows.Next() {
+		var (
+			s  rollup.Sample
+			vs [rollup.NumMetrics]sql.NullFloat64
+		)
+		dst := []any{&s.At}
+		for m := range vs {
+			dst = append(dst, &vs[m])
+		}
+		if err := rows.Scan(dst...); err != nil {
+			return nil, err
+		}
+		for m, v := range vs {
+			if v.Valid {
+				f := v.Float64
+				s.Values[m] = &f
+			}
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// maxGap returns a device's rollup.MaxGap; ok is false when it is unknown.
+func maxGap(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, deviceID string) (gap int64, ok bool, err error) {
+	var interval int
+	err = q.QueryRowContext(ctx, `SELECT expected_interval_s FROM devices WHERE id = ?`, deviceID).Scan(&interval)
+	if err == sql.ErrNoRows {
+		return 0, false, nil
+	}
+	return rollup.MaxGap(interval), err == nil, err
+}
+
+// applyRollups adds to the roll-ups what storing the readings of rs marked
+// in stored changed, in tx. rs is sorted by device, then time.
+func (s *Store) applyRollups(ctx context.Context, tx *sql.Tx, rs []thermowatt.Reading, stored []bool) error {
+	ids, news := rollup.NewByDevice(rs, stored)
+	if len(ids) == 0 {
+		return nil
+	}
+	samples, err := s.writeStmts.inTx(ctx, tx, sampleQuery)
+	if err != nil {
+		return err
+	}
+	var deltas []rollup.Row
+	for _, id := range ids {
+		gap, _, err := maxGap(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		for _, times := range rollup.Clusters(news[id], gap) {
+			window, err := readSamples(ctx, samples, id, times[0]-gap, times[len(times)-1]+gap)
+			if err != nil {
+				return err
+			}
+			rollup.MarkNew(window, times)
+			deltas = append(deltas, rollup.Delta(id, window, gap)...)
+		}
+	}
+	return s.addRollups(ctx, tx, rollup.MergeRows(deltas))
+}
+
+func (s *Store) addRollups(ctx context.Context, tx *sql.Tx, rows []rollup.Row) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	add, err := s.writeStmts.inTx(ctx, tx, addRollup)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if _, err := add.ExecContext(ctx, rollupArgs(r)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recomputeRollups replaces one device's hours in [from, to) (whole hours,
+// unix microseconds) with what its readings give, in tx.
+func (s *Store) recomputeRollups(ctx context.Context, tx *sql.Tx, deviceID string, gap, from, to int64) error {
+	st, err := s.writeStmts.inTx(ctx, tx, sampleQuery)
+	if err != nil {
+		return err
+	}
+	samples, err := readSamples(ctx, st, deviceID, from-gap, to+gap)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM hourly_rollups WHERE device_id = ? AND hour >= ? AND hour < ?`, deviceID, from, to); err != nil {
+		return err
+	}
+	return s.addRollups(ctx, tx, rollup.Compute(deviceID, samples, gap, from, to))
+}
+
+// rebuildRollups recomputes all of one device's hours, in tx.
+func (s *Store) rebuildRollups(ctx context.Context, tx *sql.Tx, deviceID string) error {
+	gap, ok, err := maxGap(ctx, tx, deviceID)
+	if err != nil || !ok {
+		return err
+	}
+	var first, last sql.NullInt64
+	err = tx.QueryRowContext(ctx, `SELECT min(recorded_at), max(recorded_at) FROM device_measurements WHERE device_id = ?`, deviceID).Scan(&first, &last)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM hourly_rollups WHERE device_id = ?`, deviceID); err != nil {
+		return err
+	}
+	if !first.Valid {
+		return nil
+	}
+	return s.recomputeRollups(ctx, tx, deviceID, gap, rollup.HourOf(first.Int64), rollup.HourOf(last.Int64)+int64(rollup.Width/time.Microsecond))
+}
+
+// rebuildPendingRollups works through rollup_rebuilds, one device a
+// transaction.
+func (s *Store) rebuildPendingRollups(ctx context.Context) error {
+	for {
+		tx, err := s.write.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		var id string
+		err = tx.QueryRowContext(ctx, `SELECT device_id FROM rollup_rebuilds ORDER BY device_id LIMIT 1`).Scan(&id)
+		if err == sql.ErrNoRows {
+			return tx.Rollback()
+		}
+		if err == nil {
+			err = s.rebuildRollups(ctx, tx, id)
+		}
+		if err == nil {
+			_, err = tx.ExecContext(ctx, `DELETE FROM rollup_rebuilds WHERE device_id = ?`, id)
+		}
+		if err == nil {
+			err = tx.Commit()
+		}
+		if err != nil {
+			tx.Rollback()
+			return fmt.Errorf("sqlite: rebuild roll-ups: %w", err)
+		}
+	}
+}
+
+// trimRollups brings the roll-ups in line with retention having deleted
+// readings before cutoff (unix microseconds), in tx: hours before
+// cutoff's go, and of each device that lost readings (deleted, or whose
+// hours before cutoff remain) the hours that trapezoids from the deleted
+// readings reached are recomputed.
+func (s *Store) trimRollups(ctx context.Context, tx *sql.Tx, cutoff int64, deleted []string) error {
+	floor := rollup.HourOf(cutoff)
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT device_id FROM hourly_rollups WHERE hour < ?`, floor)
+	if err != nil {
+		return err
+	}
+	devices := deleted
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		devices = append(devices, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	slices.Sort(devices)
+	devices = slices.Compact(devices)
+	if _, err := tx.ExecContext(ctx, `DELETE FROM hourly_rollups WHERE hour < ?`, floor); err != nil {
+		return err
+	}
+	for _, id := range devices {
+		gap, ok, err := maxGap(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if ok {
+			to := rollup.HourOf(cutoff+gap) + int64(rollup.Width/time.Microsecond)
+			if err := s.recomputeRollups(ctx, tx, id, gap, floor, to); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// RollupHours returns stored hours; see store.Rollups.
+func (s *Store) RollupHours(ctx context.Context, q store.RollupQuery) ([]rollup.Row, error) {
+	var out []rollup.Row
+	for _, id := range q.DeviceIDs {
+		rows, err := s.read.QueryContext(ctx, `SELECT hour, `+rollupColumns+`
+			FROM hourly_rollups WHERE device_id = ? AND hour >= ? AND hour < ? ORDER BY hour`,
+			id, micros(q.From), micros(q.To))
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: roll-ups: %w", mapError(ctx, err))
+		}
+		for rows.Next() {
+			r := rollup.Row{DeviceID: id}
+			var (
+				hour     int64
+				min, max [rollup.NumMetrics]sql.NullFloat64
+			)
+			dst := []any{&hour, &r.Count}
+			for m := range r.Metrics {
+				dst = append(dst, &r.Metrics[m].Sum, &r.Metrics[m].N, &min[m], &max[m])
+			}
+			dst = append(dst, &r.EnergyWh, &r.CoveredS)
+			if err := rows.Scan(dst...); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("sqlite: roll-ups: %w", mapError(ctx, err))
+			}
+			r.Hour = fromMicros(hour)
+			for m := range r.Metrics {
+				if min[m].Valid && max[m].Valid {
+					r.Metrics[m].Min, r.Metrics[m].Max = min[m].Float64, max[m].Float64
+				}
+			}
+			out = append(out, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("sqlite: roll-ups: %w", mapError(ctx, err))
+		}
+	}
+	return out, nil
+}
