@@ -463,12 +463,13 @@
     if (!energySupported) return null;
     const q = (tz) => '/api/measurements/energy?deviceId=' + encodeURIComponent(id) + '&bucket=' + bucket +
       '&tz=' + encodeURIComponent(tz) + '&from=' + new Date(from).toISOString() + '&to=' + new Date(to).toISOString();
+    const tz = energyTZ; // requests in flight together may all meet the refusal
     try {
-      return await getJSON(q(energyTZ));
+      return await getJSON(q(tz));
     } catch (e) {
-      if (e.status === 400 && energyTZ !== 'UTC' && /\btz=/.test(e.message)) {
+      if (e.status === 400 && tz !== 'UTC' && /\btz=/.test(e.message)) {
         energyTZ = 'UTC';
-        return getJSON(q(energyTZ));
+        return getJSON(q('UTC'));
       }
       if (e.status === 404 && /no such endpoint/.test(e.message)) {
         energySupported = false;
