@@ -150,27 +150,27 @@ func insertArgs(rs []thermowatt.Reading, receivedAt time.Time) []any {
 // and updates the roll-ups, in one transaction; it fails with a unique
 // violation (isRepeat) when some reading is stored already.
 func (s *Store) insertNew(ctx context.Context, rs []thermowatt.Reading, args []any) ([]bool, error) {
-	n := len(rs)
-	stored := make([]bool, n)
-	for i := range stored {
-		stored[i] = true
-	}
-	err := s.withRetry(ctx, func() error {
-		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			var count int
-			if err := tx.QueryRow(ctx, insertNewReadings, args...).Scan(&count); err != nil {
-				return err
-			}
-			if count != n {
-				return fmt.Errorf("the database reports storing %d of %d new readings", count, n)
-			}
-			return applyRollups(ctx, tx, rs, stored)
-		})
+	var stored []bool
+	err := s.withRetry(ctx, func() (err error) {
+		stored, err = s.writeWithRollups(ctx, rs,
+			func(b *pgx.Batch) { b.Queue(insertNewReadings, args...) },
+			func(br pgx.BatchResults) ([]bool, error) {
+				var count int
+				if err := br.QueryRow().Scan(&count); err != nil {
+					return nil, err
+				}
+				if count != len(rs) {
+					return nil, fmt.Errorf("the database reports storing %d of %d new readings", count, len(rs))
+				}
+				all := make([]bool, len(rs))
+				for i := range all {
+					all[i] = true
+				}
+				return all, nil
+			})
+		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return stored, nil
+	return stored, err
 }
 
 // insertOrSkip stores the readings of the batch not stored yet
@@ -181,31 +181,31 @@ func (s *Store) insertOrSkip(ctx context.Context, args []any, rs []thermowatt.Re
 		position[identity{r.DeviceID, r.RecordedAt.UnixMicro()}] = i
 	}
 	var stored []bool
-	err := s.withRetry(ctx, func() error {
-		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			rows, err := tx.Query(ctx, insertReadings, args...)
-			if err != nil {
-				return err
-			}
-			stored = make([]bool, len(rs))
-			var (
-				id identity
-				at time.Time
-			)
-			_, err = pgx.ForEachRow(rows, []any{&id.deviceID, &at}, func() error {
-				id.recordedAt = at.UnixMicro()
-				i, ok := position[id]
-				if !ok {
-					return fmt.Errorf("the database reports storing a reading of %q at %v that was not sent", id.deviceID, at)
+	err := s.withRetry(ctx, func() (err error) {
+		stored, err = s.writeWithRollups(ctx, rs,
+			func(b *pgx.Batch) { b.Queue(insertReadings, args...) },
+			func(br pgx.BatchResults) ([]bool, error) {
+				rows, err := br.Query()
+				if err != nil {
+					return nil, err
 				}
-				stored[i] = true
-				return nil
+				stored := make([]bool, len(rs))
+				var (
+					id identity
+					at time.Time
+				)
+				_, err = pgx.ForEachRow(rows, []any{&id.deviceID, &at}, func() error {
+					id.recordedAt = at.UnixMicro()
+					i, ok := position[id]
+					if !ok {
+						return fmt.Errorf("the database reports storing a reading of %q at %v that was not sent", id.deviceID, at)
+					}
+					stored[i] = true
+					return nil
+				})
+				return stored, err
 			})
-			if err != nil {
-				return err
-			}
-			return applyRollups(ctx, tx, rs, stored)
-		})
+		return err
 	})
 	return stored, err
 }

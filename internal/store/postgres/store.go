@@ -29,6 +29,7 @@ type Store struct {
 	citus  bool         // a Citus coordinator: see adaptToCitus
 	// revoked: this instance's revocation listeners (revocations.go)
 	revoked revocationHooks
+	gaps    gapCache // each device's rollup.MaxGap (rollups_pipeline.go)
 }
 
 var _ store.Store = (*Store)(nil)

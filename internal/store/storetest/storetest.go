@@ -70,6 +70,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, opsTests...)         // ops.go
 	tests = append(tests, fleetTests...)       // fleet.go
 	tests = append(tests, seriesModelTests...) // series_model.go
+	tests = append(tests, rollupTests...)      // rollups.go
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -1,0 +1,228 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/rollup"
+)
+
+// The insert statements and the reads the roll-ups need go to the server
+// together: BEGIN, the insert, each device's expected interval and the
+// readings around the batch's in one round trip, then the roll-ups'
+// update and COMMIT in a second. Done one after the other, as pgx.Tx
+// would, they were six, which under load cost more than the commit's
+// fsync.
+//
+// The windows read depend on each device's interval (rollup.MaxGap), so
+// they are planned with the interval last seen (gapCache) and checked
+// against the one read in the same round trip, after the insert has locked
+// the device rows; when an interval changed in between, the transaction
+// is rolled back and planned again.
+
+// gapCache remembers each device's rollup.MaxGap. A device not seen yet
+// is assumed to have the default interval, which a new device has.
+type gapCache struct {
+	mu sync.Mutex
+	m  map[string]int64
+}
+
+const defaultIntervalS = 300 // devices.expected_interval_s's default (migration 00002)
+
+func (c *gapCache) get(id string) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if g, ok := c.m[id]; ok {
+		return g
+	}
+	return rollup.MaxGap(defaultIntervalS)
+}
+
+func (c *gapCache) set(id string, gap int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]int64{}
+	}
+	c.m[id] = gap
+}
+
+// errGapChanged: a device's interval was not the one planned with.
+var errGapChanged = errors.New("a device's expected interval changed while its readings were stored")
+
+// rollupReads are the reads planned for a batch: every reading of it is
+// a candidate (the insert tells which it stored), so the windows cover
+// the new ones whichever they are.
+type rollupReads struct {
+	ids     []string
+	gaps    map[string]int64
+	windows []rollupWindow
+}
+
+type rollupWindow struct {
+	device string
+	times  []int64 // ascending
+}
+
+func (s *Store) planRollupReads(rs []thermowatt.Reading) rollupReads {
+	all := make([]bool, len(rs))
+	for i := range all {
+		all[i] = true
+	}
+	ids, times := rollup.NewByDevice(rs, all)
+	p := rollupReads{ids: ids, gaps: make(map[string]int64, len(ids))}
+	for _, id := range ids {
+		gap := s.gaps.get(id)
+		p.gaps[id] = gap
+		for _, c := range rollup.Clusters(times[id], gap) {
+			p.windows = append(p.windows, rollupWindow{id, c})
+		}
+	}
+	return p
+}
+
+func (p rollupReads) queue(b *pgx.Batch) {
+	b.Queue(`SELECT id, expected_interval_s FROM devices WHERE id = ANY($1)`, p.ids)
+	for _, w := range p.windows {
+		gap := p.gaps[w.device]
+		b.Queue(sampleQuery, w.device, time.UnixMicro(w.times[0]-gap).UTC(), time.UnixMicro(w.times[len(w.times)-1]+gap).UTC())
+	}
+}
+
+// deltas reads the planned results and returns what the readings stored
+// (stored[i] for rs[i]) add to the roll-ups.
+func (p rollupReads) deltas(s *Store, br pgx.BatchResults, rs []thermowatt.Reading, stored []bool) ([]rollup.Row, error) {
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	changed := false
+	var (
+		id       string
+		interval int
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &interval}, func() error {
+		gap := rollup.MaxGap(interval)
+		s.gaps.set(id, gap)
+		changed = changed || gap != p.gaps[id]
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	_, news := rollup.NewByDevice(rs, stored)
+	var deltas []rollup.Row
+	for _, w := range p.windows {
+		rows, err := br.Query()
+		if err != nil {
+			return nil, err
+		}
+		samples, err := scanSamples(rows)
+		if err != nil {
+			return nil, err
+		}
+		if changed {
+			continue // read what was sent; nothing is applied
+		}
+		rollup.MarkNew(samples, inWindow(news[w.device], w.times))
+		deltas = append(deltas, rollup.Delta(w.device, samples, p.gaps[w.device])...)
+	}
+	if changed {
+		return nil, errGapChanged
+	}
+	return deltas, nil
+}
+
+// inWindow returns the times of news (ascending) within [times[0],
+// times[len-1]].
+func inWindow(news, times []int64) []int64 {
+	lo, hi := times[0], times[len(times)-1]
+	start := 0
+	for start < len(news) && news[start] < lo {
+		start++
+	}
+	end := start
+	for end < len(news) && news[end] <= hi {
+		end++
+	}
+	return news[start:end]
+}
+
+// writeWithRollups runs one insert and the roll-ups' update in a
+// transaction of two round trips. queueInsert queues the insert statement;
+// readInsert reads its result and says which of rs it stored. An error
+// rolls the transaction back.
+func (s *Store) writeWithRollups(ctx context.Context, rs []thermowatt.Reading,
+	queueInsert func(*pgx.Batch), readInsert func(pgx.BatchResults) ([]bool, error)) ([]bool, error) {
+	for attempt := 0; ; attempt++ {
+		stored, err := s.writeOnce(ctx, rs, queueInsert, readInsert)
+		if errors.Is(err, errGapChanged) && attempt < 3 {
+			continue
+		}
+		return stored, err
+	}
+}
+
+func (s *Store) writeOnce(ctx context.Context, rs []thermowatt.Reading,
+	queueInsert func(*pgx.Batch), readInsert func(pgx.BatchResults) ([]bool, error)) (stored []bool, err error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Release()
+	open := false
+	defer func() {
+		if err != nil && open {
+			rollback(ctx, conn)
+		}
+	}()
+	plan := s.planRollupReads(rs)
+	var first pgx.Batch
+	first.Queue("BEGIN")
+	queueInsert(&first)
+	plan.queue(&first)
+	br := conn.SendBatch(ctx, &first)
+	open = true
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return nil, err
+	}
+	stored, err = readInsert(br)
+	if err != nil {
+		br.Close()
+		return nil, err
+	}
+	deltas, err := plan.deltas(s, br, rs, stored)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	var second pgx.Batch
+	if len(deltas) > 0 {
+		second.Queue(addRollups, rollupArgs(rollup.MergeRows(deltas))...)
+	}
+	second.Queue("COMMIT")
+	if err := conn.SendBatch(ctx, &second).Close(); err != nil {
+		return nil, err
+	}
+	open = false
+	return stored, nil
+}
+
+// rollback ends a failed transaction on conn; a connection that cannot
+// even do that is closed, so the pool does not hand it out again.
+func rollback(ctx context.Context, conn *pgxpool.Conn) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := conn.Exec(ctx, "ROLLBACK"); err != nil {
+		conn.Conn().Close(ctx)
+	}
+}

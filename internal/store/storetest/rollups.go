@@ -1,0 +1,245 @@
+package storetest
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/rollup"
+	"github.com/thermowatt/thermowatt/internal/store"
+)
+
+// rollupTests check the hourly roll-ups against an aggregation of the
+// readings stored, computed from scratch by rollup.Compute. Part of Run.
+var rollupTests = []struct {
+	name string
+	fn   func(t *testing.T, s store.Store)
+}{
+	{"RollupsMatchReadings", testRollupsMatchReadings},
+	{"EnergyOfAConstantLoad", testEnergyOfAConstantLoad},
+}
+
+// rollupModel is what the roll-ups must equal: every reading stored, by
+// device, and each device's expected interval.
+type rollupModel struct {
+	mu       sync.Mutex
+	stored   map[string]map[int64]thermowatt.Reading
+	interval map[string]int
+}
+
+func (m *rollupModel) add(rs []thermowatt.Reading, res store.InsertResult) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, r := range rs {
+		if res.Inserted[i] {
+			m.stored[r.DeviceID][r.RecordedAt.UnixMicro()] = r
+		}
+	}
+}
+
+// hours is rollup.Compute over the device's readings.
+func (m *rollupModel) hours(device string) []rollup.Row {
+	var samples []rollup.Sample
+	for at, r := range m.stored[device] {
+		samples = append(samples, rollup.Sample{At: at, Values: [rollup.NumMetrics]*float64{
+			r.Temperature, r.Humidity, r.VoltageV, r.CurrentMA, r.PowerMW, modelPressure(r.Payload)}})
+	}
+	slices.SortFunc(samples, func(a, b rollup.Sample) int { return int(a.At - b.At) })
+	return rollup.Compute(device, samples, rollup.MaxGap(m.interval[device]), math.MinInt64/2, math.MaxInt64/2)
+}
+
+// compareRollups checks a store's hours of every device with the model's.
+func compareRollups(t *testing.T, s store.Store, m *rollupModel, when string) {
+	t.Helper()
+	for device := range m.stored {
+		got, err := s.RollupHours(t.Context(), store.RollupQuery{DeviceIDs: []string{device},
+			From: base.Add(-30 * 24 * time.Hour), To: base.Add(30 * 24 * time.Hour)})
+		if err != nil {
+			t.Fatalf("%s: RollupHours(%s): %v", when, device, err)
+		}
+		// What an addition and its later removal leave is rounding, not an hour.
+		got = slices.DeleteFunc(got, func(r rollup.Row) bool {
+			return r.Count == 0 && math.Abs(r.CoveredS) < 1e-6 && math.Abs(r.EnergyWh) < 1e-9
+		})
+		want := m.hours(device)
+		if len(got) != len(want) {
+			t.Fatalf("%s: %s has %d hours, want %d", when, device, len(got), len(want))
+		}
+		near := func(a, b, tol float64) bool { return math.Abs(a-b) <= tol*math.Max(1, math.Abs(b)) }
+		for i, w := range want {
+			g := got[i]
+			ok := g.Hour.Equal(w.Hour) && g.Count == w.Count &&
+				near(g.EnergyWh, w.EnergyWh, 1e-9) && near(g.CoveredS, w.CoveredS, 1e-9)
+			for k := range w.Metrics {
+				a, b := g.Metrics[k], w.Metrics[k]
+				ok = ok && a.N == b.N && near(a.Sum, b.Sum, 1e-9) && (b.N == 0 || a.Min == b.Min && a.Max == b.Max)
+			}
+			if !ok {
+				t.Fatalf("%s: %s hour %v:\n got %+v\nwant %+v", when, device, w.Hour, g, w)
+			}
+		}
+	}
+}
+
+// Readings of three devices arrive as devices and backfills send them:
+// single readings, batches large enough for PostgreSQL's COPY, out of
+// order, repeated within and across batches, several batches of one
+// device at once; then a device's expected interval changes and
+// retention cuts through an hour. After each step the roll-ups equal an
+// aggregation of the readings stored.
+func testRollupsMatchReadings(t *testing.T, s store.Store) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	devices := []string{"e1", "e2", "e3"}
+	m := &rollupModel{stored: map[string]map[int64]thermowatt.Reading{}, interval: map[string]int{}}
+	var pool []thermowatt.Reading
+	for _, d := range devices {
+		if _, err := s.CreateDevice(t.Context(), d, base); err != nil {
+			t.Fatal(err)
+		}
+		m.stored[d], m.interval[d] = map[int64]thermowatt.Reading{}, 300
+		// Two days at irregular intervals, with gaps longer than twice
+		// the expected interval; some readings without power.
+		for at := time.Duration(0); at < 48*time.Hour; at += time.Duration(30+rng.IntN(800)) * time.Second {
+			r := thermowatt.Reading{DeviceID: d, RecordedAt: base.Add(at).Truncate(time.Microsecond),
+				Temperature: f(math.Round(rng.Float64()*3000) / 100)}
+			if rng.IntN(6) > 0 {
+				r.PowerMW = f(math.Round(rng.Float64()*500000) / 100)
+			}
+			if rng.IntN(3) == 0 {
+				r.Payload = json.RawMessage(pressurePayloads[rng.IntN(len(pressurePayloads))].payload)
+			}
+			pool = append(pool, r)
+		}
+	}
+	pick := func(n int) []thermowatt.Reading {
+		out := make([]thermowatt.Reading, n)
+		for i := range out {
+			out[i] = pool[rng.IntN(len(pool))]
+		}
+		return out
+	}
+	store1 := func(rs []thermowatt.Reading) {
+		m.add(rs, insert(t, s, rs, base))
+	}
+	for round := range 40 {
+		switch round % 4 {
+		case 0, 1: // a device's single reading, or a few
+			store1(pick(1 + rng.IntN(3)))
+		case 2: // a backfill: large, out of order, with repeats
+			store1(pick(150 + rng.IntN(100)))
+		case 3: // several batches at once, all of one device
+			var wg sync.WaitGroup
+			for range 4 {
+				var rs []thermowatt.Reading
+				for _, r := range pick(60) {
+					r.DeviceID = "e1"
+					rs = append(rs, r)
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					res, err := s.InsertReadings(t.Context(), rs, base)
+					if err != nil {
+						t.Errorf("InsertReadings: %v", err)
+						return
+					}
+					m.add(rs, res)
+				}()
+			}
+			wg.Wait()
+		}
+		if round%10 == 9 {
+			compareRollups(t, s, m, fmt.Sprintf("after round %d", round))
+		}
+	}
+	if err := s.SetExpectedInterval(t.Context(), "e2", 120); err != nil {
+		t.Fatal(err)
+	}
+	m.interval["e2"] = 120
+	compareRollups(t, s, m, "after e2's interval became 120 s")
+
+	// Everything, so that the hours are dense: e2's readings now joined
+	// only across gaps of up to 240 s.
+	for start := 0; start < len(pool); start += 200 {
+		store1(pool[start:min(start+200, len(pool))])
+	}
+	for _, r := range pool { // and one at a time, the path of single readings
+		if r.DeviceID == "e2" && rng.IntN(4) == 0 {
+			store1([]thermowatt.Reading{r})
+		}
+	}
+	compareRollups(t, s, m, "after every reading")
+
+	cutoff := base.Add(17*time.Hour + 23*time.Minute + 7*time.Second)
+	for {
+		n, err := s.DeleteReadingsBefore(t.Context(), cutoff, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	for _, d := range devices {
+		for at := range m.stored[d] {
+			if at < cutoff.UnixMicro() {
+				delete(m.stored[d], at)
+			}
+		}
+	}
+	compareRollups(t, s, m, "after retention")
+}
+
+// A device drawing a steady 1 W, reading every 5 minutes for two days
+// with a 20-minute outage: 24 Wh on the first day, the outage's missing
+// share off the second, in every zone's buckets.
+func testEnergyOfAConstantLoad(t *testing.T, s store.Store) {
+	day := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	var rs []thermowatt.Reading
+	for at := time.Duration(0); at <= 48*time.Hour; at += 5 * time.Minute {
+		if at > 30*time.Hour && at < 30*time.Hour+20*time.Minute {
+			continue // readings at 30:00 and 30:20, 20 minutes apart: not joined
+		}
+		rs = append(rs, thermowatt.Reading{DeviceID: "w1", RecordedAt: day.Add(at), PowerMW: f(1000)})
+	}
+	insert(t, s, rs, day)
+	got, err := store.Energy(t.Context(), s, store.EnergyQuery{DeviceID: "w1", From: day, To: day.Add(48 * time.Hour), Bucket: store.EnergyDay})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.EnergyPoint{{Start: day, Wh: 24, Coverage: 1}, {Start: day.Add(24 * time.Hour), Wh: 24 - 20.0/60, Coverage: 1 - 20.0/60/24}}
+	if len(got) != 2 {
+		t.Fatalf("Energy = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if !got[i].Start.Equal(want[i].Start) || math.Abs(got[i].Wh-want[i].Wh) > 1e-9 || math.Abs(got[i].Coverage-want[i].Coverage) > 1e-12 {
+			t.Errorf("Energy[%d] = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = store.Energy(t.Context(), s, store.EnergyQuery{DeviceID: "w1", From: day, To: day.Add(time.Hour), Bucket: store.EnergyDay, Location: tokyo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Tokyo's 20 November runs from 19 November 15:00 UTC, and the
+	// readings start 9 hours into it: 15 of its hours are known.
+	if len(got) != 1 || !got[0].Start.Equal(day.Add(-9*time.Hour)) || math.Abs(got[0].Wh-15) > 1e-9 || math.Abs(got[0].Coverage-15.0/24) > 1e-12 {
+		t.Errorf("Energy in Tokyo = %+v, want one day from %v with 15 Wh, coverage 15/24", got, day.Add(-9*time.Hour))
+	}
+	if _, err := store.Energy(t.Context(), s, store.EnergyQuery{DeviceID: "w1", From: day, To: day.Add(time.Hour), Bucket: "week"}); err == nil {
+		t.Error("Energy with bucket week: no error")
+	}
+	kolkata, _ := time.LoadLocation("Asia/Kolkata")
+	if _, err := store.Energy(t.Context(), s, store.EnergyQuery{DeviceID: "w1", From: day, To: day.Add(time.Hour), Bucket: store.EnergyDay, Location: kolkata}); err == nil {
+		t.Error("Energy per day in Asia/Kolkata (UTC+5:30): no error")
+	}
+}
