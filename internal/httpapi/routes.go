@@ -33,6 +33,7 @@ func addRoutes(mux *http.ServeMux, d Deps, authed guard, desired *desiredCache) 
 	mux.Handle("POST /api/measurements", writer(handlePostMeasurements(in, desired)))
 	mux.Handle("GET /api/measurements", reader(handleGetMeasurements(st)))
 	mux.Handle("GET /api/measurements/series", reader(handleSeries(st, st, now)))
+	mux.Handle("GET /api/measurements/energy", reader(handleEnergy(st, st, now)))
 	mux.Handle("POST /api/raw-measurements", writer(handlePostRaw(in, st)))
 
 	mux.Handle("GET /api/devices", reader(handleListDevices(st, view)))

@@ -14,6 +14,14 @@
   const DEVICE_REFRESH_MS = 60e3;
   const RANGES = { '1h': 3600e3, '24h': 86400e3, '7d': 7 * 86400e3, '30d': 30 * 86400e3 };
   const DEFAULT_RANGE = '24h';
+  // The device page's energy bars cover at least this much (the page's
+  // range when longer), one bar per day.
+  const ENERGY_MIN_RANGE = 30 * 86400e3;
+  // The device list asks for today's energy of at most this many devices
+  // (the first rows), this many requests at a time, so that a large fleet
+  // costs the server a bounded amount of work per refresh.
+  const ENERGY_LIST_MAX = 50;
+  const ENERGY_CONCURRENCY = 4;
   // Every chartable field of a reading, as the series endpoint names it.
   // `always`: drawn even without data (the power metrics every node has); the others
   // only when the range holds some.
@@ -35,7 +43,7 @@
   };
 
   // What tests (web/tests) read: the uPlot instance of each chart.
-  const exposed = { charts: {}, refreshes: 0 };
+  const exposed = { charts: {}, refreshes: 0, energy: null };
   window.thermowatt = exposed;
 
   let token = localStorage.getItem(TOKEN_KEY) || '';
@@ -43,6 +51,12 @@
   let alertsSupported = true;
   let view = null; // what is on screen: {name:'list'} or {name:'device', id, range, from, to}
   let charts = {}; // metric key -> {u, box}
+  // Energy buckets follow the browser's calendar; a zone the server cannot
+  // bucket by (unknown to it, or not a whole number of hours from UTC) is
+  // replaced by UTC for the rest of the visit.
+  let energyTZ = browserZone();
+  let energySupported = true;
+  const todayShown = new Map(); // device id -> its Today cell's last text, kept through refreshes
 
   // --- API ---------------------------------------------------------------
 
@@ -272,12 +286,20 @@
     hideViews();
     renderAlerts(alerts);
     const tbody = $('#devices tbody');
-    tbody.replaceChildren(...devs.items.map((d, i) => deviceRow(d, latest[i])));
+    const rows = devs.items.map((d, i) => deviceRow(d, latest[i]));
+    tbody.replaceChildren(...rows);
+    // Beyond the first ENERGY_LIST_MAX rows today's energy is not asked for.
+    for (const tr of rows.slice(ENERGY_LIST_MAX)) tr.querySelector('.energy-today').replaceChildren('–');
     $('#devices').hidden = devs.items.length === 0;
     $('#no-devices').hidden = devs.items.length !== 0;
     $('#list-updated').textContent = devs.items.length + (devs.items.length === 1 ? ' device' : ' devices');
     $('#list').hidden = false;
     document.title = 'thermowatt';
+    if (!energySupported) {
+      for (const tr of rows) tr.querySelector('.energy-today').replaceChildren('–');
+      return;
+    }
+    await todaysEnergy(rows.map((tr) => ({ id: tr.dataset.device, cell: tr.querySelector('.energy-today') })));
   }
 
   // The fleet columns: what the device runs, the settings revision it
@@ -328,6 +350,7 @@
       cell('Voltage', withUnit(v('voltage_v'), METRICS[1]), 'num'),
       cell('Current', withUnit(v('current_ma'), METRICS[2]), 'num'),
       cell('Power', withUnit(v('power_mw'), METRICS[3]), 'num'),
+      cell('Today', todayShown.get(d.id) || '…', 'num energy-today'),
       cell('Queue', health.queue_depth == null ? '–' : String(health.queue_depth), 'num'),
       cell('Dropped', health.dropped == null ? '–' : String(health.dropped), 'num'),
       cell('Firmware', firmwareText(d, health)),
@@ -378,13 +401,20 @@
   async function showDevice(v) {
     const { from, to } = rangeOf(v);
     const q = 'deviceId=' + encodeURIComponent(v.id) + '&from=' + new Date(from).toISOString() + '&to=' + new Date(to).toISOString();
-    const [devs, series, alerts] = await Promise.all([
+    const energyFrom = Math.min(from, to - ENERGY_MIN_RANGE);
+    const [devs, series, alerts, energy] = await Promise.all([
       getJSON('/api/devices'),
       getJSON('/api/measurements/series?' + q).catch((e) => {
         if (e.status === 404) return null; // unknown device
         throw e;
       }),
       loadAlerts(),
+      // The bars are extra: a failure shows in their place, not instead of
+      // the charts.
+      loadEnergy(v.id, energyFrom, to, 'day').catch((e) => {
+        if (e instanceof AuthError) throw e;
+        return { error: e.message };
+      }),
     ]);
     if (view !== v) return; // the user moved on meanwhile
     hideViews();
@@ -402,6 +432,7 @@
     }
     $('#device').hidden = false;
     renderAlerts(alerts, v.id);
+    renderEnergy(series ? energy : null);
     if (!series) {
       destroyCharts();
       $('#charts').replaceChildren(el('p', { className: 'empty' }, 'No device "' + v.id + '". ', el('a', { href: '#/' }, 'Back to the list')));
@@ -415,6 +446,85 @@
       ' (average line, min–max band)';
     if (typeof window.uPlot !== 'function') return; // the notice at the top says why
     drawCharts(points, series.bucketSeconds, from, to);
+  }
+
+  function browserZone() {
+    try {
+      return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+    } catch (e) {
+      return 'UTC';
+    }
+  }
+
+  // loadEnergy asks for one device's energy per bucket in energyTZ,
+  // falling back to UTC once when the server refuses the zone. It answers
+  // null when the server has no energy endpoint (an older version).
+  async function loadEnergy(id, from, to, bucket) {
+    if (!energySupported) return null;
+    const q = (tz) => '/api/measurements/energy?deviceId=' + encodeURIComponent(id) + '&bucket=' + bucket +
+      '&tz=' + encodeURIComponent(tz) + '&from=' + new Date(from).toISOString() + '&to=' + new Date(to).toISOString();
+    const tz = energyTZ; // requests in flight together may all meet the refusal
+    try {
+      return await getJSON(q(tz));
+    } catch (e) {
+      if (e.status === 400 && tz !== 'UTC' && /\btz=/.test(e.message)) {
+        energyTZ = 'UTC';
+        return getJSON(q('UTC'));
+      }
+      if (e.status === 404 && /no such endpoint/.test(e.message)) {
+        energySupported = false;
+        return null;
+      }
+      throw e;
+    }
+  }
+
+  // energyText formats watt-hours, in kWh from 10 kWh on.
+  function energyText(wh) {
+    if (wh == null) return '–';
+    return Math.abs(wh) >= 10000 ? fmt(wh / 1000, 2) + ' kWh' : fmt(wh, Math.abs(wh) >= 100 ? 0 : 1) + ' Wh';
+  }
+
+  // todaysEnergy fills the Today cell of each listed row: today's
+  // watt-hours in energyTZ, '–' when unknown. from is a second before now:
+  // the server widens it to the start of its day, in the zone it uses.
+  async function todaysEnergy(rows) {
+    const now = Date.now();
+    const queue = rows.slice(0, ENERGY_LIST_MAX);
+    const worker = async () => {
+      for (let row = queue.shift(); row; row = queue.shift()) {
+        let item = null;
+        try {
+          const ans = await loadEnergy(row.id, now - 1000, now, 'day');
+          item = ans && ans.items.length ? ans.items[ans.items.length - 1] : null;
+        } catch (e) {
+          if (e instanceof AuthError) throw e;
+        }
+        const cell = row.cell;
+        if (!item || item.coverage === 0) {
+          cell.replaceChildren('–');
+          cell.title = 'no power readings today';
+          todayShown.set(row.id, '–');
+          continue;
+        }
+        todayShown.set(row.id, energyText(item.wh));
+        cell.replaceChildren(energyText(item.wh));
+        cell.dataset.wh = String(item.wh);
+        const start = Date.parse(item.start);
+        const elapsed = Math.max(1, now - start);
+        const dayLength = nextDay(start) - start;
+        const share = Math.min(1, item.coverage * dayLength / elapsed);
+        cell.title = 'since ' + new Date(start).toLocaleString() + (share < 0.995 ? ' · readings cover ' + Math.round(share * 100) + ' % of it' : '');
+      }
+    };
+    await Promise.all(Array.from({ length: ENERGY_CONCURRENCY }, worker));
+  }
+
+  // nextDay is the start of the next calendar day after the day starting at
+  // ms, in the browser's zone (23 or 25 hours away across a DST change).
+  function nextDay(ms) {
+    const d = new Date(ms);
+    return new Date(d.getFullYear(), d.getMonth(), d.getDate() + 1).getTime();
   }
 
   function plural(n, word) {
@@ -473,6 +583,62 @@
       }
     });
     return { x, data };
+  }
+
+  // renderEnergy draws one bar per day. A day whose readings do not cover
+  // it all is drawn faded (its Wh is only the covered part), a day without
+  // any as a grey stub; hovering a bar tells its day, Wh and coverage.
+  function renderEnergy(ans) {
+    const box = $('#energy');
+    exposed.energy = ans && ans.items ? ans.items : null;
+    box.hidden = !ans;
+    if (!ans) return;
+    const note = $('#energy-note');
+    const svg = $('#energy-bars');
+    if (ans.error) {
+      svg.replaceChildren();
+      $('#energy-total').textContent = '';
+      $('#energy-first').textContent = $('#energy-max').textContent = $('#energy-last').textContent = '';
+      note.textContent = 'Energy is not available: ' + ans.error;
+      return;
+    }
+    const items = ans.items;
+    const known = items.filter((it) => it.coverage > 0);
+    const max = Math.max(0, ...known.map((it) => it.wh));
+    const total = known.reduce((n, it) => n + it.wh, 0);
+    const SLOT = 10, H = 100;
+    svg.setAttribute('viewBox', '0 0 ' + Math.max(1, items.length * SLOT) + ' ' + H);
+    const ns = 'http://www.w3.org/2000/svg';
+    // A day's start is midnight in the zone the server used: the browser's,
+    // or UTC when it fell back.
+    const dayOpts = { weekday: 'short', month: 'short', day: 'numeric' };
+    if (ans.tz === 'UTC') dayOpts.timeZone = 'UTC';
+    const dayText = (it) => new Date(Date.parse(it.start)).toLocaleDateString(undefined, dayOpts);
+    svg.replaceChildren(...items.map((it, i) => {
+      const r = document.createElementNS(ns, 'rect');
+      const h = it.coverage === 0 ? 1.5 : max > 0 ? Math.max(1.5, (Math.max(0, it.wh) / max) * (H - 2)) : 1.5;
+      r.setAttribute('x', String(i * SLOT + 1));
+      r.setAttribute('width', String(SLOT - 2));
+      r.setAttribute('y', String(H - h));
+      r.setAttribute('height', String(h));
+      r.setAttribute('class', 'bar' + (it.coverage === 0 ? ' unknown' : it.coverage < 0.995 ? ' partial' : ''));
+      r.dataset.start = it.start;
+      r.dataset.wh = String(it.wh);
+      r.dataset.coverage = String(it.coverage);
+      const title = document.createElementNS(ns, 'title');
+      title.textContent = dayText(it) + ': ' + (it.coverage === 0 ? 'no power readings' :
+        energyText(it.wh) + (it.coverage < 0.995 ? ' over ' + Math.round(it.coverage * 100) + ' % of the day (the rest has no readings)' : ''));
+      r.append(title);
+      return r;
+    }));
+    const zone = ans.tz === 'UTC' ? ' (UTC days)' : '';
+    $('#energy-title').textContent = 'Energy per day' + zone;
+    $('#energy-total').textContent = known.length ? 'total ' + energyText(total) : '';
+    $('#energy-first').textContent = items.length ? dayText(items[0]) : '';
+    $('#energy-max').textContent = max > 0 ? 'highest ' + energyText(max) : '';
+    $('#energy-last').textContent = items.length ? dayText(items[items.length - 1]) : '';
+    note.textContent = known.length ? 'Faded: days readings cover only in part (their energy counts that part only); grey: no power readings.' :
+      'No power readings in these days.';
   }
 
   function destroyCharts() {

@@ -136,9 +136,14 @@ after(async () => {
 });
 
 // page opens a fresh browser context (empty localStorage) and fails the
-// test on any script error or Content-Security-Policy violation.
-async function page(t, viewport) {
-  const ctx = await browser.newContext({ viewport: viewport || { width: 1280, height: 900 }, acceptDownloads: true });
+// test on any script error or Content-Security-Policy violation. opts:
+// timezoneId, the browser's zone; refusedZone, that the server is expected
+// to refuse it for energy (a 400 the page recovers from).
+async function page(t, viewport, opts = {}) {
+  const ctx = await browser.newContext({
+    viewport: viewport || { width: 1280, height: 900 }, acceptDownloads: true,
+    ...(opts.timezoneId ? { timezoneId: opts.timezoneId } : {}),
+  });
   const p = await ctx.newPage();
   const problems = [];
   p.on('pageerror', (e) => problems.push('page error: ' + e.message));
@@ -146,7 +151,8 @@ async function page(t, viewport) {
     // Expected: 401/403 while signing in, and 404 from /api/alerts on a
     // server without alerts (the panel is then left out).
     const expected = /Failed to load resource: the server responded with a status of 40[13]/.test(m.text()) ||
-      (/status of 404/.test(m.text()) && (m.location().url || '').includes('/api/alerts'));
+      (/status of 404/.test(m.text()) && (m.location().url || '').includes('/api/alerts')) ||
+      (opts.refusedZone && /status of 400/.test(m.text()) && (m.location().url || '').includes('/api/measurements/energy'));
     if (m.type() === 'error' && !expected) {
       problems.push('console error: ' + m.text());
     }
@@ -209,11 +215,12 @@ test('device list shows each device with status, last seen, latest values and he
   assert.equal(cells[4], last.payload.voltage_v.toFixed(3) + 'V');
   assert.equal(cells[5], last.payload.current_ma.toFixed(1) + 'mA');
   assert.equal(cells[6], last.payload.power_mw.toFixed(1) + 'mW');
-  assert.equal(cells[7], '7', 'queue depth from device health');
-  assert.equal(cells[8], '2', 'dropped readings from device health');
-  assert.equal(cells[9], 'test', 'running firmware from device health');
-  assert.equal(cells[10], '–/0', 'settings revision: never applied, none set');
-  assert.equal(cells[11], '–', 'no update reported');
+  assert.equal(cells[8], '7', 'queue depth from device health');
+  assert.equal(cells[9], '2', 'dropped readings from device health');
+  assert.equal(cells[10], 'test', 'running firmware from device health');
+  assert.equal(cells[11], '–/0', 'settings revision: never applied, none set');
+  assert.equal(cells[12], '–', 'no update reported');
+  await checkToday(p, row, DEVICE);
   assert.ok(await p.locator('#alerts').isHidden(), 'no open alerts: no alert panel');
   await p.screenshot({ path: path.join(SHOTS, 'dashboard-list.png'), fullPage: true });
 });
@@ -290,6 +297,89 @@ test('device charts draw every reading, show the outage as a gap, hover values w
   await p.waitForFunction(() => window.thermowatt.charts.temperature.data[1].filter((v) => v != null).length < 144);
   const info = await p.locator('#range-info').textContent();
   assert.match(info, new RegExp(`${sent.length} readings in \\d+ points of 30 min`));
+});
+
+// todayOf is today's energy of a device as the API answers it in zone.
+async function todayOf(id, zone) {
+  const now = Date.now();
+  const ans = await call('GET', `/api/measurements/energy?deviceId=${id}&bucket=day&tz=${encodeURIComponent(zone)}` +
+    `&from=${new Date(now - 1000).toISOString()}&to=${new Date(now).toISOString()}`, reader);
+  return ans.items[ans.items.length - 1];
+}
+
+// checkToday: the Today cell of a listed device holds today's Wh in the
+// browser's zone, as the API answers it, or '–' when nothing is known.
+async function checkToday(p, row, id, zone) {
+  const cell = row.locator('td.energy-today');
+  await p.waitForFunction((el) => el.textContent !== '…', await cell.elementHandle());
+  zone = zone || await p.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+  const want = await todayOf(id, zone);
+  const text = await cell.textContent();
+  if (want.coverage === 0) {
+    assert.equal(text, '–', `${id}: no readings today, want a dash`);
+    return;
+  }
+  assert.match(text, /^[\d.,]+ k?Wh$/, `${id}: today's energy ${text}`);
+  const shown = Number(await cell.getAttribute('data-wh'));
+  assert.ok(Math.abs(shown - want.wh) < 1e-6, `${id}: today ${shown} Wh shown, the API says ${want.wh}`);
+}
+
+test('energy: daily bars in the browser\'s zone on the device page, today\'s Wh in the list', async (t) => {
+  const zone = 'Asia/Tokyo';
+  const p = await page(t, null, { timezoneId: zone });
+  const asked = [];
+  p.on('request', (r) => { if (r.url().includes('/api/measurements/energy')) asked.push(new URL(r.url()).searchParams); });
+  await p.goto(base + '/#token=' + encodeURIComponent(reader));
+  await p.locator('#list').waitFor();
+  await loaded(p);
+  assert.equal(await p.locator('#devices th').nth(7).textContent(), 'Today');
+  for (const id of [DEVICE, OTHER]) await checkToday(p, p.locator(`#devices tr[data-device="${id}"]`), id, zone);
+  assert.ok(asked.length >= 2 && asked.every((q) => q.get('tz') === zone && q.get('bucket') === 'day'),
+    'the list asks for days in the browser\'s zone: ' + asked.map(String).join(' '));
+
+  await p.click(`#devices tr[data-device="${DEVICE}"] a`);
+  await p.locator('#device').waitFor();
+  await p.waitForFunction(() => window.thermowatt.energy && document.querySelectorAll('#energy rect.bar').length > 0);
+  const items = await p.evaluate(() => window.thermowatt.energy);
+  const bars = await p.locator('#energy rect.bar').evaluateAll((rs) => rs.map((r) => ({
+    start: r.dataset.start, wh: Number(r.dataset.wh), coverage: Number(r.dataset.coverage),
+    height: Number(r.getAttribute('height')), cls: r.getAttribute('class'), title: r.querySelector('title').textContent,
+  })));
+  // The 24 h page still shows 30 days of bars: the days touching them.
+  assert.ok(bars.length >= 30 && bars.length <= 32, `${bars.length} bars, want one per day of the last 30`);
+  assert.equal(bars.length, items.length);
+  assert.ok(bars.every((b) => b.start.endsWith('+09:00')), 'days start at midnight in Tokyo');
+  const withData = bars.filter((b) => b.coverage > 0);
+  assert.ok(withData.length >= 1 && withData.length <= 2, `${withData.length} days with readings, want the one or two the 12 hours span`);
+  // Twelve hours with a two-hour outage cover a day only in part: faded,
+  // and the tooltip says how much.
+  for (const b of withData) {
+    assert.match(b.cls, /\bpartial\b/);
+    assert.ok(b.height > 1.5, 'a day with energy has a bar');
+    assert.match(b.title, /Wh over \d+ % of the day/);
+  }
+  assert.ok(bars.filter((b) => b.coverage === 0).every((b) => /\bunknown\b/.test(b.cls)), 'days without readings are stubs');
+  const total = withData.reduce((n, b) => n + b.wh, 0);
+  const api = await call('GET', `/api/measurements/energy?deviceId=${DEVICE}&tz=${zone}&from=${bars[0].start.replace('+', '%2B')}` +
+    `&to=${new Date(Date.now()).toISOString()}`, reader);
+  const apiTotal = api.items.reduce((n, it) => n + it.wh, 0);
+  assert.ok(total > 0 && Math.abs(total - apiTotal) < 1e-6, `bars total ${total} Wh, the API ${apiTotal}`);
+  assert.match(await p.locator('#energy-total').textContent(), /^total [\d.,]+ k?Wh$/);
+  await p.screenshot({ path: path.join(SHOTS, 'dashboard-energy.png'), fullPage: true });
+});
+
+test('energy: a zone the server cannot bucket by days falls back to UTC', async (t) => {
+  // India is UTC+05:30: its days do not start on a UTC hour.
+  const p = await page(t, null, { timezoneId: 'Asia/Kolkata', refusedZone: true });
+  await p.goto(base + '/#token=' + encodeURIComponent(reader));
+  await p.locator('#list').waitFor();
+  await loaded(p);
+  await checkToday(p, p.locator(`#devices tr[data-device="${DEVICE}"]`), DEVICE, 'UTC');
+  await p.click(`#devices tr[data-device="${DEVICE}"] a`);
+  await p.waitForFunction(() => window.thermowatt.energy && document.querySelectorAll('#energy rect.bar').length > 0);
+  const starts = await p.locator('#energy rect.bar').evaluateAll((rs) => rs.map((r) => r.dataset.start));
+  assert.ok(starts.every((s) => s.endsWith('T00:00:00Z')), 'UTC days: ' + starts.slice(0, 3).join(' '));
+  assert.match(await p.locator('#energy-title').textContent(), /UTC days/);
 });
 
 test('custom range shows only the readings inside it', async (t) => {

@@ -1,0 +1,201 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/rollup"
+	"github.com/thermowatt/thermowatt/internal/store"
+)
+
+// Energy answers GET /api/measurements/energy: one device's energy per
+// calendar hour, day or month in a time zone, from the hourly roll-ups, so
+// a year of days costs a few thousand summary rows rather than a hundred
+// thousand readings.
+const (
+	// defaultEnergyRange is used when from is not given: a month of days,
+	// what the dashboard's bar chart shows.
+	defaultEnergyRange  = 30 * 24 * time.Hour
+	defaultEnergyBucket = store.EnergyDay
+)
+
+// energyJSON is one bucket of the answer.
+type energyJSON struct {
+	Start    string  `json:"start"` // RFC 3339 in the zone asked for, so a day reads as that day
+	Wh       float64 `json:"wh"`
+	Coverage float64 `json:"coverage"`
+}
+
+type energyAnswer struct {
+	DeviceID string       `json:"deviceId"`
+	Bucket   string       `json:"bucket"`
+	TZ       string       `json:"tz"`
+	From     string       `json:"from"`
+	To       string       `json:"to"`
+	Items    []energyJSON `json:"items"`
+}
+
+func handleEnergy(rollups store.Rollups, devices store.Devices, now func() time.Time) http.Handler {
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		v := r.URL.Query()
+		q := store.EnergyQuery{DeviceID: v.Get("deviceId"), Bucket: defaultEnergyBucket, Location: time.UTC}
+		if q.DeviceID == "" {
+			return errorf(http.StatusBadRequest, "deviceId is required: GET /api/measurements/energy?deviceId=esp32-node-01")
+		}
+		format := v.Get("format")
+		if format != "" && format != "json" && format != "csv" {
+			return errorf(http.StatusBadRequest, fmt.Sprintf("format=%q must be json or csv", format))
+		}
+		if s := v.Get("bucket"); s != "" {
+			b, err := store.ParseEnergyBucket(s)
+			if err != nil {
+				return errorf(http.StatusBadRequest, fmt.Sprintf("bucket=%q must be hour, day or month", s))
+			}
+			q.Bucket = b
+		}
+		tz := "UTC"
+		if s := v.Get("tz"); s != "" {
+			loc, err := loadZone(s)
+			if err != nil {
+				return errorf(http.StatusBadRequest, fmt.Sprintf("tz=%q is not an IANA time zone such as Asia/Tokyo, Europe/Berlin or UTC", s))
+			}
+			q.Location, tz = loc, s
+		}
+		q.To = now()
+		for _, bound := range []struct {
+			name string
+			dst  *time.Time
+		}{{"from", &q.From}, {"to", &q.To}} {
+			if s := v.Get(bound.name); s != "" {
+				t, err := time.Parse(time.RFC3339Nano, s)
+				if err != nil {
+					return errorf(http.StatusBadRequest, fmt.Sprintf("%s=%q is not an RFC 3339 time such as 2025-02-05T09:30:00Z", bound.name, s))
+				}
+				*bound.dst = t
+			}
+		}
+		if v.Get("from") == "" {
+			q.From = q.To.Add(-defaultEnergyRange)
+		}
+		if !q.From.Before(q.To) {
+			return errorf(http.StatusBadRequest, "from must be before to")
+		}
+		if err := checkEnergyBuckets(q, tz); err != nil {
+			return err
+		}
+		if _, err := devices.GetDevice(r.Context(), q.DeviceID); errors.Is(err, thermowatt.ErrNotFound) {
+			return errorf(http.StatusNotFound, fmt.Sprintf("no device %q (GET /api/devices lists them)", q.DeviceID))
+		} else if err != nil {
+			return storeError(err)
+		}
+		src := &rollupSource{Rollups: rollups}
+		pts, err := store.Energy(r.Context(), src, q)
+		if err != nil {
+			if src.err != nil { // the database, not the question
+				return storeError(err)
+			}
+			return errorf(http.StatusBadRequest, err.Error())
+		}
+		items := make([]energyJSON, len(pts))
+		for i, p := range pts {
+			items[i] = energyJSON{Start: p.Start.Format(time.RFC3339), Wh: roundMicro(p.Wh), Coverage: roundMicro(p.Coverage)}
+		}
+		if format == "csv" {
+			writeEnergyCSV(w, items)
+			return nil
+		}
+		ans := energyAnswer{DeviceID: q.DeviceID, Bucket: string(q.Bucket), TZ: tz, Items: items,
+			From: floorEnergy(q.From.In(q.Location), q.Bucket).Format(time.RFC3339)}
+		ans.To = ans.From
+		if len(pts) > 0 {
+			ans.To = stepEnergy(pts[len(pts)-1].Start, q.Bucket).Format(time.RFC3339)
+		}
+		writeJSON(w, http.StatusOK, ans)
+		return nil
+	})
+}
+
+// loadZone is time.LoadLocation for IANA names only: "Local" would be the
+// server's own zone, which a client cannot know.
+func loadZone(name string) (*time.Location, error) {
+	if name == "Local" {
+		return nil, errors.New("not an IANA name")
+	}
+	return time.LoadLocation(name)
+}
+
+// checkEnergyBuckets lays the buckets out as store.Energy does, to refuse
+// what it would refuse with a message naming the parameters at fault.
+func checkEnergyBuckets(q store.EnergyQuery, tz string) *Error {
+	n := 0
+	for t := floorEnergy(q.From.In(q.Location), q.Bucket); t.Before(q.To); t = stepEnergy(t, q.Bucket) {
+		if t.UnixMicro()%int64(rollup.Width/time.Microsecond) != 0 {
+			_, off := t.Zone()
+			return errorf(http.StatusBadRequest, fmt.Sprintf("tz=%q is %s from UTC at %s, not a whole number of hours, and energy is kept per UTC hour: use bucket=hour or a whole-hour zone such as UTC",
+				tz, time.Duration(off)*time.Second, t.Format(time.RFC3339)))
+		}
+		if n++; n > store.MaxEnergyBuckets {
+			return errorf(http.StatusBadRequest, fmt.Sprintf("from=%s to=%s makes more than %d %s buckets: ask for a shorter range or a wider bucket",
+				q.From.Format(time.RFC3339), q.To.Format(time.RFC3339), store.MaxEnergyBuckets, q.Bucket))
+		}
+	}
+	return nil
+}
+
+// floorEnergy and stepEnergy are the calendar arithmetic of store.Energy's
+// buckets, for the answer's from and to.
+func floorEnergy(t time.Time, b store.EnergyBucket) time.Time {
+	switch b {
+	case store.EnergyDay:
+		return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, t.Location())
+	case store.EnergyMonth:
+		return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, t.Location())
+	}
+	return t.Truncate(time.Hour)
+}
+
+func stepEnergy(t time.Time, b store.EnergyBucket) time.Time {
+	switch b {
+	case store.EnergyDay:
+		return time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, t.Location())
+	case store.EnergyMonth:
+		return time.Date(t.Year(), t.Month()+1, 1, 0, 0, 0, 0, t.Location())
+	}
+	return t.Add(time.Hour)
+}
+
+// rollupSource notes whether the store failed, which tells a database
+// error from a question store.Energy refuses.
+type rollupSource struct {
+	store.Rollups
+	err error
+}
+
+func (s *rollupSource) RollupHours(ctx context.Context, q store.RollupQuery) ([]rollup.Row, error) {
+	rows, err := s.Rollups.RollupHours(ctx, q)
+	s.err = err
+	return rows, err
+}
+
+// roundMicro drops the float noise of summing many trapezoids (23.999999999999996
+// Wh for a day at 1 W): no sensor measures to a millionth of a watt-hour.
+func roundMicro(v float64) float64 {
+	return math.Round(v*1e6) / 1e6
+}
+
+func writeEnergyCSV(w http.ResponseWriter, items []energyJSON) {
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="energy.csv"`)
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"start", "wh", "coverage"})
+	for _, it := range items {
+		_ = cw.Write([]string{it.Start, num(&it.Wh), num(&it.Coverage)})
+	}
+	cw.Flush()
+}
