@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/thermowatt/thermowatt"
-	"github.com/thermowatt/thermowatt/internal/rollup"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -55,7 +53,7 @@ func handleEnergy(rollups store.Rollups, devices store.Devices, now func() time.
 		if s := v.Get("bucket"); s != "" {
 			b, err := store.ParseEnergyBucket(s)
 			if err != nil {
-				return errorf(http.StatusBadRequest, fmt.Sprintf("bucket=%q must be hour, day or month", s))
+				return errorf(http.StatusBadRequest, err.Error())
 			}
 			q.Bucket = b
 		}
@@ -83,24 +81,17 @@ func handleEnergy(rollups store.Rollups, devices store.Devices, now func() time.
 		if v.Get("from") == "" {
 			q.From = q.To.Add(-defaultEnergyRange)
 		}
-		if !q.From.Before(q.To) {
-			return errorf(http.StatusBadRequest, "from must be before to")
-		}
-		if err := checkEnergyBuckets(q, tz); err != nil {
-			return err
-		}
 		if _, err := devices.GetDevice(r.Context(), q.DeviceID); errors.Is(err, thermowatt.ErrNotFound) {
 			return errorf(http.StatusNotFound, fmt.Sprintf("no device %q (GET /api/devices lists them)", q.DeviceID))
 		} else if err != nil {
 			return storeError(err)
 		}
-		src := &rollupSource{Rollups: rollups}
-		pts, err := store.Energy(r.Context(), src, q)
-		if err != nil {
-			if src.err != nil { // the database, not the question
-				return storeError(err)
-			}
-			return errorf(http.StatusBadRequest, err.Error())
+		pts, err := store.Energy(r.Context(), rollups, q)
+		var bad *store.EnergyQueryError
+		if errors.As(err, &bad) {
+			return errorf(http.StatusBadRequest, bad.Msg)
+		} else if err != nil {
+			return storeError(err)
 		}
 		items := make([]energyJSON, len(pts))
 		for i, p := range pts {
@@ -111,10 +102,10 @@ func handleEnergy(rollups store.Rollups, devices store.Devices, now func() time.
 			return nil
 		}
 		ans := energyAnswer{DeviceID: q.DeviceID, Bucket: string(q.Bucket), TZ: tz, Items: items,
-			From: floorEnergy(q.From.In(q.Location), q.Bucket).Format(time.RFC3339)}
+			From: q.Bucket.Floor(q.From.In(q.Location)).Format(time.RFC3339)}
 		ans.To = ans.From
 		if len(pts) > 0 {
-			ans.To = stepEnergy(pts[len(pts)-1].Start, q.Bucket).Format(time.RFC3339)
+			ans.To = q.Bucket.Next(pts[len(pts)-1].Start).Format(time.RFC3339)
 		}
 		writeJSON(w, http.StatusOK, ans)
 		return nil
@@ -128,59 +119,6 @@ func loadZone(name string) (*time.Location, error) {
 		return nil, errors.New("not an IANA name")
 	}
 	return time.LoadLocation(name)
-}
-
-// checkEnergyBuckets lays the buckets out as store.Energy does, to refuse
-// what it would refuse with a message naming the parameters at fault.
-func checkEnergyBuckets(q store.EnergyQuery, tz string) *Error {
-	n := 0
-	for t := floorEnergy(q.From.In(q.Location), q.Bucket); t.Before(q.To); t = stepEnergy(t, q.Bucket) {
-		if t.UnixMicro()%int64(rollup.Width/time.Microsecond) != 0 {
-			_, off := t.Zone()
-			return errorf(http.StatusBadRequest, fmt.Sprintf("tz=%q is %s from UTC at %s, not a whole number of hours, and energy is kept per UTC hour: use bucket=hour or a whole-hour zone such as UTC",
-				tz, time.Duration(off)*time.Second, t.Format(time.RFC3339)))
-		}
-		if n++; n > store.MaxEnergyBuckets {
-			return errorf(http.StatusBadRequest, fmt.Sprintf("from=%s to=%s makes more than %d %s buckets: ask for a shorter range or a wider bucket",
-				q.From.Format(time.RFC3339), q.To.Format(time.RFC3339), store.MaxEnergyBuckets, q.Bucket))
-		}
-	}
-	return nil
-}
-
-// floorEnergy and stepEnergy are the calendar arithmetic of store.Energy's
-// buckets, for the answer's from and to.
-func floorEnergy(t time.Time, b store.EnergyBucket) time.Time {
-	switch b {
-	case store.EnergyDay:
-		return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, t.Location())
-	case store.EnergyMonth:
-		return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, t.Location())
-	}
-	return t.Truncate(time.Hour)
-}
-
-func stepEnergy(t time.Time, b store.EnergyBucket) time.Time {
-	switch b {
-	case store.EnergyDay:
-		return time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, t.Location())
-	case store.EnergyMonth:
-		return time.Date(t.Year(), t.Month()+1, 1, 0, 0, 0, 0, t.Location())
-	}
-	return t.Add(time.Hour)
-}
-
-// rollupSource notes whether the store failed, which tells a database
-// error from a question store.Energy refuses.
-type rollupSource struct {
-	store.Rollups
-	err error
-}
-
-func (s *rollupSource) RollupHours(ctx context.Context, q store.RollupQuery) ([]rollup.Row, error) {
-	rows, err := s.Rollups.RollupHours(ctx, q)
-	s.err = err
-	return rows, err
 }
 
 // roundMicro drops the float noise of summing many trapezoids (23.999999999999996

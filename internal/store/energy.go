@@ -41,39 +41,44 @@ type EnergyPoint struct {
 	Coverage float64
 }
 
+// EnergyQueryError is a question Energy cannot answer (not a failure of
+// the database): its message says what to ask instead.
+type EnergyQueryError struct{ Msg string }
+
+func (e *EnergyQueryError) Error() string { return e.Msg }
+
 // Energy answers q from the hourly roll-ups: every bucket of the range,
 // oldest first, those without readings with Wh and Coverage 0. In a
 // Location whose offset from UTC is not a whole number of hours (India,
-// Nepal, parts of Australia) hours do not line up with the roll-ups' UTC
-// hours, and it returns an error saying so.
+// Nepal, parts of Australia) days and months do not line up with the
+// roll-ups' UTC hours, and it returns an *EnergyQueryError saying so, as
+// for a range of more than MaxEnergyBuckets.
 func Energy(ctx context.Context, rollups Rollups, q EnergyQuery) ([]EnergyPoint, error) {
 	loc := q.Location
 	if loc == nil {
 		loc = time.UTC
 	}
-	next, err := bucketStep(q.Bucket)
-	if err != nil {
+	if _, err := ParseEnergyBucket(string(q.Bucket)); err != nil {
 		return nil, err
 	}
 	if !q.From.Before(q.To) {
-		return nil, fmt.Errorf("from must be before to")
+		return nil, &EnergyQueryError{"from must be before to"}
 	}
-	start := bucketFloor(q.From.In(loc), q.Bucket)
 	var bounds []time.Time
-	for t := start; ; t = next(t) {
+	for t := q.Bucket.Floor(q.From.In(loc)); ; t = q.Bucket.Next(t) {
 		if t.UnixMicro()%int64(rollup.Width/time.Microsecond) != 0 {
-			return nil, fmt.Errorf("%s is %s from UTC there, not a whole number of hours, and energy is kept per UTC hour", loc, offsetOf(t))
+			_, off := t.Zone()
+			return nil, &EnergyQueryError{fmt.Sprintf("tz=%q is %s from UTC at %s, not a whole number of hours, and energy is kept per UTC hour: use bucket=hour or a whole-hour zone such as UTC",
+				loc.String(), time.Duration(off)*time.Second, t.Format(time.RFC3339))}
 		}
 		bounds = append(bounds, t)
 		if !t.Before(q.To) {
 			break
 		}
 		if len(bounds) > MaxEnergyBuckets {
-			return nil, fmt.Errorf("more than %d %s buckets: ask for a shorter range or a wider bucket", MaxEnergyBuckets, q.Bucket)
+			return nil, &EnergyQueryError{fmt.Sprintf("from=%s to=%s makes more than %d %s buckets: ask for a shorter range or a wider bucket",
+				q.From.Format(time.RFC3339), q.To.Format(time.RFC3339), MaxEnergyBuckets, q.Bucket)}
 		}
-	}
-	if len(bounds) < 2 { // From == To on a bucket's edge: that bucket
-		bounds = append(bounds, next(bounds[0]))
 	}
 	hours, err := rollups.RollupHours(ctx, RollupQuery{DeviceIDs: []string{q.DeviceID}, From: bounds[0], To: bounds[len(bounds)-1]})
 	if err != nil {
@@ -104,28 +109,15 @@ func Energy(ctx context.Context, rollups Rollups, q EnergyQuery) ([]EnergyPoint,
 
 // ParseEnergyBucket accepts hour, day or month.
 func ParseEnergyBucket(s string) (EnergyBucket, error) {
-	b := EnergyBucket(s)
-	if _, err := bucketStep(b); err != nil {
-		return "", err
+	switch b := EnergyBucket(s); b {
+	case EnergyHour, EnergyDay, EnergyMonth:
+		return b, nil
 	}
-	return b, nil
+	return "", &EnergyQueryError{fmt.Sprintf("bucket=%q must be hour, day or month", s)}
 }
 
-func bucketStep(b EnergyBucket) (func(time.Time) time.Time, error) {
-	switch b {
-	case EnergyHour:
-		return func(t time.Time) time.Time { return t.Add(time.Hour) }, nil
-	case EnergyDay:
-		return func(t time.Time) time.Time {
-			return time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, t.Location())
-		}, nil
-	case EnergyMonth:
-		return func(t time.Time) time.Time { return time.Date(t.Year(), t.Month()+1, 1, 0, 0, 0, 0, t.Location()) }, nil
-	}
-	return nil, fmt.Errorf("bucket=%q: want hour, day or month", string(b))
-}
-
-func bucketFloor(t time.Time, b EnergyBucket) time.Time {
+// Floor returns the start of the bucket holding t, in t's location.
+func (b EnergyBucket) Floor(t time.Time) time.Time {
 	switch b {
 	case EnergyDay:
 		return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, t.Location())
@@ -135,7 +127,14 @@ func bucketFloor(t time.Time, b EnergyBucket) time.Time {
 	return t.Truncate(time.Hour)
 }
 
-func offsetOf(t time.Time) string {
-	_, off := t.Zone()
-	return (time.Duration(off) * time.Second).String()
+// Next returns the start of the bucket after the one starting at t: a
+// calendar day or month, whatever daylight saving time does to its length.
+func (b EnergyBucket) Next(t time.Time) time.Time {
+	switch b {
+	case EnergyDay:
+		return time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, t.Location())
+	case EnergyMonth:
+		return time.Date(t.Year(), t.Month()+1, 1, 0, 0, 0, 0, t.Location())
+	}
+	return t.Add(time.Hour)
 }
