@@ -62,7 +62,7 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 	}
 	s := &Store{pool: pool, citus: citus}
 	// Roll-ups a migration or an interval change left to compute, before
-	// anything reads them (a minute per ten million readings).
+	// anything reads them (docs/scaling.md gives how long that takes).
 	if _, err := s.RebuildPendingRollups(ctx); err != nil {
 		pool.Close()
 		return nil, err
