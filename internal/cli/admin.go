@@ -95,11 +95,8 @@ func runDevice(ctx context.Context, e env, args []string) error {
 		})
 	case "list":
 		fs := subFlags(e, "device", "list")
-		if err := fs.Parse(args[1:]); err != nil {
-			return flagError(err)
-		}
-		if fs.NArg() != 0 {
-			return usagef("device list takes no arguments, got %q", fs.Args())
+		if err := parseNoArgs(fs, args[1:]); err != nil {
+			return err
 		}
 		return withStore(ctx, e, func(st store.Store) error {
 			cfg, err := config.Load(e.getenv)
@@ -139,11 +136,8 @@ func runToken(ctx context.Context, e env, args []string) error {
 	case "add":
 		fs := subFlags(e, "token", "add")
 		scope := fs.String("scope", "reader", "reader or admin")
-		if err := fs.Parse(args[1:]); err != nil {
-			return flagError(err)
-		}
-		if fs.NArg() != 0 {
-			return usagef("token add takes no arguments, got %q", fs.Args())
+		if err := parseNoArgs(fs, args[1:]); err != nil {
+			return err
 		}
 		sc := thermowatt.Scope(*scope)
 		if sc != thermowatt.ScopeReader && sc != thermowatt.ScopeAdmin {
@@ -152,11 +146,8 @@ func runToken(ctx context.Context, e env, args []string) error {
 		return withStore(ctx, e, func(st store.Store) error { return issueToken(ctx, e, st, sc, "") })
 	case "list":
 		fs := subFlags(e, "token", "list")
-		if err := fs.Parse(args[1:]); err != nil {
-			return flagError(err)
-		}
-		if fs.NArg() != 0 {
-			return usagef("token list takes no arguments, got %q", fs.Args())
+		if err := parseNoArgs(fs, args[1:]); err != nil {
+			return err
 		}
 		return withStore(ctx, e, func(st store.Store) error {
 			ts, err := st.ListTokens(ctx)

@@ -70,11 +70,8 @@ func runAlerts(ctx context.Context, e env, args []string) error {
 	case "list":
 		fs := subFlags(e, "alerts", "list")
 		all := fs.Bool("all", false, "also list resolved alerts")
-		if err := fs.Parse(args[1:]); err != nil {
-			return flagError(err)
-		}
-		if fs.NArg() != 0 {
-			return usagef("alerts list takes no arguments, got %q", fs.Args())
+		if err := parseNoArgs(fs, args[1:]); err != nil {
+			return err
 		}
 		return withStore(ctx, e, func(st store.Store) error {
 			as, err := st.ListAlerts(ctx, store.AlertQuery{OpenOnly: !*all, Limit: 1000})

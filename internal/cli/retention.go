@@ -29,11 +29,8 @@ func runRetention(ctx context.Context, e env, args []string) error {
 	}
 	fs := subFlags(e, "retention", "run")
 	batch := fs.Int("batch", 5000, "rows deleted per transaction")
-	if err := fs.Parse(args[1:]); err != nil {
-		return flagError(err)
-	}
-	if fs.NArg() != 0 {
-		return usagef("retention run takes no arguments, got %q", fs.Args())
+	if err := parseNoArgs(fs, args[1:]); err != nil {
+		return err
 	}
 	if *batch < 1 {
 		return usagef("--batch must be at least 1")

@@ -97,11 +97,8 @@ func runRollout(ctx context.Context, e env, args []string) error {
 		})
 	case "list":
 		fs := subFlags(e, "rollout", "list")
-		if err := fs.Parse(args[1:]); err != nil {
-			return flagError(err)
-		}
-		if fs.NArg() != 0 {
-			return usagef("rollout list takes no arguments, got %q", fs.Args())
+		if err := parseNoArgs(fs, args[1:]); err != nil {
+			return err
 		}
 		return withStore(ctx, e, func(st store.Store) error {
 			rs, err := st.ListRollouts(ctx)

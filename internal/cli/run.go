@@ -145,6 +145,18 @@ func groupHelp(e env, name string) error {
 // without flags of their own parse their arguments with it too, so that
 // -h asks for help rather than being taken as an argument (a device named
 // "-h"); `--` ends the flags, for an argument that starts with a dash.
+// parseNoArgs parses a subcommand's flags and refuses arguments: the
+// subcommands that take none share the one message.
+func parseNoArgs(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return flagError(err)
+	}
+	if fs.NArg() != 0 {
+		return usagef("%s takes no arguments, got %q", fs.Name(), fs.Args())
+	}
+	return nil
+}
+
 func subFlags(e env, group, sub string) *flag.FlagSet {
 	var s subcommand
 	for _, c := range commands[group].subs {
