@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -123,21 +124,30 @@ const (
 	maxLimit     = 1000
 )
 
+// parseTimeBounds reads the from and to parameters into from and to,
+// leaving each as it is when absent.
+func parseTimeBounds(v url.Values, from, to *time.Time) error {
+	for _, bound := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", from}, {"to", to}} {
+		if s := v.Get(bound.name); s != "" {
+			t, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil {
+				return errorf(http.StatusBadRequest, fmt.Sprintf("%s=%q is not an RFC 3339 time such as 2025-02-05T09:30:00Z", bound.name, s))
+			}
+			*bound.dst = t
+		}
+	}
+	return nil
+}
+
 // parseQuery reads deviceId, from, to, limit and cursor.
 func parseQuery(r *http.Request) (store.Query, error) {
 	v := r.URL.Query()
 	q := store.Query{DeviceID: v.Get("deviceId"), Limit: defaultLimit}
-	for _, bound := range []struct {
-		name string
-		dst  *time.Time
-	}{{"from", &q.From}, {"to", &q.To}} {
-		if s := v.Get(bound.name); s != "" {
-			t, err := time.Parse(time.RFC3339Nano, s)
-			if err != nil {
-				return q, errorf(http.StatusBadRequest, fmt.Sprintf("%s=%q is not an RFC 3339 time such as 2025-02-05T09:30:00Z", bound.name, s))
-			}
-			*bound.dst = t
-		}
+	if err := parseTimeBounds(v, &q.From, &q.To); err != nil {
+		return q, err
 	}
 	if s := v.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)

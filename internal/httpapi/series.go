@@ -69,17 +69,8 @@ func handleSeries(readings store.Readings, devices store.Devices, now func() tim
 			return errorf(http.StatusBadRequest, "deviceId is required: GET /api/measurements/series?deviceId=esp32-node-01")
 		}
 		q.To = now()
-		for _, bound := range []struct {
-			name string
-			dst  *time.Time
-		}{{"from", &q.From}, {"to", &q.To}} {
-			if s := v.Get(bound.name); s != "" {
-				t, err := time.Parse(time.RFC3339Nano, s)
-				if err != nil {
-					return errorf(http.StatusBadRequest, fmt.Sprintf("%s=%q is not an RFC 3339 time such as 2025-02-05T09:30:00Z", bound.name, s))
-				}
-				*bound.dst = t
-			}
+		if err := parseTimeBounds(v, &q.From, &q.To); err != nil {
+			return err
 		}
 		if v.Get("from") == "" {
 			q.From = q.To.Add(-defaultSeriesRange)

@@ -37,6 +37,17 @@ const (
 // Names are the metrics' column prefixes in both stores.
 var Names = [NumMetrics]string{"temperature", "humidity", "voltage_v", "current_ma", "power_mw", "pressure_hpa"}
 
+// Columns are the value columns of the stores' hourly_rollups tables, in
+// Row's order: readings, then sum, n, min and max of each metric, then
+// energy_wh and covered_s.
+var Columns = func() string {
+	cols := []string{"readings"}
+	for _, m := range Names {
+		cols = append(cols, m+"_sum", m+"_n", m+"_min", m+"_max")
+	}
+	return strings.Join(append(cols, "energy_wh", "covered_s"), ", ")
+}()
+
 // Width is the width of one roll-up.
 const Width = time.Hour
 

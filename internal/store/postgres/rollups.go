@@ -22,15 +22,6 @@ import (
 // committed: two batches of one device, on two instances, are applied one
 // after the other.
 
-// rollupColumns are hourly_rollups' value columns in rollup.Row's order.
-var rollupColumns = func() string {
-	cols := []string{"readings"}
-	for _, m := range rollup.Names {
-		cols = append(cols, m+"_sum", m+"_n", m+"_min", m+"_max")
-	}
-	return strings.Join(append(cols, "energy_wh", "covered_s"), ", ")
-}()
-
 // addRollups adds rows to the stored hours: counts and sums add, minima
 // and maxima take the smaller and larger (LEAST and GREATEST skip NULL).
 var addRollups = func() string {
@@ -53,7 +44,7 @@ var addRollups = func() string {
 	sets = append(sets, "energy_wh = h.energy_wh + EXCLUDED.energy_wh", "covered_s = h.covered_s + EXCLUDED.covered_s")
 	types = append(types, fmt.Sprintf("$%d::float8[]", n), fmt.Sprintf("$%d::float8[]", n+1))
 	names = append(names, "energy_wh", "covered_s")
-	return `INSERT INTO hourly_rollups AS h (device_id, hour, ` + rollupColumns + `)
+	return `INSERT INTO hourly_rollups AS h (device_id, hour, ` + rollup.Columns + `)
 SELECT * FROM unnest(` + strings.Join(types, ", ") + `) AS u(` + strings.Join(names, ", ") + `)
 ORDER BY device_id, hour
 ON CONFLICT (device_id, hour) DO UPDATE SET ` + strings.Join(sets, ",\n\t")
@@ -319,7 +310,7 @@ func (s *Store) RollupHours(ctx context.Context, q store.RollupQuery) ([]rollup.
 	var out []rollup.Row
 	err := s.withRetry(ctx, func() error {
 		rows, err := s.pool.Query(ctx, `
-SELECT device_id, hour, `+rollupColumns+`
+SELECT device_id, hour, `+rollup.Columns+`
 FROM hourly_rollups
 WHERE device_id = ANY($1) AND hour >= $2 AND hour < $3
 ORDER BY array_position($1, device_id), hour`, q.DeviceIDs, store.UTC(q.From), store.UTC(q.To))

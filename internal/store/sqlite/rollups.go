@@ -19,15 +19,6 @@ import (
 // writer at a time, so no other transaction changes a device's readings
 // in between.
 
-// rollupColumns are hourly_rollups' value columns in rollup.Row's order.
-var rollupColumns = func() string {
-	cols := []string{"readings"}
-	for _, m := range rollup.Names {
-		cols = append(cols, m+"_sum", m+"_n", m+"_min", m+"_max")
-	}
-	return strings.Join(append(cols, "energy_wh", "covered_s"), ", ")
-}()
-
 // addRollup adds one row to a stored hour: counts and sums add, minima and
 // maxima take the smaller and larger. SQLite's two-argument min and max
 // return NULL when either is, hence the coalesce on both sides.
@@ -42,7 +33,7 @@ var addRollup = func() string {
 	}
 	sets = append(sets, "energy_wh = energy_wh + excluded.energy_wh", "covered_s = covered_s + excluded.covered_s")
 	n := 3 + 4*int(rollup.NumMetrics) + 2
-	return `INSERT INTO hourly_rollups (device_id, hour, ` + rollupColumns + `)
+	return `INSERT INTO hourly_rollups (device_id, hour, ` + rollup.Columns + `)
 VALUES (` + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + `)
 ON CONFLICT (device_id, hour) DO UPDATE SET ` + strings.Join(sets, ",\n\t")
 }()
@@ -274,7 +265,7 @@ func (s *Store) trimRollups(ctx context.Context, tx *sql.Tx, cutoff int64, delet
 func (s *Store) RollupHours(ctx context.Context, q store.RollupQuery) ([]rollup.Row, error) {
 	var out []rollup.Row
 	for _, id := range q.DeviceIDs {
-		rows, err := s.read.QueryContext(ctx, `SELECT hour, `+rollupColumns+`
+		rows, err := s.read.QueryContext(ctx, `SELECT hour, `+rollup.Columns+`
 			FROM hourly_rollups WHERE device_id = ? AND hour >= ? AND hour < ? ORDER BY hour`,
 			id, micros(q.From), micros(q.To))
 		if err != nil {
