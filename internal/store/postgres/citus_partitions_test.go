@@ -253,3 +253,37 @@ func sameSet(a, b []string) bool {
 	}
 	return true
 }
+
+// Every table the migrations create is a distributed or a reference table
+// after DistributeCitus, none a plain or "Citus local" table (kept on the
+// coordinator alone, unnoticed until the coordinator's disk or CPU is the
+// limit): a table missing from citusTables, or one Citus made local through
+// its foreign key to devices, fails it.
+func TestCitusEveryTableDistributed(t *testing.T) {
+	if !testdb.CitusAvailable() {
+		t.Skip("Citus test skipped: set CITUS_URL to a coordinator's database (make test-citus)")
+	}
+	ctx := t.Context()
+	conn, err := pgx.Connect(ctx, testdb.NewCitusDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `
+		SELECT c.relname::text FROM pg_class c
+		WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+			AND c.relname <> 'goose_db_version'
+			AND NOT EXISTS (SELECT 1 FROM pg_dist_partition p WHERE p.logicalrelid = c.oid
+				AND (p.partmethod = 'h' OR p.partmethod = 'n' AND p.repmodel = 't'))
+		ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) > 0 {
+		t.Errorf("tables neither distributed nor reference tables on Citus: %v; add them to citusTables (citus.go) and to the move in docs/scaling.md", left)
+	}
+}
