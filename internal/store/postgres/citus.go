@@ -62,9 +62,9 @@ var citusTables = []struct {
 // coordinator with the citus extension created) into reference and
 // distributed tables; see citusTables. shardCount is the number of shards
 // of each distributed table (0: Citus's citus.shard_count, 32 by default).
-// Tables already distributed are left alone, so running it again is safe.
-// On a populated database Citus copies the existing rows into the shards;
-// docs/scaling.md describes the move.
+// Tables already placed as they should be are left alone, so running it
+// again is safe. On a populated database Citus copies the existing rows
+// into the shards; docs/scaling.md describes the move.
 func DistributeCitus(ctx context.Context, databaseURL string, shardCount int) error {
 	conn, err := pgx.Connect(ctx, databaseURL)
 	if err != nil {
@@ -85,9 +85,16 @@ func DistributeCitus(ctx context.Context, databaseURL string, shardCount int) er
 		}
 	}
 	for _, t := range citusTables {
+		// Done means already what it should be, not merely known to Citus:
+		// once devices is a reference table, Citus adds every table with a
+		// foreign key to it to its metadata as a "Citus local table"
+		// (partmethod n, repmodel s, on the coordinator only), which must
+		// still be made a reference table (repmodel t).
 		var done bool
-		if err := conn.QueryRow(ctx,
-			`SELECT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = $1::regclass)`, t.name).Scan(&done); err != nil {
+		if err := conn.QueryRow(ctx, `
+			SELECT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = $1::regclass
+				AND CASE WHEN $2 = '' THEN partmethod = 'n' AND repmodel = 't' ELSE partmethod = 'h' END)`,
+			t.name, t.column).Scan(&done); err != nil {
 			return fmt.Errorf("postgres: distribute on Citus: %s: %w", t.name, mapError(ctx, err))
 		}
 		if done {
