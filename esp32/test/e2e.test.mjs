@@ -8,47 +8,17 @@
 // sit in the dead-letter file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, openSync, existsSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import { bootVM, FIRMWARE_DIR } from './harness.mjs';
+import { REPO, serverBinary, freePort, waitReady } from './server.mjs';
 
-const REPO = path.resolve(FIRMWARE_DIR, '..');
 const ADMIN = 'e2e-admin-' + Math.random().toString(36).slice(2) + '-0123456789abcdef';
 const DEVICE = 'esp32-node-01';
 const IV = 300000;
-
-function serverBinary(work) {
-  if (process.env.THERMOWATT_BIN) {
-    assert.ok(path.isAbsolute(process.env.THERMOWATT_BIN), 'THERMOWATT_BIN must be an absolute path');
-    assert.ok(existsSync(process.env.THERMOWATT_BIN), `THERMOWATT_BIN ${process.env.THERMOWATT_BIN} does not exist`);
-    return process.env.THERMOWATT_BIN;
-  }
-  const out = path.join(work, 'thermowatt');
-  // No binary means no end-to-end proof: fail, never skip.
-  execFileSync('go', ['build', '-o', out, './cmd/thermowatt'], { cwd: REPO, stdio: 'inherit' });
-  return out;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-    s.on('error', reject);
-  });
-}
-
-async function waitReady(url, ms = 20000) {
-  const until = Date.now() + ms;
-  for (;;) {
-    try { if ((await fetch(url)).status === 200) return; } catch { /* not yet */ }
-    if (Date.now() > until) throw new Error(`${url} not ready after ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function startServer(bin, port, dataDir, logFile, children) {
   const fd = openSync(logFile, 'a');

@@ -9,47 +9,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, openSync, existsSync, readFileSync, readdirSync, writeFileSync, copyFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import net from 'node:net';
 import path from 'node:path';
 import { bootVM, FIRMWARE_DIR } from './harness.mjs';
+import { REPO, serverBinary, freePort, waitReady } from './server.mjs';
 
-const REPO = path.resolve(FIRMWARE_DIR, '..');
 const ADMIN = 'fleet-e2e-admin-' + Math.random().toString(36).slice(2) + '-0123456789abcdef';
 const DEVICE = 'esp32-fleet-01';
 const INTERVAL_S = 120;
 // A running server reads a desired state changed on the database (by the
 // command line) within its cache time, 15 s (internal/httpapi/desired.go).
 const DESIRED_TTL_MS = 15000;
-
-function serverBinary(work) {
-  if (process.env.THERMOWATT_BIN) {
-    assert.ok(path.isAbsolute(process.env.THERMOWATT_BIN), 'THERMOWATT_BIN must be an absolute path');
-    assert.ok(existsSync(process.env.THERMOWATT_BIN), `THERMOWATT_BIN ${process.env.THERMOWATT_BIN} does not exist`);
-    return process.env.THERMOWATT_BIN;
-  }
-  const out = path.join(work, 'thermowatt');
-  execFileSync('go', ['build', '-o', out, './cmd/thermowatt'], { cwd: REPO, stdio: 'inherit' });
-  return out;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-    s.on('error', reject);
-  });
-}
-
-async function waitReady(url, ms = 20000) {
-  const until = Date.now() + ms;
-  for (;;) {
-    try { if ((await fetch(url)).status === 200) return; } catch { /* not yet */ }
-    if (Date.now() > until) throw new Error(`${url} not ready after ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
