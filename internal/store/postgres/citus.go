@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // citusTables says where each table lives on a Citus cluster, in the order
@@ -110,6 +111,12 @@ func DistributeCitus(ctx context.Context, databaseURL string, shardCount int) er
 			_, err = conn.Exec(ctx, `SELECT create_distributed_table($1, $2, colocate_with => $3)`, t.name, t.column, colocate)
 		}
 		if err != nil {
+			// Citus says why in the detail (for instance which property two
+			// tables to co-locate differ in).
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.Detail != "" {
+				return fmt.Errorf("postgres: distribute on Citus: %s: %w (%s)", t.name, mapError(ctx, err), pgErr.Detail)
+			}
 			return fmt.Errorf("postgres: distribute on Citus: %s: %w", t.name, mapError(ctx, err))
 		}
 	}

@@ -5,9 +5,10 @@
 -- integrated from power with the seconds it covers. Charts of a month and
 -- energy over a year read these instead of every reading. They are kept in
 -- the transactions that store readings (rollups.go), so they always equal
--- an aggregation of the readings.
+-- an aggregation of the readings. device_id is compared byte-wise, as
+-- everywhere (00001), which Citus also needs to co-locate the two tables.
 CREATE TABLE hourly_rollups (
-    device_id text NOT NULL,
+    device_id text COLLATE "C" NOT NULL,
     hour      timestamptz NOT NULL,
     readings  bigint NOT NULL DEFAULT 0,
     temperature_sum double precision NOT NULL DEFAULT 0,
@@ -46,7 +47,7 @@ CREATE INDEX hourly_rollups_hour ON hourly_rollups USING brin (hour);
 -- device registered when this migration runs. The service works through
 -- it when it opens the database, a device a transaction.
 CREATE TABLE rollup_rebuilds (
-    device_id text PRIMARY KEY
+    device_id text COLLATE "C" PRIMARY KEY
 );
 INSERT INTO rollup_rebuilds (device_id) SELECT id FROM devices;
 
