@@ -67,6 +67,11 @@ bench: build
 bench-peers: build
 	$(GO) run ./cmd/thermowatt-bench peers
 
+## bench-scale: a year of synthetic readings in PostgreSQL, InfluxDB 1.x and SQLite side by side: load rate, the dashboard's reads, removing the oldest month, disk per million readings (SCALE_DEVICES, SCALE_PER_DEVICE, SCALE_SQLITE_DEVICES; 25 min at 20 M readings here)
+.PHONY: bench-scale
+bench-scale:
+	$(GO) run ./cmd/thermowatt-bench scale
+
 ## lint: formatting and vet
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi

@@ -1,5 +1,5 @@
-// Command thermowatt-bench is `make bench` (and, with the argument peers,
-// `make bench-peers`): the performance run of
+// Command thermowatt-bench is `make bench` (with the argument peers,
+// `make bench-peers`; with scale, `make bench-scale`): the performance run of
 // docs/benchmarks.md, whose code is package internal/bench.
 package main
 
@@ -17,8 +17,16 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	run := bench.Run
-	if len(os.Args) > 1 && os.Args[1] == "peers" {
-		run = bench.RunPeers // make bench-peers
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "peers":
+			run = bench.RunPeers // make bench-peers
+		case "scale":
+			run = bench.RunScale // make bench-scale
+		default:
+			fmt.Fprintf(os.Stderr, "bench: unknown subcommand %q (want none, peers or scale)\n", os.Args[1])
+			os.Exit(2)
+		}
 	}
 	if err := run(ctx, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)

@@ -24,9 +24,14 @@ type influxDB struct {
 	cmd    *exec.Cmd
 	addr   string // host:port of its HTTP API
 	exited chan error
+	// client makes query's requests; nil: http.DefaultClient.
+	client *http.Client
 }
 
 const influxDatabase = "thermowatt"
+
+// The admin setUp creates, whom the bench's own queries run as.
+const admin, adminPassword = "bench_admin", "bench-admin-password"
 
 // influxMissing says what to install when influxd is not on the PATH.
 const influxMissing = "influxd not found: install InfluxDB 1.x with `apt-get install influxdb` (Debian's package), or set BENCH_INFLUXD to its influxd"
@@ -34,8 +39,9 @@ const influxMissing = "influxd not found: install InfluxDB 1.x with `apt-get ins
 // startInflux starts influxd with a configuration of its own under dir:
 // auth on, the HTTP API and the RPC service on free loopback ports, every
 // other setting at its default, among them wal-fsync-delay = 0 (the WAL
-// is fsynced for every write before the 204).
-func startInflux(ctx context.Context, binary, dir, logPath string) (*influxDB, error) {
+// is fsynced for every write before the 204). dataSettings are extra
+// lines for the [data] section, empty for none.
+func startInflux(ctx context.Context, binary, dir, logPath, dataSettings string) (*influxDB, error) {
 	httpPort, err := freePort()
 	if err != nil {
 		return nil, err
@@ -51,12 +57,13 @@ bind-address = "127.0.0.1:%d"
 [data]
   dir = %q
   wal-dir = %q
+%s
 [http]
   bind-address = "127.0.0.1:%d"
   auth-enabled = true
 [monitor]
   store-enabled = false
-`, rpcPort, filepath.Join(dir, "meta"), filepath.Join(dir, "data"), filepath.Join(dir, "wal"), httpPort)
+`, rpcPort, filepath.Join(dir, "meta"), filepath.Join(dir, "data"), filepath.Join(dir, "wal"), dataSettings, httpPort)
 	confPath := filepath.Join(dir, "influxdb.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		return nil, err
@@ -112,32 +119,48 @@ func (db *influxDB) stop() {
 // query runs InfluxQL as user (empty: none, which InfluxDB allows only to
 // create the first admin).
 func (db *influxDB) query(ctx context.Context, user, password, q string) error {
+	_, err := db.queryBody(ctx, user, password, q, nil)
+	return err
+}
+
+// queryBody runs InfluxQL as query does, with the extra form values
+// (db, epoch, ...), and returns the JSON answer.
+func (db *influxDB) queryBody(ctx context.Context, user, password, q string, extra url.Values) ([]byte, error) {
 	form := url.Values{"q": {q}}
+	for k, v := range extra {
+		form[k] = v
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+db.addr+"/query", strings.NewReader(form.Encode()))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if user != "" {
 		req.SetBasicAuth(user, password)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	client := db.client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK || strings.Contains(string(body), `"error"`) {
-		return fmt.Errorf("influxdb %q: %s %s", q, resp.Status, body)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	if resp.StatusCode != http.StatusOK || strings.Contains(string(body), `"error"`) {
+		return nil, fmt.Errorf("influxdb %q: %s %.500s", q, resp.Status, body)
+	}
+	return body, nil
 }
 
 // setUp creates the admin, the database and one user per device with
 // write access to it only: InfluxDB 1.x's counterpart of a device token.
 // It returns each device's Authorization header value.
 func (db *influxDB) setUp(ctx context.Context, devices []string) ([]string, error) {
-	const admin, adminPassword = "bench_admin", "bench-admin-password"
 	if err := db.query(ctx, "", "", fmt.Sprintf("CREATE USER %s WITH PASSWORD '%s' WITH ALL PRIVILEGES", admin, adminPassword)); err != nil {
 		return nil, err
 	}

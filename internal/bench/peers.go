@@ -162,7 +162,7 @@ func peerInflux(ctx context.Context, cfg peersConfig, influxd string, logf func(
 	}
 	defer os.RemoveAll(dir)
 	logPath := filepath.Join(os.TempDir(), "thermowatt-bench-influxdb.log")
-	db, err := startInflux(ctx, influxd, dir, logPath)
+	db, err := startInflux(ctx, influxd, dir, logPath, "")
 	if err != nil {
 		return peerRow{}, err
 	}
