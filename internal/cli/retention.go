@@ -41,7 +41,9 @@ func runRetention(ctx context.Context, e env, args []string) error {
 	}
 	return withStore(ctx, e, func(st store.Store) error {
 		now := time.Now().UTC()
-		cutoff := now.AddDate(0, 0, -cfg.Ops.RetentionDays)
+		// On an hour's edge: the hourly roll-ups then lose whole hours, and
+		// no device's hour is left half expired to recompute on every run.
+		cutoff := now.AddDate(0, 0, -cfg.Ops.RetentionDays).Truncate(time.Hour)
 		n, batches, err := inBatches(ctx, func() (int64, error) { return st.DeleteReadingsBefore(ctx, cutoff, *batch) }, *batch)
 		fmt.Fprintf(e.stdout, "readings recorded before %s (RETENTION_DAYS=%d): removed %d in %d batches\n",
 			cutoff.Format(time.RFC3339), cfg.Ops.RetentionDays, n, batches)

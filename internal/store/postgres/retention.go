@@ -31,7 +31,7 @@ func (s *Store) DeleteReadingsBefore(ctx context.Context, cutoff time.Time, limi
 		ON CONFLICT (id) DO UPDATE
 		SET reading_count = greatest(d.reading_count - EXCLUDED.reading_count, 0)
 	)
-	SELECT (SELECT count(*) FROM deleted), coalesce((SELECT array_agg(device_id) FROM per_device), '{}')`
+	SELECT count(*) FROM deleted`
 	// Retried like ingest (deadlock victim, dead pooled connection). Should
 	// a batch commit and its answer be lost, the retry deletes the next
 	// batch instead: the printed count is then short by one batch, the
@@ -42,18 +42,20 @@ func (s *Store) DeleteReadingsBefore(ctx context.Context, cutoff time.Time, limi
 	if err != nil {
 		return dropped, fmt.Errorf("postgres: drop expired partitions: %w", mapError(ctx, err))
 	}
-	var (
-		n       int64
-		devices []string
-	)
+	var n int64
 	err = s.withRetry(ctx, func() error {
-		return s.pool.QueryRow(ctx, q, store.UTC(cutoff), limit).Scan(&n, &devices)
+		return s.pool.QueryRow(ctx, q, store.UTC(cutoff), limit).Scan(&n)
 	})
 	if err != nil {
 		return dropped, fmt.Errorf("postgres: delete readings: %w", mapError(ctx, err))
 	}
-	if err := s.trimRollups(ctx, store.UTC(cutoff), devices); err != nil {
-		return dropped + n, fmt.Errorf("postgres: trim roll-ups: %w", mapError(ctx, err))
+	// The roll-ups follow once the batches are through (this one was short
+	// of limit): after every batch, each device's hours around the cutoff
+	// would be recomputed as many times as there are batches.
+	if n < int64(limit) {
+		if err := s.trimRollups(ctx, store.UTC(cutoff)); err != nil {
+			return dropped + n, fmt.Errorf("postgres: trim roll-ups: %w", mapError(ctx, err))
+		}
 	}
 	return dropped + n, nil
 }

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -267,42 +266,105 @@ func (s *Store) RebuildPendingRollups(ctx context.Context) (int, error) {
 	}
 }
 
+// trimChunk is how many devices' roll-ups trimRollups recomputes in one
+// transaction: the commits are few, and ingest waits on a device's row for
+// one chunk at most.
+const trimChunk = 100
+
 // trimRollups brings the roll-ups in line with retention having deleted
-// readings before cutoff: hours before cutoff's go, and of each device
-// that lost readings (deleted, or whose hours before cutoff remain) the
-// hours that trapezoids from the deleted readings reached are recomputed.
-func (s *Store) trimRollups(ctx context.Context, cutoff time.Time, deleted []string) error {
+// every reading before cutoff: the hours before cutoff's go, and of each
+// device that had readings before cutoff (its hours before cutoff tell)
+// the hours that trapezoids from them reached are recomputed.
+func (s *Store) trimRollups(ctx context.Context, cutoff time.Time) error {
 	floor := cutoff.Truncate(rollup.Width)
-	return s.withRetry(ctx, func() error {
-		rows, err := s.pool.Query(ctx, `SELECT DISTINCT device_id FROM hourly_rollups WHERE hour < $1`, floor)
+	var devices []string
+	err := s.withRetry(ctx, func() error {
+		rows, err := s.pool.Query(ctx, `SELECT DISTINCT device_id FROM hourly_rollups WHERE hour < $1 ORDER BY device_id`, cutoff)
 		if err != nil {
 			return err
 		}
-		old, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return err
-		}
-		devices := append(old, deleted...)
-		slices.Sort(devices)
-		devices = slices.Compact(devices)
-		if _, err := s.pool.Exec(ctx, `DELETE FROM hourly_rollups WHERE hour < $1`, floor); err != nil {
-			return err
-		}
-		for _, id := range devices {
-			err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-				gap, ok, err := lockDevice(ctx, tx, id)
-				if err != nil || !ok {
-					return err
-				}
-				to := cutoff.Add(time.Duration(gap) * time.Microsecond).Truncate(rollup.Width).Add(rollup.Width)
-				return recomputeRollups(ctx, tx, id, gap, floor, to)
+		devices, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for start := 0; start < len(devices); start += trimChunk {
+		chunk := devices[start:min(start+trimChunk, len(devices))]
+		err := s.withRetry(ctx, func() error {
+			return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+				return recomputeAfterCutoff(ctx, tx, chunk, floor, cutoff)
 			})
-			if err != nil {
-				return err
-			}
+		})
+		if err != nil {
+			return err
 		}
+	}
+	return s.withRetry(ctx, func() error {
+		_, err := s.pool.Exec(ctx, `DELETE FROM hourly_rollups WHERE hour < $1`, floor)
+		return err
+	})
+}
+
+// recomputeAfterCutoff recomputes, for each of devices (sorted), its hours
+// from floor to as far as a trapezoid from before cutoff reaches, in tx:
+// the devices' rows locked in id order, as ingest locks them, then the
+// reads in one round trip and the writes in another.
+func recomputeAfterCutoff(ctx context.Context, tx pgx.Tx, devices []string, floor, cutoff time.Time) error {
+	rows, err := tx.Query(ctx, `SELECT id, expected_interval_s FROM devices WHERE id = ANY($1) ORDER BY id FOR UPDATE`, devices)
+	if err != nil {
+		return err
+	}
+	type span struct {
+		id       string
+		gap      int64
+		from, to time.Time
+	}
+	var (
+		spans    []span
+		id       string
+		interval int
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &interval}, func() error {
+		gap := rollup.MaxGap(interval)
+		to := cutoff.Add(time.Duration(gap) * time.Microsecond).Truncate(rollup.Width).Add(rollup.Width)
+		spans = append(spans, span{id, gap, floor, to})
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	var reads pgx.Batch
+	for _, sp := range spans {
+		g := time.Duration(sp.gap) * time.Microsecond
+		reads.Queue(sampleQuery, sp.id, sp.from.Add(-g), sp.to.Add(g))
+	}
+	br := tx.SendBatch(ctx, &reads)
+	var hours []rollup.Row
+	for _, sp := range spans {
+		rows, err := br.Query()
+		if err != nil {
+			br.Close()
+			return err
+		}
+		samples, err := scanSamples(rows)
+		if err != nil {
+			br.Close()
+			return err
+		}
+		hours = append(hours, rollup.Compute(sp.id, samples, sp.gap, sp.from.UnixMicro(), sp.to.UnixMicro())...)
+	}
+	if err := br.Close(); err != nil {
+		return err
+	}
+	var writes pgx.Batch
+	for _, sp := range spans {
+		writes.Queue(`DELETE FROM hourly_rollups WHERE device_id = $1 AND hour >= $2 AND hour < $3`, sp.id, sp.from, sp.to)
+	}
+	if len(hours) > 0 {
+		writes.Queue(addRollups, rollupArgs(hours)...)
+	}
+	return tx.SendBatch(ctx, &writes).Close()
 }
 
 // RollupHours returns stored hours; see store.Rollups.
