@@ -55,6 +55,10 @@ func (s *BoundStore) RollupHours(ctx context.Context, q store.RollupQuery) ([]ro
 	return call(s, ctx, func(ctx context.Context) ([]rollup.Row, error) { return s.inner.RollupHours(ctx, q) })
 }
 
+func (s *BoundStore) EnergyHours(ctx context.Context, deviceID string, from, to time.Time) ([]store.HourEnergy, error) {
+	return call(s, ctx, func(ctx context.Context) ([]store.HourEnergy, error) { return s.inner.EnergyHours(ctx, deviceID, from, to) })
+}
+
 func (s *BoundStore) CreateDevice(ctx context.Context, id string, now time.Time) (thermowatt.Device, error) {
 	return call(s, ctx, func(ctx context.Context) (thermowatt.Device, error) { return s.inner.CreateDevice(ctx, id, now) })
 }

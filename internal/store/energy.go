@@ -80,7 +80,7 @@ func Energy(ctx context.Context, rollups Rollups, q EnergyQuery) ([]EnergyPoint,
 				q.From.Format(time.RFC3339), q.To.Format(time.RFC3339), MaxEnergyBuckets, q.Bucket)}
 		}
 	}
-	hours, err := rollups.RollupHours(ctx, RollupQuery{DeviceIDs: []string{q.DeviceID}, From: bounds[0], To: bounds[len(bounds)-1]})
+	hours, err := rollups.EnergyHours(ctx, q.DeviceID, bounds[0], bounds[len(bounds)-1])
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +94,7 @@ func Energy(ctx context.Context, rollups Rollups, q EnergyQuery) ([]EnergyPoint,
 		if i == len(out) {
 			break
 		}
-		out[i].Wh += h.EnergyWh
+		out[i].Wh += h.Wh
 		covered[i] += h.CoveredS
 	}
 	for i := range out {

@@ -58,6 +58,17 @@ type Rollups interface {
 	// by device (in the order given) then hour. Hours holding neither
 	// readings nor energy are absent.
 	RollupHours(ctx context.Context, q RollupQuery) ([]rollup.Row, error)
+	// EnergyHours returns one device's energy per hour in [From, To)
+	// (whole hours), oldest first: what RollupHours holds of it, without
+	// the other columns, for a year of days read at once.
+	EnergyHours(ctx context.Context, deviceID string, from, to time.Time) ([]HourEnergy, error)
+}
+
+// HourEnergy is one hour's energy of a device (rollup.Row's).
+type HourEnergy struct {
+	Hour     time.Time
+	Wh       float64
+	CoveredS float64
 }
 
 // RollupQuery selects hourly summaries. From and To are whole hours.

@@ -388,6 +388,33 @@ ORDER BY array_position($1, device_id), hour`, q.DeviceIDs, store.UTC(q.From), s
 	return out, nil
 }
 
+// EnergyHours returns one device's energy per hour; see store.Rollups. The
+// columns it reads are in the key's INCLUDE list (migration 00006): an
+// index-only scan of the device's adjacent entries, in order.
+func (s *Store) EnergyHours(ctx context.Context, deviceID string, from, to time.Time) ([]store.HourEnergy, error) {
+	var out []store.HourEnergy
+	err := s.withRetry(ctx, func() error {
+		rows, err := s.pool.Query(ctx, `
+SELECT hour, energy_wh, covered_s FROM hourly_rollups
+WHERE device_id = $1 AND hour >= $2 AND hour < $3
+ORDER BY hour`, deviceID, store.UTC(from), store.UTC(to))
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.HourEnergy, error) {
+			var h store.HourEnergy
+			err := row.Scan(&h.Hour, &h.Wh, &h.CoveredS)
+			h.Hour = h.Hour.UTC()
+			return h, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: energy: %w", mapError(ctx, err))
+	}
+	return out, nil
+}
+
 func scanRollup(row pgx.CollectableRow) (rollup.Row, error) {
 	var (
 		r        rollup.Row

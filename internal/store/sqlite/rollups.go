@@ -301,3 +301,33 @@ func (s *Store) RollupHours(ctx context.Context, q store.RollupQuery) ([]rollup.
 	}
 	return out, nil
 }
+
+// EnergyHours returns one device's energy per hour; see store.Rollups.
+// The table is ordered by its key (WITHOUT ROWID), so a device's hours are
+// one range of it.
+func (s *Store) EnergyHours(ctx context.Context, deviceID string, from, to time.Time) ([]store.HourEnergy, error) {
+	rows, err := s.readStmts.query(ctx, energyHours, deviceID, micros(from), micros(to))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: energy: %w", mapError(ctx, err))
+	}
+	defer rows.Close()
+	var out []store.HourEnergy
+	for rows.Next() {
+		var (
+			h    store.HourEnergy
+			hour int64
+		)
+		if err := rows.Scan(&hour, &h.Wh, &h.CoveredS); err != nil {
+			return nil, fmt.Errorf("sqlite: energy: %w", mapError(ctx, err))
+		}
+		h.Hour = fromMicros(hour)
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: energy: %w", mapError(ctx, err))
+	}
+	return out, nil
+}
+
+const energyHours = `SELECT hour, energy_wh, covered_s FROM hourly_rollups
+	WHERE device_id = ? AND hour >= ? AND hour < ? ORDER BY hour`

@@ -67,6 +67,25 @@ func compareRollups(t *testing.T, s store.Store, m *rollupModel, when string) {
 		got = slices.DeleteFunc(got, func(r rollup.Row) bool {
 			return r.Count == 0 && math.Abs(r.CoveredS) < 1e-6 && math.Abs(r.EnergyWh) < 1e-9
 		})
+		// EnergyHours is RollupHours' energy columns.
+		energy, err := s.EnergyHours(t.Context(), device, base.Add(-30*24*time.Hour), base.Add(30*24*time.Hour))
+		if err != nil {
+			t.Fatalf("%s: EnergyHours(%s): %v", when, device, err)
+		}
+		energy = slices.DeleteFunc(energy, func(h store.HourEnergy) bool {
+			return math.Abs(h.CoveredS) < 1e-6 && math.Abs(h.Wh) < 1e-9
+		})
+		withEnergy := slices.DeleteFunc(slices.Clone(got), func(r rollup.Row) bool {
+			return math.Abs(r.CoveredS) < 1e-6 && math.Abs(r.EnergyWh) < 1e-9
+		})
+		if len(energy) != len(withEnergy) {
+			t.Fatalf("%s: %s: EnergyHours has %d hours with energy, RollupHours %d", when, device, len(energy), len(withEnergy))
+		}
+		for i, h := range energy {
+			if r := withEnergy[i]; !h.Hour.Equal(r.Hour) || h.Wh != r.EnergyWh || h.CoveredS != r.CoveredS {
+				t.Fatalf("%s: %s: EnergyHours %+v, RollupHours %v %v Wh %v s", when, device, h, r.Hour, r.EnergyWh, r.CoveredS)
+			}
+		}
 		want := m.hours(device)
 		if len(got) != len(want) {
 			t.Fatalf("%s: %s has %d hours, want %d", when, device, len(got), len(want))
