@@ -56,7 +56,9 @@ func (s *BoundStore) RollupHours(ctx context.Context, q store.RollupQuery) ([]ro
 }
 
 func (s *BoundStore) EnergyHours(ctx context.Context, deviceID string, from, to time.Time) ([]store.HourEnergy, error) {
-	return call(s, ctx, func(ctx context.Context) ([]store.HourEnergy, error) { return s.inner.EnergyHours(ctx, deviceID, from, to) })
+	return call(s, ctx, func(ctx context.Context) ([]store.HourEnergy, error) {
+		return s.inner.EnergyHours(ctx, deviceID, from, to)
+	})
 }
 
 func (s *BoundStore) CreateDevice(ctx context.Context, id string, now time.Time) (thermowatt.Device, error) {
