@@ -47,7 +47,7 @@ CITUS_HTTP_TESTS := SeedExample|GoodReadings|MissingRecordedAt|WholeBody|Paginat
 test-citus:
 	@if [ -z "$$CITUS_URL" ]; then echo "test-citus skipped: CITUS_URL is not set (a Citus coordinator, e.g. postgres://postgres@127.0.0.1:9700/postgres?sslmode=disable)"; exit 0; fi; \
 	set -x; \
-	$(GO) test -race -count=1 -timeout 15m -v -run '^TestCitus(Conformance|Partitions|EveryTableDistributed)$$' ./internal/store/postgres | grep -E '^(--- |ok|FAIL|PASS|panic)'; \
+	$(GO) test -race -count=1 -timeout 15m -v -run '^TestCitus(Conformance|Partitions|PartitionHistory|EveryTableDistributed)$$' ./internal/store/postgres | grep -E '^(--- |ok|FAIL|PASS|panic)'; \
 	$(GO) test -race -count=1 -timeout 15m -run '^Test($(CITUS_HTTP_TESTS))[A-Za-z]*$$/^citus$$' ./internal/httpapi; \
 	$(GO) test -race -count=1 -timeout 15m -run '^Test[A-Za-z]*$$/^citus$$' ./internal/alerts ./internal/ingest
 

@@ -135,22 +135,16 @@ func scalePostgres(ctx context.Context, cfg scaleConfig, s scaleSet, logf func(s
 	}
 	defer conn.Close(context.Background())
 
-	// The weekly partitions for the whole year, through what the store
-	// offers: EnsurePartitions of each week (it makes that week and the
-	// two after it, unless a partition already covers them).
-	for t := s.oldest(); !t.After(s.end); t = t.Add(7 * 24 * time.Hour) {
-		if err := st.EnsurePartitions(ctx, t); err != nil {
-			return nil, err
-		}
-	}
-	if err := st.EnsurePartitions(ctx, time.Now()); err != nil {
+	// The weekly partitions for the whole year, as serve makes those of
+	// the weeks retention keeps.
+	if err := st.PartitionHistory(ctx, s.oldest(), time.Now()); err != nil {
 		return nil, err
 	}
 	parts, err := pgPartitions(ctx, conn)
 	if err != nil {
 		return nil, err
 	}
-	logf("partitions of device_measurements after EnsurePartitions of every week from %s: %d", s.oldest().Format("2006-01-02"), len(parts))
+	logf("partitions of device_measurements after PartitionHistory from %s: %d", s.oldest().Format("2006-01-02"), len(parts))
 	for _, p := range parts {
 		logf("  %s", p)
 	}

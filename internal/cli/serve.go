@@ -86,11 +86,17 @@ func runServe(ctx context.Context, e env, args []string) error {
 	writer := ingest.NewGroupCommitter(st, workers, groupCommitRows, cfg.Limits.DBTimeout)
 	defer writer.Close() // after Shutdown below: no request is left to queue
 
-	// Readings are partitioned by week on PostgreSQL: the weeks ahead are
-	// created now and daily (safe with several instances at once).
+	// Readings are partitioned by week on PostgreSQL: the weeks retention
+	// keeps (for backfills) at start, the weeks ahead now and daily (safe
+	// with several instances at once).
 	if p, ok := st.(interface {
+		PartitionHistory(ctx context.Context, since, now time.Time) error
 		MaintainPartitions(context.Context, func(error))
 	}); ok {
+		now := time.Now()
+		if err := p.PartitionHistory(ctx, now.AddDate(0, 0, -cfg.Ops.RetentionDays), now); err != nil {
+			logger.Error("partitions of past weeks not created; backfilled readings of those weeks go to the past or DEFAULT partition", "err", err)
+		}
 		pctx, stop := context.WithCancel(ctx)
 		defer stop()
 		go p.MaintainPartitions(pctx, func(err error) {

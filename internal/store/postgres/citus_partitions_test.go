@@ -287,3 +287,45 @@ func TestCitusEveryTableDistributed(t *testing.T) {
 		t.Errorf("tables neither distributed nor reference tables on Citus: %v; add them to citusTables (citus.go) and to the move in docs/scaling.md", left)
 	}
 }
+
+// PartitionHistory, as serve runs it at start, on a cluster: the past
+// partition's bound moves down to the first week retention keeps, those
+// weeks become distributed partitions of their own, and a backfill lands
+// in them.
+func TestCitusPartitionHistory(t *testing.T) {
+	if !testdb.CitusAvailable() {
+		t.Skip("Citus partition test skipped: set CITUS_URL to a coordinator's database (make test-citus)")
+	}
+	ctx := t.Context()
+	dbURL := testdb.NewCitusDatabase(t)
+	s, err := postgres.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	now := time.Now().UTC()
+	if err := s.PartitionHistory(ctx, now.AddDate(0, 0, -30), now); err != nil {
+		t.Fatalf("PartitionHistory: %v", err)
+	}
+	old := now.AddDate(0, 0, -20)
+	if res, err := s.InsertReadings(ctx, []thermowatt.Reading{{DeviceID: "h", RecordedAt: old}}, now); err != nil || res.Accepted != 1 {
+		t.Fatalf("backfill: %+v, %v", res, err)
+	}
+	week := postgres.WeekStart(old)
+	name := "device_measurements_p" + week.Format("20060102")
+	if n := count(t, conn, name); n != 1 {
+		t.Errorf("%s holds %d readings, want the backfilled one", name, n)
+	}
+	var distributed bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = $1::regclass AND partmethod = 'h')`, name).Scan(&distributed); err != nil {
+		t.Fatal(err)
+	}
+	if !distributed {
+		t.Errorf("%s is not distributed", name)
+	}
+}

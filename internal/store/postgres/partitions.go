@@ -66,6 +66,93 @@ func (s *Store) EnsurePartitions(ctx context.Context, now time.Time) error {
 	return nil
 }
 
+// PartitionHistory gives the weeks from since's on partitions of their
+// own, so that readings of that history (a backfill) are dropped by
+// retention a week at a time, and creates the weeks ahead as
+// EnsurePartitions does. serve runs it at start with since = now -
+// RETENTION_DAYS.
+//
+// Weeks before the one migration 00004 started with are covered by the
+// past partition (device_measurements_past, the table as it was). When it
+// holds no reading from since's week on, as in a database created empty,
+// its upper bound is moved down to that week first; when it does, the
+// weeks it covers stay with it and only the later ones are created.
+func (s *Store) PartitionHistory(ctx context.Context, since, now time.Time) error {
+	first := weekStart(since)
+	if err := s.shrinkPast(ctx, first); err != nil {
+		return fmt.Errorf("postgres: move the past partition's bound to %s: %w", first.Format("2006-01-02"), mapError(ctx, err))
+	}
+	end := weekStart(now).Add(partitionsAhead * partitionWidth)
+	for lo := first; !lo.After(end); lo = lo.Add(partitionWidth) {
+		if err := s.createPartition(ctx, lo, lo.Add(partitionWidth)); err != nil {
+			return fmt.Errorf("postgres: create partition %s: %w", partitionName(lo), mapError(ctx, err))
+		}
+	}
+	return nil
+}
+
+// pastBound is the CHECK constraint that proves the past partition's new
+// bound while it is moved (shrinkPast), so that attaching it again needs
+// no scan.
+const pastBound = "device_measurements_past_new_bound"
+
+// shrinkPast moves the past partition's upper bound down to bound when it
+// is above it and the partition holds no reading from bound on. The
+// constraint that proves it is validated first, by a scan with which
+// ingest goes on; then, in one short transaction under the lock timeout,
+// the partition is detached and attached again with the new bound.
+func (s *Store) shrinkPast(ctx context.Context, bound time.Time) error {
+	var upper *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT upper FROM `+partitionBounds+` WHERE name = 'device_measurements_past'`).Scan(&upper)
+	if errors.Is(err, pgx.ErrNoRows) || err == nil && (upper == nil || !upper.After(bound)) {
+		return nil // not partitioned, or nothing to move
+	}
+	if err != nil {
+		return err
+	}
+	var later bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM device_measurements_past WHERE recorded_at >= $1)`, bound).Scan(&later); err != nil || later {
+		return err // its weeks stay with it
+	}
+	// A reading of [bound, upper) stored between the constraint and the
+	// move would be refused by it (and stored on the device's retry, in
+	// its week); PartitionHistory runs before a backfill, not during one.
+	if _, err := s.pool.Exec(ctx, `ALTER TABLE device_measurements_past DROP CONSTRAINT IF EXISTS `+pastBound); err != nil {
+		return err
+	}
+	if _, err := s.pool.Exec(ctx, fmt.Sprintf(`ALTER TABLE device_measurements_past ADD CONSTRAINT %s CHECK (recorded_at < '%s') NOT VALID`,
+		pastBound, bound.Format(time.RFC3339))); err != nil {
+		return err
+	}
+	if _, err := s.pool.Exec(ctx, `ALTER TABLE device_measurements_past VALIDATE CONSTRAINT `+pastBound); err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(partitionLockKey)); err != nil {
+			return err
+		}
+		var upper *time.Time // moved meanwhile by another instance?
+		if err := tx.QueryRow(ctx, `SELECT upper FROM `+partitionBounds+` WHERE name = 'device_measurements_past'`).Scan(&upper); err != nil {
+			return err
+		}
+		if upper == nil || !upper.After(bound) {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '5s'`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `ALTER TABLE device_measurements DETACH PARTITION device_measurements_past`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `ALTER TABLE device_measurements ATTACH PARTITION device_measurements_past FOR VALUES FROM (MINVALUE) TO ('`+
+			bound.Format(time.RFC3339)+`')`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `ALTER TABLE device_measurements_past DROP CONSTRAINT `+pastBound)
+		return err
+	})
+}
+
 // createPartition creates and attaches the partition [lo, hi), unless it
 // exists or a partition already covers part of the range (the one migration
 // 00004 made of the table as it was, which reaches into the following

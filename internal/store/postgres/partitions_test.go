@@ -65,6 +65,11 @@ func TestMigration4AttachesTheTableWithoutRewritingIt(t *testing.T) {
 	if heapAfter != heapBefore || keyAfter != keyBefore {
 		t.Errorf("table or key rewritten: file %d → %d, key %d → %d", heapBefore, heapAfter, keyBefore, keyAfter)
 	}
+	// What serve does at start: the weeks the past partition covers, and
+	// holds readings of, stay with it.
+	if err := s.PartitionHistory(ctx, base.AddDate(0, 0, -30), time.Now()); err != nil {
+		t.Fatalf("PartitionHistory after the migration: %v", err)
+	}
 	got, err := s.QueryReadings(ctx, store.Query{DeviceID: "d1", Limit: n + 1})
 	if err != nil || len(got) != n {
 		t.Fatalf("after the migration: %d readings, %v; want %d", len(got), err, n)
@@ -186,5 +191,57 @@ func TestRetentionDropsExpiredPartitions(t *testing.T) {
 	}
 	if got, _ := s.QueryReadings(ctx, store.Query{Limit: 10000}); int64(len(got)) != left {
 		t.Errorf("%d readings left, want %d", len(got), left)
+	}
+}
+
+// A database created empty gets the weeks retention keeps as partitions
+// of their own (PartitionHistory, which serve runs at start): a backfill
+// of that history lands in its weeks, and retention drops them whole.
+// A database whose past partition holds readings keeps them there.
+func TestPartitionHistory(t *testing.T) {
+	ctx := t.Context()
+	dbURL := freshDatabase(t, adminURL(t))
+	s, err := postgres.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now().UTC()
+	since := now.AddDate(0, 0, -60)
+	for range 2 { // a second run, as at every start, changes nothing
+		if err := s.PartitionHistory(ctx, since, now); err != nil {
+			t.Fatalf("PartitionHistory: %v", err)
+		}
+	}
+	old := now.AddDate(0, 0, -40)
+	backfill := []thermowatt.Reading{{DeviceID: "h1", RecordedAt: old}, {DeviceID: "h1", RecordedAt: old.Add(time.Minute)},
+		{DeviceID: "h1", RecordedAt: now.AddDate(0, 0, -59)}, {DeviceID: "h1", RecordedAt: now.AddDate(-2, 0, 0)}}
+	if res, err := s.InsertReadings(ctx, backfill, now); err != nil || res.Accepted != 4 {
+		t.Fatalf("backfill: %+v, %v", res, err)
+	}
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var inPast, inWeeks int
+	if err := conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM device_measurements_past),
+		(SELECT count(*) FROM device_measurements WHERE tableoid::regclass::text LIKE 'device_measurements_p2%')`).Scan(&inPast, &inWeeks); err != nil {
+		t.Fatal(err)
+	}
+	if inPast != 1 || inWeeks != 3 {
+		t.Errorf("%d readings in the past partition, %d in weekly ones; want 1 (two years ago) and 3", inPast, inWeeks)
+	}
+	// Retention to 20 days: the weeks of the backfill go whole.
+	if n, err := s.DeleteReadingsBefore(ctx, now.AddDate(0, 0, -20), 5000); err != nil || n != 4 {
+		t.Fatalf("retention: %d, %v; want the 4 readings", n, err)
+	}
+	var weeks int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_inherits WHERE inhparent = 'device_measurements'::regclass
+		AND inhrelid::regclass::text LIKE 'device_measurements_p2%'`).Scan(&weeks); err != nil {
+		t.Fatal(err)
+	}
+	if weeks > 6 { // the weeks after the cutoff's, with two ahead
+		t.Errorf("%d weekly partitions after retention to 20 days, want the expired ones dropped", weeks)
 	}
 }
