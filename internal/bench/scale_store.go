@@ -188,7 +188,7 @@ func scalePostgres(ctx context.Context, cfg scaleConfig, s scaleSet, logf func(s
 
 	cutoff := s.oldest().Add(30 * 24 * time.Hour)
 	want := int64(s.readingsBefore(cutoff) * s.devices)
-	logf("removing the oldest month: store DeleteReadingsBefore(%s, %d) until 0 (drops whole partitions first, then deletes and trims roll-ups per batch), at most %s", cutoff.Format(time.RFC3339), cfg.DeleteBatch, cfg.DeleteLimit)
+	logf("removing the oldest month: store DeleteReadingsBefore(%s, %d) until 0 (drops whole weeks first, deletes the rest in batches, then trims the roll-ups), at most %s", cutoff.Format(time.RFC3339), cfg.DeleteBatch, cfg.DeleteLimit)
 	m, err := removeMonth(ctx, st, cutoff, cfg.DeleteBatch, cfg.DeleteLimit, want)
 	if err != nil {
 		return nil, err
