@@ -19,9 +19,11 @@ func (s *Store) DeleteReadingsBefore(ctx context.Context, cutoff time.Time, limi
 		SELECT device_id, recorded_at FROM device_measurements WHERE recorded_at < $1
 		ORDER BY recorded_at, id LIMIT $2 ` + s.skipLocked() + `
 	), deleted AS (
-		-- by the primary key: id is not indexed on its own
+		-- by the primary key (id is not indexed on its own), with the
+		-- bound again, so that only the partitions before the cutoff are
+		-- probed (or scanned), not every week kept
 		DELETE FROM device_measurements m USING doomed
-		WHERE m.device_id = doomed.device_id AND m.recorded_at = doomed.recorded_at
+		WHERE m.device_id = doomed.device_id AND m.recorded_at = doomed.recorded_at AND m.recorded_at < $1
 		RETURNING m.device_id
 	), per_device AS (
 		SELECT device_id, count(*) AS n FROM deleted GROUP BY device_id
