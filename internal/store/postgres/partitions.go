@@ -238,9 +238,12 @@ func (s *Store) dropOldestExpired(ctx context.Context, cutoff time.Time) (n int6
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(partitionLockKey)); err != nil {
 			return err
 		}
-		var name string
-		err := tx.QueryRow(ctx, `SELECT name FROM `+partitionBounds+`
-			WHERE upper IS NOT NULL AND upper <= $1 ORDER BY upper LIMIT 1`, cutoff).Scan(&name)
+		var (
+			name         string
+			lower, upper *time.Time
+		)
+		err := tx.QueryRow(ctx, `SELECT name, lower, upper FROM `+partitionBounds+`
+			WHERE upper IS NOT NULL AND upper <= $1 ORDER BY upper LIMIT 1`, cutoff).Scan(&name, &lower, &upper)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
@@ -261,17 +264,23 @@ func (s *Store) dropOldestExpired(ctx context.Context, cutoff time.Time) (n int6
 		if _, err := tx.Exec(ctx, `LOCK TABLE `+pgx.Identifier{name}.Sanitize()+` IN ACCESS EXCLUSIVE MODE`); err != nil {
 			return err
 		}
-		// Counts are lowered in device id order, as ingest raises them.
+		// Counts are lowered in device id order, as ingest raises them, by
+		// what the partition holds of each device: its hourly roll-ups'
+		// counts (the partition's bounds are whole hours, and the lock
+		// keeps its readings as they are), a week of hours rather than a
+		// week of readings to read.
 		err = tx.QueryRow(ctx, `
 			WITH per_device AS (
-				SELECT device_id, count(*) AS n FROM `+pgx.Identifier{name}.Sanitize()+` GROUP BY device_id
+				SELECT device_id, sum(readings) AS n FROM hourly_rollups
+				WHERE hour >= coalesce($1, '-infinity'::timestamptz) AND hour < $2
+				GROUP BY device_id HAVING sum(readings) > 0
 			), counted AS (
 				INSERT INTO devices AS d (id, created_at, reading_count)
 				SELECT device_id, now(), n FROM per_device ORDER BY device_id
 				ON CONFLICT (id) DO UPDATE
 				SET reading_count = greatest(d.reading_count - EXCLUDED.reading_count, 0)
 			)
-			SELECT coalesce(sum(n), 0) FROM per_device`).Scan(&n)
+			SELECT coalesce(sum(n), 0)::int8 FROM per_device`, lower, upper).Scan(&n)
 		if err != nil {
 			return err
 		}
