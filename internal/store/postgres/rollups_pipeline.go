@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -63,7 +64,24 @@ type rollupReads struct {
 	ids     []string
 	gaps    map[string]int64
 	windows []rollupWindow
+	// oneStatement reads every window with one statement (windowsQuery)
+	// rather than a statement each: a group commit of single readings
+	// from many devices has as many windows as readings. Not on Citus,
+	// which cannot route a lateral join over shards by a list of devices.
+	oneStatement bool
 }
+
+// windowsQuery reads the windows given as arrays of device, first and last
+// time: each window's readings, by window (1-based) and time.
+const windowsQuery = `
+SELECT w.i, m.recorded_at, m.temperature, m.humidity, m.voltage_v, m.current_ma, m.power_mw, m.pressure_hpa
+FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS w(device_id, lo, hi, i)
+CROSS JOIN LATERAL (
+	SELECT recorded_at, temperature, humidity, voltage_v, current_ma, power_mw, pressure_hpa
+	FROM device_measurements d
+	WHERE d.device_id = w.device_id AND d.recorded_at >= w.lo AND d.recorded_at <= w.hi
+) m
+ORDER BY w.i, m.recorded_at`
 
 type rollupWindow struct {
 	device string
@@ -76,7 +94,7 @@ func (s *Store) planRollupReads(rs []thermowatt.Reading) rollupReads {
 		all[i] = true
 	}
 	ids, times := rollup.NewByDevice(rs, all)
-	p := rollupReads{ids: ids, gaps: make(map[string]int64, len(ids))}
+	p := rollupReads{ids: ids, gaps: make(map[string]int64, len(ids)), oneStatement: !s.citus}
 	for _, id := range ids {
 		gap := s.gaps.get(id)
 		p.gaps[id] = gap
@@ -89,10 +107,60 @@ func (s *Store) planRollupReads(rs []thermowatt.Reading) rollupReads {
 
 func (p rollupReads) queue(b *pgx.Batch) {
 	b.Queue(`SELECT id, expected_interval_s FROM devices WHERE id = ANY($1)`, p.ids)
+	if p.oneStatement {
+		devices := make([]string, len(p.windows))
+		lo, hi := make([]time.Time, len(p.windows)), make([]time.Time, len(p.windows))
+		for i, w := range p.windows {
+			gap := p.gaps[w.device]
+			devices[i], lo[i], hi[i] = w.device, time.UnixMicro(w.times[0]-gap).UTC(), time.UnixMicro(w.times[len(w.times)-1]+gap).UTC()
+		}
+		b.Queue(windowsQuery, devices, lo, hi)
+		return
+	}
 	for _, w := range p.windows {
 		gap := p.gaps[w.device]
 		b.Queue(sampleQuery, w.device, time.UnixMicro(w.times[0]-gap).UTC(), time.UnixMicro(w.times[len(w.times)-1]+gap).UTC())
 	}
+}
+
+// readWindows reads what queue asked for the windows: each one's samples.
+func (p rollupReads) readWindows(br pgx.BatchResults) ([][]rollup.Sample, error) {
+	out := make([][]rollup.Sample, len(p.windows))
+	if !p.oneStatement {
+		for i := range p.windows {
+			rows, err := br.Query()
+			if err != nil {
+				return nil, err
+			}
+			if out[i], err = scanSamples(rows); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	var (
+		i  int
+		at time.Time
+		s  rollup.Sample
+	)
+	dst := []any{&i, &at}
+	for m := range s.Values {
+		dst = append(dst, &s.Values[m])
+	}
+	_, err = pgx.ForEachRow(rows, dst, func() error {
+		if i < 1 || i > len(out) {
+			return fmt.Errorf("a window numbered %d of %d", i, len(out))
+		}
+		s.At = at.UnixMicro()
+		out[i-1] = append(out[i-1], s)
+		s = rollup.Sample{}
+		return nil
+	})
+	return out, err
 }
 
 // deltas reads the planned results and returns what the readings stored
@@ -116,25 +184,18 @@ func (p rollupReads) deltas(s *Store, br pgx.BatchResults, rs []thermowatt.Readi
 	if err != nil {
 		return nil, err
 	}
-	_, news := rollup.NewByDevice(rs, stored)
-	var deltas []rollup.Row
-	for _, w := range p.windows {
-		rows, err := br.Query()
-		if err != nil {
-			return nil, err
-		}
-		samples, err := scanSamples(rows)
-		if err != nil {
-			return nil, err
-		}
-		if changed {
-			continue // read what was sent; nothing is applied
-		}
-		rollup.MarkNew(samples, inWindow(news[w.device], w.times))
-		deltas = append(deltas, rollup.Delta(w.device, samples, p.gaps[w.device])...)
+	windows, err := p.readWindows(br)
+	if err != nil {
+		return nil, err
 	}
 	if changed {
 		return nil, errGapChanged
+	}
+	_, news := rollup.NewByDevice(rs, stored)
+	var deltas []rollup.Row
+	for i, w := range p.windows {
+		rollup.MarkNew(windows[i], inWindow(news[w.device], w.times))
+		deltas = append(deltas, rollup.Delta(w.device, windows[i], p.gaps[w.device])...)
 	}
 	return deltas, nil
 }
