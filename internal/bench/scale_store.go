@@ -185,23 +185,11 @@ func scalePostgres(ctx context.Context, cfg scaleConfig, s scaleSet, logf func(s
 	}
 
 	logf("queries through the store's Go API, in-process (as `make bench` measures its store-alone figures), %d per case, random device each", cfg.Queries)
-	if err := runCases(ctx, "postgres", s.ids, cfg.Queries, r, logf, storeCases(st, s)); err != nil {
-		return nil, err
-	}
-	if wh, err := yearWh(ctx, st, s, s.ids[0]); err == nil {
-		logf("  %s: energy over the year %.1f Wh (store.Energy)", s.ids[0], wh)
-	}
-
-	cutoff := s.oldest().Add(30 * 24 * time.Hour)
-	want := int64(s.readingsBefore(cutoff) * s.devices)
-	logf("removing the oldest month: store DeleteReadingsBefore(%s, %d) until 0 (drops whole weeks first, deletes the rest in batches, then trims the roll-ups), at most %s", cutoff.Format(time.RFC3339), cfg.DeleteBatch, cfg.DeleteLimit)
-	m, err := removeMonth(ctx, st, cutoff, cfg.DeleteBatch, cfg.DeleteLimit, want)
+	cutoff, err := readAndRemoveMonth(ctx, cfg, st, s, "postgres", r, logf,
+		"drops whole weeks first, deletes the rest in batches, then trims the roll-ups")
 	if err != nil {
 		return nil, err
 	}
-	m.Name = "store DeleteReadingsBefore loop (with roll-up trim)"
-	logf("  %s", m.cell())
-	r.Removals = append(r.Removals, m)
 
 	// The same number of readings by a plain DELETE: the next month, so
 	// that both delete an equal month of the same table.
@@ -322,22 +310,32 @@ func scaleSQLite(ctx context.Context, cfg scaleConfig, s scaleSet, logf func(str
 	}
 
 	logf("queries through the store's Go API, in-process, %d per case, random device each", cfg.Queries)
-	if err := runCases(ctx, "sqlite", s.ids, cfg.Queries, r, logf, storeCases(st, s)); err != nil {
+	if _, err := readAndRemoveMonth(ctx, cfg, st, s, "sqlite", r, logf, "deletes in batches, trimming the roll-ups"); err != nil {
 		return nil, err
+	}
+	return r, nil
+}
+
+// readAndRemoveMonth runs the read cases on a store, then removes its
+// oldest month through DeleteReadingsBefore, as retention does (how, says
+// what the log line tells), and returns the month's cutoff.
+func readAndRemoveMonth(ctx context.Context, cfg scaleConfig, st store.Store, s scaleSet, system string,
+	r *sysResult, logf func(string, ...any), how string) (time.Time, error) {
+	if err := runCases(ctx, system, s.ids, cfg.Queries, r, logf, storeCases(st, s)); err != nil {
+		return time.Time{}, err
 	}
 	if wh, err := yearWh(ctx, st, s, s.ids[0]); err == nil {
 		logf("  %s: energy over the year %.1f Wh (store.Energy)", s.ids[0], wh)
 	}
-
 	cutoff := s.oldest().Add(30 * 24 * time.Hour)
 	want := int64(s.readingsBefore(cutoff) * s.devices)
-	logf("removing the oldest month: store DeleteReadingsBefore(%s, %d) until 0, at most %s", cutoff.Format(time.RFC3339), cfg.DeleteBatch, cfg.DeleteLimit)
+	logf("removing the oldest month: store DeleteReadingsBefore(%s, %d) until 0 (%s), at most %s", cutoff.Format(time.RFC3339), cfg.DeleteBatch, how, cfg.DeleteLimit)
 	m, err := removeMonth(ctx, st, cutoff, cfg.DeleteBatch, cfg.DeleteLimit, want)
 	if err != nil {
-		return nil, err
+		return time.Time{}, err
 	}
 	m.Name = "store DeleteReadingsBefore loop (with roll-up trim)"
 	logf("  %s", m.cell())
 	r.Removals = append(r.Removals, m)
-	return r, nil
+	return cutoff, nil
 }
