@@ -87,21 +87,25 @@ func runServe(ctx context.Context, e env, args []string) error {
 	defer writer.Close() // after Shutdown below: no request is left to queue
 
 	// Readings are partitioned by week on PostgreSQL: the weeks retention
-	// keeps (for backfills) at start, the weeks ahead now and daily (safe
-	// with several instances at once).
+	// keeps (for backfills) once, the weeks ahead now and daily (safe with
+	// several instances at once). In the background: moving the past
+	// partition's bound validates a constraint by a scan of it, which on a
+	// large migrated table must not hold up the start.
 	if p, ok := st.(interface {
 		PartitionHistory(ctx context.Context, since, now time.Time) error
 		MaintainPartitions(context.Context, func(error))
 	}); ok {
-		now := time.Now()
-		if err := p.PartitionHistory(ctx, now.AddDate(0, 0, -cfg.Ops.RetentionDays), now); err != nil {
-			logger.Error("partitions of past weeks not created; backfilled readings of those weeks go to the past or DEFAULT partition", "err", err)
-		}
 		pctx, stop := context.WithCancel(ctx)
 		defer stop()
-		go p.MaintainPartitions(pctx, func(err error) {
-			logger.Error("partitions of readings not created; retried in a day, readings meanwhile go to the DEFAULT partition", "err", err)
-		})
+		go func() {
+			now := time.Now()
+			if err := p.PartitionHistory(pctx, now.AddDate(0, 0, -cfg.Ops.RetentionDays), now); err != nil && pctx.Err() == nil {
+				logger.Error("partitions of past weeks not created; backfilled readings of those weeks go to the past or DEFAULT partition", "err", err)
+			}
+			p.MaintainPartitions(pctx, func(err error) {
+				logger.Error("partitions of readings not created; retried in a day, readings meanwhile go to the DEFAULT partition", "err", err)
+			})
+		}()
 	}
 
 	// Metrics and the alert check on a ticker (alerts.go).
