@@ -15,9 +15,10 @@ import (
 
 // The hourly roll-ups (migration 00006) are kept in the transaction that
 // stores readings: after the insert, which has locked the devices' rows,
-// applyRollups reads each device's readings around the new ones and adds
-// rollup.Delta. The lock orders transactions writing the same device, and
-// the read is a statement of its own, so it sees what an earlier one
+// each device's readings around the new ones are read and rollup.Delta is
+// added (rollups_pipeline.go for the insert statements, applyRollups for
+// COPY). The lock orders transactions writing the same device, and the
+// read is a statement of its own, so it sees what an earlier one
 // committed: two batches of one device, on two instances, are applied one
 // after the other.
 
