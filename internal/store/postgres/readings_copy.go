@@ -1,15 +1,14 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/store"
 )
 
 // copyMinReadings is the size from which a batch assumed new goes through
@@ -99,7 +98,7 @@ func copiedDevices(rs []thermowatt.Reading) (ids []string, counts []int64, healt
 		var h *string
 		var at *time.Time
 		for i := end - 1; i >= start; i-- { // newest first
-			if d, ok := deviceReport(rs[i].Payload); ok {
+			if d, ok := store.DeviceReport(rs[i].Payload); ok {
 				h, at = &d, &rs[i].RecordedAt
 				break
 			}
@@ -111,23 +110,6 @@ func copiedDevices(rs []thermowatt.Reading) (ids []string, counts []int64, healt
 		end = start
 	}
 	return ids, counts, health, healthAt
-}
-
-var deviceKey = []byte(`"device"`)
-
-// deviceReport is payload.device when it is a JSON object, as the insert
-// statement's jsonb_typeof(payload->'device') = 'object' decides.
-func deviceReport(payload json.RawMessage) (string, bool) {
-	if payload == nil || !bytes.Contains(payload, deviceKey) {
-		return "", false
-	}
-	var p struct {
-		Device json.RawMessage `json:"device"`
-	}
-	if json.Unmarshal(payload, &p) != nil || len(p.Device) == 0 || p.Device[0] != '{' {
-		return "", false
-	}
-	return string(p.Device), true
 }
 
 // insertAssumingNew stores rs assuming all are new, by COPY from

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,29 +11,6 @@ import (
 // announces a revoked token's id to every instance, in the transaction
 // that revokes it: PostgreSQL delivers it when (and only if) that commits.
 const revokedChannel = "thermowatt_token_revoked"
-
-// revocationHooks are the functions WatchRevocations registered, called
-// by this instance's RevokeToken right after its commit, so that the
-// instance that revokes does not wait for its own notification.
-type revocationHooks struct {
-	mu     sync.Mutex
-	forget []func(string)
-}
-
-func (h *revocationHooks) add(f func(string)) {
-	h.mu.Lock()
-	h.forget = append(h.forget, f)
-	h.mu.Unlock()
-}
-
-func (h *revocationHooks) call(id string) {
-	h.mu.Lock()
-	fs := h.forget
-	h.mu.Unlock()
-	for _, f := range fs {
-		f(id)
-	}
-}
 
 // WatchRevocations reports every token revoked by any instance sharing
 // the database: forget(id) for each, from a connection that LISTENs on
@@ -47,7 +23,7 @@ func (h *revocationHooks) call(id string) {
 // revoking instance itself forgets before RevokeToken returns. It returns
 // when ctx ends.
 func (s *Store) WatchRevocations(ctx context.Context, forget func(tokenID string), live func(bool)) {
-	s.revoked.add(forget)
+	s.revoked.Add(forget)
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		err := s.listen(ctx, forget, live)

@@ -28,7 +28,7 @@ type Store struct {
 	tokens tokenLookups // concurrent TokenByID calls share queries
 	citus  bool         // a Citus coordinator: see adaptToCitus
 	// revoked: this instance's revocation listeners (revocations.go)
-	revoked revocationHooks
+	revoked store.RevocationHooks
 	gaps    gapCache // each device's rollup.MaxGap (rollups_pipeline.go)
 }
 

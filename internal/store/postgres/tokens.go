@@ -81,7 +81,7 @@ func (s *Store) RevokeToken(ctx context.Context, id string, now time.Time) error
 	if n == 0 {
 		return fmt.Errorf("token %q: %w", id, thermowatt.ErrNotFound)
 	}
-	s.revoked.call(id)
+	s.revoked.Call(id)
 	return nil
 }
 

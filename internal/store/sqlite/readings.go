@@ -1,10 +1,8 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -127,7 +125,7 @@ func (s *Store) insertBatch(ctx context.Context, b store.Batch, received int64) 
 			}
 			n++
 			if health == nil {
-				if d, ok := deviceReport(b.Readings[i].Payload); ok {
+				if d, ok := store.DeviceReport(b.Readings[i].Payload); ok {
 					health, healthAt = d, micros(b.Readings[i].RecordedAt)
 				}
 			}
@@ -325,24 +323,4 @@ func nullFloat(v *float64) any {
 		return nil
 	}
 	return *v
-}
-
-// deviceKey is a cheap pre-filter: only payloads containing it are parsed
-// for a payload.device health report.
-var deviceKey = []byte(`"device"`)
-
-// deviceReport is payload.device when it is a JSON object: a device's
-// latest health is that of its newest stored reading carrying one, and a
-// "device" that is not an object is ignored (health never fails a batch).
-func deviceReport(payload json.RawMessage) (string, bool) {
-	if payload == nil || !bytes.Contains(payload, deviceKey) {
-		return "", false
-	}
-	var p struct {
-		Device json.RawMessage `json:"device"`
-	}
-	if json.Unmarshal(payload, &p) != nil || len(p.Device) == 0 || p.Device[0] != '{' {
-		return "", false
-	}
-	return string(p.Device), true
 }

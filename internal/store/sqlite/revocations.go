@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"sync"
 )
 
 // WatchRevocations reports the tokens this process revokes (forget(id)
@@ -14,28 +13,8 @@ import (
 // would keep admitting the token. The verifier's cache therefore stays off
 // on SQLite: each request looks its token up, an in-process point read.
 func (s *Store) WatchRevocations(ctx context.Context, forget func(tokenID string), live func(bool)) {
-	s.revoked.add(forget)
+	s.revoked.Add(forget)
 	live(false)
 	<-ctx.Done()
 	live(false)
-}
-
-type revocationHooks struct {
-	mu     sync.Mutex
-	forget []func(string)
-}
-
-func (h *revocationHooks) add(f func(string)) {
-	h.mu.Lock()
-	h.forget = append(h.forget, f)
-	h.mu.Unlock()
-}
-
-func (h *revocationHooks) call(id string) {
-	h.mu.Lock()
-	fs := h.forget
-	h.mu.Unlock()
-	for _, f := range fs {
-		f(id)
-	}
 }

@@ -35,7 +35,7 @@ type Store struct {
 	// Prepared statements of each pool (stmts.go); the same cache twice
 	// for :memory:.
 	writeStmts, readStmts *stmtCache
-	revoked               revocationHooks // revocations.go
+	revoked               store.RevocationHooks // revocations.go
 	// The background checkpointer (checkpoint.go); nil for :memory:.
 	checkpoints     *sql.DB
 	stopCheckpoints context.CancelFunc
