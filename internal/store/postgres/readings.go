@@ -150,27 +150,22 @@ func insertArgs(rs []thermowatt.Reading, receivedAt time.Time) []any {
 // and updates the roll-ups, in one transaction; it fails with a unique
 // violation (isRepeat) when some reading is stored already.
 func (s *Store) insertNew(ctx context.Context, rs []thermowatt.Reading, args []any) ([]bool, error) {
-	var stored []bool
-	err := s.withRetry(ctx, func() (err error) {
-		stored, err = s.writeWithRollups(ctx, rs,
-			func(b *pgx.Batch) { b.Queue(insertNewReadings, args...) },
-			func(br pgx.BatchResults) ([]bool, error) {
-				var count int
-				if err := br.QueryRow().Scan(&count); err != nil {
-					return nil, err
-				}
-				if count != len(rs) {
-					return nil, fmt.Errorf("the database reports storing %d of %d new readings", count, len(rs))
-				}
-				all := make([]bool, len(rs))
-				for i := range all {
-					all[i] = true
-				}
-				return all, nil
-			})
-		return err
-	})
-	return stored, err
+	return s.writeWithRollups(ctx, rs,
+		func(b *pgx.Batch) { b.Queue(insertNewReadings, args...) },
+		func(br pgx.BatchResults) ([]bool, error) {
+			var count int
+			if err := br.QueryRow().Scan(&count); err != nil {
+				return nil, err
+			}
+			if count != len(rs) {
+				return nil, fmt.Errorf("the database reports storing %d of %d new readings", count, len(rs))
+			}
+			all := make([]bool, len(rs))
+			for i := range all {
+				all[i] = true
+			}
+			return all, nil
+		})
 }
 
 // insertOrSkip stores the readings of the batch not stored yet
@@ -180,34 +175,29 @@ func (s *Store) insertOrSkip(ctx context.Context, args []any, rs []thermowatt.Re
 	for i, r := range rs {
 		position[identity{r.DeviceID, r.RecordedAt.UnixMicro()}] = i
 	}
-	var stored []bool
-	err := s.withRetry(ctx, func() (err error) {
-		stored, err = s.writeWithRollups(ctx, rs,
-			func(b *pgx.Batch) { b.Queue(insertReadings, args...) },
-			func(br pgx.BatchResults) ([]bool, error) {
-				rows, err := br.Query()
-				if err != nil {
-					return nil, err
+	return s.writeWithRollups(ctx, rs,
+		func(b *pgx.Batch) { b.Queue(insertReadings, args...) },
+		func(br pgx.BatchResults) ([]bool, error) {
+			rows, err := br.Query()
+			if err != nil {
+				return nil, err
+			}
+			stored := make([]bool, len(rs))
+			var (
+				id identity
+				at time.Time
+			)
+			_, err = pgx.ForEachRow(rows, []any{&id.deviceID, &at}, func() error {
+				id.recordedAt = at.UnixMicro()
+				i, ok := position[id]
+				if !ok {
+					return fmt.Errorf("the database reports storing a reading of %q at %v that was not sent", id.deviceID, at)
 				}
-				stored := make([]bool, len(rs))
-				var (
-					id identity
-					at time.Time
-				)
-				_, err = pgx.ForEachRow(rows, []any{&id.deviceID, &at}, func() error {
-					id.recordedAt = at.UnixMicro()
-					i, ok := position[id]
-					if !ok {
-						return fmt.Errorf("the database reports storing a reading of %q at %v that was not sent", id.deviceID, at)
-					}
-					stored[i] = true
-					return nil
-				})
-				return stored, err
+				stored[i] = true
+				return nil
 			})
-		return err
-	})
-	return stored, err
+			return stored, err
+		})
 }
 
 // isRepeat reports whether err is insertNewReadings finding a reading

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/rollup"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -53,7 +54,7 @@ func (s *Store) insertNewByCopy(ctx context.Context, rs []thermowatt.Reading, re
 	for i := range stored {
 		stored[i] = true
 	}
-	err := s.withRetry(ctx, func() error {
+	err := s.withRetryRollups(ctx, func() error {
 		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			row := make([]any, len(copyReadingColumns))
 			n, err := tx.CopyFrom(ctx, pgx.Identifier{"device_measurements"}, copyReadingColumns,
@@ -74,10 +75,26 @@ func (s *Store) insertNewByCopy(ctx context.Context, rs []thermowatt.Reading, re
 			if int(n) != len(rs) {
 				return fmt.Errorf("the database reports copying %d of %d new readings", n, len(rs))
 			}
-			if _, err = tx.Exec(ctx, countCopied, receivedAt, ids, counts, health, healthAt); err != nil {
+			// The counters, which lock the device rows, then the roll-ups'
+			// reads in the same round trip, as the insert statements do.
+			var b pgx.Batch
+			b.Queue(countCopied, receivedAt, ids, counts, health, healthAt)
+			plan := s.planRollupReads(rs)
+			plan.queue(&b)
+			br := tx.SendBatch(ctx, &b)
+			if _, err := br.Exec(); err != nil {
+				br.Close()
 				return err
 			}
-			return applyRollups(ctx, tx, rs, stored)
+			deltas, err := plan.deltas(s, br, rs, stored)
+			if cerr := br.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil || len(deltas) == 0 {
+				return err
+			}
+			_, err = tx.Exec(ctx, addRollups, rollupArgs(rollup.MergeRows(deltas))...)
+			return err
 		})
 	})
 	if err != nil {

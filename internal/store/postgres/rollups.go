@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/rollup"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
@@ -16,8 +15,7 @@ import (
 // The hourly roll-ups (migration 00006) are kept in the transaction that
 // stores readings: after the insert, which has locked the devices' rows,
 // each device's readings around the new ones are read and rollup.Delta is
-// added (rollups_pipeline.go for the insert statements, applyRollups for
-// COPY). The lock orders transactions writing the same device, and the
+// added (rollups_pipeline.go, for the insert statements and COPY alike). The lock orders transactions writing the same device, and the
 // read is a statement of its own, so it sees what an earlier one
 // committed: two batches of one device, on two instances, are applied one
 // after the other.
@@ -104,77 +102,6 @@ func scanSamples(rows pgx.Rows) ([]rollup.Sample, error) {
 		return nil
 	})
 	return out, err
-}
-
-// applyRollups adds to the roll-ups what storing the readings of rs marked
-// in stored changed, in tx, which has stored them and locked their
-// devices' rows. rs is sorted by device, then time (store.Batch).
-func applyRollups(ctx context.Context, tx pgx.Tx, rs []thermowatt.Reading, stored []bool) error {
-	ids, news := rollup.NewByDevice(rs, stored)
-	if len(ids) == 0 {
-		return nil
-	}
-	gaps, err := maxGaps(ctx, tx, ids)
-	if err != nil {
-		return err
-	}
-	// One round trip for every device's windows.
-	type window struct {
-		device string
-		times  []int64
-	}
-	var (
-		batch   pgx.Batch
-		windows []window
-	)
-	for _, id := range ids {
-		gap := gaps[id]
-		for _, times := range rollup.Clusters(news[id], gap) {
-			windows = append(windows, window{id, times})
-			batch.Queue(sampleQuery, id, time.UnixMicro(times[0]-gap).UTC(), time.UnixMicro(times[len(times)-1]+gap).UTC())
-		}
-	}
-	results := tx.SendBatch(ctx, &batch)
-	var deltas []rollup.Row
-	for _, w := range windows {
-		rows, err := results.Query()
-		if err != nil {
-			results.Close()
-			return err
-		}
-		samples, err := scanSamples(rows)
-		if err != nil {
-			results.Close()
-			return err
-		}
-		rollup.MarkNew(samples, w.times)
-		deltas = append(deltas, rollup.Delta(w.device, samples, gaps[w.device])...)
-	}
-	if err := results.Close(); err != nil {
-		return err
-	}
-	_, err = tx.Exec(ctx, addRollups, rollupArgs(rollup.MergeRows(deltas))...)
-	return err
-}
-
-// maxGaps returns each device's rollup.MaxGap in microseconds.
-func maxGaps(ctx context.Context, q interface {
-	Query(context.Context, string, ...any) (pgx.Rows, error)
-}, ids []string) (map[string]int64, error) {
-	rows, err := q.Query(ctx, `SELECT id, expected_interval_s FROM devices WHERE id = ANY($1)`, ids)
-	if err != nil {
-		return nil, err
-	}
-	gaps := make(map[string]int64, len(ids))
-	var (
-		id       string
-		interval int
-	)
-	_, err = pgx.ForEachRow(rows, []any{&id, &interval}, func() error {
-		gaps[id] = rollup.MaxGap(interval)
-		return nil
-	})
-	return gaps, err
 }
 
 // recomputeRollups replaces one device's hours in [from, to) (whole hours)

@@ -216,17 +216,27 @@ func inWindow(news, times []int64) []int64 {
 }
 
 // writeWithRollups runs one insert and the roll-ups' update in a
-// transaction of two round trips. queueInsert queues the insert statement;
-// readInsert reads its result and says which of rs it stored. An error
-// rolls the transaction back.
+// transaction of two round trips, retried as withRetryRollups says.
+// queueInsert queues the insert statement; readInsert reads its result and
+// says which of rs it stored. An error rolls the transaction back.
 func (s *Store) writeWithRollups(ctx context.Context, rs []thermowatt.Reading,
-	queueInsert func(*pgx.Batch), readInsert func(pgx.BatchResults) ([]bool, error)) ([]bool, error) {
+	queueInsert func(*pgx.Batch), readInsert func(pgx.BatchResults) ([]bool, error)) (stored []bool, err error) {
+	err = s.withRetryRollups(ctx, func() (err error) {
+		stored, err = s.writeOnce(ctx, rs, queueInsert, readInsert)
+		return err
+	})
+	return stored, err
+}
+
+// withRetryRollups is withRetry for a write that plans its roll-up reads:
+// a plan made with an interval that changed meanwhile (errGapChanged) is
+// made again, with the interval the failed try read.
+func (s *Store) withRetryRollups(ctx context.Context, fn func() error) error {
 	for attempt := 0; ; attempt++ {
-		stored, err := s.writeOnce(ctx, rs, queueInsert, readInsert)
-		if errors.Is(err, errGapChanged) && attempt < 3 {
-			continue
+		err := s.withRetry(ctx, fn)
+		if !errors.Is(err, errGapChanged) || attempt == 3 {
+			return err
 		}
-		return stored, err
 	}
 }
 
