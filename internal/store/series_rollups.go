@@ -74,18 +74,20 @@ func SeriesFromRollups(ctx context.Context, q SeriesQuery, raw RawSeries, rollup
 
 // hourPoint is one roll-up as a bucket starting at start.
 func hourPoint(h rollup.Row, start time.Time) SeriesPoint {
-	st := func(m rollup.Metric) Stats {
-		a := h.Metrics[m]
-		if a.N == 0 {
-			return Stats{}
-		}
-		avg, lo, hi := a.Sum/float64(a.N), a.Min, a.Max
-		return Stats{Avg: &avg, Min: &lo, Max: &hi, N: a.N}
-	}
+	st := func(m rollup.Metric) Stats { return StatsOf(h.Metrics[m]) }
 	return SeriesPoint{Time: start, Count: h.Count,
 		Temperature: st(rollup.Temperature), Humidity: st(rollup.Humidity),
 		VoltageV: st(rollup.VoltageV), CurrentMA: st(rollup.CurrentMA),
 		PowerMW: st(rollup.PowerMW), PressureHPa: st(rollup.PressureHPa)}
+}
+
+// StatsOf is what a bucket answers for one field summarised by a.
+func StatsOf(a rollup.Agg) Stats {
+	if a.N == 0 {
+		return Stats{}
+	}
+	avg, lo, hi := a.Sum/float64(a.N), a.Min, a.Max
+	return Stats{Avg: &avg, Min: &lo, Max: &hi, N: a.N}
 }
 
 // mergePoint adds b's readings to a (the same bucket).

@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/thermowatt/thermowatt/internal/rollup"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -113,7 +114,7 @@ func bucketRows(rows driver.Rows, width int64) ([]store.SeriesPoint, error) {
 		}
 		cur.count++
 		for i := range cur.fields {
-			cur.fields[i].add(row[1+i])
+			addValue(&cur.fields[i], row[1+i])
 		}
 	}
 	if open {
@@ -127,49 +128,26 @@ func bucketRows(rows driver.Rows, width int64) ([]store.SeriesPoint, error) {
 type bucket struct {
 	start  int64
 	count  int64
-	fields [6]stat
+	fields [rollup.NumMetrics]rollup.Agg
 }
 
 func (b bucket) point() store.SeriesPoint {
 	return store.SeriesPoint{
 		Time: fromMicros(b.start), Count: b.count,
-		Temperature: b.fields[0].stats(), Humidity: b.fields[1].stats(),
-		VoltageV: b.fields[2].stats(), CurrentMA: b.fields[3].stats(),
-		PowerMW: b.fields[4].stats(), PressureHPa: b.fields[5].stats(),
+		Temperature: store.StatsOf(b.fields[0]), Humidity: store.StatsOf(b.fields[1]),
+		VoltageV: store.StatsOf(b.fields[2]), CurrentMA: store.StatsOf(b.fields[3]),
+		PowerMW: store.StatsOf(b.fields[4]), PressureHPa: store.StatsOf(b.fields[5]),
 	}
 }
 
-// stat is avg/min/max of one field over the rows that have it (SQL's
-// aggregates skip NULL likewise).
-type stat struct {
-	n             int64
-	sum, min, max float64
-}
-
-func (s *stat) add(v driver.Value) {
-	var x float64
+// addValue adds one row's column to a: a REAL, or an INTEGER (pressure:
+// json_extract keeps a JSON integer an integer); NULL is skipped, as SQL's
+// aggregates skip it.
+func addValue(a *rollup.Agg, v driver.Value) {
 	switch v := v.(type) {
 	case float64:
-		x = v
-	case int64: // pressure: json_extract keeps a JSON integer an integer
-		x = float64(v)
-	default: // NULL
-		return
+		a.Add(v)
+	case int64:
+		a.Add(float64(v))
 	}
-	if s.n == 0 || x < s.min {
-		s.min = x
-	}
-	if s.n == 0 || x > s.max {
-		s.max = x
-	}
-	s.sum += x
-	s.n++
-}
-
-func (s stat) stats() store.Stats {
-	if s.n == 0 {
-		return store.Stats{}
-	}
-	avg, lo, hi := s.sum/float64(s.n), s.min, s.max
-	return store.Stats{Avg: &avg, Min: &lo, Max: &hi, N: s.n}
 }
