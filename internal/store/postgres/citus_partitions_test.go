@@ -25,21 +25,8 @@ import (
 // exactly the readings at or after the cutoff and the devices' counts
 // right.
 func TestCitusPartitions(t *testing.T) {
-	if !testdb.CitusAvailable() {
-		t.Skip("Citus partition test skipped: set CITUS_URL to a coordinator's database (make test-citus)")
-	}
 	ctx := t.Context()
-	dbURL := testdb.NewCitusDatabase(t)
-	s, err := postgres.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer s.Close()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	s, conn := openCitusStore(t)
 
 	// The week of now is in the past partition (migration 00004 bounds it
 	// two weeks after the newest reading or now), so serve's first run
@@ -293,21 +280,8 @@ func TestCitusEveryTableDistributed(t *testing.T) {
 // weeks become distributed partitions of their own, and a backfill lands
 // in them.
 func TestCitusPartitionHistory(t *testing.T) {
-	if !testdb.CitusAvailable() {
-		t.Skip("Citus partition test skipped: set CITUS_URL to a coordinator's database (make test-citus)")
-	}
 	ctx := t.Context()
-	dbURL := testdb.NewCitusDatabase(t)
-	s, err := postgres.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer s.Close()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	s, conn := openCitusStore(t)
 	now := time.Now().UTC()
 	if err := s.PartitionHistory(ctx, now.AddDate(0, 0, -30), now); err != nil {
 		t.Fatalf("PartitionHistory: %v", err)
@@ -328,4 +302,26 @@ func TestCitusPartitionHistory(t *testing.T) {
 	if !distributed {
 		t.Errorf("%s is not distributed", name)
 	}
+}
+
+// openCitusStore opens a store on a database of its own on the Citus
+// cluster, migrated and distributed, and a connection to look inside it;
+// both close when the test ends. It skips the test without CITUS_URL.
+func openCitusStore(t *testing.T) (*postgres.Store, *pgx.Conn) {
+	t.Helper()
+	if !testdb.CitusAvailable() {
+		t.Skip("Citus partition test skipped: set CITUS_URL to a coordinator's database (make test-citus)")
+	}
+	dbURL := testdb.NewCitusDatabase(t)
+	s, err := postgres.Open(t.Context(), dbURL)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	conn, err := pgx.Connect(t.Context(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return s, conn
 }
