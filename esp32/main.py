@@ -20,20 +20,51 @@ try:
 except Exception as e:
     print("ERROR firmware switch: %s: %s" % (type(e).__name__, e))
 
-try:
+
+def _start():
     import app
 
     app.run()
-except Exception as e:
-    import gc
+
+
+def _forget(before):
+    # Drop what a failed start imported, so that a second try starts from
+    # the heap the board had after the switch.
     import sys
+    for name in list(sys.modules):
+        if name not in before:
+            sys.modules.pop(name, None)
+
+
+# A MemoryError while the modules load is not proof that the release is
+# bad: the heap may have been fragmented by the switch. Collect and try
+# once more from the fewest modules; only a second failure counts as a
+# failed boot (and rolls a version on trial back).
+import gc
+import sys
+
+_before = set(sys.modules)
+for _try in (1, 2):
+    try:
+        _start()
+        break
+    except MemoryError as e:
+        _forget(_before)
+        gc.collect()
+        if _try == 1:
+            ota_boot.messages.append("WARN MemoryError at start (%s): collected, tried once more" % e)
+            continue
+        _fatal = e
+    except Exception as e:
+        _fatal = e
     import time
 
     import machine
 
     app = None  # free what can be freed, so that logging has some heap
-    sys.modules.pop("app", None)
+    _forget(_before)
     gc.collect()
+    e = _fatal
     back = False
     try:
         back = ota_boot.rollback("%s at start: %s" % (type(e).__name__, e))

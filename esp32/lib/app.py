@@ -79,7 +79,11 @@ class App:
         # config.json's own values of the settings keys: what a key the
         # server stops setting goes back to.
         self.local = {}
-        self.fleet = None  # fleet.Fleet, made when the server wants a change
+        # What fleet.Fleet keeps between its steps (failures in a row, the
+        # uptime of its next try, a refused settings revision, the settings
+        # error to report): the module is loaded only for a step and
+        # released after, so that its ~7 KB are free for the sends.
+        self.fleet_memo = (0, 0, None, None)
         self.apply_settings(cfg)
 
     def _budget(self):
@@ -126,7 +130,8 @@ class App:
             "last_error": self.uplink.last_error or self.log.last_error,
             "reset_cause": self.reset_cause,
             "boot": self.queue.boot,
-            "settings_error": self.fleet.settings_error if self.fleet else None,
+            "settings_error": self.fleet_memo[3],
+            "ca": self.uplink.http.ca_fingerprints(),
         }
 
     # -- sensors ---------------------------------------------------------
@@ -199,6 +204,7 @@ class App:
             return
         first = not self.clock.synced
         self.clock.mark_synced()
+        self.uplink.clock_set()
         self.next_ntp_ms = up + self.cfg["ntp_interval_s"] * 1000
         if first:
             self.log.info("clock set by NTP: %s" % iso_utc(self.clock.unix()))
@@ -289,7 +295,7 @@ class App:
             if outcome in (SENT, DEAD) or (outcome == RETRY and self.uplink.due(clock.uptime_ms())):
                 return True  # more may be waiting: go again at once
         if (online and not self.queue.depth and next_measure - up >= budget_ms
-                and self.fleet_wanted() and self.fleet.due(up)):
+                and self.fleet_wanted(up)):
             # Readings first: a change the server asks for waits for an
             # empty queue, and takes one request per pass.
             self._fleet_step(next_measure - budget_ms // 2)
@@ -317,30 +323,55 @@ class App:
 
 
     # -- fleet: settings and firmware the server asks for ------------------
-    def fleet_wanted(self):
+    def fleet_wanted(self, up):
+        """True when the server's last answer names a settings revision or a
+        firmware version this device should take, and the fleet's backoff
+        allows a step now. Decided here, without loading fleet."""
         d = self.uplink.desired
-        if not d:
+        if not d or up < self.fleet_memo[1]:
             return False
-        if self.fleet is None:
-            import fleet
-            self.fleet = fleet.Fleet(self.cfg, self.clock, self.log, self.uplink.http, self.uplink.headers,
-                                     self.root, self.version, self.local)
-        f = self.fleet
-        return f.wants_settings(d, self.settings_rev) or f.wants_firmware(d, self.update)
+        rev = d.get("settingsRev")
+        if isinstance(rev, int) and rev > 0 and rev != self.settings_rev and rev != self.fleet_memo[2]:
+            return True
+        v = d.get("firmware")
+        if not isinstance(v, str) or v == self.version or self.trial:
+            return False
+        # A release refused or rolled back is not tried again until the
+        # server names another one; one refused for want of memory is, after
+        # the fleet's backoff.
+        u = self.update
+        return not (u.get("version") == v and u.get("state") in ("refused", "rolled_back")
+                    and not (u.get("reason") or "").startswith("memory"))
 
     def _fleet_step(self, until_ms):
+        import sys
         import fleet
-        f, d = self.fleet, self.uplink.desired
-        if f.wants_settings(d, self.settings_rev):
-            got = f.fetch_settings(self.feed)
-            if got:
-                self.settings_rev = got[0]
-                self.apply_settings(got[1])
-                self.log.info("settings rev %d applied: interval %ds, batch %d" % (
-                    got[0], self.cfg["interval_s"], self.cfg["batch_size"]))
-            return
-        r = f.firmware_step(d["firmware"], self.feed, until_ms)
-        if r == fleet.REBOOT:
+        d = self.uplink.desired
+        f = fleet.Fleet(self.cfg, self.clock, self.log, self.uplink.http, self.uplink.headers,
+                        self.root, self.version, self.local)
+        f.failures, f.next_try_ms, f.refused_rev, f.settings_error = self.fleet_memo
+        r = None
+        try:
+            if f.wants_settings(d, self.settings_rev):
+                try:
+                    got = f.fetch_settings(self.feed)
+                except MemoryError:
+                    gc.collect()
+                    f._failed("settings: out of memory (%d bytes free after collecting)" % gc.mem_free())
+                    got = None
+                if got:
+                    self.settings_rev = got[0]
+                    self.apply_settings(got[1])
+                    self.log.info("settings rev %d applied: interval %ds, batch %d" % (
+                        got[0], self.cfg["interval_s"], self.cfg["batch_size"]))
+            else:
+                r = f.firmware_step(d["firmware"], self.feed, until_ms)
+        finally:
+            self.fleet_memo = (f.failures, f.next_try_ms, f.refused_rev, f.settings_error)
+            reboot = fleet.REBOOT
+            del f, fleet
+            sys.modules.pop("fleet", None)
+        if r == reboot:
             machine.reset()  # ota_boot switches at the next start
         elif r is not None:
             self.update = r

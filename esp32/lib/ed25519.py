@@ -7,7 +7,7 @@
 # x*y = T/Z (RFC 8032 5.1.4), so no modular inverse is needed until the end.
 # The check [S]B == R + [k]A is done as [S]B + [k](-A) == R in one pass over
 # the scalar bits (Shamir's trick): about 253 doublings and 190 additions.
-# Loaded only while a release is being checked (ota.py drops it afterwards).
+# Loaded only while a release is being checked (fleet.py drops it afterwards).
 
 _P = 2 ** 255 - 19
 _L = 2 ** 252 + 27742317777372353535851937790883648493
@@ -17,13 +17,13 @@ _BX = 15112221349535400772501151409588531511454012693041857206046113283949847762
 _BY = 46316835694926478169428394003475163141307993866256225615783033603165251855960
 
 
-def _sha512(data):
+def _sha512():
     try:
         import hashlib
-        return hashlib.sha512(data).digest()
+        return hashlib.sha512()
     except (ImportError, AttributeError):
         import sha512
-        return sha512.digest(data)
+        return sha512.SHA512()
 
 
 def _add(P, Q):
@@ -81,7 +81,9 @@ def _decode(s):
 
 def verify(public_key, message, signature):
     """True when signature (64 bytes) is public_key's (32 bytes) Ed25519
-    signature of message (bytes); False for any malformed input."""
+    signature of message: bytes, or a function that hands the message's
+    pieces in order to the function it is given. False for any malformed
+    input."""
     if len(public_key) != 32 or len(signature) != 64:
         return False
     A = _decode(public_key)
@@ -91,7 +93,15 @@ def verify(public_key, message, signature):
     s = int.from_bytes(signature[32:], "little")
     if s >= _L:
         return False
-    k = int.from_bytes(_sha512(bytes(signature[:32]) + bytes(public_key) + bytes(message)), "little") % _L
+    h = _sha512()
+    h.update(signature[:32])
+    h.update(public_key)
+    if callable(message):
+        message(h.update)  # the message's pieces, in order: never held whole
+    else:
+        h.update(message)
+    k = int.from_bytes(h.digest(), "little") % _L
+    del h
     p = _P
     B = (_BX, _BY, 1, _BX * _BY % p)
     nA = ((p - A[0]) % p, A[1], A[2], (p - A[3]) % p)

@@ -51,18 +51,22 @@ def allowed_path(p):
     return p != "lib/ota_boot.py" and (p.endswith(".py") or p.endswith(".mpy"))
 
 
-def canonical(man):
+def canonical(man, put=None):
     """The bytes the release signature covers (contract item 5): version and
-    files sorted by path, keys in this order, no spaces."""
-    parts = ['{"version":', json.dumps(man["version"]), ',"files":[']
+    files sorted by path, keys in this order, no spaces. With put, they are
+    handed to put() piece by piece instead (the signature check hashes them
+    as they come, without holding them)."""
+    if put is None:
+        parts = []
+        canonical(man, lambda b: parts.append(b))
+        return b"".join(parts)
+    put(b'{"version":' + json.dumps(man["version"]).encode() + b',"files":[')
     first = True
     for f in man["files"]:
-        if not first:
-            parts.append(",")
+        put(('%s{"path":%s,"size":%d,"sha256":%s}' % (
+            "" if first else ",", json.dumps(f["path"]), f["size"], json.dumps(f["sha256"]))).encode())
         first = False
-        parts.append('{"path":%s,"size":%d,"sha256":%s}' % (json.dumps(f["path"]), f["size"], json.dumps(f["sha256"])))
-    parts.append("]}")
-    return "".join(parts).encode()
+    put(b"]}")
 
 
 def check_manifest(man, version, public_key):
@@ -99,7 +103,7 @@ def check_manifest(man, version, public_key):
     import sys
     import ed25519
     try:
-        ok = ed25519.verify(key, canonical(man), sig)
+        ok = ed25519.verify(key, lambda put: canonical(man, put), sig)
     finally:
         # About 4 KB of code needed once per release.
         del ed25519
@@ -170,14 +174,6 @@ class Fleet:
         rev = desired.get("settingsRev") if desired else None
         return isinstance(rev, int) and rev != applied_rev and rev != self.refused_rev and rev > 0
 
-    def wants_firmware(self, desired, update):
-        v = desired.get("firmware") if desired else None
-        if not isinstance(v, str) or v == self.version or ota_boot.in_trial(self.root):
-            return False
-        # A release refused or rolled back is not tried again until the
-        # server names another one.
-        return not (update.get("version") == v and update.get("state") in ("refused", "rolled_back"))
-
     # -- settings ------------------------------------------------------------
     def fetch_settings(self, feed):
         """(rev, merged cfg) to apply, or None (failed, refused or later)."""
@@ -232,7 +228,22 @@ class Fleet:
 
     def firmware_step(self, v, feed, until_ms):
         """One step towards running version v. Returns the new update
-        record, REBOOT when the release is staged and marked, or None."""
+        record, REBOOT when the release is staged and marked, or None.
+        A step the heap cannot hold is refused with reason "memory": the
+        app tries again after the fleet's backoff, from where it stopped
+        (the files on flash stay)."""
+        try:
+            return self._firmware_step(v, feed, until_ms)
+        except MemoryError:
+            gc.collect()
+            free = gc.mem_free()
+            self._failed("firmware %s: out of memory (%d bytes free after collecting)" % (v, free))
+            update = {"state": "refused", "version": v,
+                      "reason": "memory: %d bytes of heap free, the update step needs more" % free}
+            ota_boot.set_update(update, self.root)
+            return update
+
+    def _firmware_step(self, v, feed, until_ms):
         man = ota_boot.read_json(self._ota(v + ".json"))
         if man is None:
             return self._fetch_manifest(v, feed)
@@ -249,6 +260,14 @@ class Fleet:
             feed()
             if sha256_file(self._ota("%s/%s" % (v, f["path"]))) != f["sha256"]:
                 return self._refuse(v, "sha256 of %s does not match the manifest" % f["path"])
+            if f["path"] == "ca.pem":
+                # Exactly one whole certificate, or the device would switch
+                # to a CA that can never verify the server.
+                import tlshttp
+                try:
+                    tlshttp.read_ca(self._ota(v + "/ca.pem"))
+                except ValueError as e:
+                    return self._refuse(v, "ca.pem: %s" % e)
         ota_boot.write_json(self._ota("next"), {"version": v, "deadline": self.cfg["update_deadline_cycles"]})
         self.log.info("firmware %s downloaded and verified: restarting to switch" % v)
         return REBOOT

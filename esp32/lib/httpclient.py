@@ -25,6 +25,17 @@ class CertError(OSError):
     network error."""
 
 
+class ClockError(OSError):
+    """The certificate could not be checked because the board's clock is
+    not set yet (after a power cut, before NTP): every certificate looks
+    "not yet valid". Transient: retried as soon as NTP answers."""
+
+
+def _clock_unset():
+    import time
+    return time.gmtime()[0] < 2024  # an unset ESP32 RTC reads 2000
+
+
 class _Out(io.IOBase):
     """The stream a body function writes to (a real stream: json.dump can
     write into it): counts the bytes (sock None), or copies them into the
@@ -84,6 +95,8 @@ class Client:
         self.ca_next = "/ca.next.pem"
         self._ca_next = None
         self.ca_rotated = False  # set once the new CA took over (for the log)
+        self.ca_next_error = None  # why the waiting CA could not be used
+        self._fps = None  # {"active", "waiting"} fingerprints, once known
 
     def post(self, url, body, headers, timeout_s):
         """POST to url. body: str or bytes, or a function body(out) that
@@ -132,7 +145,13 @@ class Client:
         for which in retry.ca_order():
             try:
                 got = self._send(method, scheme, host, port, hostport, path, body, headers, timeout_s, sink, which)
+            except ClockError:
+                raise
             except CertError as e:
+                if which == "next":
+                    # Kept for the health report: a waiting CA that cannot
+                    # verify must be seen before the server switches.
+                    self.ca_next_error = str(e)
                 err = e
                 continue
             if which == "next":
@@ -155,6 +174,32 @@ class Client:
         self._ca = self._ca_next
         self._ca_next = None
         self.ca_rotated = True
+        self.ca_next_error = None
+        if self._fps:
+            self._fps = {"active": self._fps["waiting"], "waiting": None}
+
+    def ca_fingerprints(self):
+        """{"active", "waiting"}: the SHA-256 of the CA that verifies the
+        server and of one a release delivered that waits to take over, or
+        None without ca_cert (the health report: a waiting CA and a finished
+        rotation are visible per device)."""
+        if self.ca_path is None:
+            return None
+        if self._fps is None:
+            import tlshttp
+            fps = {"active": None, "waiting": None}
+            for k, p in (("active", self.ca_path), ("waiting", self.ca_next)):
+                try:
+                    fps[k] = tlshttp.fingerprint(tlshttp.read_ca(p))
+                except (OSError, ValueError) as e:
+                    if k == "waiting" and _exists(p):
+                        self.ca_next_error = "CA file %s unusable: %s" % (p, e)
+            self._fps = fps
+        if self.ca_next_error and self._fps["waiting"] is not None or self.ca_next_error and _exists(self.ca_next):
+            d = dict(self._fps)
+            d["waiting_error"] = self.ca_next_error[:160]
+            return d
+        return self._fps
 
     def _failed(self, key):
         self._failures += 1
@@ -238,6 +283,8 @@ class Client:
         try:
             return tlshttp.wrap_verified(ctx, s, host, ca)
         except tlshttp.NotVerified as e:
+            if _clock_unset():
+                raise ClockError("TLS certificate of %s not checked: the clock is not set yet (waiting for NTP)" % host)
             raise CertError("TLS certificate of %s did not verify against %s %s (%s):"
                             " wrong or outdated CA file, or not the real server"
                             % (host, "the new CA" if which == "next" else "ca_cert", path, e))

@@ -1,10 +1,10 @@
 # Switching firmware versions, run by main.py before the application is
 # imported, and rolling back when the new version fails. It depends on
 # nothing but os and json, and no release may replace it (nor main.py or
-# boot.py, see ota.py): whatever a release breaks, this code still runs and
+# boot.py, see fleet.py's allowed_path): whatever a release breaks, this code still runs and
 # can put the previous files back.
 #
-# Files under <root>ota/ (written by ota.py while downloading):
+# Files under <root>ota/ (written by fleet.py while downloading):
 #   <V>/<path>      the release's verified files, staged
 #   <V>.json        its manifest
 #   next            {"version", "deadline"}: written last, when all is staged
@@ -12,6 +12,7 @@
 #   switch.json     the switch under way: version, from, files, new (the
 #                   paths the previous version did not have)
 #   prev/<path>     the previous version's files, moved aside by the switch
+#                   (prev/ca.next.pem: a CA an earlier release left waiting)
 #   rollback.json   the rollback under way (the switch record and a reason)
 #   state.json      current version, the trial of a new one, and the last
 #                   update's outcome as reported to the server
@@ -196,6 +197,13 @@ def _switch(root, rec):
                 continue  # moved before the reset
             dst = _dst(root, p)
             _makedirs(_parent(dst))
+            if p == "ca.pem" and _exists(dst):
+                # A CA an earlier release left waiting stays that release's:
+                # kept aside, and put back if this one is rolled back.
+                bak = _ota(root, "prev/" + CA_NEXT)
+                if not _exists(bak):
+                    _makedirs(_parent(bak))
+                    os.rename(dst, bak)
             if p != "ca.pem" and _exists(dst):
                 bak = _ota(root, "prev/" + p)
                 if not _exists(bak):
@@ -258,9 +266,15 @@ def _finish_rollback(root, rb):
             bak = _ota(root, "prev/" + p)
             if _exists(bak):
                 _replace(bak, dst)
-    # A new CA that never verified a send goes with its release; one that
-    # did has become ca_cert already and stays.
-    _remove(root + CA_NEXT)
+    # A CA this release brought goes with it (one that verified a send has
+    # become ca_cert already and stays); one that an earlier release left
+    # waiting comes back. A release without ca.pem leaves the waiting CA
+    # alone: it belongs to the version that brought it.
+    if "ca.pem" in rb["files"]:
+        _remove(root + CA_NEXT)
+        bak = _ota(root, "prev/" + CA_NEXT)
+        if _exists(bak):
+            _replace(bak, root + CA_NEXT)
     s = state(root)
     s["current"] = rb["from"]
     s["trial"] = None
@@ -304,7 +318,7 @@ def commit(root="/"):
 
 
 def set_update(update, root="/"):
-    """Record the update outcome reported to the server (ota.py)."""
+    """Record the update outcome reported to the server (fleet.py)."""
     s = state(root)
     s["update"] = update
     _save(root, s)

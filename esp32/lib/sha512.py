@@ -38,30 +38,60 @@ def _rotr(x, n):
     return ((x >> n) | (x << (64 - n))) & _M
 
 
-def _block(h, chunk):
-    w = list(struct.unpack(">16Q", chunk))
+def _block(h, chunk, w):
+    # w: the 80-word schedule, one list reused for every block.
+    for i in range(16):
+        w[i] = int.from_bytes(chunk[i * 8:i * 8 + 8], "big")
     for i in range(16, 80):
         a, b = w[i - 15], w[i - 2]
         s0 = _rotr(a, 1) ^ _rotr(a, 8) ^ (a >> 7)
         s1 = _rotr(b, 19) ^ _rotr(b, 61) ^ (b >> 6)
-        w.append((w[i - 16] + s0 + w[i - 7] + s1) & _M)
+        w[i] = (w[i - 16] + s0 + w[i - 7] + s1) & _M
     a, b, c, d, e, f, g, hh = h
     for i in range(80):
         t1 = (hh + (_rotr(e, 14) ^ _rotr(e, 18) ^ _rotr(e, 41)) + ((e & f) ^ (~e & _M & g)) + _K[i] + w[i]) & _M
         t2 = ((_rotr(a, 28) ^ _rotr(a, 34) ^ _rotr(a, 39)) + ((a & b) ^ (a & c) ^ (b & c))) & _M
         hh, g, f, e, d, c, b, a = g, f, e, (d + t1) & _M, c, b, a, (t1 + t2) & _M
-    return [(x + y) & _M for x, y in zip(h, (a, b, c, d, e, f, g, hh))]
+    x = (a, b, c, d, e, f, g, hh)
+    for i in range(8):
+        h[i] = (h[i] + x[i]) & _M
+
+
+class SHA512:
+    """hashlib's interface, fed in pieces: a message is never held whole
+    (the signed manifest of a release is hashed as it is written out)."""
+
+    def __init__(self, data=b""):
+        self._h = list(_H)
+        self._w = [0] * 80
+        self._buf = bytearray(128)
+        self._used = 0
+        self._n = 0
+        if data:
+            self.update(data)
+
+    def update(self, data):
+        mv = memoryview(data)
+        self._n += len(mv)
+        while len(mv):
+            k = min(128 - self._used, len(mv))
+            self._buf[self._used:self._used + k] = mv[:k]
+            self._used += k
+            mv = mv[k:]
+            if self._used == 128:
+                _block(self._h, self._buf, self._w)
+                self._used = 0
+
+    def digest(self):
+        n = self._n
+        tail = bytes(self._buf[:self._used]) + b"\x80"
+        tail += bytes((112 - len(tail)) % 128) + struct.pack(">QQ", (n >> 61) & _M, (n << 3) & _M)
+        h = list(self._h)
+        for i in range(0, len(tail), 128):
+            _block(h, tail[i:i + 128], self._w)
+        return struct.pack(">8Q", *h)
 
 
 def digest(data):
     """The 64-byte SHA-512 digest of data (bytes)."""
-    data = bytes(data)
-    n = len(data)
-    tail = data[n - n % 128:] + b"\x80"
-    tail += bytes((112 - len(tail)) % 128) + struct.pack(">QQ", (n >> 61) & _M, (n << 3) & _M)
-    h = list(_H)
-    for i in range(0, n - n % 128, 128):
-        h = _block(h, data[i:i + 128])
-    for i in range(0, len(tail), 128):
-        h = _block(h, tail[i:i + 128])
-    return struct.pack(">8Q", *h)
+    return SHA512(data).digest()

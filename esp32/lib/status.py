@@ -39,6 +39,9 @@ class Log:
     def _write(self, level, msg):
         if level < self.level:
             return
+        if "\n" in msg or "\r" in msg:
+            # One line per event: mbedtls's error texts carry newlines.
+            msg = " ".join(msg.split())
         line = "%s %s %s" % (self._stamp(), _LEVELS[level], msg)
         if self.echo:
             print(line)

@@ -15,6 +15,8 @@ def read_ca(path):
         data = f.read()
     begin = b"-----BEGIN CERTIFICATE-----"
     if data[:1] == b"\x30":  # DER: an ASN.1 SEQUENCE
+        if not _whole_der(data):
+            raise ValueError("%s is not one whole DER certificate (truncated, or followed by more)" % path)
         return data
     i = data.find(begin)
     if i < 0:
@@ -28,9 +30,34 @@ def read_ca(path):
         der = binascii.a2b_base64(data[i + len(begin):j])
     except ValueError:
         der = b""
-    if der[:1] != b"\x30":
-        raise ValueError("%s: the PEM certificate does not decode" % path)
+    if not _whole_der(der):
+        raise ValueError("%s: the PEM certificate does not decode to one whole DER certificate" % path)
     return der
+
+
+def _whole_der(der):
+    """True when der is exactly one ASN.1 SEQUENCE (a certificate's outer
+    shape) whose length is the file's: a truncated or padded file is not."""
+    n = len(der)
+    if n < 4 or der[0] != 0x30:
+        return False
+    k = der[1]
+    if k < 0x80:
+        hdr, length = 2, k
+    else:
+        k &= 0x7F
+        if k < 1 or k > 3 or n < 2 + k:
+            return False
+        hdr, length = 2 + k, int.from_bytes(der[2:2 + k], "big")
+    return hdr + length == n
+
+
+def fingerprint(der):
+    """SHA-256 of a certificate's DER, hex: how the server and the device
+    list name a CA."""
+    import binascii
+    import hashlib
+    return binascii.hexlify(hashlib.sha256(der).digest()).decode()
 
 
 def _is_cert(e):

@@ -53,6 +53,14 @@ class Uplink:
         # What the server wants this device to run (answer "desired":
         # settingsRev, firmware), from the last delivered batch.
         self.desired = None
+        self.waits_for_clock = False  # a TLS check failed before NTP
+
+    def clock_set(self):
+        """NTP answered: a send held back by a certificate check that the
+        unset clock failed goes now."""
+        if self.waits_for_clock:
+            self.waits_for_clock = False
+            self.next_try_ms = 0
 
     @property
     def batch_size(self):
@@ -87,6 +95,15 @@ class Uplink:
         and return HELD (certificate) or RETRY."""
         try:
             return self.http.post(self.url, body, self.headers, self.cfg["http_timeout_s"])
+        except httpclient.ClockError as e:
+            # Not the CA's fault: retried with the usual backoff, and at
+            # once when NTP answers (clock_set).
+            self.backoff.failed()
+            self.last_error = "TLS: %s" % (e,)
+            self.waits_for_clock = True
+            self._schedule(self.clock.uptime_ms(), self.backoff.delay_s())
+            self.log.warn("%s; retry in %ds" % (self.last_error, self.last_delay_s))
+            return RETRY
         except httpclient.CertError as e:
             # Not transient: the CA file is wrong or outdated, or someone
             # poses as the server. Like 401/403: keep the queue, retry

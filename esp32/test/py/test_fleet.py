@@ -415,3 +415,74 @@ def test_the_paths_a_release_may_hold():
             "lib/../main.py": False, "/lib/a.py": False, "lib/a..py": False, "x/ca.pem": False}
     for p in want:
         assert bool(fleet.allowed_path(p)) == want[p], p
+
+
+def _ca_release(version, der):
+    import binascii
+    pem = b"-----BEGIN CERTIFICATE-----\n" + binascii.b2a_base64(der) + b"-----END CERTIFICATE-----\n"
+    return Release(version, {"ca.pem": pem, "lib/extra.py": ("EXTRA = %r\n" % version).encode()}, signed=False), pem
+
+
+def _server_presents(der):
+    # The fake TLS accepts only a CA equal to the one the server's
+    # certificate chains to.
+    import tls
+    orig = tls.SSLContext.wrap_socket
+
+    def wrap(self, sock, **kw):
+        if self.cadata != der:
+            raise ValueError("MBEDTLS_ERR_X509_CERT_VERIFY_FAILED")
+        return orig(self, sock, **kw)
+    tls.SSLContext.wrap_socket = wrap
+
+
+def test_rolling_back_a_later_release_keeps_the_ca_an_earlier_one_left_waiting():
+    with open("/ca.der", "wb") as f:
+        f.write(b"\x30\x03old")
+    s, srv = _setup(ca_cert="/ca.der")
+    _server_presents(b"\x30\x03old")
+    rel, pem = _ca_release("2.0.0", b"\x30\x03new")
+    srv.add(rel)
+    srv.firmware = "2.0.0"
+    _booted_to_v2(srv)
+    assert open("/ca.next.pem", "rb").read() == pem  # waits: the server still uses the old CA
+    # 3.0.0 (no ca.pem) fails at import and is rolled back: 2.0.0's CA stays.
+    srv.add(Release("3.0.0", {"lib/app.py": fleetfw.lib_file("app.py") + b"\nraise RuntimeError('v3 is broken')\n"},
+                    signed=False))
+    srv.firmware = "3.0.0"
+    for _ in range(6):
+        boot(srv, cycles=3)
+        if state()["update"].get("state") == "rolled_back":
+            break
+    assert state()["update"]["state"] == "rolled_back" and state()["current"] == "2.0.0", state()
+    assert open("/ca.next.pem", "rb").read() == pem
+    # 4.0.0 brings a CA of its own and is rolled back: 2.0.0's comes back.
+    rel4, pem4 = _ca_release("4.0.0", b"\x30\x04new4")
+    rel4.contents["lib/app.py"] = fleetfw.lib_file("app.py") + b"\nraise RuntimeError('v4 is broken')\n"
+    rel4 = Release("4.0.0", rel4.contents, signed=False)
+    srv.add(rel4)
+    srv.firmware = "4.0.0"
+    for _ in range(6):
+        boot(srv, cycles=3)
+        if state()["update"].get("version") == "4.0.0" and state()["update"].get("state") == "rolled_back":
+            break
+    assert state()["update"]["state"] == "rolled_back", state()
+    assert open("/ca.next.pem", "rb").read() == pem
+    health = srv.posts_with_health[-1]["ca"]
+    assert health["waiting"] is not None and health["active"] is not None, health
+    _ = s
+
+
+def test_a_ca_pem_that_is_not_one_whole_certificate_is_refused_before_install():
+    with open("/ca.der", "wb") as f:
+        f.write(b"\x30\x03old")
+    s, srv = _setup(ca_cert="/ca.der")
+    rel, pem = _ca_release("2.0.0", b"\x30\x09cut")  # says 9 bytes, holds 3
+    srv.add(rel)
+    srv.firmware = "2.0.0"
+    for _ in range(3):
+        boot(srv, cycles=3)
+    u = state()["update"]
+    assert u["state"] == "refused" and u["reason"].startswith("ca.pem:"), u
+    assert not fw.exists("/ca.next.pem") and state()["current"] is None
+    _ = s

@@ -39,7 +39,7 @@ class _Http:
 
 
 def _setup(path="/ca.der", data=DER):
-    fw.setup(config=False)
+    fw.setup(rtc_set=True, config=False)  # a set clock: a failed check is the CA's
     with open(path, "wb") as f:
         f.write(data)
     import socket, tls
@@ -222,3 +222,52 @@ def test_the_app_hands_ca_cert_to_httpclient():
     a = app.build()
     assert a.uplink.http.ca_path == "/ca.der"
     assert a.cfg["ca_cert"] == "/ca.der"
+
+
+def test_a_certificate_check_before_the_clock_is_set_is_retried_not_held_and_goes_when_ntp_answers():
+    # After a power cut without NTP an ESP32 reads 2000: every certificate
+    # is "not yet valid". That is not a wrong CA: no 600 s hold.
+    up, q, dead, uplink, tls, c = _uplink()
+    import sim
+    sim.SIM.rtc_off_ms = sim.SIM.epoch_off * 1000 - sim.SIM.true_ms  # the RTC lost its time
+    tls.handshake_error = ValueError("MBEDTLS_ERR_X509_CERT_VERIFY_FAILED\nThe certificate validity starts in the future")
+    assert up.send_next(q, dead, {}) == uplink.RETRY
+    assert "clock is not set" in up.last_error, up.last_error
+    assert up.last_delay_s < c["backoff_cap_s"] and q.depth == 3
+    assert all("\n" not in l for l in fw.lines("/log.txt"))
+    sim.SIM.ntp_set()
+    tls.handshake_error = None
+    tls.response = (b"HTTP/1.1 200 OK\r\nContent-Length: 44\r\n\r\n"
+                    b'{"accepted":3,"duplicates":0,"rejected":[]}\n')
+    up.clock_set()  # what the app does when NTP answers
+    assert up.due(up.clock.uptime_ms())
+    assert up.send_next(q, dead, {}) == uplink.SENT
+
+
+def test_a_truncated_or_doubled_ca_file_is_refused_at_read():
+    import tlshttp
+    for data, why in ((DER[:-7], "truncated DER"), (DER + DER, "two DER"), (_pem(DER) + _pem(DER), "two PEM"),
+                      (_pem(DER[:-7]), "truncated PEM")):
+        with open("/ca.bad", "wb") as f:
+            f.write(data)
+        try:
+            tlshttp.read_ca("/ca.bad")
+        except ValueError:
+            continue
+        raise AssertionError("read_ca accepted a %s file" % why)
+    with open("/ca.good", "wb") as f:
+        f.write(_pem(DER))
+    assert tlshttp.read_ca("/ca.good") == DER
+
+
+def test_the_health_report_names_the_active_and_the_waiting_ca():
+    import binascii
+    import hashlib
+    up, q, dead, uplink, tls, c = _uplink()
+    fp = lambda der: binascii.hexlify(hashlib.sha256(der).digest()).decode()
+    assert up.http.ca_fingerprints() == {"active": fp(DER), "waiting": None}
+    other = b"\x30\x03new"
+    with open("/ca.next.pem", "wb") as f:
+        f.write(_pem(other))
+    up.http._fps = None  # as after the reboot that installs a release
+    assert up.http.ca_fingerprints() == {"active": fp(DER), "waiting": fp(other)}
