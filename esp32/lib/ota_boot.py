@@ -183,14 +183,41 @@ def _start_switch(root, marker):
     rmtree(_ota(root, "prev"))  # the version before the previous one
     rec = {"version": v, "from": state(root)["current"], "files": files,
            "new": [p for p in files if p != "ca.pem" and not _exists(_dst(root, p))],
-           "deadline": marker.get("deadline", 3)}
+           "twins": _twins(root, files), "deadline": marker.get("deadline", 3)}
     write_json(_ota(root, "switch.json"), rec)
     _switch(root, rec)
+
+
+def _twin(p):
+    # MicroPython imports lib/x.py before lib/x.mpy: the one a release
+    # ships must not sit beside the other.
+    if p.endswith(".py"):
+        return p[:-3] + ".mpy"
+    if p.endswith(".mpy"):
+        return p[:-4] + ".py"
+    return None
+
+
+def _twins(root, files):
+    """The flashed files that would shadow or outlive a release's modules of
+    the other kind (x.py beside a released x.mpy, or x.mpy beside x.py)."""
+    out = []
+    for p in files:
+        t = _twin(p)
+        if t and t not in files and _exists(root + t):
+            out.append(t)
+    return out
 
 
 def _switch(root, rec):
     v = rec["version"]
     try:
+        for p in rec.get("twins", ()):
+            # Moved aside like a replaced file, and back on a rollback.
+            bak = _ota(root, "prev/" + p)
+            if _exists(root + p) and not _exists(bak):
+                _makedirs(_parent(bak))
+                os.rename(root + p, bak)
         for p in rec["files"]:
             staged = _ota(root, "%s/%s" % (v, p))
             if not _exists(staged):
@@ -250,6 +277,7 @@ def _rollback(root, rec, reason):
     rb = {}
     for k in ("version", "from", "files", "new"):
         rb[k] = rec[k]
+    rb["twins"] = rec.get("twins", [])
     rb["reason"] = reason
     write_json(_ota(root, "rollback.json"), rb)
     _finish_rollback(root, rb)
@@ -266,6 +294,10 @@ def _finish_rollback(root, rb):
             bak = _ota(root, "prev/" + p)
             if _exists(bak):
                 _replace(bak, dst)
+    for p in rb.get("twins", ()):
+        bak = _ota(root, "prev/" + p)
+        if _exists(bak):
+            _replace(bak, root + p)
     # A CA this release brought goes with it (one that verified a send has
     # become ca_cert already and stays); one that an earlier release left
     # waiting comes back. A release without ca.pem leaves the waiting CA

@@ -486,3 +486,23 @@ def test_a_ca_pem_that_is_not_one_whole_certificate_is_refused_before_install():
     assert u["state"] == "refused" and u["reason"].startswith("ca.pem:"), u
     assert not fw.exists("/ca.next.pem") and state()["current"] is None
     _ = s
+
+
+def test_a_release_of_mpy_files_moves_the_flashed_py_twins_aside_and_a_rollback_brings_them_back():
+    # MicroPython imports lib/x.py before lib/x.mpy: a compiled release
+    # must not leave the flashed source in front of it.
+    import ota_boot
+    fw.setup()
+    with open("/lib/zz_twin.py", "w") as f:
+        f.write("V = 1\n")
+    ota_boot._makedirs("/ota/2.0.0/lib")
+    with open("/ota/2.0.0/lib/zz_twin.mpy", "wb") as f:
+        f.write(b"M\x06compiled")
+    ota_boot.write_json("/ota/2.0.0.json", {"version": "2.0.0", "files": [{"path": "lib/zz_twin.mpy", "size": 10, "sha256": "0" * 64}]})
+    ota_boot.write_json("/ota/next", {"version": "2.0.0", "deadline": 3})
+    ota_boot.boot()
+    assert not fw.exists("/lib/zz_twin.py") and fw.exists("/lib/zz_twin.mpy")
+    assert fw.exists("/ota/prev/lib/zz_twin.py")
+    assert ota_boot.rollback("test")
+    assert fw.exists("/lib/zz_twin.py") and not fw.exists("/lib/zz_twin.mpy")
+    assert open("/lib/zz_twin.py").read() == "V = 1\n"
