@@ -101,7 +101,11 @@ def verify(public_key, message, signature):
     else:
         h.update(message)
     k = int.from_bytes(h.digest(), "little") % _L
+    # The pure-Python SHA-512 (~6 KB of code) is done with: drop it before
+    # the point arithmetic, which needs the heap it held.
     del h
+    import sys
+    sys.modules.pop("sha512", None)
     p = _P
     B = (_BX, _BY, 1, _BX * _BY % p)
     nA = ((p - A[0]) % p, A[1], A[2], (p - A[3]) % p)

@@ -135,11 +135,20 @@ class FlashQueue:
         position is (segment, offset, lines consumed) for ack(). Torn and
         corrupt lines are skipped (and consumed by the next ack)."""
         out = []
+        self.scan(n, lambda rec, pos: out.append((rec, pos)))
+        return out
+
+    def scan(self, n, fn, quiet=False):
+        """Hand the up to n oldest readings to fn(record, position after
+        it) one at a time, holding none of them: a batch send reads the
+        queue again rather than keeping 20 records in the heap. Stops early
+        when fn returns False. quiet: do not log skipped lines again."""
         seg, off, lines = self.r_seg, self.r_off, 0
+        seen = 0
         i = 0
         while i < len(self.segs) and self.segs[i] < seg:
             i += 1
-        while len(out) < n and i < len(self.segs):
+        while seen < n and i < len(self.segs):
             if self.segs[i] != seg:
                 off = 0
             seg = self.segs[i]
@@ -151,14 +160,15 @@ class FlashQueue:
                 continue
             try:
                 f.seek(off)
-                while len(out) < n:
+                while seen < n:
                     line = f.readline()
                     if not line:
                         break
                     if line[-1:] != b"\n":
                         # The tail of a line torn by a power cut.
                         off += len(line)
-                        self._bad("torn line at end of %s skipped" % self._path(seg))
+                        if not quiet:
+                            self._bad("torn line at end of %s skipped" % self._path(seg))
                         break
                     off += len(line)
                     lines += 1
@@ -166,22 +176,25 @@ class FlashQueue:
                         rec = json.loads(line)
                     except ValueError:
                         rec = None
+                    del line
                     if isinstance(rec, dict):
-                        out.append((rec, (seg, off, lines)))
-                    else:
+                        seen += 1
+                        if fn(rec, (seg, off, lines)) is False:
+                            n = seen  # stop here
+                    elif not quiet:
                         self._bad("corrupt line in %s skipped" % self._path(seg))
             finally:
                 f.close()
-            if len(out) >= n or seg == self.w_seg:
+            if seen >= n or seg == self.w_seg:
                 break
             i += 1
             off = 0
         self._tail = (seg, off, lines)
-        return out
+        return seen
 
     def tail(self):
-        """Position after everything the last peek() looked at (to ack a
-        batch of only corrupt lines)."""
+        """Position after everything the last peek() or scan() looked at
+        (to ack a batch of only corrupt lines)."""
         return self._tail
 
     def _bad(self, msg):

@@ -32,6 +32,15 @@ def answer(text):
         return {}
 
 
+def _reasons(rejected):
+    """{body index: "field: message"} of an answer's rejected list."""
+    why = {}
+    for r in rejected:
+        if isinstance(r, dict) and isinstance(r.get("index"), int):
+            why[r["index"]] = "%s: %s" % (r.get("field"), r.get("message"))
+    return why
+
+
 class Uplink:
     def __init__(self, cfg, clock, log, rand=None, http=None):
         self.cfg = cfg
@@ -86,9 +95,6 @@ class Uplink:
         self.last_delay_s = delay_s
         self.next_try_ms = up_ms + int(delay_s * 1000)
 
-    def _doc(self, item):
-        return reading.to_api(item[0], item[1], self.cfg, None)
-
     def _post(self, body):
         """POST body and return (status, headers, text); when the request
         failed before an answer, count the failure, schedule the next try
@@ -135,30 +141,48 @@ class Uplink:
             self.log.warn("%s: batch size now %d" % (self.last_error, self.batch.n))
             return RETRY  # due at once, with the smaller batch
 
+    def _each_sent(self, queue, k, fn):
+        """fn(i, record, recordedAt) for each reading of the batch, i its
+        place in the body: the first k records of the queue less those that
+        cannot be dated (the same ones every time: the queue and the clock's
+        boot record do not change during a send)."""
+        clock = self.clock
+        i = [0]
+
+        def each(rec, pos):
+            at = reading.recorded_at(rec, clock)
+            if at is not None:
+                fn(i[0], rec, at)
+                i[0] += 1
+        queue.scan(k, each, True)
+
     def _send_next(self, queue, dead, device):
-        items = queue.peek(self.batch.n)
-        if not items:
+        # The batch is read from the queue's flash once to plan it, once to
+        # count the body's bytes and once to send it: records are never held
+        # together in the heap (20 parsed records would take ~7 KB).
+        clock = self.clock
+        cfg = self.cfg
+        plan = [0, None, 0]  # readings to send, position after the batch, records looked at
+
+        def look(rec, pos):
+            if reading.recorded_at(rec, clock) is None:
+                if rec.get("b") == clock.boot:
+                    return False  # this boot's clock is not set yet: wait for NTP
+                # Taken before NTP in a boot that never got the time: it can
+                # never be dated, and a wrong date is worse than none.
+                dead.add(reading.to_api(rec, None, cfg, None),
+                         "time unknown: taken before the clock was set in boot %s" % rec.get("b"))
+            else:
+                plan[0] += 1
+            plan[1] = pos
+            plan[2] += 1
+        if not queue.scan(self.batch.n, look):
             pos = queue.tail()
             if pos[2]:
                 queue.ack(pos)  # only corrupt lines: consume them
             return IDLE
-        sent = []  # (record, recordedAt) in body order, for dead-lettering
-        end = None
-        for rec, pos in items:
-            at = reading.recorded_at(rec, self.clock)
-            if at is None:
-                if rec.get("b") == self.clock.boot:
-                    break  # this boot's clock is not set yet: wait for NTP
-                # Taken before NTP in a boot that never got the time: it can
-                # never be dated, and a wrong date is worse than none.
-                dead.add(reading.to_api(rec, None, self.cfg, None),
-                         "time unknown: taken before the clock was set in boot %s" % rec.get("b"))
-                end = pos
-                continue
-            sent.append((rec, at))
-            end = pos
-        del items
-        if not sent:
+        n, end, k = plan
+        if not n:
             if end is not None:
                 queue.ack(end)
                 return DEAD
@@ -166,18 +190,17 @@ class Uplink:
             # rather than spinning.
             self.next_try_ms = self.clock.uptime_ms() + _WAIT_MS
             return WAIT
-        n = len(sent)
-        cfg = self.cfg
 
         def body(out):
             # Device health rides on the last reading of the batch (the
             # fleet contract): the newest reading carries the newest state.
             out.write("[")
-            for i in range(n):
+
+            def put(i, rec, at):
                 if i:
                     out.write(",")
-                rec, at = sent[i]
                 reading.write_json(rec, at, cfg, device if i == n - 1 else None, out)
+            self._each_sent(queue, k, put)
             out.write("]")
         gc.collect()  # the heap is at its fullest during the request
         got = self._post(body)
@@ -194,10 +217,10 @@ class Uplink:
             if isinstance(res.get("desired"), dict):
                 self.desired = res["desired"]
             rejected = res.get("rejected") or []
-            for r in rejected:
-                i = r.get("index") if isinstance(r, dict) else None
-                if isinstance(i, int) and 0 <= i < n:
-                    dead.add(self._doc(sent[i]), "HTTP %d rejected %s: %s" % (status, r.get("field"), r.get("message")))
+            why = _reasons(rejected)
+            if why:
+                self._each_sent(queue, k, lambda i, rec, at: i in why and dead.add(
+                    reading.to_api(rec, at, cfg, None), "HTTP %d rejected %s" % (status, why[i])))
             queue.ack(end)
             self.backoff.succeeded()
             self.batch.sent()
@@ -212,14 +235,10 @@ class Uplink:
             self.log.warn("HTTP 413 for %d readings: batch size now %d" % (n, self.batch.n))
             return RETRY
         if kind == DEAD:
-            res = answer(text)
-            why = {}
-            for r in res.get("rejected") or []:
-                if isinstance(r, dict) and isinstance(r.get("index"), int):
-                    why[r["index"]] = "%s: %s" % (r.get("field"), r.get("message"))
+            why = _reasons(answer(text).get("rejected") or [])
             short = (text or "")[:120]
-            for i in range(n):
-                dead.add(self._doc(sent[i]), "HTTP %d %s" % (status, why.get(i, short)))
+            self._each_sent(queue, k, lambda i, rec, at: dead.add(
+                reading.to_api(rec, at, cfg, None), "HTTP %d %s" % (status, why.get(i, short))))
             queue.ack(end)
             self.backoff.succeeded()
             self.next_try_ms = up
