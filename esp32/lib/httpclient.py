@@ -25,6 +25,10 @@ class CertError(OSError):
     network error."""
 
 
+class CAFileError(CertError):
+    """The CA file itself is unusable (unreadable, not one certificate)."""
+
+
 class ClockError(OSError):
     """The certificate could not be checked because the board's clock is
     not set yet (after a power cut, before NTP): every certificate looks
@@ -148,9 +152,11 @@ class Client:
             except ClockError:
                 raise
             except CertError as e:
-                if which == "next":
-                    # Kept for the health report: a waiting CA that cannot
-                    # verify must be seen before the server switches.
+                if which == "next" and isinstance(e, CAFileError):
+                    # Kept for the health report: a waiting CA that can
+                    # never verify must be seen before the server switches.
+                    # (One that does not verify yet is the normal case: the
+                    # server still presents the old CA's certificate.)
                     self.ca_next_error = str(e)
                 err = e
                 continue
@@ -279,7 +285,7 @@ class Client:
                     self._ca = tlshttp.read_ca(path)
                 ca = self._ca
         except (OSError, ValueError) as e:
-            raise CertError("CA file %s unusable: %s" % (path, e))
+            raise CAFileError("CA file %s unusable: %s" % (path, e))
         try:
             return tlshttp.wrap_verified(ctx, s, host, ca)
         except tlshttp.NotVerified as e:
@@ -287,7 +293,7 @@ class Client:
                 raise ClockError("TLS certificate of %s not checked: the clock is not set yet (waiting for NTP)" % host)
             raise CertError("TLS certificate of %s did not verify against %s %s (%s):"
                             " wrong or outdated CA file, or not the real server"
-                            % (host, "the new CA" if which == "next" else "ca_cert", path, e))
+                            % (host, "the new CA" if which == "next" else "ca_cert", path, " ".join(str(e).split())))
 
 
 def _exists(path):

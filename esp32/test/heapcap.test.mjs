@@ -78,7 +78,7 @@ const past = () => Math.floor((Date.now() - 10 * 3600e3) / 60000) * 60000;
 async function bootAndSend(srv, lib, heap) {
   const d = await srv.device();
   const root = makeBoard(lib, d.config);
-  const r = boot(root, { heap, trueMs: past(), wifiDownMs: (21 * INTERVAL_S + 30) * 1000, runMs: 30 * INTERVAL_S * 1000 });
+  const r = await boot(root, { heap, trueMs: past(), wifiDownMs: (21 * INTERVAL_S + 30) * 1000, runMs: 30 * INTERVAL_S * 1000 });
   const log = readBoard(root, 'log.txt') || '';
   const sent = [...log.matchAll(/INFO sent (\d+): accepted (\d+)/g)].map((m) => Number(m[1]));
   const stored = (await srv.admin('GET', `/api/measurements?deviceId=${d.id}&limit=1000`)).body.items.length;
@@ -151,7 +151,7 @@ async function update(srv, work, mpy, heap, version, keyFile, publicKey) {
   let trueMs = past();
   const outcomes = [];
   for (let i = 0; i < 4; i++) {
-    const r = boot(root, { heap, trueMs, runMs: 12 * INTERVAL_S * 1000 });
+    const r = await boot(root, { heap, trueMs, runMs: 12 * INTERVAL_S * 1000 });
     outcomes.push(r.outcome);
     trueMs = r.trueMs + 1000;
   }

@@ -3,7 +3,7 @@
 // against a real server over real sockets. The interpreter and mpy-cross
 // are MicroPython 1.28's (../shared/tools/micropython/, see its README for
 // how they are built); CI has them there.
-import { spawnSync, execFileSync } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -60,13 +60,22 @@ export function makeBoard(libDir, config) {
 export function boot(root, { heap, trueMs, runMs, wifiDownMs = 0, tls = false }) {
   writeFileSync(path.join(root, '_board', 'plan.json'), JSON.stringify({ heap, true_ms: trueMs, run_ms: runMs, wifi_down_ms: wifiDownMs }));
   // The interpreter's own heap holds the stand-ins too; board.py gives the
-  // firmware exactly `heap` bytes and sets the rest aside.
-  const r = spawnSync(tls ? MICROPYTHON_TLS : MICROPYTHON, [`-X`, `heapsize=${heap + 96 * 1024}`, path.join(root, '_board', 'board.py'), root],
-    { encoding: 'utf8', timeout: 120000 });
-  const out = (r.stdout || '') + (r.stderr || '');
-  const m = /BOARD outcome=(\S+) true_ms=(\d+)/.exec(out);
-  if (!m) throw new Error(`the board did not finish its boot (status ${r.status}):\n${out.slice(-3000)}`);
-  return { outcome: m[1], trueMs: Number(m[2]), out };
+  // firmware exactly `heap` bytes and sets the rest aside. Asynchronous, so
+  // that endpoints this process serves (a TLS front) answer meanwhile.
+  const p = spawn(tls ? MICROPYTHON_TLS : MICROPYTHON, ['-X', `heapsize=${heap + 96 * 1024}`, path.join(root, '_board', 'board.py'), root],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  p.stdout.on('data', (b) => { out += b; });
+  p.stderr.on('data', (b) => { out += b; });
+  const timer = setTimeout(() => p.kill('SIGKILL'), 120000);
+  return new Promise((resolve, reject) => {
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      const m = /BOARD outcome=(\S+) true_ms=(\d+)/.exec(out);
+      if (!m) reject(new Error(`the board did not finish its boot (status ${code}):\n${out.slice(-3000)}`));
+      else resolve({ outcome: m[1], trueMs: Number(m[2]), out });
+    });
+  });
 }
 
 export function readBoard(root, p) {
