@@ -506,3 +506,43 @@ def test_a_release_of_mpy_files_moves_the_flashed_py_twins_aside_and_a_rollback_
     assert ota_boot.rollback("test")
     assert fw.exists("/lib/zz_twin.py") and not fw.exists("/lib/zz_twin.mpy")
     assert open("/lib/zz_twin.py").read() == "V = 1\n"
+
+
+_ONCE = b"""
+import os as _os
+try:
+    _os.stat("/mem_once")
+except OSError:
+    open("/mem_once", "w").close()
+    raise MemoryError("simulated: the heap is fragmented at the switch")
+"""
+
+
+def test_a_memory_error_at_the_first_start_of_a_new_version_is_tried_again_not_rolled_back():
+    s, srv = _setup()
+    v1_reading = open("/lib/reading.py", "rb").read()
+    srv.add(Release("2.0.0", {"lib/reading.py": _ONCE + v1_reading}, signed=False))
+    srv.firmware = "2.0.0"
+    assert boot(srv, cycles=3) == "reset"  # staged
+    assert boot(srv, cycles=3) == "running"  # switched; MemoryError once; started again
+    st = state()
+    assert st["current"] == "2.0.0" and st["trial"] is None, st
+    assert st["update"]["state"] == "installed", st
+    assert "MemoryError at start (simulated: the heap is fragmented at the switch): collected, tried once more" in fleetfw.log_text()
+    assert "rolled back" not in fleetfw.log_text()
+    _delivered_exactly_once(s, srv)
+
+
+def test_a_memory_error_at_both_tries_counts_as_a_failed_boot_and_rolls_back():
+    s, srv = _setup()
+    v1_reading = open("/lib/reading.py", "rb").read()
+    srv.add(Release("2.0.0", {"lib/reading.py": b"raise MemoryError('never fits')\n" + v1_reading}, signed=False))
+    srv.firmware = "2.0.0"
+    assert boot(srv, cycles=3) == "reset"  # staged
+    assert boot(srv, cycles=3) == "reset"  # switched, MemoryError twice, rolled back
+    assert boot(srv, cycles=3) == "running"
+    st = state()
+    assert st["current"] is None and st["update"]["state"] == "rolled_back", st
+    assert "MemoryError at start: never fits" in st["update"]["reason"]
+    assert open("/lib/reading.py", "rb").read() == v1_reading
+    _ = s
