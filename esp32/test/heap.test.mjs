@@ -3,7 +3,7 @@
 // top-level runs, so it cannot show the smallest heap that works: the
 // figure below counts every byte allocated during the send, garbage
 // included (an upper bound). The smallest heap is measured on the unix
-// port with test/heapmin.py (README, Memory); test_uplink.py checks that a
+// port by test/heapcap.test.mjs (README, Memory); test_uplink.py checks that a
 // heap too small for a full batch sends it in halves.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
