@@ -25,7 +25,7 @@ func init() {
 		subs: []subcommand{
 			{"add", "ID [--config-out config.json --wifi SSID:PASSWORD ... [--base-url URL] [--ota-public-key KEY]]", "register a device (ID: 1-64 characters of A-Z a-z 0-9 . _ -); prints its token, once, or writes a ready config.json holding it"},
 			{"token", "ID", "another token for a registered device (rotation); prints it, once"},
-			{"list", "", "devices with when they were last seen, their reading count, status, expected interval, firmware, settings revision (applied/desired) and last update"},
+			{"list", "", "devices with when they were last seen, their reading count, status, expected interval, firmware, settings revision (applied/desired), last update, and the CA it verifies the server with and the one waiting to take over (first 12 hex digits of their sha256)"},
 			{"set-interval", "ID DURATION", "how often the device should send (60s, 5m; plain numbers are seconds); it is silent after ALERT_MISSED_INTERVALS of these"},
 		}}
 	commands["token"] = command{summary: "manage tokens: token add --scope reader|admin | token list | token revoke ID", run: runToken,
@@ -105,15 +105,16 @@ func runDevice(ctx context.Context, e env, args []string) error {
 			}
 			missed, now := policyOf(cfg).MissedIntervals, time.Now()
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tCREATED\tLAST SEEN\tREADINGS\tSTATUS\tINTERVAL\tFIRMWARE\tSETTINGS\tUPDATE")
+			fmt.Fprintln(tw, "ID\tCREATED\tLAST SEEN\tREADINGS\tSTATUS\tINTERVAL\tFIRMWARE\tSETTINGS\tUPDATE\tCA\tCA WAITING")
 			err = store.EachDevice(ctx, st, func(d thermowatt.Device) error {
 				seen := "never"
 				if d.LastSeenAt != nil {
 					seen = d.LastSeenAt.UTC().Format(time.RFC3339)
 				}
 				fw, applied, update := fleetColumns(d.Health)
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s/%d\t%s\n", d.ID, d.CreatedAt.UTC().Format(time.RFC3339), seen, d.ReadingCount,
-					d.Status(now, missed), time.Duration(d.ExpectedIntervalS)*time.Second, fw, applied, d.SettingsRev, update)
+				ca, caWaiting := caColumns(d.Health)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s/%d\t%s\t%s\t%s\n", d.ID, d.CreatedAt.UTC().Format(time.RFC3339), seen, d.ReadingCount,
+					d.Status(now, missed), time.Duration(d.ExpectedIntervalS)*time.Second, fw, applied, d.SettingsRev, update, ca, caWaiting)
 				return nil
 			})
 			if err != nil {
@@ -232,4 +233,22 @@ func fleetColumns(health []byte) (firmware, applied, update string) {
 		update = strings.TrimSpace(h.Update.State + " " + h.Update.Version)
 	}
 	return firmware, applied, update
+}
+
+// caColumns reads the CAs a device reports (payload.device.ca) as the
+// first 12 hex digits of their fingerprints, "-" for none: old firmware
+// and devices without ca_cert report none.
+func caColumns(health []byte) (active, waiting string) {
+	active, waiting = "-", "-"
+	ca, ok := thermowatt.HealthCA(health)
+	if !ok {
+		return active, waiting
+	}
+	if ca.Active != "" {
+		active = thermowatt.ShortCAFingerprint(ca.Active)
+	}
+	if ca.Waiting != "" {
+		waiting = thermowatt.ShortCAFingerprint(ca.Waiting)
+	}
+	return active, waiting
 }

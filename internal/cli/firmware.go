@@ -78,8 +78,15 @@ func runFirmware(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
+		ca, err := ota.CheckCA(fs.Arg(0), files, time.Now())
+		if err != nil {
+			return err
+		}
 		fmt.Fprintln(e.stdout, thermowatt.SignManifest(key, thermowatt.Manifest(*version, files)))
 		fmt.Fprintf(e.stderr, "signed %s: %d files; verify with public key %s\n", *version, len(files), ota.PublicKey(key))
+		if ca != nil {
+			fmt.Fprintln(e.stderr, ota.DescribeCA(ca))
+		}
 		return nil
 	case "publish":
 		fs := subFlags(e, "firmware", "publish")
@@ -122,6 +129,10 @@ type publishFile struct {
 
 func publish(ctx context.Context, e env, url, token, version, sigFile, dir string) error {
 	files, err := ota.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	ca, err := ota.CheckCA(dir, files, time.Now())
 	if err != nil {
 		return err
 	}
@@ -175,6 +186,9 @@ func publish(ctx context.Context, e env, url, token, version, sigFile, dir strin
 		signed = "signed"
 	}
 	fmt.Fprintf(e.stderr, "published %s (%s): %d files, %d bytes\n", version, signed, len(files), len(buf))
+	if ca != nil {
+		fmt.Fprintln(e.stderr, ota.DescribeCA(ca))
+	}
 	for _, f := range files {
 		fmt.Fprintf(e.stdout, "%s\t%d\t%s\n", f.SHA256, f.Size, f.Path)
 	}

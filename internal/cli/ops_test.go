@@ -177,7 +177,7 @@ func TestAlertsCheckRetentionAndSetIntervalCommands(t *testing.T) {
 		t.Errorf("second run:\n%s", out)
 	}
 	list, _ := run("device", "list")
-	if !regexp.MustCompile(`node-1 .* 11  +silent +5m0s +- +-/0 +-\n`).MatchString(list) {
+	if !regexp.MustCompile(`node-1 .* 11  +silent +5m0s +- +-/0 +- +- +-\n`).MatchString(list) {
 		t.Errorf("device list after retention, want 11 readings:\n%s", list)
 	}
 

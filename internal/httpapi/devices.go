@@ -30,6 +30,9 @@ type deviceJSON struct {
 	Firmware    *string         `json:"firmware"`
 	SettingsRev settingsRevJSON `json:"settingsRev"`
 	Update      json.RawMessage `json:"update"`
+	// CA rotation: the CA it verifies the server with and the one
+	// waiting to take over, as it reported them (null: none reported).
+	CA *caJSON `json:"ca"`
 }
 
 type settingsRevJSON struct {

@@ -34,7 +34,8 @@ func (v deviceView) json(dv thermowatt.Device, now time.Time) deviceJSON {
 	return deviceJSON{ID: dv.ID, CreatedAt: dv.CreatedAt.UTC(), LastSeenAt: dv.LastSeenAt, ReadingCount: dv.ReadingCount,
 		Status: string(dv.Status(now, v.missed)), ExpectedIntervalS: dv.ExpectedIntervalS,
 		Health: health, HealthAt: dv.HealthAt, RejectedCount: dv.Failures.Rejected, AuthFailures: dv.Failures.AuthFailures,
-		Firmware: fleet.Firmware, SettingsRev: settingsRevJSON{Applied: fleet.SettingsRev, Desired: dv.SettingsRev}, Update: update}
+		Firmware: fleet.Firmware, SettingsRev: settingsRevJSON{Applied: fleet.SettingsRev, Desired: dv.SettingsRev}, Update: update,
+		CA: fleet.CA}
 }
 
 // handlePatchDevice changes a device's settings; today its expected

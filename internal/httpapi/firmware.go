@@ -99,6 +99,13 @@ func (u releaseUpload) release(now time.Time) (thermowatt.Release, error) {
 		if content == nil {
 			content = []byte{}
 		}
+		if f.Path == thermowatt.ReleaseCAPath {
+			// A CA a device cannot use strands it once the server's
+			// certificate changes: refuse it before any device sees it.
+			if _, err := thermowatt.CheckReleaseCA(content, now); err != nil {
+				return r, fmt.Errorf("file %s: %w (it must be %s)", f.Path, err, thermowatt.ReleaseCARule)
+			}
+		}
 		r.Files = append(r.Files, thermowatt.FirmwareFile{Path: f.Path, Size: int64(len(content)), SHA256: hexSum, Content: content})
 	}
 	slices.SortFunc(r.Files, func(a, b thermowatt.FirmwareFile) int { return strings.Compare(a.Path, b.Path) })

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/testcert"
 )
 
 // post sends one reading of device with its token and returns the answer.
@@ -155,7 +156,8 @@ func TestFirmwareReleases(t *testing.T) {
 	eachBackend(t, func(t *testing.T, a *api) {
 		tok := a.device("n1")
 		main := strings.Repeat("print('hello')\n", 100)
-		r := a.publish("1.4.0", map[string]string{"lib/main.py": main, "lib/app.py": "x = 1\n", "ca.pem": "-----BEGIN CERTIFICATE-----\n"})
+		caPEM := string(testcert.PEM(testcert.DER(t, testcert.Options{})))
+		r := a.publish("1.4.0", map[string]string{"lib/main.py": main, "lib/app.py": "x = 1\n", "ca.pem": caPEM})
 		if r.Status != http.StatusCreated {
 			t.Fatalf("publish: %d %s", r.Status, r.Body)
 		}
@@ -199,7 +201,7 @@ func TestFirmwareReleases(t *testing.T) {
 		if err := json.Unmarshal(m.Body, &man); err != nil || m.Status != 200 {
 			t.Fatalf("device manifest: %d %s", m.Status, m.Body)
 		}
-		if !strings.HasPrefix(string(m.Body), `{"version":"1.4.0","files":[{"path":"ca.pem","size":28,"sha256":"`) {
+		if !strings.HasPrefix(string(m.Body), fmt.Sprintf(`{"version":"1.4.0","files":[{"path":"ca.pem","size":%d,"sha256":"`, len(caPEM))) {
 			t.Errorf("manifest answer = %s", m.Body)
 		}
 		pub := base64.StdEncoding.EncodeToString(testKey.Public().(ed25519.PublicKey))

@@ -194,6 +194,28 @@ type fleetHealth struct {
 	Firmware    *string
 	SettingsRev *int64
 	Update      json.RawMessage // an object, or nil
+	CA          *caJSON         // nil when the device reports none
+}
+
+// caJSON is a device's CAs as the device list shows them: fingerprints
+// in full (64 hex digits), null for none.
+type caJSON struct {
+	Active  *string `json:"active"`
+	Waiting *string `json:"waiting"`
+}
+
+func toCAJSON(health json.RawMessage) *caJSON {
+	ca, ok := thermowatt.HealthCA(health)
+	if !ok {
+		return nil
+	}
+	orNull := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	return &caJSON{Active: orNull(ca.Active), Waiting: orNull(ca.Waiting)}
 }
 
 func parseFleetHealth(raw json.RawMessage) fleetHealth {
@@ -216,5 +238,6 @@ func parseFleetHealth(raw json.RawMessage) fleetHealth {
 	if len(h.Update) > 0 && h.Update[0] == '{' {
 		out.Update = h.Update
 	}
+	out.CA = toCAJSON(raw)
 	return out
 }

@@ -226,6 +226,10 @@ func (s *BoundStore) CountRunningFirmware(ctx context.Context) ([]store.Firmware
 	return call(s, ctx, s.inner.CountRunningFirmware)
 }
 
+func (s *BoundStore) CountDeviceCAs(ctx context.Context) ([]store.CACount, error) {
+	return call(s, ctx, s.inner.CountDeviceCAs)
+}
+
 func (s *BoundStore) CreateRollout(ctx context.Context, r thermowatt.Rollout, now time.Time) (thermowatt.Rollout, error) {
 	return call(s, ctx, func(ctx context.Context) (thermowatt.Rollout, error) { return s.inner.CreateRollout(ctx, r, now) })
 }

@@ -166,12 +166,13 @@ type Counts interface {
 	CountOpenAlerts(ctx context.Context) (map[string]int, error)
 	CountDevicesByStatus(ctx context.Context, now time.Time, missed int) (map[thermowatt.DeviceStatus]int, error)
 	CountRunningFirmware(ctx context.Context) ([]store.FirmwareCount, error)
+	CountDeviceCAs(ctx context.Context) ([]store.CACount, error)
 }
 
 // WatchStore adds the gauges read from the database at each scrape: open
 // alerts by kind, devices by status (silent after missed intervals), and
-// devices by running firmware and failed update, each one aggregate query
-// whatever the fleet's size.
+// devices by running firmware and failed update, and devices by CA
+// (devicecas.go), each one aggregate query whatever the fleet's size.
 func (m *Metrics) WatchStore(st Counts, missed int, now func() time.Time) {
 	m.Registry.MustRegister(&storeCollector{st: st, missed: missed, now: now, dbErrors: m.DBErrors.WithLabelValues("request")})
 }
@@ -195,6 +196,8 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- devicesDesc
 	ch <- firmwareDesc
 	ch <- failedUpdDesc
+	ch <- caActiveDesc
+	ch <- caWaitingDesc
 }
 
 // Collect queries the database; when it cannot, the two gauges are left
@@ -214,6 +217,11 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	firmware, err := c.st.CountRunningFirmware(ctx)
+	if err != nil {
+		c.dbErrors.Inc()
+		return
+	}
+	cas, err := c.st.CountDeviceCAs(ctx)
 	if err != nil {
 		c.dbErrors.Inc()
 		return
@@ -238,4 +246,9 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	for state, n := range failed {
 		ch <- prometheus.MustNewConstMetric(failedUpdDesc, prometheus.GaugeValue, float64(n), state)
 	}
+	byCA, waiting := caGauges(cas)
+	for fp, n := range byCA {
+		ch <- prometheus.MustNewConstMetric(caActiveDesc, prometheus.GaugeValue, float64(n), fp)
+	}
+	ch <- prometheus.MustNewConstMetric(caWaitingDesc, prometheus.GaugeValue, float64(waiting))
 }

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/thermowatt/thermowatt"
 )
@@ -114,4 +115,29 @@ func ParseKey(privatePEM []byte) (ed25519.PrivateKey, error) {
 // PublicKey returns key's public half in base64.
 func PublicKey(key ed25519.PrivateKey) string {
 	return base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey))
+}
+
+// CheckCA checks a release's ca.pem, when it holds one, as the server
+// does at publish (thermowatt.CheckReleaseCA), so that a CA no device
+// could use is refused before it is signed or uploaded. It returns the
+// certificate, nil when the release carries no CA.
+func CheckCA(dir string, files []thermowatt.FirmwareFile, now time.Time) (*x509.Certificate, error) {
+	for _, f := range files {
+		if f.Path != thermowatt.ReleaseCAPath {
+			continue
+		}
+		cert, err := thermowatt.CheckReleaseCA(f.Content, now)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w; a release's ca.pem must be %s", filepath.Join(dir, f.Path), err, thermowatt.ReleaseCARule)
+		}
+		return cert, nil
+	}
+	return nil, nil
+}
+
+// DescribeCA says which CA a release delivers and how devices will report
+// it, for the person publishing it.
+func DescribeCA(cert *x509.Certificate) string {
+	return fmt.Sprintf("ca.pem: %q, valid until %s, sha256 %s: devices report it as ca.waiting (%s in `thermowatt device list`) once they install this release",
+		cert.Subject.String(), cert.NotAfter.UTC().Format(time.RFC3339), thermowatt.CAFingerprint(cert.Raw), thermowatt.ShortCAFingerprint(thermowatt.CAFingerprint(cert.Raw)))
 }

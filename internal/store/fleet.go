@@ -50,6 +50,10 @@ type Firmware interface {
 	// their last update (payload.device.update.state, "" when none), in
 	// one aggregate query.
 	CountRunningFirmware(ctx context.Context) ([]FirmwareCount, error)
+	// CountDeviceCAs counts devices by the CAs they report
+	// (payload.device.ca.active and .waiting, "" when absent or not a
+	// string), in one aggregate query (devicecas.go).
+	CountDeviceCAs(ctx context.Context) ([]CACount, error)
 }
 
 // FirmwareCount is how many devices run one version in one update state.

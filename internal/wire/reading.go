@@ -45,4 +45,16 @@ type Health struct {
 	LastError    *string `json:"last_error"`
 	ResetCause   string  `json:"reset_cause"`
 	Boot         int     `json:"boot"`
+	// CA names the CAs the device verifies the server with (CA rotation,
+	// docs/fleet.md); nil when it does not verify TLS (no ca_cert), and
+	// absent from firmware older than this report.
+	CA *HealthCA `json:"ca,omitempty"`
+}
+
+// HealthCA is payload.device.ca: fingerprints (sha256 of the DER, 64
+// lower-case hex digits; thermowatt.CAFingerprint) of the CA in use and
+// of the one a release delivered that waits to take over (nil: none).
+type HealthCA struct {
+	Active  string  `json:"active"`
+	Waiting *string `json:"waiting"`
 }

@@ -398,6 +398,19 @@
     return { from: to - RANGES[v.range], to };
   }
 
+  // CA rotation (docs/fleet.md): the CA the device verifies the server
+  // with and the one waiting to take over, by the first 12 hex digits of
+  // their sha256 (whole in the tooltip); nothing when it reports none.
+  function caText(d) {
+    const ca = d.ca;
+    if (!ca) return [];
+    const short = (fp) => (fp ? fp.slice(0, 12) : '?');
+    const text = 'CA ' + short(ca.active) + (ca.waiting ? ', new CA ' + short(ca.waiting) + ' waiting' : '');
+    const title = 'sha256 of the CA it verifies the server with: ' + (ca.active || 'not reported') +
+      (ca.waiting ? '\nwaiting to take over after its first verified send: ' + ca.waiting : '');
+    return [' · ', el('span', { className: 'updated ca', title }, text)];
+  }
+
   async function showDevice(v) {
     const { from, to } = rangeOf(v);
     const q = 'deviceId=' + encodeURIComponent(v.id) + '&from=' + new Date(from).toISOString() + '&to=' + new Date(to).toISOString();
@@ -421,7 +434,7 @@
     const d = devs.items.find((x) => x.id === v.id);
     $('#device-title').textContent = v.id;
     document.title = v.id + ' · thermowatt';
-    $('#device-status').replaceChildren(...(d ? [statusBadge(d), ' ', el('span', { className: 'updated', title: localTime(d.lastSeenAt) }, 'last seen ' + ago(d.lastSeenAt))] : []));
+    $('#device-status').replaceChildren(...(d ? [statusBadge(d), ' ', el('span', { className: 'updated', title: localTime(d.lastSeenAt) }, 'last seen ' + ago(d.lastSeenAt)), ...caText(d)] : []));
     for (const b of document.querySelectorAll('.ranges button')) {
       b.setAttribute('aria-pressed', String(b.dataset.range === v.range));
     }

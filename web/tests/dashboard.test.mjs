@@ -24,6 +24,9 @@ const ADMIN = 'browser-test-admin-token-0123456789';
 const DEVICE = 'esp32-node-01';
 const OTHER = 'esp32-garage';
 const STEP = 5 * 60e3; // the firmware's 5-minute interval
+// The CAs the device reports (CA rotation): sha256 fingerprints.
+const CA_ACTIVE = '0123456789abcdef'.repeat(4);
+const CA_WAITING = 'fedcba9876543210'.repeat(4);
 const READINGS = 144; // 12 hours
 const OUTAGE = { first: 60, last: 83 }; // indexes (oldest = 0) not sent: two hours
 
@@ -64,7 +67,7 @@ function reading(device, at, i) {
     payload: {
       voltage_v: voltage, current_ma: current, power_mw: +(voltage * current).toFixed(1),
       sensor: { bmp280: { temperature_c: temperature, pressure_hpa: +(1010 + i / 100).toFixed(2) } },
-      device: { firmware: 'test', queue_depth: 7, dropped: 2 },
+      device: { firmware: 'test', queue_depth: 7, dropped: 2, ca: { active: CA_ACTIVE, waiting: CA_WAITING } },
     },
   };
 }
@@ -233,6 +236,8 @@ test('device charts draw every reading, show the outage as a gap, hover values w
   await p.locator('#device').waitFor();
   await p.waitForFunction(() => window.thermowatt && Object.keys(window.thermowatt.charts).length >= 5);
   assert.equal(await p.locator('#device-title').textContent(), DEVICE);
+  assert.equal(await p.locator('#device-status .ca').textContent(), 'CA 0123456789ab, new CA fedcba987654 waiting',
+    'the CA it verifies with and the one waiting, abbreviated');
   assert.equal(await p.locator('.ranges button[aria-pressed="true"]').textContent(), '24 h');
 
   const charts = await p.evaluate(() => Object.fromEntries(Object.entries(window.thermowatt.charts).map(([k, u]) => {

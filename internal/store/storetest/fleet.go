@@ -26,6 +26,7 @@ var fleetTests = []struct {
 	{"RolloutSelection", testRolloutSelection},
 	{"RolloutErrors", testRolloutErrors},
 	{"CountRunningFirmware", testCountRunningFirmware},
+	{"CountDeviceCAs", testCountDeviceCAs}, // devicecas.go
 	{"UpdateAlert", testUpdateAlert},
 }
 
