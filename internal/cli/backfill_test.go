@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/thermowatt/thermowatt/internal/store/sqlite"
 )
 
 const cliAdmin = "admin-token-for-cli-tests-0123"
@@ -148,13 +150,18 @@ func TestServeDemoFeedsSimulatedDevicesThroughTheAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Their device tokens were revoked with the demo.
-	var list bytes.Buffer
-	if err := Run(context.Background(), []string{"token", "list"}, envOf(vars), nil, &list, io.Discard); err != nil {
+	st, err := sqlite.Open(context.Background(), filepath.Join(vars["DATA_DIR"], "thermowatt.db"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(list.String(), "\n") {
-		if strings.Contains(line, "demo-") && strings.HasSuffix(strings.TrimSpace(line), "-") {
-			t.Errorf("demo token still active after stop: %s", line)
+	defer st.Close()
+	tokens, err := st.ListTokens(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range tokens {
+		if strings.HasPrefix(tk.DeviceID, "demo-") && tk.RevokedAt == nil {
+			t.Errorf("demo token %s of %s still active after stop", tk.ID, tk.DeviceID)
 		}
 	}
 }

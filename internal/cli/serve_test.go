@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -36,6 +38,15 @@ func envOf(kv map[string]string) func(string) string {
 }
 
 var listening = regexp.MustCompile(`listening on (http://localhost:\d+)`)
+
+// laptop starts serve on the database in dir and returns the environment
+// of an operator elsewhere: the server's URL and an admin token, no
+// database at all.
+func laptop(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	url, _, _ := startServe(t, map[string]string{"DATA_DIR": dir, "ADMIN_TOKEN": cliAdmin})
+	return map[string]string{"THERMOWATT_URL": url, "THERMOWATT_TOKEN": cliAdmin, "DATA_DIR": filepath.Join(t.TempDir(), "nowhere")}
+}
 
 // startServe runs `thermowatt serve` through Run, as main does, and waits
 // until /healthz answers. It returns the base URL, stdout, and a stop
@@ -102,7 +113,7 @@ func TestFirstStartPrintsAnAdminTokenOnceAndItWorks(t *testing.T) {
 }
 
 func TestDeviceAndTokenCommands(t *testing.T) {
-	vars := map[string]string{"DATA_DIR": t.TempDir()}
+	vars := laptop(t, t.TempDir())
 	run := func(args ...string) (string, error) {
 		var out bytes.Buffer
 		err := Run(context.Background(), args, envOf(vars), nil, &out, io.Discard)
@@ -142,6 +153,21 @@ func TestDeviceAndTokenCommands(t *testing.T) {
 	}
 	if _, err := run("nonsense"); ExitCode(err) != 2 {
 		t.Fatalf("unknown command: %v", err)
+	}
+	// Nothing of it needed a database where the commands ran.
+	if _, err := os.Stat(vars["DATA_DIR"]); err == nil {
+		t.Errorf("the admin commands made a database at %s", vars["DATA_DIR"])
+	}
+	// Without a server they say what to set, and never make a database.
+	delete(vars, "THERMOWATT_URL")
+	if _, err := run("device", "list"); ExitCode(err) != 2 || !strings.Contains(err.Error(), "THERMOWATT_URL") {
+		t.Errorf("device list without a server: %v", err)
+	}
+	if _, err := run("token", "add", "--scope", "admin"); err == nil || !strings.Contains(err.Error(), "no database at") {
+		t.Errorf("token add where no database is: %v", err)
+	}
+	if _, err := os.Stat(vars["DATA_DIR"]); err == nil {
+		t.Errorf("token add from another folder made a new database at %s", vars["DATA_DIR"])
 	}
 }
 
