@@ -61,6 +61,13 @@ func runServe(ctx context.Context, e env, args []string) error {
 	defer logOut.Close() // registered first, so it runs last: after Shutdown and "stopped"
 	logger := slog.New(slog.NewJSONHandler(logOut, nil))
 
+	// Only serve creates a missing PostgreSQL database: a command that
+	// opens the database for a moment must not make an empty one.
+	if cfg.DatabaseURL != "" {
+		if err := ensureDatabase(ctx, withPoolDefaults(cfg.DatabaseURL, 0)); err != nil {
+			return err
+		}
+	}
 	st, where, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
