@@ -80,3 +80,33 @@ func TestSubcommandUsageErrorsExitTwo(t *testing.T) {
 		}
 	}
 }
+
+// `help COMMAND` is that command's help; `help bogus` is a mistake; a
+// command without subcommands (serve) has a usage of its own, not Go's
+// bare "Usage of serve"; an unknown flag is reported once.
+func TestHelpCommandsAndUnknownFlags(t *testing.T) {
+	vars := map[string]string{"DATA_DIR": t.TempDir()}
+	run := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := Run(context.Background(), args, envOf(vars), nil, &out, &out)
+		return out.String(), err
+	}
+	for _, c := range []struct{ args, want string }{
+		{"help serve", "Usage: thermowatt serve [flags]"},
+		{"serve -h", "Usage: thermowatt serve [flags]"},
+		{"help rollout start", "Usage: thermowatt rollout start"},
+		{"help backfill", "Usage: thermowatt backfill"},
+	} {
+		out, err := run(strings.Fields(c.args)...)
+		if err != nil || strings.Contains(out, "Usage of") || !strings.Contains(out, c.want) || strings.Contains(out, "Commands:") {
+			t.Errorf("thermowatt %s: %v, want %q and no general help\n%s", c.args, err, c.want, out)
+		}
+	}
+	if out, err := run("help", "bogus"); ExitCode(err) != 2 || strings.Contains(out, "Commands:") {
+		t.Errorf("help bogus: %v (exit %d), want exit 2 and no general help\n%s", err, ExitCode(err), out)
+	}
+	out, err := run("serve", "--bogus")
+	if ExitCode(err) != 2 || !Shown(err) || strings.Count(out, "-bogus") != 1 {
+		t.Errorf("serve --bogus: %v (exit %d, shown %v), want exit 2 and the error printed once (main prints nothing more)\n%s", err, ExitCode(err), Shown(err), out)
+	}
+}

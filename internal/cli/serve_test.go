@@ -216,7 +216,7 @@ func TestHelpFlagIsNotAnError(t *testing.T) {
 	if err := Run(context.Background(), []string{"serve", "-h"}, envOf(nil), nil, &out, &errOut); err != nil {
 		t.Fatalf("serve -h: %v", err)
 	}
-	if !strings.Contains(errOut.String(), "Usage of serve") {
+	if !strings.Contains(errOut.String(), "Usage: thermowatt serve") {
 		t.Fatalf("no help printed: %q", errOut.String())
 	}
 }
