@@ -220,3 +220,17 @@ func TestHelpFlagIsNotAnError(t *testing.T) {
 		t.Fatalf("no help printed: %q", errOut.String())
 	}
 }
+
+// `thermowatt healthcheck` (the image's HEALTHCHECK) succeeds against a
+// ready serve on PORT and fails where nothing answers.
+func TestHealthcheckCommand(t *testing.T) {
+	url, _, _ := startServe(t, map[string]string{"DATA_DIR": t.TempDir(), "ADMIN_TOKEN": cliAdmin})
+	port := url[strings.LastIndex(url, ":")+1:]
+	var out bytes.Buffer
+	if err := Run(context.Background(), []string{"healthcheck"}, envOf(map[string]string{"PORT": port}), nil, &out, io.Discard); err != nil || out.String() != "ready\n" {
+		t.Fatalf("healthcheck of a ready serve: %v %q", err, out.String())
+	}
+	if err := Run(context.Background(), []string{"healthcheck", "--url", "http://127.0.0.1:1"}, envOf(nil), nil, &out, io.Discard); ExitCode(err) != 1 {
+		t.Fatalf("healthcheck where nothing listens: %v, want exit 1", err)
+	}
+}
