@@ -181,3 +181,26 @@ func TestSimulateCommandSendsReadings(t *testing.T) {
 		t.Fatalf("no token: %v", err)
 	}
 }
+
+// The README's backfill example runs on the files it names.
+func TestBackfillExampleFiles(t *testing.T) {
+	url, _, _ := startServe(t, map[string]string{"DATA_DIR": t.TempDir(), "ADMIN_TOKEN": cliAdmin})
+	dir := t.TempDir() // the checkpoint lands next to the first file: not in the repository
+	var files []string
+	for _, name := range []string{"temp.csv", "elect.csv"} {
+		raw, err := os.ReadFile(filepath.Join("..", "..", "examples", "backfill", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, filepath.Join(dir, name))
+		os.WriteFile(files[len(files)-1], raw, 0o644)
+	}
+	var out bytes.Buffer
+	args := append([]string{"backfill", "--url", url, "--device", "esp32-node-01"}, files...)
+	if err := Run(context.Background(), args, envOf(map[string]string{"THERMOWATT_TOKEN": cliAdmin}), nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "accepted:    12") || !strings.Contains(out.String(), "rejected:    0") {
+		t.Fatalf("backfill of examples/backfill:\n%s", out.String())
+	}
+}
