@@ -146,6 +146,16 @@ func TestServeDemoFeedsSimulatedDevicesThroughTheAPI(t *testing.T) {
 	if !strings.Contains(out.String(), "demo: 3 simulated devices") {
 		t.Errorf("serve --demo does not say what it does:\n%s", out)
 	}
+	// The history went in without tripping the server's own rate limits.
+	req, _ := http.NewRequest("GET", url+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+cliAdmin)
+	if res, err := http.DefaultClient.Do(req); err == nil {
+		m, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if strings.Contains(string(m), `code="429"`) {
+			t.Errorf("the demo devices were answered 429 by their own server:\n%s", grepLines(string(m), `code="429"`))
+		}
+	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
