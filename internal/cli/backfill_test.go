@@ -146,15 +146,10 @@ func TestServeDemoFeedsSimulatedDevicesThroughTheAPI(t *testing.T) {
 	if !strings.Contains(out.String(), "demo: 3 simulated devices") {
 		t.Errorf("serve --demo does not say what it does:\n%s", out)
 	}
-	// The history went in without tripping the server's own rate limits.
-	req, _ := http.NewRequest("GET", url+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer "+cliAdmin)
-	if res, err := http.DefaultClient.Do(req); err == nil {
-		m, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if strings.Contains(string(m), `code="429"`) {
-			t.Errorf("the demo devices were answered 429 by their own server:\n%s", grepLines(string(m), `code="429"`))
-		}
+	// The history went in without tripping the server's own rate limits
+	// (each request's status is in serve's log).
+	if n := strings.Count(out.String(), `"status":429`); n > 0 {
+		t.Errorf("the demo devices were answered 429 by their own server %d times", n)
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
