@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -108,5 +109,41 @@ func TestHelpCommandsAndUnknownFlags(t *testing.T) {
 	out, err := run("serve", "--bogus")
 	if ExitCode(err) != 2 || !Shown(err) || strings.Count(out, "-bogus") != 1 {
 		t.Errorf("serve --bogus: %v (exit %d, shown %v), want exit 2 and the error printed once (main prints nothing more)\n%s", err, ExitCode(err), Shown(err), out)
+	}
+}
+
+// The README's command table names every command.
+func TestREADMECommandTableListsEveryCommand(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(raw)
+	start := strings.Index(s, "## Commands")
+	end := strings.Index(s[start+1:], "\n## ")
+	if start < 0 || end < 0 {
+		t.Fatal("README.md has no ## Commands section")
+	}
+	table := s[start : start+1+end]
+	for name := range commands {
+		if !strings.Contains(table, "`thermowatt "+name) {
+			t.Errorf("README.md's command table lacks thermowatt %s", name)
+		}
+	}
+}
+
+// Following docs/fleet.md inside a clone leaves two secrets in the
+// current folder (the signing key; a board's config.json with its Wi-Fi
+// password and token): git ignores them, and backfill's checkpoints.
+func TestGitIgnoresWhatTheDocsLeaveBehind(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	for _, p := range []string{"fleet-signing.pem", "config.json", "examples/backfill/.thermowatt-backfill.json"} {
+		cmd := exec.Command("git", "check-ignore", "-q", p)
+		cmd.Dir = filepath.Join("..", "..")
+		if err := cmd.Run(); err != nil {
+			t.Errorf("git does not ignore %s (git check-ignore: %v)", p, err)
+		}
 	}
 }
