@@ -243,7 +243,10 @@ First start: created an admin token. It is shown only this once; keep it:
 
 Register a device:
     curl -X POST %s/api/devices -H "Authorization: Bearer %s" -d '{"id":"esp32-node-01"}'
+or, with the thermowatt binary, from this machine or any other:
+    export THERMOWATT_URL=%s THERMOWATT_TOKEN=%s
+    thermowatt device add esp32-node-01
 
-`, secret, cfg.PublicURL, secret)
+`, secret, cfg.PublicURL, secret, cfg.PublicURL, secret)
 	return nil
 }
