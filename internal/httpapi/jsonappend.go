@@ -146,8 +146,9 @@ func appendStats(b []byte, key string, s store.Stats) []byte {
 // appendTime is time.Time's MarshalJSON for the years it accepts.
 func appendTime(b []byte, t time.Time) []byte {
 	if y := t.Year(); y < 0 || y > 9999 {
-		out, _ := json.Marshal(t) // an error, as encoding/json would give
-		return append(b, out...)
+		// RFC 3339 has no such year, and encoding/json would fail; the
+		// answer stays valid JSON (parseTimeBounds refuses such bounds).
+		return append(b, "null"...)
 	}
 	b = append(b, '"')
 	b = t.AppendFormat(b, time.RFC3339Nano)
