@@ -75,7 +75,14 @@ func ValidFirmwarePath(p string) bool {
 // (esp32/lib/fleet.py, allowed_path): it refuses a release holding any
 // other, so that no release can replace main.py, boot.py, config.json or
 // lib/ota_boot.py, the code that puts a failed release's files back.
-const DeviceReleasePathRule = `lib/NAME.py, lib/NAME.mpy (not lib/ota_boot.py) or ca.pem: a device refuses a release holding anything else, such as main.py, boot.py or config.json`
+const DeviceReleasePathRule = `lib/NAME.py, lib/NAME.mpy (NAME not ota_boot, in any case, with any extension) or ca.pem: a device refuses a release holding anything else, such as main.py, boot.py or config.json`
+
+// protectedModules are the modules of lib/ no release may hold, by name
+// before its first '.', lower case: MicroPython imports ota_boot from
+// lib/ota_boot.mpy as readily as from .py, and a release is written to
+// flash by name, so lib/OTA_BOOT.py or lib/ota_boot.x.py must not pass
+// either. esp32/lib/fleet.py's allowed_path holds the same list.
+var protectedModules = []string{"ota_boot"}
 
 // DeviceTakesPath reports whether a device installs a release file at p
 // (DeviceReleasePathRule); p must also follow FirmwarePathRule.
@@ -87,7 +94,10 @@ func DeviceTakesPath(p string) bool {
 		return true
 	}
 	name, ok := strings.CutPrefix(p, "lib/")
-	if !ok || strings.Contains(name, "/") || strings.Contains(name, "..") || p == "lib/ota_boot.py" {
+	if !ok || strings.Contains(name, "/") || strings.Contains(name, "..") {
+		return false
+	}
+	if stem, _, _ := strings.Cut(name, "."); slices.Contains(protectedModules, strings.ToLower(stem)) {
 		return false
 	}
 	return strings.HasSuffix(name, ".py") || strings.HasSuffix(name, ".mpy")
