@@ -36,13 +36,17 @@ type Release struct {
 // those two escape different characters; and a path is written on the
 // device's flash, where ".." or an absolute path would escape the root.
 const (
-	FirmwareVersionRule = `1-64 characters of A-Z, a-z, 0-9, '.', '_', '+' or '-'`
+	FirmwareVersionRule = `1-64 characters of A-Z, a-z, 0-9, '.', '_', '+' or '-', other than "." and without ".."`
 	FirmwarePathRule    = `1-128 characters: '/'-separated names of A-Z, a-z, 0-9, '.', '_' or '-', none empty, "." or ".."`
 )
 
-// ValidFirmwareVersion reports whether v follows FirmwareVersionRule.
+// ValidFirmwareVersion reports whether v follows FirmwareVersionRule. A
+// version is a segment of its URLs (/api/firmware/{version}/...), where
+// "." and ".." name another resource (the router answers 307 to the
+// cleaned path), and a device refuses any version holding ".."
+// (esp32/lib/fleet.py, _safe): the id rule, and the device's.
 func ValidFirmwareVersion(v string) bool {
-	if len(v) < 1 || len(v) > 64 {
+	if len(v) < 1 || len(v) > 64 || v == "." || strings.Contains(v, "..") {
 		return false
 	}
 	for i := 0; i < len(v); i++ {
