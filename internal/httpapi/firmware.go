@@ -188,23 +188,29 @@ func handleDeviceRelease(st store.Firmware) http.Handler {
 // handleDeviceFirmwareFile sends one file of a release. Range requests
 // are answered (206), so a download cut by a power failure resumes where
 // it stopped; the ETag is the file's sha256, so If-Range never splices
-// two different files.
+// two different files. Downloads of one file at once share one copy of it
+// (firmwarefiles.go), and ranges are vetted first (ranges.go).
 func handleDeviceFirmwareFile(st store.Firmware) http.Handler {
+	var files sharedFiles
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		v, path := r.PathValue("version"), r.PathValue("path")
 		if !thermowatt.ValidFirmwareVersion(v) || !thermowatt.ValidFirmwarePath(path) {
 			return errorf(http.StatusNotFound, fmt.Sprintf("no file %q in firmware %q", path, v))
 		}
-		f, err := st.FirmwareFile(r.Context(), v, path)
+		f, done, err := files.get(r.Context(), st, v, path)
 		if errors.Is(err, thermowatt.ErrNotFound) {
 			return errorf(http.StatusNotFound, fmt.Sprintf("no file %q in firmware %q", path, v))
 		}
 		if err != nil {
 			return storeError(err)
 		}
+		defer done()
+		etag := `"` + f.SHA256 + `"`
 		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set("ETag", `"`+f.SHA256+`"`)
-		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.Content))
+		w.Header().Set("ETag", etag)
+		if limitRanges(w, r, int64(len(f.Content)), etag) {
+			http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.Content))
+		}
 		return nil
 	})
 }
