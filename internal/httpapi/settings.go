@@ -58,12 +58,64 @@ func handleGetFleetSettings(st store.Settings) http.Handler {
 	})
 }
 
+// maxNamedDevices is how many devices a refusal of fleet settings names.
+const maxNamedDevices = 5
+
+// checkFleetEffective refuses fleet settings that would make any device's
+// effective settings (these with its own over them) invalid: a device
+// refuses such a revision, and keeps running on the last one it accepted.
+// Every device's own settings are read, a page of devices at a time. A
+// device PUT racing this one is checked against the fleet default it
+// reads, which may be the old one; both are admin actions, rarely at once.
+func checkFleetEffective(r *http.Request, st settingsStore, in thermowatt.Settings) error {
+	if err := in.ValidateEffective(); err != nil {
+		return errorf(http.StatusBadRequest, "every device would be sent settings it refuses: "+strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	var bad []string
+	n := 0
+	err := store.EachDevice(r.Context(), st, func(d thermowatt.Device) error {
+		own, err := st.DeviceSettings(r.Context(), d.ID)
+		if errors.Is(err, thermowatt.ErrNotFound) {
+			return nil // deleted meanwhile
+		}
+		if err != nil || len(own.Values) == 0 {
+			return err
+		}
+		if err := in.Merge(own.Values).ValidateEffective(); err != nil {
+			if n++; n <= maxNamedDevices {
+				bad = append(bad, fmt.Sprintf("%s (with its own %s): %s", d.ID, showSettings(own.Values), strings.ReplaceAll(err.Error(), "\n", "; ")))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return storeError(err)
+	}
+	if n > 0 {
+		more := ""
+		if n > len(bad) {
+			more = fmt.Sprintf(" (and %d more)", n-len(bad))
+		}
+		return errorf(http.StatusBadRequest, fmt.Sprintf("%d devices would be sent settings they refuse: %s%s; change their own settings first (PUT /api/devices/{id}/settings)",
+			n, strings.Join(bad, " | "), more))
+	}
+	return nil
+}
+
+func showSettings(s thermowatt.Settings) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
 // handlePutFleetSettings replaces the fleet default: every device's
 // desired revision moves.
-func handlePutFleetSettings(st store.Settings, desired *desiredCache, now func() time.Time) http.Handler {
+func handlePutFleetSettings(st settingsStore, desired *desiredCache, now func() time.Time) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		in, err := decodeSettings(r)
 		if err != nil {
+			return err
+		}
+		if err := checkFleetEffective(r, st, in); err != nil {
 			return err
 		}
 		rev, err := st.SetFleetSettings(r.Context(), in, now())
@@ -150,6 +202,14 @@ func handlePutDeviceSettings(st settingsStore, desired *desiredCache, now func()
 		in, err := decodeSettings(r)
 		if err != nil {
 			return err
+		}
+		fleet, err := st.FleetSettings(r.Context())
+		if err != nil {
+			return storeError(err)
+		}
+		if err := fleet.Values.Merge(in).ValidateEffective(); err != nil {
+			return errorf(http.StatusBadRequest, fmt.Sprintf("device %q would be sent settings it refuses (the fleet default with these over it): %s",
+				id, strings.ReplaceAll(err.Error(), "\n", "; ")))
 		}
 		rev, err := st.SetDeviceSettings(r.Context(), id, in, now())
 		if errors.Is(err, thermowatt.ErrNotFound) {
