@@ -133,6 +133,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 		PublicRead: cfg.PublicRead,
 		Metrics:    m, Policy: policy, MetricsToken: cfg.Ops.MetricsToken,
 		Limits: cfg.Limits,
+		// OTA_PUBLIC_KEYS: only releases the fleet's devices accept.
+		OTAPublicKeys: cfg.OTAPublicKeys,
 	})
 	// MAX_CONNS, MAX_CONNS_IP: no client can hold every connection, and
 	// connections never take the descriptors the database and files need.

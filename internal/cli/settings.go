@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/effective"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -97,6 +98,15 @@ func runSettings(ctx context.Context, e env, args []string) error {
 		}
 		if err := next.Validate(); err != nil {
 			return fmt.Errorf("%w", err)
+		}
+		// What every device it reaches would apply, as the API checks it.
+		if *device == "" {
+			err = effective.CheckFleet(ctx, st, next)
+		} else {
+			err = effective.CheckDevice(ctx, st, *device, next)
+		}
+		if err != nil {
+			return err
 		}
 		var rev int64
 		if *device == "" {

@@ -114,8 +114,36 @@ func (u releaseUpload) release(now time.Time) (thermowatt.Release, error) {
 	return r, nil
 }
 
+// checkSigned refuses a release that no key of the fleet's (OTA_PUBLIC_KEYS)
+// verifies: every device with one of them in config.json would refuse it,
+// and only find out after downloading it. Without keys, nothing is known
+// about what devices accept, and any release is taken.
+func checkSigned(rel thermowatt.Release, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	if rel.Signature == "" {
+		return fmt.Errorf("release %s is unsigned, and this server's fleet verifies releases (OTA_PUBLIC_KEYS): sign it with thermowatt firmware sign", rel.Version)
+	}
+	for _, k := range keys {
+		if thermowatt.VerifyManifest(k, rel.Signature, rel.Manifest()) == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("the signature of release %s verifies with none of the fleet's %d public keys (OTA_PUBLIC_KEYS): sign this directory with the fleet's key, as this version", rel.Version, len(keys))
+}
+
+// handleFirmwareKeys lists the fleet's public keys, which thermowatt
+// firmware publish checks a signature against before uploading.
+func handleFirmwareKeys(keys []string) http.Handler {
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		writeJSON(w, http.StatusOK, map[string][]string{"keys": append([]string{}, keys...)})
+		return nil
+	})
+}
+
 // handlePostFirmware publishes a release.
-func handlePostFirmware(st store.Firmware, now func() time.Time) http.Handler {
+func handlePostFirmware(st store.Firmware, keys []string, now func() time.Time) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		var in releaseUpload
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxReleaseBytes))
@@ -128,6 +156,9 @@ func handlePostFirmware(st store.Firmware, now func() time.Time) http.Handler {
 			return errorf(http.StatusBadRequest, "invalid JSON body: "+err.Error())
 		}
 		rel, err := in.release(now())
+		if err == nil {
+			err = checkSigned(rel, keys)
+		}
 		if err != nil {
 			return errorf(http.StatusBadRequest, err.Error())
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/effective"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -58,53 +59,13 @@ func handleGetFleetSettings(st store.Settings) http.Handler {
 	})
 }
 
-// maxNamedDevices is how many devices a refusal of fleet settings names.
-const maxNamedDevices = 5
-
-// checkFleetEffective refuses fleet settings that would make any device's
-// effective settings (these with its own over them) invalid: a device
-// refuses such a revision, and keeps running on the last one it accepted.
-// Every device's own settings are read, a page of devices at a time. A
-// device PUT racing this one is checked against the fleet default it
-// reads, which may be the old one; both are admin actions, rarely at once.
-func checkFleetEffective(r *http.Request, st settingsStore, in thermowatt.Settings) error {
-	if err := in.ValidateEffective(); err != nil {
-		return errorf(http.StatusBadRequest, "every device would be sent settings it refuses: "+strings.ReplaceAll(err.Error(), "\n", "; "))
+// settingsProblem answers an effective-settings refusal with 400.
+func settingsProblem(err error) error {
+	var p *effective.Problem
+	if errors.As(err, &p) {
+		return errorf(http.StatusBadRequest, p.Msg)
 	}
-	var bad []string
-	n := 0
-	err := store.EachDevice(r.Context(), st, func(d thermowatt.Device) error {
-		own, err := st.DeviceSettings(r.Context(), d.ID)
-		if errors.Is(err, thermowatt.ErrNotFound) {
-			return nil // deleted meanwhile
-		}
-		if err != nil || len(own.Values) == 0 {
-			return err
-		}
-		if err := in.Merge(own.Values).ValidateEffective(); err != nil {
-			if n++; n <= maxNamedDevices {
-				bad = append(bad, fmt.Sprintf("%s (with its own %s): %s", d.ID, showSettings(own.Values), strings.ReplaceAll(err.Error(), "\n", "; ")))
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return storeError(err)
-	}
-	if n > 0 {
-		more := ""
-		if n > len(bad) {
-			more = fmt.Sprintf(" (and %d more)", n-len(bad))
-		}
-		return errorf(http.StatusBadRequest, fmt.Sprintf("%d devices would be sent settings they refuse: %s%s; change their own settings first (PUT /api/devices/{id}/settings)",
-			n, strings.Join(bad, " | "), more))
-	}
-	return nil
-}
-
-func showSettings(s thermowatt.Settings) string {
-	b, _ := json.Marshal(s)
-	return string(b)
+	return storeError(err)
 }
 
 // handlePutFleetSettings replaces the fleet default: every device's
@@ -115,8 +76,8 @@ func handlePutFleetSettings(st settingsStore, desired *desiredCache, now func() 
 		if err != nil {
 			return err
 		}
-		if err := checkFleetEffective(r, st, in); err != nil {
-			return err
+		if err := effective.CheckFleet(r.Context(), st, in); err != nil {
+			return settingsProblem(err)
 		}
 		rev, err := st.SetFleetSettings(r.Context(), in, now())
 		if err != nil {
@@ -203,13 +164,8 @@ func handlePutDeviceSettings(st settingsStore, desired *desiredCache, now func()
 		if err != nil {
 			return err
 		}
-		fleet, err := st.FleetSettings(r.Context())
-		if err != nil {
-			return storeError(err)
-		}
-		if err := fleet.Values.Merge(in).ValidateEffective(); err != nil {
-			return errorf(http.StatusBadRequest, fmt.Sprintf("device %q would be sent settings it refuses (the fleet default with these over it): %s",
-				id, strings.ReplaceAll(err.Error(), "\n", "; ")))
+		if err := effective.CheckDevice(r.Context(), st, id, in); err != nil {
+			return settingsProblem(err)
 		}
 		rev, err := st.SetDeviceSettings(r.Context(), id, in, now())
 		if errors.Is(err, thermowatt.ErrNotFound) {
