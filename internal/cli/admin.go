@@ -13,6 +13,7 @@ import (
 	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/auth"
 	"github.com/thermowatt/thermowatt/internal/config"
+	"github.com/thermowatt/thermowatt/internal/httpapi"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -179,6 +180,14 @@ func runToken(ctx context.Context, e env, args []string) error {
 				return fmt.Errorf("no active token %q (`thermowatt token list` shows them)", id)
 			} else if err != nil {
 				return err
+			}
+			// As DELETE /api/tokens/{id}: done once every instance dropped it.
+			if a, ok := st.(interface {
+				AwaitRevocation(context.Context, string, time.Duration) error
+			}); ok {
+				if err := a.AwaitRevocation(ctx, id, httpapi.RevocationBound); err != nil {
+					fmt.Fprintf(e.stderr, "warning: %v\n", err)
+				}
 			}
 			fmt.Fprintf(e.stdout, "revoked %s\n", id)
 			return nil
