@@ -162,8 +162,10 @@ func appendNumber(b []byte, v *float64) []byte {
 	}
 	f := *v
 	if math.IsInf(f, 0) || math.IsNaN(f) {
-		out, _ := json.Marshal(f) // not stored; encoding/json fails too
-		return append(b, out...)
+		// JSON has no such number (encoding/json fails): a statistic the
+		// store could not compute finitely is unknown, and the answer
+		// stays valid JSON whatever is stored.
+		return append(b, "null"...)
 	}
 	// Like ES6: exponent form only for very small and very large values.
 	format := byte('f')
