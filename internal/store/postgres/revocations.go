@@ -48,6 +48,9 @@ func (s *Store) WatchRevocations(ctx context.Context, forget func(tokenID string
 func (s *Store) listen(ctx context.Context, forget func(string), live func(bool)) error {
 	cfg := s.pool.Config().ConnConfig.Copy()
 	// The name by which AwaitRevocation finds every instance's listener.
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
 	cfg.RuntimeParams["application_name"] = listenerName
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
