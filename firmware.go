@@ -79,14 +79,17 @@ func ValidFirmwarePath(p string) bool {
 // (esp32/lib/fleet.py, allowed_path): it refuses a release holding any
 // other, so that no release can replace main.py, boot.py, config.json or
 // lib/ota_boot.py, the code that puts a failed release's files back.
-const DeviceReleasePathRule = `lib/NAME.py, lib/NAME.mpy (NAME not ota_boot, in any case, with any extension) or ca.pem: a device refuses a release holding anything else, such as main.py, boot.py or config.json`
+const DeviceReleasePathRule = `lib/NAME.py, lib/NAME.mpy (NAME, in any case and before its first '.', not ota_boot nor json, os, gc, sys, time or machine, which the rollback imports) or ca.pem: a device refuses a release holding anything else, such as main.py, boot.py or config.json`
 
 // protectedModules are the modules of lib/ no release may hold, by name
-// before its first '.', lower case: MicroPython imports ota_boot from
-// lib/ota_boot.mpy as readily as from .py, and a release is written to
-// flash by name, so lib/OTA_BOOT.py or lib/ota_boot.x.py must not pass
-// either. esp32/lib/fleet.py's allowed_path holds the same list.
-var protectedModules = []string{"ota_boot"}
+// before its first '.', lower case: ota_boot, and the modules it and
+// main.py's rollback path import (json and os, which MicroPython lets a
+// file in lib/ extend or replace, gc, sys, time, machine). MicroPython
+// imports ota_boot from lib/ota_boot.mpy as readily as from .py, and a
+// release is written to flash by name, so lib/OTA_BOOT.py or
+// lib/ota_boot.x.py must not pass either. esp32/lib/fleet.py's
+// allowed_path holds the same list.
+var protectedModules = []string{"ota_boot", "json", "os", "gc", "sys", "time", "machine"}
 
 // DeviceTakesPath reports whether a device installs a release file at p
 // (DeviceReleasePathRule); p must also follow FirmwarePathRule.

@@ -13,6 +13,8 @@ PATHS = json.loads("""
   "lib/ota_boot.x.py": false, "lib/OTA_boot.py.mpy": false, "lib/ota_boot": false, "lib/ota_boot.": false,
   "lib/sub/a.py": false, "lib/a.txt": false, "lib": false, "lib/": false, "app.py": false,
   "lib/../main.py": false, "/lib/a.py": false, "lib/a..py": false, "x/ca.pem": false,
+  "lib/json.py": false, "lib/OS.mpy": false, "lib/time.py": false, "lib/Machine.py": false, "lib/sys.mpy": false,
+  "lib/gc.py": false, "lib/jsonutil.py": true, "lib/timer.py": true, "lib/osd.mpy": true,
   "CA.PEM": false, "Main.py": false, "LIB/app.py": false, "lib/app.PY": false, "lib/ota_boot/__init__.py": false
 }
 """)
