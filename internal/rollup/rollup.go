@@ -1,18 +1,18 @@
 // Package rollup computes the hourly summaries both stores keep beside the
 // raw readings: per device and UTC hour, how many readings there were, the
-// sum, count, minimum and maximum of each metric, and the energy integrated
+// mean, count, minimum and maximum of each metric, and the energy integrated
 // from power. Charts of a month and energy over a year then read a few
 // hundred summaries instead of a hundred thousand readings.
 //
-// The stores keep them exact as readings arrive in any order (late,
-// backfilled, repeated): for the readings a transaction newly stored, Delta
-// says what to add to each hour, and the store adds it in that same
-// transaction. Compute says what an hour holds from scratch, for a
-// rebuild, for retention's boundary, and for tests that check the two
-// agree.
+// Compute says what a device's hours hold, from its readings. The stores
+// do not compute them while storing readings: an insert only marks the
+// hours it changed as pending, a materializer recomputes those hours in
+// the background, and reads compute the hours still pending from the
+// readings, so every answer equals Compute over what is stored.
 package rollup
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -38,12 +38,12 @@ const (
 var Names = [NumMetrics]string{"temperature", "humidity", "voltage_v", "current_ma", "power_mw", "pressure_hpa"}
 
 // Columns are the value columns of the stores' hourly_rollups tables, in
-// Row's order: readings, then sum, n, min and max of each metric, then
+// Row's order: readings, then mean, n, min and max of each metric, then
 // energy_wh and covered_s.
 var Columns = func() string {
 	cols := []string{"readings"}
 	for _, m := range Names {
-		cols = append(cols, m+"_sum", m+"_n", m+"_min", m+"_max")
+		cols = append(cols, m+"_avg", m+"_n", m+"_min", m+"_max")
 	}
 	return strings.Join(append(cols, "energy_wh", "covered_s"), ", ")
 }()
@@ -54,38 +54,55 @@ const Width = time.Hour
 const widthMicros = int64(Width / time.Microsecond)
 
 // Agg summarises one metric over the readings of an hour that have it.
-// N == 0 means none has, and then Min and Max mean nothing.
+// N == 0 means none has, and then Mean, Min and Max mean nothing.
+//
+// It keeps the mean rather than the sum: a sum of finite values can
+// overflow (two readings of 1.7e308 make +Inf, which no JSON can carry and
+// PostgreSQL refuses to store), whereas a mean lies between Min and Max
+// and so is finite whenever they are. Values that are not finite (SQLite
+// reads 1e400 in a payload as +Inf) are not counted: a summary is of
+// numbers.
 type Agg struct {
-	Sum      float64
+	Mean     float64
 	N        int64
 	Min, Max float64
 }
 
 // Add counts one value.
 func (a *Agg) Add(v float64) {
-	if a.N == 0 || v < a.Min {
-		a.Min = v
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return
 	}
-	if a.N == 0 || v > a.Max {
-		a.Max = v
-	}
-	a.Sum += v
-	a.N++
+	a.Merge(Agg{Mean: v, N: 1, Min: v, Max: v})
 }
 
-// Merge adds what b summarises.
+// Merge adds what b summarises. The means are weighted by their counts,
+// each term at most the larger magnitude, and the result is held within
+// [Min, Max], where rounding alone could otherwise push it.
 func (a *Agg) Merge(b Agg) {
 	if b.N == 0 {
 		return
 	}
-	if a.N == 0 || b.Min < a.Min {
-		a.Min = b.Min
+	if a.N == 0 {
+		*a = b
+		return
 	}
-	if a.N == 0 || b.Max > a.Max {
-		a.Max = b.Max
+	n := a.N + b.N
+	mean := a.Mean*(float64(a.N)/float64(n)) + b.Mean*(float64(b.N)/float64(n))
+	a.Min, a.Max = min(a.Min, b.Min), max(a.Max, b.Max)
+	a.Mean, a.N = min(max(mean, a.Min), a.Max), n
+}
+
+// Finite reports whether every figure of r is a finite number, as a
+// stored hour must be.
+func (r Row) Finite() bool {
+	ok := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	for _, a := range r.Metrics {
+		if a.N > 0 && !(ok(a.Mean) && ok(a.Min) && ok(a.Max)) {
+			return false
+		}
 	}
-	a.Sum += b.Sum
-	a.N += b.N
+	return ok(r.EnergyWh) && ok(r.CoveredS)
 }
 
 // Row is one device's hour: what a store keeps, or, from Delta, what to
@@ -223,7 +240,13 @@ func trapezoid(row func(int64) *Row, a, b *Sample, maxGap int64, sign float64) {
 		return
 	}
 	pa, pb := *a.Values[PowerMW], *b.Values[PowerMW]
-	power := func(t int64) float64 { return pa + (pb-pa)*float64(t-a.At)/float64(span) }
+	// Interpolated as a weighted mean, and averaged as halves, so that no
+	// step overflows whatever the power: each hour's energy is then at
+	// most the largest power over a thousand (mW × 3600 s / 3.6e6).
+	power := func(t int64) float64 {
+		f := float64(t-a.At) / float64(span)
+		return pa*(1-f) + pb*f
+	}
 	for t0 := a.At; t0 < b.At; {
 		h := HourOf(t0)
 		t1 := min(b.At, h+widthMicros)
@@ -237,7 +260,7 @@ func trapezoid(row func(int64) *Row, a, b *Sample, maxGap int64, sign float64) {
 		seconds := float64(t1-t0) / 1e6
 		r := row(h)
 		// mW × s → Wh: / 1000 (W) / 3600 (h)
-		r.EnergyWh += sign * (p0 + p1) / 2 * seconds / 3.6e6
+		r.EnergyWh += sign * (p0/2 + p1/2) * (seconds / 3.6e6)
 		r.CoveredS += sign * seconds
 		t0 = t1
 	}

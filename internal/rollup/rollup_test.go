@@ -111,10 +111,40 @@ func TestDeltasSumToTheWhole(t *testing.T) {
 			got := sum[w.Hour.UnixMicro()]
 			if got == nil || got.Count != w.Count || got.Metrics[PowerMW].N != w.Metrics[PowerMW].N ||
 				got.Metrics[Temperature].Min != w.Metrics[Temperature].Min ||
-				math.Abs(got.Metrics[Temperature].Sum-w.Metrics[Temperature].Sum) > 1e-9 ||
+				math.Abs(got.Metrics[Temperature].Mean-w.Metrics[Temperature].Mean) > 1e-9 ||
 				math.Abs(got.EnergyWh-w.EnergyWh) > 1e-9 || math.Abs(got.CoveredS-w.CoveredS) > 1e-6 {
 				t.Fatalf("round %d, hour %v: deltas sum to %+v, want %+v", round, w.Hour, got, w)
 			}
 		}
+	}
+}
+
+// Readings at the edge of float64 (1.7e308 twice in an hour, power
+// swinging between the extremes) and values that are not numbers at all
+// (+Inf, as SQLite reads 1e400 from a payload) make an hour whose every
+// figure is finite, with the mean of the finite values.
+func TestExtremeValuesMakeFiniteHours(t *testing.T) {
+	big := 1.7e308
+	inf := math.Inf(1)
+	v := func(x float64) *float64 { return &x }
+	samples := []Sample{
+		{At: 0, Values: [NumMetrics]*float64{PressureHPa: v(big), PowerMW: v(big), Temperature: v(-big)}},
+		{At: 60e6, Values: [NumMetrics]*float64{PressureHPa: v(big), PowerMW: v(-big), Temperature: v(-big)}},
+		{At: 120e6, Values: [NumMetrics]*float64{PressureHPa: v(inf), PowerMW: v(big), Temperature: v(big)}},
+		{At: 180e6, Values: [NumMetrics]*float64{PressureHPa: v(-inf), PowerMW: v(math.MaxFloat64)}},
+	}
+	rows := Compute("x", samples, MaxGap(300), 0, widthMicros)
+	if len(rows) != 1 {
+		t.Fatalf("Compute = %d hours, want 1", len(rows))
+	}
+	r := rows[0]
+	if !r.Finite() {
+		t.Fatalf("hour holds a non-finite figure: %+v", r)
+	}
+	if p := r.Metrics[PressureHPa]; p.N != 2 || p.Mean != big || p.Min != big || p.Max != big {
+		t.Errorf("pressure = %+v, want the two finite values: n 2, mean/min/max 1.7e308", p)
+	}
+	if tm := r.Metrics[Temperature]; tm.N != 3 || math.Abs(tm.Mean-(-big/3)) > 1e295 {
+		t.Errorf("temperature = %+v, want n 3, mean -1.7e308/3", tm)
 	}
 }

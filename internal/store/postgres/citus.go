@@ -49,6 +49,7 @@ var citusTables = []struct {
 	{"device_measurements", "device_id", ""},
 	{"hourly_rollups", "device_id", "device_measurements"},
 	{"rollup_rebuilds", "", ""},
+	{"rollup_pending", "device_id", "device_measurements"},
 	{"raw_measurements", "id", ""},
 	{"settings_revision", "", ""},
 	{"fleet_settings", "", ""},

@@ -97,7 +97,7 @@ func compareRollups(t *testing.T, s store.Store, m *rollupModel, when string) {
 				near(g.EnergyWh, w.EnergyWh, 1e-9) && near(g.CoveredS, w.CoveredS, 1e-9)
 			for k := range w.Metrics {
 				a, b := g.Metrics[k], w.Metrics[k]
-				ok = ok && a.N == b.N && near(a.Sum, b.Sum, 1e-9) && (b.N == 0 || a.Min == b.Min && a.Max == b.Max)
+				ok = ok && a.N == b.N && near(a.Mean, b.Mean, 1e-9) && (b.N == 0 || a.Min == b.Min && a.Max == b.Max)
 			}
 			if !ok {
 				t.Fatalf("%s: %s hour %v:\n got %+v\nwant %+v", when, device, w.Hour, g, w)
