@@ -105,8 +105,7 @@ func (r Row) Finite() bool {
 	return ok(r.EnergyWh) && ok(r.CoveredS)
 }
 
-// Row is one device's hour: what a store keeps, or, from Delta, what to
-// add to it.
+// Row is one device's hour, as a store keeps it.
 type Row struct {
 	DeviceID string
 	Hour     time.Time // start, UTC
@@ -135,8 +134,6 @@ func (r *Row) Merge(o Row) {
 type Sample struct {
 	At     int64 // recorded_at, unix microseconds
 	Values [NumMetrics]*float64
-	// New marks a reading the current transaction stored.
-	New bool
 }
 
 // MaxGap is the longest span between two readings that energy is
@@ -158,14 +155,12 @@ func HourOf(us int64) int64 {
 	return h
 }
 
-// Delta returns what storing the samples marked New changes in one
-// device's hours, oldest first. window holds every stored sample of the
-// device (the new ones included) in at least [first new - maxGap, last
-// new + maxGap], sorted by time: there every new sample's neighbours are,
-// and a neighbour farther away joins no trapezoid with it. Energy changes
-// where a new reading splits a trapezoid in two or starts one; its count
-// and metrics are added where it falls.
-func Delta(deviceID string, window []Sample, maxGap int64) []Row {
+// Compute returns one device's hours in [from, to) (hour-aligned unix
+// microseconds) from its readings. samples are every stored sample of the
+// device in at least [from - maxGap, to + maxGap], sorted by time: a
+// reading farther away joins no trapezoid with one inside. Hours with
+// neither readings nor energy are absent.
+func Compute(deviceID string, samples []Sample, maxGap, from, to int64) []Row {
 	hours := map[int64]*Row{}
 	row := func(h int64) *Row {
 		r := hours[h]
@@ -175,54 +170,26 @@ func Delta(deviceID string, window []Sample, maxGap int64) []Row {
 		}
 		return r
 	}
-	var (
-		prev, prevOld   *Sample // the last sample with power, and the last old one
-		newSincePrevOld bool
-	)
-	for i := range window {
-		s := &window[i]
-		if s.New {
-			r := row(HourOf(s.At))
-			r.Count++
-			for m, v := range s.Values {
-				if v != nil {
-					r.Metrics[m].Add(*v)
-				}
+	var prev *Sample // the last sample with power
+	for i := range samples {
+		s := &samples[i]
+		r := row(HourOf(s.At))
+		r.Count++
+		for m, v := range s.Values {
+			if v != nil {
+				r.Metrics[m].Add(*v)
 			}
 		}
 		if s.Values[PowerMW] == nil {
 			continue
 		}
-		if prev != nil && (prev.New || s.New) {
-			trapezoid(row, prev, s, maxGap, 1)
-		}
-		if !s.New {
-			if prevOld != nil && newSincePrevOld {
-				// New readings now lie between two that were neighbours:
-				// their trapezoid is replaced by those just added.
-				trapezoid(row, prevOld, s, maxGap, -1)
-			}
-			prevOld, newSincePrevOld = s, false
-		} else {
-			newSincePrevOld = true
+		if prev != nil {
+			trapezoid(row, prev, s, maxGap)
 		}
 		prev = s
 	}
-	return sorted(hours)
-}
-
-// Compute returns one device's hours in [from, to) (hour-aligned unix
-// microseconds) from scratch. samples are every stored sample of the
-// device in at least [from - maxGap, to + maxGap], sorted by time. Hours
-// with neither readings nor energy are absent.
-func Compute(deviceID string, samples []Sample, maxGap, from, to int64) []Row {
-	all := make([]Sample, len(samples))
-	for i, s := range samples {
-		s.New = true
-		all[i] = s
-	}
 	var out []Row
-	for _, r := range Delta(deviceID, all, maxGap) {
+	for _, r := range sorted(hours) {
 		h := r.Hour.UnixMicro()
 		if h >= from && h < to && (r.Count > 0 || r.CoveredS > 0) {
 			out = append(out, r)
@@ -231,10 +198,10 @@ func Compute(deviceID string, samples []Sample, maxGap, from, to int64) []Row {
 	return out
 }
 
-// trapezoid adds sign × the energy between a and b (both with power) to
-// the hours it spans, cut at each hour's edge with power interpolated
-// linearly there.
-func trapezoid(row func(int64) *Row, a, b *Sample, maxGap int64, sign float64) {
+// trapezoid adds the energy between a and b (both with power) to the
+// hours it spans, cut at each hour's edge with power interpolated linearly
+// there.
+func trapezoid(row func(int64) *Row, a, b *Sample, maxGap int64) {
 	span := b.At - a.At
 	if span <= 0 || span > maxGap {
 		return
@@ -260,8 +227,8 @@ func trapezoid(row func(int64) *Row, a, b *Sample, maxGap int64, sign float64) {
 		seconds := float64(t1-t0) / 1e6
 		r := row(h)
 		// mW × s → Wh: / 1000 (W) / 3600 (h)
-		r.EnergyWh += sign * (p0/2 + p1/2) * (seconds / 3.6e6)
-		r.CoveredS += sign * seconds
+		r.EnergyWh += (p0/2 + p1/2) * (seconds / 3.6e6)
+		r.CoveredS += seconds
 		t0 = t1
 	}
 }
@@ -296,52 +263,4 @@ func NewByDevice(rs []thermowatt.Reading, stored []bool) ([]string, map[string][
 		news[r.DeviceID] = append(news[r.DeviceID], r.RecordedAt.UnixMicro())
 	}
 	return ids, news
-}
-
-// Clusters splits one device's new times (ascending) where two are so far
-// apart that no trapezoid joins their neighbourhoods: a backfill of last
-// year and today's reading read two short windows, not the year between.
-func Clusters(times []int64, gap int64) [][]int64 {
-	var out [][]int64
-	start := 0
-	for i := 1; i <= len(times); i++ {
-		if i == len(times) || times[i]-times[i-1] > 2*gap {
-			out = append(out, times[start:i])
-			start = i
-		}
-	}
-	return out
-}
-
-// MarkNew marks the samples at times (ascending) as new.
-func MarkNew(samples []Sample, times []int64) {
-	j := 0
-	for i := range samples {
-		for j < len(times) && times[j] < samples[i].At {
-			j++
-		}
-		if j < len(times) && times[j] == samples[i].At {
-			samples[i].New = true
-		}
-	}
-}
-
-// MergeRows merges rows of the same device and hour (two windows of a
-// device can touch one hour), so that one statement adds each once.
-func MergeRows(rows []Row) []Row {
-	slices.SortStableFunc(rows, func(a, b Row) int {
-		if c := strings.Compare(a.DeviceID, b.DeviceID); c != 0 {
-			return c
-		}
-		return a.Hour.Compare(b.Hour)
-	})
-	var out []Row
-	for _, r := range rows {
-		if n := len(out); n > 0 && out[n-1].DeviceID == r.DeviceID && out[n-1].Hour.Equal(r.Hour) {
-			out[n-1].Merge(r)
-			continue
-		}
-		out = append(out, r)
-	}
-	return out
 }
