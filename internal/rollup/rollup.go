@@ -76,9 +76,12 @@ func (a *Agg) Add(v float64) {
 	a.Merge(Agg{Mean: v, N: 1, Min: v, Max: v})
 }
 
-// Merge adds what b summarises. The means are weighted by their counts,
-// each term at most the larger magnitude, and the result is held within
-// [Min, Max], where rounding alone could otherwise push it.
+// Merge adds what b summarises. The mean moves towards b's by b's share
+// of the count (Welford's update, as exact as a sum for the values
+// sensors send); when the two means are so far apart that their
+// difference overflows, it is taken as the two means weighted, each term
+// at most the larger magnitude. Either way it is held within [Min, Max],
+// where rounding alone could otherwise push it.
 func (a *Agg) Merge(b Agg) {
 	if b.N == 0 {
 		return
@@ -88,7 +91,10 @@ func (a *Agg) Merge(b Agg) {
 		return
 	}
 	n := a.N + b.N
-	mean := a.Mean*(float64(a.N)/float64(n)) + b.Mean*(float64(b.N)/float64(n))
+	mean := a.Mean + (b.Mean-a.Mean)*float64(b.N)/float64(n)
+	if math.IsInf(mean, 0) || math.IsNaN(mean) {
+		mean = a.Mean*(float64(a.N)/float64(n)) + b.Mean*(float64(b.N)/float64(n))
+	}
 	a.Min, a.Max = min(a.Min, b.Min), max(a.Max, b.Max)
 	a.Mean, a.N = min(max(mean, a.Min), a.Max), n
 }
