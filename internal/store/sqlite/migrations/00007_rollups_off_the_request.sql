@@ -14,6 +14,11 @@ CREATE TABLE rollup_pending (
     PRIMARY KEY (device_id, hour)
 ) WITHOUT ROWID;
 
+-- The materializer takes the oldest marks first: after this migration
+-- (every stored hour marked, below) there are as many as hours stored, and
+-- each batch must find its oldest without sorting them all.
+CREATE INDEX rollup_pending_marked_at ON rollup_pending (marked_at);
+
 -- Each metric's sum becomes its mean (rollup.Agg): a sum of finite values
 -- can overflow (two readings of 1.7e308 in an hour made the insert fail
 -- for ever), a mean lies between the minimum and the maximum.
