@@ -124,6 +124,11 @@ func (s *Store) recomputeRollups(ctx context.Context, tx *sql.Tx, deviceID strin
 	if _, err := tx.ExecContext(ctx, `DELETE FROM hourly_rollups WHERE device_id = ? AND hour >= ? AND hour < ?`, deviceID, from, to); err != nil {
 		return err
 	}
+	// What the materializer computed before this transaction (with the
+	// interval or the readings it replaces) must not be written after it.
+	if _, err := tx.ExecContext(ctx, `UPDATE rollup_pending SET version = version + 1 WHERE device_id = ?`, deviceID); err != nil {
+		return err
+	}
 	return s.insertRollups(ctx, tx, rollup.Compute(deviceID, samples, gap, from, to))
 }
 
@@ -203,6 +208,9 @@ func (s *Store) trimRollups(ctx context.Context, tx *sql.Tx, cutoff int64, delet
 	slices.Sort(devices)
 	devices = slices.Compact(devices)
 	if _, err := tx.ExecContext(ctx, `DELETE FROM hourly_rollups WHERE hour < ?`, floor); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE rollup_pending SET version = version + 1 WHERE hour < ?`, floor); err != nil {
 		return err
 	}
 	for _, id := range devices {

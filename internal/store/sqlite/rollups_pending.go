@@ -12,10 +12,12 @@ import (
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
-// markHour marks one device-hour as pending, once: a mark already there is
-// left as it is (and keeps its time, which says how long the hour waited).
+// markHour marks one device-hour as pending. A mark already there keeps
+// its time (how long the hour has waited) and counts one more batch in
+// version, which tells the materializer that the hour changed while it
+// was computing it.
 const markHour = `INSERT INTO rollup_pending (device_id, hour, marked_at) VALUES (?, ?, ?)
-	ON CONFLICT (device_id, hour) DO NOTHING`
+	ON CONFLICT (device_id, hour) DO UPDATE SET version = version + 1`
 
 // markStored marks the hours that the readings of rs marked in stored
 // change (store.MarkedHours), in tx. rs is sorted by device, then time.
@@ -105,9 +107,15 @@ func (s *Store) computePending(ctx context.Context, tx *sql.Tx, stmts *stmtCache
 	return out, nil
 }
 
-// MaterializeRollups recomputes pending hours; see store.Rollups. SQLite
-// has one writer, so the transaction sees every batch committed before it
-// and none commits while it runs.
+// MaterializeRollups recomputes pending hours; see store.Rollups.
+//
+// SQLite has one writer, and ingest waits for it: so the hours are read
+// and computed in a read transaction (one snapshot, beside the writer),
+// and the write transaction that follows only replaces the hours whose
+// marks still have the version read, deleting those marks. A mark whose
+// version moved was marked again by a batch committed after the snapshot:
+// its hour is left pending for the next pass. It says how many hours it
+// cleared.
 func (s *Store) MaterializeRollups(ctx context.Context, limit int, markedBefore time.Time) (int, error) {
 	n, err := s.materialize(ctx, limit, micros(markedBefore))
 	if err != nil {
@@ -116,7 +124,55 @@ func (s *Store) MaterializeRollups(ctx context.Context, limit int, markedBefore 
 	return n, nil
 }
 
-func (s *Store) materialize(ctx context.Context, limit int, markedBefore int64) (_ int, err error) {
+type claim struct {
+	device  string
+	hour    int64
+	version int64
+}
+
+func (s *Store) materialize(ctx context.Context, limit int, markedBefore int64) (int, error) {
+	var (
+		claims   []claim
+		computed []rollup.Row
+	)
+	err := s.snapshot(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT device_id, hour, version FROM rollup_pending WHERE marked_at < ?
+			ORDER BY marked_at, device_id, hour LIMIT ?`, markedBefore, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		pending := pendingHours{}
+		for rows.Next() {
+			var c claim
+			if err := rows.Scan(&c.device, &c.hour, &c.version); err != nil {
+				return err
+			}
+			claims = append(claims, c)
+			pending[c.device] = append(pending[c.device], c.hour)
+		}
+		if err := rows.Err(); err != nil || len(claims) == 0 {
+			return err
+		}
+		for _, hours := range pending {
+			slices.Sort(hours)
+		}
+		computed, err = s.computePending(ctx, tx, s.readStmts, pending)
+		return err
+	})
+	if err != nil || len(claims) == 0 {
+		return 0, err
+	}
+	byHour := make(map[claim]rollup.Row, len(computed))
+	for _, r := range computed {
+		byHour[claim{device: r.DeviceID, hour: r.Hour.UnixMicro()}] = r
+	}
+	return s.replaceUnchanged(ctx, claims, byHour)
+}
+
+// replaceUnchanged writes the computed hours whose marks still have the
+// version read, and deletes those marks, in one write transaction.
+func (s *Store) replaceUnchanged(ctx context.Context, claims []claim, computed map[claim]rollup.Row) (_ int, err error) {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
@@ -126,34 +182,31 @@ func (s *Store) materialize(ctx context.Context, limit int, markedBefore int64) 
 			tx.Rollback()
 		}
 	}()
-	rows, err := tx.QueryContext(ctx, `SELECT device_id, hour FROM rollup_pending WHERE marked_at < ?
-		ORDER BY marked_at, device_id, hour LIMIT ?`, markedBefore, limit)
-	if err != nil {
-		return 0, err
-	}
-	claimed, n, err := scanPending(rows)
-	if err != nil || n == 0 {
-		tx.Rollback()
-		return 0, err
-	}
-	computed, err := s.computePending(ctx, tx, s.writeStmts, claimed)
-	if err != nil {
-		return 0, err
-	}
-	for id, hours := range claimed {
-		for _, h := range hours {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM hourly_rollups WHERE device_id = ? AND hour = ?`, id, h); err != nil {
+	var rows []rollup.Row
+	cleared := 0
+	for _, c := range claims {
+		res, err := tx.ExecContext(ctx, `DELETE FROM rollup_pending WHERE device_id = ? AND hour = ? AND version = ?`, c.device, c.hour, c.version)
+		if err != nil {
+			return 0, err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err != nil {
 				return 0, err
 			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM rollup_pending WHERE device_id = ? AND hour = ?`, id, h); err != nil {
-				return 0, err
-			}
+			continue // marked again since the snapshot: the next pass
+		}
+		cleared++
+		if _, err := tx.ExecContext(ctx, `DELETE FROM hourly_rollups WHERE device_id = ? AND hour = ?`, c.device, c.hour); err != nil {
+			return 0, err
+		}
+		if r, ok := computed[claim{device: c.device, hour: c.hour}]; ok {
+			rows = append(rows, r)
 		}
 	}
-	if err := s.insertRollups(ctx, tx, computed); err != nil {
+	if err := s.insertRollups(ctx, tx, rows); err != nil {
 		return 0, err
 	}
-	return n, tx.Commit()
+	return cleared, tx.Commit()
 }
 
 // RollupLag says how far the materializer is behind; see store.Rollups.

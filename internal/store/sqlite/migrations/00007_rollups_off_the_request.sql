@@ -4,13 +4,16 @@
 -- only marks the (device, hour)s it changed, here, in its transaction;
 -- the materializer recomputes marked hours from the readings and deletes
 -- their marks; reads compute the hours still marked from the readings.
--- One row per device-hour however many readings land in it (the insert's
--- ON CONFLICT DO NOTHING finds it and writes nothing), so the table holds
--- only the hours written since the materializer's last pass.
+-- One row per device-hour however many readings land in it, so the table
+-- holds only the hours written since the materializer's last pass.
 CREATE TABLE rollup_pending (
     device_id TEXT NOT NULL,
     hour      INTEGER NOT NULL,
     marked_at INTEGER NOT NULL,
+    -- How many batches marked the hour since it was marked first: the
+    -- materializer computes an hour outside the write lock and clears its
+    -- mark only if this has not moved meanwhile.
+    version   INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (device_id, hour)
 ) WITHOUT ROWID;
 
