@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -126,7 +127,7 @@ func (s *Store) recomputeRollups(ctx context.Context, tx *sql.Tx, deviceID strin
 	}
 	// What the materializer computed before this transaction (with the
 	// interval or the readings it replaces) must not be written after it.
-	if _, err := tx.ExecContext(ctx, `UPDATE rollup_pending SET version = version + 1 WHERE device_id = ?`, deviceID); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE rollup_pending SET version = ? WHERE device_id = ?`, rand.Int64(), deviceID); err != nil {
 		return err
 	}
 	return s.insertRollups(ctx, tx, rollup.Compute(deviceID, samples, gap, from, to))
@@ -210,7 +211,7 @@ func (s *Store) trimRollups(ctx context.Context, tx *sql.Tx, cutoff int64, delet
 	if _, err := tx.ExecContext(ctx, `DELETE FROM hourly_rollups WHERE hour < ?`, floor); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE rollup_pending SET version = version + 1 WHERE hour < ?`, floor); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE rollup_pending SET version = ? WHERE hour < ?`, rand.Int64(), floor); err != nil {
 		return err
 	}
 	for _, id := range devices {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -13,11 +14,13 @@ import (
 )
 
 // markHour marks one device-hour as pending. A mark already there keeps
-// its time (how long the hour has waited) and counts one more batch in
-// version, which tells the materializer that the hour changed while it
-// was computing it.
-const markHour = `INSERT INTO rollup_pending (device_id, hour, marked_at) VALUES (?, ?, ?)
-	ON CONFLICT (device_id, hour) DO UPDATE SET version = version + 1`
+// its time (how long the hour has waited) and takes the batch's version,
+// which tells the materializer that the hour changed while it was
+// computing it. Versions are random, not counted: a mark cleared and made
+// again must not come back with a version a materializer (another
+// process's, on the same file) read before.
+const markHour = `INSERT INTO rollup_pending (device_id, hour, marked_at, version) VALUES (?, ?, ?, ?)
+	ON CONFLICT (device_id, hour) DO UPDATE SET version = excluded.version`
 
 // markStored marks the hours that the readings of rs marked in stored
 // change (store.MarkedHours), in tx. rs is sorted by device, then time.
@@ -30,13 +33,14 @@ func (s *Store) markStored(ctx context.Context, tx *sql.Tx, rs []thermowatt.Read
 	if err != nil {
 		return err
 	}
+	version := rand.Int64()
 	for _, id := range ids {
 		gap, _, err := s.maxGap(ctx, tx, id)
 		if err != nil {
 			return err
 		}
 		for _, h := range store.MarkedHours(news[id], gap) {
-			if _, err := mark.ExecContext(ctx, id, h, received); err != nil {
+			if _, err := mark.ExecContext(ctx, id, h, received, version); err != nil {
 				return err
 			}
 		}

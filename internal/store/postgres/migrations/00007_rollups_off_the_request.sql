@@ -4,16 +4,13 @@
 -- only marks the (device, hour)s it changed, here, in its transaction;
 -- the materializer recomputes marked hours from the readings and deletes
 -- their marks; reads compute the hours still marked from the readings.
--- One row per device-hour however many readings land in it, so the table
--- holds only the hours written since the materializer's last pass.
+-- One row per device-hour however many readings land in it (the insert's
+-- ON CONFLICT DO NOTHING finds it and writes nothing), so the table holds
+-- only the hours written since the materializer's last pass.
 CREATE TABLE rollup_pending (
     device_id text COLLATE "C" NOT NULL,
     hour      timestamptz NOT NULL,
     marked_at timestamptz NOT NULL DEFAULT now(),
-    -- SQLite's ingest counts the batches that marked the hour again (its
-    -- materializer computes outside the write lock and clears a mark only
-    -- if no batch came meanwhile); unused here.
-    version   bigint NOT NULL DEFAULT 0,
     PRIMARY KEY (device_id, hour)
 );
 

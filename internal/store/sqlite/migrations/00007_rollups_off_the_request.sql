@@ -10,9 +10,9 @@ CREATE TABLE rollup_pending (
     device_id TEXT NOT NULL,
     hour      INTEGER NOT NULL,
     marked_at INTEGER NOT NULL,
-    -- How many batches marked the hour since it was marked first: the
+    -- Set anew (at random) by every batch that marks the hour: the
     -- materializer computes an hour outside the write lock and clears its
-    -- mark only if this has not moved meanwhile.
+    -- mark only if this has not changed meanwhile.
     version   INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (device_id, hour)
 ) WITHOUT ROWID;
