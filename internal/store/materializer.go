@@ -10,23 +10,29 @@ import (
 // MaterializerOptions say how often RunMaterializer works and how much at
 // once.
 type MaterializerOptions struct {
-	// Interval is the pause between passes. A mark younger than one
-	// Interval waits for the next pass, so an hour that readings keep
-	// arriving in (the current one) is recomputed about once per two
-	// Intervals, not after every reading.
+	// Interval is the pause between passes.
 	Interval time.Duration
+	// MinAge is how long a mark waits before a pass takes it (Interval
+	// when 0). An hour that readings keep arriving in (each device's
+	// current one) is marked again as soon as it is materialized, so it is
+	// recomputed about once per MinAge: every second, a device sending
+	// every second would have its hour of up to 3,600 readings read again
+	// every second or two. Reads do not wait for it: they compute the
+	// hours still pending from the readings.
+	MinAge time.Duration
 	// Batch is how many hours one transaction recomputes: small enough
-	// that the devices it holds (ingest of those devices waits for it) are
-	// held for milliseconds.
+	// that what it holds (PostgreSQL: the devices of its hours, which
+	// ingest of those devices waits for; SQLite: the writer, for the write
+	// only) is held for milliseconds.
 	Batch int
 }
 
 // DefaultMaterializer is what serve runs.
-var DefaultMaterializer = MaterializerOptions{Interval: time.Second, Batch: 64}
+var DefaultMaterializer = MaterializerOptions{Interval: time.Second, MinAge: 10 * time.Second, Batch: 64}
 
 // RunMaterializer recomputes pending roll-up hours until ctx ends: every
-// Interval, batches of hours marked at least one Interval ago until none
-// is left. A failed pass is logged and tried again at the next; reads stay
+// Interval, batches of hours marked at least MinAge ago until none is
+// left. A failed pass is logged and tried again at the next; reads stay
 // exact meanwhile, only slower for the hours left pending.
 func RunMaterializer(ctx context.Context, r Rollups, opts MaterializerOptions, log *slog.Logger) {
 	if opts.Interval <= 0 {
@@ -34,6 +40,9 @@ func RunMaterializer(ctx context.Context, r Rollups, opts MaterializerOptions, l
 	}
 	if opts.Batch <= 0 {
 		opts.Batch = DefaultMaterializer.Batch
+	}
+	if opts.MinAge <= 0 {
+		opts.MinAge = opts.Interval
 	}
 	tick := time.NewTicker(opts.Interval)
 	defer tick.Stop()
@@ -43,7 +52,7 @@ func RunMaterializer(ctx context.Context, r Rollups, opts MaterializerOptions, l
 			return
 		case <-tick.C:
 		}
-		if err := MaterializePass(ctx, r, opts.Batch, time.Now().Add(-opts.Interval)); err != nil && ctx.Err() == nil {
+		if err := MaterializePass(ctx, r, opts.Batch, time.Now().Add(-opts.MinAge)); err != nil && ctx.Err() == nil {
 			log.Warn("roll-ups: materializing pending hours failed; trying again at the next pass", "err", err)
 		}
 	}
