@@ -116,9 +116,9 @@ func recomputeRollups(ctx context.Context, tx pgx.Tx, deviceID string, gap int64
 	return err
 }
 
-// lockDevice locks a device's row, as ingest does before it changes the
-// device's roll-ups, and returns its rollup.MaxGap; ok is false when the
-// device is unknown.
+// lockDevice locks a device's row before its roll-ups are recomputed
+// (ingest and the materializer wait for it), and returns its
+// rollup.MaxGap; ok is false when the device is unknown.
 func lockDevice(ctx context.Context, tx pgx.Tx, deviceID string) (gap int64, ok bool, err error) {
 	var interval int
 	err = tx.QueryRow(ctx, `SELECT expected_interval_s FROM devices WHERE id = $1 FOR UPDATE`, deviceID).Scan(&interval)
