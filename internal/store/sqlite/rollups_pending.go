@@ -129,10 +129,18 @@ func (s *Store) MaterializeRollups(ctx context.Context, limit int, markedBefore 
 }
 
 type claim struct {
-	device  string
-	hour    int64
-	version int64
+	device   string
+	hour     int64
+	version  int64
+	markedAt int64
 }
+
+// maxOptimisticWait bounds how long an hour can stay pending because
+// batches keep marking it again while the materializer computes it (a
+// device sending many times a second): a mark older than this whose
+// version moved is recomputed inside the write transaction instead, which
+// holds the writer for that hour's readings once a minute at most.
+const maxOptimisticWait = time.Minute
 
 func (s *Store) materialize(ctx context.Context, limit int, markedBefore int64) (int, error) {
 	var (
@@ -140,7 +148,7 @@ func (s *Store) materialize(ctx context.Context, limit int, markedBefore int64) 
 		computed []rollup.Row
 	)
 	err := s.snapshot(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT device_id, hour, version FROM rollup_pending WHERE marked_at < ?
+		rows, err := tx.QueryContext(ctx, `SELECT device_id, hour, version, marked_at FROM rollup_pending WHERE marked_at < ?
 			ORDER BY marked_at, device_id, hour LIMIT ?`, markedBefore, limit)
 		if err != nil {
 			return err
@@ -149,7 +157,7 @@ func (s *Store) materialize(ctx context.Context, limit int, markedBefore int64) 
 		pending := pendingHours{}
 		for rows.Next() {
 			var c claim
-			if err := rows.Scan(&c.device, &c.hour, &c.version); err != nil {
+			if err := rows.Scan(&c.device, &c.hour, &c.version, &c.markedAt); err != nil {
 				return err
 			}
 			claims = append(claims, c)
@@ -171,12 +179,14 @@ func (s *Store) materialize(ctx context.Context, limit int, markedBefore int64) 
 	for _, r := range computed {
 		byHour[claim{device: r.DeviceID, hour: r.Hour.UnixMicro()}] = r
 	}
-	return s.replaceUnchanged(ctx, claims, byHour)
+	return s.replaceUnchanged(ctx, claims, byHour, micros(time.Now().Add(-maxOptimisticWait)))
 }
 
 // replaceUnchanged writes the computed hours whose marks still have the
-// version read, and deletes those marks, in one write transaction.
-func (s *Store) replaceUnchanged(ctx context.Context, claims []claim, computed map[claim]rollup.Row) (_ int, err error) {
+// version read, and deletes those marks, in one write transaction. Marks
+// whose version moved are left for the next pass, but those marked before
+// stale are recomputed here, under the writer, and cleared.
+func (s *Store) replaceUnchanged(ctx context.Context, claims []claim, computed map[claim]rollup.Row, stale int64) (_ int, err error) {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
@@ -188,6 +198,7 @@ func (s *Store) replaceUnchanged(ctx context.Context, claims []claim, computed m
 	}()
 	var rows []rollup.Row
 	cleared := 0
+	late := pendingHours{}
 	for _, c := range claims {
 		res, err := tx.ExecContext(ctx, `DELETE FROM rollup_pending WHERE device_id = ? AND hour = ? AND version = ?`, c.device, c.hour, c.version)
 		if err != nil {
@@ -196,6 +207,9 @@ func (s *Store) replaceUnchanged(ctx context.Context, claims []claim, computed m
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			if err != nil {
 				return 0, err
+			}
+			if c.markedAt < stale {
+				late[c.device] = append(late[c.device], c.hour)
 			}
 			continue // marked again since the snapshot: the next pass
 		}
@@ -206,6 +220,27 @@ func (s *Store) replaceUnchanged(ctx context.Context, claims []claim, computed m
 		if r, ok := computed[claim{device: c.device, hour: c.hour}]; ok {
 			rows = append(rows, r)
 		}
+	}
+	if len(late) > 0 {
+		for _, hours := range late {
+			slices.Sort(hours)
+		}
+		exact, err := s.computePending(ctx, tx, s.writeStmts, late)
+		if err != nil {
+			return 0, err
+		}
+		for id, hours := range late {
+			for _, h := range hours {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM rollup_pending WHERE device_id = ? AND hour = ?`, id, h); err != nil {
+					return 0, err
+				}
+				if _, err := tx.ExecContext(ctx, `DELETE FROM hourly_rollups WHERE device_id = ? AND hour = ?`, id, h); err != nil {
+					return 0, err
+				}
+				cleared++
+			}
+		}
+		rows = append(rows, exact...)
 	}
 	if err := s.insertRollups(ctx, tx, rows); err != nil {
 		return 0, err
