@@ -110,7 +110,7 @@ fuzz:
 	  done; \
 	done
 
-## soak: a bounded load run (SOAKTIME per backend, default 3m) against a real serve; prints RSS and goroutines, fails if they grow
+## soak: a bounded load run (SOAKTIME per backend, default 3m) against a real serve; prints RSS, goroutines and POST latency (p50, p99) per sample, fails if RSS or goroutines grow
 SOAKTIME ?= 3m
 soak: build
 	$(GO) run ./cmd/thermowatt-soak -bin $(BIN) -duration $(SOAKTIME)

@@ -1,6 +1,8 @@
 // Command thermowatt-soak runs a real `thermowatt serve` under steady load
-// for a bounded time and samples its memory (RSS) and goroutines, to show
-// they stay flat: a leak of either shows up as a line that keeps climbing. It
+// for a bounded time and samples its memory (RSS), goroutines and the
+// latency of its POSTs (median and p99 per sample), to show they stay
+// flat: a leak, or a write path that slows as data accumulates, shows up
+// as a line that keeps climbing. It
 // runs on SQLite, then on PostgreSQL when TEST_DATABASE_URL is set, and
 // exits non-zero when either grows. `make soak` runs it; it is not part of
 // `make test`.
@@ -24,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,6 +88,34 @@ type sample struct {
 	goroutines int
 	requests   int64
 	failures   int64
+	p50, p99   time.Duration // of the POSTs answered since the sample before
+}
+
+// latencies collects how long each POST of readings took, per sampling
+// interval: a write path that slows down as data accumulates shows as a
+// p99 that climbs from one line to the next.
+type latencies struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (l *latencies) add(d time.Duration) {
+	l.mu.Lock()
+	l.d = append(l.d, d)
+	l.mu.Unlock()
+}
+
+// take returns the median and 99th percentile since the last take.
+func (l *latencies) take() (p50, p99 time.Duration) {
+	l.mu.Lock()
+	d := l.d
+	l.d = nil
+	l.mu.Unlock()
+	if len(d) == 0 {
+		return 0, 0
+	}
+	slices.Sort(d)
+	return d[len(d)/2], d[min(len(d)-1, len(d)*99/100)]
 }
 
 func soak(o options, name, databaseURL string) error {
@@ -140,12 +171,15 @@ func soak(o options, name, databaseURL string) error {
 
 	fmt.Printf("\nsoak %s: %d devices, %d readings per request, %.0f requests/s, for %s (pid %d)\n",
 		name, o.devices, o.batch, o.rps, o.duration, cmd.Process.Pid)
-	fmt.Printf("%8s %10s %11s %10s %9s\n", "time", "RSS MiB", "goroutines", "requests", "failures")
+	fmt.Printf("%8s %10s %11s %10s %9s %9s %9s\n", "time", "RSS MiB", "goroutines", "requests", "failures", "POST p50", "POST p99")
 
 	ctx, stop := context.WithTimeout(context.Background(), o.duration)
 	defer stop()
 	lim := rate.NewLimiter(rate.Limit(o.rps), 10)
-	var requests, failures atomic.Int64
+	var (
+		requests, failures atomic.Int64
+		posts              latencies
+	)
 	var wg sync.WaitGroup
 	start := time.Now()
 	since := start.Add(-25 * 24 * time.Hour).Truncate(time.Second)
@@ -156,7 +190,9 @@ func soak(o options, name, databaseURL string) error {
 				if lim.Wait(ctx) != nil {
 					return
 				}
+				t0 := time.Now()
 				ok := c.post(tok, device, since, n, o.batch)
+				posts.add(time.Since(t0))
 				requests.Add(1)
 				if !ok {
 					failures.Add(1)
@@ -190,6 +226,7 @@ func soak(o options, name, databaseURL string) error {
 	var samples []sample
 	take := func() error {
 		s := sample{at: time.Since(start).Round(time.Second), requests: requests.Load(), failures: failures.Load()}
+		s.p50, s.p99 = posts.take()
 		if s.rssKB, err = rss(cmd.Process.Pid); err != nil {
 			return err
 		}
@@ -197,7 +234,8 @@ func soak(o options, name, databaseURL string) error {
 			return err
 		}
 		samples = append(samples, s)
-		fmt.Printf("%8s %10.1f %11d %10d %9d\n", s.at, float64(s.rssKB)/1024, s.goroutines, s.requests, s.failures)
+		fmt.Printf("%8s %10.1f %11d %10d %9d %9s %9s\n", s.at, float64(s.rssKB)/1024, s.goroutines, s.requests, s.failures,
+			s.p50.Round(100*time.Microsecond), s.p99.Round(100*time.Microsecond))
 		return nil
 	}
 	tick := time.NewTicker(o.every)

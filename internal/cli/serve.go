@@ -129,6 +129,17 @@ func runServe(ctx context.Context, e env, args []string) error {
 		}()
 	}
 
+	// The roll-ups of the hours ingest marked, recomputed in the
+	// background (store.RunMaterializer); safe with several instances.
+	// Reads are exact meanwhile: they compute the hours still pending.
+	mctx, stopMaterializer := context.WithCancel(ctx)
+	materialized := make(chan struct{})
+	go func() {
+		defer close(materialized)
+		store.RunMaterializer(mctx, st, store.DefaultMaterializer, logger)
+	}()
+	defer func() { stopMaterializer(); <-materialized }()
+
 	// Metrics and the alert check on a ticker (alerts.go).
 	m, policy := metrics.New(), policyOf(cfg)
 	m.WatchStore(st, policy.MissedIntervals, time.Now)

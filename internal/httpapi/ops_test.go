@@ -328,6 +328,23 @@ func TestMetrics(t *testing.T) {
 			}
 		}
 
+		// The hours just written wait for the materializer, which this
+		// server does not run: the lag gauges say so, and clear once it
+		// has run.
+		if got := value(t, m, "thermowatt_rollup_pending_hours"); got < 1 {
+			t.Errorf("pending roll-up hours = %v after readings were stored, want at least 1", got)
+		}
+		if err := store.MaterializePass(t.Context(), a.st, 100, time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		m = scrape(t, a, metricsToken)
+		if got := value(t, m, "thermowatt_rollup_pending_hours"); got != 0 {
+			t.Errorf("pending roll-up hours = %v after the materializer ran, want 0", got)
+		}
+		if got := value(t, m, "thermowatt_rollup_oldest_pending_seconds"); got != 0 {
+			t.Errorf("oldest pending roll-up = %v s after the materializer ran, want 0", got)
+		}
+
 		// The database goes away: requests fail with 503 and are counted.
 		a.st.Close()
 		if r := a.do("GET", "/api/measurements", adminToken, nil); r.Status != 503 {

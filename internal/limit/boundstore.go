@@ -61,6 +61,16 @@ func (s *BoundStore) EnergyHours(ctx context.Context, deviceID string, from, to 
 	})
 }
 
+// MaterializeRollups is background work, paced by the materializer
+// itself, not a request: it takes no slot of the gate that requests share.
+func (s *BoundStore) MaterializeRollups(ctx context.Context, limit int, markedBefore time.Time) (int, error) {
+	return s.inner.MaterializeRollups(ctx, limit, markedBefore)
+}
+
+func (s *BoundStore) RollupLag(ctx context.Context) (store.RollupLag, error) {
+	return call(s, ctx, func(ctx context.Context) (store.RollupLag, error) { return s.inner.RollupLag(ctx) })
+}
+
 func (s *BoundStore) CreateDevice(ctx context.Context, id string, now time.Time) (thermowatt.Device, error) {
 	return call(s, ctx, func(ctx context.Context) (thermowatt.Device, error) { return s.inner.CreateDevice(ctx, id, now) })
 }

@@ -182,7 +182,15 @@ var (
 	devicesDesc    = prometheus.NewDesc("thermowatt_devices", "Registered devices by status (new, ok, silent, failing).", []string{"status"}, nil)
 	firmwareDesc   = prometheus.NewDesc("thermowatt_devices_by_firmware", "Registered devices by the firmware version they report running (\"\" when none reported).", []string{"version"}, nil)
 	failedUpdDesc  = prometheus.NewDesc("thermowatt_devices_update_failed", "Devices whose last firmware update ended rolled_back or refused, by that state.", []string{"state"}, nil)
+	pendingDesc    = prometheus.NewDesc("thermowatt_rollup_pending_hours", "Device-hours whose roll-ups wait for the materializer (reads compute them from the readings meanwhile).", nil, nil)
+	pendingAgeDesc = prometheus.NewDesc("thermowatt_rollup_oldest_pending_seconds", "How long the oldest pending device-hour has waited for the materializer; 0 when none waits.", nil, nil)
 )
+
+// rollupLag is the store's side of the materializer's lag gauges
+// (store.Rollups); a store without roll-ups has no such gauges.
+type rollupLag interface {
+	RollupLag(ctx context.Context) (store.RollupLag, error)
+}
 
 type storeCollector struct {
 	st       Counts
@@ -198,6 +206,10 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- failedUpdDesc
 	ch <- caActiveDesc
 	ch <- caWaitingDesc
+	if _, ok := c.st.(rollupLag); ok {
+		ch <- pendingDesc
+		ch <- pendingAgeDesc
+	}
 }
 
 // Collect queries the database; when it cannot, the two gauges are left
@@ -251,4 +263,17 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(caActiveDesc, prometheus.GaugeValue, float64(n), fp)
 	}
 	ch <- prometheus.MustNewConstMetric(caWaitingDesc, prometheus.GaugeValue, float64(waiting))
+	if r, ok := c.st.(rollupLag); ok {
+		lag, err := r.RollupLag(ctx)
+		if err != nil {
+			c.dbErrors.Inc()
+			return
+		}
+		age := 0.0
+		if !lag.Oldest.IsZero() {
+			age = max(0, c.now().Sub(lag.Oldest).Seconds())
+		}
+		ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(lag.Pending))
+		ch <- prometheus.MustNewConstMetric(pendingAgeDesc, prometheus.GaugeValue, age)
+	}
 }

@@ -1,18 +1,18 @@
 // Package rollup computes the hourly summaries both stores keep beside the
 // raw readings: per device and UTC hour, how many readings there were, the
-// sum, count, minimum and maximum of each metric, and the energy integrated
+// mean, count, minimum and maximum of each metric, and the energy integrated
 // from power. Charts of a month and energy over a year then read a few
 // hundred summaries instead of a hundred thousand readings.
 //
-// The stores keep them exact as readings arrive in any order (late,
-// backfilled, repeated): for the readings a transaction newly stored, Delta
-// says what to add to each hour, and the store adds it in that same
-// transaction. Compute says what an hour holds from scratch, for a
-// rebuild, for retention's boundary, and for tests that check the two
-// agree.
+// Compute says what a device's hours hold, from its readings. The stores
+// do not compute them while storing readings: an insert only marks the
+// hours it changed as pending, a materializer recomputes those hours in
+// the background, and reads compute the hours still pending from the
+// readings, so every answer equals Compute over what is stored.
 package rollup
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -38,12 +38,12 @@ const (
 var Names = [NumMetrics]string{"temperature", "humidity", "voltage_v", "current_ma", "power_mw", "pressure_hpa"}
 
 // Columns are the value columns of the stores' hourly_rollups tables, in
-// Row's order: readings, then sum, n, min and max of each metric, then
+// Row's order: readings, then mean, n, min and max of each metric, then
 // energy_wh and covered_s.
 var Columns = func() string {
 	cols := []string{"readings"}
 	for _, m := range Names {
-		cols = append(cols, m+"_sum", m+"_n", m+"_min", m+"_max")
+		cols = append(cols, m+"_avg", m+"_n", m+"_min", m+"_max")
 	}
 	return strings.Join(append(cols, "energy_wh", "covered_s"), ", ")
 }()
@@ -54,42 +54,64 @@ const Width = time.Hour
 const widthMicros = int64(Width / time.Microsecond)
 
 // Agg summarises one metric over the readings of an hour that have it.
-// N == 0 means none has, and then Min and Max mean nothing.
+// N == 0 means none has, and then Mean, Min and Max mean nothing.
+//
+// It keeps the mean rather than the sum: a sum of finite values can
+// overflow (two readings of 1.7e308 make +Inf, which no JSON can carry and
+// PostgreSQL refuses to store), whereas a mean lies between Min and Max
+// and so is finite whenever they are. Values that are not finite (SQLite
+// reads 1e400 in a payload as +Inf) are not counted: a summary is of
+// numbers.
 type Agg struct {
-	Sum      float64
+	Mean     float64
 	N        int64
 	Min, Max float64
 }
 
 // Add counts one value.
 func (a *Agg) Add(v float64) {
-	if a.N == 0 || v < a.Min {
-		a.Min = v
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return
 	}
-	if a.N == 0 || v > a.Max {
-		a.Max = v
-	}
-	a.Sum += v
-	a.N++
+	a.Merge(Agg{Mean: v, N: 1, Min: v, Max: v})
 }
 
-// Merge adds what b summarises.
+// Merge adds what b summarises. The mean moves towards b's by b's share
+// of the count (Welford's update, as exact as a sum for the values
+// sensors send); when the two means are so far apart that their
+// difference overflows, it is taken as the two means weighted, each term
+// at most the larger magnitude. Either way it is held within [Min, Max],
+// where rounding alone could otherwise push it.
 func (a *Agg) Merge(b Agg) {
 	if b.N == 0 {
 		return
 	}
-	if a.N == 0 || b.Min < a.Min {
-		a.Min = b.Min
+	if a.N == 0 {
+		*a = b
+		return
 	}
-	if a.N == 0 || b.Max > a.Max {
-		a.Max = b.Max
+	n := a.N + b.N
+	mean := a.Mean + (b.Mean-a.Mean)*float64(b.N)/float64(n)
+	if math.IsInf(mean, 0) || math.IsNaN(mean) {
+		mean = a.Mean*(float64(a.N)/float64(n)) + b.Mean*(float64(b.N)/float64(n))
 	}
-	a.Sum += b.Sum
-	a.N += b.N
+	a.Min, a.Max = min(a.Min, b.Min), max(a.Max, b.Max)
+	a.Mean, a.N = min(max(mean, a.Min), a.Max), n
 }
 
-// Row is one device's hour: what a store keeps, or, from Delta, what to
-// add to it.
+// Finite reports whether every figure of r is a finite number, as a
+// stored hour must be.
+func (r Row) Finite() bool {
+	ok := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	for _, a := range r.Metrics {
+		if a.N > 0 && !(ok(a.Mean) && ok(a.Min) && ok(a.Max)) {
+			return false
+		}
+	}
+	return ok(r.EnergyWh) && ok(r.CoveredS)
+}
+
+// Row is one device's hour, as a store keeps it.
 type Row struct {
 	DeviceID string
 	Hour     time.Time // start, UTC
@@ -118,8 +140,6 @@ func (r *Row) Merge(o Row) {
 type Sample struct {
 	At     int64 // recorded_at, unix microseconds
 	Values [NumMetrics]*float64
-	// New marks a reading the current transaction stored.
-	New bool
 }
 
 // MaxGap is the longest span between two readings that energy is
@@ -141,14 +161,12 @@ func HourOf(us int64) int64 {
 	return h
 }
 
-// Delta returns what storing the samples marked New changes in one
-// device's hours, oldest first. window holds every stored sample of the
-// device (the new ones included) in at least [first new - maxGap, last
-// new + maxGap], sorted by time: there every new sample's neighbours are,
-// and a neighbour farther away joins no trapezoid with it. Energy changes
-// where a new reading splits a trapezoid in two or starts one; its count
-// and metrics are added where it falls.
-func Delta(deviceID string, window []Sample, maxGap int64) []Row {
+// Compute returns one device's hours in [from, to) (hour-aligned unix
+// microseconds) from its readings. samples are every stored sample of the
+// device in at least [from - maxGap, to + maxGap], sorted by time: a
+// reading farther away joins no trapezoid with one inside. Hours with
+// neither readings nor energy are absent.
+func Compute(deviceID string, samples []Sample, maxGap, from, to int64) []Row {
 	hours := map[int64]*Row{}
 	row := func(h int64) *Row {
 		r := hours[h]
@@ -158,54 +176,26 @@ func Delta(deviceID string, window []Sample, maxGap int64) []Row {
 		}
 		return r
 	}
-	var (
-		prev, prevOld   *Sample // the last sample with power, and the last old one
-		newSincePrevOld bool
-	)
-	for i := range window {
-		s := &window[i]
-		if s.New {
-			r := row(HourOf(s.At))
-			r.Count++
-			for m, v := range s.Values {
-				if v != nil {
-					r.Metrics[m].Add(*v)
-				}
+	var prev *Sample // the last sample with power
+	for i := range samples {
+		s := &samples[i]
+		r := row(HourOf(s.At))
+		r.Count++
+		for m, v := range s.Values {
+			if v != nil {
+				r.Metrics[m].Add(*v)
 			}
 		}
 		if s.Values[PowerMW] == nil {
 			continue
 		}
-		if prev != nil && (prev.New || s.New) {
-			trapezoid(row, prev, s, maxGap, 1)
-		}
-		if !s.New {
-			if prevOld != nil && newSincePrevOld {
-				// New readings now lie between two that were neighbours:
-				// their trapezoid is replaced by those just added.
-				trapezoid(row, prevOld, s, maxGap, -1)
-			}
-			prevOld, newSincePrevOld = s, false
-		} else {
-			newSincePrevOld = true
+		if prev != nil {
+			trapezoid(row, prev, s, maxGap)
 		}
 		prev = s
 	}
-	return sorted(hours)
-}
-
-// Compute returns one device's hours in [from, to) (hour-aligned unix
-// microseconds) from scratch. samples are every stored sample of the
-// device in at least [from - maxGap, to + maxGap], sorted by time. Hours
-// with neither readings nor energy are absent.
-func Compute(deviceID string, samples []Sample, maxGap, from, to int64) []Row {
-	all := make([]Sample, len(samples))
-	for i, s := range samples {
-		s.New = true
-		all[i] = s
-	}
 	var out []Row
-	for _, r := range Delta(deviceID, all, maxGap) {
+	for _, r := range sorted(hours) {
 		h := r.Hour.UnixMicro()
 		if h >= from && h < to && (r.Count > 0 || r.CoveredS > 0) {
 			out = append(out, r)
@@ -214,16 +204,22 @@ func Compute(deviceID string, samples []Sample, maxGap, from, to int64) []Row {
 	return out
 }
 
-// trapezoid adds sign × the energy between a and b (both with power) to
-// the hours it spans, cut at each hour's edge with power interpolated
-// linearly there.
-func trapezoid(row func(int64) *Row, a, b *Sample, maxGap int64, sign float64) {
+// trapezoid adds the energy between a and b (both with power) to the
+// hours it spans, cut at each hour's edge with power interpolated linearly
+// there.
+func trapezoid(row func(int64) *Row, a, b *Sample, maxGap int64) {
 	span := b.At - a.At
 	if span <= 0 || span > maxGap {
 		return
 	}
 	pa, pb := *a.Values[PowerMW], *b.Values[PowerMW]
-	power := func(t int64) float64 { return pa + (pb-pa)*float64(t-a.At)/float64(span) }
+	// Interpolated as a weighted mean, and averaged as halves, so that no
+	// step overflows whatever the power: each hour's energy is then at
+	// most the largest power over a thousand (mW × 3600 s / 3.6e6).
+	power := func(t int64) float64 {
+		f := float64(t-a.At) / float64(span)
+		return pa*(1-f) + pb*f
+	}
 	for t0 := a.At; t0 < b.At; {
 		h := HourOf(t0)
 		t1 := min(b.At, h+widthMicros)
@@ -237,8 +233,8 @@ func trapezoid(row func(int64) *Row, a, b *Sample, maxGap int64, sign float64) {
 		seconds := float64(t1-t0) / 1e6
 		r := row(h)
 		// mW × s → Wh: / 1000 (W) / 3600 (h)
-		r.EnergyWh += sign * (p0 + p1) / 2 * seconds / 3.6e6
-		r.CoveredS += sign * seconds
+		r.EnergyWh += (p0/2 + p1/2) * (seconds / 3.6e6)
+		r.CoveredS += seconds
 		t0 = t1
 	}
 }
@@ -273,52 +269,4 @@ func NewByDevice(rs []thermowatt.Reading, stored []bool) ([]string, map[string][
 		news[r.DeviceID] = append(news[r.DeviceID], r.RecordedAt.UnixMicro())
 	}
 	return ids, news
-}
-
-// Clusters splits one device's new times (ascending) where two are so far
-// apart that no trapezoid joins their neighbourhoods: a backfill of last
-// year and today's reading read two short windows, not the year between.
-func Clusters(times []int64, gap int64) [][]int64 {
-	var out [][]int64
-	start := 0
-	for i := 1; i <= len(times); i++ {
-		if i == len(times) || times[i]-times[i-1] > 2*gap {
-			out = append(out, times[start:i])
-			start = i
-		}
-	}
-	return out
-}
-
-// MarkNew marks the samples at times (ascending) as new.
-func MarkNew(samples []Sample, times []int64) {
-	j := 0
-	for i := range samples {
-		for j < len(times) && times[j] < samples[i].At {
-			j++
-		}
-		if j < len(times) && times[j] == samples[i].At {
-			samples[i].New = true
-		}
-	}
-}
-
-// MergeRows merges rows of the same device and hour (two windows of a
-// device can touch one hour), so that one statement adds each once.
-func MergeRows(rows []Row) []Row {
-	slices.SortStableFunc(rows, func(a, b Row) int {
-		if c := strings.Compare(a.DeviceID, b.DeviceID); c != 0 {
-			return c
-		}
-		return a.Hour.Compare(b.Hour)
-	})
-	var out []Row
-	for _, r := range rows {
-		if n := len(out); n > 0 && out[n-1].DeviceID == r.DeviceID && out[n-1].Hour.Equal(r.Hour) {
-			out[n-1].Merge(r)
-			continue
-		}
-		out = append(out, r)
-	}
-	return out
 }

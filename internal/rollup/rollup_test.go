@@ -3,7 +3,6 @@ package rollup
 import (
 	"math"
 	"math/rand/v2"
-	"slices"
 	"testing"
 	"time"
 )
@@ -60,9 +59,10 @@ func TestGapsAndReadingsWithoutPower(t *testing.T) {
 	}
 }
 
-// However readings arrive (late, backfilled, repeated, in batches of any
-// size), the deltas summed are what Compute finds from scratch.
-func TestDeltasSumToTheWhole(t *testing.T) {
+// An hour computed from the readings within one maximal gap around it
+// (what the materializer and the reads of pending hours read) is the hour
+// computed from every reading.
+func TestAnHourNeedsOnlyItsWindow(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	maxGap := MaxGap(300)
 	for round := range 60 {
@@ -77,44 +77,51 @@ func TestDeltasSumToTheWhole(t *testing.T) {
 			v[Temperature] = &t
 			all = append(all, Sample{At: at, Values: v})
 		}
-		stored := map[int64]Sample{}
-		sum := map[int64]*Row{}
-		for len(stored) < len(all) {
-			// A batch of random readings, some already stored.
-			batch := map[int64]Sample{}
-			for range rng.IntN(20) + 1 {
-				s := all[rng.IntN(len(all))]
-				if _, ok := stored[s.At]; !ok {
-					batch[s.At] = s
-				}
-			}
+		whole := Compute("d", all, maxGap, -3600*second, 90000*second)
+		for _, w := range whole {
+			h := w.Hour.UnixMicro()
 			var window []Sample
-			for _, s := range stored {
-				window = append(window, s)
-			}
-			for _, s := range batch {
-				stored[s.At] = s
-				s.New = true
-				window = append(window, s)
-			}
-			slices.SortFunc(window, func(a, b Sample) int { return int(a.At - b.At) })
-			for _, d := range Delta("d", window, maxGap) {
-				h := d.Hour.UnixMicro()
-				if sum[h] == nil {
-					sum[h] = &Row{DeviceID: "d", Hour: d.Hour}
+			for _, s := range all {
+				if s.At >= h-maxGap && s.At <= h+widthMicros+maxGap {
+					window = append(window, s)
 				}
-				sum[h].Merge(d)
+			}
+			got := Compute("d", window, maxGap, h, h+widthMicros)
+			if len(got) != 1 || got[0].Count != w.Count || got[0].Metrics[PowerMW] != w.Metrics[PowerMW] ||
+				got[0].Metrics[Temperature] != w.Metrics[Temperature] ||
+				math.Abs(got[0].EnergyWh-w.EnergyWh) > 1e-9 || math.Abs(got[0].CoveredS-w.CoveredS) > 1e-6 {
+				t.Fatalf("round %d, hour %v: from its window %+v, from every reading %+v", round, w.Hour, got, w)
 			}
 		}
-		want := Compute("d", all, maxGap, -3600*second, 90000*second)
-		for _, w := range want {
-			got := sum[w.Hour.UnixMicro()]
-			if got == nil || got.Count != w.Count || got.Metrics[PowerMW].N != w.Metrics[PowerMW].N ||
-				got.Metrics[Temperature].Min != w.Metrics[Temperature].Min ||
-				math.Abs(got.Metrics[Temperature].Sum-w.Metrics[Temperature].Sum) > 1e-9 ||
-				math.Abs(got.EnergyWh-w.EnergyWh) > 1e-9 || math.Abs(got.CoveredS-w.CoveredS) > 1e-6 {
-				t.Fatalf("round %d, hour %v: deltas sum to %+v, want %+v", round, w.Hour, got, w)
-			}
-		}
+	}
+}
+
+// Readings at the edge of float64 (1.7e308 twice in an hour, power
+// swinging between the extremes) and values that are not numbers at all
+// (+Inf, as SQLite reads 1e400 from a payload) make an hour whose every
+// figure is finite, with the mean of the finite values.
+func TestExtremeValuesMakeFiniteHours(t *testing.T) {
+	big := 1.7e308
+	inf := math.Inf(1)
+	v := func(x float64) *float64 { return &x }
+	samples := []Sample{
+		{At: 0, Values: [NumMetrics]*float64{PressureHPa: v(big), PowerMW: v(big), Temperature: v(-big)}},
+		{At: 60e6, Values: [NumMetrics]*float64{PressureHPa: v(big), PowerMW: v(-big), Temperature: v(-big)}},
+		{At: 120e6, Values: [NumMetrics]*float64{PressureHPa: v(inf), PowerMW: v(big), Temperature: v(big)}},
+		{At: 180e6, Values: [NumMetrics]*float64{PressureHPa: v(-inf), PowerMW: v(math.MaxFloat64)}},
+	}
+	rows := Compute("x", samples, MaxGap(300), 0, widthMicros)
+	if len(rows) != 1 {
+		t.Fatalf("Compute = %d hours, want 1", len(rows))
+	}
+	r := rows[0]
+	if !r.Finite() {
+		t.Fatalf("hour holds a non-finite figure: %+v", r)
+	}
+	if p := r.Metrics[PressureHPa]; p.N != 2 || p.Mean != big || p.Min != big || p.Max != big {
+		t.Errorf("pressure = %+v, want the two finite values: n 2, mean/min/max 1.7e308", p)
+	}
+	if tm := r.Metrics[Temperature]; tm.N != 3 || math.Abs(tm.Mean-(-big/3)) > 1e295 {
+		t.Errorf("temperature = %+v, want n 3, mean -1.7e308/3", tm)
 	}
 }

@@ -86,7 +86,7 @@ func StatsOf(a rollup.Agg) Stats {
 	if a.N == 0 {
 		return Stats{}
 	}
-	avg, lo, hi := a.Sum/float64(a.N), a.Min, a.Max
+	avg, lo, hi := a.Mean, a.Min, a.Max
 	return Stats{Avg: &avg, Min: &lo, Max: &hi, N: a.N}
 }
 
@@ -109,9 +109,10 @@ func (s *Stats) merge(o Stats) {
 		*s = o
 		return
 	}
-	avg := (*s.Avg*float64(s.N) + *o.Avg*float64(o.N)) / float64(s.N+o.N)
-	lo, hi := min(*s.Min, *o.Min), max(*s.Max, *o.Max)
-	*s = Stats{Avg: &avg, Min: &lo, Max: &hi, N: s.N + o.N}
+	// rollup.Agg's merge: weighted means, which cannot overflow.
+	a := rollup.Agg{Mean: *s.Avg, N: s.N, Min: *s.Min, Max: *s.Max}
+	a.Merge(rollup.Agg{Mean: *o.Avg, N: o.N, Min: *o.Min, Max: *o.Max})
+	*s = StatsOf(a)
 }
 
 func sortedKeys(keys []int64) []int64 {

@@ -49,10 +49,13 @@ type Readings interface {
 }
 
 // Rollups keeps each device's hourly summaries (internal/rollup) beside
-// its readings. InsertReadings updates them in the transaction that stores
-// the readings, retention trims them with the readings, and changing a
-// device's expected interval recomputes its energy: they always equal an
-// aggregation of the readings stored.
+// its readings. InsertReadings marks the hours it changes as pending, in
+// the transaction that stores the readings; MaterializeRollups recomputes
+// pending hours in the background (RunMaterializer); retention trims them
+// with the readings, and changing a device's expected interval recomputes
+// its energy. Reads compute the hours still pending from the readings
+// (rollups_pending.go): every answer equals an aggregation of the readings
+// stored, whether or not the materializer has caught up.
 type Rollups interface {
 	// RollupHours returns the hours in [From, To) of the devices named,
 	// by device (in the order given) then hour. Hours holding neither
@@ -62,6 +65,13 @@ type Rollups interface {
 	// (whole hours), oldest first: what RollupHours holds of it, without
 	// the other columns, for a year of days read at once.
 	EnergyHours(ctx context.Context, deviceID string, from, to time.Time) ([]HourEnergy, error)
+	// MaterializeRollups recomputes up to limit pending hours marked
+	// before markedBefore, oldest marks first, writes them and clears
+	// their marks, in one transaction, and says how many it did. Several
+	// instances may run it at once: each claims hours the others have not.
+	MaterializeRollups(ctx context.Context, limit int, markedBefore time.Time) (int, error)
+	// RollupLag says how many hours are pending and since when.
+	RollupLag(ctx context.Context) (RollupLag, error)
 }
 
 // HourEnergy is one hour's energy of a device (rollup.Row's).

@@ -28,9 +28,10 @@ import (
 //     holds the distribution column, as Citus requires.
 //   - hourly_rollups: distributed by device_id and co-located with
 //     device_measurements: a device's readings and its roll-ups are on the
-//     same node, so the transaction that stores readings and updates the
-//     roll-ups stays on one node, and a rebuild reads and writes there.
-//     rollup_rebuilds (a list of device ids) is a reference table.
+//     same node, and a rebuild reads and writes there. rollup_pending
+//     (the hours ingest marked) is co-located the same way, so the insert
+//     statement's marks go to the node of its readings. rollup_rebuilds (a
+//     list of device ids) is a reference table.
 //   - raw_measurements: distributed by id. It holds a verbatim copy of
 //     every request body, as large as the readings, so keeping it on the
 //     coordinator would make the coordinator's disk the limit. device_id
@@ -49,6 +50,7 @@ var citusTables = []struct {
 	{"device_measurements", "device_id", ""},
 	{"hourly_rollups", "device_id", "device_measurements"},
 	{"rollup_rebuilds", "", ""},
+	{"rollup_pending", "device_id", "device_measurements"},
 	{"raw_measurements", "id", ""},
 	{"settings_revision", "", ""},
 	{"fleet_settings", "", ""},

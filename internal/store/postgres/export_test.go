@@ -10,7 +10,7 @@ import (
 var ReadingsQuery = readingsQuery
 
 // SeriesQuery is the SQL Series runs, for the same purpose.
-const SeriesQuery = seriesQuery
+var SeriesQuery = seriesQuery
 
 // MigrateTo brings the database at databaseURL up to migration version, to
 // test a later migration on a database that holds data.

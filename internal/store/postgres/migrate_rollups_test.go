@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/thermowatt/thermowatt/internal/rollup"
 	"github.com/thermowatt/thermowatt/internal/store"
 	"github.com/thermowatt/thermowatt/internal/store/postgres"
 )
@@ -102,4 +103,63 @@ func BenchmarkMigrationAtScale(b *testing.B) {
 		b.ReportMetric(time.Since(start).Seconds(), "s/open")
 		s.Close()
 	}
+}
+
+// Migration 00007 repairs the hours stored before it: an hour whose sums
+// had overflowed (pressure 1.7e308 twice) or that holds sums where means
+// are now kept is marked, answered from its readings until the
+// materializer has recomputed it, and then holds finite means.
+func TestMigration7RepairsStoredHours(t *testing.T) {
+	ctx := t.Context()
+	dbURL := freshDatabase(t, adminURL(t))
+	if err := postgres.MigrateTo(ctx, dbURL, 6); err != nil {
+		t.Fatalf("migrate to 6: %v", err)
+	}
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	hour := time.Now().UTC().Truncate(time.Hour).Add(-2 * time.Hour)
+	for _, sql := range []string{
+		`INSERT INTO devices (id, created_at, reading_count) VALUES ('old-1', $1, 2)`,
+		`INSERT INTO device_measurements (device_id, recorded_at, received_at, temperature, payload) VALUES
+			('old-1', $1, $1, 10, '{"sensor":{"bmp280":{"pressure_hpa":1.7e308}}}'),
+			('old-1', $1::timestamptz + interval '1 minute', $1, 30, '{"sensor":{"bmp280":{"pressure_hpa":1.7e308}}}')`,
+		// What the insert-time roll-ups had stored: sums, one of them overflowed.
+		`INSERT INTO hourly_rollups (device_id, hour, readings, temperature_sum, temperature_n, temperature_min, temperature_max,
+			pressure_hpa_sum, pressure_hpa_n, pressure_hpa_min, pressure_hpa_max)
+			VALUES ('old-1', $1, 2, 40, 2, 10, 30, 'Infinity', 2, 1.7e308, 1.7e308)`,
+	} {
+		if _, err := conn.Exec(ctx, sql, hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := postgres.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatalf("Open (migrates to 7): %v", err)
+	}
+	defer s.Close()
+	check := func(when string) {
+		t.Helper()
+		hours, err := s.RollupHours(ctx, store.RollupQuery{DeviceIDs: []string{"old-1"}, From: hour, To: hour.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hours) != 1 {
+			t.Fatalf("%s: %d hours, want 1", when, len(hours))
+		}
+		h := hours[0]
+		if !h.Finite() || h.Count != 2 || h.Metrics[rollup.Temperature].Mean != 20 || h.Metrics[rollup.PressureHPa].Mean != 1.7e308 {
+			t.Errorf("%s: hour %+v; want 2 readings, temperature mean 20, pressure mean 1.7e308, all finite", when, h)
+		}
+	}
+	check("marked by the migration")
+	if err := store.MaterializePass(ctx, s, 10, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if lag, err := s.RollupLag(ctx); err != nil || lag.Pending != 0 {
+		t.Fatalf("after the materializer: %+v, %v; want nothing pending", lag, err)
+	}
+	check("materialized")
 }

@@ -268,12 +268,25 @@ func (s *Store) dropOldestExpired(ctx context.Context, cutoff time.Time) (n int6
 		// what the partition holds of each device: its hourly roll-ups'
 		// counts (the partition's bounds are whole hours, and the lock
 		// keeps its readings as they are), a week of hours rather than a
-		// week of readings to read.
+		// week of readings to read; but an hour still pending (any reading
+		// stored in it since it was materialized marked it) is counted
+		// from the partition's readings. One statement: the marks and the
+		// roll-ups are of one snapshot.
 		err = tx.QueryRow(ctx, `
-			WITH per_device AS (
-				SELECT device_id, sum(readings) AS n FROM hourly_rollups
+			WITH pending AS (
+				SELECT device_id, hour FROM rollup_pending
 				WHERE hour >= coalesce($1, '-infinity'::timestamptz) AND hour < $2
-				GROUP BY device_id HAVING sum(readings) > 0
+			), per_hour AS (
+				SELECT h.device_id, h.readings AS n FROM hourly_rollups h
+				WHERE h.hour >= coalesce($1, '-infinity'::timestamptz) AND h.hour < $2
+					AND NOT EXISTS (SELECT 1 FROM pending p WHERE p.device_id = h.device_id AND p.hour = h.hour)
+				UNION ALL
+				SELECT m.device_id, 1 FROM `+pgx.Identifier{name}.Sanitize()+` m
+				WHERE EXISTS (SELECT 1 FROM pending p WHERE p.device_id = m.device_id
+					AND p.hour = date_bin('1 hour', m.recorded_at, timestamptz 'epoch'))
+			), per_device AS (
+				SELECT device_id, sum(n) AS n FROM per_hour
+				GROUP BY device_id HAVING sum(n) > 0
 			), counted AS (
 				INSERT INTO devices AS d (id, created_at, reading_count)
 				SELECT device_id, now(), n FROM per_device ORDER BY device_id

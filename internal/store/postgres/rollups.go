@@ -9,65 +9,55 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/thermowatt/thermowatt/internal/rollup"
-	"github.com/thermowatt/thermowatt/internal/store"
 )
 
-// The hourly roll-ups (migration 00006) are kept in the transaction that
-// stores readings: after the insert, which has locked the devices' rows,
-// each device's readings around the new ones are read and rollup.Delta is
-// added (rollups_pipeline.go, for the insert statements and COPY alike). The lock orders transactions writing the same device, and the
-// read is a statement of its own, so it sees what an earlier one
-// committed: two batches of one device, on two instances, are applied one
-// after the other.
+// The hourly roll-ups (migrations 00006, 00007) are kept off the request:
+// ingest marks the hours it changes in rollup_pending (ingest.go),
+// MaterializeRollups recomputes marked hours from the readings, and
+// RollupHours and EnergyHours compute the hours still marked from the
+// readings, in one snapshot with what is materialized
+// (store/rollups_pending.go). Retention and a change of a device's
+// interval recompute hours directly, holding the device's row.
 
-// addRollups adds rows to the stored hours: counts and sums add, minima
-// and maxima take the smaller and larger (LEAST and GREATEST skip NULL).
-var addRollups = func() string {
-	var sets, types, names []string
-	sets = append(sets, "readings = h.readings + EXCLUDED.readings")
+// insertRollups writes computed hours, which the caller has deleted first.
+var insertRollups = func() string {
+	var types, names []string
 	types = append(types, "$1::text[]", "$2::timestamptz[]", "$3::int8[]")
 	names = append(names, "device_id", "hour", "readings")
 	n := 4
 	for _, m := range rollup.Names {
-		sets = append(sets,
-			fmt.Sprintf("%s_sum = h.%[1]s_sum + EXCLUDED.%[1]s_sum", m),
-			fmt.Sprintf("%s_n = h.%[1]s_n + EXCLUDED.%[1]s_n", m),
-			fmt.Sprintf("%s_min = LEAST(h.%[1]s_min, EXCLUDED.%[1]s_min)", m),
-			fmt.Sprintf("%s_max = GREATEST(h.%[1]s_max, EXCLUDED.%[1]s_max)", m))
 		types = append(types, fmt.Sprintf("$%d::float8[]", n), fmt.Sprintf("$%d::int8[]", n+1),
 			fmt.Sprintf("$%d::float8[]", n+2), fmt.Sprintf("$%d::float8[]", n+3))
-		names = append(names, m+"_sum", m+"_n", m+"_min", m+"_max")
+		names = append(names, m+"_avg", m+"_n", m+"_min", m+"_max")
 		n += 4
 	}
-	sets = append(sets, "energy_wh = h.energy_wh + EXCLUDED.energy_wh", "covered_s = h.covered_s + EXCLUDED.covered_s")
 	types = append(types, fmt.Sprintf("$%d::float8[]", n), fmt.Sprintf("$%d::float8[]", n+1))
 	names = append(names, "energy_wh", "covered_s")
-	return `INSERT INTO hourly_rollups AS h (device_id, hour, ` + rollup.Columns + `)
+	return `INSERT INTO hourly_rollups (device_id, hour, ` + rollup.Columns + `)
 SELECT * FROM unnest(` + strings.Join(types, ", ") + `) AS u(` + strings.Join(names, ", ") + `)
-ORDER BY device_id, hour
-ON CONFLICT (device_id, hour) DO UPDATE SET ` + strings.Join(sets, ",\n\t")
+ORDER BY device_id, hour`
 }()
 
-// rollupArgs returns addRollups' arguments for rows.
+// rollupArgs returns insertRollups' arguments for rows.
 func rollupArgs(rows []rollup.Row) []any {
 	n := len(rows)
 	ids, hours, counts := make([]string, n), make([]time.Time, n), make([]int64, n)
 	args := []any{ids, hours, counts}
 	type metricArgs struct {
-		sum      []float64
+		mean     []float64
 		count    []int64
 		min, max []*float64
 	}
 	ms := make([]metricArgs, rollup.NumMetrics)
 	for m := range ms {
 		ms[m] = metricArgs{make([]float64, n), make([]int64, n), make([]*float64, n), make([]*float64, n)}
-		args = append(args, ms[m].sum, ms[m].count, ms[m].min, ms[m].max)
+		args = append(args, ms[m].mean, ms[m].count, ms[m].min, ms[m].max)
 	}
 	energy, covered := make([]float64, n), make([]float64, n)
 	for i, r := range rows {
 		ids[i], hours[i], counts[i] = r.DeviceID, r.Hour, r.Count
 		for m, a := range r.Metrics {
-			ms[m].sum[i], ms[m].count[i] = a.Sum, a.N
+			ms[m].mean[i], ms[m].count[i] = a.Mean, a.N
 			if a.N > 0 {
 				ms[m].min[i], ms[m].max[i] = &a.Min, &a.Max
 			}
@@ -122,13 +112,13 @@ func recomputeRollups(ctx context.Context, tx pgx.Tx, deviceID string, gap int64
 	if len(hours) == 0 {
 		return nil
 	}
-	_, err = tx.Exec(ctx, addRollups, rollupArgs(hours)...)
+	_, err = tx.Exec(ctx, insertRollups, rollupArgs(hours)...)
 	return err
 }
 
-// lockDevice locks a device's row, as ingest does before it changes the
-// device's roll-ups, and returns its rollup.MaxGap; ok is false when the
-// device is unknown.
+// lockDevice locks a device's row before its roll-ups are recomputed
+// (ingest and the materializer wait for it), and returns its
+// rollup.MaxGap; ok is false when the device is unknown.
 func lockDevice(ctx context.Context, tx pgx.Tx, deviceID string) (gap int64, ok bool, err error) {
 	var interval int
 	err = tx.QueryRow(ctx, `SELECT expected_interval_s FROM devices WHERE id = $1 FOR UPDATE`, deviceID).Scan(&interval)
@@ -290,57 +280,9 @@ func recomputeAfterCutoff(ctx context.Context, tx pgx.Tx, devices []string, floo
 		writes.Queue(`DELETE FROM hourly_rollups WHERE device_id = $1 AND hour >= $2 AND hour < $3`, sp.id, sp.from, sp.to)
 	}
 	if len(hours) > 0 {
-		writes.Queue(addRollups, rollupArgs(hours)...)
+		writes.Queue(insertRollups, rollupArgs(hours)...)
 	}
 	return tx.SendBatch(ctx, &writes).Close()
-}
-
-// RollupHours returns stored hours; see store.Rollups.
-func (s *Store) RollupHours(ctx context.Context, q store.RollupQuery) ([]rollup.Row, error) {
-	var out []rollup.Row
-	err := s.withRetry(ctx, func() error {
-		rows, err := s.pool.Query(ctx, `
-SELECT device_id, hour, `+rollup.Columns+`
-FROM hourly_rollups
-WHERE device_id = ANY($1) AND hour >= $2 AND hour < $3
-ORDER BY array_position($1, device_id), hour`, q.DeviceIDs, store.UTC(q.From), store.UTC(q.To))
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, scanRollup)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: roll-ups: %w", mapError(ctx, err))
-	}
-	return out, nil
-}
-
-// EnergyHours returns one device's energy per hour; see store.Rollups. The
-// columns it reads are in the key's INCLUDE list (migration 00006): an
-// index-only scan of the device's adjacent entries, in order.
-func (s *Store) EnergyHours(ctx context.Context, deviceID string, from, to time.Time) ([]store.HourEnergy, error) {
-	var out []store.HourEnergy
-	err := s.withRetry(ctx, func() error {
-		rows, err := s.pool.Query(ctx, `
-SELECT hour, energy_wh, covered_s FROM hourly_rollups
-WHERE device_id = $1 AND hour >= $2 AND hour < $3
-ORDER BY hour`, deviceID, store.UTC(from), store.UTC(to))
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.HourEnergy, error) {
-			var h store.HourEnergy
-			err := row.Scan(&h.Hour, &h.Wh, &h.CoveredS)
-			h.Hour = h.Hour.UTC()
-			return h, err
-		})
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: energy: %w", mapError(ctx, err))
-	}
-	return out, nil
 }
 
 func scanRollup(row pgx.CollectableRow) (rollup.Row, error) {
@@ -350,7 +292,7 @@ func scanRollup(row pgx.CollectableRow) (rollup.Row, error) {
 	)
 	dst := []any{&r.DeviceID, &r.Hour, &r.Count}
 	for m := range r.Metrics {
-		dst = append(dst, &r.Metrics[m].Sum, &r.Metrics[m].N, &min[m], &max[m])
+		dst = append(dst, &r.Metrics[m].Mean, &r.Metrics[m].N, &min[m], &max[m])
 	}
 	dst = append(dst, &r.EnergyWh, &r.CoveredS)
 	if err := row.Scan(dst...); err != nil {

@@ -2,10 +2,13 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/thermowatt/thermowatt/internal/store"
 )
@@ -19,19 +22,33 @@ import (
 // of one device's adjacent index entries rather than from one heap page
 // per reading. pressure_hpa is payload.sensor.bmp280.pressure_hpa when that
 // is a number, filled at insert.
-const seriesQuery = `
+var (
+	seriesQuery = seriesSQL("avg(%[1]s)")
+	// seriesQueryWide is seriesQuery for the buckets whose float sums
+	// overflow (PostgreSQL raises 22003 rather than answer infinity; avg
+	// of float8 also sums squares, which overflow from about 1e154):
+	// each value is scaled by 2^-64 before it is summed, and the mean
+	// scaled back. A power of two scales
+	// exactly, so the mean is the same to the last bit (but for values
+	// below 1e-288), and no sum of fewer than 2^64 values can overflow.
+	// Only stored values at the edge of float64 ever need it.
+	seriesQueryWide = seriesSQL("sum(%[1]s * 0.5::float8 ^ 64) / count(%[1]s) * 2::float8 ^ 64")
+)
+
+func seriesSQL(avg string) string {
+	var cols []string
+	for _, m := range []string{"temperature", "humidity", "voltage_v", "current_ma", "power_mw", "pressure_hpa"} {
+		cols = append(cols, fmt.Sprintf(avg+", min(%[1]s), max(%[1]s), count(%[1]s)", m))
+	}
+	return `
 SELECT date_bin($1::bigint * interval '1 microsecond', recorded_at, timestamptz '1970-01-01 00:00:00+00') AS bucket,
 	count(*),
-	avg(temperature), min(temperature), max(temperature), count(temperature),
-	avg(humidity), min(humidity), max(humidity), count(humidity),
-	avg(voltage_v), min(voltage_v), max(voltage_v), count(voltage_v),
-	avg(current_ma), min(current_ma), max(current_ma), count(current_ma),
-	avg(power_mw), min(power_mw), max(power_mw), count(power_mw),
-	avg(pressure_hpa), min(pressure_hpa), max(pressure_hpa), count(pressure_hpa)
+	` + strings.Join(cols, ",\n\t") + `
 FROM device_measurements
 WHERE device_id = $2 AND recorded_at >= $3 AND recorded_at < $4
 GROUP BY bucket
 ORDER BY bucket`
+}
 
 // Series aggregates readings into buckets; see store.Store. Whole hours
 // come from the roll-ups (store.SeriesFromRollups).
@@ -44,12 +61,23 @@ func (s *Store) rawSeries(ctx context.Context, q store.SeriesQuery) ([]store.Ser
 	if q.Bucket < time.Microsecond {
 		return nil, fmt.Errorf("postgres: series: bucket must be at least 1µs, got %v", q.Bucket)
 	}
-	rows, err := s.pool.Query(ctx, seriesQuery,
-		q.Bucket.Microseconds(), q.DeviceID, store.UTC(q.From), store.UTC(q.To))
+	out, err := s.seriesWith(ctx, seriesQuery, q)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "22003" { // numeric_value_out_of_range
+		out, err = s.seriesWith(ctx, seriesQueryWide, q)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("postgres: series: %w", mapError(ctx, err))
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.SeriesPoint, error) {
+	return out, nil
+}
+
+func (s *Store) seriesWith(ctx context.Context, sql string, q store.SeriesQuery) ([]store.SeriesPoint, error) {
+	rows, err := s.pool.Query(ctx, sql, q.Bucket.Microseconds(), q.DeviceID, store.UTC(q.From), store.UTC(q.To))
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.SeriesPoint, error) {
 		var p store.SeriesPoint
 		err := row.Scan(&p.Time, &p.Count,
 			&p.Temperature.Avg, &p.Temperature.Min, &p.Temperature.Max, &p.Temperature.N,
@@ -61,8 +89,4 @@ func (s *Store) rawSeries(ctx context.Context, q store.SeriesQuery) ([]store.Ser
 		p.Time = p.Time.UTC()
 		return p, err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: series: %w", mapError(ctx, err))
-	}
-	return out, nil
 }

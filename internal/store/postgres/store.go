@@ -29,7 +29,6 @@ type Store struct {
 	citus  bool         // a Citus coordinator: see adaptToCitus
 	// revoked: this instance's revocation listeners (revocations.go)
 	revoked store.RevocationHooks
-	gaps    gapCache // each device's rollup.MaxGap (rollups_pipeline.go)
 }
 
 var _ store.Store = (*Store)(nil)

@@ -137,7 +137,7 @@ func (s *Store) insertBatch(ctx context.Context, b store.Batch, received int64) 
 		}
 		end = start
 	}
-	if err := s.applyRollups(stmtCtx, tx, b.Readings, stored); err != nil {
+	if err := s.markStored(stmtCtx, tx, b.Readings, stored, received); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {

@@ -4,47 +4,35 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/rollup"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
-// The hourly roll-ups (migration 00006) are kept in the transaction that
-// stores readings: after the insert, applyRollups reads each device's
-// readings around the new ones and adds rollup.Delta. SQLite has one
-// writer at a time, so no other transaction changes a device's readings
-// in between.
+// The hourly roll-ups (migrations 00006, 00007) are kept off the request:
+// ingest marks the hours it changes in rollup_pending (markStored),
+// MaterializeRollups recomputes marked hours from the readings, and reads
+// compute the hours still marked from the readings, in one read
+// transaction with what is materialized (rollups_pending.go). SQLite has
+// one writer at a time, so a materializing transaction sees every batch
+// committed before it and none commits during it.
 
-// addRollup adds one row to a stored hour: counts and sums add, minima and
-// maxima take the smaller and larger. SQLite's two-argument min and max
-// return NULL when either is, hence the coalesce on both sides.
-var addRollup = func() string {
-	sets := []string{"readings = readings + excluded.readings"}
-	for _, m := range rollup.Names {
-		sets = append(sets,
-			fmt.Sprintf("%s_sum = %[1]s_sum + excluded.%[1]s_sum", m),
-			fmt.Sprintf("%s_n = %[1]s_n + excluded.%[1]s_n", m),
-			fmt.Sprintf("%s_min = min(coalesce(%[1]s_min, excluded.%[1]s_min), coalesce(excluded.%[1]s_min, %[1]s_min))", m),
-			fmt.Sprintf("%s_max = max(coalesce(%[1]s_max, excluded.%[1]s_max), coalesce(excluded.%[1]s_max, %[1]s_max))", m))
-	}
-	sets = append(sets, "energy_wh = energy_wh + excluded.energy_wh", "covered_s = covered_s + excluded.covered_s")
-	n := 3 + 4*int(rollup.NumMetrics) + 2
-	return `INSERT INTO hourly_rollups (device_id, hour, ` + rollup.Columns + `)
-VALUES (` + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + `)
-ON CONFLICT (device_id, hour) DO UPDATE SET ` + strings.Join(sets, ",\n\t")
-}()
+// insertRollup writes one computed hour, which the caller has deleted
+// first.
+var insertRollup = `INSERT INTO hourly_rollups (device_id, hour, ` + rollup.Columns + `)
+VALUES (` + strings.TrimSuffix(strings.Repeat("?, ", 3+4*int(rollup.NumMetrics)+2), ", ") + `)`
 
 func rollupArgs(r rollup.Row) []any {
 	args := []any{r.DeviceID, micros(r.Hour), r.Count}
 	for _, a := range r.Metrics {
 		if a.N == 0 {
-			args = append(args, a.Sum, a.N, nil, nil)
+			args = append(args, a.Mean, a.N, nil, nil)
 		} else {
-			args = append(args, a.Sum, a.N, a.Min, a.Max)
+			args = append(args, a.Mean, a.N, a.Min, a.Max)
 		}
 	}
 	return append(args, r.EnergyWh, r.CoveredS)
@@ -106,40 +94,12 @@ func (s *Store) maxGap(ctx context.Context, tx *sql.Tx, deviceID string) (gap in
 	return rollup.MaxGap(interval), err == nil, err
 }
 
-// applyRollups adds to the roll-ups what storing the readings of rs marked
-// in stored changed, in tx. rs is sorted by device, then time.
-func (s *Store) applyRollups(ctx context.Context, tx *sql.Tx, rs []thermowatt.Reading, stored []bool) error {
-	ids, news := rollup.NewByDevice(rs, stored)
-	if len(ids) == 0 {
-		return nil
-	}
-	samples, err := s.writeStmts.inTx(ctx, tx, sampleQuery)
-	if err != nil {
-		return err
-	}
-	var deltas []rollup.Row
-	for _, id := range ids {
-		gap, _, err := s.maxGap(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		for _, times := range rollup.Clusters(news[id], gap) {
-			window, err := readSamples(ctx, samples, id, times[0]-gap, times[len(times)-1]+gap)
-			if err != nil {
-				return err
-			}
-			rollup.MarkNew(window, times)
-			deltas = append(deltas, rollup.Delta(id, window, gap)...)
-		}
-	}
-	return s.addRollups(ctx, tx, rollup.MergeRows(deltas))
-}
-
-func (s *Store) addRollups(ctx context.Context, tx *sql.Tx, rows []rollup.Row) error {
+// insertRollups writes computed hours, which the caller has deleted first.
+func (s *Store) insertRollups(ctx context.Context, tx *sql.Tx, rows []rollup.Row) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	add, err := s.writeStmts.inTx(ctx, tx, addRollup)
+	add, err := s.writeStmts.inTx(ctx, tx, insertRollup)
 	if err != nil {
 		return err
 	}
@@ -165,7 +125,12 @@ func (s *Store) recomputeRollups(ctx context.Context, tx *sql.Tx, deviceID strin
 	if _, err := tx.ExecContext(ctx, `DELETE FROM hourly_rollups WHERE device_id = ? AND hour >= ? AND hour < ?`, deviceID, from, to); err != nil {
 		return err
 	}
-	return s.addRollups(ctx, tx, rollup.Compute(deviceID, samples, gap, from, to))
+	// What the materializer computed before this transaction (with the
+	// interval or the readings it replaces) must not be written after it.
+	if _, err := tx.ExecContext(ctx, `UPDATE rollup_pending SET version = ? WHERE device_id = ?`, rand.Int64(), deviceID); err != nil {
+		return err
+	}
+	return s.insertRollups(ctx, tx, rollup.Compute(deviceID, samples, gap, from, to))
 }
 
 // rebuildRollups recomputes all of one device's hours, in tx.
@@ -246,6 +211,9 @@ func (s *Store) trimRollups(ctx context.Context, tx *sql.Tx, cutoff int64, delet
 	if _, err := tx.ExecContext(ctx, `DELETE FROM hourly_rollups WHERE hour < ?`, floor); err != nil {
 		return err
 	}
+	if _, err := tx.ExecContext(ctx, `UPDATE rollup_pending SET version = ? WHERE hour < ?`, rand.Int64(), floor); err != nil {
+		return err
+	}
 	for _, id := range devices {
 		gap, ok, err := s.maxGap(ctx, tx, id)
 		if err != nil {
@@ -261,11 +229,11 @@ func (s *Store) trimRollups(ctx context.Context, tx *sql.Tx, cutoff int64, delet
 	return nil
 }
 
-// RollupHours returns stored hours; see store.Rollups.
-func (s *Store) RollupHours(ctx context.Context, q store.RollupQuery) ([]rollup.Row, error) {
+// storedHours returns the materialized hours of q, in tx.
+func storedHours(ctx context.Context, tx *sql.Tx, q store.RollupQuery) ([]rollup.Row, error) {
 	var out []rollup.Row
 	for _, id := range q.DeviceIDs {
-		rows, err := s.read.QueryContext(ctx, `SELECT hour, `+rollup.Columns+`
+		rows, err := tx.QueryContext(ctx, `SELECT hour, `+rollup.Columns+`
 			FROM hourly_rollups WHERE device_id = ? AND hour >= ? AND hour < ? ORDER BY hour`,
 			id, micros(q.From), micros(q.To))
 		if err != nil {
@@ -279,7 +247,7 @@ func (s *Store) RollupHours(ctx context.Context, q store.RollupQuery) ([]rollup.
 			)
 			dst := []any{&hour, &r.Count}
 			for m := range r.Metrics {
-				dst = append(dst, &r.Metrics[m].Sum, &r.Metrics[m].N, &min[m], &max[m])
+				dst = append(dst, &r.Metrics[m].Mean, &r.Metrics[m].N, &min[m], &max[m])
 			}
 			dst = append(dst, &r.EnergyWh, &r.CoveredS)
 			if err := rows.Scan(dst...); err != nil {
@@ -302,11 +270,11 @@ func (s *Store) RollupHours(ctx context.Context, q store.RollupQuery) ([]rollup.
 	return out, nil
 }
 
-// EnergyHours returns one device's energy per hour; see store.Rollups.
+// storedEnergy returns one device's materialized energy per hour, in tx.
 // The table is ordered by its key (WITHOUT ROWID), so a device's hours are
 // one range of it.
-func (s *Store) EnergyHours(ctx context.Context, deviceID string, from, to time.Time) ([]store.HourEnergy, error) {
-	rows, err := s.readStmts.query(ctx, energyHours, deviceID, micros(from), micros(to))
+func storedEnergy(ctx context.Context, tx *sql.Tx, deviceID string, from, to time.Time) ([]store.HourEnergy, error) {
+	rows, err := tx.QueryContext(ctx, energyHours, deviceID, micros(from), micros(to))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: energy: %w", mapError(ctx, err))
 	}

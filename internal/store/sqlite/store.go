@@ -209,4 +209,4 @@ func (s *Store) Close() error {
 
 // writeQueries are prepared when the store opens, because a statement used
 // inside a transaction cannot be prepared on the pool then (stmtCache.inTx).
-var writeQueries = []string{registerDevice, insertReading, countReadings, deviceInterval, sampleQuery, addRollup}
+var writeQueries = []string{registerDevice, insertReading, countReadings, deviceInterval, sampleQuery, insertRollup, markHour}

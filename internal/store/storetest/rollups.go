@@ -1,8 +1,10 @@
 package storetest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -21,8 +23,42 @@ var rollupTests = []struct {
 	name string
 	fn   func(t *testing.T, s store.Store)
 }{
-	{"RollupsMatchReadings", testRollupsMatchReadings},
+	{"RollupsMatchReadings", func(t *testing.T, s store.Store) { testRollupsMatchReadings(t, s, materializerPaused) }},
+	{"RollupsMatchReadingsMaterialized", func(t *testing.T, s store.Store) { testRollupsMatchReadings(t, s, materializerCaughtUp) }},
+	{"RollupsMatchReadingsRacingMaterializer", func(t *testing.T, s store.Store) { testRollupsMatchReadings(t, s, materializerRacing) }},
+	{"ExtremeValuesAnswerFiniteFigures", testExtremeValuesAnswerFiniteFigures},
 	{"EnergyOfAConstantLoad", testEnergyOfAConstantLoad},
+}
+
+// materializerMode is how the materializer runs beside the writes of
+// testRollupsMatchReadings: the answers are the same in every mode.
+type materializerMode int
+
+const (
+	// materializerPaused never runs: every hour written is pending, and
+	// reads compute it from the readings.
+	materializerPaused materializerMode = iota
+	// materializerCaughtUp runs to the end before every comparison: reads
+	// answer from the materialized hours alone.
+	materializerCaughtUp
+	// materializerRacing runs all along, in small batches, while batches
+	// are stored and while the answers are read.
+	materializerRacing
+)
+
+// catchUp materializes every pending hour and checks that none is left.
+func catchUp(t *testing.T, s store.Store) {
+	t.Helper()
+	if err := store.MaterializePass(t.Context(), s, 7, time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("MaterializePass: %v", err)
+	}
+	lag, err := s.RollupLag(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lag.Pending != 0 {
+		t.Fatalf("after a full pass %d hours are pending", lag.Pending)
+	}
 }
 
 // rollupModel is what the roll-ups must equal: every reading stored, by
@@ -97,11 +133,66 @@ func compareRollups(t *testing.T, s store.Store, m *rollupModel, when string) {
 				near(g.EnergyWh, w.EnergyWh, 1e-9) && near(g.CoveredS, w.CoveredS, 1e-9)
 			for k := range w.Metrics {
 				a, b := g.Metrics[k], w.Metrics[k]
-				ok = ok && a.N == b.N && near(a.Sum, b.Sum, 1e-9) && (b.N == 0 || a.Min == b.Min && a.Max == b.Max)
+				ok = ok && a.N == b.N && near(a.Mean, b.Mean, 1e-9) && (b.N == 0 || a.Min == b.Min && a.Max == b.Max)
 			}
 			if !ok {
 				t.Fatalf("%s: %s hour %v:\n got %+v\nwant %+v", when, device, w.Hour, g, w)
 			}
+		}
+		compareAnswers(t, s, device, want, when)
+	}
+}
+
+// compareAnswers checks what Series (hourly and daily buckets, which read
+// the roll-ups) and Energy (daily) answer for device against the model's
+// hours, want.
+func compareAnswers(t *testing.T, s store.Store, device string, want []rollup.Row, when string) {
+	t.Helper()
+	from, to := base.Add(-30*24*time.Hour).Truncate(24*time.Hour), base.Add(30*24*time.Hour).Truncate(24*time.Hour)
+	for _, bucket := range []time.Duration{time.Hour, 24 * time.Hour} {
+		buckets := map[int64]*rollup.Row{}
+		var order []int64
+		for _, h := range want {
+			if h.Count == 0 {
+				continue
+			}
+			k := store.BucketStart(h.Hour, bucket).UnixMicro()
+			if buckets[k] == nil {
+				buckets[k] = &rollup.Row{Hour: store.BucketStart(h.Hour, bucket)}
+				order = append(order, k)
+			}
+			buckets[k].Merge(h)
+		}
+		got := series(t, s, store.SeriesQuery{DeviceID: device, From: from, To: to, Bucket: bucket})
+		if len(got) != len(order) {
+			t.Fatalf("%s: %s series by %v: %d buckets, want %d", when, device, bucket, len(got), len(order))
+		}
+		for i, p := range got {
+			w := buckets[order[i]]
+			if !p.Time.Equal(w.Hour) || p.Count != w.Count {
+				t.Fatalf("%s: %s series by %v: bucket %v with %d readings, want %v with %d", when, device, bucket, p.Time, p.Count, w.Hour, w.Count)
+			}
+			for m, st := range stats(p) {
+				what := fmt.Sprintf("%s: %s series by %v at %v %s", when, device, bucket, p.Time, seriesFields[m])
+				if a := w.Metrics[m]; a.N == 0 {
+					wantNoStats(t, what, st)
+				} else {
+					wantStats(t, what, st, a.Mean, a.Min, a.Max)
+				}
+			}
+		}
+	}
+	energy, err := store.Energy(t.Context(), s, store.EnergyQuery{DeviceID: device, From: from, To: to, Bucket: store.EnergyDay})
+	if err != nil {
+		t.Fatalf("%s: Energy(%s): %v", when, device, err)
+	}
+	wantWh := map[int64]float64{}
+	for _, h := range want {
+		wantWh[h.Hour.Truncate(24*time.Hour).UnixMicro()] += h.EnergyWh
+	}
+	for _, e := range energy {
+		if w := wantWh[e.Start.UnixMicro()]; math.Abs(e.Wh-w) > 1e-9*math.Max(1, math.Abs(w)) {
+			t.Fatalf("%s: %s energy of the day %v = %v Wh, want %v", when, device, e.Start, e.Wh, w)
 		}
 	}
 }
@@ -112,10 +203,29 @@ func compareRollups(t *testing.T, s store.Store, m *rollupModel, when string) {
 // device at once; then a device's expected interval changes and
 // retention cuts through an hour. After each step the roll-ups equal an
 // aggregation of the readings stored.
-func testRollupsMatchReadings(t *testing.T, s store.Store) {
+//
+// The materializer is paused, caught up before every comparison, or
+// racing the writes and the reads (mode): the answers are the same.
+func testRollupsMatchReadings(t *testing.T, s store.Store, mode materializerMode) {
 	rng := rand.New(rand.NewPCG(3, 5))
-	devices := []string{"e1", "e2", "e3"}
 	m := &rollupModel{stored: map[string]map[int64]thermowatt.Reading{}, interval: map[string]int{}}
+	check := func(when string) {
+		t.Helper()
+		if mode == materializerCaughtUp {
+			catchUp(t, s)
+		}
+		compareRollups(t, s, m, when)
+	}
+	if mode == materializerRacing {
+		ctx, stop := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			store.RunMaterializer(ctx, s, store.MaterializerOptions{Interval: time.Millisecond, Batch: 3}, slog.New(slog.DiscardHandler))
+		}()
+		t.Cleanup(func() { stop(); <-done })
+	}
+	devices := []string{"e1", "e2", "e3"}
 	var pool []thermowatt.Reading
 	for _, d := range devices {
 		if _, err := s.CreateDevice(t.Context(), d, base); err != nil {
@@ -174,14 +284,14 @@ func testRollupsMatchReadings(t *testing.T, s store.Store) {
 			wg.Wait()
 		}
 		if round%10 == 9 {
-			compareRollups(t, s, m, fmt.Sprintf("after round %d", round))
+			check(fmt.Sprintf("after round %d", round))
 		}
 	}
 	if err := s.SetExpectedInterval(t.Context(), "e2", 120); err != nil {
 		t.Fatal(err)
 	}
 	m.interval["e2"] = 120
-	compareRollups(t, s, m, "after e2's interval became 120 s")
+	check("after e2's interval became 120 s")
 
 	// Everything, so that the hours are dense: e2's readings now joined
 	// only across gaps of up to 240 s.
@@ -193,7 +303,7 @@ func testRollupsMatchReadings(t *testing.T, s store.Store) {
 			store1([]thermowatt.Reading{r})
 		}
 	}
-	compareRollups(t, s, m, "after every reading")
+	check("after every reading")
 
 	cutoff := base.Add(17*time.Hour + 23*time.Minute + 7*time.Second)
 	for {
@@ -212,7 +322,11 @@ func testRollupsMatchReadings(t *testing.T, s store.Store) {
 			}
 		}
 	}
-	compareRollups(t, s, m, "after retention")
+	check("after retention")
+	if mode != materializerPaused {
+		catchUp(t, s)
+		compareRollups(t, s, m, "after the materializer caught up")
+	}
 }
 
 // A device drawing a steady 1 W, reading every 5 minutes for two days
@@ -261,4 +375,72 @@ func testEnergyOfAConstantLoad(t *testing.T, s store.Store) {
 	if _, err := store.Energy(t.Context(), s, store.EnergyQuery{DeviceID: "w1", From: day, To: day.Add(time.Hour), Bucket: store.EnergyDay, Location: kolkata}); err == nil {
 		t.Error("Energy per day in Asia/Kolkata (UTC+5:30): no error")
 	}
+}
+
+// Readings at the edge of float64 stored in one hour (pressure 1.7e308
+// twice, the other metrics at both extremes, and 1e400 and -1e400 in a
+// payload, which SQLite reads as infinities) are stored, and every answer
+// of Series (raw and from the roll-ups) and Energy holds finite figures
+// that encode as JSON, before and after the materializer.
+func testExtremeValuesAnswerFiniteFigures(t *testing.T, s store.Store) {
+	const big = 1.7e308
+	hour := base.Truncate(time.Hour)
+	var rs []thermowatt.Reading
+	for i, p := range []string{
+		`{"sensor":{"bmp280":{"pressure_hpa":1.7e308}}}`,
+		`{"sensor":{"bmp280":{"pressure_hpa":1.7e308}}}`,
+		`{"sensor":{"bmp280":{"pressure_hpa":1e400}}}`,
+		`{"sensor":{"bmp280":{"pressure_hpa":-1e400}}}`,
+	} {
+		sign := float64(1 - 2*(i%2))
+		rs = append(rs, thermowatt.Reading{DeviceID: "x1", RecordedAt: hour.Add(time.Duration(i) * time.Minute),
+			Temperature: f(sign * big), Humidity: f(big), VoltageV: f(math.MaxFloat64), CurrentMA: f(-math.MaxFloat64),
+			PowerMW: f(sign * math.MaxFloat64), Payload: json.RawMessage(p)})
+	}
+	res := insert(t, s, rs, base)
+	for i, ok := range res.Inserted {
+		if !ok {
+			t.Fatalf("reading %d not stored", i)
+		}
+	}
+	finite := func(v *float64) bool { return v == nil || !math.IsNaN(*v) && !math.IsInf(*v, 0) }
+	answers := func(when string) {
+		t.Helper()
+		for _, bucket := range []time.Duration{time.Minute, 5 * time.Minute, time.Hour, 24 * time.Hour} {
+			pts := series(t, s, store.SeriesQuery{DeviceID: "x1", From: hour.Add(-24 * time.Hour), To: hour.Add(24 * time.Hour), Bucket: bucket})
+			if len(pts) == 0 {
+				t.Fatalf("%s: series by %v: no bucket", when, bucket)
+			}
+			for _, p := range pts {
+				for m, st := range stats(p) {
+					if !finite(st.Avg) || !finite(st.Min) || !finite(st.Max) {
+						t.Errorf("%s: series by %v at %v: %s = %s, not finite", when, bucket, p.Time, seriesFields[m], showStats(st))
+					}
+				}
+				if _, err := json.Marshal(p); err != nil {
+					t.Errorf("%s: series by %v: %v", when, bucket, err)
+				}
+			}
+			if bucket == time.Hour {
+				if pr := pts[0].PressureHPa; pr.N != 2 || *pr.Avg != big {
+					t.Errorf("%s: pressure of the hour = %s over %d readings, want avg 1.7e308 over the 2 finite ones", when, showStats(pr), pr.N)
+				}
+			}
+		}
+		energy, err := store.Energy(t.Context(), s, store.EnergyQuery{DeviceID: "x1", From: hour.Add(-24 * time.Hour), To: hour.Add(24 * time.Hour), Bucket: store.EnergyDay})
+		if err != nil {
+			t.Fatalf("%s: Energy: %v", when, err)
+		}
+		for _, e := range energy {
+			if math.IsNaN(e.Wh) || math.IsInf(e.Wh, 0) || math.IsNaN(e.Coverage) || math.IsInf(e.Coverage, 0) {
+				t.Errorf("%s: energy %+v, not finite", when, e)
+			}
+			if _, err := json.Marshal(e); err != nil {
+				t.Errorf("%s: energy: %v", when, err)
+			}
+		}
+	}
+	answers("pending")
+	catchUp(t, s)
+	answers("materialized")
 }

@@ -1,0 +1,76 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// MaterializerOptions say how often RunMaterializer works and how much at
+// once.
+type MaterializerOptions struct {
+	// Interval is the pause between passes.
+	Interval time.Duration
+	// MinAge is how long a mark waits before a pass takes it (Interval
+	// when 0). An hour that readings keep arriving in (each device's
+	// current one) is marked again as soon as it is materialized, so it is
+	// recomputed about once per MinAge: every second, a device sending
+	// every second would have its hour of up to 3,600 readings read again
+	// every second or two. Reads do not wait for it: they compute the
+	// hours still pending from the readings.
+	MinAge time.Duration
+	// Batch is how many hours one transaction recomputes: small enough
+	// that what it holds (PostgreSQL: the devices of its hours, which
+	// ingest of those devices waits for; SQLite: the writer, for the write
+	// only) is held for milliseconds.
+	Batch int
+}
+
+// DefaultMaterializer is what serve runs.
+var DefaultMaterializer = MaterializerOptions{Interval: time.Second, MinAge: 10 * time.Second, Batch: 64}
+
+// RunMaterializer recomputes pending roll-up hours until ctx ends: every
+// Interval, batches of hours marked at least MinAge ago until none is
+// left. A failed pass is logged and tried again at the next; reads stay
+// exact meanwhile, only slower for the hours left pending.
+func RunMaterializer(ctx context.Context, r Rollups, opts MaterializerOptions, log *slog.Logger) {
+	if opts.Interval <= 0 {
+		opts.Interval = DefaultMaterializer.Interval
+	}
+	if opts.Batch <= 0 {
+		opts.Batch = DefaultMaterializer.Batch
+	}
+	if opts.MinAge <= 0 {
+		opts.MinAge = opts.Interval
+	}
+	tick := time.NewTicker(opts.Interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if err := MaterializePass(ctx, r, opts.Batch, time.Now().Add(-opts.MinAge)); err != nil && ctx.Err() == nil {
+			log.Warn("roll-ups: materializing pending hours failed; trying again at the next pass", "err", err)
+		}
+	}
+}
+
+// MaterializePass recomputes, batch by batch, every hour marked before
+// markedBefore.
+func MaterializePass(ctx context.Context, r Rollups, batch int, markedBefore time.Time) error {
+	for {
+		n, err := r.MaterializeRollups(ctx, batch, markedBefore)
+		if err != nil {
+			if errors.Is(err, context.Canceled) {
+				return nil
+			}
+			return err
+		}
+		if n < batch {
+			return nil
+		}
+	}
+}

@@ -1,0 +1,401 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/store"
+)
+
+// The ingest path, all of it. A batch (sorted by device, then time, and
+// without repeats: store.Batch) is stored with three writes, in one
+// transaction:
+//
+//  1. the readings, into device_measurements;
+//  2. each device's counters (reading count, last-seen time, health), once
+//     per device, registering the devices not seen before (countStored,
+//     countCopied): this locks the device rows, in id order;
+//  3. the hours the readings change, marked as pending in rollup_pending,
+//     once per device-hour (markStored, markCopied; store/rollups_pending.go
+//     says which hours). The materializer (rollups.go) recomputes them
+//     later: no roll-up arithmetic and no read of other readings happens
+//     here, so no reading can fail because of it.
+//
+// The device rows' lock in step 2 is what keeps the marks right: the
+// materializer share-locks the devices of the hours it recomputes before
+// it reads their readings, so a batch that found an hour already marked
+// either committed before that read (and is seen) or marks the hour again
+// after the materializer cleared it.
+//
+// It comes in three forms, by size and by whether the batch is new:
+//
+//   - insertNewReadings, tried first below copyMinReadings, assumes every
+//     reading is new: a plain INSERT, which skips ON CONFLICT's speculative
+//     insertion (an extra probe of the key, a lock and a WAL record per
+//     row), answering with a count. A reading already stored (or being
+//     stored by a concurrent batch, which it waits for) makes it fail with
+//     a unique violation before it commits anything (isRepeat).
+//   - COPY, tried first from copyMinReadings on, assumes the same and fails
+//     the same way; it skips what made the statement cost twice the bulk
+//     load per reading (parse and plan of a 10-array statement, per-row
+//     projection, the text-to-jsonb cast, pgx's reflective array encoding).
+//   - insertReadings, run when either found a repeat, skips the readings
+//     stored already and returns those it stored.
+//
+// The two statements are each one round trip and their own transaction;
+// COPY and its two follow-up statements run in one transaction (inTx).
+
+const (
+	insertNewReadings = `
+WITH inserted AS (` + insertRows + `
+	RETURNING ` + insertedColumns + `
+)` + countStored + markStored + `
+SELECT count(*) FROM inserted`
+
+	insertReadings = `
+WITH inserted AS (` + insertRows + `
+	ON CONFLICT (device_id, recorded_at) DO NOTHING
+	RETURNING ` + insertedColumns + `
+)` + countStored + markStored + `
+SELECT device_id, recorded_at FROM inserted`
+
+	insertRows = `
+	INSERT INTO device_measurements
+		(device_id, recorded_at, received_at, server_time,
+		 temperature, humidity, voltage_v, current_ma, power_mw, payload)
+	SELECT r.device_id, r.recorded_at, $1, r.server_time,
+		r.temperature, r.humidity, r.voltage_v, r.current_ma, r.power_mw, r.payload::jsonb
+	FROM unnest($2::text[], $3::timestamptz[], $4::boolean[],
+		$5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::float8[], $10::text[])
+		AS r(device_id, recorded_at, server_time,
+		     temperature, humidity, voltage_v, current_ma, power_mw, payload)`
+
+	insertedColumns = `device_id, recorded_at,
+		-- The device's report on itself (firmware, queue depth, ...):
+		-- kept only when it is an object, so no payload can fail the batch.
+		CASE WHEN jsonb_typeof(payload->'device') = 'object' THEN payload->'device' END AS health`
+
+	countStored = `, accepted AS (
+	SELECT device_id, count(*) AS n,
+		-- the health of the newest stored reading that carried one
+		(array_agg(health ORDER BY recorded_at DESC) FILTER (WHERE health IS NOT NULL))[1] AS health,
+		max(recorded_at) FILTER (WHERE health IS NOT NULL) AS health_at
+	FROM inserted GROUP BY device_id
+), counted AS (
+	-- An upsert rather than UPDATE ... FROM: it registers a device on its
+	-- first reading, and it locks the device rows in the order of its
+	-- SELECT, whereas a join's order is up to the planner. A device none of
+	-- whose readings is stored is left alone: it is registered already,
+	-- since its readings were stored before (devices are never deleted).
+	INSERT INTO devices AS d (id, created_at, last_seen_at, reading_count, health, health_at)
+	SELECT device_id, $1, $1, n, health, health_at FROM accepted ORDER BY device_id
+	ON CONFLICT (id) DO UPDATE
+	SET last_seen_at = GREATEST(d.last_seen_at, EXCLUDED.last_seen_at),
+	    reading_count = d.reading_count + EXCLUDED.reading_count,
+	    -- a backfill of older readings does not replace newer health
+	    health = CASE WHEN EXCLUDED.health_at > coalesce(d.health_at, '-infinity') THEN EXCLUDED.health ELSE d.health END,
+	    health_at = GREATEST(d.health_at, EXCLUDED.health_at)
+	RETURNING id, expected_interval_s
+)`
+
+	// markStored marks the hours the stored readings change: for a reading
+	// at t, every hour that [t - gap, t + gap] touches, gap being
+	// rollup.MaxGap of the interval the device row holds (read from the
+	// upsert, which has it locked).
+	markStored = `, marked AS (` + markHours + `
+	FROM (SELECT DISTINCT i.device_id, i.recorded_at, c.expected_interval_s
+	      FROM inserted i JOIN counted c ON c.id = i.device_id) r` + markHoursEnd + `
+)
+`
+
+	// markHours ... markHoursEnd insert the marks of rows r(device_id,
+	// recorded_at, expected_interval_s), once per device-hour; $1 is when.
+	markHours = `
+	INSERT INTO rollup_pending (device_id, hour, marked_at)
+	SELECT DISTINCT r.device_id, h.hour, $1::timestamptz`
+	markHoursEnd = `
+	CROSS JOIN LATERAL generate_series(
+		date_bin('1 hour', r.recorded_at - make_interval(secs => 2 * greatest(r.expected_interval_s, 1)), timestamptz 'epoch'),
+		date_bin('1 hour', r.recorded_at + make_interval(secs => 2 * greatest(r.expected_interval_s, 1)), timestamptz 'epoch'),
+		interval '1 hour') AS h(hour)
+	ORDER BY 1, 2
+	ON CONFLICT (device_id, hour) DO NOTHING`
+)
+
+// InsertReadings stores rs in one transaction; see store.Store.
+func (s *Store) InsertReadings(ctx context.Context, rs []thermowatt.Reading, receivedAt time.Time) (store.InsertResult, error) {
+	if len(rs) == 0 {
+		return store.InsertResult{}, nil
+	}
+	b := store.NewBatch(rs)
+	received := store.UTC(receivedAt)
+	// Each write is a transaction of its own: when it returns without
+	// error, the readings are durable.
+	var (
+		stored []bool
+		err    error
+	)
+	if len(b.Readings) >= copyMinReadings {
+		stored, err = s.insertNewByCopy(ctx, b.Readings, received)
+	} else {
+		stored, err = s.insertNew(ctx, b.Readings, received)
+	}
+	if isRepeat(err) {
+		stored, err = s.insertOrSkip(ctx, b.Readings, received)
+	}
+	if err != nil {
+		return store.InsertResult{}, fmt.Errorf("postgres: insert readings: %w", mapError(ctx, err))
+	}
+	return b.Result(stored), nil
+}
+
+// inTx runs fn in a transaction, retried as withRetry says: the one
+// transaction helper of the write path.
+func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return s.withRetry(ctx, func() error { return pgx.BeginFunc(ctx, s.pool, fn) })
+}
+
+// insertNew stores rs assuming all of it is new (insertNewReadings).
+func (s *Store) insertNew(ctx context.Context, rs []thermowatt.Reading, received time.Time) ([]bool, error) {
+	var count int
+	err := s.withRetry(ctx, func() error {
+		return s.pool.QueryRow(ctx, insertNewReadings, insertArgs(rs, received)...).Scan(&count)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if count != len(rs) {
+		return nil, fmt.Errorf("the database reports storing %d of %d new readings", count, len(rs))
+	}
+	return allStored(len(rs)), nil
+}
+
+// insertOrSkip stores the readings of rs not stored yet (insertReadings)
+// and reports which.
+func (s *Store) insertOrSkip(ctx context.Context, rs []thermowatt.Reading, received time.Time) ([]bool, error) {
+	position := make(map[identity]int, len(rs))
+	for i, r := range rs {
+		position[identity{r.DeviceID, r.RecordedAt.UnixMicro()}] = i
+	}
+	var stored []bool
+	err := s.withRetry(ctx, func() error {
+		rows, err := s.pool.Query(ctx, insertReadings, insertArgs(rs, received)...)
+		if err != nil {
+			return err
+		}
+		stored = make([]bool, len(rs))
+		var (
+			id identity
+			at time.Time
+		)
+		_, err = pgx.ForEachRow(rows, []any{&id.deviceID, &at}, func() error {
+			id.recordedAt = at.UnixMicro()
+			i, ok := position[id]
+			if !ok {
+				return fmt.Errorf("the database reports storing a reading of %q at %v that was not sent", id.deviceID, at)
+			}
+			stored[i] = true
+			return nil
+		})
+		return err
+	})
+	return stored, err
+}
+
+// insertArgs returns the arguments of the insert statements: receivedAt,
+// then one array per column.
+func insertArgs(rs []thermowatt.Reading, receivedAt time.Time) []any {
+	n := len(rs)
+	var (
+		deviceIDs   = make([]string, n)
+		recordedAt  = make([]time.Time, n)
+		serverTime  = make([]bool, n)
+		temperature = make([]*float64, n)
+		humidity    = make([]*float64, n)
+		voltageV    = make([]*float64, n)
+		currentMA   = make([]*float64, n)
+		powerMW     = make([]*float64, n)
+		payload     = make([]*string, n)
+	)
+	for i, r := range rs {
+		deviceIDs[i] = r.DeviceID
+		recordedAt[i] = r.RecordedAt
+		serverTime[i] = r.ServerTime
+		temperature[i] = r.Temperature
+		humidity[i] = r.Humidity
+		voltageV[i] = r.VoltageV
+		currentMA[i] = r.CurrentMA
+		powerMW[i] = r.PowerMW
+		if r.Payload != nil {
+			// Sent as text and cast in SQL: this keeps the JSON exactly as
+			// given, whatever pgx would make of a json.RawMessage in an array.
+			p := string(r.Payload)
+			payload[i] = &p
+		}
+	}
+	return []any{receivedAt, deviceIDs, recordedAt, serverTime,
+		temperature, humidity, voltageV, currentMA, powerMW, payload}
+}
+
+func allStored(n int) []bool {
+	all := make([]bool, n)
+	for i := range all {
+		all[i] = true
+	}
+	return all
+}
+
+// copyMinReadings is the size from which a batch assumed new goes through
+// binary COPY rather than insertNewReadings. COPY needs a transaction of
+// three statements where the insert statement is one, so small groups of
+// single readings keep the statement.
+const copyMinReadings = 100
+
+// copyReadingColumns are the columns COPY fills, in its rows' order.
+var copyReadingColumns = []string{"device_id", "recorded_at", "received_at", "server_time",
+	"temperature", "humidity", "voltage_v", "current_ma", "power_mw", "payload"}
+
+const (
+	// countCopied is countStored for readings that arrived by COPY, with
+	// the per-device figures computed in Go (copiedDevices). Rows are
+	// locked in id order, as countStored does.
+	countCopied = `
+INSERT INTO devices AS d (id, created_at, last_seen_at, reading_count, health, health_at)
+SELECT u.id, $1, $1, u.n, u.health::jsonb, u.health_at
+FROM unnest($2::text[], $3::int8[], $4::text[], $5::timestamptz[]) AS u(id, n, health, health_at)
+ORDER BY u.id
+ON CONFLICT (id) DO UPDATE
+SET last_seen_at = GREATEST(d.last_seen_at, EXCLUDED.last_seen_at),
+    reading_count = d.reading_count + EXCLUDED.reading_count,
+    health = CASE WHEN EXCLUDED.health_at > coalesce(d.health_at, '-infinity') THEN EXCLUDED.health ELSE d.health END,
+    health_at = GREATEST(d.health_at, EXCLUDED.health_at)`
+
+	// markCopied is markStored for readings that arrived by COPY: the
+	// device rows are locked by countCopied, just before, in the same
+	// transaction.
+	markCopied = markHours + `
+	FROM (SELECT DISTINCT u.device_id, u.recorded_at, d.expected_interval_s
+	      FROM unnest($2::text[], $3::timestamptz[]) AS u(device_id, recorded_at)
+	      JOIN devices d ON d.id = u.device_id) r` + markHoursEnd
+)
+
+// insertNewByCopy stores rs assuming all are new, in one transaction:
+// COPY into device_measurements, then the device counters and the marks.
+// A reading already stored (or being stored by a concurrent transaction,
+// which COPY waits for) fails the COPY with the same unique violation as
+// insertNewReadings (isRepeat), and nothing is committed.
+func (s *Store) insertNewByCopy(ctx context.Context, rs []thermowatt.Reading, received time.Time) ([]bool, error) {
+	ids, counts, health, healthAt := copiedDevices(rs)
+	devices, times := make([]string, len(rs)), make([]time.Time, len(rs))
+	for i, r := range rs {
+		devices[i], times[i] = r.DeviceID, r.RecordedAt
+	}
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		row := make([]any, len(copyReadingColumns))
+		n, err := tx.CopyFrom(ctx, pgx.Identifier{"device_measurements"}, copyReadingColumns,
+			pgx.CopyFromSlice(len(rs), func(i int) ([]any, error) {
+				r := &rs[i]
+				row[0], row[1], row[2], row[3] = r.DeviceID, r.RecordedAt, received, r.ServerTime
+				row[4], row[5], row[6], row[7], row[8] = r.Temperature, r.Humidity, r.VoltageV, r.CurrentMA, r.PowerMW
+				if r.Payload != nil {
+					row[9] = []byte(r.Payload)
+				} else {
+					row[9] = nil
+				}
+				return row, nil
+			}))
+		if err != nil {
+			return err
+		}
+		if int(n) != len(rs) {
+			return fmt.Errorf("the database reports copying %d of %d new readings", n, len(rs))
+		}
+		var b pgx.Batch
+		b.Queue(countCopied, received, ids, counts, health, healthAt)
+		b.Queue(markCopied, received, devices, times)
+		return tx.SendBatch(ctx, &b).Close()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return allStored(len(rs)), nil
+}
+
+// copiedDevices returns, per device of rs (sorted by device, then time),
+// its number of readings and the device's report on itself
+// (payload.device, when an object) of its newest reading carrying one.
+func copiedDevices(rs []thermowatt.Reading) (ids []string, counts []int64, health []*string, healthAt []*time.Time) {
+	for end := len(rs); end > 0; {
+		start := end - 1
+		for start > 0 && rs[start-1].DeviceID == rs[end-1].DeviceID {
+			start--
+		}
+		var h *string
+		var at *time.Time
+		for i := end - 1; i >= start; i-- { // newest first
+			if d, ok := store.DeviceReport(rs[i].Payload); ok {
+				h, at = &d, &rs[i].RecordedAt
+				break
+			}
+		}
+		ids = append(ids, rs[start].DeviceID)
+		counts = append(counts, int64(end-start))
+		health = append(health, h)
+		healthAt = append(healthAt, at)
+		end = start
+	}
+	return ids, counts, health, healthAt
+}
+
+// isRepeat reports whether err is insertNewReadings or COPY finding a
+// reading already stored: a unique violation of the readings' primary key.
+func isRepeat(err error) bool {
+	name, ok := violatedUnique(err)
+	return ok && isReadingsKey(name)
+}
+
+// violatedUnique returns the name of the unique constraint err violates.
+// Citus relays a worker's error with its message but without the
+// constraint field, and an error of a COPY as an internal error (XX000):
+// the name is then read from the message, which quotes it (in English:
+// lc_messages must be left as it is).
+func violatedUnique(err error) (string, bool) {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "23505" && pgErr.Code != "XX000" {
+		return "", false
+	}
+	if pgErr.Code == "23505" && pgErr.ConstraintName != "" {
+		return pgErr.ConstraintName, true
+	}
+	if m := violatedConstraint.FindStringSubmatch(pgErr.Message); m != nil {
+		return m[1], true
+	}
+	return "", false
+}
+
+var violatedConstraint = regexp.MustCompile(`^duplicate key value violates unique constraint "([^"]+)"$`)
+
+// readingsKey matches the name of the readings' primary key (migration
+// 00003) as a unique violation reports it: on a partition (migration
+// 00004) the partition's own copy (device_measurements_p20261207_pkey,
+// device_measurements_past_pkey, device_measurements_default_pkey), and on
+// Citus, where the worker holding the shard raises it, the shard's copy:
+// that name, "_", and the shard id (device_measurements_pkey_102035).
+var readingsKey = regexp.MustCompile(`^device_measurements(_p[0-9]{8}|_past|_default)?_pkey(_[0-9]+)?$`)
+
+// isReadingsKey reports whether a constraint named name is the readings'
+// primary key.
+func isReadingsKey(name string) bool { return readingsKey.MatchString(name) }
+
+// identity is what makes a reading unique, as a map key.
+type identity struct {
+	deviceID   string
+	recordedAt int64 // unix microseconds
+}

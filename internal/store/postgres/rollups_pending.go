@@ -1,0 +1,297 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/thermowatt/thermowatt/internal/rollup"
+	"github.com/thermowatt/thermowatt/internal/store"
+)
+
+// pendingHours is, per device, the marked hours (unix microseconds,
+// ascending).
+type pendingHours map[string][]int64
+
+func (p pendingHours) devices() []string {
+	ids := make([]string, 0, len(p))
+	for id := range p {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// scanPending reads (device_id, hour) rows sorted by device and hour.
+func scanPending(rows pgx.Rows) (pendingHours, int, error) {
+	p := pendingHours{}
+	var (
+		id   string
+		hour time.Time
+		n    int
+	)
+	_, err := pgx.ForEachRow(rows, []any{&id, &hour}, func() error {
+		p[id] = append(p[id], hour.UnixMicro())
+		n++
+		return nil
+	})
+	for _, hours := range p {
+		slices.Sort(hours)
+	}
+	return p, n, err
+}
+
+// computePending computes the marked hours from the readings, in tx, with
+// each device's rollup.MaxGap in gaps: one read per run of consecutive
+// hours, all in one round trip.
+func computePending(ctx context.Context, tx pgx.Tx, p pendingHours, gaps map[string]int64) ([]rollup.Row, error) {
+	type run struct {
+		device   string
+		from, to int64
+	}
+	var (
+		runs  []run
+		reads pgx.Batch
+	)
+	for _, id := range p.devices() {
+		gap := gaps[id]
+		for _, r := range store.PendingRuns(p[id]) {
+			runs = append(runs, run{id, r[0], r[1]})
+			reads.Queue(sampleQuery, id, time.UnixMicro(r[0]-gap).UTC(), time.UnixMicro(r[1]+gap).UTC())
+		}
+	}
+	if len(runs) == 0 {
+		return nil, nil
+	}
+	br := tx.SendBatch(ctx, &reads)
+	defer br.Close()
+	var out []rollup.Row
+	for _, r := range runs {
+		rows, err := br.Query()
+		if err != nil {
+			return nil, err
+		}
+		samples, err := scanSamples(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rollup.Compute(r.device, samples, gaps[r.device], r.from, r.to)...)
+	}
+	return out, br.Close()
+}
+
+// readGaps returns the rollup.MaxGap of each of ids (sorted), locking
+// their rows for share when lock is set.
+func readGaps(ctx context.Context, tx pgx.Tx, ids []string, lock bool) (map[string]int64, error) {
+	q := `SELECT id, expected_interval_s FROM devices WHERE id = ANY($1) ORDER BY id`
+	if lock {
+		q += ` FOR SHARE`
+	}
+	rows, err := tx.Query(ctx, q, ids)
+	if err != nil {
+		return nil, err
+	}
+	gaps := make(map[string]int64, len(ids))
+	var (
+		id       string
+		interval int
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &interval}, func() error {
+		gaps[id] = rollup.MaxGap(interval)
+		return nil
+	})
+	return gaps, err
+}
+
+// MaterializeRollups recomputes pending hours; see store.Rollups.
+//
+// The marks are claimed with FOR UPDATE SKIP LOCKED, so instances running
+// at once take different hours. Then the devices of those hours are
+// share-locked, in id order as ingest locks them, before their readings
+// are read: a batch storing readings of one of them holds its row until it
+// commits, so the read sees every batch that found a mark already there,
+// and a batch that comes after marks the hour again once this commits.
+// The hours are then replaced and their marks deleted, in the same
+// transaction.
+func (s *Store) MaterializeRollups(ctx context.Context, limit int, markedBefore time.Time) (int, error) {
+	var done int
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT device_id, hour FROM rollup_pending WHERE marked_at < $1
+			ORDER BY marked_at, device_id, hour LIMIT $2 `+s.skipLocked(), store.UTC(markedBefore), limit)
+		if err != nil {
+			return err
+		}
+		claimed, n, err := scanPending(rows)
+		if err != nil || n == 0 {
+			done = 0
+			return err
+		}
+		ids := claimed.devices()
+		gaps, err := readGaps(ctx, tx, ids, true)
+		if err != nil {
+			return err
+		}
+		computed, err := computePending(ctx, tx, claimed, gaps)
+		if err != nil {
+			return err
+		}
+		var devices []string
+		var hours []time.Time
+		for _, id := range ids {
+			for _, h := range claimed[id] {
+				devices, hours = append(devices, id), append(hours, time.UnixMicro(h).UTC())
+			}
+		}
+		var writes pgx.Batch
+		writes.Queue(`DELETE FROM hourly_rollups h USING unnest($1::text[], $2::timestamptz[]) AS c(device_id, hour)
+			WHERE h.device_id = c.device_id AND h.hour = c.hour`, devices, hours)
+		if len(computed) > 0 {
+			writes.Queue(insertRollups, rollupArgs(computed)...)
+		}
+		writes.Queue(`DELETE FROM rollup_pending p USING unnest($1::text[], $2::timestamptz[]) AS c(device_id, hour)
+			WHERE p.device_id = c.device_id AND p.hour = c.hour`, devices, hours)
+		done = n
+		return tx.SendBatch(ctx, &writes).Close()
+	})
+	if err != nil {
+		return 0, fmt.Errorf("postgres: materialize roll-ups: %w", mapError(ctx, err))
+	}
+	return done, nil
+}
+
+// RollupLag says how far the materializer is behind; see store.Rollups.
+func (s *Store) RollupLag(ctx context.Context) (store.RollupLag, error) {
+	var (
+		lag    store.RollupLag
+		oldest *time.Time
+	)
+	err := s.withRetry(ctx, func() error {
+		return s.pool.QueryRow(ctx, `SELECT count(*), min(marked_at) FROM rollup_pending`).Scan(&lag.Pending, &oldest)
+	})
+	if err != nil {
+		return lag, fmt.Errorf("postgres: roll-up lag: %w", mapError(ctx, err))
+	}
+	if oldest != nil {
+		lag.Oldest = oldest.UTC()
+	}
+	return lag, nil
+}
+
+// snapshot runs fn in a read-only transaction that sees one snapshot:
+// the marks, the materialized hours and the readings agree.
+func (s *Store) snapshot(ctx context.Context, fn func(pgx.Tx) error) error {
+	return s.withRetry(ctx, func() error {
+		return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+	})
+}
+
+const pendingInRange = `SELECT device_id, hour FROM rollup_pending
+WHERE device_id = ANY($1) AND hour >= $2 AND hour < $3 ORDER BY device_id, hour`
+
+// RollupHours returns the hours of the devices named, the materialized
+// ones with the pending ones computed from the readings; see
+// store.Rollups.
+func (s *Store) RollupHours(ctx context.Context, q store.RollupQuery) ([]rollup.Row, error) {
+	var out []rollup.Row
+	err := s.snapshot(ctx, func(tx pgx.Tx) (err error) {
+		out, err = rollupHours(ctx, tx, q)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: roll-ups: %w", mapError(ctx, err))
+	}
+	return out, nil
+}
+
+func rollupHours(ctx context.Context, tx pgx.Tx, q store.RollupQuery) ([]rollup.Row, error) {
+	from, to := store.UTC(q.From), store.UTC(q.To)
+	var b pgx.Batch
+	b.Queue(pendingInRange, q.DeviceIDs, from, to)
+	b.Queue(`
+SELECT device_id, hour, `+rollup.Columns+`
+FROM hourly_rollups
+WHERE device_id = ANY($1) AND hour >= $2 AND hour < $3
+ORDER BY array_position($1, device_id), hour`, q.DeviceIDs, from, to)
+	br := tx.SendBatch(ctx, &b)
+	rows, err := br.Query()
+	if err != nil {
+		br.Close()
+		return nil, err
+	}
+	pending, n, err := scanPending(rows)
+	if err != nil {
+		br.Close()
+		return nil, err
+	}
+	rows, err = br.Query()
+	if err != nil {
+		br.Close()
+		return nil, err
+	}
+	stored, err := pgx.CollectRows(rows, scanRollup)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil || n == 0 {
+		return stored, err
+	}
+	gaps, err := readGaps(ctx, tx, pending.devices(), false)
+	if err != nil {
+		return nil, err
+	}
+	computed, err := computePending(ctx, tx, pending, gaps)
+	if err != nil {
+		return nil, err
+	}
+	return store.ReplacePending(q.DeviceIDs, stored, pending, computed), nil
+}
+
+// EnergyHours returns one device's energy per hour; see store.Rollups. The
+// columns it reads are in the key's INCLUDE list (migration 00006): an
+// index-only scan of the device's adjacent entries, in order. When hours
+// of the range are pending, they are computed as RollupHours does.
+func (s *Store) EnergyHours(ctx context.Context, deviceID string, from, to time.Time) ([]store.HourEnergy, error) {
+	from, to = store.UTC(from), store.UTC(to)
+	var out []store.HourEnergy
+	err := s.snapshot(ctx, func(tx pgx.Tx) error {
+		var b pgx.Batch
+		b.Queue(`SELECT count(*) FROM rollup_pending WHERE device_id = $1 AND hour >= $2 AND hour < $3`, deviceID, from, to)
+		b.Queue(`
+SELECT hour, energy_wh, covered_s FROM hourly_rollups
+WHERE device_id = $1 AND hour >= $2 AND hour < $3
+ORDER BY hour`, deviceID, from, to)
+		br := tx.SendBatch(ctx, &b)
+		var pending int
+		if err := br.QueryRow().Scan(&pending); err != nil {
+			br.Close()
+			return err
+		}
+		rows, err := br.Query()
+		if err != nil {
+			br.Close()
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.HourEnergy, error) {
+			var h store.HourEnergy
+			err := row.Scan(&h.Hour, &h.Wh, &h.CoveredS)
+			h.Hour = h.Hour.UTC()
+			return h, err
+		})
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil || pending == 0 {
+			return err
+		}
+		hours, err := rollupHours(ctx, tx, store.RollupQuery{DeviceIDs: []string{deviceID}, From: from, To: to})
+		out = store.EnergyOf(hours)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: energy: %w", mapError(ctx, err))
+	}
+	return out, nil
+}
