@@ -38,7 +38,10 @@ async function startServer(t, work) {
   const bin = serverBinary(work);
   const port = await freePort();
   const fd = openSync(path.join(work, 'server.log'), 'a');
-  const env = { ...process.env, PORT: String(port), DATA_DIR: path.join(work, 'data'), ADMIN_TOKEN: ADMIN, ALERT_CHECK_INTERVAL: '0' };
+  const env = { ...process.env, PORT: String(port), DATA_DIR: path.join(work, 'data'), ADMIN_TOKEN: ADMIN, ALERT_CHECK_INTERVAL: '0', RATE_LIMIT: '0' };
+  // RATE_LIMIT=0: a board here lives hours of simulated time in a second of
+  // real time, all from 127.0.0.1; the server's rate limits would measure
+  // that compression, not the firmware.
   const p = spawn(bin, ['serve'], { env, stdio: ['ignore', fd, fd] });
   t.after(() => p.kill('SIGKILL'));
   const api = `http://127.0.0.1:${port}`;
@@ -161,6 +164,7 @@ async function update(srv, work, mpy, heap, version, keyFile, publicKey) {
   const log = readBoard(root, 'log.txt') || '';
   const dev = (await srv.admin('GET', '/api/devices')).body.items.find((x) => x.id === d.id);
   const ok = state.current === version && !state.trial && state.update?.state === 'installed' && dev.firmware === version;
+  if (process.env.HEAPCAP_DEBUG) console.error(`update at ${heap / KB} KB: ${ok} ${outcomes} ${JSON.stringify(state)}\n${log.split('\n').filter((l) => !/measured|INFO sent/.test(l)).slice(-12).join('\n')}`);
   return { ok, outcomes, state, log, dev };
 }
 

@@ -88,8 +88,12 @@ _give = plan["heap"] - _BASE
 # The ballast in pieces: one block of the whole size may find no room in a
 # heap the stand-ins left with holes; pieces fill the holes first.
 _ballast = []
-while gc.mem_free() - _give > 64:
-    _ballast.append(bytearray(min(4096, gc.mem_free() - _give - 48)))  # 48: a piece's own overhead
+_piece = 4096
+while gc.mem_free() - _give > 64 and _piece >= 64:
+    try:
+        _ballast.append(bytearray(min(_piece, gc.mem_free() - _give - 48)))  # 48: a piece's own overhead
+    except MemoryError:
+        _piece //= 2  # no hole that large is left: smaller pieces
 gc.collect()
 print("BOARD heap for the firmware: %d bytes" % gc.mem_free())
 outcome = "returned"
