@@ -7,7 +7,8 @@
 #   build  golang:1.26  one static binary (CGO_ENABLED=0: the SQLite driver,
 #                       modernc.org/sqlite, is pure Go), the chart library
 #                       embedded
-#   final  debian:bookworm-slim, the binary, CA certificates, a non-root user
+#   final  debian:trixie-slim (Debian 13, the stable release), the binary,
+#          CA certificates, a non-root user, a health check
 #
 # Each RUN line is the same command a person would type; docs/deploy-render.md
 # lists what was checked outside Docker and what was not.
@@ -32,7 +33,7 @@ COPY --from=web /src/web/node_modules/uplot/dist/uPlot.iife.min.js /src/web/node
 # timetzdata: backfill --tz resolves zone names without the system's tzdata.
 RUN go build -trimpath -tags timetzdata -ldflags='-s -w' -o /out/thermowatt ./cmd/thermowatt
 
-FROM debian:bookworm-slim
+FROM debian:trixie-slim
 # A slim Debian rather than an image without a shell: a command given to
 # Render (dockerCommand) works whether or not it is run through /bin/sh.
 # The service runs as a user that owns /data and nothing else.
@@ -47,4 +48,8 @@ WORKDIR /data
 # PORT is the one to listen on; Render sets its own.
 ENV DATA_DIR=/data PORT=8080
 EXPOSE 8080
+# Healthy while the database answers (GET /readyz on PORT, by the binary
+# itself: the image has no curl). Render goes by render.yaml's
+# healthCheckPath instead; docker compose and plain docker by this.
+HEALTHCHECK --interval=30s --timeout=6s --start-period=60s --retries=3 CMD ["thermowatt", "healthcheck"]
 CMD ["thermowatt", "serve"]

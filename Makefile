@@ -5,7 +5,7 @@ GOFLAGS ?=
 SHELL   := /bin/bash
 .SHELLFLAGS := -o pipefail -ec
 
-.PHONY: run build web-assets test test-go test-firmware test-browser test-citus lint fmt clean fuzz soak bench
+.PHONY: run build web-assets test test-go test-firmware test-browser test-citus lint lint-openapi fmt clean fuzz soak bench
 
 ## run: build and start the service on the embedded SQLite database (./data)
 run: build
@@ -40,7 +40,15 @@ firmware:
 	@echo "esp32/build/lib: $$(ls esp32/build/lib | wc -l) modules, $$(cat esp32/build/lib/*.mpy | wc -c) bytes"
 
 ## test: every test: Go (both backends; PostgreSQL when TEST_DATABASE_URL is set), firmware in the MicroPython VM, browser
-test: test-go test-firmware test-browser
+test: lint-openapi test-go test-firmware test-browser
+
+## lint-openapi: api/openapi.yaml under @redocly/cli's recommended rules (from npm, web/package.json): 0 errors, 0 warnings
+# Skips with their reasons: .redocly.lint-ignore.yaml.
+lint-openapi: web/node_modules/.package-lock.json
+	@out=$$(web/node_modules/.bin/redocly lint --format=stylish api/openapi.yaml 2>&1) || status=$$?; \
+	  echo "$$out" | grep -v -e '[║╔╚]' -e '^$$'; \
+	  if [ -n "$$status" ] || echo "$$out" | grep -qE '^ *[0-9]+:[0-9]+ +(error|warning)'; then \
+	    echo "lint-openapi: api/openapi.yaml has the problems above (0 errors and 0 warnings wanted)"; exit 1; fi
 
 # The store suites run verbose, filtered to their top-level results, so
 # the output shows the conformance suite passing on each backend (or the

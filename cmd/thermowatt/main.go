@@ -19,7 +19,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := cli.Run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "thermowatt:", err)
+		if !cli.Shown(err) {
+			fmt.Fprintln(os.Stderr, "thermowatt:", err)
+		}
 		os.Exit(cli.ExitCode(err))
 	}
 }

@@ -45,9 +45,10 @@ test('fleet end to end: a remote setting, a signed update, a rollback with its a
   const port = await freePort();
   const dataDir = path.join(work, 'data');
   const api = `http://127.0.0.1:${port}`;
-  // The commands that work on the database find it as serve does; the
+  // The admin commands ask the server, as from an operator's laptop; the
   // alert checker of serve itself stays off so that `alerts check` acts.
   const env = { ...process.env, PORT: String(port), DATA_DIR: dataDir, ADMIN_TOKEN: ADMIN, ALERT_CHECK_INTERVAL: '0' };
+  const cliEnv = { ...env, THERMOWATT_URL: api, THERMOWATT_TOKEN: ADMIN };
   const logFile = path.join(work, 'server.log');
   const fd = openSync(logFile, 'a');
   const server = spawn(bin, ['serve'], { env, stdio: ['ignore', fd, fd] });
@@ -55,7 +56,7 @@ test('fleet end to end: a remote setting, a signed update, a rollback with its a
   await waitReady(`${api}/readyz`);
   const cli = (...args) => {
     try {
-      return execFileSync(bin, args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      return execFileSync(bin, args, { env: cliEnv, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     } catch (e) {
       throw new Error(`thermowatt ${args.join(' ')} failed: ${e.stderr || e.message}`);
     }

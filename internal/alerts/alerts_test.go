@@ -400,7 +400,7 @@ func TestUpdateAlertOnRollback(t *testing.T) {
 			t.Fatalf("a later check did %+v", r)
 		}
 		as := openAlerts(t, s)
-		if len(as) != 1 || as[0].Kind != thermowatt.KindUpdate || !strings.Contains(as[0].Message, "rolled back the firmware update to 1.5.0: no batch delivered within 3 cycles") {
+		if len(as) != 1 || as[0].Kind != thermowatt.KindUpdate || !strings.Contains(as[0].Message, "rolled back the firmware update from 1.5.0 to 1.4.0: no batch delivered within 3 cycles") {
 			t.Fatalf("open alerts = %+v", as)
 		}
 		send(t, s, "node-1", t0.Add(5*time.Minute), `{"device":{"firmware":"1.4.0","update":{"state":"idle","version":"1.4.0","reason":null}}}`)

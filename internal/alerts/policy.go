@@ -91,11 +91,19 @@ func silentMessage(d thermowatt.Device, p Policy) string {
 }
 
 // updateMessage is the text of an update alert: which version the device
-// gave up on, and why, as it said.
+// gave up on (the update's version), the one it went back to (the firmware
+// it reports running), and why, as it said.
 func updateMessage(d thermowatt.Device, u Update) string {
 	msg := fmt.Sprintf("%s rolled back the firmware update", d.ID)
 	if u.Version != "" {
-		msg += " to " + u.Version
+		msg += " from " + u.Version
+	}
+	var running struct {
+		Firmware string `json:"firmware"`
+	}
+	_ = json.Unmarshal(d.Health, &running)
+	if running.Firmware != "" && running.Firmware != u.Version {
+		msg += " to " + running.Firmware
 	}
 	if u.Reason != nil && u.Reason != "" {
 		msg += fmt.Sprintf(": %v", u.Reason)

@@ -3,34 +3,34 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/apiclient"
 	"github.com/thermowatt/thermowatt/internal/auth"
 	"github.com/thermowatt/thermowatt/internal/config"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
-// The device and token commands work on the database directly (the same
-// DATABASE_URL or DATA_DIR as serve), so they need no running server: on
-// Render they run in the service's shell.
+// The device and token commands ask the server (remote.go); only
+// `token add` without a server URL opens the database, for the first
+// admin token.
 
 func init() {
-	commands["device"] = command{summary: "manage devices: device add ID | device list | device token ID | device set-interval ID 60s", run: runDevice,
+	commands["device"] = command{summary: "manage devices: device add ID | device list | device token ID", run: runDevice,
 		subs: []subcommand{
 			{"add", "ID [--config-out config.json --wifi SSID:PASSWORD ... [--base-url URL] [--ota-public-key KEY]]", "register a device (ID: 1-64 characters of A-Z a-z 0-9 . _ -); prints its token, once, or writes a ready config.json holding it"},
 			{"token", "ID", "another token for a registered device (rotation); prints it, once"},
-			{"list", "", "devices with when they were last seen, their reading count, status, expected interval, firmware, settings revision (applied/desired), last update, and the CA it verifies the server with and the one waiting to take over (first 12 hex digits of their sha256)"},
-			{"set-interval", "ID DURATION", "how often the device should send (60s, 5m; plain numbers are seconds); it is silent after ALERT_MISSED_INTERVALS of these"},
+			{"list", "", "devices with when they were last seen, their reading count, status, interval (its interval_s setting), firmware, settings revision (applied/desired) and last update"},
 		}}
 	commands["token"] = command{summary: "manage tokens: token add --scope reader|admin | token list | token revoke ID", run: runToken,
 		subs: []subcommand{
-			{"add", "[--scope reader|admin]", "a reader or admin token, printed once (device tokens: thermowatt device token ID)"},
+			{"add", "[--scope reader|admin]", "a reader or admin token, printed once (device tokens: thermowatt device token ID); without THERMOWATT_URL it is made in the database (DATA_DIR or DATABASE_URL): how the first admin token is made"},
 			{"list", "", "every token with its scope, device and dates, never its secret"},
 			{"revoke", "ID", "revoke a token by its public id (the 12 hex digits after tw_); refused from its next request"},
 		}}
@@ -51,16 +51,15 @@ func withStore(ctx context.Context, e env, f func(store.Store) error) error {
 
 func runDevice(ctx context.Context, e env, args []string) error {
 	if len(args) == 0 {
-		return usagef("usage: thermowatt device add ID | device list | device token ID | device set-interval ID DURATION")
+		return usagef("usage: thermowatt device add ID | device list | device token ID")
 	}
 	if isHelp(args[0]) {
 		return groupHelp(e, "device")
 	}
 	switch args[0] {
-	case "set-interval": // interval.go
-		return runSetInterval(ctx, e, args[1:])
 	case "add", "token":
 		fs := subFlags(e, "device", args[0])
+		url := serverFlag(fs)
 		var prov provisioning
 		if args[0] == "add" {
 			prov.flags(fs)
@@ -73,55 +72,61 @@ func runDevice(ctx context.Context, e env, args []string) error {
 			return usagef("usage: thermowatt device %s ID (%s)", args[0], thermowatt.DeviceIDRule)
 		}
 		id := pos[0]
-		if err := prov.check(e); err != nil {
+		c, err := adminClient(e, "device "+args[0], *url)
+		if err != nil {
 			return err
 		}
-		return withStore(ctx, e, func(st store.Store) error {
-			if args[0] == "add" {
-				if _, err := st.CreateDevice(ctx, id, time.Now()); errors.Is(err, thermowatt.ErrExists) {
-					return fmt.Errorf("device %q already exists; `thermowatt device token %s` gives it another token", id, id)
-				} else if err != nil {
-					return err
-				}
-			} else if _, err := st.GetDevice(ctx, id); errors.Is(err, thermowatt.ErrNotFound) {
+		if err := prov.check(e, c.BaseURL); err != nil {
+			return err
+		}
+		var tok apiclient.IssuedToken
+		if args[0] == "add" {
+			tok, err = c.CreateDevice(ctx, id)
+			if apiclient.IsStatus(err, http.StatusConflict) {
+				return fmt.Errorf("device %q already exists; `thermowatt device token %s` gives it another token", id, id)
+			}
+		} else {
+			tok, err = c.CreateDeviceToken(ctx, id)
+			if apiclient.IsStatus(err, http.StatusNotFound) {
 				return fmt.Errorf("no device %q; add it with `thermowatt device add %s`", id, id)
-			} else if err != nil {
-				return err
 			}
-			if prov.configOut != "" {
-				return prov.write(ctx, e, st, id)
-			}
-			return issueToken(ctx, e, st, thermowatt.ScopeDevice, id)
-		})
+		}
+		if err != nil {
+			return err
+		}
+		if prov.configOut != "" {
+			return prov.write(e, tok)
+		}
+		printToken(e, tok)
+		return nil
 	case "list":
 		fs := subFlags(e, "device", "list")
+		url := serverFlag(fs)
 		if err := parseNoArgs(fs, args[1:]); err != nil {
 			return err
 		}
-		return withStore(ctx, e, func(st store.Store) error {
-			cfg, err := config.Load(e.getenv)
-			if err != nil {
-				return err
+		c, err := adminClient(e, "device list", *url)
+		if err != nil {
+			return err
+		}
+		ds, err := c.Devices(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tCREATED\tLAST SEEN\tREADINGS\tSTATUS\tINTERVAL\tFIRMWARE\tSETTINGS\tUPDATE")
+		for _, d := range ds {
+			seen := "never"
+			if d.LastSeenAt != nil {
+				seen = d.LastSeenAt.UTC().Format(time.RFC3339)
 			}
-			missed, now := policyOf(cfg).MissedIntervals, time.Now()
-			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tCREATED\tLAST SEEN\tREADINGS\tSTATUS\tINTERVAL\tFIRMWARE\tSETTINGS\tUPDATE\tCA\tCA WAITING")
-			err = store.EachDevice(ctx, st, func(d thermowatt.Device) error {
-				seen := "never"
-				if d.LastSeenAt != nil {
-					seen = d.LastSeenAt.UTC().Format(time.RFC3339)
-				}
-				fw, applied, update := fleetColumns(d.Health)
-				ca, caWaiting := caColumns(d.Health)
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s/%d\t%s\t%s\t%s\n", d.ID, d.CreatedAt.UTC().Format(time.RFC3339), seen, d.ReadingCount,
-					d.Status(now, missed), time.Duration(d.ExpectedIntervalS)*time.Second, fw, applied, d.SettingsRev, update, ca, caWaiting)
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			return tw.Flush()
-		})
+			fw, applied, update := fleetColumns(d)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s/%d\t%s\n", d.ID, d.CreatedAt.UTC().Format(time.RFC3339), seen, d.ReadingCount,
+				d.Status, time.Duration(d.ExpectedIntervalS)*time.Second, fw, applied, d.SettingsRev.Desired, update)
+		}
+		return tw.Flush()
+	case "set-interval":
+		return usagef("device set-interval is gone: a device's interval is its interval_s setting, which it also applies: thermowatt settings set --device ID interval_s=SECONDS")
 	}
 	return usagef("unknown device command %q; `thermowatt device -h` lists them", args[0])
 }
@@ -136,6 +141,7 @@ func runToken(ctx context.Context, e env, args []string) error {
 	switch args[0] {
 	case "add":
 		fs := subFlags(e, "token", "add")
+		url := serverFlag(fs)
 		scope := fs.String("scope", "reader", "reader or admin")
 		if err := parseNoArgs(fs, args[1:]); err != nil {
 			return err
@@ -144,48 +150,77 @@ func runToken(ctx context.Context, e env, args []string) error {
 		if sc != thermowatt.ScopeReader && sc != thermowatt.ScopeAdmin {
 			return usagef("--scope must be reader or admin (device tokens: thermowatt device token ID)")
 		}
-		return withStore(ctx, e, func(st store.Store) error { return issueToken(ctx, e, st, sc, "") })
-	case "list":
-		fs := subFlags(e, "token", "list")
-		if err := parseNoArgs(fs, args[1:]); err != nil {
-			return err
-		}
-		return withStore(ctx, e, func(st store.Store) error {
-			ts, err := st.ListTokens(ctx)
+		return withServerOrStore(ctx, e, "token add", *url, func(c *apiclient.Admin) error {
+			tok, err := c.CreateToken(ctx, sc)
 			if err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSCOPE\tDEVICE\tCREATED\tREVOKED")
-			for _, t := range ts {
-				revoked := "-"
-				if t.RevokedAt != nil {
-					revoked = t.RevokedAt.UTC().Format(time.RFC3339)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Scope, t.DeviceID, t.CreatedAt.UTC().Format(time.RFC3339), revoked)
-			}
-			return tw.Flush()
-		})
-	case "revoke":
-		fs := subFlags(e, "token", "revoke")
-		if err := fs.Parse(args[1:]); err != nil {
-			return flagError(err)
-		}
-		if fs.NArg() != 1 {
-			return usagef("usage: thermowatt token revoke ID")
-		}
-		id := fs.Arg(0)
-		return withStore(ctx, e, func(st store.Store) error {
-			if err := st.RevokeToken(ctx, id, time.Now()); errors.Is(err, thermowatt.ErrNotFound) {
-				return fmt.Errorf("no active token %q (`thermowatt token list` shows them)", id)
-			} else if err != nil {
+			printToken(e, tok)
+			return nil
+		}, func() error {
+			if err := requireDatabase(e); err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "revoked %s\n", id)
-			return nil
+			return withStore(ctx, e, func(st store.Store) error { return issueToken(ctx, e, st, sc, "") })
 		})
+	case "list":
+		fs := subFlags(e, "token", "list")
+		url := serverFlag(fs)
+		if err := parseNoArgs(fs, args[1:]); err != nil {
+			return err
+		}
+		c, err := adminClient(e, "token list", *url)
+		if err != nil {
+			return err
+		}
+		ts, err := c.Tokens(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tSCOPE\tDEVICE\tCREATED\tREVOKED")
+		for _, t := range ts {
+			revoked := "-"
+			if t.RevokedAt != nil {
+				revoked = t.RevokedAt.UTC().Format(time.RFC3339)
+			}
+			dev := t.DeviceID
+			if dev == "" {
+				dev = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Scope, dev, t.CreatedAt.UTC().Format(time.RFC3339), revoked)
+		}
+		return tw.Flush()
+	case "revoke":
+		fs := subFlags(e, "token", "revoke")
+		url := serverFlag(fs)
+		pos, err := parseInterspersed(fs, args[1:])
+		if err != nil {
+			return flagError(err)
+		}
+		if len(pos) != 1 {
+			return usagef("usage: thermowatt token revoke ID")
+		}
+		id := pos[0]
+		c, err := adminClient(e, "token revoke", *url)
+		if err != nil {
+			return err
+		}
+		if err := c.RevokeToken(ctx, id); apiclient.IsStatus(err, http.StatusNotFound) {
+			return fmt.Errorf("no active token %q (`thermowatt token list` shows them)", id)
+		} else if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "revoked %s\n", id)
+		return nil
 	}
 	return usagef("unknown token command %q; `thermowatt token -h` lists them", args[0])
+}
+
+// printToken prints a token the server issued: the only time it is shown.
+func printToken(e env, tok apiclient.IssuedToken) {
+	fmt.Fprintf(e.stderr, "created %s token %s%s; it is shown only once:\n", tok.Scope, tok.ID, forDevice(tok.DeviceID))
+	fmt.Fprintln(e.stdout, tok.Token)
 }
 
 // issueToken creates a token and prints it: the only time it is shown.
@@ -209,46 +244,23 @@ func forDevice(id string) string {
 	return " for device " + id
 }
 
-// fleetColumns reads what a device reports of itself for the fleet: the
+// fleetColumns is what a device reports of itself for the fleet: the
 // firmware it runs, the settings revision it applied and its last update
 // ("-" for what it never said).
-func fleetColumns(health []byte) (firmware, applied, update string) {
-	var h struct {
-		Firmware    *string  `json:"firmware"`
-		SettingsRev *float64 `json:"settings_rev"`
-		Update      *struct {
-			State   string `json:"state"`
-			Version string `json:"version"`
-		} `json:"update"`
-	}
-	_ = json.Unmarshal(health, &h) // a device's odd report must not stop the list
+func fleetColumns(d apiclient.Device) (firmware, applied, update string) {
 	firmware, applied, update = "-", "-", "-"
-	if h.Firmware != nil {
-		firmware = *h.Firmware
+	if d.Firmware != nil {
+		firmware = *d.Firmware
 	}
-	if h.SettingsRev != nil {
-		applied = strconv.FormatFloat(*h.SettingsRev, 'f', -1, 64)
+	if d.SettingsRev.Applied != nil {
+		applied = strconv.FormatInt(*d.SettingsRev.Applied, 10)
 	}
-	if h.Update != nil && h.Update.State != "" {
-		update = strings.TrimSpace(h.Update.State + " " + h.Update.Version)
+	var u struct {
+		State   string `json:"state"`
+		Version string `json:"version"`
+	}
+	if json.Unmarshal(d.Update, &u) == nil && u.State != "" { // a device's odd report must not stop the list
+		update = strings.TrimSpace(u.State + " " + u.Version)
 	}
 	return firmware, applied, update
-}
-
-// caColumns reads the CAs a device reports (payload.device.ca) as the
-// first 12 hex digits of their fingerprints, "-" for none: old firmware
-// and devices without ca_cert report none.
-func caColumns(health []byte) (active, waiting string) {
-	active, waiting = "-", "-"
-	ca, ok := thermowatt.HealthCA(health)
-	if !ok {
-		return active, waiting
-	}
-	if ca.Active != "" {
-		active = thermowatt.ShortCAFingerprint(ca.Active)
-	}
-	if ca.Waiting != "" {
-		waiting = thermowatt.ShortCAFingerprint(ca.Waiting)
-	}
-	return active, waiting
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/thermowatt/thermowatt/internal/alerts"
+	"github.com/thermowatt/thermowatt/internal/apiclient"
 	"github.com/thermowatt/thermowatt/internal/config"
 	"github.com/thermowatt/thermowatt/internal/metrics"
 	"github.com/thermowatt/thermowatt/internal/store"
@@ -17,7 +18,7 @@ import (
 func init() {
 	commands["alerts"] = command{summary: "missing-data and failure alerts: alerts check (for the cron job) | alerts list [--all]", run: runAlerts,
 		subs: []subcommand{
-			{"check", "", "open and resolve missing-data and failure alerts once, and notify ALERT_WEBHOOK_URL (what the cron job runs; serve also checks every ALERT_CHECK_INTERVAL)"},
+			{"check", "", "open and resolve missing-data and failure alerts once, and notify ALERT_WEBHOOK_URL: on the server with THERMOWATT_URL, else on the database (what the cron job runs; serve also checks every ALERT_CHECK_INTERVAL)"},
 			{"list", "[--all]", "open alerts (with --all, resolved ones too)"},
 		}}
 }
@@ -51,44 +52,58 @@ func runAlerts(ctx context.Context, e env, args []string) error {
 	switch args[0] {
 	case "check":
 		fs := subFlags(e, "alerts", "check")
-		if err := fs.Parse(args[1:]); err != nil {
-			return flagError(err)
-		}
-		if fs.NArg() != 0 {
-			return usagef("usage: thermowatt alerts check (no arguments)")
-		}
-		cfg, err := config.Load(e.getenv)
-		if err != nil {
+		url := serverFlag(fs)
+		if err := parseNoArgs(fs, args[1:]); err != nil {
 			return err
 		}
-		return withStore(ctx, e, func(st store.Store) error {
-			logger := slog.New(slog.NewJSONHandler(e.stderr, nil))
-			r, err := newChecker(cfg, st, logger).Check(ctx)
-			fmt.Fprintln(e.stdout, describeReport(r, cfg.Ops.AlertWebhookURL != ""))
-			return err
+		return withServerOrStore(ctx, e, "alerts check", *url, func(c *apiclient.Admin) error {
+			r, err := c.CheckAlerts(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(e.stdout, describeReport(alerts.Report{Devices: r.Devices, Opened: r.Opened, Resolved: r.Resolved,
+				Notified: r.Notified, Failed: r.Failed, Undeliver: r.Undelivered}, r.Webhook))
+			return nil
+		}, func() error {
+			if err := requireDatabase(e); err != nil {
+				return err
+			}
+			cfg, err := config.Load(e.getenv)
+			if err != nil {
+				return err
+			}
+			return withStore(ctx, e, func(st store.Store) error {
+				logger := slog.New(slog.NewJSONHandler(e.stderr, nil))
+				r, err := newChecker(cfg, st, logger).Check(ctx)
+				fmt.Fprintln(e.stdout, describeReport(r, cfg.Ops.AlertWebhookURL != ""))
+				return err
+			})
 		})
 	case "list":
 		fs := subFlags(e, "alerts", "list")
+		url := serverFlag(fs)
 		all := fs.Bool("all", false, "also list resolved alerts")
 		if err := parseNoArgs(fs, args[1:]); err != nil {
 			return err
 		}
-		return withStore(ctx, e, func(st store.Store) error {
-			as, err := st.ListAlerts(ctx, store.AlertQuery{OpenOnly: !*all, Limit: 1000})
-			if err != nil {
-				return err
+		c, err := adminClient(e, "alerts list", *url)
+		if err != nil {
+			return err
+		}
+		as, err := c.Alerts(ctx, *all)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tDEVICE\tKIND\tOPENED\tRESOLVED\tMESSAGE")
+		for _, a := range as {
+			resolved := "-"
+			if a.ResolvedAt != nil {
+				resolved = a.ResolvedAt.UTC().Format(time.RFC3339)
 			}
-			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tDEVICE\tKIND\tOPENED\tRESOLVED\tMESSAGE")
-			for _, a := range as {
-				resolved := "-"
-				if a.ResolvedAt != nil {
-					resolved = a.ResolvedAt.UTC().Format(time.RFC3339)
-				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.DeviceID, a.Kind, a.OpenedAt.UTC().Format(time.RFC3339), resolved, a.Message)
-			}
-			return tw.Flush()
-		})
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.DeviceID, a.Kind, a.OpenedAt.UTC().Format(time.RFC3339), resolved, a.Message)
+		}
+		return tw.Flush()
 	}
 	return usagef("unknown alerts command %q; `thermowatt alerts -h` lists them", args[0])
 }

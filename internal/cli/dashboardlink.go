@@ -2,8 +2,11 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,11 +23,30 @@ import (
 // restarting `make run` all day leaves one live dashboard token, not many.
 const dashboardTokenFile = "dashboard-token-id"
 
+// dashboardTokenPath is the file for this configuration's database: one
+// per PostgreSQL database (by host, port, database and role; never the
+// password), so that serving another database from the same folder does
+// not forget the first one's token, which would then never be revoked.
+func dashboardTokenPath(cfg config.Config) string {
+	if cfg.DatabaseURL == "" {
+		return filepath.Join(cfg.DataDir, dashboardTokenFile)
+	}
+	key := cfg.DatabaseURL
+	if u, err := url.Parse(cfg.DatabaseURL); err == nil && u.Host != "" {
+		key = u.Host + u.Path
+		if u.User != nil {
+			key = u.User.Username() + "@" + key
+		}
+	}
+	sum := sha256.Sum256([]byte(key))
+	return filepath.Join(cfg.DataDir, dashboardTokenFile+"-"+hex.EncodeToString(sum[:6]))
+}
+
 // printDashboardLink issues a reader token and prints a dashboard URL that
 // carries it in the fragment (#token=...), which the browser never sends to
 // the server: the page stores it and removes it from the address bar.
 func printDashboardLink(ctx context.Context, e env, cfg config.Config, st store.Store, port int) error {
-	idFile := filepath.Join(cfg.DataDir, dashboardTokenFile)
+	idFile := dashboardTokenPath(cfg)
 	if old, err := os.ReadFile(idFile); err == nil {
 		id := strings.TrimSpace(string(old))
 		if err := st.RevokeToken(ctx, id, time.Now()); err != nil && !errors.Is(err, thermowatt.ErrNotFound) {

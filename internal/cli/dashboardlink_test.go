@@ -2,12 +2,17 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 var dashboardLink = regexp.MustCompile(`Dashboard: (http://localhost:\d+)/#token=(tw_[0-9a-f]{12}_[A-Za-z0-9_-]{32})`)
@@ -74,5 +79,48 @@ func TestDashboardLinkSignsInAndTheNextStartRevokesIt(t *testing.T) {
 	}
 	if got := status(t, "GET", base+"/api/devices", first); got != 401 {
 		t.Errorf("the previous link's token still works after a restart: %d, want 401", got)
+	}
+}
+
+// Two PostgreSQL databases served in turn from one folder: each keeps its
+// own dashboard token file, so each start revokes its own database's
+// previous link token (one file for both left the first one's live).
+func TestDashboardLinkTokenFilePerDatabase(t *testing.T) {
+	base := os.Getenv("TEST_DATABASE_URL")
+	if base == "" {
+		t.Skip("TEST_DATABASE_URL is not set")
+	}
+	dir := t.TempDir()
+	urlOf := func(name string) string {
+		u, err := url.Parse(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.Path = "/" + name
+		return u.String()
+	}
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	stamp := time.Now().UnixNano()
+	a, b := fmt.Sprintf("tw_link_a_%d", stamp), fmt.Sprintf("tw_link_b_%d", stamp)
+	t.Cleanup(func() {
+		for _, n := range []string{a, b} {
+			admin.Exec(ctx, "DROP DATABASE IF EXISTS "+n+" WITH (FORCE)")
+		}
+	})
+	varsA := map[string]string{"DATA_DIR": dir, "ADMIN_TOKEN": "cli-test-admin-token-0123", "DATABASE_URL": urlOf(a)}
+	varsB := map[string]string{"DATA_DIR": dir, "ADMIN_TOKEN": "cli-test-admin-token-0123", "DATABASE_URL": urlOf(b)}
+	_, firstA, stop := serveWithLink(t, varsA)
+	stop()
+	_, _, stop = serveWithLink(t, varsB)
+	stop()
+	baseA, _, stop := serveWithLink(t, varsA)
+	defer stop()
+	if got := status(t, "GET", baseA+"/api/devices", firstA); got != 401 {
+		t.Errorf("database A's previous link token still works after serving B and then A again: %d, want 401", got)
 	}
 }

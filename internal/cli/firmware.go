@@ -21,11 +21,11 @@ import (
 // release is uploaded once and then served to every device.
 
 func init() {
-	commands["firmware"] = command{summary: "firmware releases: firmware keygen --out FILE | firmware sign --key FILE --version V DIR | firmware publish --url URL --token ADMIN --version V [--signature FILE] DIR", run: runFirmware,
+	commands["firmware"] = command{summary: "firmware releases: firmware keygen --out FILE | firmware sign --key FILE --version V DIR | firmware publish --version V [--signature FILE] DIR", run: runFirmware,
 		subs: []subcommand{
 			{"keygen", "--out FILE", "write a new Ed25519 signing key to FILE; prints the public key for config.json's ota_public_key"},
 			{"sign", "--key FILE --version V DIR", "print the base64 signature of the release DIR at version V (offline)"},
-			{"publish", "--url URL --token ADMIN --version V [--signature FILE] DIR", "upload every file under DIR as release V (names starting with '.' and __pycache__ are skipped)"},
+			{"publish", "--version V [--signature FILE] DIR", "upload every file under DIR as release V to the server at THERMOWATT_URL with the admin token in THERMOWATT_TOKEN (names starting with '.' and __pycache__ are skipped)"},
 		}}
 }
 
@@ -90,15 +90,15 @@ func runFirmware(ctx context.Context, e env, args []string) error {
 		return nil
 	case "publish":
 		fs := subFlags(e, "firmware", "publish")
-		url := fs.String("url", "", "the server's base URL, e.g. https://thermowatt.onrender.com")
-		token := fs.String("token", "", "an admin token")
+		url := fs.String("url", e.getenv("THERMOWATT_URL"), "the server's base URL, e.g. https://thermowatt.onrender.com (default: THERMOWATT_URL)")
+		token := fs.String("token", e.getenv("THERMOWATT_TOKEN"), "an admin token (default: THERMOWATT_TOKEN, which keeps it off the command line)")
 		version := fs.String("version", "", "the version to publish the release as (never reused)")
 		sigFile := fs.String("signature", "", "file holding the base64 signature (thermowatt firmware sign); without it the release is unsigned")
 		if err := fs.Parse(args[1:]); err != nil {
 			return flagError(err)
 		}
 		if *url == "" || *token == "" || fs.NArg() != 1 || !thermowatt.ValidFirmwareVersion(*version) {
-			return usagef("usage: thermowatt firmware publish --url URL --token ADMIN --version V [--signature FILE] DIR (V: %s)", thermowatt.FirmwareVersionRule)
+			return usagef("usage: thermowatt firmware publish --version V [--signature FILE] DIR, with THERMOWATT_URL and THERMOWATT_TOKEN (an admin token) set (V: %s)", thermowatt.FirmwareVersionRule)
 		}
 		return publish(ctx, e, *url, *token, *version, *sigFile, fs.Arg(0))
 	}

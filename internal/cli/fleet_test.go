@@ -27,7 +27,8 @@ func cliRun(vars map[string]string, args ...string) (string, string, error) {
 // device's id and working token, the server, the networks, the defaults.
 func TestDeviceAddWritesConfig(t *testing.T) {
 	dir := t.TempDir()
-	vars := map[string]string{"DATA_DIR": dir, "PUBLIC_URL": "https://tw.example.com/"}
+	vars := laptop(t, t.TempDir())
+	vars["PUBLIC_URL"] = "https://tw.example.com/"
 	cfg := filepath.Join(dir, "config.json")
 	if _, _, err := cliRun(vars, "device", "add", "n1", "--config-out", cfg); ExitCode(err) != 2 {
 		t.Fatalf("without --wifi: %v, want a usage error", err)
@@ -60,8 +61,7 @@ func TestDeviceAddWritesConfig(t *testing.T) {
 		t.Fatalf("api_key %q is not a token", c["api_key"])
 	}
 	// The token works: it is the device's.
-	url, _, _ := startServe(t, map[string]string{"DATA_DIR": dir, "ADMIN_TOKEN": "admin-token-0123456789"})
-	req, _ := http.NewRequest("POST", url+"/api/measurements", strings.NewReader(`{"deviceId":"n1","temperature":20}`))
+	req, _ := http.NewRequest("POST", vars["THERMOWATT_URL"]+"/api/measurements", strings.NewReader(`{"deviceId":"n1","temperature":20}`))
 	req.Header.Set("Authorization", "Bearer "+c["api_key"].(string))
 	res, err := http.DefaultClient.Do(req)
 	if err != nil || res.StatusCode != 201 {
@@ -74,10 +74,21 @@ func TestDeviceAddWritesConfig(t *testing.T) {
 	if out, _, _ := cliRun(vars, "device", "list"); strings.Contains(out, "n2") {
 		t.Errorf("a refused device add registered the device:\n%s", out)
 	}
+	// Without PUBLIC_URL the board is pointed at the server the command
+	// talked to.
+	delete(vars, "PUBLIC_URL")
+	cfg3 := filepath.Join(dir, "n3.json")
+	if _, errOut, err := cliRun(vars, "device", "add", "n3", "--config-out", cfg3, "--wifi", "home:x"); err != nil {
+		t.Fatalf("device add without PUBLIC_URL: %v\n%s", err, errOut)
+	}
+	raw, _ = os.ReadFile(cfg3)
+	if err := json.Unmarshal(raw, &c); err != nil || c["base_url"] != vars["THERMOWATT_URL"] {
+		t.Fatalf("config.json base_url = %v, want the server %s", c["base_url"], vars["THERMOWATT_URL"])
+	}
 }
 
 func TestSettingsCommand(t *testing.T) {
-	vars := map[string]string{"DATA_DIR": t.TempDir()}
+	vars := laptop(t, t.TempDir())
 	if _, errOut, err := cliRun(vars, "device", "add", "n1"); err != nil {
 		t.Fatal(err, errOut)
 	}
@@ -109,8 +120,8 @@ func TestSettingsCommand(t *testing.T) {
 	}
 }
 
-// Sign offline, publish to a running server, roll out from the database,
-// and the device's answer says which version to run.
+// Sign offline, publish to a running server, roll out through it, and the
+// device's answer says which version to run.
 func TestFirmwareAndRolloutCommands(t *testing.T) {
 	dir := t.TempDir()
 	vars := map[string]string{"DATA_DIR": dir}
@@ -143,12 +154,13 @@ func TestFirmwareAndRolloutCommands(t *testing.T) {
 	sigFile := filepath.Join(dir, "1.0.0.sig")
 	os.WriteFile(sigFile, []byte(sig), 0o644)
 
-	const admin = "admin-token-0123456789"
-	url, _, _ := startServe(t, map[string]string{"DATA_DIR": dir, "ADMIN_TOKEN": admin})
-	if _, errOut, err := cliRun(vars, "firmware", "publish", "--url", url, "--token", admin, "--version", "1.0.0", "--signature", sigFile, rel); err != nil {
+	vars = laptop(t, dir)
+	url := vars["THERMOWATT_URL"]
+	// THERMOWATT_URL and THERMOWATT_TOKEN: no token on the command line.
+	if _, errOut, err := cliRun(vars, "firmware", "publish", "--version", "1.0.0", "--signature", sigFile, rel); err != nil {
 		t.Fatalf("publish: %v\n%s", err, errOut)
 	}
-	if _, _, err := cliRun(vars, "firmware", "publish", "--url", url, "--token", admin, "--version", "1.0.0", rel); err == nil || !strings.Contains(err.Error(), "already published") {
+	if _, _, err := cliRun(vars, "firmware", "publish", "--version", "1.0.0", rel); err == nil || !strings.Contains(err.Error(), "already published") {
 		t.Fatalf("publish again: %v", err)
 	}
 	if _, _, err := cliRun(vars, "firmware", "publish", "--url", url, "--token", "wrong-token-0123456789", "--version", "1.0.1", rel); err == nil {
@@ -178,8 +190,7 @@ func TestFirmwareAndRolloutCommands(t *testing.T) {
 	if _, _, err = cliRun(vars, "rollout", "resume", "1"); err != nil {
 		t.Fatal(err)
 	}
-	// The server reads what the command wrote (within its cache time; this
-	// device has not asked before, so at once).
+	// The device's next answer says so.
 	req, _ := http.NewRequest("POST", url+"/api/measurements", strings.NewReader(`{"deviceId":"n1","temperature":20}`))
 	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(devTok))
 	res, err := http.DefaultClient.Do(req)

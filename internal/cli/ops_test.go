@@ -78,7 +78,9 @@ func TestServeAlertsWhileWebhookHangsAndIngestGoesOn(t *testing.T) {
 	if st, body := call(t, "POST", url+"/api/devices", `{"id":"node-1"}`); st != 201 {
 		t.Fatalf("register: %d %s", st, body)
 	}
-	if st, body := call(t, "PATCH", url+"/api/devices/node-1", `{"expectedIntervalS":1}`); st != 200 {
+	// The shortest interval a device may have (interval_s), so that one
+	// missed makes it silent.
+	if st, body := call(t, "PUT", url+"/api/devices/node-1/settings", `{"interval_s":10}`); st != 200 {
 		t.Fatalf("set interval: %d %s", st, body)
 	}
 	post := func(i int) {
@@ -127,7 +129,10 @@ func grepLines(s, sub string) string {
 	return strings.Join(out, "\n")
 }
 
-func TestAlertsCheckRetentionAndSetIntervalCommands(t *testing.T) {
+// The cron jobs' commands work on the database (no server needed) and,
+// with THERMOWATT_URL, through the server, alike; a device's interval is
+// its interval_s setting.
+func TestAlertsCheckRetentionAndIntervalCommands(t *testing.T) {
 	dir := t.TempDir()
 	vars := map[string]string{"DATA_DIR": dir, "RETENTION_DAYS": "10", "RAW_RETENTION_DAYS": "2"}
 	run := func(args ...string) (string, error) {
@@ -135,8 +140,8 @@ func TestAlertsCheckRetentionAndSetIntervalCommands(t *testing.T) {
 		err := Run(context.Background(), args, envOf(vars), nil, &out, io.Discard)
 		return out.String(), err
 	}
-	if _, err := run("device", "add", "node-1"); err != nil {
-		t.Fatal(err)
+	if _, err := run("retention", "run"); err == nil || !strings.Contains(err.Error(), "no database at") {
+		t.Fatalf("retention run where no database is: %v", err)
 	}
 	// Readings from 15 days ago to now, one a day, and raw rows.
 	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "thermowatt.db"))
@@ -144,6 +149,9 @@ func TestAlertsCheckRetentionAndSetIntervalCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()
+	if _, err := st.CreateDevice(context.Background(), "node-1", now.AddDate(0, 0, -30)); err != nil {
+		t.Fatal(err)
+	}
 	var rs []thermowatt.Reading
 	for d := range 16 {
 		temp := float64(d)
@@ -173,33 +181,38 @@ func TestAlertsCheckRetentionAndSetIntervalCommands(t *testing.T) {
 			t.Errorf("retention output lacks %q:\n%s", want, out)
 		}
 	}
-	if out, _ := run("retention", "run"); !strings.Contains(out, "removed 0 in 1 batches") {
-		t.Errorf("second run:\n%s", out)
-	}
-	list, _ := run("device", "list")
-	if !regexp.MustCompile(`node-1 .* 11  +silent +5m0s +- +-/0 +- +- +-\n`).MatchString(list) {
-		t.Errorf("device list after retention, want 11 readings:\n%s", list)
-	}
-
 	// node-1 last sent 20 days ago (receive time): silent.
 	out, err = run("alerts", "check")
 	if err != nil || !strings.Contains(out, "checked 1 devices: opened 1 (node-1/silent)") || !strings.Contains(out, "no ALERT_WEBHOOK_URL") {
 		t.Errorf("alerts check: %v\n%s", err, out)
 	}
-	if out, _ := run("alerts", "check"); !strings.Contains(out, "opened 0") {
-		t.Errorf("second alerts check opened again:\n%s", out)
+
+	// The same through the server, from a laptop.
+	url, _, _ := startServe(t, map[string]string{"DATA_DIR": dir, "ADMIN_TOKEN": cliAdmin, "RETENTION_DAYS": "10", "RAW_RETENTION_DAYS": "2"})
+	vars = map[string]string{"THERMOWATT_URL": url, "THERMOWATT_TOKEN": cliAdmin}
+	if out, err := run("retention", "run"); err != nil || !strings.Contains(out, "(RETENTION_DAYS=10): removed 0 in 1 batches") {
+		t.Errorf("retention run through the server: %v\n%s", err, out)
+	}
+	if out, err := run("alerts", "check"); err != nil || !strings.Contains(out, "checked 1 devices: opened 0") {
+		t.Errorf("alerts check through the server opened again: %v\n%s", err, out)
 	}
 	if out, _ := run("alerts", "list"); !strings.Contains(out, "node-1") || !strings.Contains(out, "silent") {
 		t.Errorf("alerts list:\n%s", out)
 	}
+	list, _ := run("device", "list")
+	if !regexp.MustCompile(`node-1 .* 11  +silent +5m0s +- +-/0 +-\n`).MatchString(list) {
+		t.Errorf("device list after retention, want 11 readings, 5 min:\n%s", list)
+	}
 
-	if out, err := run("device", "set-interval", "node-1", "90s"); err != nil || !strings.Contains(out, "expected every 1m30s") {
-		t.Errorf("set-interval: %v %q", err, out)
+	// One interval: the device's interval_s is what the list (and alerts,
+	// and energy) go by.
+	if _, err := run("device", "set-interval", "node-1", "90s"); ExitCode(err) != 2 || !strings.Contains(err.Error(), "interval_s") {
+		t.Errorf("set-interval: %v, want a usage error naming interval_s", err)
 	}
-	if _, err := run("device", "set-interval", "node-1", "0s"); ExitCode(err) != 2 {
-		t.Errorf("set-interval 0s: %v", err)
+	if _, err := run("settings", "set", "--device", "node-1", "interval_s=90"); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := run("device", "set-interval", "nowhere", "60"); err == nil || !strings.Contains(err.Error(), "no device") {
-		t.Errorf("set-interval of unknown device: %v", err)
+	if list, _ := run("device", "list"); !regexp.MustCompile(`node-1 .* 11  +silent +1m30s `).MatchString(list) {
+		t.Errorf("device list after interval_s=90, want 1m30s:\n%s", list)
 	}
 }

@@ -1,16 +1,13 @@
 package cli
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"os"
 	"slices"
-	"time"
 
 	"github.com/thermowatt/thermowatt"
-	"github.com/thermowatt/thermowatt/internal/auth"
-	"github.com/thermowatt/thermowatt/internal/store"
+	"github.com/thermowatt/thermowatt/internal/apiclient"
 )
 
 // provisioning is what `device add --config-out` needs to write a
@@ -24,12 +21,12 @@ type provisioning struct {
 func (p *provisioning) flags(fs *flag.FlagSet) {
 	fs.StringVar(&p.configOut, "config-out", "", "write the device's config.json here (created, never overwritten; holds its token)")
 	fs.Var(&p.wifi, "wifi", "a Wi-Fi network SSID:PASSWORD for --config-out, tried in the order given; repeat for several")
-	fs.StringVar(&p.baseURL, "base-url", "", "the server's URL for --config-out (default: PUBLIC_URL or RENDER_EXTERNAL_URL)")
+	fs.StringVar(&p.baseURL, "base-url", "", "the server's URL the device uses, for --config-out (default: PUBLIC_URL, RENDER_EXTERNAL_URL, or the server this command talks to)")
 	fs.StringVar(&p.otaKey, "ota-public-key", "", "the base64 public key that signs releases (thermowatt firmware keygen), for --config-out")
 }
 
 // check validates the provisioning flags before anything is registered.
-func (p *provisioning) check(e env) error {
+func (p *provisioning) check(e env, server string) error {
 	if p.configOut == "" {
 		if len(p.wifi) > 0 || p.baseURL != "" || p.otaKey != "" {
 			return usagef("--wifi, --base-url and --ota-public-key go with --config-out FILE")
@@ -56,7 +53,7 @@ func (p *provisioning) check(e env) error {
 		p.baseURL = e.getenv("RENDER_EXTERNAL_URL")
 	}
 	if p.baseURL == "" {
-		return usagef("--config-out needs the server's URL: --base-url https://... or PUBLIC_URL")
+		p.baseURL = server
 	}
 	if p.otaKey != "" {
 		if _, err := thermowatt.ParsePublicKey(p.otaKey); err != nil {
@@ -66,17 +63,10 @@ func (p *provisioning) check(e env) error {
 	return nil
 }
 
-// write issues the device's token and writes its config.json with it; the
-// token is not printed, since the file is where it is meant to go.
-func (p *provisioning) write(ctx context.Context, e env, st store.Store, id string) error {
-	secret, t, err := auth.New(thermowatt.ScopeDevice, id, time.Now())
-	if err != nil {
-		return err
-	}
-	if err := st.CreateToken(ctx, t); err != nil {
-		return err
-	}
-	c := newDeviceConfig(id, secret, p.baseURL, p.networks)
+// write puts the device's token into its config.json; the token is not
+// printed, since the file is where it is meant to go.
+func (p *provisioning) write(e env, tok apiclient.IssuedToken) error {
+	c := newDeviceConfig(tok.DeviceID, tok.Token, p.baseURL, p.networks)
 	if p.otaKey != "" {
 		c.OTAPublicKey = &p.otaKey
 	}
@@ -85,11 +75,11 @@ func (p *provisioning) write(ctx context.Context, e env, st store.Store, id stri
 		return err
 	}
 	if err := writeNew(p.configOut, b); err != nil {
-		return fmt.Errorf("device %s is registered with token %s, but %w; revoke it (thermowatt token revoke %s) and issue another (thermowatt device token %s)",
-			id, t.ID, err, t.ID, id)
+		return fmt.Errorf("device %s has token %s, but %w; revoke it (thermowatt token revoke %s) and issue another (thermowatt device token %s)",
+			tok.DeviceID, tok.ID, err, tok.ID, tok.DeviceID)
 	}
 	fmt.Fprintf(e.stderr, "created device token %s for device %s; it is in %s (mode 0600), copy it to the board: mpremote cp %s :config.json\n",
-		t.ID, id, p.configOut, p.configOut)
+		tok.ID, tok.DeviceID, p.configOut, p.configOut)
 	if c.AllowHTTP {
 		fmt.Fprintf(e.stderr, "warning: %s is http://, so allow_http is set: use https:// for a real deployment\n", c.BaseURL)
 	}

@@ -2,20 +2,19 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/thermowatt/thermowatt"
-	"github.com/thermowatt/thermowatt/internal/store"
+	"github.com/thermowatt/thermowatt/internal/apiclient"
 )
 
-// The rollout command works on the database directly, as device and token
-// do; a running server sees the change within its desired-state cache
-// time (15 s).
+// The rollout command asks the server (remote.go), which applies a
+// change to devices' answers at once, on every instance.
 
 func init() {
 	commands["rollout"] = command{summary: "firmware rollouts: rollout start --version V (--device ID ... | --all) | rollout pause|resume ID | rollout list", run: runRollout,
@@ -43,6 +42,7 @@ func runRollout(ctx context.Context, e env, args []string) error {
 	switch args[0] {
 	case "start":
 		fs := subFlags(e, "rollout", "start")
+		url := serverFlag(fs)
 		version := fs.String("version", "", "the published version to run (thermowatt firmware publish)")
 		all := fs.Bool("all", false, "every device, also those registered later")
 		var devices repeated
@@ -64,63 +64,72 @@ func runRollout(ctx context.Context, e env, args []string) error {
 				return usagef("--device %q must be %s", id, thermowatt.DeviceIDRule)
 			}
 		}
-		return withStore(ctx, e, func(st store.Store) error {
-			r, err := st.CreateRollout(ctx, thermowatt.Rollout{Version: *version, Devices: devices, All: *all}, time.Now())
-			if errors.Is(err, thermowatt.ErrNotFound) {
-				return fmt.Errorf("%w: publish the release (thermowatt firmware publish) and register the devices first", err)
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "rollout %d: %s to %s\n", r.ID, r.Version, targets(r))
-			return nil
-		})
+		c, err := adminClient(e, "rollout start", *url)
+		if err != nil {
+			return err
+		}
+		r, err := c.StartRollout(ctx, *version, devices, *all)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "rollout %d: %s to %s\n", r.ID, r.Version, targets(r))
+		return nil
 	case "pause", "resume":
 		fs := subFlags(e, "rollout", args[0])
-		if err := fs.Parse(args[1:]); err != nil {
+		url := serverFlag(fs)
+		pos, err := parseInterspersed(fs, args[1:])
+		if err != nil {
 			return flagError(err)
 		}
-		id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
-		if fs.NArg() != 1 || err != nil || id < 1 {
+		var id int64
+		if len(pos) == 1 {
+			id, err = strconv.ParseInt(pos[0], 10, 64)
+		}
+		if len(pos) != 1 || err != nil || id < 1 {
 			return usagef("usage: thermowatt rollout %s ID (the number `thermowatt rollout list` shows)", args[0])
 		}
-		return withStore(ctx, e, func(st store.Store) error {
-			r, err := st.SetRolloutPaused(ctx, id, args[0] == "pause")
-			if errors.Is(err, thermowatt.ErrNotFound) {
-				return fmt.Errorf("no rollout %d (`thermowatt rollout list` shows them)", id)
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "rollout %d (%s to %s) %sd\n", r.ID, r.Version, targets(r), args[0])
-			return nil
-		})
+		c, err := adminClient(e, "rollout "+args[0], *url)
+		if err != nil {
+			return err
+		}
+		r, err := c.SetRolloutPaused(ctx, id, args[0] == "pause")
+		if apiclient.IsStatus(err, http.StatusNotFound) {
+			return fmt.Errorf("no rollout %d (`thermowatt rollout list` shows them)", id)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "rollout %d (%s to %s) %sd\n", r.ID, r.Version, targets(r), args[0])
+		return nil
 	case "list":
 		fs := subFlags(e, "rollout", "list")
+		url := serverFlag(fs)
 		if err := parseNoArgs(fs, args[1:]); err != nil {
 			return err
 		}
-		return withStore(ctx, e, func(st store.Store) error {
-			rs, err := st.ListRollouts(ctx)
-			if err != nil {
-				return err
+		c, err := adminClient(e, "rollout list", *url)
+		if err != nil {
+			return err
+		}
+		rs, err := c.Rollouts(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tVERSION\tTARGETS\tSTATE\tCREATED")
+		for _, r := range rs {
+			state := "active"
+			if r.Paused {
+				state = "paused"
 			}
-			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tVERSION\tTARGETS\tSTATE\tCREATED")
-			for _, r := range rs {
-				state := "active"
-				if r.Paused {
-					state = "paused"
-				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.ID, r.Version, targets(r), state, r.CreatedAt.Format(time.RFC3339))
-			}
-			return tw.Flush()
-		})
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.ID, r.Version, targets(r), state, r.CreatedAt.UTC().Format(time.RFC3339))
+		}
+		return tw.Flush()
 	}
 	return usagef("unknown rollout command %q; `thermowatt rollout -h` lists them", args[0])
 }
 
-func targets(r thermowatt.Rollout) string {
+func targets(r apiclient.Rollout) string {
 	if r.All {
 		return "all devices"
 	}

@@ -43,11 +43,23 @@ type subcommand struct {
 var commands = map[string]command{}
 
 // UsageError is a mistake in the command line; exit status 2.
-type UsageError struct{ msg string }
+type UsageError struct {
+	msg string
+	// shown: the flag package has printed it already, with the usage.
+	shown bool
+}
 
 func (e UsageError) Error() string { return e.msg }
 
-func usagef(format string, a ...any) error { return UsageError{fmt.Sprintf(format, a...)} }
+// Shown reports whether err was printed already (a flag the command does
+// not know: the flag package says so, with the usage), so that main does
+// not print it a second time.
+func Shown(err error) bool {
+	var ue UsageError
+	return errors.As(err, &ue) && ue.shown
+}
+
+func usagef(format string, a ...any) error { return UsageError{msg: fmt.Sprintf(format, a...)} }
 
 // flagError turns a flag-parsing failure into a usage error; -h is not a
 // failure: the flag package has already printed the help.
@@ -55,13 +67,15 @@ func flagError(err error) error {
 	if errors.Is(err, flag.ErrHelp) {
 		return errHelpShown
 	}
-	return UsageError{err.Error()}
+	return UsageError{msg: err.Error(), shown: true}
 }
 
 // errHelpShown ends a command after its help was printed; Run returns nil.
 var errHelpShown = errors.New("help shown")
 
-// ExitCode is the process exit status for an error from Run.
+// ExitCode is the process exit status for an error from Run: 2 for a
+// mistake in the command line or its environment (what a person fixes by
+// running it differently), 1 for everything else (what the command met).
 func ExitCode(err error) int {
 	var ue UsageError
 	if errors.As(err, &ue) {
@@ -77,6 +91,12 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		if len(args) > 1 && args[1] == "env" {
 			fmt.Fprint(stdout, "Environment variables:\n"+config.Help())
 			return nil
+		}
+		if len(args) > 1 { // help COMMAND [SUBCOMMAND]: that command's own help
+			if _, ok := commands[args[1]]; !ok {
+				return usagef("no command %q; `thermowatt help` lists them", args[1])
+			}
+			return Run(ctx, append(args[1:], "-h"), getenv, stdin, stdout, stderr)
 		}
 		fmt.Fprint(stdout, usage())
 		if len(args) == 0 {
@@ -105,14 +125,20 @@ func usage() string {
 	for _, n := range names {
 		fmt.Fprintf(&b, "  %-10s %s\n", n, commands[n].summary)
 	}
-	b.WriteString("  help env   list the environment variables\n")
+	b.WriteString("  help env   list the environment variables\n\n`thermowatt help COMMAND` (or `thermowatt COMMAND -h`) shows one in full.\n")
 	return b.String()
 }
 
-// newFlags makes a flag set that reports to stderr and never exits.
+// newFlags makes a flag set that reports to stderr and never exits; its -h
+// prints the command's usage line, summary and flags.
 func newFlags(e env, name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: thermowatt %s [flags]\n\n%s\n", name, commands[name].summary)
+		fmt.Fprint(e.stderr, "\nFlags:\n")
+		fs.PrintDefaults()
+	}
 	return fs
 }
 

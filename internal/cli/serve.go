@@ -16,6 +16,7 @@ import (
 	"github.com/thermowatt/thermowatt/internal/ingest"
 	"github.com/thermowatt/thermowatt/internal/logbuffer"
 	"github.com/thermowatt/thermowatt/internal/metrics"
+	"github.com/thermowatt/thermowatt/internal/retention"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -60,6 +61,13 @@ func runServe(ctx context.Context, e env, args []string) error {
 	defer logOut.Close() // registered first, so it runs last: after Shutdown and "stopped"
 	logger := slog.New(slog.NewJSONHandler(logOut, nil))
 
+	// Only serve creates a missing PostgreSQL database: a command that
+	// opens the database for a moment must not make an empty one.
+	if cfg.DatabaseURL != "" {
+		if err := ensureDatabase(ctx, withPoolDefaults(cfg.DatabaseURL, 0)); err != nil {
+			return err
+		}
+	}
 	st, where, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -70,6 +78,19 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err := bootstrapAdmin(ctx, e, cfg, st); err != nil {
 		return err
 	}
+
+	// One interval: each device's expected interval is its effective
+	// interval_s. A database from before that rule, or a follow-up that
+	// failed, is put right in the background (a no-op when all agree).
+	fctx, stopFollow := context.WithCancel(ctx)
+	followed := make(chan struct{})
+	go func() {
+		defer close(followed)
+		if err := store.FollowIntervals(fctx, st); err != nil && fctx.Err() == nil {
+			logger.Error("device intervals not aligned with their interval_s settings; retried at the next start or settings change", "err", err)
+		}
+	}()
+	defer func() { stopFollow(); <-followed }() // before the store closes
 
 	// Concurrent requests share commits. SQLite has one writer, so one
 	// committer. On PostgreSQL each commit costs ~250 µs of database CPU
@@ -133,6 +154,10 @@ func runServe(ctx context.Context, e env, args []string) error {
 		PublicRead: cfg.PublicRead,
 		Metrics:    m, Policy: policy, MetricsToken: cfg.Ops.MetricsToken,
 		Limits: cfg.Limits,
+		// POST /api/alerts/check and /api/retention/run: the cron jobs' work
+		// for an admin with only the service's URL.
+		Alerts:    newChecker(cfg, st, logger),
+		Retention: retention.Policy{Days: cfg.Ops.RetentionDays, RawDays: cfg.Ops.RawRetentionDays},
 	})
 	// MAX_CONNS, MAX_CONNS_IP: no client can hold every connection, and
 	// connections never take the descriptors the database and files need.
@@ -218,7 +243,10 @@ First start: created an admin token. It is shown only this once; keep it:
 
 Register a device:
     curl -X POST %s/api/devices -H "Authorization: Bearer %s" -d '{"id":"esp32-node-01"}'
+or, with the thermowatt binary, from this machine or any other:
+    export THERMOWATT_URL=%s THERMOWATT_TOKEN=%s
+    thermowatt device add esp32-node-01
 
-`, secret, cfg.PublicURL, secret)
+`, secret, cfg.PublicURL, secret, cfg.PublicURL, secret)
 	return nil
 }

@@ -6,11 +6,16 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/store/sqlite"
 )
 
 // syncBuffer is an io.Writer that a test may read while the server writes.
@@ -36,6 +41,15 @@ func envOf(kv map[string]string) func(string) string {
 }
 
 var listening = regexp.MustCompile(`listening on (http://localhost:\d+)`)
+
+// laptop starts serve on the database in dir and returns the environment
+// of an operator elsewhere: the server's URL and an admin token, no
+// database at all.
+func laptop(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	url, _, _ := startServe(t, map[string]string{"DATA_DIR": dir, "ADMIN_TOKEN": cliAdmin})
+	return map[string]string{"THERMOWATT_URL": url, "THERMOWATT_TOKEN": cliAdmin, "DATA_DIR": filepath.Join(t.TempDir(), "nowhere")}
+}
 
 // startServe runs `thermowatt serve` through Run, as main does, and waits
 // until /healthz answers. It returns the base URL, stdout, and a stop
@@ -102,7 +116,7 @@ func TestFirstStartPrintsAnAdminTokenOnceAndItWorks(t *testing.T) {
 }
 
 func TestDeviceAndTokenCommands(t *testing.T) {
-	vars := map[string]string{"DATA_DIR": t.TempDir()}
+	vars := laptop(t, t.TempDir())
 	run := func(args ...string) (string, error) {
 		var out bytes.Buffer
 		err := Run(context.Background(), args, envOf(vars), nil, &out, io.Discard)
@@ -142,6 +156,21 @@ func TestDeviceAndTokenCommands(t *testing.T) {
 	}
 	if _, err := run("nonsense"); ExitCode(err) != 2 {
 		t.Fatalf("unknown command: %v", err)
+	}
+	// Nothing of it needed a database where the commands ran.
+	if _, err := os.Stat(vars["DATA_DIR"]); err == nil {
+		t.Errorf("the admin commands made a database at %s", vars["DATA_DIR"])
+	}
+	// Without a server they say what to set, and never make a database.
+	delete(vars, "THERMOWATT_URL")
+	if _, err := run("device", "list"); ExitCode(err) != 2 || !strings.Contains(err.Error(), "THERMOWATT_URL") {
+		t.Errorf("device list without a server: %v", err)
+	}
+	if _, err := run("token", "add", "--scope", "admin"); err == nil || !strings.Contains(err.Error(), "no database at") {
+		t.Errorf("token add where no database is: %v", err)
+	}
+	if _, err := os.Stat(vars["DATA_DIR"]); err == nil {
+		t.Errorf("token add from another folder made a new database at %s", vars["DATA_DIR"])
 	}
 }
 
@@ -190,7 +219,48 @@ func TestHelpFlagIsNotAnError(t *testing.T) {
 	if err := Run(context.Background(), []string{"serve", "-h"}, envOf(nil), nil, &out, &errOut); err != nil {
 		t.Fatalf("serve -h: %v", err)
 	}
-	if !strings.Contains(errOut.String(), "Usage of serve") {
+	if !strings.Contains(errOut.String(), "Usage: thermowatt serve") {
 		t.Fatalf("no help printed: %q", errOut.String())
+	}
+}
+
+// `thermowatt healthcheck` (the image's HEALTHCHECK) succeeds against a
+// ready serve on PORT and fails where nothing answers.
+func TestHealthcheckCommand(t *testing.T) {
+	url, _, _ := startServe(t, map[string]string{"DATA_DIR": t.TempDir(), "ADMIN_TOKEN": cliAdmin})
+	port := url[strings.LastIndex(url, ":")+1:]
+	var out bytes.Buffer
+	if err := Run(context.Background(), []string{"healthcheck"}, envOf(map[string]string{"PORT": port}), nil, &out, io.Discard); err != nil || out.String() != "ready\n" {
+		t.Fatalf("healthcheck of a ready serve: %v %q", err, out.String())
+	}
+	if err := Run(context.Background(), []string{"healthcheck", "--url", "http://127.0.0.1:1"}, envOf(nil), nil, &out, io.Discard); ExitCode(err) != 1 {
+		t.Fatalf("healthcheck where nothing listens: %v, want exit 1", err)
+	}
+}
+
+// A second `serve --demo` on the same database sends history only since
+// the demo devices' newest reading, never over what the first one stored.
+func TestDemoHistoryContinuesAnEarlierDemo(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "thermowatt.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ids := []string{"demo-01", "demo-02"}
+	now := time.Now().UTC()
+	for _, id := range ids {
+		if _, err := st.CreateDevice(context.Background(), id, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h, err := demoHistoryFor(context.Background(), st, ids, now); err != nil || h != demoHistory {
+		t.Fatalf("history on a fresh database = %v %v, want %v", h, err, demoHistory)
+	}
+	temp := 20.0
+	if _, err := st.InsertReadings(context.Background(), []thermowatt.Reading{{DeviceID: "demo-02", RecordedAt: now.Add(-10 * time.Minute), Temperature: &temp}}, now.Add(-10*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := demoHistoryFor(context.Background(), st, ids, now); err != nil || h.Round(time.Second) != 10*time.Minute {
+		t.Fatalf("history after an earlier demo = %v %v, want the 10 min since its newest reading", h, err)
 	}
 }

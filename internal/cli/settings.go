@@ -3,24 +3,22 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"net/http"
 	"strings"
-	"time"
 
 	"github.com/thermowatt/thermowatt"
-	"github.com/thermowatt/thermowatt/internal/store"
+	"github.com/thermowatt/thermowatt/internal/apiclient"
 )
 
-// The settings command works on the database directly, as device and token
-// do. A server running on the same database sees a change within its
-// desired-state cache time (15 s); devices with their next batch.
+// The settings command asks the server (remote.go), which applies a
+// change to devices' answers at once, on every instance.
 
 func init() {
 	commands["settings"] = command{summary: "remote settings: settings show [--device ID] | settings set [--device ID] key=value ...", run: runSettings,
 		subs: []subcommand{
 			{"show", "[--device ID]", "the fleet default, or a device's own and effective settings with their revisions"},
-			{"set", "[--device ID] key=value ...", "change settings of the fleet default or of one device (key=null removes one); settable: " + thermowatt.SettingKeys()},
+			{"set", "[--device ID] key=value ...", "change settings of the fleet default or of one device (key=null removes one); settable: " + thermowatt.SettingKeys() + "; interval_s is also the interval silence alerts and energy go by"},
 		}}
 }
 
@@ -36,25 +34,31 @@ func runSettings(ctx context.Context, e env, args []string) error {
 		return usagef("unknown settings command %q; `thermowatt settings -h` lists them", sub)
 	}
 	fs := subFlags(e, "settings", sub)
+	url := serverFlag(fs)
 	device := fs.String("device", "", "a device's own settings rather than the fleet default")
-	if err := fs.Parse(args[1:]); err != nil {
+	pos, err := parseInterspersed(fs, args[1:])
+	if err != nil {
 		return flagError(err)
 	}
 	if *device != "" && !thermowatt.ValidDeviceID(*device) {
 		return usagef("--device must be %s", thermowatt.DeviceIDRule)
 	}
 	if sub == "show" {
-		if fs.NArg() != 0 {
-			return usagef("settings show takes no arguments, got %q", fs.Args())
+		if len(pos) != 0 {
+			return usagef("settings show takes no arguments, got %q", pos)
 		}
-		return withStore(ctx, e, func(st store.Store) error { return showSettings(ctx, e, st, *device) })
+		c, err := adminClient(e, "settings show", *url)
+		if err != nil {
+			return err
+		}
+		return showSettings(ctx, e, c, *device)
 	}
-	if fs.NArg() == 0 {
+	if len(pos) == 0 {
 		return usagef("usage: thermowatt settings set [--device ID] key=value ... (settable: %s)", thermowatt.SettingKeys())
 	}
-	// Parsed before the database is opened: a typo changes nothing.
+	// Parsed before the server is asked: a typo changes nothing.
 	changes := map[string]any{}
-	for _, kv := range fs.Args() {
+	for _, kv := range pos {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
 			return usagef("%q is not key=value", kv)
@@ -73,43 +77,54 @@ func runSettings(ctx context.Context, e env, args []string) error {
 		}
 		changes[k] = val
 	}
-	return withStore(ctx, e, func(st store.Store) error {
-		var cur thermowatt.SettingsSet
-		var err error
-		if *device == "" {
-			cur, err = st.FleetSettings(ctx)
-		} else {
-			cur, err = st.DeviceSettings(ctx, *device)
+	c, err := adminClient(e, "settings set", *url)
+	if err != nil {
+		return err
+	}
+	var cur thermowatt.Settings
+	if *device == "" {
+		f, err := c.FleetSettings(ctx)
+		if err != nil {
+			return err
 		}
-		if errors.Is(err, thermowatt.ErrNotFound) {
+		cur = f.Settings
+	} else {
+		d, err := c.DeviceSettings(ctx, *device)
+		if apiclient.IsStatus(err, http.StatusNotFound) {
 			return fmt.Errorf("no device %q; add it with `thermowatt device add %s`", *device, *device)
 		}
 		if err != nil {
 			return err
 		}
-		next := cur.Values.Merge(nil)
-		for k, v := range changes {
-			if v == nil {
-				delete(next, k)
-			} else {
-				next[k] = v
-			}
-		}
-		if err := next.Validate(); err != nil {
-			return fmt.Errorf("%w", err)
-		}
-		var rev int64
-		if *device == "" {
-			rev, err = st.SetFleetSettings(ctx, next, time.Now())
+		cur = d.Settings
+	}
+	next := cur.Merge(nil)
+	for k, v := range changes {
+		if v == nil {
+			delete(next, k)
 		} else {
-			rev, err = st.SetDeviceSettings(ctx, *device, next, time.Now())
+			next[k] = v
 		}
+	}
+	if err := next.Validate(); err != nil {
+		return fmt.Errorf("%w", err)
+	}
+	var rev int64
+	if *device == "" {
+		f, err := c.SetFleetSettings(ctx, next)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stderr, "settings of %s are now at revision %d; devices apply them after their next batch\n", scopeName(*device), rev)
-		return showSettings(ctx, e, st, *device)
-	})
+		rev = f.Rev
+	} else {
+		d, err := c.SetDeviceSettings(ctx, *device, next)
+		if err != nil {
+			return err
+		}
+		rev = d.Rev
+	}
+	fmt.Fprintf(e.stderr, "settings of %s are now at revision %d; devices apply them after their next batch\n", scopeName(*device), rev)
+	return showSettings(ctx, e, c, *device)
 }
 
 func scopeName(device string) string {
@@ -119,29 +134,25 @@ func scopeName(device string) string {
 	return "device " + device
 }
 
-func showSettings(ctx context.Context, e env, st store.Store, device string) error {
+func showSettings(ctx context.Context, e env, c *apiclient.Admin, device string) error {
 	if device == "" {
-		f, err := st.FleetSettings(ctx)
+		f, err := c.FleetSettings(ctx)
 		if err != nil {
 			return err
 		}
-		return printSettings(e, "fleet default", f.Rev, f.Values)
+		return printSettings(e, "fleet default", f.Rev, f.Settings)
 	}
-	own, err := st.DeviceSettings(ctx, device)
-	if errors.Is(err, thermowatt.ErrNotFound) {
+	d, err := c.DeviceSettings(ctx, device)
+	if apiclient.IsStatus(err, http.StatusNotFound) {
 		return fmt.Errorf("no device %q; add it with `thermowatt device add %s`", device, device)
 	}
 	if err != nil {
 		return err
 	}
-	eff, err := st.EffectiveSettings(ctx, device)
-	if err != nil {
+	if err := printSettings(e, "own", d.Rev, d.Settings); err != nil {
 		return err
 	}
-	if err := printSettings(e, "own", own.Rev, own.Values); err != nil {
-		return err
-	}
-	return printSettings(e, "effective (fleet default + own)", eff.Rev, eff.Values)
+	return printSettings(e, "effective (fleet default + own)", d.Effective.Rev, d.Effective.Settings)
 }
 
 func printSettings(e env, what string, rev int64, v thermowatt.Settings) error {

@@ -289,3 +289,20 @@ func TestOptionsAreSortedIntoTheHelp(t *testing.T) {
 		t.Errorf("an option is listed twice: %v", names)
 	}
 }
+
+// The image runs on Debian's stable release (13, trixie; 12 is oldstable)
+// and checks its own health with the binary (it has no curl).
+func TestDockerfileBaseAndHealthcheck(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := string(raw)
+	froms := regexp.MustCompile(`(?m)^FROM (\S+)`).FindAllStringSubmatch(src, -1)
+	if len(froms) == 0 || froms[len(froms)-1][1] != "debian:trixie-slim" {
+		t.Errorf("the final stage is %v, want debian:trixie-slim (Debian 13)", froms)
+	}
+	if !regexp.MustCompile(`(?m)^HEALTHCHECK .*CMD \["thermowatt", "healthcheck"\]$`).MatchString(src) {
+		t.Errorf("the Dockerfile has no HEALTHCHECK running `thermowatt healthcheck`")
+	}
+}

@@ -11,11 +11,17 @@ import (
 )
 
 // desiredTTL is how long the answer to a device's readings may carry a
-// desired state read earlier. Changes made through this server are seen
-// at once (invalidate); changes made by the command line on the database,
-// or through another instance, within this time. A device sends every few
-// minutes, so it never notices the delay.
+// desired state read earlier, at most. Changes made through this server
+// are seen at once (invalidate); changes made through another instance
+// once this one next reads the database's desired version, at most
+// desiredCheckEvery later. The TTL only bounds what a missed check costs.
 const desiredTTL = 15 * time.Second
+
+// desiredCheckEvery is how often an instance asks the database whether
+// any desired state changed (store.Rollouts.DesiredVersion): one small
+// query a second, whatever the fleet's size, and never by a request that
+// did not need it.
+const desiredCheckEvery = time.Second
 
 // desiredMaxEntries bounds the cache: beyond it, it starts again empty.
 // Entries are per registered device (only device tokens look up), so a
@@ -29,6 +35,11 @@ type desiredCache struct {
 	mu  sync.Mutex
 	m   map[string]desiredEntry
 	gen uint64 // bumped by invalidate: a lookup begun before keeps its result to itself
+	// The database's desired version as last read, when, and whether a
+	// request is reading it now (the others go on with the cache).
+	version  string
+	checked  time.Time
+	checking bool
 }
 
 type desiredEntry struct {
@@ -46,6 +57,7 @@ func newDesiredCache(st store.Rollouts) *desiredCache {
 // the answer must not fail for what only rides along.
 func (c *desiredCache) get(ctx context.Context, deviceID string) (d thermowatt.Desired, ok bool) {
 	now := time.Now()
+	c.checkVersion(ctx, now)
 	c.mu.Lock()
 	e, found := c.m[deviceID]
 	gen := c.gen
@@ -68,6 +80,33 @@ func (c *desiredCache) get(ctx context.Context, deviceID string) (d thermowatt.D
 		c.m[deviceID] = desiredEntry{d: d, expires: now.Add(desiredTTL)}
 	}
 	return d, true
+}
+
+// checkVersion forgets every cached state when the database's desired
+// version moved (a change made through another instance), asking at most
+// once per desiredCheckEvery, one request at a time.
+func (c *desiredCache) checkVersion(ctx context.Context, now time.Time) {
+	c.mu.Lock()
+	if c.checking || now.Sub(c.checked) < desiredCheckEvery {
+		c.mu.Unlock()
+		return
+	}
+	c.checking = true
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), countTimeout)
+	defer cancel()
+	v, err := c.st.DesiredVersion(ctx)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.checking, c.checked = false, now
+	if err != nil {
+		return // asked again a second later; the TTL still bounds staleness
+	}
+	if v != c.version {
+		c.version = v
+		c.gen++
+		c.m = make(map[string]desiredEntry)
+	}
 }
 
 // invalidate forgets every device's state after a settings or rollout

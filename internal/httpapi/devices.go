@@ -65,7 +65,7 @@ type issuedToken struct {
 }
 
 // handleCreateDevice registers a device and answers with its first token.
-func handleCreateDevice(devices store.Devices, iss tokenIssuer) http.Handler {
+func handleCreateDevice(devices store.SettingsAndDevices, iss tokenIssuer) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		var in struct {
 			ID string `json:"id"`
@@ -81,6 +81,10 @@ func handleCreateDevice(devices store.Devices, iss tokenIssuer) http.Handler {
 			return errorf(http.StatusConflict, fmt.Sprintf("device %q already exists; to give it another token use POST /api/devices/%s/tokens", in.ID, in.ID))
 		}
 		if err != nil {
+			return storeError(err)
+		}
+		// Its interval is the fleet default's interval_s from the start.
+		if err := store.FollowInterval(r.Context(), devices, in.ID); err != nil {
 			return storeError(err)
 		}
 		logFrom(r).Info("admin action", "by", principal(r).TokenID, "action", "device registered", "device", in.ID)

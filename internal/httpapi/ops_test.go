@@ -97,26 +97,29 @@ func TestDeviceStatusHealthAndInterval(t *testing.T) {
 			t.Errorf("device after a reading = %v, want ok with its health", got)
 		}
 
-		// The interval is the admin's to set; 3 missed intervals make it silent.
-		for _, c := range []struct {
-			token, body string
-			want        int
-		}{
-			{reader, `{"expectedIntervalS":60}`, 403},
-			{adminToken, `{"expectedIntervalS":0}`, 400},
-			{adminToken, `{}`, 400},
-			{adminToken, `{"expectedIntervalS":"60"}`, 400},
-		} {
-			if r := a.do("PATCH", "/api/devices/node-1", c.token, c.body); r.Status != c.want {
-				t.Errorf("PATCH %s = %d %s, want %d", c.body, r.Status, r.Body, c.want)
-			}
+		// One interval: the device's interval_s setting, which it applies,
+		// is also what its status goes by; 3 missed intervals make it silent.
+		if r := a.do("PATCH", "/api/devices/node-1", adminToken, `{"expectedIntervalS":60}`); r.Status != 404 {
+			t.Errorf("PATCH expectedIntervalS = %d %s, want 404: the interval is the interval_s setting", r.Status, r.Body)
 		}
-		if r := a.do("PATCH", "/api/devices/nowhere", adminToken, `{"expectedIntervalS":60}`); r.Status != 404 {
-			t.Errorf("PATCH unknown device = %d, want 404", r.Status)
+		if got := deviceItem(t, a, reader, "node-1")["expectedIntervalS"]; got != 300.0 {
+			t.Errorf("expectedIntervalS without interval_s = %v, want the firmware's default 300", got)
 		}
-		r = a.do("PATCH", "/api/devices/node-1", adminToken, `{"expectedIntervalS":60}`)
-		if r.Status != 200 || r.json(t)["expectedIntervalS"] != 60.0 {
-			t.Fatalf("PATCH = %d %s", r.Status, r.Body)
+		if r := a.do("PUT", "/api/settings", adminToken, `{"interval_s":600}`); r.Status != 200 {
+			t.Fatalf("PUT /api/settings = %d %s", r.Status, r.Body)
+		}
+		if got := deviceItem(t, a, reader, "node-1")["expectedIntervalS"]; got != 600.0 {
+			t.Errorf("expectedIntervalS after the fleet's interval_s=600 = %v, want 600", got)
+		}
+		a.device("node-later")
+		if got := deviceItem(t, a, reader, "node-later")["expectedIntervalS"]; got != 600.0 {
+			t.Errorf("a device registered after the fleet's interval_s=600 expects %v s, want 600", got)
+		}
+		if r := a.do("PUT", "/api/devices/node-1/settings", adminToken, `{"interval_s":60}`); r.Status != 200 {
+			t.Fatalf("PUT device settings = %d %s", r.Status, r.Body)
+		}
+		if got := deviceItem(t, a, reader, "node-1")["expectedIntervalS"]; got != 60.0 {
+			t.Errorf("expectedIntervalS after the device's own interval_s=60 = %v, want 60", got)
 		}
 		clk.Add(179 * time.Second)
 		if got := deviceItem(t, a, reader, "node-1")["status"]; got != "ok" {
@@ -359,10 +362,6 @@ func TestOpenAPIOpsEndpoints(t *testing.T) {
 		body := fmt.Sprintf(`{"deviceId":"esp32-node-01","recordedAt":%q,"temperature":21,
 			"payload":{"device":{"firmware":"1.0.0","uptime_s":3600,"free_heap":41000,"rssi_dbm":-61,"queue_depth":0,"dropped":0,"last_error":null,"reset_cause":"pwron"}}}`, recent(0))
 		check("reading with device health", reqConforms, 201, "POST", "/api/measurements", bearer(dev), body)
-		check("set interval", reqConforms, 200, "PATCH", "/api/devices/esp32-node-01", admin, `{"expectedIntervalS":60}`)
-		check("interval 0", reqViolates, 400, "PATCH", "/api/devices/esp32-node-01", admin, `{"expectedIntervalS":0}`)
-		check("interval of unknown device", reqConforms, 404, "PATCH", "/api/devices/nope", admin, `{"expectedIntervalS":60}`)
-		check("interval needs admin", reqConforms, 403, "PATCH", "/api/devices/n2", bearer(dev), `{"expectedIntervalS":60}`)
 
 		// A silent alert that opens and resolves, and one that stays open.
 		a.send("POST", "/api/measurements", bearer(a.device("n3")), fmt.Sprintf(`{"deviceId":"n3","recordedAt":%q}`, recent(0)))
@@ -386,5 +385,12 @@ func TestOpenAPIOpsEndpoints(t *testing.T) {
 		check("devices with status", reqConforms, 200, "GET", "/api/devices", admin, nil)
 		check("metrics", reqConforms, 200, "GET", "/metrics", bearer(metricsToken), nil)
 		check("metrics need a token", reqViolates, 401, "GET", "/metrics", nil, nil)
+
+		// The cron jobs' work on demand, for an admin with only the URL.
+		check("alert check", reqConforms, 200, "POST", "/api/alerts/check", admin, nil)
+		check("alert check needs admin", reqConforms, 403, "POST", "/api/alerts/check", bearer(dev), nil)
+		check("retention run", reqConforms, 200, "POST", "/api/retention/run", admin, `{"batch":100}`)
+		check("retention run, default batch", reqConforms, 200, "POST", "/api/retention/run", admin, nil)
+		check("retention batch 0", reqViolates, 400, "POST", "/api/retention/run", admin, `{"batch":0}`)
 	})
 }

@@ -39,7 +39,6 @@ func addRoutes(mux *http.ServeMux, d Deps, authed guard, desired *desiredCache) 
 	mux.Handle("GET /api/devices", reader(handleListDevices(st, view)))
 	mux.Handle("POST /api/devices", admin(handleCreateDevice(st, iss)))
 	mux.Handle("POST /api/devices/{id}/tokens", admin(handleCreateDeviceToken(st, iss)))
-	mux.Handle("PATCH /api/devices/{id}", admin(handlePatchDevice(st, view)))
 
 	// The fleet: remote settings, firmware releases, rollouts (admin), and
 	// what a device fetches with its own token.
@@ -57,6 +56,9 @@ func addRoutes(mux *http.ServeMux, d Deps, authed guard, desired *desiredCache) 
 	mux.Handle("GET /api/device/firmware/{version}/files/{path...}", fetcher(handleDeviceFirmwareFile(st)))
 
 	mux.Handle("GET /api/alerts", reader(handleListAlerts(st)))
+	// The cron jobs' work, on demand (jobs.go).
+	mux.Handle("POST /api/alerts/check", admin(handleCheckAlerts(d.Alerts)))
+	mux.Handle("POST /api/retention/run", admin(handleRunRetention(st, d.Retention, now)))
 	mux.Handle("GET /metrics", handleMetrics(d.Metrics, d.MetricsToken, metricsReader))
 
 	mux.Handle("GET /api/tokens", admin(handleListTokens(st)))

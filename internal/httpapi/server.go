@@ -12,6 +12,7 @@ import (
 	"github.com/thermowatt/thermowatt/internal/config"
 	"github.com/thermowatt/thermowatt/internal/ingest"
 	"github.com/thermowatt/thermowatt/internal/metrics"
+	"github.com/thermowatt/thermowatt/internal/retention"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -33,6 +34,11 @@ type Deps struct {
 	Metrics      *metrics.Metrics
 	Policy       alerts.Policy
 	MetricsToken string
+	// Alerts runs POST /api/alerts/check (a checker on Store with Policy
+	// and no webhook when nil); Retention is what POST /api/retention/run
+	// keeps (retention.Default when zero).
+	Alerts    *alerts.Checker
+	Retention retention.Policy
 	// Limits: rate, size, concurrency, CORS (limits.go). The zero value
 	// turns them all off, as the handler tests want.
 	Limits config.Limits
@@ -51,6 +57,12 @@ func NewServer(d Deps) http.Handler {
 	}
 	if d.Policy == (alerts.Policy{}) {
 		d.Policy = alerts.DefaultPolicy
+	}
+	if d.Alerts == nil {
+		d.Alerts = &alerts.Checker{Store: d.Store, Policy: d.Policy, Log: d.Logger}
+	}
+	if d.Retention == (retention.Policy{}) {
+		d.Retention = retention.Default
 	}
 	if d.Metrics == nil {
 		d.Metrics = metrics.New()

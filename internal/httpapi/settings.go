@@ -59,8 +59,9 @@ func handleGetFleetSettings(st store.Settings) http.Handler {
 }
 
 // handlePutFleetSettings replaces the fleet default: every device's
-// desired revision moves.
-func handlePutFleetSettings(st store.Settings, desired *desiredCache, now func() time.Time) http.Handler {
+// desired revision moves, and the interval of each that has no interval_s
+// of its own.
+func handlePutFleetSettings(st store.SettingsAndDevices, desired *desiredCache, now func() time.Time) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		in, err := decodeSettings(r)
 		if err != nil {
@@ -71,6 +72,9 @@ func handlePutFleetSettings(st store.Settings, desired *desiredCache, now func()
 			return storeError(err)
 		}
 		desired.invalidate()
+		if err := store.FollowIntervals(r.Context(), st); err != nil {
+			return storeError(err)
+		}
 		logFrom(r).Info("admin action", "by", principal(r).TokenID, "action", "fleet settings set", "rev", rev)
 		s, err := st.FleetSettings(r.Context())
 		if err != nil {
@@ -159,6 +163,9 @@ func handlePutDeviceSettings(st settingsStore, desired *desiredCache, now func()
 			return storeError(err)
 		}
 		desired.invalidate()
+		if err := store.FollowInterval(r.Context(), st, id); err != nil {
+			return storeError(err)
+		}
 		logFrom(r).Info("admin action", "by", principal(r).TokenID, "action", "device settings set", "device", id, "rev", rev)
 		out, err := deviceSettings(r, st, id)
 		if err != nil {

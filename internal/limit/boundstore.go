@@ -244,6 +244,10 @@ func (s *BoundStore) ListRollouts(ctx context.Context) ([]thermowatt.Rollout, er
 	return call(s, ctx, s.inner.ListRollouts)
 }
 
+func (s *BoundStore) DesiredVersion(ctx context.Context) (string, error) {
+	return call(s, ctx, func(ctx context.Context) (string, error) { return s.inner.DesiredVersion(ctx) })
+}
+
 func (s *BoundStore) Desired(ctx context.Context, deviceID string) (thermowatt.Desired, error) {
 	return call(s, ctx, func(ctx context.Context) (thermowatt.Desired, error) { return s.inner.Desired(ctx, deviceID) })
 }

@@ -77,6 +77,11 @@ type Rollouts interface {
 	// should have, in one query: every answer to a device's readings
 	// carries it. An unknown device gets the zero value.
 	Desired(ctx context.Context, deviceID string) (thermowatt.Desired, error)
+	// DesiredVersion returns a value that changes whenever any device's
+	// desired state may have: a settings change, a new rollout, a pause or
+	// a resume. One cheap query, so that every instance can ask it every
+	// second and forget what it cached when it moves.
+	DesiredVersion(ctx context.Context) (string, error)
 }
 
 // MergeSettings makes a device's effective settings from the fleet

@@ -330,6 +330,17 @@
     return span;
   }
 
+  // deviceLink opens a device on the default range, or, when its newest
+  // reading is older than that range (a device long silent, or one whose
+  // readings were backfilled), on the same span ending at that reading:
+  // never on empty charts.
+  function deviceLink(d, r) {
+    const newest = Date.parse((r && r.recordedAt) || d.lastSeenAt || '');
+    const span = RANGES[DEFAULT_RANGE];
+    if (Number.isNaN(newest) || Date.now() - newest <= span) return deviceHash(d.id);
+    return deviceHash(d.id, { from: new Date(newest - span).toISOString(), to: new Date(newest + 60e3).toISOString() });
+  }
+
   function deviceRow(d, r) {
     // Health: the server's latest (ops: d.health), else what the newest
     // reading carried in payload.device (the firmware sends it).
@@ -339,7 +350,7 @@
       td.dataset.label = label;
       return td;
     };
-    const link = el('a', { href: deviceHash(d.id) }, d.id);
+    const link = el('a', { href: deviceLink(d, r) }, d.id);
     const seen = el('span', { title: localTime(d.lastSeenAt) }, ago(d.lastSeenAt));
     const v = (k) => (r ? r[k] : null);
     const tr = el('tr', {},
@@ -733,9 +744,24 @@
       bands: [{ series: [3, 2], fill: band }],
       axes: [
         { stroke: '#677184', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#e2e6ec' } },
-        { stroke: '#677184', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#e2e6ec' }, size: 60 },
+        { stroke: '#677184', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#e2e6ec' }, size: axisSize },
       ],
     };
+  }
+
+  // axisSize makes the y axis as wide as its longest label (1,008.75 hPa
+  // needs more than a fixed width, which clipped it on a phone), measured
+  // in the axis's own font; uPlot asks again whenever the labels change
+  // (and stops after a few rounds should sizes and labels not settle).
+  function axisSize(u, values, axisIdx) {
+    const axis = u.axes[axisIdx];
+    let size = axis.ticks.size + axis.gap;
+    const longest = (values || []).reduce((a, v) => (String(v).length > a.length ? String(v) : a), '');
+    if (longest) {
+      u.ctx.font = axis.font[0];
+      size += u.ctx.measureText(longest).width / devicePixelRatio;
+    }
+    return Math.ceil(Math.max(size, 40));
   }
 
   let resizing = 0;

@@ -454,3 +454,43 @@ test('PUBLIC_READ=true: the dashboard opens without signing in', async (t) => {
   assert.ok(await p.locator('#signin').isHidden(), 'no sign-in on a public server');
   assert.ok(await p.locator('#signout').isHidden(), 'nothing to sign out of');
 });
+
+test('1280 px desktop: the device list with every fleet column fits, the page never scrolls sideways', async (t) => {
+  const p = await page(t, { width: 1280, height: 800 });
+  await p.goto(base + '/#token=' + encodeURIComponent(reader));
+  await p.locator('#list').waitFor();
+  await loaded(p);
+  assert.ok(await noHorizontalOverflow(p), 'the page scrolls sideways at 1280 px');
+  const [table, header] = await p.evaluate(() => [document.querySelector('#devices').getBoundingClientRect().right,
+    document.querySelector('.bar').getBoundingClientRect().right]);
+  assert.ok(table <= header, `the device list (right edge ${table}px) runs past the header bar (${header}px)`);
+  await p.screenshot({ path: path.join(SHOTS, 'dashboard-1280-list.png'), fullPage: true });
+});
+
+test('phone: each chart\'s y axis is as wide as its longest label (1,010.5 hPa is not clipped)', async (t) => {
+  const p = await page(t, { width: 390, height: 844 });
+  await p.goto(base + '/#token=' + encodeURIComponent(reader));
+  await p.locator('#list').waitFor();
+  await p.goto(base + `/#/device/${DEVICE}?range=24h`);
+  await p.waitForFunction(() => window.thermowatt && window.thermowatt.charts.pressure_hpa);
+  const clipped = await p.evaluate(() => Object.entries(window.thermowatt.charts).flatMap(([k, u]) => {
+    const axis = u.axes[1];
+    u.ctx.font = axis.font[0];
+    const widest = Math.max(...(axis._values || []).map((v) => u.ctx.measureText(String(v)).width / devicePixelRatio));
+    return axis._size < widest + axis.ticks.size ? [`${k}: axis ${axis._size}px, label ${Math.ceil(widest)}px`] : [];
+  }));
+  assert.deepEqual(clipped, [], 'y-axis labels wider than their axis');
+});
+
+test('a device whose newest reading is older than 24 h opens on that reading, not on empty charts', async (t) => {
+  const token = (await call('POST', '/api/devices', ADMIN, { id: 'old-node' })).token;
+  const at = Date.now() - 3 * 86400e3;
+  await call('POST', '/api/measurements', token, [reading('old-node', at, 0)]);
+  const p = await page(t);
+  await p.goto(base + '/#token=' + encodeURIComponent(reader));
+  await p.locator('#devices tr[data-device="old-node"]').waitFor();
+  await p.click('#devices tr[data-device="old-node"] a');
+  await p.waitForFunction(() => window.thermowatt.charts.temperature
+    && window.thermowatt.charts.temperature.data[1].filter((v) => v != null).length === 1);
+  assert.equal(await p.locator('.ranges button[aria-pressed="true"]').textContent(), 'Custom');
+});
