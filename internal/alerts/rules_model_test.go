@@ -161,7 +161,7 @@ func runRuleModel(t *testing.T, ss []store.Store, seed uint64) {
 			t.Fatal(err)
 		}
 	}
-	outage := map[string]int{}             // steps left
+	outage := map[string]int{}            // steps left
 	queued := map[string][]modelReading{} // measured during the outage
 	checkAt := map[time.Time]int{}
 	checks := 0
