@@ -58,8 +58,9 @@ func addRoutes(mux *http.ServeMux, d Deps, authed guard, desired *desiredCache) 
 	mux.Handle("GET /api/alerts", reader(handleListAlerts(st)))
 	// The cron jobs' work, on demand (jobs.go).
 	mux.Handle("POST /api/alerts/check", admin(handleCheckAlerts(d.Alerts)))
-	// Alert rules on measured values (alertrules.go), with their state.
-	mux.Handle("GET /api/alert-rules", admin(handleListAlertRules(st)))
+	// Alert rules on measured values (alertrules.go), with their state:
+	// readers see them (the dashboard's device page), admins change them.
+	mux.Handle("GET /api/alert-rules", reader(handleListAlertRules(st)))
 	mux.Handle("POST /api/alert-rules", admin(handleCreateAlertRule(st, st, now)))
 	mux.Handle("PATCH /api/alert-rules/{id}", admin(handlePatchAlertRule(st, st, now)))
 	mux.Handle("DELETE /api/alert-rules/{id}", admin(handleDeleteAlertRule(st, now)))
