@@ -222,4 +222,8 @@ type RuleState struct {
 	// LastValue and LastAt are the newest value judged, for the dashboard.
 	LastValue *float64
 	LastAt    *time.Time
+	// RuleUpdatedAt is the rule's UpdatedAt as the checker read it (not
+	// stored): a first state judged under settings since changed is
+	// refused.
+	RuleUpdatedAt time.Time
 }

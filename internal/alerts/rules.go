@@ -80,6 +80,7 @@ func (c *Checker) checkRules(ctx context.Context, d thermowatt.Device, rules []t
 	var errs []error
 	for _, r := range mine {
 		st := states[r.ID]
+		st.RuleUpdatedAt = r.UpdatedAt
 		if thermowatt.IsEnergyMetric(r.Metric) {
 			err = c.evaluateEnergy(ctx, d, r, st, now, rep)
 		} else {

@@ -43,7 +43,7 @@ func TestAlertRuleStore(t *testing.T) {
 			t.Fatalf("GetAlertRule(999): %v, want ErrNotFound", err)
 		}
 
-		st := thermowatt.RuleState{RuleID: r.ID, DeviceID: "d1", Version: 1, Through: t0}
+		st := thermowatt.RuleState{RuleID: r.ID, DeviceID: "d1", Version: 1, Through: t0, RuleUpdatedAt: r.UpdatedAt}
 		for i, want := range []bool{true, false} { // two checkers write the first state
 			if saved, err := ss[i].SaveRuleState(ctx, st, store.RuleTransition{}); err != nil || saved != want {
 				t.Fatalf("first state, checker %d: saved %v %v, want %v", i, saved, err, want)
@@ -60,7 +60,7 @@ func TestAlertRuleStore(t *testing.T) {
 			t.Fatalf("open alerts: %+v, want the one value alert", as)
 		}
 		// A second rule on the same device has an alert of its own.
-		fst := thermowatt.RuleState{RuleID: fleet.ID, DeviceID: "d1", Version: 1, Through: t0, Firing: true}
+		fst := thermowatt.RuleState{RuleID: fleet.ID, DeviceID: "d1", Version: 1, Through: t0, Firing: true, RuleUpdatedAt: fleet.UpdatedAt}
 		if saved, err := s.SaveRuleState(ctx, fst, store.RuleTransition{Open: true, Message: "d1: power", At: t0}); !saved || err != nil {
 			t.Fatalf("the fleet rule's state: %v %v", saved, err)
 		}
@@ -86,6 +86,13 @@ func TestAlertRuleStore(t *testing.T) {
 		st.Version = 3 // a checker that read the state before the change
 		if saved, err := other.SaveRuleState(ctx, st, store.RuleTransition{Resolve: true, At: t0}); saved || err != nil {
 			t.Fatalf("a stale state after the change: saved %v %v, want refused", saved, err)
+		}
+		st.Version = 1 // one that read the rule before the change, and no state
+		if saved, err := other.SaveRuleState(ctx, st, open); saved || err != nil {
+			t.Fatalf("a first state judged under the old settings: saved %v %v, want refused", saved, err)
+		}
+		if as := openAlerts(t, s); len(as) != 1 {
+			t.Fatalf("open alerts after a refused stale opening: %+v", as)
 		}
 
 		// Deleting a rule resolves its alerts; a state for it is refused.

@@ -30,9 +30,10 @@ type AlertRules interface {
 	// device's), by rule then device.
 	RuleStates(ctx context.Context, deviceID string) ([]thermowatt.RuleState, error)
 	// SaveRuleState writes s over the state of version s.Version-1 (none
-	// stored when s.Version is 1) and does t in the same transaction.
-	// saved is false, and nothing changed, when the stored version was not
-	// that one: another checker saved first.
+	// stored when s.Version is 1, and then only while the rule's UpdatedAt
+	// is still s.RuleUpdatedAt) and does t in the same transaction. saved
+	// is false, and nothing changed, when the stored version was not that
+	// one (another checker saved first) or the rule changed or went.
 	SaveRuleState(ctx context.Context, s thermowatt.RuleState, t RuleTransition) (saved bool, err error)
 }
 

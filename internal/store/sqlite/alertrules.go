@@ -185,8 +185,9 @@ func (s *Store) SaveRuleState(ctx context.Context, st thermowatt.RuleState, t st
 			st.Firing, st.LastValue, microsPtr(st.LastAt)}
 		var q string
 		if st.Version == 1 {
+			args = append(args, micros(st.RuleUpdatedAt))
 			q = `INSERT INTO alert_rule_state (` + stateColumns + `)
-				SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE EXISTS (SELECT 1 FROM alert_rules WHERE id = ?1)
+				SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE EXISTS (SELECT 1 FROM alert_rules WHERE id = ?1 AND updated_at = ?10)
 				ON CONFLICT (rule_id, device_id) DO NOTHING`
 		} else {
 			q = `UPDATE alert_rule_state SET version = ?3, through = ?4, pending_since = ?5, clear_since = ?6, firing = ?7,
