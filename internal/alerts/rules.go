@@ -50,8 +50,10 @@ func (c *Checker) checkRules(ctx context.Context, d thermowatt.Device, rules []t
 	for _, st := range stored {
 		states[st.RuleID] = st
 	}
+	// The readings of every reading rule are read once, from the earliest
+	// point any of them stands at.
 	var from time.Time
-	first := true
+	needReadings := false
 	for _, r := range mine {
 		st, ok := states[r.ID]
 		if !ok {
@@ -64,12 +66,12 @@ func (c *Checker) checkRules(ctx context.Context, d thermowatt.Device, rules []t
 		if thermowatt.IsEnergyMetric(r.Metric) {
 			continue
 		}
-		if first || st.Through.Before(from) {
-			from, first = st.Through, false
+		if !needReadings || st.Through.Before(from) {
+			from, needReadings = st.Through, true
 		}
 	}
 	var readings []thermowatt.Stored
-	if !first {
+	if needReadings {
 		readings, err = c.Store.QueryReadings(ctx, store.Query{DeviceID: d.ID, From: from.Add(thermowatt.Precision),
 			To: now.Add(clockAhead), Limit: readingsPerCheck})
 		if err != nil {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -16,6 +17,42 @@ import (
 
 // ruleAddArgs is the usage of `alerts rule add`.
 const ruleAddArgs = `'METRIC OP VALUE' [--for 10m] [--hysteresis H] (--device ID ... | --all) [--severity info|warning|critical] [--message TEXT]`
+
+// ruleSubs are the subcommands of `alerts rule`.
+var ruleSubs = []subcommand{
+	{"add", ruleAddArgs, "add an alert rule on a measured value: it opens an alert once the condition has held --for, and resolves it once the value has been back beyond the threshold by --hysteresis for as long (docs/operations.md, Alert rules)"},
+	{"list", "", "the alert rules, with the devices each is firing for"},
+	{"rm", "ID", "delete an alert rule; its open alerts resolve"},
+}
+
+// ruleFlags is the flag set of `alerts rule SUB`, whose -h prints its
+// usage, summary and flags.
+func ruleFlags(e env, sub string) *flag.FlagSet {
+	var s subcommand
+	for _, c := range ruleSubs {
+		if c.name == sub {
+			s = c
+		}
+	}
+	fs := newFlags(e, "alerts rule "+sub)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: thermowatt alerts rule %s\n\n%s\n\nFlags:\n", strings.TrimSpace(sub+" "+s.args), s.summary)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// ruleHelp prints the subcommands of `alerts rule`.
+func ruleHelp(e env) error {
+	fmt.Fprint(e.stderr, "thermowatt alerts rule: alert rules on measured values, over HTTP (THERMOWATT_URL, THERMOWATT_TOKEN)\n\nUsage:\n")
+	tw := tabwriter.NewWriter(e.stderr, 0, 4, 2, ' ', 0)
+	for _, s := range ruleSubs {
+		fmt.Fprintf(tw, "  thermowatt alerts rule %s\t%s\n", strings.TrimSpace(s.name+" "+s.args), s.summary)
+	}
+	tw.Flush()
+	fmt.Fprint(e.stderr, "\n`thermowatt alerts rule SUBCOMMAND -h` shows one in full.\n")
+	return errHelpShown
+}
 
 var conditionRE = regexp.MustCompile(`^\s*([A-Za-z_]+)\s*(>=|<=|>|<)\s*(\S+)\s*$`)
 
@@ -35,11 +72,11 @@ func parseCondition(s string) (metric, op string, value float64, err error) {
 
 func runAlertRule(ctx context.Context, e env, args []string) error {
 	if len(args) == 0 || isHelp(args[0]) {
-		return groupHelp(e, "alerts")
+		return ruleHelp(e)
 	}
 	switch args[0] {
 	case "add":
-		fs := subFlags(e, "alerts", "rule add")
+		fs := ruleFlags(e, "add")
 		url := serverFlag(fs)
 		hold := fs.String("for", "", "how long the condition must hold before the alert opens, and clear before it resolves (90s, 10m, 1h30m; default 0)")
 		hyst := fs.Float64("hysteresis", 0, "how far back beyond the threshold the value must come to resolve, in the metric's unit")
@@ -74,7 +111,7 @@ func runAlertRule(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stdout, "alert rule %d: %s on %s (%s)\n", r.ID, ruleCondition(r), ruleScope(r), r.Severity)
 		return nil
 	case "list":
-		fs := subFlags(e, "alerts", "rule list")
+		fs := ruleFlags(e, "list")
 		url := serverFlag(fs)
 		if err := parseNoArgs(fs, args[1:]); err != nil {
 			return err
@@ -104,7 +141,7 @@ func runAlertRule(ctx context.Context, e env, args []string) error {
 		}
 		return tw.Flush()
 	case "rm":
-		fs := subFlags(e, "alerts", "rule rm")
+		fs := ruleFlags(e, "rm")
 		url := serverFlag(fs)
 		pos, err := parseInterleaved(fs, args[1:])
 		if err != nil {
@@ -127,7 +164,7 @@ func runAlertRule(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stdout, "alert rule %d deleted; its open alerts are resolved\n", id)
 		return nil
 	}
-	return usagef("unknown alerts rule command %q; `thermowatt alerts -h` lists them", args[0])
+	return usagef("unknown alerts rule command %q; `thermowatt alerts rule -h` lists them", args[0])
 }
 
 func ruleCondition(r apiclient.AlertRule) string {

@@ -20,9 +20,7 @@ func init() {
 		subs: []subcommand{
 			{"check", "", "open and resolve missing-data, failure and value alerts (the alert rules) once, and notify ALERT_WEBHOOK_URL: on the server with THERMOWATT_URL, else on the database (what the cron job runs; serve also checks every ALERT_CHECK_INTERVAL)"},
 			{"list", "[--all]", "open alerts (with --all, resolved ones too)"},
-			{"rule add", ruleAddArgs, "add an alert rule on a measured value: it opens an alert once the condition has held --for, and resolves it once the value has been back beyond the threshold by --hysteresis for as long (docs/operations.md, Alert rules)"},
-			{"rule list", "", "the alert rules, with the devices each is firing for"},
-			{"rule rm", "ID", "delete an alert rule; its open alerts resolve"},
+			{"rule", "add|list|rm ...", "alert rules on measured values: thermowatt alerts rule -h lists add, list and rm (docs/operations.md, Alert rules)"},
 		}}
 }
 
