@@ -36,13 +36,17 @@ type Release struct {
 // those two escape different characters; and a path is written on the
 // device's flash, where ".." or an absolute path would escape the root.
 const (
-	FirmwareVersionRule = `1-64 characters of A-Z, a-z, 0-9, '.', '_', '+' or '-'`
+	FirmwareVersionRule = `1-64 characters of A-Z, a-z, 0-9, '.', '_', '+' or '-', other than "." and without ".."`
 	FirmwarePathRule    = `1-128 characters: '/'-separated names of A-Z, a-z, 0-9, '.', '_' or '-', none empty, "." or ".."`
 )
 
-// ValidFirmwareVersion reports whether v follows FirmwareVersionRule.
+// ValidFirmwareVersion reports whether v follows FirmwareVersionRule. A
+// version is a segment of its URLs (/api/firmware/{version}/...), where
+// "." and ".." name another resource (the router answers 307 to the
+// cleaned path), and a device refuses any version holding ".."
+// (esp32/lib/fleet.py, _safe): the id rule, and the device's.
 func ValidFirmwareVersion(v string) bool {
-	if len(v) < 1 || len(v) > 64 {
+	if len(v) < 1 || len(v) > 64 || v == "." || strings.Contains(v, "..") {
 		return false
 	}
 	for i := 0; i < len(v); i++ {
@@ -75,7 +79,17 @@ func ValidFirmwarePath(p string) bool {
 // (esp32/lib/fleet.py, allowed_path): it refuses a release holding any
 // other, so that no release can replace main.py, boot.py, config.json or
 // lib/ota_boot.py, the code that puts a failed release's files back.
-const DeviceReleasePathRule = `lib/NAME.py, lib/NAME.mpy (not lib/ota_boot.py) or ca.pem: a device refuses a release holding anything else, such as main.py, boot.py or config.json`
+const DeviceReleasePathRule = `lib/NAME.py, lib/NAME.mpy (NAME, in any case and before its first '.', not ota_boot nor json, os, gc, sys, time or machine, which the rollback imports) or ca.pem: a device refuses a release holding anything else, such as main.py, boot.py or config.json`
+
+// protectedModules are the modules of lib/ no release may hold, by name
+// before its first '.', lower case: ota_boot, and the modules it and
+// main.py's rollback path import (json and os, which MicroPython lets a
+// file in lib/ extend or replace, gc, sys, time, machine). MicroPython
+// imports ota_boot from lib/ota_boot.mpy as readily as from .py, and a
+// release is written to flash by name, so lib/OTA_BOOT.py or
+// lib/ota_boot.x.py must not pass either. esp32/lib/fleet.py's
+// allowed_path holds the same list.
+var protectedModules = []string{"ota_boot", "json", "os", "gc", "sys", "time", "machine"}
 
 // DeviceTakesPath reports whether a device installs a release file at p
 // (DeviceReleasePathRule); p must also follow FirmwarePathRule.
@@ -87,7 +101,10 @@ func DeviceTakesPath(p string) bool {
 		return true
 	}
 	name, ok := strings.CutPrefix(p, "lib/")
-	if !ok || strings.Contains(name, "/") || strings.Contains(name, "..") || p == "lib/ota_boot.py" {
+	if !ok || strings.Contains(name, "/") || strings.Contains(name, "..") {
+		return false
+	}
+	if stem, _, _ := strings.Cut(name, "."); slices.Contains(protectedModules, strings.ToLower(stem)) {
 		return false
 	}
 	return strings.HasSuffix(name, ".py") || strings.HasSuffix(name, ".mpy")

@@ -156,6 +156,49 @@ func (s Settings) Validate() error {
 	return errors.Join(errs...)
 }
 
+// FirmwareDefaults are esp32/lib/config.py's DEFAULTS for the settings the
+// rules between settings read, remote or not (TestSettingRulesMatchTheFirmware
+// holds them equal). A device applies remote settings over its own
+// config.json, which the server cannot see: for what it does not manage
+// (wdt_timeout_s, queue_cap) and keys no scope sets, it assumes these.
+var FirmwareDefaults = Settings{
+	"interval_s": 300.0, "batch_size": 20.0, "http_timeout_s": 30.0, "connect_timeout_s": 20.0,
+	"backoff_base_s": 5.0, "backoff_cap_s": 600.0, "led": true, "log_level": "INFO",
+	"update_deadline_cycles": 3.0, "wdt_timeout_s": 120.0, "queue_cap": 2000.0,
+}
+
+// The watchdog rule of config.py's validate: one HTTP request can block
+// for a connect, a write and a read, each up to http_timeout_s, and the
+// watchdog must outlast all three: wdt_timeout_s >= WatchdogRequests *
+// http_timeout_s + WatchdogMarginS.
+const (
+	WatchdogRequests = 3
+	WatchdogMarginS  = 10
+)
+
+// ValidateEffective checks the settings a device would apply, s being its
+// effective remote settings (the fleet default with its own over it) laid
+// over FirmwareDefaults, by the rules that tie settings together: those of
+// config.py's validate, which a device refuses a revision for, and the
+// server's own backoff_base_s <= backoff_cap_s. It returns every problem.
+func (s Settings) ValidateEffective() error {
+	m := FirmwareDefaults.Merge(s)
+	num := func(k string) float64 { f, _ := m[k].(float64); return f }
+	var errs []error
+	if base, limit := num("backoff_base_s"), num("backoff_cap_s"); base > limit {
+		errs = append(errs, fmt.Errorf("backoff_base_s (%g) must not exceed backoff_cap_s (%g)", base, limit))
+	}
+	if need := WatchdogRequests*num("http_timeout_s") + WatchdogMarginS; num("wdt_timeout_s") < need {
+		errs = append(errs, fmt.Errorf("http_timeout_s (%g) needs a watchdog of at least %d * %g + %d = %g s, and a device's is %g s (config.json's wdt_timeout_s, not set remotely): at most %g",
+			num("http_timeout_s"), WatchdogRequests, num("http_timeout_s"), WatchdogMarginS, need, num("wdt_timeout_s"),
+			math.Floor((num("wdt_timeout_s")-WatchdogMarginS)/WatchdogRequests*100)/100))
+	}
+	if num("queue_cap") < num("batch_size") {
+		errs = append(errs, fmt.Errorf("batch_size (%g) must not exceed a device's queue_cap (%g, config.json, not set remotely)", num("batch_size"), num("queue_cap")))
+	}
+	return errors.Join(errs...)
+}
+
 // Merge returns s with over's values on top: a device's effective
 // settings are the fleet default merged with its own.
 func (s Settings) Merge(over Settings) Settings {

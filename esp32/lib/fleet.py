@@ -43,13 +43,20 @@ def _safe(s, extra=""):
 
 def allowed_path(p):
     """A release may hold modules in lib/ and the server's CA (ca.pem):
-    never main.py, boot.py, config.json or ota_boot.py, the code that puts a
-    failed release's files back."""
+    never main.py, boot.py, config.json or ota_boot, the code that puts a
+    failed release's files back, nor a module the rollback imports (json
+    and os, which a file in lib/ may extend or replace, gc, sys, time,
+    machine). Refused by name before the first '.', in any case
+    (ota_boot.mpy imports as readily as .py), as the server's
+    DeviceTakesPath does."""
     if p == "ca.pem":
         return True
     if not _safe(p, "/") or not p.startswith("lib/") or "/" in p[4:]:
         return False
-    return p != "lib/ota_boot.py" and (p.endswith(".py") or p.endswith(".mpy"))
+    name = p[4:]
+    if name.split(".")[0].lower() in ("ota_boot", "json", "os", "gc", "sys", "time", "machine"):
+        return False
+    return name.endswith(".py") or name.endswith(".mpy")
 
 
 def canonical(man, put=None):

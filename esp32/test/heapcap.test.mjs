@@ -66,7 +66,9 @@ async function startServer(t, work) {
       },
     };
   };
-  const cli = (...args) => execFileSync(bin, args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  // The admin commands ask the server (THERMOWATT_URL, THERMOWATT_TOKEN).
+  const cliEnv = { ...env, THERMOWATT_URL: api, THERMOWATT_TOKEN: ADMIN };
+  const cli = (...args) => execFileSync(bin, args, { env: cliEnv, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   return { api, admin, device, cli, bin };
 }
 
@@ -173,7 +175,7 @@ test('on a 32-bit port with a capped heap a signed update downloads, verifies, s
   const rel = stageRelease(work, version);
   const sig = path.join(work, 'release.sig');
   writeFileSync(sig, srv.cli('firmware', 'sign', '--key', keyFile, '--version', version, rel));
-  srv.cli('firmware', 'publish', '--url', srv.api, '--token', ADMIN, '--version', version, '--signature', sig, rel);
+  srv.cli('firmware', 'publish', '--version', version, '--signature', sig, rel);
   const files = readdirSync(path.join(rel, 'lib')).length;
 
   const at = await update(srv, work, mpy, UPDATE_LIMIT, version, keyFile, publicKey);

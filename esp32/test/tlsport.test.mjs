@@ -90,7 +90,8 @@ test('verified HTTPS on the 32-bit TLS port: the right CA delivers, a wrong CA o
     const text = await r.text();
     return { status: r.status, body: text ? JSON.parse(text) : null };
   };
-  const cli = (...args) => execFileSync(bin, args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const cliEnv = { ...env, THERMOWATT_URL: `http://127.0.0.1:${port}`, THERMOWATT_TOKEN: ADMIN };
+  const cli = (...args) => execFileSync(bin, args, { env: cliEnv, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
   const pki = path.join(work, 'pki');
   mkdirSync(pki);
@@ -166,7 +167,7 @@ test('verified HTTPS on the 32-bit TLS port: the right CA delivers, a wrong CA o
   writeFileSync(path.join(rel, 'ca.pem'), readFileSync(ca2.pem));
   const sig = path.join(work, 'rel.sig');
   writeFileSync(sig, cli('firmware', 'sign', '--key', keyFile, '--version', '2.0.0', rel));
-  cli('firmware', 'publish', '--url', `http://127.0.0.1:${port}`, '--token', ADMIN, '--version', '2.0.0', '--signature', sig, rel);
+  cli('firmware', 'publish', '--version', '2.0.0', '--signature', sig, rel);
   assert.equal((await admin('POST', '/api/rollouts', { version: '2.0.0', devices: ['esp32-tls-01'] })).status, 201);
   for (let i = 0; i < 3; i++) await run(6);
   const st = boardJSON(root, 'ota/state.json');

@@ -91,16 +91,21 @@ type receiver struct {
 	failFirst int
 	delay     time.Duration // per request: a slow receiver widens every race
 	attempts  int
-	texts     []string
+	texts     []string // "text", as Slack gets it
+	contents  []string // "content", as Discord gets it
 	url       string
 }
 
 func newReceiver(t *testing.T, failFirst int) *receiver {
 	r := &receiver{failFirst: failFirst}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		var body struct{ Text, Content string }
-		if err := json.NewDecoder(req.Body).Decode(&body); err != nil || body.Text == "" || body.Text != body.Content {
-			t.Errorf("webhook body: %+v, %v; want text and content, equal", body, err)
+		var body struct {
+			Text, Content   string
+			AllowedMentions *struct{ Parse []string } `json:"allowed_mentions"`
+		}
+		if err := json.NewDecoder(req.Body).Decode(&body); err != nil || body.Text == "" || body.Content == "" ||
+			body.AllowedMentions == nil || body.AllowedMentions.Parse == nil || len(body.AllowedMentions.Parse) != 0 {
+			t.Errorf("webhook body: %+v, %v; want text, content and allowed_mentions.parse empty", body, err)
 		}
 		time.Sleep(r.delay)
 		r.mu.Lock()
@@ -111,6 +116,7 @@ func newReceiver(t *testing.T, failFirst int) *receiver {
 			return
 		}
 		r.texts = append(r.texts, body.Text)
+		r.contents = append(r.contents, body.Content)
 	}))
 	t.Cleanup(srv.Close)
 	r.url = srv.URL
@@ -400,7 +406,7 @@ func TestUpdateAlertOnRollback(t *testing.T) {
 			t.Fatalf("a later check did %+v", r)
 		}
 		as := openAlerts(t, s)
-		if len(as) != 1 || as[0].Kind != thermowatt.KindUpdate || !strings.Contains(as[0].Message, "rolled back the firmware update from 1.5.0 to 1.4.0: no batch delivered within 3 cycles") {
+		if len(as) != 1 || as[0].Kind != thermowatt.KindUpdate || !strings.Contains(as[0].Message, "rolled back the firmware update from `1.5.0` to `1.4.0`: `no batch delivered within 3 cycles`") {
 			t.Fatalf("open alerts = %+v", as)
 		}
 		send(t, s, "node-1", t0.Add(5*time.Minute), `{"device":{"firmware":"1.4.0","update":{"state":"idle","version":"1.4.0","reason":null}}}`)

@@ -79,7 +79,7 @@ func (p Policy) failingReasons(d thermowatt.Device, f thermowatt.Failures, h Hea
 		why = append(why, fmt.Sprintf("the device dropped %d readings in the last hour (threshold %d)", droppedGrowth, p.DroppedPerHour))
 	}
 	if len(why) > 0 && h.LastError != nil && h.LastError != "" {
-		why = append(why, fmt.Sprintf("its last error: %v", h.LastError))
+		why = append(why, "its last error: "+quoted(h.LastError))
 	}
 	return why
 }
@@ -96,17 +96,17 @@ func silentMessage(d thermowatt.Device, p Policy) string {
 func updateMessage(d thermowatt.Device, u Update) string {
 	msg := fmt.Sprintf("%s rolled back the firmware update", d.ID)
 	if u.Version != "" {
-		msg += " from " + u.Version
+		msg += " from " + quoted(u.Version)
 	}
 	var running struct {
 		Firmware string `json:"firmware"`
 	}
 	_ = json.Unmarshal(d.Health, &running)
 	if running.Firmware != "" && running.Firmware != u.Version {
-		msg += " to " + running.Firmware
+		msg += " to " + quoted(running.Firmware)
 	}
 	if u.Reason != nil && u.Reason != "" {
-		msg += fmt.Sprintf(": %v", u.Reason)
+		msg += ": " + quoted(u.Reason)
 	}
 	return msg + " (it runs its previous firmware; see docs/fleet.md, Rolling back)"
 }

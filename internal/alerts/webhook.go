@@ -14,7 +14,9 @@ import (
 
 // Webhook posts notifications as JSON with the message in both "text"
 // (Slack incoming webhooks, Discord's .../slack endpoint, most chat tools)
-// and "content" (Discord's own webhook format).
+// and "content" (Discord's own webhook format), each neutralised for its
+// target (text.go): "text" with Slack's control characters escaped,
+// "content" with allowed_mentions empty, so that Discord pings no one.
 type Webhook struct {
 	URL    string
 	Client *http.Client
@@ -29,7 +31,11 @@ const claimLease = time.Minute
 
 // Send posts one message; any answer but 2xx is an error.
 func (w *Webhook) Send(ctx context.Context, text string) error {
-	body, _ := json.Marshal(map[string]string{"text": text, "content": text})
+	body, _ := json.Marshal(map[string]any{
+		"text":             slackText(text),
+		"content":          cut(text, maxMessage),
+		"allowed_mentions": map[string][]string{"parse": {}},
+	})
 	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))

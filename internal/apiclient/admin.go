@@ -149,6 +149,15 @@ type Device struct {
 	Firmware          *string         `json:"firmware"`
 	SettingsRev       SettingsRev     `json:"settingsRev"`
 	Update            json.RawMessage `json:"update"`
+	// CA is the CA the device verifies the server with and the one a
+	// release left waiting (sha256 of each DER), nil when it reports none.
+	CA *DeviceCA `json:"ca"`
+}
+
+// DeviceCA is a device's reported CA fingerprints.
+type DeviceCA struct {
+	Active  *string `json:"active"`
+	Waiting *string `json:"waiting"`
 }
 
 // SettingsRev is the settings revision a device applied and the one it should.

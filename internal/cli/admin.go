@@ -26,7 +26,7 @@ func init() {
 		subs: []subcommand{
 			{"add", "ID [--config-out config.json --wifi SSID:PASSWORD ... [--base-url URL] [--ota-public-key KEY]]", "register a device (ID: 1-64 characters of A-Z a-z 0-9 . _ -); prints its token, once, or writes a ready config.json holding it"},
 			{"token", "ID", "another token for a registered device (rotation); prints it, once"},
-			{"list", "", "devices with when they were last seen, their reading count, status, interval (its interval_s setting), firmware, settings revision (applied/desired) and last update"},
+			{"list", "", "devices with when they were last seen, their reading count, status, interval (its interval_s setting), firmware, settings revision (applied/desired), last update, and the CA it verifies the server with and the one waiting to take over (first 12 hex digits of their sha256)"},
 		}}
 	commands["token"] = command{summary: "manage tokens: token add --scope reader|admin | token list | token revoke ID", run: runToken,
 		subs: []subcommand{
@@ -114,15 +114,16 @@ func runDevice(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tCREATED\tLAST SEEN\tREADINGS\tSTATUS\tINTERVAL\tFIRMWARE\tSETTINGS\tUPDATE")
+		fmt.Fprintln(tw, "ID\tCREATED\tLAST SEEN\tREADINGS\tSTATUS\tINTERVAL\tFIRMWARE\tSETTINGS\tUPDATE\tCA\tCA WAITING")
 		for _, d := range ds {
 			seen := "never"
 			if d.LastSeenAt != nil {
 				seen = d.LastSeenAt.UTC().Format(time.RFC3339)
 			}
 			fw, applied, update := fleetColumns(d)
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s/%d\t%s\n", d.ID, d.CreatedAt.UTC().Format(time.RFC3339), seen, d.ReadingCount,
-				d.Status, time.Duration(d.ExpectedIntervalS)*time.Second, fw, applied, d.SettingsRev.Desired, update)
+			ca, caWaiting := caColumns(d.CA)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s/%d\t%s\t%s\t%s\n", d.ID, d.CreatedAt.UTC().Format(time.RFC3339), seen, d.ReadingCount,
+				d.Status, time.Duration(d.ExpectedIntervalS)*time.Second, fw, applied, d.SettingsRev.Desired, update, ca, caWaiting)
 		}
 		return tw.Flush()
 	case "set-interval":
@@ -263,4 +264,21 @@ func fleetColumns(d apiclient.Device) (firmware, applied, update string) {
 		update = strings.TrimSpace(u.State + " " + u.Version)
 	}
 	return firmware, applied, update
+}
+
+// caColumns reads the CAs a device reports (payload.device.ca) as the
+// first 12 hex digits of their fingerprints, "-" for none: old firmware
+// and devices without ca_cert report none.
+func caColumns(ca *apiclient.DeviceCA) (active, waiting string) {
+	active, waiting = "-", "-"
+	if ca == nil {
+		return active, waiting
+	}
+	if ca.Active != nil && *ca.Active != "" {
+		active = thermowatt.ShortCAFingerprint(*ca.Active)
+	}
+	if ca.Waiting != nil && *ca.Waiting != "" {
+		waiting = thermowatt.ShortCAFingerprint(*ca.Waiting)
+	}
+	return active, waiting
 }

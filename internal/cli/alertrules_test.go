@@ -16,7 +16,9 @@ import (
 	"github.com/thermowatt/thermowatt/internal/testdb"
 )
 
-// hookTexts is a webhook receiver (Slack's shape) that keeps every text.
+// hookTexts is a webhook receiver that keeps every message as Discord's
+// "content" carries it (Slack's "text" has its control characters, such
+// as the rule's ">", escaped).
 type hookTexts struct {
 	mu    sync.Mutex
 	texts []string
@@ -60,12 +62,12 @@ func TestAlertRuleEndToEndTwoInstances(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			hook := &hookTexts{}
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				var body struct{ Text string }
-				if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-					t.Errorf("webhook body: %v", err)
+				var body struct{ Text, Content string }
+				if err := json.NewDecoder(r.Body).Decode(&body); err != nil || !strings.Contains(body.Text, "&gt;") {
+					t.Errorf("webhook body: %+v %v, want the comparison escaped in text", body, err)
 				}
 				hook.mu.Lock()
-				hook.texts = append(hook.texts, body.Text)
+				hook.texts = append(hook.texts, body.Content)
 				hook.mu.Unlock()
 			}))
 			defer srv.Close()

@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/thermowatt/thermowatt/internal/testcert"
 )
 
 // The commands of docs/fleet.md, docs/deploy-render.md and the README, run as
@@ -43,11 +45,8 @@ func TestDocsRunAsWritten(t *testing.T) {
 		}
 		os.WriteFile(filepath.Join("examples", "backfill", n), raw, 0o644)
 	}
-	ca, err := os.ReadFile(filepath.Join(repo, "testdata", "ota", "release", "ca.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile("new-root-ca.pem", ca, 0o644)
+	// The CA the rotation section delivers: a real one, which publish checks.
+	os.WriteFile("new-root-ca.pem", testcert.PEM(testcert.DER(t, testcert.Options{Kind: testcert.Root, Name: "New Root CA"})), 0o644)
 	os.MkdirAll(filepath.Join("old", "lib"), 0o755)
 	os.WriteFile(filepath.Join("old", "lib", "app.py"), []byte("x = 0\n"), 0o644)
 

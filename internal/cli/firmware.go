@@ -148,6 +148,9 @@ func publish(ctx context.Context, e env, url, token, version, sigFile, dir strin
 		}
 		signature = &s
 	}
+	if err := checkFleetSignature(ctx, url, token, version, signature, files); err != nil {
+		return err
+	}
 	body := struct {
 		Version   string        `json:"version"`
 		Signature *string       `json:"signature"`

@@ -71,13 +71,14 @@ func TestFirmwareCAIsCheckedBeforeUpload(t *testing.T) {
 	os.WriteFile(sigFile, []byte(sig), 0o644)
 	const admin = "admin-token-0123456789"
 	url, _, _ := startServe(t, map[string]string{"DATA_DIR": dir, "ADMIN_TOKEN": admin})
-	if _, errOut, err = cliRun(vars, "firmware", "publish", "--url", url, "--token", admin, "--version", "1.0.0", "--signature", sigFile, rel); err != nil || !strings.Contains(errOut, "sha256 "+fp) {
+	if _, errOut, err = cliRun(map[string]string{"DATA_DIR": dir, "THERMOWATT_URL": url, "THERMOWATT_TOKEN": admin}, "firmware", "publish", "--version", "1.0.0", "--signature", sigFile, rel); err != nil || !strings.Contains(errOut, "sha256 "+fp) {
 		t.Fatalf("publish a good CA: %v, stderr %q", err, errOut)
 	}
 
 	// The device list: old firmware says nothing of CAs, a device on the
 	// release holds the new CA waiting, then verifies with it.
 	old := strings.Repeat("0a", 32)
+	vars["THERMOWATT_URL"], vars["THERMOWATT_TOKEN"] = url, admin // the admin commands ask the server
 	for _, id := range []string{"old-fw", "n1"} {
 		if _, _, err := cliRun(vars, "device", "add", id); err != nil {
 			t.Fatal(err)

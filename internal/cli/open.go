@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/thermowatt/thermowatt/internal/config"
 	"github.com/thermowatt/thermowatt/internal/store"
@@ -16,6 +17,9 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, string, err
 	if cfg.DatabaseURL != "" {
 		s, err := postgres.Open(ctx, withPoolDefaults(cfg.DatabaseURL, cfg.Limits.MaxDBConcurrency))
 		if err != nil {
+			if strings.Contains(err.Error(), "SQLSTATE 3D000") { // the database does not exist
+				return nil, "", fmt.Errorf("opening PostgreSQL from DATABASE_URL: %w; `thermowatt serve` creates it at its first start (or createdb does)", err)
+			}
 			return nil, "", fmt.Errorf("opening PostgreSQL from DATABASE_URL: %w", err)
 		}
 		return s, "postgres", nil

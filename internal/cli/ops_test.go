@@ -200,7 +200,7 @@ func TestAlertsCheckRetentionAndIntervalCommands(t *testing.T) {
 		t.Errorf("alerts list:\n%s", out)
 	}
 	list, _ := run("device", "list")
-	if !regexp.MustCompile(`node-1 .* 11  +silent +5m0s +- +-/0 +-\n`).MatchString(list) {
+	if !regexp.MustCompile(`node-1 .* 11  +silent +5m0s +- +-/0 +- +- +-\n`).MatchString(list) {
 		t.Errorf("device list after retention, want 11 readings, 5 min:\n%s", list)
 	}
 

@@ -89,7 +89,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	e := env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		if len(args) > 1 && args[1] == "env" {
-			fmt.Fprint(stdout, "Environment variables:\n"+config.Help())
+			fmt.Fprint(stdout, "Environment variables:\n"+config.Help()+clientEnvHelp)
 			return nil
 		}
 		if len(args) > 1 { // help COMMAND [SUBCOMMAND]: that command's own help
@@ -113,6 +113,16 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	return nil
 }
+
+// clientEnvHelp lists what the CLI reads when it talks to a server.
+const clientEnvHelp = `
+Client side (the CLI talking to a server; never needed by serve):
+  THERMOWATT_URL    the server, e.g. https://thermowatt.onrender.com: every admin command (device, token,
+                    settings, firmware publish, rollout, alerts, retention) asks it (--url overrides);
+                    backfill and simulate send to it (default http://localhost:8080)
+  THERMOWATT_TOKEN  the token sent with it: an admin token for the admin commands, a device or admin
+                    token for backfill and simulate (kept off the command line, where ps shows it)
+`
 
 func usage() string {
 	var b strings.Builder

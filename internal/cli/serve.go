@@ -158,6 +158,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 		// for an admin with only the service's URL.
 		Alerts:    newChecker(cfg, st, logger),
 		Retention: retention.Policy{Days: cfg.Ops.RetentionDays, RawDays: cfg.Ops.RawRetentionDays},
+		// OTA_PUBLIC_KEYS: only releases the fleet's devices accept.
+		OTAPublicKeys: cfg.OTAPublicKeys,
 	})
 	// MAX_CONNS, MAX_CONNS_IP: no client can hold every connection, and
 	// connections never take the descriptors the database and files need.

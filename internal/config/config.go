@@ -30,6 +30,9 @@ type Config struct {
 	Ops Ops
 	// Limits protect the service from abuse and overload (limits.go).
 	Limits Limits
+	// OTAPublicKeys are the fleet's firmware-signing public keys
+	// (fleet.go): when set, a release must be signed by one of them.
+	OTAPublicKeys []string
 }
 
 // Option documents one environment variable.

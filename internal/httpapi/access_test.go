@@ -13,6 +13,9 @@ func TestAccessRules(t *testing.T) {
 		reader := a.tokenOf("reader")
 		own := fmt.Sprintf(`{"deviceId":"n1","recordedAt":"%s","temperature":1}`, recent(0))
 		mixed := fmt.Sprintf(`[{"deviceId":"n1","recordedAt":"%s"},{"deviceId":"n2","recordedAt":"%s"}]`, recent(1), recent(1))
+		// One rule for a device token: any id but its own refuses the
+		// batch, an id that breaks the id rule as much as another device's.
+		badID := fmt.Sprintf(`[{"deviceId":"n1","recordedAt":"%s"},{"deviceId":"bad id!","recordedAt":"%s"}]`, recent(2), recent(2))
 
 		cases := []struct {
 			name, method, path, token, body string
@@ -25,6 +28,8 @@ func TestAccessRules(t *testing.T) {
 			{"reader cannot write", "POST", "/api/measurements", reader, own, 403, "may not write readings"},
 			{"device writes another device", "POST", "/api/measurements", dev2, own, 403, `may not write readings of device "n1"; nothing was stored`},
 			{"device in a mixed batch", "POST", "/api/measurements", dev1, mixed, 403, `device "n2"`},
+			{"device in a batch naming an invalid id", "POST", "/api/measurements", dev1, badID, 403, `device "bad id!"; nothing was stored`},
+			{"device archiving a batch naming an invalid id", "POST", "/api/raw-measurements", dev1, badID, 403, `device "bad id!"`},
 			{"device cannot read", "GET", "/api/measurements", dev1, "", 403, "may not read"},
 			{"device cannot list devices", "GET", "/api/devices", dev1, "", 403, "may not read"},
 			{"reader cannot add devices", "POST", "/api/devices", reader, `{"id":"x"}`, 403, "needs an admin token"},

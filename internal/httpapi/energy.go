@@ -87,6 +87,10 @@ func handleEnergy(rollups store.Rollups, devices store.Devices, now func() time.
 		items := make([]energyJSON, len(pts))
 		for i, p := range pts {
 			items[i] = energyJSON{Start: p.Start.Format(time.RFC3339), Wh: roundMicro(p.Wh), Coverage: roundMicro(p.Coverage)}
+			if math.IsInf(p.Wh, 0) || math.IsNaN(p.Wh) {
+				// Not a number JSON can carry: the bucket's energy is unknown.
+				items[i].Wh, items[i].Coverage = 0, 0
+			}
 		}
 		if format == "csv" {
 			writeEnergyCSV(w, items)

@@ -121,8 +121,36 @@ func (u releaseUpload) release(now time.Time) (thermowatt.Release, error) {
 	return r, nil
 }
 
+// checkSigned refuses a release that no key of the fleet's (OTA_PUBLIC_KEYS)
+// verifies: every device with one of them in config.json would refuse it,
+// and only find out after downloading it. Without keys, nothing is known
+// about what devices accept, and any release is taken.
+func checkSigned(rel thermowatt.Release, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	if rel.Signature == "" {
+		return fmt.Errorf("release %s is unsigned, and this server's fleet verifies releases (OTA_PUBLIC_KEYS): sign it with thermowatt firmware sign", rel.Version)
+	}
+	for _, k := range keys {
+		if thermowatt.VerifyManifest(k, rel.Signature, rel.Manifest()) == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("the signature of release %s verifies with none of the fleet's %d public keys (OTA_PUBLIC_KEYS): sign this directory with the fleet's key, as this version", rel.Version, len(keys))
+}
+
+// handleFirmwareKeys lists the fleet's public keys, which thermowatt
+// firmware publish checks a signature against before uploading.
+func handleFirmwareKeys(keys []string) http.Handler {
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		writeJSON(w, http.StatusOK, map[string][]string{"keys": append([]string{}, keys...)})
+		return nil
+	})
+}
+
 // handlePostFirmware publishes a release.
-func handlePostFirmware(st store.Firmware, now func() time.Time) http.Handler {
+func handlePostFirmware(st store.Firmware, keys []string, now func() time.Time) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		var in releaseUpload
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxReleaseBytes))
@@ -135,6 +163,9 @@ func handlePostFirmware(st store.Firmware, now func() time.Time) http.Handler {
 			return errorf(http.StatusBadRequest, "invalid JSON body: "+err.Error())
 		}
 		rel, err := in.release(now())
+		if err == nil {
+			err = checkSigned(rel, keys)
+		}
 		if err != nil {
 			return errorf(http.StatusBadRequest, err.Error())
 		}
@@ -195,23 +226,29 @@ func handleDeviceRelease(st store.Firmware) http.Handler {
 // handleDeviceFirmwareFile sends one file of a release. Range requests
 // are answered (206), so a download cut by a power failure resumes where
 // it stopped; the ETag is the file's sha256, so If-Range never splices
-// two different files.
+// two different files. Downloads of one file at once share one copy of it
+// (firmwarefiles.go), and ranges are vetted first (ranges.go).
 func handleDeviceFirmwareFile(st store.Firmware) http.Handler {
+	var files sharedFiles
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		v, path := r.PathValue("version"), r.PathValue("path")
 		if !thermowatt.ValidFirmwareVersion(v) || !thermowatt.ValidFirmwarePath(path) {
 			return errorf(http.StatusNotFound, fmt.Sprintf("no file %q in firmware %q", path, v))
 		}
-		f, err := st.FirmwareFile(r.Context(), v, path)
+		f, done, err := files.get(r.Context(), st, v, path)
 		if errors.Is(err, thermowatt.ErrNotFound) {
 			return errorf(http.StatusNotFound, fmt.Sprintf("no file %q in firmware %q", path, v))
 		}
 		if err != nil {
 			return storeError(err)
 		}
+		defer done()
+		etag := `"` + f.SHA256 + `"`
 		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set("ETag", `"`+f.SHA256+`"`)
-		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.Content))
+		w.Header().Set("ETag", etag)
+		if limitRanges(w, r, int64(len(f.Content)), etag) {
+			http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.Content))
+		}
 		return nil
 	})
 }

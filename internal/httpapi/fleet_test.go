@@ -267,6 +267,12 @@ func TestFirmwareReleases(t *testing.T) {
 			"config.json":     upload{Version: "2.0", Files: []uploadFile{{Path: "config.json"}}},
 			"lib/ota_boot.py": upload{Version: "2.0", Files: []uploadFile{{Path: "lib/ota_boot.py"}}},
 			"nested module":   upload{Version: "2.0", Files: []uploadFile{{Path: "lib/x/a.py"}}},
+			"ota_boot.mpy":    upload{Version: "2.0", Files: []uploadFile{{Path: "lib/ota_boot.mpy"}}},
+			"OTA_BOOT.py":     upload{Version: "2.0", Files: []uploadFile{{Path: "lib/OTA_BOOT.py"}}},
+			"version .":       upload{Version: ".", Files: []uploadFile{{Path: "lib/a.py"}}},
+			"version ..":      upload{Version: "..", Files: []uploadFile{{Path: "lib/a.py"}}},
+			"version ...":     upload{Version: "...", Files: []uploadFile{{Path: "lib/a.py"}}},
+			"version 1..2":    upload{Version: "1..2", Files: []uploadFile{{Path: "lib/a.py"}}},
 			"unknown fields":  `{"version":"2.0","files":[],"channel":"beta"}`,
 		} {
 			if r := a.do("POST", "/api/firmware", adminToken, body); r.Status != 400 {
@@ -332,6 +338,8 @@ func TestRollouts(t *testing.T) {
 		}{
 			"both devices and all":  {"POST", "/api/rollouts", `{"version":"1.1","all":true,"devices":["a"]}`, 400},
 			"neither":               {"POST", "/api/rollouts", `{"version":"1.1"}`, 400},
+			"version ..":            {"POST", "/api/rollouts", `{"version":"..","all":true}`, 400},
+			"version .":             {"POST", "/api/rollouts", `{"version":".","all":true}`, 400},
 			"unknown version":       {"POST", "/api/rollouts", `{"version":"3.0","all":true}`, 404},
 			"unknown device":        {"POST", "/api/rollouts", `{"version":"1.1","devices":["a","ghost"]}`, 404},
 			"unknown rollout":       {"PATCH", "/api/rollouts/999", `{"paused":true}`, 404},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/thermowatt/thermowatt/internal/ingest"
@@ -24,7 +25,10 @@ type ingestPath struct {
 }
 
 // decodeReadings parses an ingest body and checks that the token may write
-// every device it names, before anything is stored.
+// every device it names, before anything is stored. An id that breaks the
+// id rule names no device a token may write, so one rule holds: a device
+// token's batch naming any id but its own is refused whole (403), valid or
+// not; an admin's reading with such an id is only that reading's 400.
 func decodeReadings(r *http.Request, body []byte, now time.Time) (wire.Batch, error) {
 	b, err := wire.Decode(body, now)
 	var be *wire.BodyError
@@ -35,7 +39,7 @@ func decodeReadings(r *http.Request, body []byte, now time.Time) (wire.Batch, er
 		return b, errorf(http.StatusBadRequest, be.Message)
 	}
 	p := principal(r)
-	for _, id := range b.DeviceIDs {
+	for _, id := range slices.Concat(b.DeviceIDs, b.InvalidIDs) {
 		if !p.CanWriteDevice(id) {
 			return b, errorf(http.StatusForbidden, fmt.Sprintf("this token belongs to device %q and may not write readings of device %q; nothing was stored", p.DeviceID, id))
 		}

@@ -146,8 +146,9 @@ func appendStats(b []byte, key string, s store.Stats) []byte {
 // appendTime is time.Time's MarshalJSON for the years it accepts.
 func appendTime(b []byte, t time.Time) []byte {
 	if y := t.Year(); y < 0 || y > 9999 {
-		out, _ := json.Marshal(t) // an error, as encoding/json would give
-		return append(b, out...)
+		// RFC 3339 has no such year, and encoding/json would fail; the
+		// answer stays valid JSON (parseTimeBounds refuses such bounds).
+		return append(b, "null"...)
 	}
 	b = append(b, '"')
 	b = t.AppendFormat(b, time.RFC3339Nano)
@@ -161,8 +162,10 @@ func appendNumber(b []byte, v *float64) []byte {
 	}
 	f := *v
 	if math.IsInf(f, 0) || math.IsNaN(f) {
-		out, _ := json.Marshal(f) // not stored; encoding/json fails too
-		return append(b, out...)
+		// JSON has no such number (encoding/json fails): a statistic the
+		// store could not compute finitely is unknown, and the answer
+		// stays valid JSON whatever is stored.
+		return append(b, "null"...)
 	}
 	// Like ES6: exponent form only for very small and very large values.
 	format := byte('f')

@@ -119,6 +119,24 @@ func TestAppendSeriesMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
+// Whatever the store hands over, the answer is valid JSON: a statistic
+// that is not finite (an hour whose sum overflowed) is null, and a time
+// outside RFC 3339's years is null too. (Before: "avg":, and "from":,.)
+func TestAppendSeriesIsValidJSONWhateverIsStored(t *testing.T) {
+	at := time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
+	inf, nan := math.Inf(1), math.NaN()
+	bad := store.Stats{Avg: &inf, Min: f64(-math.MaxFloat64), Max: &nan}
+	q := store.SeriesQuery{DeviceID: "n1", From: time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), Bucket: time.Hour}
+	pts := []store.SeriesPoint{{Time: at, Count: 2, PressureHPa: bad, Temperature: bad}}
+	got := appendSeries(nil, q, pts)
+	if !json.Valid(got) {
+		t.Fatalf("appendSeries wrote invalid JSON: %s", got)
+	}
+	if !bytes.Contains(got, []byte(`"avg":null`)) || !bytes.Contains(got, []byte(`"max":null`)) {
+		t.Errorf("non-finite statistics: %s", got)
+	}
+}
+
 func BenchmarkAppendMeasurements(b *testing.B) {
 	at := time.Date(2026, 11, 27, 3, 4, 5, 123456000, time.UTC)
 	rows := make([]thermowatt.Stored, 288)

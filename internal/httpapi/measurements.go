@@ -136,6 +136,11 @@ func parseTimeBounds(v url.Values, from, to *time.Time) error {
 			if err != nil {
 				return errorf(http.StatusBadRequest, fmt.Sprintf("%s=%q is not an RFC 3339 time such as 2025-02-05T09:30:00Z", bound.name, s))
 			}
+			if y := t.UTC().Year(); y < 0 || y > 9999 {
+				// Only a time zone offset gets here (0000-01-01T00:00:00+01:00);
+				// answers give times in UTC, where RFC 3339 has no such year.
+				return errorf(http.StatusBadRequest, fmt.Sprintf("%s=%q is outside the years 0000 to 9999 once in UTC: give it in UTC (Z)", bound.name, s))
+			}
 			*bound.dst = t
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // seedExample is the reading of the seed's データモデル案, byte for byte.
@@ -100,6 +101,8 @@ func TestValidationRejectsEachRuleWithItsField(t *testing.T) {
 		{"voltage range", `{"deviceId":"n1","recordedAt":"NOW","payload":{"voltage_v":5000}}`, "payload.voltage_v", "outside the accepted range -1000 to 1000 V"},
 		{"current range", `{"deviceId":"n1","recordedAt":"NOW","payload":{"current_ma":2e6}}`, "payload.current_ma", "outside the accepted range"},
 		{"power range", `{"deviceId":"n1","recordedAt":"NOW","payload":{"power_mw":-2e9}}`, "payload.power_mw", "outside the accepted range"},
+		{"pressure range", `{"deviceId":"n1","recordedAt":"NOW","payload":{"sensor":{"bmp280":{"pressure_hpa":1.7e308}}}}`, "payload.sensor.bmp280.pressure_hpa", "outside the accepted range 0 to 10000 hPa"},
+		{"payload too deep", `{"deviceId":"n1","recordedAt":"NOW","payload":{"x":` + strings.Repeat("[", 999) + strings.Repeat("]", 999) + `}}`, "payload", "1000 levels deep; the maximum is 32"},
 		{"unknown top-level field", `{"deviceId":"n1","recordedAt":"NOW","voltage":5}`, "voltage", `unknown field "voltage": put extra data inside payload`},
 		{"not an object", `"n1"`, "", "a reading must be a JSON object"},
 	}
@@ -288,6 +291,32 @@ func TestTruncatedBodyAsksForResend(t *testing.T) {
 		}
 		if n := a.count("n1"); n != 0 {
 			t.Fatalf("stored %d readings of a cut-off body", n)
+		}
+	})
+}
+
+// What a payload holds never fails its batch on either backend: a payload
+// nested 1,000 levels deep (SQLite's json_valid limit) or a pressure the
+// roll-ups cannot sum is refused alone, the good reading beside it is
+// stored, on both ingest endpoints.
+func TestPayloadExtremesFailOnlyTheirReading(t *testing.T) {
+	eachBackend(t, func(t *testing.T, a *api) {
+		for i, bad := range []string{
+			`{"x":` + strings.Repeat("[", 999) + strings.Repeat("]", 999) + `}`,
+			strings.Repeat(`{"a":`, 1000) + `1` + strings.Repeat(`}`, 1000),
+			`{"sensor":{"bmp280":{"pressure_hpa":1.7e308}}}`,
+			`{"sensor":{"bmp280":{"pressure_hpa":-1.7e308}}}`,
+		} {
+			for _, path := range []string{"/api/measurements", "/api/raw-measurements"} {
+				at := time.Now().UTC().Add(-time.Duration(10*i+len(path)) * time.Second)
+				body := fmt.Sprintf(`[{"deviceId":"n1","recordedAt":"%s","temperature":1},{"deviceId":"n1","recordedAt":"%s","payload":%s}]`,
+					at.Format(time.RFC3339Nano), at.Add(time.Second).Format(time.RFC3339Nano), bad)
+				r := a.do("POST", path, adminToken, body)
+				res := r.json(t)
+				if r.Status >= 500 || fmt.Sprint(res["accepted"]) != "1" {
+					t.Fatalf("%s %.60s: %d %s; want the good reading stored and the other refused", path, bad, r.Status, r.Body)
+				}
+			}
 		}
 	})
 }

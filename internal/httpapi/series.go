@@ -75,19 +75,19 @@ func handleSeries(readings store.Readings, devices store.Devices, now func() tim
 		if v.Get("from") == "" {
 			q.From = q.To.Add(-defaultSeriesRange)
 		}
-		span := q.To.Sub(q.From)
-		if span <= 0 {
+		if !q.From.Before(q.To) {
 			return errorf(http.StatusBadRequest, "from must be before to")
 		}
-		q.Bucket = DefaultBucket(span)
+		// The span may exceed what a time.Duration holds (span.go).
+		q.Bucket = defaultBucketFor(q.From, q.To)
 		if s := v.Get("bucket"); s != "" {
 			b, err := parseBucket(s)
 			if err != nil || b < time.Second || b > maxBucketWidth {
 				return errorf(http.StatusBadRequest, fmt.Sprintf("bucket=%q must be a duration from 1s to 10 years, such as 300 (seconds), 5m or 1h", s))
 			}
-			if n := (span + b - 1) / b; n > maxBuckets {
+			if n := bucketsIn(q.From, q.To, b); n > maxBuckets {
 				return errorf(http.StatusBadRequest, fmt.Sprintf("bucket=%s over %s makes %d buckets; at most %d are allowed: use a bucket of at least %s",
-					s, span.Round(time.Second), n, maxBuckets, ((span+maxBuckets-1)/maxBuckets+time.Second-1).Truncate(time.Second)))
+					s, spanText(q.From, q.To), n, maxBuckets, minBucketFor(q.From, q.To)))
 			}
 			q.Bucket = b
 		}

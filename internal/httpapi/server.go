@@ -42,6 +42,9 @@ type Deps struct {
 	// Limits: rate, size, concurrency, CORS (limits.go). The zero value
 	// turns them all off, as the handler tests want.
 	Limits config.Limits
+	// OTAPublicKeys are the fleet's firmware-signing keys (base64): when
+	// set, a release is published only if one of them verifies it.
+	OTAPublicKeys []string
 }
 
 // NewServer returns the whole API as one handler.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/effective"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -58,6 +59,15 @@ func handleGetFleetSettings(st store.Settings) http.Handler {
 	})
 }
 
+// settingsProblem answers an effective-settings refusal with 400.
+func settingsProblem(err error) error {
+	var p *effective.Problem
+	if errors.As(err, &p) {
+		return errorf(http.StatusBadRequest, p.Msg)
+	}
+	return storeError(err)
+}
+
 // handlePutFleetSettings replaces the fleet default: every device's
 // desired revision moves, and the interval of each that has no interval_s
 // of its own.
@@ -66,6 +76,9 @@ func handlePutFleetSettings(st store.SettingsAndDevices, desired *desiredCache, 
 		in, err := decodeSettings(r)
 		if err != nil {
 			return err
+		}
+		if err := effective.CheckFleet(r.Context(), st, in); err != nil {
+			return settingsProblem(err)
 		}
 		rev, err := st.SetFleetSettings(r.Context(), in, now())
 		if err != nil {
@@ -154,6 +167,9 @@ func handlePutDeviceSettings(st settingsStore, desired *desiredCache, now func()
 		in, err := decodeSettings(r)
 		if err != nil {
 			return err
+		}
+		if err := effective.CheckDevice(r.Context(), st, id, in); err != nil {
+			return settingsProblem(err)
 		}
 		rev, err := st.SetDeviceSettings(r.Context(), id, in, now())
 		if errors.Is(err, thermowatt.ErrNotFound) {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -58,7 +59,20 @@ func handleCreateToken(iss tokenIssuer) http.Handler {
 	})
 }
 
-// handleRevokeToken revokes a token; it is refused from the next request on.
+// revocationAwaiter is a store whose instances each keep a token cache
+// (PostgreSQL): AwaitRevocation returns once every one of them has
+// dropped the token, or errs after bound.
+type revocationAwaiter interface {
+	AwaitRevocation(ctx context.Context, id string, bound time.Duration) error
+}
+
+// RevocationBound is the longest a revoke waits for every instance to
+// confirm; docs/security.md states it.
+const RevocationBound = 2 * time.Second
+
+// handleRevokeToken revokes a token; it is refused from the next request
+// on, on every instance: the answer waits (at most RevocationBound) until
+// every instance sharing the database has confirmed it dropped the token.
 func handleRevokeToken(tokens store.Tokens, now func() time.Time) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		id := r.PathValue("id")
@@ -70,6 +84,15 @@ func handleRevokeToken(tokens store.Tokens, now func() time.Time) http.Handler {
 			return storeError(err)
 		}
 		logFrom(r).Info("admin action", "by", principal(r).TokenID, "action", "token revoked", "token", id)
+		if a, ok := tokens.(revocationAwaiter); ok {
+			// Committed either way: a later DELETE would be a 404. An
+			// instance that cannot confirm (a frozen process, a half-open
+			// connection) is logged; its cache hears it when it wakes.
+			if err := a.AwaitRevocation(context.WithoutCancel(r.Context()), id, RevocationBound); err != nil {
+				logFrom(r).Warn("revocation not confirmed by every instance", "token", id, "err", err)
+				w.Header().Set("Warning", `199 thermowatt "revoked, but not every instance confirmed within 2s"`)
+			}
+		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})

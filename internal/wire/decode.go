@@ -34,6 +34,11 @@ type Batch struct {
 	// DeviceIDs are the distinct device ids the body names, in valid
 	// readings or not, so access can be checked before anything is stored.
 	DeviceIDs []string
+	// InvalidIDs are the distinct deviceId strings the body names that
+	// break the id rule. They name no device a token may write: a device
+	// token's batch naming one is refused whole, as one naming another
+	// device is.
+	InvalidIDs []string
 }
 
 // BodyError means the body as a whole is not readings: not JSON, not an
@@ -153,6 +158,8 @@ func (d *decoder) add(index int, w *wireReading) {
 		// decides whether the token may send the batch at all.
 		if id, ok := d.deviceID(w.deviceID); ok && thermowatt.ValidDeviceID(id) {
 			r.DeviceID = id
+		} else if ok && !slices.Contains(d.b.InvalidIDs, id) {
+			d.b.InvalidIDs = append(d.b.InvalidIDs, id)
 		}
 	}
 	if r.DeviceID != "" && !slices.Contains(d.b.DeviceIDs, r.DeviceID) {

@@ -86,6 +86,14 @@ var referenceCases = []string{
 	`{"deviceId":"a","\u212aelvin":1}`, `{"deviceId":"a","te\u006dperature":3}`, `{"deviceId":"a","ſ":1}`,
 	`{"deviceId":"a","we\"ird":1}`, `{"deviceId":"a","tab\tname":1}`, "{\"deviceId\":\"a\",\"\xff\":1}",
 	`{"deviceId":"a","日本":1}`, `{"deviceId":"a","":1}`, `{"deviceId":"a","payload":{"\u0056oltage_v":"x"}}`,
+	// The pressure's range and the payload's nesting.
+	`{"deviceId":"a","payload":{"sensor":{"bmp280":{"pressure_hpa":1.7e308}}}}`,
+	`{"deviceId":"a","payload":{"sensor":{"bmp280":{"pressure_hpa":1},"bmp280":{"pressure_hpa":-1}}}}`,
+	`{"deviceId":"a","payload":{"sensor":{"bmp280":{"pressure_hpa":[1e9]}},"voltage_v":2000}}`,
+	`{"deviceId":"a","payload":{"s\u0065nsor":{"bmp280":{"pressure_hpa":1e5}}}}`,
+	`{"deviceId":"a","payload":{"a":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[{}]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}`,
+	`{"deviceId":"a","payload":{"a":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[{}]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}`,
+	`[{"deviceId":"a"},{"deviceId":"b c"},{"deviceId":"b c","temperature":1}]`,
 }
 
 func TestDecodeMatchesReference(t *testing.T) {

@@ -63,8 +63,12 @@ func (b *Batch) referenceAdd(index int, raw json.RawMessage, now time.Time) {
 			DeviceID json.RawMessage `json:"deviceId"`
 		}
 		var id string
-		if json.Unmarshal(raw, &named) == nil && !isNull(named.DeviceID) && unquoteInto(named.DeviceID, &id) && thermowatt.ValidDeviceID(id) {
-			r.DeviceID = id
+		if json.Unmarshal(raw, &named) == nil && !isNull(named.DeviceID) && unquoteInto(named.DeviceID, &id) {
+			if thermowatt.ValidDeviceID(id) {
+				r.DeviceID = id
+			} else if !slices.Contains(b.InvalidIDs, id) {
+				b.InvalidIDs = append(b.InvalidIDs, id)
+			}
 		}
 	}
 	if r.DeviceID != "" && !slices.Contains(b.DeviceIDs, r.DeviceID) {
@@ -163,6 +167,9 @@ func referenceParseReading(raw json.RawMessage, now time.Time) (r thermowatt.Rea
 	if w.Payload[0] != '{' {
 		return r, "payload", "payload must be a JSON object"
 	}
+	if depth := referenceDepth(w.Payload); depth > MaxPayloadDepth {
+		return r, "payload", depthMessage(depth)
+	}
 	var p referenceWirePower
 	if err := json.Unmarshal(w.Payload, &p); err != nil {
 		return r, "payload", "payload is not a valid JSON object: " + jsonErrorText(err)
@@ -175,6 +182,10 @@ func referenceParseReading(raw json.RawMessage, now time.Time) (r thermowatt.Rea
 	}
 	if r.PowerMW, field, msg, ok = referenceNumber("payload.power_mw", p.PowerMW); !ok {
 		return r, field, msg
+	}
+	if bad := referencePressure(w.Payload); bad != nil {
+		_, msg, _ = checkRange(PressureField, bad)
+		return r, PressureField, msg
 	}
 	compact, err := compactJSON(w.Payload)
 	if err != nil {
@@ -210,4 +221,82 @@ func unquoteInto(raw []byte, dst *string) bool {
 	s, err := unquote(raw)
 	*dst = s
 	return err == nil
+}
+
+// referenceDepth is how deeply the JSON value v nests, from encoding/json's
+// tokens.
+func referenceDepth(v []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(v))
+	depth, peak := 0, 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return peak
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+			peak = max(peak, depth)
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
+}
+
+// referencePressure returns the first number at sensor.bmp280.pressure_hpa
+// in payload (every member of those names, repeated or not) that is out of
+// range, walking encoding/json's tokens; nil when there is none.
+func referencePressure(payload []byte) []byte {
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	want := []string{"sensor", "bmp280", "pressure_hpa"}
+	// path holds, for each open container, the member name it was the
+	// value of ("" for arrays and other members).
+	var path []string
+	var key string
+	inObject := []bool{}
+	expectKey := false
+	onPath := func() bool {
+		if len(path) > len(want) {
+			return false
+		}
+		for i, p := range path[1:] {
+			if p != want[i] {
+				return false
+			}
+		}
+		return true
+	}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		if expectKey {
+			if s, ok := tok.(string); ok {
+				key = s
+				expectKey = false
+				continue
+			}
+		}
+		name := ""
+		if len(inObject) > 0 && inObject[len(inObject)-1] {
+			name = key
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			path = append(path, name)
+			inObject = append(inObject, tok == json.Delim('{'))
+		case json.Delim('}'), json.Delim(']'):
+			path = path[:len(path)-1]
+			inObject = inObject[:len(inObject)-1]
+		default:
+			if n, ok := tok.(json.Number); ok && len(path) == len(want) && onPath() && name == want[len(want)-1] {
+				if _, _, ok := checkRange(PressureField, []byte(n)); !ok {
+					return []byte(n)
+				}
+			}
+		}
+		expectKey = len(inObject) > 0 && inObject[len(inObject)-1]
+	}
 }

@@ -10,6 +10,9 @@ type scanner struct {
 	data  []byte
 	pos   int
 	depth int // objects and arrays open at pos
+	// peak is the deepest depth reached; Decode resets it to measure the
+	// nesting of one payload.
+	peak int
 }
 
 // maxDepth is encoding/json's nesting limit: 10,000 open objects and
@@ -131,6 +134,7 @@ func (s *scanner) array(elem func(i int) bool) bool {
 func (s *scanner) open() bool {
 	s.pos++
 	s.depth++
+	s.peak = max(s.peak, s.depth)
 	return s.depth <= maxDepth
 }
 

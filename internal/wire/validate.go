@@ -26,8 +26,25 @@ var (
 		"payload.voltage_v":  {-1000, 1000}, // V
 		"payload.current_ma": {-1e6, 1e6},   // mA (±1 kA)
 		"payload.power_mw":   {-1e9, 1e9},   // mW (±1 MW)
+		// Absolute pressure cannot be below 0; 10,000 hPa (10 bar) is ten
+		// times what a BMP280 can read (300-1,100 hPa), room for any
+		// barometric or vessel sensor, and far from what a sum overflows.
+		PressureField: {0, 10000}, // hPa
 	}
 )
+
+// PressureField is the one metric read from inside the payload's
+// free-form part: the roll-ups and series summarise it whenever it is a
+// JSON number, so its range is checked like a column's. Other types at
+// that path are free-form (a sensor may report an error there).
+const PressureField = "payload.sensor.bmp280.pressure_hpa"
+
+// MaxPayloadDepth is how deeply a payload may nest objects and arrays, the
+// payload object itself being level 1. A firmware payload nests 3 levels
+// (payload.sensor.bmp280); the limit is one rule for both backends, far
+// below SQLite's json_valid limit (1,000 levels), which would otherwise
+// refuse the commit of the whole batch while PostgreSQL took it.
+const MaxPayloadDepth = 32
 
 // ValidDeviceID reports whether id is an acceptable device id.
 func ValidDeviceID(id string) bool { return thermowatt.ValidDeviceID(id) }
@@ -40,6 +57,11 @@ type wireReading struct {
 	deviceID, recordedAt, temperature, humidity, payload []byte
 	// The power fields of payload, when the last payload is an object.
 	voltageV, currentMA, powerMW []byte
+	// pressure is the first number at PressureField (any of repeated
+	// names) outside its range or not finite; nil when none is.
+	pressure []byte
+	// payloadDepth is how deeply the last payload object nests.
+	payloadDepth int
 	// unknownKey is the text of the first member that is not a reading
 	// field, nil when there is none.
 	unknownKey []byte
@@ -58,12 +80,14 @@ func (s *scanner) reading(w *wireReading) bool {
 		i := matchKey(key, readingFields)
 		if i == 4 && s.skipSpaceAndPeek() == '{' {
 			w.payload = nil
-			w.voltageV, w.currentMA, w.powerMW = nil, nil, nil
-			start := s.pos
+			w.voltageV, w.currentMA, w.powerMW, w.pressure = nil, nil, nil, nil
+			start, base := s.pos, s.depth
+			s.peak = base
 			if !s.power(w) {
 				return false
 			}
 			w.payload = s.data[start:s.pos]
+			w.payloadDepth = s.peak - base
 			return true
 		}
 		v, ok := s.value()
@@ -78,7 +102,7 @@ func (s *scanner) reading(w *wireReading) bool {
 			w.humidity = v
 		case 4:
 			w.payload = v
-			w.voltageV, w.currentMA, w.powerMW = nil, nil, nil
+			w.voltageV, w.currentMA, w.powerMW, w.pressure = nil, nil, nil, nil
 		default:
 			if w.unknownKey == nil {
 				w.unknownKey = key
@@ -88,9 +112,13 @@ func (s *scanner) reading(w *wireReading) bool {
 	})
 }
 
-// power reads a payload object at pos, keeping the power fields.
+// power reads a payload object at pos, keeping the power fields and
+// checking the pressure at sensor.bmp280.pressure_hpa.
 func (s *scanner) power(w *wireReading) bool {
 	return s.object(func(key []byte) bool {
+		if keyIs(key, "sensor") && s.skipSpaceAndPeek() == '{' {
+			return s.objectAt(w, []string{"bmp280", "pressure_hpa"})
+		}
 		v, ok := s.value()
 		switch matchKey(key, powerFields) {
 		case 0:
@@ -102,6 +130,41 @@ func (s *scanner) power(w *wireReading) bool {
 		}
 		return ok
 	})
+}
+
+// objectAt reads an object at pos, following path (exact member names, as
+// the stores' JSON paths match them) down to the pressure; every member of
+// that name is checked, since a backend may take the first or the last.
+func (s *scanner) objectAt(w *wireReading, path []string) bool {
+	return s.object(func(key []byte) bool {
+		if !keyIs(key, path[0]) {
+			_, ok := s.value()
+			return ok
+		}
+		if len(path) > 1 {
+			if s.skipSpaceAndPeek() == '{' {
+				return s.objectAt(w, path[1:])
+			}
+			_, ok := s.value()
+			return ok
+		}
+		v, ok := s.value()
+		if ok && w.pressure == nil && len(v) > 0 && (v[0] == '-' || '0' <= v[0] && v[0] <= '9') {
+			if _, _, ok := checkRange(PressureField, v); !ok {
+				w.pressure = v
+			}
+		}
+		return ok
+	})
+}
+
+// keyIs reports whether a member name (a JSON string, quotes included) is
+// exactly name once its escapes are decoded.
+func keyIs(raw []byte, name string) bool {
+	if inner, ok := plainString(raw); ok {
+		return string(inner) == name
+	}
+	return unquoteKey(raw) == name
 }
 
 func (s *scanner) skipSpaceAndPeek() byte {
@@ -168,6 +231,9 @@ func (d *decoder) validate(w *wireReading) (r thermowatt.Reading, field, msg str
 	if w.payload[0] != '{' {
 		return r, "payload", "payload must be a JSON object"
 	}
+	if w.payloadDepth > MaxPayloadDepth {
+		return r, "payload", depthMessage(w.payloadDepth)
+	}
 	if r.VoltageV, field, msg, ok = d.number("payload.voltage_v", w.voltageV); !ok {
 		return r, field, msg
 	}
@@ -176,6 +242,10 @@ func (d *decoder) validate(w *wireReading) (r thermowatt.Reading, field, msg str
 	}
 	if r.PowerMW, field, msg, ok = d.number("payload.power_mw", w.powerMW); !ok {
 		return r, field, msg
+	}
+	if w.pressure != nil {
+		_, msg, _ = checkRange(PressureField, w.pressure)
+		return r, PressureField, msg
 	}
 	compact, err := compactJSON(w.payload)
 	if err != nil {
@@ -208,15 +278,30 @@ func (d *decoder) number(field string, raw []byte) (v *float64, f, msg string, o
 	if raw[0] == '"' || raw[0] == '{' || raw[0] == '[' || raw[0] == 't' || raw[0] == 'f' {
 		return nil, field, field + " must be a number or null", false
 	}
+	x, msg, ok := checkRange(field, raw)
+	if !ok {
+		return nil, field, msg, false
+	}
+	return d.float(x), "", "", true
+}
+
+// checkRange parses the JSON number raw and checks it against field's
+// documented range.
+func checkRange(field string, raw []byte) (x float64, msg string, ok bool) {
 	x, err := strconv.ParseFloat(string(raw), 64)
 	if err != nil || math.IsInf(x, 0) || math.IsNaN(x) {
-		return nil, field, field + " must be a finite number or null", false
+		return 0, field + " must be a finite number or null", false
 	}
 	lim := ranges[field]
 	if x < lim[0] || x > lim[1] {
-		return nil, field, fmt.Sprintf("%s %v is outside the accepted range %v to %v %s", field, x, lim[0], lim[1], unit(field)), false
+		return 0, fmt.Sprintf("%s %v is outside the accepted range %v to %v %s", field, x, lim[0], lim[1], unit(field)), false
 	}
-	return d.float(x), "", "", true
+	return x, "", true
+}
+
+// depthMessage refuses a payload nested depth levels deep.
+func depthMessage(depth int) string {
+	return fmt.Sprintf("payload nests objects and arrays %d levels deep; the maximum is %d (the payload object is level 1): flatten it", depth, MaxPayloadDepth)
 }
 
 // unparsableTime says why s is not a recordedAt. A leap second (23:59:60)
@@ -241,6 +326,8 @@ func unit(field string) string {
 		return "V"
 	case "payload.current_ma":
 		return "mA"
+	case PressureField:
+		return "hPa"
 	}
 	return "mW"
 }
