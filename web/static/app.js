@@ -465,14 +465,15 @@
     }
   }
 
-  // yRange is uPlot's own y range, widened to show the rules' thresholds.
+  // yRange is uPlot's own y range (snapNumY: 10 % padding, [null, null]
+  // without data), widened to show the rules' thresholds.
   function yRange(key) {
     return (u, min, max) => {
       for (const t of thresholds[key] || []) {
         if (min == null || t.value < min) min = t.value;
         if (max == null || t.value > max) max = t.value;
       }
-      if (min == null) return [0, 1];
+      if (min == null) return [null, null];
       return window.uPlot.rangeNum(min, max, 0.1, true);
     };
   }
