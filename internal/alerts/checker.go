@@ -66,9 +66,9 @@ func (c *Checker) Check(ctx context.Context) (Report, error) {
 	if err != nil {
 		return r, fmt.Errorf("alerts: failure counts: %w", err)
 	}
-	rules, err := c.Store.ListAlertRules(ctx)
+	rules, err := c.loadRules(ctx)
 	if err != nil {
-		return r, fmt.Errorf("alerts: list alert rules: %w", err)
+		return r, fmt.Errorf("alerts: alert rules: %w", err)
 	}
 	var errs []error
 	err = store.EachDevice(ctx, c.Store, func(d thermowatt.Device) error {
@@ -83,6 +83,9 @@ func (c *Checker) Check(ctx context.Context) (Report, error) {
 	})
 	if err != nil {
 		return r, fmt.Errorf("alerts: list devices: %w", err)
+	}
+	if err := c.saveProgress(ctx, rules); err != nil {
+		errs = append(errs, fmt.Errorf("alerts: alert rule states: %w", err))
 	}
 	if err := c.Deliver(ctx, &r); err != nil {
 		errs = append(errs, err)

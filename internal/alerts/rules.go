@@ -27,14 +27,49 @@ const clockAhead = time.Minute
 // reads, beyond the rule's hold duration (never before the rule existed).
 const firstLook = time.Hour
 
+// ruleCheck is one check's view of the alert rules: the rules, every
+// (rule, device) state as read at its start (one query), and the progress
+// to save at its end (one transaction).
+type ruleCheck struct {
+	rules    []thermowatt.AlertRule
+	states   map[string]map[int64]thermowatt.RuleState // by device, then rule
+	progress []thermowatt.RuleState
+}
+
+// loadRules reads the rules and their states for one check.
+func (c *Checker) loadRules(ctx context.Context) (*ruleCheck, error) {
+	rules, err := c.Store.ListAlertRules(ctx)
+	if err != nil || len(rules) == 0 {
+		return &ruleCheck{}, err
+	}
+	sts, err := c.Store.RuleStates(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	rc := &ruleCheck{rules: rules, states: map[string]map[int64]thermowatt.RuleState{}}
+	for _, st := range sts {
+		if rc.states[st.DeviceID] == nil {
+			rc.states[st.DeviceID] = map[int64]thermowatt.RuleState{}
+		}
+		rc.states[st.DeviceID][st.RuleID] = st
+	}
+	return rc, nil
+}
+
+// saveProgress saves what the check judged without a transition. A state
+// another checker moved meanwhile is skipped: it judged the same.
+func (c *Checker) saveProgress(ctx context.Context, rc *ruleCheck) error {
+	return c.Store.SaveRuleStates(ctx, rc.progress)
+}
+
 // checkRules evaluates the alert rules that watch d on what it sent since
-// their last evaluation, and opens and resolves their alerts. Each rule's
-// state is saved with its transition in one transaction over the version
-// read: a checker that lost that race stops for the rule (the winner did
-// the same work).
-func (c *Checker) checkRules(ctx context.Context, d thermowatt.Device, rules []thermowatt.AlertRule, now time.Time, rep *Report) error {
+// their last evaluation, and opens and resolves their alerts. A state that
+// causes a transition is saved with it at once, in one transaction over
+// the version read: a checker that lost that race stops for the rule (the
+// winner did the same work). Other progress waits for the check's end.
+func (c *Checker) checkRules(ctx context.Context, d thermowatt.Device, rc *ruleCheck, now time.Time, rep *Report) error {
 	var mine []thermowatt.AlertRule
-	for _, r := range rules {
+	for _, r := range rc.rules {
 		if r.Applies(d.ID) {
 			mine = append(mine, r)
 		}
@@ -42,14 +77,11 @@ func (c *Checker) checkRules(ctx context.Context, d thermowatt.Device, rules []t
 	if len(mine) == 0 {
 		return nil
 	}
-	stored, err := c.Store.RuleStates(ctx, d.ID)
-	if err != nil {
-		return err
-	}
 	states := map[int64]thermowatt.RuleState{}
-	for _, st := range stored {
-		states[st.RuleID] = st
+	for id, st := range rc.states[d.ID] {
+		states[id] = st
 	}
+	var err error
 	// The readings of every reading rule are read once, from the earliest
 	// point any of them stands at.
 	var from time.Time
@@ -84,9 +116,9 @@ func (c *Checker) checkRules(ctx context.Context, d thermowatt.Device, rules []t
 		st := states[r.ID]
 		st.RuleUpdatedAt = r.UpdatedAt
 		if thermowatt.IsEnergyMetric(r.Metric) {
-			err = c.evaluateEnergy(ctx, d, r, st, now, rep)
+			err = c.evaluateEnergy(ctx, d, r, st, now, rc, rep)
 		} else {
-			err = c.evaluateReadings(ctx, d, r, st, readings, now, rep)
+			err = c.evaluateReadings(ctx, d, r, st, readings, now, rc, rep)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("alert rule %d: %w", r.ID, err))
@@ -98,7 +130,7 @@ func (c *Checker) checkRules(ctx context.Context, d thermowatt.Device, rules []t
 // evaluateReadings steps st through the readings recorded after it, in
 // order, skipping late ones.
 func (c *Checker) evaluateReadings(ctx context.Context, d thermowatt.Device, r thermowatt.AlertRule, st thermowatt.RuleState,
-	readings []thermowatt.Stored, now time.Time, rep *Report) error {
+	readings []thermowatt.Stored, now time.Time, rc *ruleCheck, rep *Report) error {
 	changed := st.Version == 0
 	late := LateAfter(d)
 	for _, rd := range readings {
@@ -130,8 +162,8 @@ func (c *Checker) evaluateReadings(ctx context.Context, d thermowatt.Device, r t
 		changed = false
 	}
 	if changed {
-		_, err := c.save(ctx, &st, store.RuleTransition{}, rep)
-		return err
+		st.Version++
+		rc.progress = append(rc.progress, st)
 	}
 	return nil
 }
@@ -141,7 +173,7 @@ func (c *Checker) evaluateReadings(ctx context.Context, d thermowatt.Device, r t
 // period without any roll-up yet (the device has not sent in it) changes
 // nothing: silence resolves nothing.
 func (c *Checker) evaluateEnergy(ctx context.Context, d thermowatt.Device, r thermowatt.AlertRule, st thermowatt.RuleState,
-	now time.Time, rep *Report) error {
+	now time.Time, rc *ruleCheck, rep *Report) error {
 	start := energyPeriod(r.Metric, now)
 	hours, err := c.Store.EnergyHours(ctx, d.ID, start, now.UTC().Truncate(time.Hour).Add(time.Hour))
 	if err != nil {
@@ -165,14 +197,14 @@ func (c *Checker) evaluateEnergy(ctx context.Context, d thermowatt.Device, r the
 		}
 	}
 	if changed {
-		_, err := c.save(ctx, &st, store.RuleTransition{}, rep)
-		return err
+		st.Version++
+		rc.progress = append(rc.progress, st)
 	}
 	return nil
 }
 
-// save writes st (as the next version) with its transition and reports
-// it; won is false when another checker saved this state first.
+// save writes st (as the next version) with its transition, at once, and
+// reports it; won is false when another checker saved this state first.
 func (c *Checker) save(ctx context.Context, st *thermowatt.RuleState, t store.RuleTransition, rep *Report) (won bool, err error) {
 	st.Version++
 	won, err = c.Store.SaveRuleState(ctx, *st, t)

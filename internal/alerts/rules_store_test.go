@@ -71,6 +71,17 @@ func TestAlertRuleStore(t *testing.T) {
 		if err != nil || len(sts) != 2 || sts[0].Version != 2 || !sts[0].Firing || !sts[0].Through.Equal(t0) {
 			t.Fatalf("RuleStates: %+v %v", sts, err)
 		}
+		// A check's progress in one batch: a state whose version moved is
+		// skipped, the others saved.
+		moved, ahead := st, fst
+		moved.Version, moved.Through = 2, t0.Add(time.Hour) // version 2 is stored: 2 would need 1
+		ahead.Version, ahead.Through = 2, t0.Add(time.Hour)
+		if err := other.SaveRuleStates(ctx, []thermowatt.RuleState{moved, ahead}); err != nil {
+			t.Fatal(err)
+		}
+		if sts, _ := s.RuleStates(ctx, "d1"); !sts[0].Through.Equal(t0) || sts[1].Version != 2 || !sts[1].Through.Equal(t0.Add(time.Hour)) {
+			t.Fatalf("after a batch with a stale state: %+v", sts)
+		}
 
 		// Changing the rule resolves its alert and restarts its state.
 		r.Threshold = 4.6

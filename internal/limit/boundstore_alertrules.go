@@ -37,3 +37,7 @@ func (s *BoundStore) RuleStates(ctx context.Context, deviceID string) ([]thermow
 func (s *BoundStore) SaveRuleState(ctx context.Context, st thermowatt.RuleState, t store.RuleTransition) (bool, error) {
 	return call(s, ctx, func(ctx context.Context) (bool, error) { return s.inner.SaveRuleState(ctx, st, t) })
 }
+
+func (s *BoundStore) SaveRuleStates(ctx context.Context, sts []thermowatt.RuleState) error {
+	return s.gate.run(ctx, s.timeout, func(ctx context.Context) error { return s.inner.SaveRuleStates(ctx, sts) })
+}

@@ -35,6 +35,11 @@ type AlertRules interface {
 	// is false, and nothing changed, when the stored version was not that
 	// one (another checker saved first) or the rule changed or went.
 	SaveRuleState(ctx context.Context, s thermowatt.RuleState, t RuleTransition) (saved bool, err error)
+	// SaveRuleStates saves states that cause no transition, each as
+	// SaveRuleState would, in one transaction: a check's progress in one
+	// commit rather than one per rule and device. A state whose version
+	// moved is skipped.
+	SaveRuleStates(ctx context.Context, sts []thermowatt.RuleState) error
 }
 
 // RuleTransition is what a saved state does to the rule's alert of the

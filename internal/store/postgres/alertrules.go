@@ -165,6 +165,22 @@ func (s *Store) RuleStates(ctx context.Context, deviceID string) ([]thermowatt.R
 	return sts, nil
 }
 
+// stateWrite is the statement and arguments that write st over version
+// st.Version-1: an UPDATE of that version, or for the first an INSERT
+// while the rule is as the checker read it. Either matches no row when
+// another checker wrote first.
+func stateWrite(st thermowatt.RuleState) (string, []any) {
+	args := []any{st.RuleID, st.DeviceID, st.Version, store.UTC(st.Through), utcPtr(st.PendingSince), utcPtr(st.ClearSince),
+		st.Firing, st.LastValue, utcPtr(st.LastAt)}
+	if st.Version == 1 {
+		return `INSERT INTO alert_rule_state (` + stateColumns + `)
+			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM alert_rules WHERE id = $1 AND updated_at = $10)
+			ON CONFLICT (rule_id, device_id) DO NOTHING`, append(args, store.UTC(st.RuleUpdatedAt))
+	}
+	return `UPDATE alert_rule_state SET version = $3, through = $4, pending_since = $5, clear_since = $6, firing = $7,
+			last_value = $8, last_at = $9 WHERE rule_id = $1 AND device_id = $2 AND version = $3 - 1`, args
+}
+
 // SaveRuleState writes a rule state and its transition; see
 // store.AlertRules. The version check is the arbiter between checkers:
 // the loser's UPDATE (or INSERT, for a first state) matches nothing, and
@@ -172,18 +188,7 @@ func (s *Store) RuleStates(ctx context.Context, deviceID string) ([]thermowatt.R
 func (s *Store) SaveRuleState(ctx context.Context, st thermowatt.RuleState, t store.RuleTransition) (bool, error) {
 	saved := false
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		args := []any{st.RuleID, st.DeviceID, st.Version, store.UTC(st.Through), utcPtr(st.PendingSince), utcPtr(st.ClearSince),
-			st.Firing, st.LastValue, utcPtr(st.LastAt)}
-		var q string
-		if st.Version == 1 {
-			args = append(args, store.UTC(st.RuleUpdatedAt))
-			q = `INSERT INTO alert_rule_state (` + stateColumns + `)
-				SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM alert_rules WHERE id = $1 AND updated_at = $10)
-				ON CONFLICT (rule_id, device_id) DO NOTHING`
-		} else {
-			q = `UPDATE alert_rule_state SET version = $3, through = $4, pending_since = $5, clear_since = $6, firing = $7,
-				last_value = $8, last_at = $9 WHERE rule_id = $1 AND device_id = $2 AND version = $3 - 1`
-		}
+		q, args := stateWrite(st)
 		tag, err := tx.Exec(ctx, q, args...)
 		if err != nil {
 			return err
@@ -210,4 +215,24 @@ func (s *Store) SaveRuleState(ctx context.Context, st thermowatt.RuleState, t st
 		return false, fmt.Errorf("postgres: save state of alert rule %d for %q: %w", st.RuleID, st.DeviceID, mapError(ctx, err))
 	}
 	return saved, nil
+}
+
+// SaveRuleStates saves states without transitions in one transaction and
+// one round trip; see store.AlertRules.
+func (s *Store) SaveRuleStates(ctx context.Context, sts []thermowatt.RuleState) error {
+	if len(sts) == 0 {
+		return nil
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		for _, st := range sts {
+			q, args := stateWrite(st)
+			b.Queue(q, args...)
+		}
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: save %d alert rule states: %w", len(sts), mapError(ctx, err))
+	}
+	return nil
 }

@@ -174,6 +174,22 @@ func (s *Store) RuleStates(ctx context.Context, deviceID string) ([]thermowatt.R
 	return sts, nil
 }
 
+// stateWrite is the statement and arguments that write st over version
+// st.Version-1: an UPDATE of that version, or for the first an INSERT
+// while the rule is as the checker read it. Either matches no row when
+// another checker wrote first.
+func stateWrite(st thermowatt.RuleState) (string, []any) {
+	args := []any{st.RuleID, st.DeviceID, st.Version, micros(st.Through), microsPtr(st.PendingSince), microsPtr(st.ClearSince),
+		st.Firing, st.LastValue, microsPtr(st.LastAt)}
+	if st.Version == 1 {
+		return `INSERT INTO alert_rule_state (` + stateColumns + `)
+			SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE EXISTS (SELECT 1 FROM alert_rules WHERE id = ?1 AND updated_at = ?10)
+			ON CONFLICT (rule_id, device_id) DO NOTHING`, append(args, micros(st.RuleUpdatedAt))
+	}
+	return `UPDATE alert_rule_state SET version = ?3, through = ?4, pending_since = ?5, clear_since = ?6, firing = ?7,
+			last_value = ?8, last_at = ?9 WHERE rule_id = ?1 AND device_id = ?2 AND version = ?3 - 1`, args
+}
+
 // SaveRuleState writes a rule state and its transition; see
 // store.AlertRules. There is one writer at a time, but two checkers can
 // still have read the same version: the version check sends the second
@@ -181,18 +197,7 @@ func (s *Store) RuleStates(ctx context.Context, deviceID string) ([]thermowatt.R
 func (s *Store) SaveRuleState(ctx context.Context, st thermowatt.RuleState, t store.RuleTransition) (bool, error) {
 	saved := false
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		args := []any{st.RuleID, st.DeviceID, st.Version, micros(st.Through), microsPtr(st.PendingSince), microsPtr(st.ClearSince),
-			st.Firing, st.LastValue, microsPtr(st.LastAt)}
-		var q string
-		if st.Version == 1 {
-			args = append(args, micros(st.RuleUpdatedAt))
-			q = `INSERT INTO alert_rule_state (` + stateColumns + `)
-				SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE EXISTS (SELECT 1 FROM alert_rules WHERE id = ?1 AND updated_at = ?10)
-				ON CONFLICT (rule_id, device_id) DO NOTHING`
-		} else {
-			q = `UPDATE alert_rule_state SET version = ?3, through = ?4, pending_since = ?5, clear_since = ?6, firing = ?7,
-				last_value = ?8, last_at = ?9 WHERE rule_id = ?1 AND device_id = ?2 AND version = ?3 - 1`
-		}
+		q, args := stateWrite(st)
 		res, err := tx.ExecContext(ctx, q, args...)
 		if err != nil {
 			return err
@@ -218,4 +223,26 @@ func (s *Store) SaveRuleState(ctx context.Context, st thermowatt.RuleState, t st
 		return false, fmt.Errorf("sqlite: save state of alert rule %d for %q: %w", st.RuleID, st.DeviceID, mapError(ctx, err))
 	}
 	return saved, nil
+}
+
+// SaveRuleStates saves states without transitions in one write
+// transaction (SQLite's single writer is shared with ingest); see
+// store.AlertRules.
+func (s *Store) SaveRuleStates(ctx context.Context, sts []thermowatt.RuleState) error {
+	if len(sts) == 0 {
+		return nil
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, st := range sts {
+			q, args := stateWrite(st)
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: save %d alert rule states: %w", len(sts), mapError(ctx, err))
+	}
+	return nil
 }
