@@ -85,6 +85,10 @@ type AlertRule struct {
 	All      bool
 	Severity string
 	Message  string // optional, added to the notification
+	// IncludeLate judges late readings too (LateAfter in internal/alerts):
+	// a queue flushed after an outage then raises the alerts of the
+	// outage, as transitions of now.
+	IncludeLate bool
 	// CreatedAt bounds the first evaluation: readings from before the
 	// rule existed are not judged by it.
 	CreatedAt time.Time

@@ -138,7 +138,7 @@ func (c *Checker) evaluateReadings(ctx context.Context, d thermowatt.Device, r t
 			continue
 		}
 		st.Through, changed = rd.RecordedAt, true
-		if rd.ReceivedAt.Sub(rd.RecordedAt) > late {
+		if !r.IncludeLate && rd.ReceivedAt.Sub(rd.RecordedAt) > late {
 			continue
 		}
 		v, ok := metricValue(r.Metric, rd)

@@ -21,7 +21,7 @@ func TestAlertRuleStore(t *testing.T) {
 			t.Fatal(err)
 		}
 		in := thermowatt.AlertRule{Metric: thermowatt.MetricVoltageV, Comparison: "<", Threshold: 4.7, For: 5 * time.Minute,
-			Hysteresis: 0.1, Devices: []string{"d1", "d2"}, Severity: "critical", Message: "supply sagging"}
+			Hysteresis: 0.1, Devices: []string{"d1", "d2"}, Severity: "critical", Message: "supply sagging", IncludeLate: true}
 		r, err := s.CreateAlertRule(ctx, in, t0)
 		if err != nil {
 			t.Fatal(err)
@@ -33,7 +33,7 @@ func TestAlertRuleStore(t *testing.T) {
 		}
 		got, err := other.GetAlertRule(ctx, r.ID)
 		if err != nil || got.Metric != in.Metric || got.Threshold != 4.7 || got.For != 5*time.Minute || got.Hysteresis != 0.1 ||
-			len(got.Devices) != 2 || got.All || got.Message != in.Message || !got.CreatedAt.Equal(t0) {
+			len(got.Devices) != 2 || got.All || got.Message != in.Message || !got.IncludeLate || !got.CreatedAt.Equal(t0) {
 			t.Fatalf("GetAlertRule: %+v %v", got, err)
 		}
 		if rs, err := other.ListAlertRules(ctx); err != nil || len(rs) != 2 || !rs[1].All || rs[1].Devices != nil {

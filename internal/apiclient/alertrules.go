@@ -18,6 +18,7 @@ type AlertRule struct {
 	All        bool             `json:"all"`
 	Severity   string           `json:"severity"`
 	Message    string           `json:"message"`
+	Late       bool             `json:"includeLate"`
 	CreatedAt  time.Time        `json:"createdAt"`
 	UpdatedAt  time.Time        `json:"updatedAt"`
 	States     []AlertRuleState `json:"states"`
@@ -44,6 +45,7 @@ type NewAlertRule struct {
 	All        bool     `json:"all,omitempty"`
 	Severity   string   `json:"severity,omitempty"`
 	Message    string   `json:"message,omitempty"`
+	Late       bool     `json:"includeLate,omitempty"`
 }
 
 // CreateAlertRule adds a rule; the server validates it and says what is

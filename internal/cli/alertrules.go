@@ -16,7 +16,7 @@ import (
 // HTTP like every admin command (remote.go).
 
 // ruleAddArgs is the usage of `alerts rule add`.
-const ruleAddArgs = `'METRIC OP VALUE' [--for 10m] [--hysteresis H] (--device ID ... | --all) [--severity info|warning|critical] [--message TEXT]`
+const ruleAddArgs = `'METRIC OP VALUE' [--for 10m] [--hysteresis H] (--device ID ... | --all) [--severity info|warning|critical] [--message TEXT] [--late]`
 
 // ruleSubs are the subcommands of `alerts rule`.
 var ruleSubs = []subcommand{
@@ -85,6 +85,7 @@ func runAlertRule(ctx context.Context, e env, args []string) error {
 		fs.Var(&devices, "device", "a device to watch; repeat for several")
 		severity := fs.String("severity", "warning", "info, warning or critical: in the notification")
 		message := fs.String("message", "", "added to the notification")
+		late := fs.Bool("late", false, "judge late readings too (received long after they were recorded: a queue flushed after an outage), raising the alerts of the past now")
 		pos, err := parseInterleaved(fs, args[1:])
 		if err != nil {
 			return flagError(err)
@@ -104,7 +105,7 @@ func runAlertRule(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		r, err := c.CreateAlertRule(ctx, apiclient.NewAlertRule{Metric: metric, Comparison: op, Threshold: value, For: *hold,
-			Hysteresis: *hyst, Devices: devices, All: *all, Severity: *severity, Message: *message})
+			Hysteresis: *hyst, Devices: devices, All: *all, Severity: *severity, Message: *message, Late: *late})
 		if err != nil {
 			return err
 		}

@@ -26,6 +26,7 @@ type alertRuleJSON struct {
 	All        bool            `json:"all"`
 	Severity   string          `json:"severity"`
 	Message    string          `json:"message"`
+	Late       bool            `json:"includeLate"`
 	CreatedAt  time.Time       `json:"createdAt"`
 	UpdatedAt  time.Time       `json:"updatedAt"`
 	States     []ruleStateJSON `json:"states"`
@@ -42,7 +43,7 @@ type ruleStateJSON struct {
 
 func toAlertRuleJSON(r thermowatt.AlertRule, states []thermowatt.RuleState) alertRuleJSON {
 	out := alertRuleJSON{ID: r.ID, Metric: r.Metric, Comparison: r.Comparison, Threshold: r.Threshold, For: r.For.String(),
-		Hysteresis: r.Hysteresis, Devices: r.Devices, All: r.All, Severity: r.Severity, Message: r.Message,
+		Hysteresis: r.Hysteresis, Devices: r.Devices, All: r.All, Severity: r.Severity, Message: r.Message, Late: r.IncludeLate,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), States: []ruleStateJSON{}}
 	if out.Devices == nil {
 		out.Devices = []string{}
@@ -69,6 +70,7 @@ type alertRuleInput struct {
 	All        *bool     `json:"all"`
 	Severity   *string   `json:"severity"`
 	Message    *string   `json:"message"`
+	Late       *bool     `json:"includeLate"`
 }
 
 // apply sets what in holds on r; problems are the fields it could not read.
@@ -110,6 +112,9 @@ func (in alertRuleInput) apply(r *thermowatt.AlertRule) map[string]string {
 	}
 	if in.Message != nil {
 		r.Message = *in.Message
+	}
+	if in.Late != nil {
+		r.IncludeLate = *in.Late
 	}
 	return problems
 }

@@ -11,6 +11,7 @@ CREATE TABLE alert_rules (
     hysteresis  double precision NOT NULL DEFAULT 0 CHECK (hysteresis >= 0),
     devices     text[] COLLATE "C",
     severity    text NOT NULL,
+    include_late boolean NOT NULL DEFAULT false,
     message     text NOT NULL DEFAULT '',
     created_at  timestamptz NOT NULL,
     updated_at  timestamptz NOT NULL

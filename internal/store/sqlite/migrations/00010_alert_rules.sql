@@ -12,6 +12,7 @@ CREATE TABLE alert_rules (
     hysteresis  REAL NOT NULL DEFAULT 0 CHECK (hysteresis >= 0),
     devices     TEXT,
     severity    TEXT NOT NULL,
+    include_late INTEGER NOT NULL DEFAULT 0,
     message     TEXT NOT NULL DEFAULT '',
     created_at  INTEGER NOT NULL,
     updated_at  INTEGER NOT NULL
