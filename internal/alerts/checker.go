@@ -16,6 +16,11 @@ type Store interface {
 	store.Devices
 	store.FailureCounts
 	store.Alerts
+	// The alert rules on measured values (rules.go) read what devices
+	// sent: their new readings, and the roll-ups for energy.
+	store.AlertRules
+	store.Readings
+	store.Rollups
 }
 
 // Checker runs one check: it opens and resolves alerts for every device,
@@ -61,16 +66,26 @@ func (c *Checker) Check(ctx context.Context) (Report, error) {
 	if err != nil {
 		return r, fmt.Errorf("alerts: failure counts: %w", err)
 	}
+	rules, err := c.loadRules(ctx)
+	if err != nil {
+		return r, fmt.Errorf("alerts: alert rules: %w", err)
+	}
 	var errs []error
 	err = store.EachDevice(ctx, c.Store, func(d thermowatt.Device) error {
 		r.Devices++
 		if err := c.checkDevice(ctx, d, failures[d.ID], now, &r); err != nil {
 			errs = append(errs, fmt.Errorf("device %s: %w", d.ID, err))
 		}
+		if err := c.checkRules(ctx, d, rules, now, &r); err != nil {
+			errs = append(errs, fmt.Errorf("device %s: %w", d.ID, err))
+		}
 		return nil
 	})
 	if err != nil {
 		return r, fmt.Errorf("alerts: list devices: %w", err)
+	}
+	if err := c.saveProgress(ctx, rules); err != nil {
+		errs = append(errs, fmt.Errorf("alerts: alert rule states: %w", err))
 	}
 	if err := c.Deliver(ctx, &r); err != nil {
 		errs = append(errs, err)

@@ -125,6 +125,8 @@ func Text(a thermowatt.Alert, transition string) string {
 			what = "is no longer failing"
 		case thermowatt.KindUpdate:
 			what = "reports an update state other than rolled back"
+		case thermowatt.KindValue:
+			what = "is back within its alert rule"
 		}
 		return fmt.Sprintf("[thermowatt] RESOLVED %s %s after %s (alert #%d: %s)", a.DeviceID, what, took, a.ID, a.Message)
 	}

@@ -16,10 +16,11 @@ import (
 )
 
 func init() {
-	commands["alerts"] = command{summary: "missing-data and failure alerts: alerts check (for the cron job) | alerts list [--all]", run: runAlerts,
+	commands["alerts"] = command{summary: "missing-data, failure and value alerts: alerts check (for the cron job) | alerts list [--all] | alerts rule add|list|rm", run: runAlerts,
 		subs: []subcommand{
-			{"check", "", "open and resolve missing-data and failure alerts once, and notify ALERT_WEBHOOK_URL: on the server with THERMOWATT_URL, else on the database (what the cron job runs; serve also checks every ALERT_CHECK_INTERVAL)"},
+			{"check", "", "open and resolve missing-data, failure and value alerts (the alert rules) once, and notify ALERT_WEBHOOK_URL: on the server with THERMOWATT_URL, else on the database (what the cron job runs; serve also checks every ALERT_CHECK_INTERVAL)"},
 			{"list", "[--all]", "open alerts (with --all, resolved ones too)"},
+			{"rule", "add|list|rm ...", "alert rules on measured values: thermowatt alerts rule -h lists add, list and rm (docs/operations.md, Alert rules)"},
 		}}
 }
 
@@ -50,6 +51,8 @@ func runAlerts(ctx context.Context, e env, args []string) error {
 		return groupHelp(e, "alerts")
 	}
 	switch args[0] {
+	case "rule":
+		return runAlertRule(ctx, e, args[1:])
 	case "check":
 		fs := subFlags(e, "alerts", "check")
 		url := serverFlag(fs)

@@ -340,6 +340,28 @@ func TestOpenAPIRealRequestsAndAnswersMatchTheSpec(t *testing.T) {
 			t.Fatalf("ingest with desired: %s", x.resBody)
 		}
 
+		// Alert rules on measured values, and a check that judges them.
+		rule := check("add alert rule", reqConforms, 201, "POST", "/api/alert-rules", admin,
+			`{"metric":"temperature","comparison":">","threshold":20,"for":"0s","devices":["esp32-node-01"],"severity":"critical","message":"too warm"}`).json(t)
+		check("add fleet energy rule", reqConforms, 201, "POST", "/api/alert-rules", admin, `{"metric":"energy_wh_per_day","comparison":">=","threshold":50,"all":true}`)
+		check("alert rule, unknown metric", reqViolates, 400, "POST", "/api/alert-rules", admin, `{"metric":"temp","comparison":">","threshold":1,"all":true}`)
+		check("alert rule, negative hysteresis", reqViolates, 400, "POST", "/api/alert-rules", admin, `{"metric":"temperature","comparison":">","threshold":1,"hysteresis":-1,"all":true}`)
+		check("alert rule, unknown device", reqConforms, 404, "POST", "/api/alert-rules", admin, `{"metric":"temperature","comparison":">","threshold":1,"devices":["nope"]}`)
+		check("alert rule, reader", reqConforms, 403, "POST", "/api/alert-rules", bearer(reader), `{"metric":"temperature","comparison":">","threshold":1,"all":true}`)
+		ruleID := fmt.Sprint(rule["id"])
+		check("a warm reading", reqConforms, 201, "POST", "/api/measurements", bearer(dev), `{"deviceId":"esp32-node-01","temperature":23}`)
+		check("alert check with rules", reqConforms, 200, "POST", "/api/alerts/check", admin, nil)
+		x = check("list alert rules", reqConforms, 200, "GET", "/api/alert-rules", admin, nil)
+		if !strings.Contains(string(x.resBody), `"deviceId":"esp32-node-01","firing":true`) {
+			t.Fatalf("list alert rules after a check, want the rule firing for esp32-node-01: %s", x.resBody)
+		}
+		check("value alert listed", reqConforms, 200, "GET", "/api/alerts?state=open", bearer(reader), nil)
+		check("change alert rule", reqConforms, 200, "PATCH", "/api/alert-rules/"+ruleID, admin, `{"threshold":25,"for":"10m","hysteresis":0.5}`)
+		check("change alert rule, nothing", reqViolates, 400, "PATCH", "/api/alert-rules/"+ruleID, admin, `{}`)
+		check("change unknown alert rule", reqConforms, 404, "PATCH", "/api/alert-rules/999", admin, `{"threshold":1}`)
+		check("delete alert rule", reqConforms, 204, "DELETE", "/api/alert-rules/"+ruleID, admin, nil)
+		check("delete alert rule again", reqConforms, 404, "DELETE", "/api/alert-rules/"+ruleID, admin, nil)
+
 		// Tokens: list, revoke, refused afterwards.
 		x = check("list tokens", reqConforms, 200, "GET", "/api/tokens", admin, nil)
 		if bytes.Contains(x.resBody, []byte(dev)) {

@@ -59,6 +59,12 @@ func addRoutes(mux *http.ServeMux, d Deps, authed guard, desired *desiredCache) 
 	mux.Handle("GET /api/alerts", reader(handleListAlerts(st)))
 	// The cron jobs' work, on demand (jobs.go).
 	mux.Handle("POST /api/alerts/check", admin(handleCheckAlerts(d.Alerts)))
+	// Alert rules on measured values (alertrules.go), with their state:
+	// readers see them (the dashboard's device page), admins change them.
+	mux.Handle("GET /api/alert-rules", reader(handleListAlertRules(st)))
+	mux.Handle("POST /api/alert-rules", admin(handleCreateAlertRule(st, st, now)))
+	mux.Handle("PATCH /api/alert-rules/{id}", admin(handlePatchAlertRule(st, st, now)))
+	mux.Handle("DELETE /api/alert-rules/{id}", admin(handleDeleteAlertRule(st, now)))
 	mux.Handle("POST /api/retention/run", admin(handleRunRetention(st, d.Retention, now)))
 	mux.Handle("GET /metrics", handleMetrics(d.Metrics, d.MetricsToken, metricsReader))
 

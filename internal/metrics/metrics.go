@@ -178,7 +178,7 @@ func (m *Metrics) WatchStore(st Counts, missed int, now func() time.Time) {
 }
 
 var (
-	openAlertsDesc = prometheus.NewDesc("thermowatt_open_alerts", "Alerts open now, by kind (silent, failing, update).", []string{"kind"}, nil)
+	openAlertsDesc = prometheus.NewDesc("thermowatt_open_alerts", "Alerts open now, by kind (silent, failing, update, value).", []string{"kind"}, nil)
 	devicesDesc    = prometheus.NewDesc("thermowatt_devices", "Registered devices by status (new, ok, silent, failing).", []string{"status"}, nil)
 	firmwareDesc   = prometheus.NewDesc("thermowatt_devices_by_firmware", "Registered devices by the firmware version they report running (\"\" when none reported).", []string{"version"}, nil)
 	failedUpdDesc  = prometheus.NewDesc("thermowatt_devices_update_failed", "Devices whose last firmware update ended rolled_back or refused, by that state.", []string{"state"}, nil)
@@ -238,7 +238,7 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		c.dbErrors.Inc()
 		return
 	}
-	for _, k := range []string{thermowatt.KindSilent, thermowatt.KindFailing, thermowatt.KindUpdate} {
+	for _, k := range []string{thermowatt.KindSilent, thermowatt.KindFailing, thermowatt.KindUpdate, thermowatt.KindValue} {
 		ch <- prometheus.MustNewConstMetric(openAlertsDesc, prometheus.GaugeValue, float64(open[k]), k)
 	}
 	for _, s := range thermowatt.Statuses {

@@ -23,6 +23,7 @@ type Store interface {
 	Archive
 	FailureCounts
 	Alerts
+	AlertRules
 	Retention
 	Settings
 	Firmware

@@ -43,12 +43,16 @@
   };
 
   // What tests (web/tests) read: the uPlot instance of each chart.
-  const exposed = { charts: {}, refreshes: 0, energy: null };
+  const exposed = { charts: {}, refreshes: 0, energy: null, thresholds: {} };
   window.thermowatt = exposed;
 
   let token = localStorage.getItem(TOKEN_KEY) || '';
   let timer = 0;
   let alertsSupported = true;
+  let rulesSupported = true;
+  // thresholds are the alert rules' thresholds per chart metric, drawn
+  // across the chart: [{value, firing}] (rules below).
+  let thresholds = {};
   let view = null; // what is on screen: {name:'list'} or {name:'device', id, range, from, to}
   let charts = {}; // metric key -> {u, box}
   // Energy buckets follow the browser's calendar; a zone the server cannot
@@ -401,6 +405,79 @@
       el('span', { className: 'when', title: localTime(a.openedAt) }, 'since ' + ago(a.openedAt)))));
   }
 
+  // --- alert rules on the device page ---------------------------------------
+
+  // loadRules returns the alert rules watching device id with its states,
+  // or null when this server or token cannot list them (the panel hides).
+  async function loadRules(id) {
+    if (!rulesSupported) return null;
+    try {
+      const items = (await getJSON('/api/alert-rules?deviceId=' + encodeURIComponent(id))).items || [];
+      return items.filter((r) => r.all || r.devices.includes(id));
+    } catch (e) {
+      if (e instanceof AuthError && e.status === 401) throw e;
+      if (e.status === 403 || e.status === 404 || e.status === 405) rulesSupported = false;
+      return null;
+    }
+  }
+
+  function ruleText(r) {
+    const m = METRICS.find((x) => x.key === r.metric);
+    const unit = m ? ' ' + m.unit : (r.metric.startsWith('energy') ? ' Wh' : '');
+    return r.metric + ' ' + r.comparison + ' ' + r.threshold + unit + (r.for !== '0s' ? ' for ' + r.for : '') +
+      (r.hysteresis ? ' (hysteresis ' + r.hysteresis + ')' : '');
+  }
+
+  function renderRules(rules, id) {
+    $('#rules').hidden = !rules || rules.length === 0;
+    thresholds = {};
+    $('#rule-list').replaceChildren(...(rules || []).map((r) => {
+      const st = r.states.find((x) => x.deviceId === id) || {};
+      (thresholds[r.metric] = thresholds[r.metric] || []).push({ value: r.threshold, firing: !!st.firing });
+      let state = el('span', { className: 'status ok' }, 'ok');
+      if (st.firing) state = el('span', { className: 'status value' }, 'firing');
+      else if (st.pendingSince) state = el('span', { className: 'status silent', title: localTime(st.pendingSince) }, 'crossing since ' + ago(st.pendingSince));
+      const li = el('li', {}, state, el('span', {}, ruleText(r)), el('span', { className: 'when' }, r.severity + (r.message ? ' · ' + r.message : '')));
+      if (st.lastAt) li.append(el('span', { className: 'when', title: localTime(st.lastAt) }, 'last ' + fmt(st.lastValue, 2) + ' ' + ago(st.lastAt)));
+      li.dataset.rule = String(r.id);
+      li.dataset.state = st.firing ? 'firing' : st.pendingSince ? 'crossing' : 'ok';
+      return li;
+    }));
+    exposed.thresholds = thresholds;
+  }
+
+  // drawThresholds draws each rule's threshold across a chart, dashed: red
+  // while the rule fires for this device, grey otherwise.
+  function drawThresholds(u, key) {
+    const ctx = u.ctx;
+    for (const t of thresholds[key] || []) {
+      const y = u.valToPos(t.value, 'y', true);
+      if (!Number.isFinite(y) || y < u.bbox.top || y > u.bbox.top + u.bbox.height) continue;
+      ctx.save();
+      ctx.strokeStyle = t.firing ? '#dc2626' : '#6b7280';
+      ctx.lineWidth = 1.5 * (window.devicePixelRatio || 1);
+      ctx.setLineDash([6 * (window.devicePixelRatio || 1), 4 * (window.devicePixelRatio || 1)]);
+      ctx.beginPath();
+      ctx.moveTo(u.bbox.left, y);
+      ctx.lineTo(u.bbox.left + u.bbox.width, y);
+      ctx.stroke();
+      ctx.restore();
+    }
+  }
+
+  // yRange is uPlot's own y range (snapNumY: 10 % padding, [null, null]
+  // without data), widened to show the rules' thresholds.
+  function yRange(key) {
+    return (u, min, max) => {
+      for (const t of thresholds[key] || []) {
+        if (min == null || t.value < min) min = t.value;
+        if (max == null || t.value > max) max = t.value;
+      }
+      if (min == null) return [null, null];
+      return window.uPlot.rangeNum(min, max, 0.1, true);
+    };
+  }
+
   // --- device view --------------------------------------------------------------
 
   function rangeOf(v) {
@@ -426,7 +503,7 @@
     const { from, to } = rangeOf(v);
     const q = 'deviceId=' + encodeURIComponent(v.id) + '&from=' + new Date(from).toISOString() + '&to=' + new Date(to).toISOString();
     const energyFrom = Math.min(from, to - ENERGY_MIN_RANGE);
-    const [devs, series, alerts, energy] = await Promise.all([
+    const [devs, series, alerts, energy, rules] = await Promise.all([
       getJSON('/api/devices'),
       getJSON('/api/measurements/series?' + q).catch((e) => {
         if (e.status === 404) return null; // unknown device
@@ -439,6 +516,7 @@
         if (e instanceof AuthError) throw e;
         return { error: e.message };
       }),
+      loadRules(v.id),
     ]);
     if (view !== v) return; // the user moved on meanwhile
     hideViews();
@@ -456,6 +534,7 @@
     }
     $('#device').hidden = false;
     renderAlerts(alerts, v.id);
+    renderRules(series ? rules : null, v.id);
     renderEnergy(series ? energy : null);
     if (!series) {
       destroyCharts();
@@ -734,6 +813,7 @@
             return auto ? [win.from / 1000, win.to / 1000] : [min, max];
           },
         },
+        y: { range: yRange(m.key) },
       },
       series: [
         { value: (u, ts) => (ts == null ? '–' : new Date(ts * 1000).toLocaleString()) },
@@ -742,6 +822,7 @@
         { label: 'max', stroke: m.color + '66', width: 1, value, spanGaps: false },
       ],
       bands: [{ series: [3, 2], fill: band }],
+      hooks: { draw: [(u) => drawThresholds(u, m.key)] },
       axes: [
         { stroke: '#677184', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#e2e6ec' } },
         { stroke: '#677184', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#e2e6ec' }, size: axisSize },

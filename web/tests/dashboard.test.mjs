@@ -494,3 +494,41 @@ test('a device whose newest reading is older than 24 h opens on that reading, no
     && window.thermowatt.charts.temperature.data[1].filter((v) => v != null).length === 1);
   assert.equal(await p.locator('.ranges button[aria-pressed="true"]').textContent(), 'Custom');
 });
+
+test('alert rules: the device page lists the rules watching it with their state, and draws the thresholds on the charts', async (t) => {
+  const token = (await call('POST', '/api/devices', ADMIN, { id: 'freezer-1' })).token;
+  const warm = await call('POST', '/api/alert-rules', ADMIN, {
+    metric: 'temperature', comparison: '>', threshold: -10, for: '0s', hysteresis: 1,
+    devices: ['freezer-1'], severity: 'critical', message: 'door open?',
+  });
+  await call('POST', '/api/alert-rules', ADMIN, { metric: 'voltage_v', comparison: '<', threshold: 4.7, for: '5m', all: true });
+  // Readings recorded after the rules exist: -4 °C crosses -10 °C.
+  await call('POST', '/api/measurements', token, [reading('freezer-1', Date.now(), 0)].map((r) => ({ ...r, temperature: -4 })));
+  const checked = await call('POST', '/api/alerts/check', ADMIN, {});
+  assert.ok(checked.opened.includes('freezer-1/value#' + warm.id), 'the check opened the rule\'s alert: ' + JSON.stringify(checked));
+
+  const p = await page(t);
+  await p.goto(base + '/#token=' + encodeURIComponent(reader));
+  await p.locator('#list').waitFor();
+  await p.click('#devices tr[data-device="freezer-1"] a');
+  await p.locator('#rules').waitFor();
+  await p.waitForFunction(() => window.thermowatt.charts.temperature);
+  const rows = await p.locator('#rule-list li').evaluateAll((lis) => lis.map((li) => [li.dataset.rule, li.dataset.state, li.textContent]));
+  assert.equal(rows.length, 2, 'the rule on this device and the fleet rule: ' + JSON.stringify(rows));
+  assert.equal(rows[0][1], 'firing');
+  assert.match(rows[0][2], /temperature > -10 °C \(hysteresis 1\).*critical · door open\?/);
+  assert.equal(rows[1][1], 'ok');
+  assert.match(rows[1][2], /voltage_v < 4\.7 V for 5m0s/);
+  assert.ok(await p.locator('#alert-list').textContent().then((s) => s.includes('freezer-1: temperature -4 °C > -10 °C')),
+    'the open value alert is in the alerts panel');
+
+  // The threshold is drawn across the temperature chart, its scale widened
+  // to hold it.
+  const y = await p.evaluate(() => {
+    const u = window.thermowatt.charts.temperature;
+    return { min: u.scales.y.min, max: u.scales.y.max, thresholds: window.thermowatt.thresholds };
+  });
+  assert.deepEqual(y.thresholds.temperature, [{ value: -10, firing: true }]);
+  assert.ok(y.min <= -10 && y.max >= -4, `temperature scale ${y.min}..${y.max} holds the threshold and the reading`);
+  await p.screenshot({ path: path.join(SHOTS, 'dashboard-alert-rules.png'), fullPage: true });
+});

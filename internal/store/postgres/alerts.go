@@ -27,7 +27,7 @@ func (s *Store) OpenAlert(ctx context.Context, a thermowatt.NewAlert) (bool, err
 		INSERT INTO alerts (device_id, kind, message, opened_at)
 		SELECT id, $2, $3, $4 FROM devices
 		WHERE id = $1 AND ($5::timestamptz IS NULL OR last_seen_at <= $5)
-		ON CONFLICT (device_id, kind) WHERE resolved_at IS NULL DO NOTHING
+		ON CONFLICT (device_id, kind, rule_id) WHERE resolved_at IS NULL DO NOTHING
 		RETURNING id`,
 		a.DeviceID, a.Kind, a.Message, store.UTC(a.At), ifLastSeen)
 	if err != nil {

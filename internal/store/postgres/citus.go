@@ -47,6 +47,8 @@ var citusTables = []struct {
 	{"tokens", "", ""},
 	{"device_failures", "", ""},
 	{"alerts", "", ""},
+	{"alert_rules", "", ""},
+	{"alert_rule_state", "", ""},
 	{"device_measurements", "device_id", ""},
 	{"hourly_rollups", "device_id", "device_measurements"},
 	{"rollup_rebuilds", "", ""},

@@ -16,7 +16,7 @@ func (s *Store) OpenAlert(ctx context.Context, a thermowatt.NewAlert) (bool, err
 		INSERT INTO alerts (device_id, kind, message, opened_at)
 		SELECT id, ?, ?, ? FROM devices
 		WHERE id = ? AND (?5 IS NULL OR last_seen_at <= ?5)
-		ON CONFLICT (device_id, kind) WHERE resolved_at IS NULL DO NOTHING`,
+		ON CONFLICT (device_id, kind, rule_id) WHERE resolved_at IS NULL DO NOTHING`,
 		a.Kind, a.Message, micros(a.At), a.DeviceID, microsPtr(a.IfLastSeen))
 	if err != nil {
 		return false, fmt.Errorf("sqlite: open %s alert of %q: %w", a.Kind, a.DeviceID, mapError(ctx, err))
