@@ -105,7 +105,7 @@ async function smallest(lo, hi, ok) {
   return hi;
 }
 
-test('on a 32-bit port with a capped heap the firmware boots and delivers a full batch in 80 KB, ', { timeout: 300000 }, async (t) => {
+test('on a 32-bit port with a capped heap the firmware boots and delivers a full batch in 80 KB as shipped (.mpy), and prints the smallest heap for .mpy and .py', { timeout: 300000 }, async (t) => {
   if (skipOrFail(t)) return;
   const work = mkdtempSync(path.join(tmpdir(), 'thermowatt-heapcap-'));
   const srv = await startServer(t, work);
