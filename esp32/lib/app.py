@@ -14,25 +14,29 @@ import retry
 import status
 from bmp280 import BMP280
 from clock import iso_utc
-from csvlog import CsvLog
-from deadletter import DeadLetter
-from flashqueue import FlashQueue
 from ina219 import INA219
 from retry import SENT, RETRY, DEAD, HELD
 from uplink import Uplink
-from wifi import Wifi
 
 FIRMWARE = "thermowatt-esp32"
 VERSION = "1.0.0"  # as flashed; after an update ota_boot's state names the version
 TEMP_HEADER = "recorded_at,boot,uptime_s,temperature_c,pressure_hpa"
 ELECT_HEADER = "recorded_at,boot,uptime_s,voltage_v,current_ma,power_mw"
-_NTP_RETRY_MS = const(60000)
 _ERROR_PAUSE_MS = const(5000)
 
 _current = None  # this board's App, once built (see instance())
 
 class App:
     def __init__(self, cfg, clock, log, led, root="/", reset_cause=None):
+        # Imported here, once start.py has dropped config.py, while uplink
+        # (the largest) loads at the top, into a heap still in one piece:
+        # the order that test/heapcap.test.mjs measured smallest (a full
+        # batch in 72 KB as .mpy, 80 KB as .py; 76 and 88 with all at the
+        # top).
+        from csvlog import CsvLog
+        from deadletter import DeadLetter
+        from flashqueue import FlashQueue
+        from wifi import Wifi
         self.cfg = cfg
         self.clock = clock
         self.log = log
@@ -50,7 +54,6 @@ class App:
         self.bmp = None
         self.ina = None
         self.wdt = None
-        self.next_ntp_ms = 0
         self.cycles = 0
         self.root = root
         self.interval_ms = cfg["interval_s"] * 1000
@@ -170,26 +173,6 @@ class App:
             rec.get("w"), self.queue.depth))
         return eb is None and ei is None
 
-    # -- time ------------------------------------------------------------
-    def sync_time(self, up):
-        if up < self.next_ntp_ms:
-            return
-        try:
-            import ntptime
-            ntptime.host = self.cfg["ntp_host"]
-            ntptime.timeout = 5
-            ntptime.settime()  # sets the RTC to UTC
-        except Exception as e:  # OSError on timeout, IndexError on bad packets
-            self.next_ntp_ms = up + _NTP_RETRY_MS
-            self.log.warn("NTP failed (%s); retry in %ds" % (e, _NTP_RETRY_MS // 1000))
-            return
-        first = not self.clock.synced
-        self.clock.mark_synced()
-        self.uplink.clock_set()
-        self.next_ntp_ms = up + self.cfg["ntp_interval_s"] * 1000
-        if first:
-            self.log.info("clock set by NTP: %s" % iso_utc(self.clock.unix()))
-
     # -- sending ---------------------------------------------------------
     def _sent(self, outcome):
         """What a send's outcome shows on the LED and says about the link
@@ -292,7 +275,8 @@ class App:
             return True
         online = self.wifi.tick(up)
         if online:
-            self.sync_time(up)
+            if clock.sync(up, cfg["ntp_host"], cfg["ntp_interval_s"], self.log):
+                self.uplink.clock_set()
             up = clock.uptime_ms()
         if (online and self.queue.depth and self.uplink.due(up)
                 and next_measure - up >= budget_ms):
@@ -324,8 +308,8 @@ class App:
             if next_measure - send_at < budget_ms:
                 send_at = next_measure
             wake = min(wake, send_at)
-        if online and self.next_ntp_ms > up:
-            wake = min(wake, self.next_ntp_ms)
+        if online and clock.next_ntp_ms > up:
+            wake = min(wake, clock.next_ntp_ms)
         # Wake exactly on time (a measurement must start on its slot), but
         # never spin on an event that is already due: that gets a short nap.
         nap = wake - up if wake > up else 20
