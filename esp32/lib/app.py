@@ -339,32 +339,15 @@ class App:
                     and not (u.get("reason") or "").startswith("memory"))
 
     def _fleet_step(self, until_ms):
+        # fleet.step does the work; the module (and all it allocated) is
+        # released before the loop goes on.
         import sys
         import fleet
-        d = self.uplink.desired
-        f = fleet.Fleet(self.cfg, self.clock, self.log, self.uplink.http, self.uplink.headers,
-                        self.root, self.version, self.local)
-        f.failures, f.next_try_ms, f.refused_rev, f.settings_error = self.fleet_memo
-        r = None
         try:
-            if f.wants_settings(d, self.settings_rev):
-                try:
-                    got = f.fetch_settings(self.feed)
-                except MemoryError:
-                    gc.collect()
-                    f._failed("settings: out of memory (%d bytes free after collecting)" % gc.mem_free())
-                    got = None
-                if got:
-                    self.settings_rev = got[0]
-                    self.apply_settings(got[1])
-                    self.log.info("settings rev %d applied: interval %ds, batch %d" % (
-                        got[0], self.cfg["interval_s"], self.cfg["batch_size"]))
-            else:
-                r = f.firmware_step(d["firmware"], self.feed, until_ms)
-        finally:
-            self.fleet_memo = (f.failures, f.next_try_ms, f.refused_rev, f.settings_error)
             reboot = fleet.REBOOT
-            del f, fleet
+            r = fleet.step(self, until_ms)
+        finally:
+            del fleet
             sys.modules.pop("fleet", None)
         if r == reboot:
             machine.reset()  # ota_boot switches at the next start
