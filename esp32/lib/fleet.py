@@ -17,7 +17,7 @@ import os
 
 import ota_boot
 import retry
-from fsutil import exists, makedirs, replace
+from fsutil import makedirs, replace
 
 REFUSED = "refused"
 REBOOT = "reboot"
