@@ -13,41 +13,30 @@ import reading
 import retry
 import status
 from bmp280 import BMP280
-from clock import Clock, iso_utc
-from csvlog import CsvLog
-from deadletter import DeadLetter
-from flashqueue import FlashQueue
-from fsutil import makedirs
+from clock import iso_utc
 from ina219 import INA219
 from retry import SENT, RETRY, DEAD, HELD
 from uplink import Uplink
-from wifi import Wifi
 
 FIRMWARE = "thermowatt-esp32"
 VERSION = "1.0.0"  # as flashed; after an update ota_boot's state names the version
 TEMP_HEADER = "recorded_at,boot,uptime_s,temperature_c,pressure_hpa"
 ELECT_HEADER = "recorded_at,boot,uptime_s,voltage_v,current_ma,power_mw"
-_NTP_RETRY_MS = const(60000)
-_CONFIG_RECHECK_MS = const(30000)
 _ERROR_PAUSE_MS = const(5000)
 
 _current = None  # this board's App, once built (see instance())
 
-def _reset_cause():
-    names = {}
-    for name in ("PWRON_RESET", "HARD_RESET", "WDT_RESET", "DEEPSLEEP_RESET", "SOFT_RESET", "BROWNOUT_RESET"):
-        v = getattr(machine, name, None)
-        if v is not None:
-            names[v] = name[:-6].lower()
-    try:
-        c = machine.reset_cause()
-    except (AttributeError, OSError):
-        return None
-    return names.get(c, str(c))
-
-
 class App:
-    def __init__(self, cfg, clock, log, led, root="/"):
+    def __init__(self, cfg, clock, log, led, root="/", reset_cause=None):
+        # Imported here, once start.py has dropped config.py, while uplink
+        # (the largest) loads at the top, into a heap still in one piece:
+        # the order that test/heapcap.test.mjs measured smallest (a full
+        # batch in 72 KB as .mpy, 80 KB as .py; 76 and 88 with all at the
+        # top).
+        from csvlog import CsvLog
+        from deadletter import DeadLetter
+        from flashqueue import FlashQueue
+        from wifi import Wifi
         self.cfg = cfg
         self.clock = clock
         self.log = log
@@ -60,12 +49,11 @@ class App:
         self.elect_csv = CsvLog(root + "elect.csv", ELECT_HEADER, cfg["csv_max_bytes"], cfg["csv_keep"])
         self.uplink = Uplink(cfg, clock, log)
         self.wifi = Wifi(cfg, log)
-        self.reset_cause = _reset_cause()
+        self.reset_cause = reset_cause
         self.i2c = None
         self.bmp = None
         self.ina = None
         self.wdt = None
-        self.next_ntp_ms = 0
         self.cycles = 0
         self.root = root
         self.interval_ms = cfg["interval_s"] * 1000
@@ -108,13 +96,9 @@ class App:
         self.led.enabled = cfg["led"]
         self.log.set_level(cfg["log_level"])
 
-    # -- helpers for send_temperature_to_render -------------------------
     def feed(self):
         if self.wdt is not None:
             self.wdt.feed()
-
-    def show_sent(self):
-        self.led.show(status.SENT)
 
     def health(self):
         return {
@@ -189,25 +173,40 @@ class App:
             rec.get("w"), self.queue.depth))
         return eb is None and ei is None
 
-    # -- time ------------------------------------------------------------
-    def sync_time(self, up):
-        if up < self.next_ntp_ms:
-            return
-        try:
-            import ntptime
-            ntptime.host = self.cfg["ntp_host"]
-            ntptime.timeout = 5
-            ntptime.settime()  # sets the RTC to UTC
-        except Exception as e:  # OSError on timeout, IndexError on bad packets
-            self.next_ntp_ms = up + _NTP_RETRY_MS
-            self.log.warn("NTP failed (%s); retry in %ds" % (e, _NTP_RETRY_MS // 1000))
-            return
-        first = not self.clock.synced
-        self.clock.mark_synced()
-        self.uplink.clock_set()
-        self.next_ntp_ms = up + self.cfg["ntp_interval_s"] * 1000
-        if first:
-            self.log.info("clock set by NTP: %s" % iso_utc(self.clock.unix()))
+    # -- sending ---------------------------------------------------------
+    def _sent(self, outcome):
+        """What a send's outcome shows on the LED and says about the link
+        (the loop's batches and send_now alike)."""
+        if outcome == SENT:
+            self.led.show(status.SENT)
+        elif outcome in (DEAD, HELD):
+            self.led.show(status.SERVER_ERROR)
+        elif outcome == RETRY and self.uplink.link_suspect():
+            self.wifi.link_failed(self.clock.uptime_ms())
+
+    def send_now(self, temp_c, recorded_at=None):
+        """Send one temperature at once (render_api's
+        send_temperature_to_render): True when delivered. A reading not
+        delivered now waits on the queue (so does one taken before the
+        clock is set: the queue dates it once NTP ran); one the server
+        refuses for good goes to the dead letters."""
+        clock, log = self.clock, self.log
+        if recorded_at is None and clock.valid():
+            recorded_at = iso_utc(clock.unix())
+        rec = reading.direct(clock.boot, clock.uptime_ms(), temp_c, recorded_at)
+        if recorded_at is None:
+            log.warn("clock not set yet: temperature %s queued until it is" % temp_c)
+            self.queue.append(rec)
+            return False
+        outcome = self.uplink.send_now(rec, recorded_at, self.dead, self.health(), self.feed)
+        self._sent(outcome)
+        if outcome == SENT:
+            log.info("temperature %s at %s sent" % (temp_c, recorded_at))
+            return True
+        if outcome == RETRY:
+            self.queue.append(rec)
+            log.warn("temperature %s at %s queued for later delivery" % (temp_c, recorded_at))
+        return False
 
     # -- the loop --------------------------------------------------------
     def run(self, max_cycles=None):
@@ -276,22 +275,18 @@ class App:
             return True
         online = self.wifi.tick(up)
         if online:
-            self.sync_time(up)
+            if clock.sync(up, cfg["ntp_host"], cfg["ntp_interval_s"], self.log):
+                self.uplink.clock_set()
             up = clock.uptime_ms()
         if (online and self.queue.depth and self.uplink.due(up)
                 and next_measure - up >= budget_ms):
             outcome = self.uplink.send_next(self.queue, self.dead, self.health())
             gc.collect()
-            if outcome == SENT:
-                if self.trial:
-                    self.trial = False
-                    v = ota_boot.commit(self.root)
-                    self.log.info("firmware %s delivered a batch: it stays" % v)
-                self.led.show(status.SENT)
-            elif outcome in (DEAD, HELD):
-                self.led.show(status.SERVER_ERROR)
-            elif outcome == RETRY and self.uplink.link_suspect():
-                self.wifi.link_failed(clock.uptime_ms())
+            if outcome == SENT and self.trial:
+                self.trial = False
+                v = ota_boot.commit(self.root)
+                self.log.info("firmware %s delivered a batch: it stays" % v)
+            self._sent(outcome)
             if outcome in (SENT, DEAD) or (outcome == RETRY and self.uplink.due(clock.uptime_ms())):
                 return True  # more may be waiting: go again at once
         if (online and not self.queue.depth and next_measure - up >= budget_ms
@@ -313,8 +308,8 @@ class App:
             if next_measure - send_at < budget_ms:
                 send_at = next_measure
             wake = min(wake, send_at)
-        if online and self.next_ntp_ms > up:
-            wake = min(wake, self.next_ntp_ms)
+        if online and clock.next_ntp_ms > up:
+            wake = min(wake, clock.next_ntp_ms)
         # Wake exactly on time (a measurement must start on its slot), but
         # never spin on an event that is already due: that gets a short nap.
         nap = wake - up if wake > up else 20
@@ -344,32 +339,15 @@ class App:
                     and not (u.get("reason") or "").startswith("memory"))
 
     def _fleet_step(self, until_ms):
+        # fleet.step does the work; the module (and all it allocated) is
+        # released before the loop goes on.
         import sys
         import fleet
-        d = self.uplink.desired
-        f = fleet.Fleet(self.cfg, self.clock, self.log, self.uplink.http, self.uplink.headers,
-                        self.root, self.version, self.local)
-        f.failures, f.next_try_ms, f.refused_rev, f.settings_error = self.fleet_memo
-        r = None
         try:
-            if f.wants_settings(d, self.settings_rev):
-                try:
-                    got = f.fetch_settings(self.feed)
-                except MemoryError:
-                    gc.collect()
-                    f._failed("settings: out of memory (%d bytes free after collecting)" % gc.mem_free())
-                    got = None
-                if got:
-                    self.settings_rev = got[0]
-                    self.apply_settings(got[1])
-                    self.log.info("settings rev %d applied: interval %ds, batch %d" % (
-                        got[0], self.cfg["interval_s"], self.cfg["batch_size"]))
-            else:
-                r = f.firmware_step(d["firmware"], self.feed, until_ms)
-        finally:
-            self.fleet_memo = (f.failures, f.next_try_ms, f.refused_rev, f.settings_error)
             reboot = fleet.REBOOT
-            del f, fleet
+            r = fleet.step(self, until_ms)
+        finally:
+            del fleet
             sys.modules.pop("fleet", None)
         if r == reboot:
             machine.reset()  # ota_boot switches at the next start
@@ -385,51 +363,23 @@ class App:
             machine.reset()
 
 
-def _load_config(path, root="/"):
-    """(cfg, problems, settings rev, note, local): config.json, with the
-    settings the server set last over it when they still pass the checks
-    (note says why they were left out otherwise); local holds config.json's
-    own values of the settings keys."""
-    # config.py is ~6 KB of bytecode needed only at start: drop the module
-    # afterwards so that RAM is free for the batch sends.
+def _start(how, *args):
+    # start.py (and config.py, which it loads) is needed only to start:
+    # dropped as soon as the App exists, so that its bytecode is free heap.
     import sys
-    import config
+    import start
     try:
-        cfg, problems = config.load(path)
-        rev, note = 0, None
-        local = {}
-        for k in config.SETTINGS_KEYS:
-            local[k] = cfg.get(k)
-        if not problems:
-            kept = ota_boot.read_json(root + "settings.json") or {}
-            r, settings = kept.get("rev"), kept.get("settings")
-            if isinstance(r, int) and isinstance(settings, dict):
-                merged, bad = config.check_settings(cfg, settings)
-                if bad:
-                    note = "stored settings rev %d ignored: %s" % (r, "; ".join(bad))
-                else:
-                    cfg, rev = merged, r
-        return cfg, problems, rev, note, local
+        return getattr(start, how)(*args)
     finally:
-        del config
-        sys.modules.pop("config", None)
+        del start
+        sys.modules.pop("start", None)
 
 
 def build(config_path="/config.json", root="/"):
-    """The parts without the loop (for send_temperature_to_render at the
-    REPL). Raises ValueError when config.json is unusable."""
-    clock = Clock(root + "q/bootclock")
-    cfg, problems, rev, note, local = _load_config(config_path, root)
-    log = status.Log(clock, root + "log.txt", cfg["log_max_bytes"])
-    if note:
-        log.warn(note)
-    if problems:
-        raise ValueError("; ".join(problems))
-    led = status.Led(cfg["led_pin"], clock, cfg["led_active_low"])
+    """The parts without the loop (send_temperature_to_render at the REPL,
+    tests). Raises ValueError when config.json is unusable."""
     global _current
-    _current = App(cfg, clock, log, led, root)
-    _current.settings_rev = rev
-    _current.local = local
+    _current = _start("build", config_path, root)
     return _current
 
 
@@ -444,36 +394,9 @@ def instance(config_path="/config.json", root="/"):
 
 def run(max_cycles=None, config_path="/config.json", root="/"):
     """Run the firmware. On a device this never returns; a test passes
-    max_cycles (measurement intervals) and gets the App back."""
-    gc.collect()
-    makedirs(root + "q")
-    clock = Clock(root + "q/bootclock")
-    cfg, problems, rev, note, local = _load_config(config_path, root)
-    log = status.Log(clock, root + "log.txt", cfg["log_max_bytes"])
-    if note:
-        log.warn(note)
-    led_pin = cfg.get("led_pin")
-    led = status.Led(led_pin if isinstance(led_pin, int) and not isinstance(led_pin, bool) else None,
-                     clock, bool(cfg.get("led_active_low")))
-    cycles = 0
-    while problems:
-        # No watchdog and no reset here: a reset loop would hide the
-        # message. Flash the LED, repeat the reason, look again.
-        for p in problems:
-            log.error("config: " + p)
-        if max_cycles is not None and cycles >= max_cycles:
-            return None
-        cycles += 1
-        # Flash until it is time to look again, whatever the pattern's length.
-        since = clock.uptime_ms()
-        while clock.uptime_ms() - since < _CONFIG_RECHECK_MS:
-            led.show(status.CONFIG_ERROR)
-            clock.sleep_ms(1000)
-        cfg, problems, rev, note, local = _load_config(config_path, root)
-        if not problems:
-            log.info("config.json is valid now: starting")
-    gc.collect()
-    app = App(cfg, clock, log, led, root)
-    app.settings_rev = rev
-    app.local = local
-    return app.run(None if max_cycles is None else max_cycles - cycles)
+    max_cycles (measurement intervals) and gets the App back (None when
+    config.json stayed unusable that long)."""
+    a, waited = _start("ready", max_cycles, config_path, root)
+    if a is None:
+        return None
+    return a.run(None if max_cycles is None else max_cycles - waited)

@@ -16,6 +16,7 @@ _UNIX_2000 = const(946684800)
 # A clock before 2025-01-01 has not been set (ESP32 RTC starts at 2000-01-01).
 MIN_VALID_UNIX = const(1735689600)
 _TICKS_PERIOD = const(1 << 30)
+_NTP_RETRY_MS = const(60000)
 
 EPOCH_OFFSET = _UNIX_2000 if time.gmtime(0)[0] == 2000 else 0
 
@@ -88,6 +89,7 @@ class Clock:
         self.boot = 0  # set by app from the queue's boot counter
         self.synced = False
         self._t0 = {}  # boot id -> unix ms at that boot's uptime 0
+        self.next_ntp_ms = 0  # uptime of the next NTP request
         self._load()
 
     def uptime_ms(self):
@@ -122,6 +124,28 @@ class Clock:
         if self.boot not in self._t0:
             self._t0[self.boot] = self.unix_ms() - self.uptime_ms()
             self._save()
+
+    def sync(self, up, host, every_s, log):
+        """The NTP step of the loop: ask host when it is due (every every_s
+        once it answered, a minute after a failure). True when the clock
+        was set now."""
+        if up < self.next_ntp_ms:
+            return False
+        try:
+            import ntptime
+            ntptime.host = host
+            ntptime.timeout = 5
+            ntptime.settime()  # sets the RTC to UTC
+        except Exception as e:  # OSError on timeout, IndexError on bad packets
+            self.next_ntp_ms = up + _NTP_RETRY_MS
+            log.warn("NTP failed (%s); retry in %ds" % (e, _NTP_RETRY_MS // 1000))
+            return False
+        first = not self.synced
+        self.mark_synced()
+        self.next_ntp_ms = up + every_s * 1000
+        if first:
+            log.info("clock set by NTP: %s" % iso_utc(self.unix()))
+        return True
 
     def note_valid_clock(self):
         # A clock that survived a soft reset is valid without NTP: pin the

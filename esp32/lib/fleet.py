@@ -17,7 +17,7 @@ import os
 
 import ota_boot
 import retry
-from fsutil import exists, makedirs, replace
+from fsutil import makedirs, replace
 
 REFUSED = "refused"
 REBOOT = "reboot"
@@ -144,6 +144,34 @@ def _size(path):
 def free_bytes(root):
     st = os.statvfs(root)
     return st[0] * st[4]  # f_bsize * f_bavail
+
+
+def step(app, until_ms):
+    """One step of what the server's last answer asks of app (app.App):
+    settings fetched and applied, or one request of a firmware update.
+    Returns REBOOT, the update record to report, or None. What Fleet keeps
+    between steps lives in app.fleet_memo, as this module is dropped after
+    each step."""
+    d = app.uplink.desired
+    f = Fleet(app.cfg, app.clock, app.log, app.uplink.http, app.uplink.headers, app.root, app.version, app.local)
+    f.failures, f.next_try_ms, f.refused_rev, f.settings_error = app.fleet_memo
+    try:
+        if not f.wants_settings(d, app.settings_rev):
+            return f.firmware_step(d["firmware"], app.feed, until_ms)
+        try:
+            got = f.fetch_settings(app.feed)
+        except MemoryError:
+            gc.collect()
+            f._failed("settings: out of memory (%d bytes free after collecting)" % gc.mem_free())
+            got = None
+        if got:
+            app.settings_rev = got[0]
+            app.apply_settings(got[1])
+            app.log.info("settings rev %d applied: interval %ds, batch %d" % (
+                got[0], app.cfg["interval_s"], app.cfg["batch_size"]))
+        return None
+    finally:
+        app.fleet_memo = (f.failures, f.next_try_ms, f.refused_rev, f.settings_error)
 
 
 class Fleet:

@@ -96,3 +96,17 @@ def test_a_non_finite_temperature_is_sent_as_null_and_never_queued_as_nan():
     assert a.uplink.send_next(a.queue, a.dead, a.health()) == "sent"
     d = srv.rows[("esp32-test", "2026-11-20T00:01:00Z")]
     assert d["temperature"] is None and d["payload"]["non_finite"] == ["temperature_c"], d
+
+
+def test_the_led_shows_a_direct_send_as_it_shows_the_loops_sends():
+    # send_temperature_to_render goes through App.send_now, which shares the
+    # loop's decision (App._sent): delivered is SENT, refused for good is
+    # SERVER_ERROR, as for a batch.
+    s, a, srv = _app()
+    import status
+    shown = []
+    a.led.show = shown.append
+    from render_api import send_temperature_to_render
+    assert send_temperature_to_render(24.0) is True
+    assert send_temperature_to_render(20.0, "2019-01-01T00:00:00Z") is False
+    assert shown == [status.SENT, status.SERVER_ERROR], shown
