@@ -167,14 +167,22 @@ func mayBeCausedByData(err error) bool {
 		!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
 }
 
-// insert writes the readings of calls in one transaction.
+// insert writes the readings of calls in one transaction. Each call's
+// readings keep their request's received time (Reading.ReceivedAt, set on
+// copies: the callers' slices are not modified); the commit's own
+// receivedAt is the latest of them.
 func (g *GroupCommitter) insert(calls []*call) (store.InsertResult, error) {
 	rs := calls[0].rs
 	receivedAt := calls[0].receivedAt
 	if len(calls) > 1 {
 		rs = make([]thermowatt.Reading, 0, g.maxRows)
 		for _, c := range calls {
-			rs = append(rs, c.rs...)
+			for _, r := range c.rs {
+				if r.ReceivedAt.IsZero() {
+					r.ReceivedAt = c.receivedAt
+				}
+				rs = append(rs, r)
+			}
 			if c.receivedAt.After(receivedAt) {
 				receivedAt = c.receivedAt
 			}
