@@ -24,13 +24,18 @@ type Reading struct {
 	// Payload is the reading's payload object as compact JSON, nil when
 	// the device sent none. Unknown fields are kept.
 	Payload json.RawMessage
+	// ReceivedAt is the server's clock when the request carrying the
+	// reading arrived. On the way in it may be left zero: the store then
+	// uses the receivedAt its caller gives for the whole call. A group
+	// commit sets it, so that each request's readings keep their own
+	// request's time when several requests share one commit.
+	ReceivedAt time.Time
 }
 
 // Stored is a reading as the store holds it.
 type Stored struct {
 	ID int64
 	Reading
-	ReceivedAt time.Time // server clock at ingest
 }
 
 // Precision is the resolution at which timestamps are stored.

@@ -27,18 +27,18 @@ func f64(x float64) *float64 { return &x }
 func TestAppendersMatchEncodingJSON(t *testing.T) {
 	at := time.Date(2026, 11, 27, 3, 4, 5, 123456000, time.UTC)
 	rows := []thermowatt.Stored{
-		{ID: 1, Reading: thermowatt.Reading{DeviceID: "esp32-node-01", RecordedAt: at}, ReceivedAt: at.Add(time.Second)},
+		{ID: 1, Reading: thermowatt.Reading{DeviceID: "esp32-node-01", RecordedAt: at, ReceivedAt: at.Add(time.Second)}},
 		{ID: 2, Reading: thermowatt.Reading{DeviceID: "n.2_x-y", RecordedAt: at.In(time.FixedZone("JST", 9*3600)), ServerTime: true,
 			Temperature: f64(24.3), Humidity: f64(0), VoltageV: f64(-0.0), CurrentMA: f64(1e21), PowerMW: f64(1e-7),
-			Payload: json.RawMessage(`{"voltage_v":4.98,"sensor":{"bmp280":{"pressure_hpa":1013.25}}}`)},
-			ReceivedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
+			Payload:    json.RawMessage(`{"voltage_v":4.98,"sensor":{"bmp280":{"pressure_hpa":1013.25}}}`),
+			ReceivedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}},
 		{ID: 3, Reading: thermowatt.Reading{DeviceID: "a", RecordedAt: at, Temperature: f64(-1e-6), Humidity: f64(99.99999999),
 			VoltageV: f64(123456789012345678), CurrentMA: f64(9.999999e20), PowerMW: f64(math.SmallestNonzeroFloat64),
 			// As PostgreSQL's jsonb gives it back: spaces after : and ,.
-			Payload: json.RawMessage(`{"note": "a <b> & \"c\" \\ d\u2028e\u2029 €", "list": [1, 2, {"x": null}], "t": true}`)},
-			ReceivedAt: at},
+			Payload:    json.RawMessage(`{"note": "a <b> & \"c\" \\ d\u2028e\u2029 €", "list": [1, 2, {"x": null}], "t": true}`),
+			ReceivedAt: at}},
 		{ID: 4, Reading: thermowatt.Reading{DeviceID: "b", RecordedAt: at, Temperature: f64(1e-300), Humidity: f64(5e-324),
-			Payload: json.RawMessage("{\n\t\"a\" : \"\\u003c\\n\" ,\r\n \"b\":[ ] }")}, ReceivedAt: at},
+			Payload: json.RawMessage("{\n\t\"a\" : \"\\u003c\\n\" ,\r\n \"b\":[ ] }"), ReceivedAt: at}},
 	}
 	next := "MTc2NDIxMjY0NTEyMzQ1Ni4x"
 	for _, page := range [][]thermowatt.Stored{nil, rows[:1], rows} {
@@ -143,8 +143,8 @@ func BenchmarkAppendMeasurements(b *testing.B) {
 	for i := range rows {
 		rows[i] = thermowatt.Stored{ID: int64(i), Reading: thermowatt.Reading{DeviceID: "esp32-node-01", RecordedAt: at.Add(time.Duration(i) * 5 * time.Minute),
 			Temperature: f64(24.3), Humidity: f64(41.5), VoltageV: f64(4.98), CurrentMA: f64(120.4), PowerMW: f64(600.5),
-			Payload: json.RawMessage(`{"voltage_v":4.98,"current_ma":120.4,"power_mw":600.5,"sensor":{"bmp280":{"pressure_hpa":1013.2}}}`)},
-			ReceivedAt: at}
+			Payload:    json.RawMessage(`{"voltage_v":4.98,"current_ma":120.4,"power_mw":600.5,"sensor":{"bmp280":{"pressure_hpa":1013.2}}}`),
+			ReceivedAt: at}}
 	}
 	b.Run("encoder=append", func(b *testing.B) {
 		b.ReportAllocs()

@@ -24,7 +24,16 @@ type GroupCommitter struct {
 	timeout time.Duration
 	queue   chan *call
 	wg      sync.WaitGroup
-	once    sync.Once
+
+	// closing guards the queue's senders against the workers' leaving. A
+	// sender holds it shared from its check of closed until its call is in
+	// the queue; Close takes it exclusively to set closed and close stop.
+	// So every call that got into the queue got there before stop closed,
+	// and the workers, which drain the queue after stop, commit it. Without
+	// it, a select between the queue send and stop may pick the send after
+	// the workers have drained and left, and its caller waits for ever.
+	closing sync.RWMutex
+	closed  bool
 	stop    chan struct{}
 }
 
@@ -48,28 +57,53 @@ func NewGroupCommitter(w Writer, workers, maxRows int, timeout time.Duration) *G
 	return g
 }
 
+// errShuttingDown answers the calls made once Close has begun. It is
+// unavailable, so the HTTP layer answers 503 and devices retry later (on
+// another instance, or this one restarted).
+var errShuttingDown = fmt.Errorf("%w: the server is shutting down; retry later", thermowatt.ErrUnavailable)
+
 // InsertReadings queues rs for the next commit and waits for it. The wait
 // does not end early when ctx is cancelled: the commit may already be under
-// way, and its outcome is what the caller must learn.
+// way, and its outcome is what the caller must learn. A call made during
+// or after Close returns errShuttingDown, never waits for ever.
 func (g *GroupCommitter) InsertReadings(ctx context.Context, rs []thermowatt.Reading, receivedAt time.Time) (store.InsertResult, error) {
 	c := &call{rs: rs, receivedAt: receivedAt, done: make(chan struct{})}
-	select {
-	case g.queue <- c:
-	case <-ctx.Done():
-		return store.InsertResult{}, ctx.Err()
-	case <-g.stop:
-		return store.InsertResult{}, fmt.Errorf("%w: shutting down", thermowatt.ErrUnavailable)
+	if err := g.enqueue(ctx, c); err != nil {
+		return store.InsertResult{}, err
 	}
 	<-c.done
 	return c.res, c.err
 }
 
+// enqueue puts c in the queue unless Close has begun or ctx ends first.
+// While it waits for room, Close waits for it (closing is held shared) and
+// the workers, still running, make the room.
+func (g *GroupCommitter) enqueue(ctx context.Context, c *call) error {
+	g.closing.RLock()
+	defer g.closing.RUnlock()
+	if g.closed {
+		return errShuttingDown
+	}
+	select {
+	case g.queue <- c:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Queued is the number of calls waiting for a commit.
 func (g *GroupCommitter) Queued() int { return len(g.queue) }
 
-// Close stops the workers after the queued calls are committed.
+// Close stops the workers after the queued calls are committed; calls made
+// from now on return errShuttingDown. It may be called more than once.
 func (g *GroupCommitter) Close() {
-	g.once.Do(func() { close(g.stop) })
+	g.closing.Lock()
+	if !g.closed {
+		g.closed = true
+		close(g.stop)
+	}
+	g.closing.Unlock()
 	g.wg.Wait()
 }
 
@@ -133,14 +167,22 @@ func mayBeCausedByData(err error) bool {
 		!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
 }
 
-// insert writes the readings of calls in one transaction.
+// insert writes the readings of calls in one transaction. Each call's
+// readings keep their request's received time (Reading.ReceivedAt, set on
+// copies: the callers' slices are not modified); the commit's own
+// receivedAt is the latest of them.
 func (g *GroupCommitter) insert(calls []*call) (store.InsertResult, error) {
 	rs := calls[0].rs
 	receivedAt := calls[0].receivedAt
 	if len(calls) > 1 {
 		rs = make([]thermowatt.Reading, 0, g.maxRows)
 		for _, c := range calls {
-			rs = append(rs, c.rs...)
+			for _, r := range c.rs {
+				if r.ReceivedAt.IsZero() {
+					r.ReceivedAt = c.receivedAt
+				}
+				rs = append(rs, r)
+			}
 			if c.receivedAt.After(receivedAt) {
 				receivedAt = c.receivedAt
 			}

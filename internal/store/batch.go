@@ -31,8 +31,10 @@ type Batch struct {
 	n        int   // the number of readings in the call
 }
 
-// NewBatch prepares rs for writing; rs is not modified.
-func NewBatch(rs []thermowatt.Reading) Batch {
+// NewBatch prepares rs for writing; rs is not modified. A reading whose
+// ReceivedAt is zero is given receivedAt; every ReceivedAt is normalised
+// by UTC.
+func NewBatch(rs []thermowatt.Reading, receivedAt time.Time) Batch {
 	type indexed struct {
 		r thermowatt.Reading
 		i int
@@ -40,6 +42,10 @@ func NewBatch(rs []thermowatt.Reading) Batch {
 	all := make([]indexed, len(rs))
 	for i, r := range rs {
 		r.RecordedAt = UTC(r.RecordedAt)
+		if r.ReceivedAt.IsZero() {
+			r.ReceivedAt = receivedAt
+		}
+		r.ReceivedAt = UTC(r.ReceivedAt)
 		all[i] = indexed{r, i}
 	}
 	// Stable, so that of two repeats the one first in rs comes first.
@@ -66,18 +72,6 @@ func (b Batch) Result(stored []bool) InsertResult {
 	}
 	res.Duplicates = b.n - res.Accepted
 	return res
-}
-
-// DeviceIDs returns the distinct device ids of the batch, sorted: the order
-// in which backends register devices (see Batch for why).
-func (b Batch) DeviceIDs() []string {
-	ids := make([]string, 0, 4)
-	for _, r := range b.Readings {
-		if len(ids) == 0 || ids[len(ids)-1] != r.DeviceID {
-			ids = append(ids, r.DeviceID)
-		}
-	}
-	return ids
 }
 
 func compareIdentity(a, b thermowatt.Reading) int {

@@ -40,7 +40,9 @@ type Readings interface {
 	// unknown devices on the way and keeping each device's last-seen time
 	// and reading count. A reading whose (DeviceID, RecordedAt) is already
 	// stored, or repeated within rs, is a duplicate and is not stored again.
-	// When it returns nil every accepted reading is committed.
+	// When it returns nil every accepted reading is committed. Each reading
+	// is stored with its own ReceivedAt, or receivedAt when that is zero;
+	// a device's last-seen time is the latest of its stored readings'.
 	InsertReadings(ctx context.Context, rs []thermowatt.Reading, receivedAt time.Time) (InsertResult, error)
 	// QueryReadings returns readings newest first (RecordedAt desc, ID desc).
 	QueryReadings(ctx context.Context, q Query) ([]thermowatt.Stored, error)

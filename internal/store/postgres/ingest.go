@@ -70,20 +70,24 @@ SELECT device_id, recorded_at FROM inserted`
 	INSERT INTO device_measurements
 		(device_id, recorded_at, received_at, server_time,
 		 temperature, humidity, voltage_v, current_ma, power_mw, payload)
-	SELECT r.device_id, r.recorded_at, $1, r.server_time,
+	SELECT r.device_id, r.recorded_at, r.received_at, r.server_time,
 		r.temperature, r.humidity, r.voltage_v, r.current_ma, r.power_mw, r.payload::jsonb
 	FROM unnest($2::text[], $3::timestamptz[], $4::boolean[],
-		$5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::float8[], $10::text[])
+		$5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::float8[], $10::text[],
+		$11::timestamptz[])
 		AS r(device_id, recorded_at, server_time,
-		     temperature, humidity, voltage_v, current_ma, power_mw, payload)`
+		     temperature, humidity, voltage_v, current_ma, power_mw, payload, received_at)`
 
-	insertedColumns = `device_id, recorded_at,
+	insertedColumns = `device_id, recorded_at, received_at,
 		-- The device's report on itself (firmware, queue depth, ...):
 		-- kept only when it is an object, so no payload can fail the batch.
 		CASE WHEN jsonb_typeof(payload->'device') = 'object' THEN payload->'device' END AS health`
 
 	countStored = `, accepted AS (
 	SELECT device_id, count(*) AS n,
+		-- when the device's readings arrived: requests sharing a commit
+		-- each keep their own time
+		min(received_at) AS first_received, max(received_at) AS last_received,
 		-- the health of the newest stored reading that carried one
 		(array_agg(health ORDER BY recorded_at DESC) FILTER (WHERE health IS NOT NULL))[1] AS health,
 		max(recorded_at) FILTER (WHERE health IS NOT NULL) AS health_at
@@ -95,7 +99,7 @@ SELECT device_id, recorded_at FROM inserted`
 	-- whose readings is stored is left alone: it is registered already,
 	-- since its readings were stored before (devices are never deleted).
 	INSERT INTO devices AS d (id, created_at, last_seen_at, reading_count, health, health_at)
-	SELECT device_id, $1, $1, n, health, health_at FROM accepted ORDER BY device_id
+	SELECT device_id, first_received, last_received, n, health, health_at FROM accepted ORDER BY device_id
 	ON CONFLICT (id) DO UPDATE
 	SET last_seen_at = GREATEST(d.last_seen_at, EXCLUDED.last_seen_at),
 	    reading_count = d.reading_count + EXCLUDED.reading_count,
@@ -116,7 +120,8 @@ SELECT device_id, recorded_at FROM inserted`
 `
 
 	// markHours ... markHoursEnd insert the marks of rows r(device_id,
-	// recorded_at, expected_interval_s), once per device-hour; $1 is when.
+	// recorded_at, expected_interval_s), once per device-hour; $1 is when
+	// (the call's receivedAt: of a group commit, its latest request's).
 	markHours = `
 	INSERT INTO rollup_pending (device_id, hour, marked_at)
 	SELECT DISTINCT r.device_id, h.hour, $1::timestamptz`
@@ -134,7 +139,7 @@ func (s *Store) InsertReadings(ctx context.Context, rs []thermowatt.Reading, rec
 	if len(rs) == 0 {
 		return store.InsertResult{}, nil
 	}
-	b := store.NewBatch(rs)
+	b := store.NewBatch(rs, receivedAt)
 	received := store.UTC(receivedAt)
 	// Each write is a transaction of its own: when it returns without
 	// error, the readings are durable.
@@ -209,8 +214,9 @@ func (s *Store) insertOrSkip(ctx context.Context, rs []thermowatt.Reading, recei
 	return stored, err
 }
 
-// insertArgs returns the arguments of the insert statements: receivedAt,
-// then one array per column.
+// insertArgs returns the arguments of the insert statements: receivedAt
+// (when the hours were marked), then one array per column, each reading's
+// received time last.
 func insertArgs(rs []thermowatt.Reading, receivedAt time.Time) []any {
 	n := len(rs)
 	var (
@@ -223,6 +229,7 @@ func insertArgs(rs []thermowatt.Reading, receivedAt time.Time) []any {
 		currentMA   = make([]*float64, n)
 		powerMW     = make([]*float64, n)
 		payload     = make([]*string, n)
+		received    = make([]time.Time, n)
 	)
 	for i, r := range rs {
 		deviceIDs[i] = r.DeviceID
@@ -233,6 +240,7 @@ func insertArgs(rs []thermowatt.Reading, receivedAt time.Time) []any {
 		voltageV[i] = r.VoltageV
 		currentMA[i] = r.CurrentMA
 		powerMW[i] = r.PowerMW
+		received[i] = r.ReceivedAt
 		if r.Payload != nil {
 			// Sent as text and cast in SQL: this keeps the JSON exactly as
 			// given, whatever pgx would make of a json.RawMessage in an array.
@@ -241,7 +249,7 @@ func insertArgs(rs []thermowatt.Reading, receivedAt time.Time) []any {
 		}
 	}
 	return []any{receivedAt, deviceIDs, recordedAt, serverTime,
-		temperature, humidity, voltageV, currentMA, powerMW, payload}
+		temperature, humidity, voltageV, currentMA, powerMW, payload, received}
 }
 
 func allStored(n int) []bool {
@@ -268,8 +276,9 @@ const (
 	// locked in id order, as countStored does.
 	countCopied = `
 INSERT INTO devices AS d (id, created_at, last_seen_at, reading_count, health, health_at)
-SELECT u.id, $1, $1, u.n, u.health::jsonb, u.health_at
-FROM unnest($2::text[], $3::int8[], $4::text[], $5::timestamptz[]) AS u(id, n, health, health_at)
+SELECT u.id, u.first_received, u.last_received, u.n, u.health::jsonb, u.health_at
+FROM unnest($1::text[], $2::int8[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::timestamptz[])
+	AS u(id, n, health, health_at, first_received, last_received)
 ORDER BY u.id
 ON CONFLICT (id) DO UPDATE
 SET last_seen_at = GREATEST(d.last_seen_at, EXCLUDED.last_seen_at),
@@ -292,7 +301,7 @@ SET last_seen_at = GREATEST(d.last_seen_at, EXCLUDED.last_seen_at),
 // which COPY waits for) fails the COPY with the same unique violation as
 // insertNewReadings (isRepeat), and nothing is committed.
 func (s *Store) insertNewByCopy(ctx context.Context, rs []thermowatt.Reading, received time.Time) ([]bool, error) {
-	ids, counts, health, healthAt := copiedDevices(rs)
+	cd := copiedDevices(rs)
 	devices, times := make([]string, len(rs)), make([]time.Time, len(rs))
 	for i, r := range rs {
 		devices[i], times[i] = r.DeviceID, r.RecordedAt
@@ -302,7 +311,7 @@ func (s *Store) insertNewByCopy(ctx context.Context, rs []thermowatt.Reading, re
 		n, err := tx.CopyFrom(ctx, pgx.Identifier{"device_measurements"}, copyReadingColumns,
 			pgx.CopyFromSlice(len(rs), func(i int) ([]any, error) {
 				r := &rs[i]
-				row[0], row[1], row[2], row[3] = r.DeviceID, r.RecordedAt, received, r.ServerTime
+				row[0], row[1], row[2], row[3] = r.DeviceID, r.RecordedAt, r.ReceivedAt, r.ServerTime
 				row[4], row[5], row[6], row[7], row[8] = r.Temperature, r.Humidity, r.VoltageV, r.CurrentMA, r.PowerMW
 				if r.Payload != nil {
 					row[9] = []byte(r.Payload)
@@ -318,7 +327,7 @@ func (s *Store) insertNewByCopy(ctx context.Context, rs []thermowatt.Reading, re
 			return fmt.Errorf("the database reports copying %d of %d new readings", n, len(rs))
 		}
 		var b pgx.Batch
-		b.Queue(countCopied, received, ids, counts, health, healthAt)
+		b.Queue(countCopied, cd.ids, cd.counts, cd.health, cd.healthAt, cd.firstReceived, cd.lastReceived)
 		b.Queue(markCopied, received, devices, times)
 		return tx.SendBatch(ctx, &b).Close()
 	})
@@ -328,10 +337,22 @@ func (s *Store) insertNewByCopy(ctx context.Context, rs []thermowatt.Reading, re
 	return allStored(len(rs)), nil
 }
 
+// devicesCopied is, per device of a copied batch, what countCopied sets:
+// one array per column.
+type devicesCopied struct {
+	ids                         []string
+	counts                      []int64
+	health                      []*string
+	healthAt                    []*time.Time
+	firstReceived, lastReceived []time.Time
+}
+
 // copiedDevices returns, per device of rs (sorted by device, then time),
-// its number of readings and the device's report on itself
-// (payload.device, when an object) of its newest reading carrying one.
-func copiedDevices(rs []thermowatt.Reading) (ids []string, counts []int64, health []*string, healthAt []*time.Time) {
+// its number of readings, the first and last time its readings were
+// received, and the device's report on itself (payload.device, when an
+// object) of its newest reading carrying one.
+func copiedDevices(rs []thermowatt.Reading) devicesCopied {
+	var cd devicesCopied
 	for end := len(rs); end > 0; {
 		start := end - 1
 		for start > 0 && rs[start-1].DeviceID == rs[end-1].DeviceID {
@@ -345,13 +366,33 @@ func copiedDevices(rs []thermowatt.Reading) (ids []string, counts []int64, healt
 				break
 			}
 		}
-		ids = append(ids, rs[start].DeviceID)
-		counts = append(counts, int64(end-start))
-		health = append(health, h)
-		healthAt = append(healthAt, at)
+		first, last := rs[start].ReceivedAt, rs[start].ReceivedAt
+		for _, r := range rs[start+1 : end] {
+			first, last = minTime(first, r.ReceivedAt), maxTime(last, r.ReceivedAt)
+		}
+		cd.ids = append(cd.ids, rs[start].DeviceID)
+		cd.counts = append(cd.counts, int64(end-start))
+		cd.health = append(cd.health, h)
+		cd.healthAt = append(cd.healthAt, at)
+		cd.firstReceived = append(cd.firstReceived, first)
+		cd.lastReceived = append(cd.lastReceived, last)
 		end = start
 	}
-	return ids, counts, health, healthAt
+	return cd
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // isRepeat reports whether err is insertNewReadings or COPY finding a

@@ -23,7 +23,7 @@ func (s *Store) InsertReadings(ctx context.Context, rs []thermowatt.Reading, rec
 	if len(rs) == 0 {
 		return store.InsertResult{}, nil
 	}
-	b := store.NewBatch(rs)
+	b := store.NewBatch(rs, receivedAt)
 	stored, err := s.insertBatch(ctx, b, micros(receivedAt))
 	if err != nil {
 		return store.InsertResult{}, fmt.Errorf("sqlite: insert readings: %w", mapError(ctx, err))
@@ -59,7 +59,8 @@ const (
 )
 
 // insertBatch does the work of InsertReadings and reports which of
-// b.Readings it stored.
+// b.Readings it stored. Each reading is stored with its own ReceivedAt
+// (set by NewBatch); received is the call's, when the hours were marked.
 func (s *Store) insertBatch(ctx context.Context, b store.Batch, received int64) (_ []bool, err error) {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -83,11 +84,11 @@ func (s *Store) insertBatch(ctx context.Context, b store.Batch, received int64) 
 	if err != nil {
 		return nil, err
 	}
-	for _, id := range b.DeviceIDs() {
+	for _, d := range firstReceived(b.Readings) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if _, err := register.ExecContext(stmtCtx, id, received); err != nil {
+		if _, err := register.ExecContext(stmtCtx, d.id, d.at); err != nil {
 			return nil, err
 		}
 	}
@@ -98,7 +99,7 @@ func (s *Store) insertBatch(ctx context.Context, b store.Batch, received int64) 
 			return nil, err
 		}
 		end := min(start+maxRowsPerInsert, len(b.Readings))
-		if err := s.insertChunk(ctx, stmtCtx, tx, b.Readings[start:end], received, stored[start:end]); err != nil {
+		if err := s.insertChunk(ctx, stmtCtx, tx, b.Readings[start:end], stored[start:end]); err != nil {
 			return nil, err
 		}
 	}
@@ -119,11 +120,13 @@ func (s *Store) insertBatch(ctx context.Context, b store.Batch, received int64) 
 		}
 		n := 0
 		var health, healthAt any // NULL unless a stored reading carries health
+		var lastReceived int64   // of the device's stored readings
 		for i := end - 1; i >= start; i-- {
 			if !stored[i] {
 				continue
 			}
 			n++
+			lastReceived = max(lastReceived, micros(b.Readings[i].ReceivedAt))
 			if health == nil {
 				if d, ok := store.DeviceReport(b.Readings[i].Payload); ok {
 					health, healthAt = d, micros(b.Readings[i].RecordedAt)
@@ -131,7 +134,7 @@ func (s *Store) insertBatch(ctx context.Context, b store.Batch, received int64) 
 			}
 		}
 		if n > 0 {
-			if _, err := count.ExecContext(stmtCtx, received, n, b.Readings[start].DeviceID, health, healthAt); err != nil {
+			if _, err := count.ExecContext(stmtCtx, lastReceived, n, b.Readings[start].DeviceID, health, healthAt); err != nil {
 				return nil, err
 			}
 		}
@@ -146,6 +149,28 @@ func (s *Store) insertBatch(ctx context.Context, b store.Batch, received int64) 
 	return stored, nil
 }
 
+// deviceReceived is when a device's first reading of a batch was received.
+type deviceReceived struct {
+	id string
+	at int64 // unix microseconds
+}
+
+// firstReceived returns, per device of rs (sorted by device: store.Batch),
+// in that order, the earliest ReceivedAt of its readings: its created_at
+// if the batch registers it.
+func firstReceived(rs []thermowatt.Reading) []deviceReceived {
+	out := make([]deviceReceived, 0, 4)
+	for _, r := range rs {
+		at := micros(r.ReceivedAt)
+		if n := len(out); n > 0 && out[n-1].id == r.DeviceID {
+			out[n-1].at = min(out[n-1].at, at)
+			continue
+		}
+		out = append(out, deviceReceived{r.DeviceID, at})
+	}
+	return out
+}
+
 // maxRowsPerInsert bounds the readings of one multi-row INSERT (10
 // parameters each, far below SQLite's limit of 32,766).
 const maxRowsPerInsert = 100
@@ -158,14 +183,14 @@ const maxRowsPerInsert = 100
 // that statement alone, undoing its rows while the transaction goes on;
 // the chunk then goes row by row with ON CONFLICT DO NOTHING, which
 // tells exactly which readings were new.
-func (s *Store) insertChunk(ctx, stmtCtx context.Context, tx *sql.Tx, rs []thermowatt.Reading, received int64, stored []bool) error {
+func (s *Store) insertChunk(ctx, stmtCtx context.Context, tx *sql.Tx, rs []thermowatt.Reading, stored []bool) error {
 	all, err := s.writeStmts.inTx(ctx, tx, insertRowsSQL(len(rs)))
 	if err != nil {
 		return err
 	}
 	args := make([]any, 0, 10*len(rs))
 	for _, r := range rs {
-		args = appendReadingArgs(args, r, received)
+		args = appendReadingArgs(args, r)
 	}
 	_, err = all.ExecContext(stmtCtx, args...)
 	if err == nil {
@@ -185,7 +210,7 @@ func (s *Store) insertChunk(ctx, stmtCtx context.Context, tx *sql.Tx, rs []therm
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		res, err := one.ExecContext(stmtCtx, appendReadingArgs(args[:0], r, received)...)
+		res, err := one.ExecContext(stmtCtx, appendReadingArgs(args[:0], r)...)
 		if err != nil {
 			return err
 		}
@@ -199,12 +224,12 @@ func (s *Store) insertChunk(ctx, stmtCtx context.Context, tx *sql.Tx, rs []therm
 }
 
 // appendReadingArgs appends r's values in insertReading's column order.
-func appendReadingArgs(args []any, r thermowatt.Reading, received int64) []any {
+func appendReadingArgs(args []any, r thermowatt.Reading) []any {
 	var payload any // nil: SQL NULL
 	if r.Payload != nil {
 		payload = string(r.Payload)
 	}
-	return append(args, r.DeviceID, micros(r.RecordedAt), received, r.ServerTime,
+	return append(args, r.DeviceID, micros(r.RecordedAt), micros(r.ReceivedAt), r.ServerTime,
 		nullFloat(r.Temperature), nullFloat(r.Humidity), nullFloat(r.VoltageV), nullFloat(r.CurrentMA), nullFloat(r.PowerMW), payload)
 }
 

@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"KeysetPagination", testKeysetPagination},
 		{"FromToBounds", testFromToBounds},
 		{"NullFields", testNullFields},
+		{"ReceivedAtPerReading", testReceivedAtPerReading},
 		{"PayloadRoundTrip", testPayloadRoundTrip},
 		{"TimesComeBackInUTC", testTimesComeBackInUTC},
 		{"Tokens", testTokens},
@@ -224,6 +225,7 @@ func testInsertAndQuery(t *testing.T, s store.Store) {
 		}
 		g.Payload = normalizeJSON(t, g.Payload)
 		w.Payload = normalizeJSON(t, w.Payload)
+		w.ReceivedAt = received
 		if !reflect.DeepEqual(g.Reading, w) {
 			t.Errorf("reading %d:\n got %s\nwant %s", i, show(g.Reading), show(w))
 		}
@@ -752,6 +754,7 @@ func testFromToBounds(t *testing.T, s store.Store) {
 func testNullFields(t *testing.T, s store.Store) {
 	r := thermowatt.Reading{DeviceID: "d1", RecordedAt: base}
 	insert(t, s, []thermowatt.Reading{r}, base)
+	r.ReceivedAt = base
 	got := query(t, s, store.Query{})
 	if len(got) != 1 {
 		t.Fatalf("got %d readings, want 1", len(got))
@@ -767,6 +770,7 @@ func testNullFields(t *testing.T, s store.Store) {
 	z := thermowatt.Reading{DeviceID: "d1", RecordedAt: base.Add(time.Minute),
 		Temperature: f(0), Humidity: f(0), VoltageV: f(0), CurrentMA: f(0), PowerMW: f(-0.5)}
 	insert(t, s, []thermowatt.Reading{z}, base)
+	z.ReceivedAt = base
 	got = query(t, s, store.Query{Limit: 1})
 	if !reflect.DeepEqual(got[0].Reading, z) {
 		t.Errorf("reading of zeros came back as %s, want %s", show(got[0].Reading), show(z))
