@@ -98,8 +98,14 @@ func (c *Checker) checkRules(ctx context.Context, d thermowatt.Device, rc *ruleC
 		if thermowatt.IsEnergyMetric(r.Metric) {
 			continue
 		}
-		if !needReadings || st.Through.Before(from) {
-			from, needReadings = st.Through, true
+		// A rate rule reads its window before the new readings too, and
+		// how far a baseline may lie beyond it: bounded, never the history.
+		start := st.Through
+		if r.IsRate() {
+			start = start.Add(-r.RateOver - rateGap(d, r))
+		}
+		if !needReadings || start.Before(from) {
+			from, needReadings = start, true
 		}
 	}
 	var readings []thermowatt.Stored
@@ -133,7 +139,7 @@ func (c *Checker) evaluateReadings(ctx context.Context, d thermowatt.Device, r t
 	readings []thermowatt.Stored, now time.Time, rc *ruleCheck, rep *Report) error {
 	changed := st.Version == 0
 	late := LateAfter(d)
-	for _, rd := range readings {
+	for i, rd := range readings {
 		if !rd.RecordedAt.After(st.Through) {
 			continue
 		}
@@ -142,6 +148,14 @@ func (c *Checker) evaluateReadings(ctx context.Context, d thermowatt.Device, r t
 			continue
 		}
 		v, ok := metricValue(r.Metric, rd)
+		var base thermowatt.Stored
+		if ok && r.IsRate() {
+			base, ok = rateBase(d, r, readings, i)
+			if ok {
+				b, _ := metricValue(r.Metric, base)
+				v -= b
+			}
+		}
 		if !ok {
 			continue
 		}
@@ -153,8 +167,11 @@ func (c *Checker) evaluateReadings(ctx context.Context, d thermowatt.Device, r t
 		if since == nil {
 			since = &rd.RecordedAt
 		}
-		t := store.RuleTransition{Open: opened, Resolve: resolved, At: now,
-			Message: valueMessage(d.ID, r, v, *since, rd.RecordedAt)}
+		msg := valueMessage(d.ID, r, v, *since, rd.RecordedAt)
+		if r.IsRate() {
+			msg = rateMessage(d.ID, r, v, base.RecordedAt, *since, rd.RecordedAt)
+		}
+		t := store.RuleTransition{Open: opened, Resolve: resolved, At: now, Message: msg}
 		won, err := c.save(ctx, &st, t, rep)
 		if err != nil || !won {
 			return err
@@ -166,6 +183,36 @@ func (c *Checker) evaluateReadings(ctx context.Context, d thermowatt.Device, r t
 		rc.progress = append(rc.progress, st)
 	}
 	return nil
+}
+
+// rateGap is how far before a rate rule's window its baseline reading may
+// lie: the rule's window again, or two of the device's intervals if that
+// is longer. A device silent for longer than that has no baseline, and
+// its change is not judged: a change over hours is not a rate over 5m.
+func rateGap(d thermowatt.Device, r thermowatt.AlertRule) time.Duration {
+	return max(r.RateOver, 2*time.Duration(d.ExpectedIntervalS)*time.Second)
+}
+
+// rateBase is the baseline of a rate rule for readings[i] (readings oldest
+// first): the newest reading recorded at or before readings[i]'s time
+// minus the window that carries the metric, at most rateGap before it.
+// ok is false when there is none.
+func rateBase(d thermowatt.Device, r thermowatt.AlertRule, readings []thermowatt.Stored, i int) (thermowatt.Stored, bool) {
+	at := readings[i].RecordedAt.Add(-r.RateOver)
+	oldest := at.Add(-rateGap(d, r))
+	// The first reading after at; the baseline is before it.
+	j, _ := slices.BinarySearchFunc(readings[:i], at, func(rd thermowatt.Stored, t time.Time) int {
+		if rd.RecordedAt.After(t) {
+			return 1
+		}
+		return -1
+	})
+	for j--; j >= 0 && !readings[j].RecordedAt.Before(oldest); j-- {
+		if _, ok := metricValue(r.Metric, readings[j]); ok {
+			return readings[j], true
+		}
+	}
+	return thermowatt.Stored{}, false
 }
 
 // evaluateEnergy compares the running total of the current hour or day
