@@ -83,9 +83,10 @@ func (c *Checker) checkRules(ctx context.Context, d thermowatt.Device, rc *ruleC
 	}
 	var err error
 	// The readings of every reading rule are read once, from the earliest
-	// point any of them stands at.
-	var from time.Time
-	needReadings := false
+	// point any of them stands at; a rate rule's window (and the margin its
+	// baseline may lie beyond it) before that, in a second bounded read.
+	var from, baseFrom time.Time
+	needReadings, needBase := false, false
 	for _, r := range mine {
 		st, ok := states[r.ID]
 		if !ok {
@@ -98,14 +99,13 @@ func (c *Checker) checkRules(ctx context.Context, d thermowatt.Device, rc *ruleC
 		if thermowatt.IsEnergyMetric(r.Metric) {
 			continue
 		}
-		// A rate rule reads its window before the new readings too, and
-		// how far a baseline may lie beyond it: bounded, never the history.
-		start := st.Through
-		if r.IsRate() {
-			start = start.Add(-r.RateOver - rateGap(d, r))
+		if !needReadings || st.Through.Before(from) {
+			from, needReadings = st.Through, true
 		}
-		if !needReadings || start.Before(from) {
-			from, needReadings = start, true
+		if r.IsRate() {
+			if start := st.Through.Add(-r.RateOver - rateGap(d, r)); !needBase || start.Before(baseFrom) {
+				baseFrom, needBase = start, true
+			}
 		}
 	}
 	var readings []thermowatt.Stored
@@ -114,6 +114,18 @@ func (c *Checker) checkRules(ctx context.Context, d thermowatt.Device, rc *ruleC
 			To: now.Add(clockAhead), Limit: readingsPerCheck})
 		if err != nil {
 			return err
+		}
+		// The newest before the new ones: the baselines of the first. When
+		// the new ones were cut at the limit, readings are missing between
+		// the two, where the true baseline of the first may lie: then the
+		// new ones are their own baselines (the first few have none).
+		if needBase && baseFrom.Before(from) && len(readings) < readingsPerCheck {
+			base, err := c.Store.QueryReadings(ctx, store.Query{DeviceID: d.ID, From: baseFrom.Add(thermowatt.Precision),
+				To: from.Add(thermowatt.Precision), Limit: readingsPerCheck})
+			if err != nil {
+				return err
+			}
+			readings = append(readings, base...)
 		}
 		slices.Reverse(readings) // oldest first
 	}
