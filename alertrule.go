@@ -70,9 +70,9 @@ var AlertSeverities = []string{"info", "warning", "critical"}
 const MaxAlertHold = 24 * time.Hour
 
 // MaxRateOver is the longest window a rate rule may have. The checker
-// reads the window's readings beside the new ones, at most a thousand of
-// a device per check (internal/alerts): an hour's window holds that many
-// for a device sending every 3.6 s. A slower change is a value rule's
+// reads the window and a margin as long again before the new readings, at
+// most a thousand of a device (internal/alerts): two hours hold that many
+// for a device sending every 7.2 s. A slower change is a value rule's
 // matter.
 const MaxRateOver = time.Hour
 
