@@ -69,6 +69,13 @@ var AlertSeverities = []string{"info", "warning", "critical"}
 // person.
 const MaxAlertHold = 24 * time.Hour
 
+// MaxRateOver is the longest window a rate rule may have. The checker
+// reads the window and a margin as long again before the new readings, at
+// most a thousand of a device (internal/alerts): two hours hold that many
+// for a device sending every 7.2 s. A slower change is a value rule's
+// matter.
+const MaxRateOver = time.Hour
+
 // AlertRule is a threshold on what devices measure: it fires for a device
 // once Metric Comparison Threshold has held For, and resolves once the
 // value has been back beyond Threshold ∓ Hysteresis (on the safe side) for
@@ -78,6 +85,11 @@ type AlertRule struct {
 	Metric     string
 	Comparison string
 	Threshold  float64
+	// RateOver, when set, makes it a rate rule: the value compared is the
+	// change of Metric over this window (a reading's value minus that of
+	// the device's reading at or just before its recordedAt - RateOver),
+	// not the reading's value itself. "temperature rate > 2 over 5m".
+	RateOver   time.Duration
 	For        time.Duration
 	Hysteresis float64
 	// Devices is the scope: these devices, or every device when All.
@@ -132,11 +144,33 @@ func compare(op string, v, t float64) bool {
 	return false
 }
 
-// Condition is the rule in words: "temperature > -10 °C for 10m0s".
+// IsRate reports whether the rule watches a change over a window rather
+// than a value.
+func (r AlertRule) IsRate() bool { return r.RateOver > 0 }
+
+// Condition is the rule in words: "temperature > -10 °C for 10m0s", or
+// for a rate rule "temperature rate > 2 °C over 5m".
 func (r AlertRule) Condition() string {
 	s := fmt.Sprintf("%s %s %s %s", r.Metric, r.Comparison, FormatValue(r.Threshold), MetricUnit(r.Metric))
+	if r.IsRate() {
+		s = fmt.Sprintf("%s rate %s %s %s over %s", r.Metric, r.Comparison, FormatValue(r.Threshold), MetricUnit(r.Metric),
+			FormatDuration(r.RateOver))
+	}
 	if r.For > 0 {
 		s += " for " + r.For.String()
+	}
+	return s
+}
+
+// FormatDuration prints a whole-second duration without its zero parts:
+// 5m rather than 5m0s, 1h30m rather than 1h30m0s.
+func FormatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
 }
@@ -170,6 +204,17 @@ func (r AlertRule) Validate() map[string]string {
 		problems["for"] = fmt.Sprintf("hold duration %s must be whole seconds", r.For)
 	case IsEnergyMetric(r.Metric) && r.For != 0:
 		problems["for"] = fmt.Sprintf("%s fires as soon as the period's total crosses the threshold, and resolves with the next period: a hold duration does not apply (leave it 0)", r.Metric)
+	}
+	switch {
+	case r.RateOver == 0:
+	case IsEnergyMetric(r.Metric):
+		problems["rateOver"] = fmt.Sprintf("%s is a running total of its period: a rate of it is not watched; leave rateOver out, or watch %s's rate instead", r.Metric, MetricPowerMW)
+	case r.RateOver < 0:
+		problems["rateOver"] = fmt.Sprintf("rate window %s is negative: give the window the change is measured over, such as 5m", r.RateOver)
+	case r.RateOver%time.Second != 0 || r.RateOver < time.Second:
+		problems["rateOver"] = fmt.Sprintf("rate window %s must be whole seconds, at least 1s", r.RateOver)
+	case r.RateOver > MaxRateOver:
+		problems["rateOver"] = fmt.Sprintf("rate window %s is longer than %s: a slower change is better watched by a value rule", r.RateOver, FormatDuration(MaxRateOver))
 	}
 	switch {
 	case math.IsNaN(r.Hysteresis) || math.IsInf(r.Hysteresis, 0):

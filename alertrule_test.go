@@ -32,6 +32,10 @@ func TestAlertRuleValidation(t *testing.T) {
 		{"neither devices nor all", func(r *AlertRule) { r.Devices = nil }, "devices", "not both or neither"},
 		{"a bad device id", func(r *AlertRule) { r.Devices = []string{"bad id"} }, "devices", `device id "bad id"`},
 		{"unknown severity", func(r *AlertRule) { r.Severity = "urgent" }, "severity", "info, warning, critical"},
+		{"rate of an energy total", func(r *AlertRule) { r.Metric, r.For, r.RateOver = MetricEnergyWhPerDay, 0, 5*time.Minute }, "rateOver", "a rate of it is not watched"},
+		{"negative rate window", func(r *AlertRule) { r.RateOver = -time.Minute }, "rateOver", "is negative"},
+		{"rate window in fractions of a second", func(r *AlertRule) { r.RateOver = 1500 * time.Millisecond }, "rateOver", "whole seconds"},
+		{"rate window over an hour", func(r *AlertRule) { r.RateOver = 2 * time.Hour }, "rateOver", "longer than 1h"},
 	}
 	for _, c := range cases {
 		r := ok
@@ -60,6 +64,23 @@ func TestAlertRuleFiresAndClears(t *testing.T) {
 		if c.r.Fires(c.v) != c.fires || c.r.Clears(c.v) != c.clears {
 			t.Errorf("%s %g hysteresis %g at %g: fires %v clears %v, want %v %v", c.r.Comparison, c.r.Threshold, c.r.Hysteresis, c.v,
 				c.r.Fires(c.v), c.r.Clears(c.v), c.fires, c.clears)
+		}
+	}
+}
+
+// A rate rule reads as one: its window in the condition, without zero
+// parts.
+func TestAlertRuleRateCondition(t *testing.T) {
+	r := AlertRule{Metric: MetricTemperature, Comparison: ">", Threshold: 2, RateOver: 5 * time.Minute, All: true, Severity: "info"}
+	if p := r.Validate(); p != nil {
+		t.Fatalf("a valid rate rule refused: %v", p)
+	}
+	if got := r.Condition(); got != "temperature rate > 2 °C over 5m" {
+		t.Errorf("Condition: %q", got)
+	}
+	for d, want := range map[time.Duration]string{90 * time.Second: "1m30s", time.Hour: "1h", 90 * time.Minute: "1h30m", 30 * time.Second: "30s"} {
+		if got := FormatDuration(d); got != want {
+			t.Errorf("FormatDuration(%s) = %q, want %q", d, got, want)
 		}
 	}
 }

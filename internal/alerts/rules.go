@@ -83,9 +83,10 @@ func (c *Checker) checkRules(ctx context.Context, d thermowatt.Device, rc *ruleC
 	}
 	var err error
 	// The readings of every reading rule are read once, from the earliest
-	// point any of them stands at.
-	var from time.Time
-	needReadings := false
+	// point any of them stands at; a rate rule's window (and the margin its
+	// baseline may lie beyond it) before that, in a second bounded read.
+	var from, baseFrom time.Time
+	needReadings, needBase := false, false
 	for _, r := range mine {
 		st, ok := states[r.ID]
 		if !ok {
@@ -101,6 +102,11 @@ func (c *Checker) checkRules(ctx context.Context, d thermowatt.Device, rc *ruleC
 		if !needReadings || st.Through.Before(from) {
 			from, needReadings = st.Through, true
 		}
+		if r.IsRate() {
+			if start := st.Through.Add(-r.RateOver - rateGap(d, r)); !needBase || start.Before(baseFrom) {
+				baseFrom, needBase = start, true
+			}
+		}
 	}
 	var readings []thermowatt.Stored
 	if needReadings {
@@ -108,6 +114,18 @@ func (c *Checker) checkRules(ctx context.Context, d thermowatt.Device, rc *ruleC
 			To: now.Add(clockAhead), Limit: readingsPerCheck})
 		if err != nil {
 			return err
+		}
+		// The newest before the new ones: the baselines of the first. When
+		// the new ones were cut at the limit, readings are missing between
+		// the two, where the true baseline of the first may lie: then the
+		// new ones are their own baselines (the first few have none).
+		if needBase && baseFrom.Before(from) && len(readings) < readingsPerCheck {
+			base, err := c.Store.QueryReadings(ctx, store.Query{DeviceID: d.ID, From: baseFrom.Add(thermowatt.Precision),
+				To: from.Add(thermowatt.Precision), Limit: readingsPerCheck})
+			if err != nil {
+				return err
+			}
+			readings = append(readings, base...)
 		}
 		slices.Reverse(readings) // oldest first
 	}
@@ -133,7 +151,7 @@ func (c *Checker) evaluateReadings(ctx context.Context, d thermowatt.Device, r t
 	readings []thermowatt.Stored, now time.Time, rc *ruleCheck, rep *Report) error {
 	changed := st.Version == 0
 	late := LateAfter(d)
-	for _, rd := range readings {
+	for i, rd := range readings {
 		if !rd.RecordedAt.After(st.Through) {
 			continue
 		}
@@ -142,6 +160,14 @@ func (c *Checker) evaluateReadings(ctx context.Context, d thermowatt.Device, r t
 			continue
 		}
 		v, ok := metricValue(r.Metric, rd)
+		var base thermowatt.Stored
+		if ok && r.IsRate() {
+			base, ok = rateBase(d, r, readings, i)
+			if ok {
+				b, _ := metricValue(r.Metric, base)
+				v -= b
+			}
+		}
 		if !ok {
 			continue
 		}
@@ -153,8 +179,11 @@ func (c *Checker) evaluateReadings(ctx context.Context, d thermowatt.Device, r t
 		if since == nil {
 			since = &rd.RecordedAt
 		}
-		t := store.RuleTransition{Open: opened, Resolve: resolved, At: now,
-			Message: valueMessage(d.ID, r, v, *since, rd.RecordedAt)}
+		msg := valueMessage(d.ID, r, v, *since, rd.RecordedAt)
+		if r.IsRate() {
+			msg = rateMessage(d.ID, r, v, base.RecordedAt, *since, rd.RecordedAt)
+		}
+		t := store.RuleTransition{Open: opened, Resolve: resolved, At: now, Message: msg}
 		won, err := c.save(ctx, &st, t, rep)
 		if err != nil || !won {
 			return err
@@ -166,6 +195,36 @@ func (c *Checker) evaluateReadings(ctx context.Context, d thermowatt.Device, r t
 		rc.progress = append(rc.progress, st)
 	}
 	return nil
+}
+
+// rateGap is how far before a rate rule's window its baseline reading may
+// lie: the rule's window again, or two of the device's intervals if that
+// is longer. A device silent for longer than that has no baseline, and
+// its change is not judged: a change over hours is not a rate over 5m.
+func rateGap(d thermowatt.Device, r thermowatt.AlertRule) time.Duration {
+	return max(r.RateOver, 2*time.Duration(d.ExpectedIntervalS)*time.Second)
+}
+
+// rateBase is the baseline of a rate rule for readings[i] (readings oldest
+// first): the newest reading recorded at or before readings[i]'s time
+// minus the window that carries the metric, at most rateGap before it.
+// ok is false when there is none.
+func rateBase(d thermowatt.Device, r thermowatt.AlertRule, readings []thermowatt.Stored, i int) (thermowatt.Stored, bool) {
+	at := readings[i].RecordedAt.Add(-r.RateOver)
+	oldest := at.Add(-rateGap(d, r))
+	// The first reading after at; the baseline is before it.
+	j, _ := slices.BinarySearchFunc(readings[:i], at, func(rd thermowatt.Stored, t time.Time) int {
+		if rd.RecordedAt.After(t) {
+			return 1
+		}
+		return -1
+	})
+	for j--; j >= 0 && !readings[j].RecordedAt.Before(oldest); j-- {
+		if _, ok := metricValue(r.Metric, readings[j]); ok {
+			return readings[j], true
+		}
+	}
+	return thermowatt.Stored{}, false
 }
 
 // evaluateEnergy compares the running total of the current hour or day

@@ -21,7 +21,10 @@ import (
 // one judged and received within ten minutes of their recordedAt (the
 // devices here send every 5 min: LateAfter); fire after holding For,
 // resolve after clearing (beyond threshold ∓ hysteresis) for For. A rule
-// with IncludeLate judges the late readings too.
+// with IncludeLate judges the late readings too. A rate rule judges, in
+// place of a reading's value, its change since the device's stored reading
+// at or just before its recordedAt minus the window, when that one is no
+// more than max(window, 10 min) older still (two of the 5 min intervals).
 type ruleModel struct {
 	rule    thermowatt.AlertRule
 	device  string
@@ -58,16 +61,24 @@ func (m *ruleModel) check(now time.Time, idx int, rs map[time.Time]modelReading)
 		if !m.rule.IncludeLate && rd.recv.Sub(rd.rec) > 10*time.Minute {
 			continue // late: tells of the past
 		}
+		v := rd.v
+		if w := m.rule.RateOver; w > 0 {
+			base, ok := modelBase(rs, rd.rec.Add(-w), max(w, 10*time.Minute))
+			if !ok {
+				continue // no reading to measure the change from
+			}
+			v -= base.v
+		}
 		var fires, clears bool
 		switch m.rule.Comparison {
 		case ">":
-			fires, clears = rd.v > th, rd.v <= th-h
+			fires, clears = v > th, v <= th-h
 		case ">=":
-			fires, clears = rd.v >= th, rd.v < th-h
+			fires, clears = v >= th, v < th-h
 		case "<":
-			fires, clears = rd.v < th, rd.v >= th+h
+			fires, clears = v < th, v >= th+h
 		case "<=":
-			fires, clears = rd.v <= th, rd.v > th+h
+			fires, clears = v <= th, v > th+h
 		}
 		at := rd.rec
 		if !m.firing {
@@ -100,11 +111,26 @@ func (m *ruleModel) check(now time.Time, idx int, rs map[time.Time]modelReading)
 	}
 }
 
+// modelBase is the newest stored reading recorded at or before at, and no
+// more than gap before it.
+func modelBase(rs map[time.Time]modelReading, at time.Time, gap time.Duration) (modelReading, bool) {
+	var base modelReading
+	found := false
+	for _, rd := range rs {
+		if !rd.rec.After(at) && !rd.rec.Before(at.Add(-gap)) && (!found || rd.rec.After(base.rec)) {
+			base, found = rd, true
+		}
+	}
+	return base, found
+}
+
 // TestValueRulesFollowTheirModel drives value rules through random
 // readings (crossings, holds, values hovering within the hysteresis,
 // silences, late and backfilled readings, duplicates) with one or two
 // checkers at a time, and compares every alert transition the store
-// recorded with the model's, check by check.
+// recorded with the model's, check by check. Two of the rules are rate
+// rules (the change over 5 or 10 minutes), judged beside the value rules
+// on the same readings.
 func TestValueRulesFollowTheirModel(t *testing.T) {
 	for seed := uint64(1); seed <= 3; seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
@@ -129,12 +155,15 @@ func runRuleModel(t *testing.T, ss []store.Store, seed uint64) {
 		{Metric: thermowatt.MetricTemperature, Comparison: ">", Threshold: 5, Devices: []string{"d1"}, Severity: "critical"},
 		{Metric: thermowatt.MetricTemperature, Comparison: "<=", Threshold: 0, All: true, Severity: "warning"},
 		{Metric: thermowatt.MetricTemperature, Comparison: ">=", Threshold: 5, All: true, Severity: "info"},
+		// Rising faster than 2 °C in 5 min, falling by 1.5 °C or more in 10.
+		{Metric: thermowatt.MetricTemperature, Comparison: ">", Threshold: 2, RateOver: 5 * time.Minute, All: true, Severity: "warning"},
+		{Metric: thermowatt.MetricTemperature, Comparison: "<=", Threshold: -1.5, RateOver: 10 * time.Minute, Devices: []string{"d2"}, Severity: "info"},
 	}
 	var models []*ruleModel
 	var made []string
 	for i, spec := range specs {
 		spec.For, spec.Hysteresis = holds[rng.IntN(len(holds))], hysts[rng.IntN(len(hysts))]
-		spec.IncludeLate = i == 2 // the others pass late readings over
+		spec.IncludeLate = i == 2 || i == 4 // the others pass late readings over
 		if p := spec.Validate(); p != nil {
 			t.Fatalf("rule %+v: %v", spec, p)
 		}
@@ -234,7 +263,16 @@ func runRuleModel(t *testing.T, ss []store.Store, seed uint64) {
 	for _, m := range models {
 		transitions += len(m.events)
 	}
-	t.Logf("%d checks, %d transitions", checks, transitions)
+	rateTransitions := 0
+	for _, m := range models {
+		if m.rule.IsRate() {
+			rateTransitions += len(m.events)
+		}
+	}
+	t.Logf("%d checks, %d transitions, %d of rate rules", checks, transitions, rateTransitions)
+	if rateTransitions < 2 {
+		t.Errorf("only %d transitions of rate rules in %d checks: the sequence does not exercise them", rateTransitions, checks)
+	}
 	if transitions < 4 {
 		t.Errorf("only %d transitions in %d checks: the sequence does not exercise the rules", transitions, checks)
 	}

@@ -27,7 +27,7 @@ func TestAlertRuleStore(t *testing.T) {
 			t.Fatal(err)
 		}
 		fleet, err := s.CreateAlertRule(ctx, thermowatt.AlertRule{Metric: thermowatt.MetricPowerMW, Comparison: ">=", Threshold: 2000,
-			All: true, Severity: "info"}, t0)
+			RateOver: 90 * time.Second, All: true, Severity: "info"}, t0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -36,7 +36,7 @@ func TestAlertRuleStore(t *testing.T) {
 			len(got.Devices) != 2 || got.All || got.Message != in.Message || !got.IncludeLate || !got.CreatedAt.Equal(t0) {
 			t.Fatalf("GetAlertRule: %+v %v", got, err)
 		}
-		if rs, err := other.ListAlertRules(ctx); err != nil || len(rs) != 2 || !rs[1].All || rs[1].Devices != nil {
+		if rs, err := other.ListAlertRules(ctx); err != nil || len(rs) != 2 || !rs[1].All || rs[1].Devices != nil || rs[1].RateOver != 90*time.Second || rs[0].IsRate() {
 			t.Fatalf("ListAlertRules: %+v %v", rs, err)
 		}
 		if _, err := s.GetAlertRule(ctx, 999); !errors.Is(err, thermowatt.ErrNotFound) {
@@ -84,9 +84,12 @@ func TestAlertRuleStore(t *testing.T) {
 		}
 
 		// Changing the rule resolves its alert and restarts its state.
-		r.Threshold = 4.6
+		r.Threshold, r.RateOver = 4.6, 5*time.Minute
 		if _, err := s.UpdateAlertRule(ctx, r, t0.Add(time.Hour)); err != nil {
 			t.Fatal(err)
+		}
+		if got, err := other.GetAlertRule(ctx, r.ID); err != nil || got.RateOver != 5*time.Minute {
+			t.Fatalf("GetAlertRule after making it a rate rule: %+v %v", got, err)
 		}
 		if as := openAlerts(t, s); len(as) != 1 || as[0].Message != "d1: power" {
 			t.Fatalf("open alerts after the change: %+v, want only the fleet rule's", as)

@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/thermowatt/thermowatt"
@@ -20,6 +21,27 @@ func valueMessage(deviceID string, r thermowatt.AlertRule, v float64, since, at 
 	} else {
 		msg += fmt.Sprintf(" (reading of %s)", at.UTC().Format(time.RFC3339))
 	}
+	return withRule(msg, r)
+}
+
+// rateMessage is the text of a rate rule's alert: how much the value
+// changed and over what span (from the baseline reading to the one that
+// completed the hold), and the rule. "esp32-7: temperature rose 2.4 °C in
+// 5m (rate > 2 °C over 5m for 1m0s, since 2026-11-20T10:02:00Z, reading
+// of 2026-11-20T10:03:00Z); critical, rule #3: freezer door open?"
+func rateMessage(deviceID string, r thermowatt.AlertRule, change float64, base, since, at time.Time) string {
+	verb := "rose"
+	if change < 0 {
+		verb = "fell"
+	}
+	unit := thermowatt.MetricUnit(r.Metric)
+	msg := fmt.Sprintf("%s: %s %s %s %s in %s (rate %s %s %s over %s", deviceID, r.Metric, verb,
+		thermowatt.FormatValue(math.Abs(change)), unit, thermowatt.FormatDuration(at.Sub(base).Round(time.Second)),
+		r.Comparison, thermowatt.FormatValue(r.Threshold), unit, thermowatt.FormatDuration(r.RateOver))
+	if r.For > 0 {
+		msg += fmt.Sprintf(" for %s, since %s", r.For, since.UTC().Format(time.RFC3339))
+	}
+	msg += fmt.Sprintf(", reading of %s)", at.UTC().Format(time.RFC3339))
 	return withRule(msg, r)
 }
 

@@ -12,6 +12,7 @@ type AlertRule struct {
 	Metric     string           `json:"metric"`
 	Comparison string           `json:"comparison"`
 	Threshold  float64          `json:"threshold"`
+	RateOver   string           `json:"rateOver"`
 	For        string           `json:"for"`
 	Hysteresis float64          `json:"hysteresis"`
 	Devices    []string         `json:"devices"`
@@ -39,6 +40,7 @@ type NewAlertRule struct {
 	Metric     string   `json:"metric"`
 	Comparison string   `json:"comparison"`
 	Threshold  float64  `json:"threshold"`
+	RateOver   string   `json:"rateOver,omitempty"`
 	For        string   `json:"for,omitempty"`
 	Hysteresis float64  `json:"hysteresis,omitempty"`
 	Devices    []string `json:"devices,omitempty"`

@@ -8,7 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/apiclient"
 )
 
@@ -16,11 +18,11 @@ import (
 // HTTP like every admin command (remote.go).
 
 // ruleAddArgs is the usage of `alerts rule add`.
-const ruleAddArgs = `'METRIC OP VALUE' [--for 10m] [--hysteresis H] (--device ID ... | --all) [--severity info|warning|critical] [--message TEXT] [--late]`
+const ruleAddArgs = `'METRIC [rate] OP VALUE' [--over 5m] [--for 10m] [--hysteresis H] (--device ID ... | --all) [--severity info|warning|critical] [--message TEXT] [--late]`
 
 // ruleSubs are the subcommands of `alerts rule`.
 var ruleSubs = []subcommand{
-	{"add", ruleAddArgs, "add an alert rule on a measured value: it opens an alert once the condition has held --for, and resolves it once the value has been back beyond the threshold by --hysteresis for as long (docs/operations.md, Alert rules)"},
+	{"add", ruleAddArgs, "add an alert rule on a measured value: it opens an alert once the condition has held --for, and resolves it once the value has been back beyond the threshold by --hysteresis for as long; 'METRIC rate OP VALUE' --over 5m watches the change over 5 minutes instead (docs/operations.md, Alert rules)"},
 	{"list", "", "the alert rules, with the devices each is firing for"},
 	{"rm", "ID", "delete an alert rule; its open alerts resolve"},
 }
@@ -54,20 +56,21 @@ func ruleHelp(e env) error {
 	return errHelpShown
 }
 
-var conditionRE = regexp.MustCompile(`^\s*([A-Za-z_]+)\s*(>=|<=|>|<)\s*(\S+)\s*$`)
+var conditionRE = regexp.MustCompile(`^\s*([A-Za-z_]+)(\s+rate)?\s*(>=|<=|>|<)\s*(\S+)\s*$`)
 
-// parseCondition reads "temperature > -10" (quoted as one argument, so
-// that a negative value is not taken for a flag).
-func parseCondition(s string) (metric, op string, value float64, err error) {
+// parseCondition reads "temperature > -10", or "temperature rate > 2" for
+// a rate rule (quoted as one argument, so that a negative value is not
+// taken for a flag).
+func parseCondition(s string) (metric string, rate bool, op string, value float64, err error) {
 	m := conditionRE.FindStringSubmatch(s)
 	if m == nil {
-		return "", "", 0, usagef("the condition %q must be 'METRIC OP VALUE' in quotes, e.g. 'temperature > -10' or 'energy_wh_per_day >= 50'", s)
+		return "", false, "", 0, usagef("the condition %q must be 'METRIC OP VALUE' or 'METRIC rate OP VALUE' in quotes, e.g. 'temperature > -10', 'energy_wh_per_day >= 50' or 'temperature rate > 2' --over 5m", s)
 	}
-	value, err = strconv.ParseFloat(m[3], 64)
+	value, err = strconv.ParseFloat(m[4], 64)
 	if err != nil {
-		return "", "", 0, usagef("the value %q of the condition %q is not a number", m[3], s)
+		return "", false, "", 0, usagef("the value %q of the condition %q is not a number", m[4], s)
 	}
-	return m[1], m[2], value, nil
+	return m[1], m[2] != "", m[3], value, nil
 }
 
 func runAlertRule(ctx context.Context, e env, args []string) error {
@@ -78,6 +81,7 @@ func runAlertRule(ctx context.Context, e env, args []string) error {
 	case "add":
 		fs := ruleFlags(e, "add")
 		url := serverFlag(fs)
+		over := fs.String("over", "", "with 'METRIC rate OP VALUE': the window the change is measured over (30s, 5m, up to 1h); VALUE is then the change in the metric's unit, e.g. 2 for 2 °C, -2 for a fall of 2 °C")
 		hold := fs.String("for", "", "how long the condition must hold before the alert opens, and clear before it resolves (90s, 10m, 1h30m; default 0)")
 		hyst := fs.Float64("hysteresis", 0, "how far back beyond the threshold the value must come to resolve, in the metric's unit")
 		all := fs.Bool("all", false, "every device, also those registered later")
@@ -93,9 +97,15 @@ func runAlertRule(ctx context.Context, e env, args []string) error {
 		if len(pos) != 1 {
 			return usagef("usage: thermowatt alerts rule add %s", ruleAddArgs)
 		}
-		metric, op, value, err := parseCondition(pos[0])
+		metric, rate, op, value, err := parseCondition(pos[0])
 		if err != nil {
 			return err
+		}
+		if rate != (*over != "") {
+			if rate {
+				return usagef("the rate condition %q needs the window it is measured over: add --over 5m (for instance)", pos[0])
+			}
+			return usagef("--over %s measures a rate: write the condition as '%s rate %s %g'", *over, metric, op, value)
 		}
 		if *all == (len(devices) > 0) {
 			return usagef("give --device ID (repeatable) or --all, not both or neither")
@@ -104,7 +114,7 @@ func runAlertRule(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
-		r, err := c.CreateAlertRule(ctx, apiclient.NewAlertRule{Metric: metric, Comparison: op, Threshold: value, For: *hold,
+		r, err := c.CreateAlertRule(ctx, apiclient.NewAlertRule{Metric: metric, Comparison: op, Threshold: value, RateOver: *over, For: *hold,
 			Hysteresis: *hyst, Devices: devices, All: *all, Severity: *severity, Message: *message, Late: *late})
 		if err != nil {
 			return err
@@ -170,6 +180,13 @@ func runAlertRule(ctx context.Context, e env, args []string) error {
 
 func ruleCondition(r apiclient.AlertRule) string {
 	s := fmt.Sprintf("%s %s %g", r.Metric, r.Comparison, r.Threshold)
+	if r.RateOver != "" && r.RateOver != "0s" {
+		over := r.RateOver
+		if d, err := time.ParseDuration(over); err == nil {
+			over = thermowatt.FormatDuration(d)
+		}
+		s = fmt.Sprintf("%s rate %s %g over %s", r.Metric, r.Comparison, r.Threshold, over)
+	}
 	if r.For != "" && r.For != "0s" {
 		s += " for " + r.For
 	}

@@ -20,6 +20,7 @@ type alertRuleJSON struct {
 	Metric     string          `json:"metric"`
 	Comparison string          `json:"comparison"`
 	Threshold  float64         `json:"threshold"`
+	RateOver   string          `json:"rateOver"`
 	For        string          `json:"for"`
 	Hysteresis float64         `json:"hysteresis"`
 	Devices    []string        `json:"devices"`
@@ -42,7 +43,7 @@ type ruleStateJSON struct {
 }
 
 func toAlertRuleJSON(r thermowatt.AlertRule, states []thermowatt.RuleState) alertRuleJSON {
-	out := alertRuleJSON{ID: r.ID, Metric: r.Metric, Comparison: r.Comparison, Threshold: r.Threshold, For: r.For.String(),
+	out := alertRuleJSON{ID: r.ID, Metric: r.Metric, Comparison: r.Comparison, Threshold: r.Threshold, RateOver: r.RateOver.String(), For: r.For.String(),
 		Hysteresis: r.Hysteresis, Devices: r.Devices, All: r.All, Severity: r.Severity, Message: r.Message, Late: r.IncludeLate,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), States: []ruleStateJSON{}}
 	if out.Devices == nil {
@@ -64,6 +65,7 @@ type alertRuleInput struct {
 	Metric     *string   `json:"metric"`
 	Comparison *string   `json:"comparison"`
 	Threshold  *float64  `json:"threshold"`
+	RateOver   *string   `json:"rateOver"`
 	For        *string   `json:"for"`
 	Hysteresis *float64  `json:"hysteresis"`
 	Devices    *[]string `json:"devices"`
@@ -85,8 +87,15 @@ func (in alertRuleInput) apply(r *thermowatt.AlertRule) map[string]string {
 	if in.Threshold != nil {
 		r.Threshold = *in.Threshold
 	}
+	if in.RateOver != nil {
+		d, err := parseDuration("rate window", *in.RateOver)
+		if err != nil {
+			problems["rateOver"] = err.Error()
+		}
+		r.RateOver = d
+	}
 	if in.For != nil {
-		d, err := parseHold(*in.For)
+		d, err := parseDuration("hold duration", *in.For)
 		if err != nil {
 			problems["for"] = err.Error()
 		}
@@ -119,9 +128,10 @@ func (in alertRuleInput) apply(r *thermowatt.AlertRule) map[string]string {
 	return problems
 }
 
-// parseHold reads a hold duration: a Go duration ("10m", "90s", "1h30m")
-// or a plain number of seconds.
-func parseHold(s string) (time.Duration, error) {
+// parseDuration reads a hold duration or a rate window (what, for the
+// error): a Go duration ("10m", "90s", "1h30m") or a plain number of
+// seconds.
+func parseDuration(what, s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return 0, nil
@@ -131,7 +141,7 @@ func parseHold(s string) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf("hold duration %q is not a duration: write it as 90s, 10m or 1h30m", s)
+		return 0, fmt.Errorf("%s %q is not a duration: write it as 90s, 10m or 1h30m", what, s)
 	}
 	return d, nil
 }
@@ -174,7 +184,8 @@ func checkRule(r *http.Request, devices store.Devices, rule thermowatt.AlertRule
 
 // handleCreateAlertRule stores a rule: {"metric":"temperature",
 // "comparison":">","threshold":-10,"for":"10m","hysteresis":1,
-// "devices":["freezer-1"],"severity":"critical","message":"door open?"}.
+// "devices":["freezer-1"],"severity":"critical","message":"door open?"};
+// with "rateOver":"5m" the threshold is a change over 5 minutes.
 func handleCreateAlertRule(rules store.AlertRules, devices store.Devices, now func() time.Time) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		var in alertRuleInput

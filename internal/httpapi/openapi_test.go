@@ -361,6 +361,25 @@ func TestOpenAPIRealRequestsAndAnswersMatchTheSpec(t *testing.T) {
 		check("change unknown alert rule", reqConforms, 404, "PATCH", "/api/alert-rules/999", admin, `{"threshold":1}`)
 		check("delete alert rule", reqConforms, 204, "DELETE", "/api/alert-rules/"+ruleID, admin, nil)
 		check("delete alert rule again", reqConforms, 404, "DELETE", "/api/alert-rules/"+ruleID, admin, nil)
+		// A rate rule: added, listed with its window, made a value rule
+		// again by PATCH, deleted; a rate of an energy total is refused.
+		rate := check("add rate rule", reqConforms, 201, "POST", "/api/alert-rules", admin,
+			`{"metric":"temperature","comparison":">","threshold":2,"rateOver":"5m","all":true}`).json(t)
+		if rate["rateOver"] != "5m0s" {
+			t.Fatalf("add rate rule: rateOver %v, want 5m0s", rate["rateOver"])
+		}
+		rateID := fmt.Sprint(rate["id"])
+		x = check("rate rule, energy", reqConforms, 400, "POST", "/api/alert-rules", admin, `{"metric":"energy_wh_per_day","comparison":">","threshold":2,"rateOver":"5m","all":true}`)
+		if !strings.Contains(string(x.resBody), "rateOver: energy_wh_per_day is a running total") {
+			t.Fatalf("rate rule on energy: %s, want refused by rateOver", x.resBody)
+		}
+		if x = check("list rate rule", reqConforms, 200, "GET", "/api/alert-rules", admin, nil); !strings.Contains(string(x.resBody), `"rateOver":"5m0s"`) {
+			t.Fatalf("list alert rules: %s, want the rate rule's window", x.resBody)
+		}
+		if p := check("rate rule to value rule", reqConforms, 200, "PATCH", "/api/alert-rules/"+rateID, admin, `{"rateOver":"","threshold":30}`).json(t); p["rateOver"] != "0s" {
+			t.Fatalf("PATCH rateOver \"\": rateOver %v, want 0s", p["rateOver"])
+		}
+		check("delete rate rule", reqConforms, 204, "DELETE", "/api/alert-rules/"+rateID, admin, nil)
 
 		// Tokens: list, revoke, refused afterwards.
 		x = check("list tokens", reqConforms, 200, "GET", "/api/tokens", admin, nil)

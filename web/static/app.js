@@ -421,10 +421,18 @@
     }
   }
 
+  // isRate: a rate rule's threshold is a change over its window, not a
+  // value: it is not drawn across the value's chart.
+  function isRate(r) {
+    return !!r.rateOver && r.rateOver !== '0s';
+  }
+
   function ruleText(r) {
     const m = METRICS.find((x) => x.key === r.metric);
     const unit = m ? ' ' + m.unit : (r.metric.startsWith('energy') ? ' Wh' : '');
-    return r.metric + ' ' + r.comparison + ' ' + r.threshold + unit + (r.for !== '0s' ? ' for ' + r.for : '') +
+    const rate = isRate(r) ? ' rate' : '';
+    const over = isRate(r) ? ' over ' + r.rateOver : '';
+    return r.metric + rate + ' ' + r.comparison + ' ' + r.threshold + unit + over + (r.for !== '0s' ? ' for ' + r.for : '') +
       (r.hysteresis ? ' (hysteresis ' + r.hysteresis + ')' : '');
   }
 
@@ -433,12 +441,12 @@
     thresholds = {};
     $('#rule-list').replaceChildren(...(rules || []).map((r) => {
       const st = r.states.find((x) => x.deviceId === id) || {};
-      (thresholds[r.metric] = thresholds[r.metric] || []).push({ value: r.threshold, firing: !!st.firing });
+      if (!isRate(r)) (thresholds[r.metric] = thresholds[r.metric] || []).push({ value: r.threshold, firing: !!st.firing });
       let state = el('span', { className: 'status ok' }, 'ok');
       if (st.firing) state = el('span', { className: 'status value' }, 'firing');
       else if (st.pendingSince) state = el('span', { className: 'status silent', title: localTime(st.pendingSince) }, 'crossing since ' + ago(st.pendingSince));
       const li = el('li', {}, state, el('span', {}, ruleText(r)), el('span', { className: 'when' }, r.severity + (r.message ? ' · ' + r.message : '')));
-      if (st.lastAt) li.append(el('span', { className: 'when', title: localTime(st.lastAt) }, 'last ' + fmt(st.lastValue, 2) + ' ' + ago(st.lastAt)));
+      if (st.lastAt) li.append(el('span', { className: 'when', title: localTime(st.lastAt) }, (isRate(r) ? 'last change ' : 'last ') + fmt(st.lastValue, 2) + ' ' + ago(st.lastAt)));
       li.dataset.rule = String(r.id);
       li.dataset.state = st.firing ? 'firing' : st.pendingSince ? 'crossing' : 'ok';
       return li;

@@ -73,12 +73,15 @@ function reading(device, at, i) {
 }
 
 // startServer runs `thermowatt serve` on a free port with its own SQLite
-// database in dir and waits until it is healthy.
+// database in dir and waits until it is healthy. Without rate limits: every
+// page and every call of the tests comes from 127.0.0.1, and on a loaded
+// machine the pages' refreshes ran into the address's limit (429s the page
+// reports as errors), failing tests at random.
 async function startServer(dir, publicRead) {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const proc = spawn(BIN, ['serve'], {
-    env: { ...process.env, PORT: String(port), DATA_DIR: dir, ADMIN_TOKEN: ADMIN, DATABASE_URL: '', PUBLIC_READ: String(publicRead) },
+    env: { ...process.env, PORT: String(port), DATA_DIR: dir, ADMIN_TOKEN: ADMIN, DATABASE_URL: '', PUBLIC_READ: String(publicRead), RATE_LIMIT: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   proc.stdout.on('data', (b) => serverLog.push(String(b)));
@@ -502,6 +505,8 @@ test('alert rules: the device page lists the rules watching it with their state,
     devices: ['freezer-1'], severity: 'critical', message: 'door open?',
   });
   await call('POST', '/api/alert-rules', ADMIN, { metric: 'voltage_v', comparison: '<', threshold: 4.7, for: '5m', all: true });
+  // A rate rule: its threshold is a change, listed but not drawn.
+  await call('POST', '/api/alert-rules', ADMIN, { metric: 'temperature', comparison: '>', threshold: 2, rateOver: '5m', devices: ['freezer-1'] });
   // Readings recorded after the rules exist: -4 °C crosses -10 °C.
   await call('POST', '/api/measurements', token, [reading('freezer-1', Date.now(), 0)].map((r) => ({ ...r, temperature: -4 })));
   const checked = await call('POST', '/api/alerts/check', ADMIN, {});
@@ -514,11 +519,12 @@ test('alert rules: the device page lists the rules watching it with their state,
   await p.locator('#rules').waitFor();
   await p.waitForFunction(() => window.thermowatt.charts.temperature);
   const rows = await p.locator('#rule-list li').evaluateAll((lis) => lis.map((li) => [li.dataset.rule, li.dataset.state, li.textContent]));
-  assert.equal(rows.length, 2, 'the rule on this device and the fleet rule: ' + JSON.stringify(rows));
+  assert.equal(rows.length, 3, 'the rules on this device and the fleet rule: ' + JSON.stringify(rows));
   assert.equal(rows[0][1], 'firing');
   assert.match(rows[0][2], /temperature > -10 °C \(hysteresis 1\).*critical · door open\?/);
   assert.equal(rows[1][1], 'ok');
   assert.match(rows[1][2], /voltage_v < 4\.7 V for 5m0s/);
+  assert.match(rows[2][2], /temperature rate > 2 °C over 5m0s/);
   assert.ok(await p.locator('#alert-list').textContent().then((s) => s.includes('freezer-1: temperature -4 °C > -10 °C')),
     'the open value alert is in the alerts panel');
 

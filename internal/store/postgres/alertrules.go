@@ -12,16 +12,17 @@ import (
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
-const ruleColumns = `id, metric, comparison, threshold, for_s, hysteresis, devices, severity, message, include_late, created_at, updated_at`
+const ruleColumns = `id, metric, comparison, threshold, for_s, hysteresis, devices, severity, message, include_late, created_at, updated_at, rate_over_s`
 
 func scanRule(row pgx.CollectableRow) (thermowatt.AlertRule, error) {
 	var (
-		r    thermowatt.AlertRule
-		forS int64
+		r           thermowatt.AlertRule
+		forS, rateS int64
 	)
 	err := row.Scan(&r.ID, &r.Metric, &r.Comparison, &r.Threshold, &forS, &r.Hysteresis, &r.Devices, &r.Severity,
-		&r.Message, &r.IncludeLate, &r.CreatedAt, &r.UpdatedAt)
+		&r.Message, &r.IncludeLate, &r.CreatedAt, &r.UpdatedAt, &rateS)
 	r.For = time.Duration(forS) * time.Second
+	r.RateOver = time.Duration(rateS) * time.Second
 	r.All = r.Devices == nil
 	r.CreatedAt, r.UpdatedAt = r.CreatedAt.UTC(), r.UpdatedAt.UTC()
 	return r, err
@@ -38,9 +39,10 @@ func ruleDevices(r thermowatt.AlertRule) []string {
 // CreateAlertRule stores a rule; see store.AlertRules.
 func (s *Store) CreateAlertRule(ctx context.Context, r thermowatt.AlertRule, now time.Time) (thermowatt.AlertRule, error) {
 	now = store.UTC(now)
-	rows, err := s.pool.Query(ctx, `INSERT INTO alert_rules (metric, comparison, threshold, for_s, hysteresis, devices, severity, message, created_at, updated_at, include_late)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10) RETURNING `+ruleColumns,
-		r.Metric, r.Comparison, r.Threshold, int64(r.For/time.Second), r.Hysteresis, ruleDevices(r), r.Severity, r.Message, now, r.IncludeLate)
+	rows, err := s.pool.Query(ctx, `INSERT INTO alert_rules (metric, comparison, threshold, for_s, hysteresis, devices, severity, message, created_at, updated_at, include_late, rate_over_s)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11) RETURNING `+ruleColumns,
+		r.Metric, r.Comparison, r.Threshold, int64(r.For/time.Second), r.Hysteresis, ruleDevices(r), r.Severity, r.Message, now, r.IncludeLate,
+		int64(r.RateOver/time.Second))
 	if err != nil {
 		return r, fmt.Errorf("postgres: create alert rule: %w", mapError(ctx, err))
 	}
@@ -89,8 +91,9 @@ func (s *Store) UpdateAlertRule(ctx context.Context, r thermowatt.AlertRule, now
 	var out thermowatt.AlertRule
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `UPDATE alert_rules SET metric = $2, comparison = $3, threshold = $4, for_s = $5,
-			hysteresis = $6, devices = $7, severity = $8, message = $9, updated_at = $10, include_late = $11 WHERE id = $1 RETURNING `+ruleColumns,
-			r.ID, r.Metric, r.Comparison, r.Threshold, int64(r.For/time.Second), r.Hysteresis, ruleDevices(r), r.Severity, r.Message, now, r.IncludeLate)
+			hysteresis = $6, devices = $7, severity = $8, message = $9, updated_at = $10, include_late = $11, rate_over_s = $12 WHERE id = $1 RETURNING `+ruleColumns,
+			r.ID, r.Metric, r.Comparison, r.Threshold, int64(r.For/time.Second), r.Hysteresis, ruleDevices(r), r.Severity, r.Message, now, r.IncludeLate,
+			int64(r.RateOver/time.Second))
 		if err != nil {
 			return err
 		}

@@ -12,20 +12,21 @@ import (
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
-const ruleColumns = `id, metric, comparison, threshold, for_s, hysteresis, devices, severity, message, include_late, created_at, updated_at`
+const ruleColumns = `id, metric, comparison, threshold, for_s, hysteresis, devices, severity, message, include_late, created_at, updated_at, rate_over_s`
 
 func scanRule(row scanner) (thermowatt.AlertRule, error) {
 	var (
 		r                thermowatt.AlertRule
-		forS             int64
+		forS, rateS      int64
 		devices          *string
 		created, updated int64
 	)
 	if err := row.Scan(&r.ID, &r.Metric, &r.Comparison, &r.Threshold, &forS, &r.Hysteresis, &devices, &r.Severity,
-		&r.Message, &r.IncludeLate, &created, &updated); err != nil {
+		&r.Message, &r.IncludeLate, &created, &updated, &rateS); err != nil {
 		return r, err
 	}
 	r.For = time.Duration(forS) * time.Second
+	r.RateOver = time.Duration(rateS) * time.Second
 	r.CreatedAt, r.UpdatedAt = fromMicros(created), fromMicros(updated)
 	if devices == nil {
 		r.All = true
@@ -47,9 +48,10 @@ func ruleDevices(r thermowatt.AlertRule) any {
 
 // CreateAlertRule stores a rule; see store.AlertRules.
 func (s *Store) CreateAlertRule(ctx context.Context, r thermowatt.AlertRule, now time.Time) (thermowatt.AlertRule, error) {
-	out, err := scanRule(s.write.QueryRowContext(ctx, `INSERT INTO alert_rules (metric, comparison, threshold, for_s, hysteresis, devices, severity, message, created_at, updated_at, include_late)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10) RETURNING `+ruleColumns,
-		r.Metric, r.Comparison, r.Threshold, int64(r.For/time.Second), r.Hysteresis, ruleDevices(r), r.Severity, r.Message, micros(now), r.IncludeLate))
+	out, err := scanRule(s.write.QueryRowContext(ctx, `INSERT INTO alert_rules (metric, comparison, threshold, for_s, hysteresis, devices, severity, message, created_at, updated_at, include_late, rate_over_s)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11) RETURNING `+ruleColumns,
+		r.Metric, r.Comparison, r.Threshold, int64(r.For/time.Second), r.Hysteresis, ruleDevices(r), r.Severity, r.Message, micros(now), r.IncludeLate,
+		int64(r.RateOver/time.Second)))
 	if err != nil {
 		return r, fmt.Errorf("sqlite: create alert rule: %w", mapError(ctx, err))
 	}
@@ -98,8 +100,9 @@ func (s *Store) UpdateAlertRule(ctx context.Context, r thermowatt.AlertRule, now
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		out, err = scanRule(tx.QueryRowContext(ctx, `UPDATE alert_rules SET metric = ?2, comparison = ?3, threshold = ?4, for_s = ?5,
-			hysteresis = ?6, devices = ?7, severity = ?8, message = ?9, updated_at = ?10, include_late = ?11 WHERE id = ?1 RETURNING `+ruleColumns,
-			r.ID, r.Metric, r.Comparison, r.Threshold, int64(r.For/time.Second), r.Hysteresis, ruleDevices(r), r.Severity, r.Message, micros(now), r.IncludeLate))
+			hysteresis = ?6, devices = ?7, severity = ?8, message = ?9, updated_at = ?10, include_late = ?11, rate_over_s = ?12 WHERE id = ?1 RETURNING `+ruleColumns,
+			r.ID, r.Metric, r.Comparison, r.Threshold, int64(r.For/time.Second), r.Hysteresis, ruleDevices(r), r.Severity, r.Message, micros(now), r.IncludeLate,
+			int64(r.RateOver/time.Second)))
 		if err != nil {
 			return err
 		}
