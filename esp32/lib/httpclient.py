@@ -201,7 +201,7 @@ class Client:
                     if k == "waiting" and _exists(p):
                         self.ca_next_error = "CA file %s unusable: %s" % (p, e)
             self._fps = fps
-        if self.ca_next_error and self._fps["waiting"] is not None or self.ca_next_error and _exists(self.ca_next):
+        if self.ca_next_error and _exists(self.ca_next):
             d = dict(self._fps)
             d["waiting_error"] = self.ca_next_error[:160]
             return d
