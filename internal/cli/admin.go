@@ -101,11 +101,7 @@ func runDevice(ctx context.Context, e env, args []string) error {
 		return nil
 	case "list":
 		fs := subFlags(e, "device", "list")
-		url := serverFlag(fs)
-		if err := parseNoArgs(fs, args[1:]); err != nil {
-			return err
-		}
-		c, err := adminClient(e, "device list", *url)
+		c, err := flagsOnlyClient(e, fs, args[1:], "device list")
 		if err != nil {
 			return err
 		}
@@ -166,11 +162,7 @@ func runToken(ctx context.Context, e env, args []string) error {
 		})
 	case "list":
 		fs := subFlags(e, "token", "list")
-		url := serverFlag(fs)
-		if err := parseNoArgs(fs, args[1:]); err != nil {
-			return err
-		}
-		c, err := adminClient(e, "token list", *url)
+		c, err := flagsOnlyClient(e, fs, args[1:], "token list")
 		if err != nil {
 			return err
 		}

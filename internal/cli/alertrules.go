@@ -123,11 +123,7 @@ func runAlertRule(ctx context.Context, e env, args []string) error {
 		return nil
 	case "list":
 		fs := ruleFlags(e, "list")
-		url := serverFlag(fs)
-		if err := parseNoArgs(fs, args[1:]); err != nil {
-			return err
-		}
-		c, err := adminClient(e, "alerts rule list", *url)
+		c, err := flagsOnlyClient(e, fs, args[1:], "alerts rule list")
 		if err != nil {
 			return err
 		}

@@ -52,6 +52,16 @@ func adminClient(e env, what, flagURL string) (*apiclient.Admin, error) {
 	return &apiclient.Admin{BaseURL: strings.TrimRight(u, "/"), Token: tok}, nil
 }
 
+// flagsOnlyClient parses a subcommand that takes flags but no arguments,
+// --url among them, and returns the client of the server it asks.
+func flagsOnlyClient(e env, fs *flag.FlagSet, args []string, what string) (*apiclient.Admin, error) {
+	url := serverFlag(fs)
+	if err := parseNoArgs(fs, args); err != nil {
+		return nil, err
+	}
+	return adminClient(e, what, *url)
+}
+
 // withServerOrStore runs remote when a server URL is given, and local on
 // the database otherwise: for the commands that also run where no server
 // exists (the first admin token, the cron jobs).

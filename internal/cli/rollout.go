@@ -103,11 +103,7 @@ func runRollout(ctx context.Context, e env, args []string) error {
 		return nil
 	case "list":
 		fs := subFlags(e, "rollout", "list")
-		url := serverFlag(fs)
-		if err := parseNoArgs(fs, args[1:]); err != nil {
-			return err
-		}
-		c, err := adminClient(e, "rollout list", *url)
+		c, err := flagsOnlyClient(e, fs, args[1:], "rollout list")
 		if err != nil {
 			return err
 		}
