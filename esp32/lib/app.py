@@ -12,10 +12,9 @@ import ota_boot
 import reading
 import retry
 import status
-from bmp280 import BMP280
 from clock import iso_utc
-from ina219 import INA219
 from retry import SENT, RETRY, DEAD, HELD
+from sensors import Sensors
 from uplink import Uplink
 
 FIRMWARE = "thermowatt-esp32"
@@ -50,9 +49,7 @@ class App:
         self.uplink = Uplink(cfg, clock, log)
         self.wifi = Wifi(cfg, log)
         self.reset_cause = reset_cause
-        self.i2c = None
-        self.bmp = None
-        self.ina = None
+        self.sensors = Sensors(cfg, log)
         self.wdt = None
         self.cycles = 0
         self.root = root
@@ -118,40 +115,11 @@ class App:
             "ca": self.uplink.http.ca_fingerprints(),
         }
 
-    # -- sensors ---------------------------------------------------------
-    def _bus(self):
-        if self.i2c is None:
-            c = self.cfg["i2c"]
-            self.i2c = machine.I2C(c["id"], scl=machine.Pin(c["scl"]), sda=machine.Pin(c["sda"]), freq=c["freq"])
-        return self.i2c
-
-    def _read_bmp(self):
-        try:
-            if self.bmp is None:
-                self.bmp = BMP280(self._bus(), self.cfg["bmp280_addr"])
-            return self.bmp.read(), None
-        except Exception as e:  # a sensor must never stop the loop
-            self.bmp = None  # set it up again next time (it may be replugged)
-            msg = "BMP280 at 0x%02x: %s" % (self.cfg["bmp280_addr"], e)
-            self.log.error(msg)
-            return None, msg
-
-    def _read_ina(self):
-        c = self.cfg
-        try:
-            if self.ina is None:
-                self.ina = INA219(self._bus(), c["ina219_addr"], c["shunt_ohms"], c["max_current_a"])
-            return self.ina.read(), None
-        except Exception as e:
-            self.ina = None
-            msg = "INA219 at 0x%02x: %s" % (c["ina219_addr"], e)
-            self.log.error(msg)
-            return None, msg
-
+    # -- measuring -------------------------------------------------------
     def measure(self):
         clock = self.clock
-        bmp, eb = self._read_bmp()
-        ina, ei = self._read_ina()
+        bmp, eb = self.sensors.read_bmp()
+        ina, ei = self.sensors.read_ina()
         up = clock.uptime_ms()
         ts = clock.unix() if clock.valid() else None
         at = iso_utc(ts) if ts is not None else ""

@@ -24,6 +24,39 @@ export function toolsPresent() {
   return existsSync(MICROPYTHON) && existsSync(MPY_CROSS);
 }
 
+// runner is how this machine starts the 32-bit interpreter: directly where
+// the kernel runs 32-bit x86 programs, else under qemu-i386 (Debian's
+// qemu-user; .ci/run installs it). Some virtual machines' kernels refuse
+// 32-bit programs ("Exec format error") and have no binfmt_misc to hand them
+// to qemu. The heap the tests measure is the interpreter's own, the same
+// either way; only the wall-clock time differs.
+let runnerMemo;
+export function runner() {
+  if (runnerMemo) return runnerMemo;
+  try {
+    execFileSync(MICROPYTHON, ['-c', 'pass'], { stdio: 'ignore' });
+    runnerMemo = [];
+  } catch {
+    // (execvp hands a program the kernel refuses to /bin/sh, so the failure
+    // shows as a shell's syntax error rather than ENOEXEC.)
+    try {
+      execFileSync('qemu-i386', [MICROPYTHON, '-c', 'pass'], { stdio: 'ignore' });
+    } catch {
+      throw new Error(`this machine's kernel cannot run ${MICROPYTHON} (a 32-bit x86 program: ` +
+        `Exec format error) and qemu-i386 is not there to run it: apt-get install qemu-user`);
+    }
+    runnerMemo = ['qemu-i386'];
+  }
+  return runnerMemo;
+}
+
+// interpreter returns [command, ...arguments] that run prog (a 32-bit
+// interpreter) with args on this machine.
+export function interpreter(prog, args) {
+  const r = runner();
+  return r.length ? [r[0], [...r.slice(1), prog, ...args]] : [prog, args];
+}
+
 // The board's stand-ins for what an ESP32 has built in (test/fakes), and
 // the boot driver.
 const STAND_INS = ['sim.py', 'machine.py', 'network.py', 'ntptime.py', 'fakedev.py'];
@@ -62,8 +95,9 @@ export function boot(root, { heap, trueMs, runMs, wifiDownMs = 0, tls = false })
   // The interpreter's own heap holds the stand-ins too; board.py gives the
   // firmware exactly `heap` bytes and sets the rest aside. Asynchronous, so
   // that endpoints this process serves (a TLS front) answer meanwhile.
-  const p = spawn(tls ? MICROPYTHON_TLS : MICROPYTHON, ['-X', `heapsize=${heap + 96 * 1024}`, path.join(root, '_board', 'board.py'), root],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [cmd, args] = interpreter(tls ? MICROPYTHON_TLS : MICROPYTHON,
+    ['-X', `heapsize=${heap + 96 * 1024}`, path.join(root, '_board', 'board.py'), root]);
+  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   p.stdout.on('data', (b) => { out += b; });
   p.stderr.on('data', (b) => { out += b; });
