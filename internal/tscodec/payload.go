@@ -3,6 +3,7 @@ package tscodec
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 	"math/bits"
 	"strconv"
 )
@@ -30,7 +31,10 @@ const (
 	auxText      = 1 // the literal as text
 	auxPlaces    = 2 // auxPlaces+p: the decimal with exactly p places
 
-	slotColumn = 0 // slot mode: its own column; 1+c: a copy of typed column c
+	// A slot's mode: its own column, or a copy of typed column c written
+	// as Go's shortest decimal (1+c) or as Python's repr, which MicroPython's
+	// json writes (1+numTyped+c: whole numbers keep ".0").
+	slotColumn = 0
 
 	maxSlotPlaces = 18
 )
@@ -180,9 +184,11 @@ func formatDecimal(dst []byte, v int64, scale, places int) []byte {
 // appendSlot writes one slot column: lits are its literals in row order,
 // typed(c, j) the j-th literal's row's typed value of column c.
 func appendSlot(dst []byte, lits [][]byte, typed func(c, j int) *float64) []byte {
-	for c := 0; c < numTyped; c++ {
-		if copiesTyped(lits, func(j int) *float64 { return typed(c, j) }) {
-			return binary.AppendUvarint(dst, uint64(1+c))
+	for style := range 2 {
+		for c := 0; c < numTyped; c++ {
+			if copiesTyped(lits, style, func(j int) *float64 { return typed(c, j) }) {
+				return binary.AppendUvarint(dst, uint64(1+style*numTyped+c))
+			}
 		}
 	}
 	dst = binary.AppendUvarint(dst, slotColumn)
@@ -220,26 +226,50 @@ func appendSlot(dst []byte, lits [][]byte, typed func(c, j int) *float64) []byte
 	return appendSection(dst, text)
 }
 
-// copiesTyped reports whether every literal is Go's shortest decimal of
-// the row's typed value (temperature_c beside temperature, say).
-func copiesTyped(lits [][]byte, typed func(j int) *float64) bool {
+// copiesTyped reports whether every literal is the row's typed value
+// (temperature_c beside temperature, say) written in the style.
+func copiesTyped(lits [][]byte, style int, typed func(j int) *float64) bool {
 	var buf []byte
 	for j, l := range lits {
 		v := typed(j)
 		if v == nil {
 			return false
 		}
-		buf = strconv.AppendFloat(buf[:0], *v, 'f', -1, 64)
-		if !bytes.Equal(buf, l) {
+		var ok bool
+		if buf, ok = appendStyled(buf[:0], *v, style); !ok || !bytes.Equal(buf, l) {
 			return false
 		}
 	}
 	return len(lits) > 0
 }
 
+const (
+	styleGo     = 0 // strconv's shortest, 'f' format
+	stylePython = 1 // Python's repr where it has no exponent
+)
+
+func appendStyled(dst []byte, v float64, style int) ([]byte, bool) {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return dst, false
+	}
+	start := len(dst)
+	dst = strconv.AppendFloat(dst, v, 'f', -1, 64)
+	if style == styleGo {
+		return dst, true
+	}
+	if a := math.Abs(v); a >= 1e16 || a != 0 && a < 1e-4 {
+		return dst, false // repr switches to an exponent
+	}
+	if bytes.IndexByte(dst[start:], '.') < 0 {
+		dst = append(dst, ".0"...)
+	}
+	return dst, true
+}
+
 // slotReader yields one slot column's literals in order.
 type slotReader struct {
 	copyOf             int // -1: own column
+	style              int // of a copy
 	scale              int
 	aux, deltas, texts *reader
 	prev               int64
@@ -251,10 +281,10 @@ func readSlot(r *reader) (*slotReader, error) {
 		return nil, err
 	}
 	if mode != slotColumn {
-		if mode > numTyped {
+		if mode > 2*numTyped {
 			return nil, corrupt("payload slot: mode %d", mode)
 		}
-		return &slotReader{copyOf: int(mode - 1)}, nil
+		return &slotReader{copyOf: int(mode-1) % numTyped, style: int(mode-1) / numTyped}, nil
 	}
 	s := &slotReader{copyOf: -1}
 	scale, err := r.byte()
@@ -284,7 +314,11 @@ func (s *slotReader) next(dst []byte, typed *[numTyped]*float64) ([]byte, error)
 		if v == nil {
 			return nil, corrupt("payload slot copies a typed value the row lacks")
 		}
-		return strconv.AppendFloat(dst, *v, 'f', -1, 64), nil
+		out, ok := appendStyled(dst, *v, s.style)
+		if !ok {
+			return nil, corrupt("payload slot copies a typed value its style cannot write")
+		}
+		return out, nil
 	}
 	aux, err := s.aux.uvarint()
 	if err != nil {
