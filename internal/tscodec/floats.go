@@ -73,6 +73,13 @@ func decimalPlaces(vals []float64) (int, bool) {
 			return 0, false
 		}
 	}
+	// A value exact at fewer places may not be at k: its integer can
+	// outgrow 2^53 (609.12 beside 8.094117647292563).
+	for _, v := range vals {
+		if _, ok := asDecimal(v, k); !ok {
+			return 0, false
+		}
+	}
 	return k, true
 }
 
