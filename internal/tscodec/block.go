@@ -1,6 +1,7 @@
 package tscodec
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -320,7 +321,7 @@ func DecodeBlock(deviceID string, block []byte) ([]thermowatt.Stored, error) {
 	for i := range rows {
 		rows[i].ServerTime = bitSet(st, i)
 	}
-	var typed [numTyped][]*float64
+	var typed [numTyped]floatColumn
 	for c := range typed {
 		if sec, err = r.section(); err != nil {
 			return nil, err
@@ -331,9 +332,9 @@ func DecodeBlock(deviceID string, block []byte) ([]thermowatt.Stored, error) {
 	}
 	for i := range rows {
 		rows[i].Temperature, rows[i].Humidity, rows[i].VoltageV, rows[i].CurrentMA, rows[i].PowerMW =
-			typed[0][i], typed[1][i], typed[2][i], typed[3][i], typed[4][i]
+			typed[0].vals[i], typed[1].vals[i], typed[2].vals[i], typed[3].vals[i], typed[4].vals[i]
 	}
-	if err := readPayloads(r, rows); err != nil {
+	if err := readPayloads(r, rows, &typed); err != nil {
 		return nil, err
 	}
 	if r.left() != 0 {
@@ -342,7 +343,7 @@ func DecodeBlock(deviceID string, block []byte) ([]thermowatt.Stored, error) {
 	return rows, nil
 }
 
-func readPayloads(r *reader, rows []thermowatt.Stored) error {
+func readPayloads(r *reader, rows []thermowatt.Stored, typed *[numTyped]floatColumn) error {
 	sec, err := r.section()
 	if err != nil {
 		return err
@@ -380,7 +381,7 @@ func readPayloads(r *reader, rows []thermowatt.Stored) error {
 		return err
 	}
 	rowTemplate := make([]int, len(rows))
-	total := 0
+	total, literals := 0, 0
 	for i := range rows {
 		t, err := sec.count(nt)
 		if err != nil {
@@ -389,6 +390,7 @@ func readPayloads(r *reader, rows []thermowatt.Stored) error {
 		rowTemplate[i] = int(t)
 		if t != noPayload {
 			total += len(templates[t-1].text)
+			literals += templates[t-1].slots
 			if total > maxPayloadBytes {
 				return corrupt("payloads exceed %d bytes", maxPayloadBytes)
 			}
@@ -409,7 +411,7 @@ func readPayloads(r *reader, rows []thermowatt.Stored) error {
 	}
 	// One buffer for all payloads, each row's a slice of it; grown as
 	// literals are added, each literal bounded by its source.
-	buf := make([]byte, 0, total)
+	buf := make([]byte, 0, total+literals*6) // most literals are a few digits
 	ends := make([]int, len(rows))
 	for i := range rows {
 		t := rowTemplate[i]
@@ -418,21 +420,19 @@ func readPayloads(r *reader, rows []thermowatt.Stored) error {
 			continue
 		}
 		tp := &templates[t-1]
-		typedRow := typedOf(&rows[i].Reading)
 		if tp.raw {
 			buf = append(buf, tp.text...)
 		} else {
-			s := 0
-			for _, c := range tp.text {
-				if c != slotMarker {
-					buf = append(buf, c)
-					continue
-				}
-				if buf, err = slots[t-1][s].next(buf, &typedRow); err != nil {
+			text := tp.text
+			for s := range tp.slots {
+				cut := bytes.IndexByte(text, slotMarker)
+				buf = append(buf, text[:cut]...)
+				text = text[cut+1:]
+				if buf, err = slots[t-1][s].next(buf, typed, i); err != nil {
 					return fmt.Errorf("payload of reading %d: %w", i, err)
 				}
-				s++
 			}
+			buf = append(buf, text...)
 		}
 		if len(buf) > 2*maxPayloadBytes {
 			return corrupt("payloads exceed %d bytes", 2*maxPayloadBytes)

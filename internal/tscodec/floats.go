@@ -140,24 +140,34 @@ func appendGorilla(dst []byte, vals []float64) []byte {
 	return append(dst, w.buf...)
 }
 
+// floatColumn is a decoded column: a value per row (nil: none) and, when
+// it was decimal, each row's integer at its places, from which a payload
+// literal that copies it is written.
+type floatColumn struct {
+	vals   []*float64
+	mant   []int64 // by row; nil unless decimal
+	places int
+}
+
 // readFloats reads a column of n rows, consuming the whole section.
-func readFloats(r *reader, n int) ([]*float64, error) {
+func readFloats(r *reader, n int) (col floatColumn, err error) {
 	kind, err := r.byte()
 	if err != nil {
-		return nil, err
+		return col, err
 	}
 	out := make([]*float64, n)
+	col.vals = out
 	var present []byte
 	switch kind {
 	case presentNone:
-		return out, nil
+		return col, nil
 	case presentAll:
 	case presentSome:
 		if present, err = readBitmap(r, n); err != nil {
-			return nil, err
+			return col, err
 		}
 	default:
-		return nil, corrupt("float column: presence kind %d", kind)
+		return col, corrupt("float column: presence kind %d", kind)
 	}
 	m := n
 	if present != nil {
@@ -169,46 +179,58 @@ func readFloats(r *reader, n int) ([]*float64, error) {
 		}
 	}
 	vals := make([]float64, m)
+	var mant []int64 // by value, for decimal columns
 	enc, err := r.byte()
 	if err != nil {
-		return nil, err
+		return col, err
 	}
 	switch enc {
 	case floatsDecimal:
 		k, err := r.byte()
 		if err != nil {
-			return nil, err
+			return col, err
 		}
 		if k > maxDecimalPlaces {
-			return nil, corrupt("float column: %d decimal places", k)
+			return col, corrupt("float column: %d decimal places", k)
 		}
+		col.places = int(k)
+		mant = make([]int64, m)
 		var cur int64
 		for i := range vals {
 			d, err := r.uvarint()
 			if err != nil {
-				return nil, err
+				return col, err
 			}
 			cur += unzigzag(d)
 			vals[i] = float64(cur) / pow10[k]
+			mant[i] = cur
 		}
 	case floatsGorilla:
 		br := bitReader{buf: r.buf[r.off:]}
 		if err := readGorilla(&br, vals); err != nil {
-			return nil, err
+			return col, err
 		}
 		r.off = len(r.buf)
 	default:
-		return nil, corrupt("float column: encoding %d", enc)
+		return col, corrupt("float column: encoding %d", enc)
+	}
+	if mant != nil {
+		col.mant = make([]int64, n)
 	}
 	j := 0
 	for i := 0; i < n; i++ {
 		if present == nil || bitSet(present, i) {
 			out[i] = &vals[j]
+			if mant != nil {
+				col.mant[i] = mant[j]
+			}
 			j++
 		}
 	}
-	return out, nil
+	return col, nil
 }
+
+
 
 func readGorilla(r *bitReader, vals []float64) error {
 	if len(vals) == 0 {

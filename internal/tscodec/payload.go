@@ -160,7 +160,8 @@ func canonicalPlaces(v int64, scale int) int {
 	return p
 }
 
-// formatDecimal appends v (at scale P) with exactly places places.
+// formatDecimal appends v (at scale P, |v| < 2^62) with exactly places
+// places, digits written from the last without allocating.
 func formatDecimal(dst []byte, v int64, scale, places int) []byte {
 	if v < 0 {
 		dst = append(dst, '-')
@@ -169,16 +170,21 @@ func formatDecimal(dst []byte, v int64, scale, places int) []byte {
 	for i := places; i < scale; i++ {
 		u /= 10
 	}
-	s := strconv.AppendUint(nil, u, 10)
-	if places == 0 {
-		return append(dst, s...)
+	var buf [24]byte
+	i := len(buf)
+	for d := 0; ; d++ {
+		if d == places && places > 0 {
+			i--
+			buf[i] = '.'
+		}
+		i--
+		buf[i] = byte('0' + u%10)
+		u /= 10
+		if u == 0 && d >= places {
+			break
+		}
 	}
-	for len(s) <= places {
-		s = append([]byte{'0'}, s...)
-	}
-	dst = append(dst, s[:len(s)-places]...)
-	dst = append(dst, '.')
-	return append(dst, s[len(s)-places:]...)
+	return append(dst, buf[i:]...)
 }
 
 // appendSlot writes one slot column: lits are its literals in row order,
@@ -307,12 +313,25 @@ func readSlot(r *reader) (*slotReader, error) {
 	return s, nil
 }
 
-// next appends the next literal; typed is the row's typed values.
-func (s *slotReader) next(dst []byte, typed *[numTyped]*float64) ([]byte, error) {
+// next appends the next literal; row is the row's index in the typed
+// columns.
+func (s *slotReader) next(dst []byte, typed *[numTyped]floatColumn, row int) ([]byte, error) {
 	if s.copyOf >= 0 {
-		v := typed[s.copyOf]
+		col := &typed[s.copyOf]
+		v := col.vals[row]
 		if v == nil {
 			return nil, corrupt("payload slot copies a typed value the row lacks")
+		}
+		// A decimal of at most 15 digits is the shortest decimal of its
+		// double (no two such decimals share one), so it is written from
+		// its integer, without strconv's search for the shortest form.
+		if m := col.mant; m != nil && absInt(m[row]) < 1e15 && (s.style == styleGo || *v == 0 || math.Abs(*v) >= 1e-4) {
+			places := canonicalPlaces(m[row], col.places)
+			dst = formatDecimal(dst, m[row], col.places, places)
+			if s.style == stylePython && places == 0 {
+				dst = append(dst, ".0"...)
+			}
+			return dst, nil
 		}
 		out, ok := appendStyled(dst, *v, s.style)
 		if !ok {
