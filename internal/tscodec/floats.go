@@ -230,8 +230,6 @@ func readFloats(r *reader, n int) (col floatColumn, err error) {
 	return col, nil
 }
 
-
-
 func readGorilla(r *bitReader, vals []float64) error {
 	if len(vals) == 0 {
 		return nil
