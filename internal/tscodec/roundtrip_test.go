@@ -195,3 +195,38 @@ func TestDecodeBlockRefusesCorruption(t *testing.T) {
 		t.Fatal("a block of another version decoded")
 	}
 }
+
+// TestConcurrentUse: compaction encodes and reads decode from many
+// goroutines at once through the shared zstd encoder and decoder.
+func TestConcurrentUse(t *testing.T) {
+	done := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			rows := randomRows(rand.New(rand.NewPCG(uint64(g), 11)), 300)
+			for range 5 {
+				block, err := EncodeBlock(rows)
+				if err != nil {
+					done <- err
+					return
+				}
+				back, err := DecodeBlock("dev-1", block)
+				if err != nil {
+					done <- err
+					return
+				}
+				for i := range rows {
+					if err := sameStored(rows[i], back[i]); err != nil {
+						done <- fmt.Errorf("goroutine %d reading %d: %w", g, i, err)
+						return
+					}
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
