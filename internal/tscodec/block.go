@@ -257,7 +257,9 @@ func DecodeBlock(deviceID string, block []byte) ([]thermowatt.Stored, error) {
 	case bodyPlain:
 		body = h.rest
 	case bodyZstd:
-		body, err = decoder().DecodeAll(h.rest, make([]byte, 0, h.bodyLen))
+		// Sized by the header only as far as the compressed bytes could
+		// plausibly expand, so that a forged header alone allocates little.
+		body, err = decoder().DecodeAll(h.rest, make([]byte, 0, min(h.bodyLen, 64*len(h.rest)+4096)))
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", errCorrupt, err)
 		}
