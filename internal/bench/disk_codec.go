@@ -20,11 +20,19 @@ type codecRow struct {
 }
 
 // diskCodec encodes the set with tscodec alone, one block per device and
-// week (Monday to Monday, as compaction keeps them), the payload as sent
-// and without the three values the typed columns hold.
+// week (Monday to Monday) or day, the payload as sent and without the
+// three values the typed columns hold.
 func diskCodec(s *diskSet, logf func(string, ...any)) codecFigures {
 	var out codecFigures
-	for _, strip := range []bool{false, true} {
+	for _, v := range []struct {
+		span  string
+		strip bool
+	}{{"week", false}, {"week", true}, {"day", false}} {
+		strip := v.strip
+		period := mondayOf
+		if v.span == "day" {
+			period = dayOf
+		}
 		var total, blocks int
 		var id int64
 		for _, rs := range s.devices {
@@ -42,7 +50,7 @@ func diskCodec(s *diskSet, logf func(string, ...any)) codecFigures {
 				week = week[:0]
 			}
 			for i := range rs {
-				if i > 0 && mondayOf(rs[i].RecordedAt) != mondayOf(rs[i-1].RecordedAt) {
+				if i > 0 && period(rs[i].RecordedAt) != period(rs[i-1].RecordedAt) {
 					flush()
 				}
 				id++
@@ -54,11 +62,11 @@ func diskCodec(s *diskSet, logf func(string, ...any)) codecFigures {
 			}
 			flush()
 		}
-		name, what := "tscodec blocks, payload as sent", "EncodeBlock's bytes"
+		name := "tscodec, a device's " + v.span + " a block, payload as sent"
 		if strip {
-			name = "tscodec blocks, payload without voltage_v, current_ma, power_mw"
+			name = "tscodec, a device's " + v.span + " a block, payload without voltage_v, current_ma, power_mw"
 		}
-		what = fmt.Sprintf("%s, %d blocks (a device's week each); received times one per reading", what, blocks)
+		what := fmt.Sprintf("EncodeBlock's bytes, %d blocks; received times one per reading", blocks)
 		out.rows = append(out.rows, codecRow{name: name, bytesPerReading: float64(total) / float64(s.n()), what: what})
 		logf("%s: %.2f bytes per reading (%s)", name, float64(total)/float64(s.n()), what)
 	}
@@ -79,3 +87,5 @@ func mondayOf(t time.Time) int64 {
 	// The Unix epoch was a Thursday: weeks from Monday start 4 days later.
 	return (t.Unix() - 4*86400) / (7 * 86400)
 }
+
+func dayOf(t time.Time) int64 { return t.Unix() / 86400 }

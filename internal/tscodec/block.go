@@ -25,8 +25,9 @@ const (
 )
 
 const (
-	bodyPlain = 0
-	bodyZstd  = 1
+	bodyPlain    = 0
+	bodyZstd     = 1 // zstd without a dictionary: read, no longer written
+	bodyZstdDict = 2 // zstd starting from zstdDict
 )
 
 const numTyped = 5
@@ -36,7 +37,7 @@ func typedOf(r *thermowatt.Reading) [numTyped]*float64 {
 }
 
 var encoder = sync.OnceValue(func() *zstd.Encoder {
-	e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression))
+	e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithEncoderDictRaw(dictID, zstdDict))
 	if err != nil {
 		panic(err) // only for invalid options
 	}
@@ -44,7 +45,7 @@ var encoder = sync.OnceValue(func() *zstd.Encoder {
 })
 
 var decoder = sync.OnceValue(func() *zstd.Decoder {
-	d, err := zstd.NewReader(nil, zstd.WithDecoderMaxMemory(maxBody), zstd.WithDecoderConcurrency(0))
+	d, err := zstd.NewReader(nil, zstd.WithDecoderMaxMemory(maxBody), zstd.WithDecoderConcurrency(0), zstd.WithDecoderDictRaw(dictID, zstdDict))
 	if err != nil {
 		panic(err) // only for invalid options
 	}
@@ -112,7 +113,7 @@ func EncodeBlock(rows []thermowatt.Stored) ([]byte, error) {
 	out = binary.AppendVarint(out, recorded[n-1])
 	out = binary.AppendUvarint(out, uint64(len(body)))
 	if z := encoder().EncodeAll(body, nil); len(z) < len(body) {
-		out = append(out, bodyZstd)
+		out = append(out, bodyZstdDict)
 		return append(out, z...), nil
 	}
 	out = append(out, bodyPlain)
@@ -256,7 +257,7 @@ func DecodeBlock(deviceID string, block []byte) ([]thermowatt.Stored, error) {
 	switch h.compression {
 	case bodyPlain:
 		body = h.rest
-	case bodyZstd:
+	case bodyZstd, bodyZstdDict:
 		// Sized by the header only as far as the compressed bytes could
 		// plausibly expand, so that a forged header alone allocates little.
 		body, err = decoder().DecodeAll(h.rest, make([]byte, 0, min(h.bodyLen, 64*len(h.rest)+4096)))

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/thermowatt/thermowatt"
 )
 
@@ -227,6 +229,48 @@ func TestConcurrentUse(t *testing.T) {
 	for range 8 {
 		if err := <-done; err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestDecodesEveryCompression: blocks whose columns are plain, zstd
+// without the dictionary (as written before it) or zstd with it decode
+// alike.
+func TestDecodesEveryCompression(t *testing.T) {
+	rows := randomRows(rand.New(rand.NewPCG(4, 4)), 400)
+	block, err := EncodeBlock(rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := readHeader(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.compression != bodyZstdDict {
+		t.Fatalf("written with compression %d, want %d", h.compression, bodyZstdDict)
+	}
+	body, err := decoder().DecodeAll(h.rest, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plainZstd, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	headerLen := len(block) - len(h.rest) - 1
+	for _, c := range []struct {
+		compression byte
+		columns     []byte
+	}{{bodyPlain, body}, {bodyZstd, plainZstd.EncodeAll(body, nil)}} {
+		b := append(append(bytes.Clone(block[:headerLen]), c.compression), c.columns...)
+		back, err := DecodeBlock("dev-1", b)
+		if err != nil {
+			t.Fatalf("compression %d: %v", c.compression, err)
+		}
+		for i := range rows {
+			if err := sameStored(rows[i], back[i]); err != nil {
+				t.Fatalf("compression %d, reading %d: %v", c.compression, i, err)
+			}
 		}
 	}
 }
