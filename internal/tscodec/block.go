@@ -37,7 +37,7 @@ func typedOf(r *thermowatt.Reading) [numTyped]*float64 {
 }
 
 var encoder = sync.OnceValue(func() *zstd.Encoder {
-	e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithEncoderDictRaw(dictID, zstdDict))
+	e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderDictRaw(dictID, zstdDict))
 	if err != nil {
 		panic(err) // only for invalid options
 	}
