@@ -119,8 +119,12 @@ func readGaps(ctx context.Context, tx pgx.Tx, ids []string, lock bool) (map[stri
 func (s *Store) MaterializeRollups(ctx context.Context, limit int, markedBefore time.Time) (int, error) {
 	var done int
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT device_id, hour FROM rollup_pending WHERE marked_at < $1
-			ORDER BY marked_at, device_id, hour LIMIT $2 `+s.skipLocked(), store.UTC(markedBefore), limit)
+		// A mark waits store.WaitPerReading longer for each reading its
+		// hour held when last materialized.
+		rows, err := tx.Query(ctx, `SELECT p.device_id, p.hour FROM rollup_pending p
+			LEFT JOIN hourly_rollups r ON r.device_id = p.device_id AND r.hour = p.hour
+			WHERE p.marked_at < $1 AND p.marked_at < $1 - coalesce(r.readings, 0) * $3::interval
+			ORDER BY p.marked_at, p.device_id, p.hour LIMIT $2 `+s.skipLockedOf("p"), store.UTC(markedBefore), limit, store.WaitPerReading)
 		if err != nil {
 			return err
 		}
