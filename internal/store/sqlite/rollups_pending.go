@@ -49,6 +49,38 @@ func (s *Store) markStored(ctx context.Context, tx *sql.Tx, rs []thermowatt.Read
 	return nil
 }
 
+// markAllHours marks every hour of a device's readings pending, and
+// every hour it has roll-ups of, in tx: its interval changed, so any
+// trapezoid of energy may have. Marks already there take the new version
+// too: a pass that read them before this must not write what it computed
+// with the old interval (catchUp sees the interval moved).
+func (s *Store) markAllHours(ctx context.Context, tx *sql.Tx, deviceID string) error {
+	var first, last sql.NullInt64
+	err := tx.QueryRowContext(ctx, `SELECT min(recorded_at), max(recorded_at) FROM device_measurements WHERE device_id = ?`, deviceID).Scan(&first, &last)
+	if err != nil {
+		return err
+	}
+	version, now := rand.Int64(), micros(time.Now())
+	if _, err := tx.ExecContext(ctx, `INSERT INTO rollup_pending (device_id, hour, marked_at, version)
+		SELECT device_id, hour, ?, ? FROM hourly_rollups WHERE device_id = ?
+		ON CONFLICT (device_id, hour) DO UPDATE SET version = excluded.version`, now, version, deviceID); err != nil {
+		return err
+	}
+	if first.Valid {
+		mark, err := s.writeStmts.inTx(ctx, tx, markHour)
+		if err != nil {
+			return err
+		}
+		width := int64(rollup.Width / time.Microsecond)
+		for h := rollup.HourOf(first.Int64); h <= rollup.HourOf(last.Int64); h += width {
+			if _, err := mark.ExecContext(ctx, deviceID, h, now, version); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // pendingHours is, per device, the marked hours (unix microseconds,
 // ascending).
 type pendingHours map[string][]int64
