@@ -107,8 +107,12 @@ func victoriaBinary(logf func(string, ...any)) string {
 		logf("%s; its row is left out", victoriaMissing)
 		return ""
 	}
-	if v, err := exec.Command(bin, "-version").Output(); err == nil {
-		logf("VictoriaMetrics: %s (%s)", strings.TrimSpace(string(v)), bin)
+	// Debian's build prints no version: the package's is the one to cite.
+	v, _ := exec.Command(bin, "-version").CombinedOutput()
+	if version := strings.TrimSpace(string(v)); version != "" {
+		logf("VictoriaMetrics: %s (%s)", version, bin)
+	} else {
+		logf("VictoriaMetrics: %s (it prints no version; see its package's)", bin)
 	}
 	return bin
 }
