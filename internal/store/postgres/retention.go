@@ -96,17 +96,17 @@ func (s *Store) DeleteOpsBefore(ctx context.Context, cutoff time.Time) (int64, e
 // query across shards; there the second of two runs selecting the same
 // rows waits for the first's DELETE and then deletes none of them, and
 // only the rows deleted are counted, so the counts stay right.
+func (s *Store) skipLocked() string {
+	if s.citus {
+		return ""
+	}
+	return "FOR UPDATE SKIP LOCKED"
+}
+
 // skipLockedOf is skipLocked for the rows of one table of a join.
 func (s *Store) skipLockedOf(table string) string {
 	if s.citus {
 		return ""
 	}
 	return "FOR UPDATE OF " + table + " SKIP LOCKED"
-}
-
-func (s *Store) skipLocked() string {
-	if s.citus {
-		return ""
-	}
-	return "FOR UPDATE SKIP LOCKED"
 }
