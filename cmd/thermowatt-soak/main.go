@@ -313,13 +313,12 @@ loop:
 	for _, f := range c.failures {
 		fmt.Println("failure:", f)
 	}
-	if err := verdict(samples); err != nil {
-		return err
-	}
+	// Both verdicts are printed, whichever fails.
+	err = verdict(samples)
 	if o.flat {
-		return flatness(samples)
+		err = errors.Join(err, flatness(samples))
 	}
-	return nil
+	return err
 }
 
 // flatness is issue 19's "flat under time": the POST p99 of every loaded
