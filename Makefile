@@ -79,7 +79,7 @@ test-firmware: build
 bench: build
 	$(GO) run ./cmd/thermowatt-bench
 
-## bench-peers: thermowatt on both backends beside InfluxDB 1.x (apt-get install influxdb) and bare net/http, one table of ratios (BENCH_DURATION, BENCH_ROUNDS, BENCH_TIMEOUT)
+## bench-peers: thermowatt on both backends (PostgreSQL: a private cluster with default settings unless BENCH_DATABASE_URL) beside InfluxDB 1.x (apt-get install influxdb), VictoriaMetrics (apt-get install victoria-metrics; it acknowledges before its data is durable) and bare net/http, one table of ratios; BENCH_BIN adds a second server binary's rows (BENCH_DURATION, BENCH_ROUNDS, BENCH_TIMEOUT)
 .PHONY: bench-peers
 bench-peers: build
 	$(GO) run ./cmd/thermowatt-bench peers
@@ -115,7 +115,8 @@ fuzz:
 	  done; \
 	done
 
-## soak: a bounded load run (SOAKTIME per backend, default 3m) against a real serve; prints RSS, goroutines and POST latency (p50, p99) per sample, fails if RSS or goroutines grow
+## soak: a bounded load run (SOAKTIME per backend, default 3m) against a real serve on SQLite, then PostgreSQL (a private cluster with default settings); prints RSS, goroutines, POST latency (p50, p99) and server CPU per POST per sample, fails if RSS or goroutines grow; SOAKFLAGS adds flags, e.g. issue 19's flat-under-time run: SOAKTIME=15m SOAKFLAGS='-every 1m -devices 300 -batch 1 -rps 300 -flat'
 SOAKTIME ?= 3m
+SOAKFLAGS ?=
 soak: build
-	$(GO) run ./cmd/thermowatt-soak -bin $(BIN) -duration $(SOAKTIME)
+	$(GO) run ./cmd/thermowatt-soak -bin $(BIN) -duration $(SOAKTIME) $(SOAKFLAGS)

@@ -1,13 +1,17 @@
 // Command thermowatt-soak runs a real `thermowatt serve` under steady load
-// for a bounded time and samples its memory (RSS), goroutines and the
-// latency of its POSTs (median and p99 per sample), to show they stay
-// flat: a leak, or a write path that slows as data accumulates, shows up
-// as a line that keeps climbing. It
-// runs on SQLite, then on PostgreSQL when TEST_DATABASE_URL is set, and
-// exits non-zero when either grows. `make soak` runs it; it is not part of
-// `make test`.
+// for a bounded time and samples its memory (RSS), goroutines, the
+// latency of its POSTs (median and p99 per sample) and the server's CPU
+// per POST, to show they stay flat: a leak, or a write path that slows
+// as data accumulates, shows up as a line that keeps climbing. It runs on
+// SQLite, then on PostgreSQL: a private cluster with PostgreSQL's default
+// settings (autovacuum on, fsync on, as in production; internal/pgcluster)
+// when the server's programs are installed, else a scratch database at
+// TEST_DATABASE_URL. It exits non-zero when memory or goroutines grow, and
+// with -flat when a sample's POST p99 is more than twice the first's.
+// `make soak` runs it; it is not part of `make test`.
 //
 //	go run ./cmd/thermowatt-soak -bin bin/thermowatt -duration 3m
+//	go run ./cmd/thermowatt-soak -duration 15m -every 1m -devices 300 -batch 1 -rps 300 -flat
 package main
 
 import (
@@ -36,6 +40,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/time/rate"
+
+	"github.com/thermowatt/thermowatt/internal/pgcluster"
 )
 
 type options struct {
@@ -45,6 +51,8 @@ type options struct {
 	devices  int
 	batch    int
 	rps      float64
+	backends string
+	flat     bool
 }
 
 func main() {
@@ -55,31 +63,55 @@ func main() {
 	flag.IntVar(&o.devices, "devices", 50, "devices sending readings")
 	flag.IntVar(&o.batch, "batch", 10, "readings per request")
 	flag.Float64Var(&o.rps, "rps", 150, "requests per second, all clients together")
+	flag.StringVar(&o.backends, "backends", "sqlite,postgres", "the backends to soak, in order")
+	flag.BoolVar(&o.flat, "flat", false, "fail when a sample's POST p99 is more than twice the first sample's (issue 19's flat under time)")
 	flag.Parse()
 
 	failed := false
-	if err := soak(o, "sqlite", ""); err != nil {
-		fmt.Fprintln(os.Stderr, "soak sqlite:", err)
-		failed = true
-	}
-	if base := os.Getenv("TEST_DATABASE_URL"); base != "" {
-		dbURL, drop, err := scratchDatabase(base)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "soak postgres:", err)
-			failed = true
-		} else {
-			if err := soak(o, "postgres", dbURL); err != nil {
-				fmt.Fprintln(os.Stderr, "soak postgres:", err)
-				failed = true
-			}
-			drop()
+	for _, backend := range strings.Split(o.backends, ",") {
+		var err error
+		switch backend {
+		case "sqlite":
+			err = soak(o, "sqlite", "")
+		case "postgres":
+			err = soakPostgres(o)
+		default:
+			err = fmt.Errorf("unknown backend %q in -backends (sqlite, postgres)", backend)
 		}
-	} else {
-		fmt.Println("\nPostgreSQL soak skipped: TEST_DATABASE_URL is not set")
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "soak %s: %v\n", backend, err)
+			failed = true
+		}
 	}
 	if failed {
 		os.Exit(1)
 	}
+}
+
+// soakPostgres soaks on a private cluster with PostgreSQL's defaults, or
+// on a scratch database at TEST_DATABASE_URL without the server's
+// programs.
+func soakPostgres(o options) error {
+	base, name := "", "postgres (private cluster, default settings)"
+	c, err := pgcluster.Start()
+	switch {
+	case err == nil:
+		defer c.Close()
+		base = c.URL()
+	case errors.Is(err, pgcluster.ErrNoServer) && os.Getenv("TEST_DATABASE_URL") != "":
+		base, name = os.Getenv("TEST_DATABASE_URL"), "postgres (TEST_DATABASE_URL)"
+	case errors.Is(err, pgcluster.ErrNoServer):
+		fmt.Printf("\nPostgreSQL soak skipped: %v, and TEST_DATABASE_URL is not set\n", err)
+		return nil
+	default:
+		return err
+	}
+	dbURL, drop, err := scratchDatabase(base)
+	if err != nil {
+		return err
+	}
+	defer drop()
+	return soak(o, name, dbURL)
 }
 
 type sample struct {
@@ -89,6 +121,8 @@ type sample struct {
 	requests   int64
 	failures   int64
 	p50, p99   time.Duration // of the POSTs answered since the sample before
+	cpu        time.Duration // the server's CPU time so far (user + system)
+	posts      int64         // POSTs answered so far
 }
 
 // latencies collects how long each POST of readings took, per sampling
@@ -171,14 +205,14 @@ func soak(o options, name, databaseURL string) error {
 
 	fmt.Printf("\nsoak %s: %d devices, %d readings per request, %.0f requests/s, for %s (pid %d)\n",
 		name, o.devices, o.batch, o.rps, o.duration, cmd.Process.Pid)
-	fmt.Printf("%8s %10s %11s %10s %9s %9s %9s\n", "time", "RSS MiB", "goroutines", "requests", "failures", "POST p50", "POST p99")
+	fmt.Printf("%8s %10s %11s %10s %9s %9s %9s %12s\n", "time", "RSS MiB", "goroutines", "requests", "failures", "POST p50", "POST p99", "CPU us/POST")
 
 	ctx, stop := context.WithTimeout(context.Background(), o.duration)
 	defer stop()
 	lim := rate.NewLimiter(rate.Limit(o.rps), 10)
 	var (
-		requests, failures atomic.Int64
-		posts              latencies
+		requests, failures, postCount atomic.Int64
+		posts                         latencies
 	)
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -193,6 +227,7 @@ func soak(o options, name, databaseURL string) error {
 				t0 := time.Now()
 				ok := c.post(tok, device, since, n, o.batch)
 				posts.add(time.Since(t0))
+				postCount.Add(1)
 				requests.Add(1)
 				if !ok {
 					failures.Add(1)
@@ -225,17 +260,24 @@ func soak(o options, name, databaseURL string) error {
 
 	var samples []sample
 	take := func() error {
-		s := sample{at: time.Since(start).Round(time.Second), requests: requests.Load(), failures: failures.Load()}
+		s := sample{at: time.Since(start).Round(time.Second), requests: requests.Load(), failures: failures.Load(), posts: postCount.Load()}
 		s.p50, s.p99 = posts.take()
 		if s.rssKB, err = rss(cmd.Process.Pid); err != nil {
 			return err
+		}
+		if s.cpu, err = cpuTime(cmd.Process.Pid); err != nil {
+			return err
+		}
+		perPost := "-"
+		if n := len(samples); n > 0 && s.posts > samples[n-1].posts {
+			perPost = fmt.Sprintf("%.0f", float64((s.cpu-samples[n-1].cpu).Microseconds())/float64(s.posts-samples[n-1].posts))
 		}
 		if s.goroutines, err = c.goroutines(); err != nil {
 			return err
 		}
 		samples = append(samples, s)
-		fmt.Printf("%8s %10.1f %11d %10d %9d %9s %9s\n", s.at, float64(s.rssKB)/1024, s.goroutines, s.requests, s.failures,
-			s.p50.Round(100*time.Microsecond), s.p99.Round(100*time.Microsecond))
+		fmt.Printf("%8s %10.1f %11d %10d %9d %9s %9s %12s\n", s.at, float64(s.rssKB)/1024, s.goroutines, s.requests, s.failures,
+			s.p50.Round(100*time.Microsecond), s.p99.Round(100*time.Microsecond), perPost)
 		return nil
 	}
 	tick := time.NewTicker(o.every)
@@ -271,7 +313,33 @@ loop:
 	for _, f := range c.failures {
 		fmt.Println("failure:", f)
 	}
-	return verdict(samples)
+	// Both verdicts are printed, whichever fails.
+	err = verdict(samples)
+	if o.flat {
+		err = errors.Join(err, flatness(samples))
+	}
+	return err
+}
+
+// flatness is issue 19's "flat under time": the POST p99 of every loaded
+// sample within twice the first's.
+func flatness(s []sample) error {
+	loaded := s[1 : len(s)-2] // without the cold start and the idle tail
+	first := loaded[0].p99
+	worst := loaded[0]
+	for _, x := range loaded[1:] {
+		if x.p99 > worst.p99 {
+			worst = x
+		}
+	}
+	ratio := float64(worst.p99) / float64(first)
+	fmt.Printf("POST p99: %s in the first sample, at most %s (at %s): x%.2f\n", first.Round(100*time.Microsecond),
+		worst.p99.Round(100*time.Microsecond), worst.at, ratio)
+	if ratio > 2 {
+		return fmt.Errorf("not flat under time: the POST p99 at %s is %.1f times the first sample's", worst.at, ratio)
+	}
+	fmt.Println("flat under time: every sample's POST p99 within twice the first's")
+	return nil
 }
 
 // verdict compares the last third of the loaded samples with the first
@@ -441,6 +509,26 @@ func rss(pid int) (int64, error) {
 		}
 	}
 	return 0, errors.New("no VmRSS in /proc/PID/status")
+}
+
+// cpuTime is the CPU time (user + system) that process pid has used,
+// from /proc/PID/stat (in clock ticks, 100 a second on Linux).
+func cpuTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
 }
 
 // filteredEnv is this process's environment without the settings the

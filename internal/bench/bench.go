@@ -55,6 +55,11 @@ func Run(ctx context.Context, out io.Writer) error {
 			return err
 		}
 	}
+	stopCluster, err := usePrivateCluster(&cfg, logf)
+	if err != nil {
+		return err
+	}
+	defer stopCluster()
 	var figs []figure
 	for _, backend := range cfg.Backends {
 		f, err := runBackend(ctx, cfg, backend, logf)

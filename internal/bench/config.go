@@ -18,7 +18,7 @@ import (
 // takes the same knobs as a manual run.
 type Config struct {
 	Binary       string        // BENCH_BIN: the server binary (default bin/thermowatt)
-	DatabaseURL  string        // BENCH_DATABASE_URL: a PostgreSQL to create a throwaway database in
+	DatabaseURL  string        // BENCH_DATABASE_URL: a PostgreSQL to create a throwaway database in; unset: a private cluster (cluster.go)
 	Backends     []string      // BENCH_BACKENDS: postgres,sqlite
 	Duration     time.Duration // BENCH_DURATION: length of each measured phase
 	Rows         int           // BENCH_ROWS: readings in the table for the query phase
@@ -33,7 +33,7 @@ type Config struct {
 func configFromEnv() (Config, error) {
 	c := Config{
 		Binary:       env("BENCH_BIN", "bin/thermowatt"),
-		DatabaseURL:  env("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"),
+		DatabaseURL:  os.Getenv("BENCH_DATABASE_URL"),
 		Backends:     strings.Split(env("BENCH_BACKENDS", "postgres,sqlite"), ","),
 		QueryDevices: 1000,
 		ProfileDir:   os.Getenv("BENCH_PROFILE"),

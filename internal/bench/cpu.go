@@ -37,7 +37,9 @@ func takeCPU(serverPID int) cpuSnapshot {
 	for _, d := range dirs {
 		if comm, err := os.ReadFile(d + "/comm"); err == nil && strings.TrimSpace(string(comm)) == "postgres" {
 			pid, _ := strconv.Atoi(filepath.Base(d))
-			s.postgres[pid] = procCPU(pid)
+			if isPostgres(pid, parentOf(pid)) {
+				s.postgres[pid] = procCPU(pid)
+			}
 		}
 	}
 	if b, err := os.ReadFile("/proc/stat"); err == nil {
@@ -52,6 +54,21 @@ func takeCPU(serverPID int) cpuSnapshot {
 		}
 	}
 	return s
+}
+
+// parentOf is a process's parent's pid; 0 once it has gone.
+func parentOf(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	_, rest, _ := strings.Cut(string(b), ") ") // comm may hold spaces
+	f := strings.Fields(rest)
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
 }
 
 // procCPU is the user+system time of a process; 0 once it has gone.
@@ -81,9 +98,10 @@ func cpuShare(a, b cpuSnapshot, n int, unit string) string {
 	wall := b.at.Sub(a.at).Seconds()
 	cores := func(d time.Duration) float64 { return d.Seconds() / wall }
 	busy := float64(b.busy-a.busy) / float64(b.total-a.total)
-	// PostgreSQL is every postgres process: its backends for the server
-	// and the bench, its background writers, and the backends of anyone
-	// else's tests on a shared server. A backend that started during the
+	// PostgreSQL is every process of the run's private cluster (without
+	// one, every postgres process: the backends of anyone else's tests on
+	// a shared server too): its backends for the server and the bench and
+	// its background workers, autovacuum among them. A backend that started during the
 	// phase counts from zero; one that ended is left out.
 	var pgTime time.Duration
 	for pid, t := range b.postgres {

@@ -47,11 +47,22 @@ func RunPeers(ctx context.Context, out io.Writer) error {
 	} else if v, err := exec.Command(influxd, "version").Output(); err == nil {
 		logf("InfluxDB: %s (%s)", strings.TrimSpace(string(v)), influxd)
 	}
+	victoria := victoriaBinary(logf)
+	binaries := []string{cfg.Binary}
+	if cfg.Second != "" {
+		binaries = append(binaries, cfg.Second)
+		logf("BENCH_BIN: %s beside %s (server: %s)", cfg.Second, cfg.Binary, goVersionOf(cfg.Second))
+	}
 	if cfg.ProfileDir != "" {
 		if err := os.MkdirAll(cfg.ProfileDir, 0o755); err != nil {
 			return err
 		}
 	}
+	stopCluster, err := usePrivateCluster(&cfg.Config, logf)
+	if err != nil {
+		return err
+	}
+	defer stopCluster()
 
 	var rounds [][]peerRow
 	for round := 1; round <= cfg.Rounds; round++ {
@@ -70,12 +81,21 @@ func RunPeers(ctx context.Context, out io.Writer) error {
 			}
 			rows = append(rows, r)
 		}
-		for _, backend := range cfg.Backends {
-			r, err := peerThermowatt(ctx, cfg, backend, round, logf)
+		if victoria != "" {
+			r, err := peerVictoria(ctx, cfg, victoria, logf)
 			if err != nil {
-				return fmt.Errorf("thermowatt on %s: %w", backend, err)
+				return fmt.Errorf("victoriametrics: %w", err)
 			}
 			rows = append(rows, r)
+		}
+		for _, backend := range cfg.Backends {
+			for _, bin := range binaries {
+				r, err := peerThermowatt(ctx, cfg, bin, backend, round, logf)
+				if err != nil {
+					return fmt.Errorf("thermowatt (%s) on %s: %w", bin, backend, err)
+				}
+				rows = append(rows, r)
+			}
 		}
 		rounds = append(rounds, rows)
 	}
@@ -95,6 +115,9 @@ type peersConfig struct {
 	Rounds    int           // BENCH_ROUNDS
 	Timeout   time.Duration // BENCH_TIMEOUT: the whole run
 	Influxd   string        // BENCH_INFLUXD: the influxd binary; "none" leaves InfluxDB out
+	// Second is BENCH_BIN: a second server binary (an older build, say)
+	// measured beside bin/thermowatt in every round; "" for none.
+	Second string
 }
 
 func peersConfigFromEnv() (peersConfig, error) {
@@ -110,6 +133,8 @@ func peersConfigFromEnv() (peersConfig, error) {
 		return peersConfig{}, err
 	}
 	c := peersConfig{Config: base, Influxd: os.Getenv("BENCH_INFLUXD")}
+	// bin/thermowatt always has its rows; BENCH_BIN adds a second binary's.
+	c.Binary, c.Second = "bin/thermowatt", os.Getenv("BENCH_BIN")
 	if c.PeerBatch, err = strconv.Atoi(env("BENCH_PEER_BATCH", "500")); err != nil || c.PeerBatch < 1 || c.PeerBatch > 500 {
 		return c, fmt.Errorf("BENCH_PEER_BATCH=%q: want 1 to 500 (the API's largest batch)", os.Getenv("BENCH_PEER_BATCH"))
 	}
@@ -209,7 +234,7 @@ func peerInflux(ctx context.Context, cfg peersConfig, influxd string, logf func(
 	return row, nil
 }
 
-func peerThermowatt(ctx context.Context, cfg peersConfig, backend string, round int, logf func(string, ...any)) (peerRow, error) {
+func peerThermowatt(ctx context.Context, cfg peersConfig, binary, backend string, round int, logf func(string, ...any)) (peerRow, error) {
 	tmp, err := os.MkdirTemp("", "thermowatt-bench-")
 	if err != nil {
 		return peerRow{}, err
@@ -217,6 +242,9 @@ func peerThermowatt(ctx context.Context, cfg peersConfig, backend string, round 
 	defer os.RemoveAll(tmp)
 	logPath := filepath.Join(os.TempDir(), "thermowatt-bench-peers-"+backend+".log")
 	row := peerRow{Name: "thermowatt on " + backend, HasBatch: true}
+	if binary != cfg.Binary {
+		row.Name = fmt.Sprintf("thermowatt %s on %s", binary, backend)
+	}
 	h := newHistory("ceiling", cfg.BatchClients, cfg.PeerBatch, cfg.CeilingRows, time.Now(), 24*time.Hour)
 	var srv *server
 	switch backend {
@@ -226,7 +254,7 @@ func peerThermowatt(ctx context.Context, cfg peersConfig, backend string, round 
 			return row, err
 		}
 		defer drop()
-		if srv, err = startServer(ctx, cfg.Binary, logPath, "DATABASE_URL="+dbURL); err != nil {
+		if srv, err = startServer(ctx, binary, logPath, "DATABASE_URL="+dbURL); err != nil {
 			return row, err
 		}
 		row.CeilingName = "binary COPY"
@@ -242,7 +270,7 @@ func peerThermowatt(ctx context.Context, cfg peersConfig, backend string, round 
 		// SQLite runs inside the bench process here.
 		row.CeilingCPU = perUnit{DB: (c1.loadgen - c0.loadgen) / time.Duration(max(h.n, 1))}
 		if err == nil {
-			srv, err = startServer(ctx, cfg.Binary, logPath, "DATA_DIR="+filepath.Join(tmp, "data"))
+			srv, err = startServer(ctx, binary, logPath, "DATA_DIR="+filepath.Join(tmp, "data"))
 		}
 	}
 	if err != nil {
@@ -269,7 +297,16 @@ func peerThermowatt(ctx context.Context, cfg peersConfig, backend string, round 
 	for i := range workers {
 		workers[i] = postReadings(srv.addr(), tokens[i], fleet[i], base, 1)
 	}
-	wait := profile(ctx, cfg.Config, srv, fmt.Sprintf("peers-single-%s-%d", backend, round), logf)
+	tag := backend
+	if binary != cfg.Binary {
+		tag += "-bench-bin"
+	}
+	wait := profile(ctx, cfg.Config, srv, fmt.Sprintf("peers-single-%s-%d", tag, round), logf)
+	// The materializer's lag (/metrics) is sampled every second through
+	// both phases: it must fall behind by seconds at most, and catch up
+	// once the load stops.
+	stopLag := make(chan struct{})
+	lag := a.watchLag(ctx, stopLag)
 	c0 := takeCPU(srv.pid())
 	row.Single = run(ctx, srv.addr(), workers, http.StatusCreated, cfg.Duration)
 	row.SingleCPU, row.Busy = cpuPer(c0, takeCPU(srv.pid()), row.Single.Requests)
@@ -287,7 +324,7 @@ func peerThermowatt(ctx context.Context, cfg peersConfig, backend string, round 
 	for i := range workers {
 		workers[i] = postReadings(srv.addr(), tokens[cfg.Fleet+i], batchIDs[i], base, cfg.PeerBatch)
 	}
-	wait = profile(ctx, cfg.Config, srv, fmt.Sprintf("peers-batch-%s-%d", backend, round), logf)
+	wait = profile(ctx, cfg.Config, srv, fmt.Sprintf("peers-batch-%s-%d", tag, round), logf)
 	c0 = takeCPU(srv.pid())
 	row.Batch = run(ctx, srv.addr(), workers, http.StatusCreated, cfg.Duration)
 	row.BatchCPU, row.BatchBusy = cpuPer(c0, takeCPU(srv.pid()), row.Batch.Requests*cfg.PeerBatch)
@@ -300,6 +337,13 @@ func peerThermowatt(ctx context.Context, cfg peersConfig, backend string, round 
 	}
 	logf("thermowatt on %s batch: %.0f readings/s, p99 %s; server peak resident size %s", backend,
 		row.Batch.perSecond()*float64(cfg.PeerBatch), ms(row.Batch.quantile(0.99)), mb(srv.PeakRSS()))
+	close(stopLag)
+	worst := <-lag
+	if took, err := a.caughtUp(ctx, 5*time.Minute); err != nil {
+		logf("  materializer under the load: at most %s; not caught up: %v", worst, err)
+	} else {
+		logf("  materializer under the load: at most %s; nothing pending %.0f s after the load", worst, took.Seconds())
+	}
 	return row, nil
 }
 

@@ -69,7 +69,8 @@ type Rollups interface {
 	// the other columns, for a year of days read at once.
 	EnergyHours(ctx context.Context, deviceID string, from, to time.Time) ([]HourEnergy, error)
 	// MaterializeRollups recomputes up to limit pending hours marked
-	// before markedBefore, oldest marks first, writes them and clears
+	// before markedBefore, less WaitPerReading for every reading the hour
+	// held when last materialized, oldest marks first, writes them and clears
 	// their marks, in one transaction, and says how many it did. Several
 	// instances may run it at once: each claims hours the others have not.
 	MaterializeRollups(ctx context.Context, limit int, markedBefore time.Time) (int, error)

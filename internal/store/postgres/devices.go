@@ -110,8 +110,10 @@ func (s *Store) SetExpectedInterval(ctx context.Context, deviceID string, second
 	if seconds < 1 {
 		return fmt.Errorf("postgres: expected interval must be at least 1 s, got %d", seconds)
 	}
-	// The interval decides which gaps energy spans: the device's roll-ups
-	// are recomputed with the new one, under the same row lock.
+	// The interval decides which gaps energy spans: every hour of the
+	// device is marked pending, under the same row lock, for the
+	// materializer to recompute with the new one (reads compute marked
+	// hours from the readings meanwhile, so they are exact at once).
 	found := true
 	err := s.withRetry(ctx, func() error {
 		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -127,7 +129,7 @@ func (s *Store) SetExpectedInterval(ctx context.Context, deviceID string, second
 			if _, err := tx.Exec(ctx, `UPDATE devices SET expected_interval_s = $2 WHERE id = $1`, deviceID, seconds); err != nil {
 				return err
 			}
-			return rebuildRollups(ctx, tx, deviceID)
+			return markAllHours(ctx, tx, deviceID)
 		})
 	})
 	if err != nil {

@@ -102,3 +102,11 @@ func (s *Store) skipLocked() string {
 	}
 	return "FOR UPDATE SKIP LOCKED"
 }
+
+// skipLockedOf is skipLocked for the rows of one table of a join.
+func (s *Store) skipLockedOf(table string) string {
+	if s.citus {
+		return ""
+	}
+	return "FOR UPDATE OF " + table + " SKIP LOCKED"
+}

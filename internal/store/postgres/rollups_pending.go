@@ -44,6 +44,33 @@ func scanPending(rows pgx.Rows) (pendingHours, int, error) {
 	return p, n, err
 }
 
+// markAllHours marks every hour of a device's readings pending, and every
+// hour it has roll-ups of, in tx, which holds the device's row: its
+// interval changed, so any trapezoid of energy may have. A mark already
+// there is left as it is (ON CONFLICT DO NOTHING takes no lock, so a
+// materializer that claimed it and waits for the device's row does not
+// deadlock with this): that materializer reads the interval only once it
+// has the row, after this commits, or has committed before this began.
+func markAllHours(ctx context.Context, tx pgx.Tx, deviceID string) error {
+	var first, last *time.Time
+	err := tx.QueryRow(ctx, `SELECT min(recorded_at), max(recorded_at) FROM device_measurements WHERE device_id = $1`, deviceID).Scan(&first, &last)
+	if err != nil {
+		return err
+	}
+	if first == nil {
+		_, err = tx.Exec(ctx, `INSERT INTO rollup_pending (device_id, hour)
+			SELECT device_id, hour FROM hourly_rollups WHERE device_id = $1
+			ORDER BY 1, 2 ON CONFLICT (device_id, hour) DO NOTHING`, deviceID)
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO rollup_pending (device_id, hour)
+		SELECT $1::text, h FROM generate_series($2::timestamptz, $3::timestamptz, interval '1 hour') AS h
+		UNION SELECT device_id, hour FROM hourly_rollups WHERE device_id = $1
+		ORDER BY 1, 2 ON CONFLICT (device_id, hour) DO NOTHING`,
+		deviceID, first.Truncate(rollup.Width), last.Truncate(rollup.Width))
+	return err
+}
+
 // computePending computes the marked hours from the readings, in tx, with
 // each device's rollup.MaxGap in gaps: one read per run of consecutive
 // hours, all in one round trip.
@@ -119,8 +146,12 @@ func readGaps(ctx context.Context, tx pgx.Tx, ids []string, lock bool) (map[stri
 func (s *Store) MaterializeRollups(ctx context.Context, limit int, markedBefore time.Time) (int, error) {
 	var done int
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT device_id, hour FROM rollup_pending WHERE marked_at < $1
-			ORDER BY marked_at, device_id, hour LIMIT $2 `+s.skipLocked(), store.UTC(markedBefore), limit)
+		// A mark waits store.WaitPerReading longer for each reading its
+		// hour held when last materialized.
+		rows, err := tx.Query(ctx, `SELECT p.device_id, p.hour FROM rollup_pending p
+			LEFT JOIN hourly_rollups r ON r.device_id = p.device_id AND r.hour = p.hour
+			WHERE p.marked_at < $1 AND p.marked_at < $1 - coalesce(r.readings, 0) * $3::interval
+			ORDER BY p.marked_at, p.device_id, p.hour LIMIT $2 `+s.skipLockedOf("p"), store.UTC(markedBefore), limit, store.WaitPerReading)
 		if err != nil {
 			return err
 		}

@@ -110,8 +110,10 @@ func (s *Store) SetExpectedInterval(ctx context.Context, deviceID string, second
 	if seconds < 1 {
 		return fmt.Errorf("sqlite: expected interval must be at least 1 s, got %d", seconds)
 	}
-	// The interval decides which gaps energy spans: the device's roll-ups
-	// are recomputed with the new one, in the same transaction.
+	// The interval decides which gaps energy spans: every hour of the
+	// device is marked pending, in the same transaction, for the
+	// materializer to recompute with the new one (reads compute marked
+	// hours from the readings meanwhile, so they are exact at once).
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: set interval of %q: %w", deviceID, mapError(ctx, err))
@@ -124,7 +126,7 @@ func (s *Store) SetExpectedInterval(ctx context.Context, deviceID string, second
 	}
 	if err == nil && old != seconds {
 		if _, err = tx.ExecContext(ctx, `UPDATE devices SET expected_interval_s = ? WHERE id = ?`, seconds, deviceID); err == nil {
-			err = s.rebuildRollups(ctx, tx, deviceID)
+			err = s.markAllHours(ctx, tx, deviceID)
 		}
 	}
 	if err == nil {

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -48,6 +49,38 @@ func (s *Store) markStored(ctx context.Context, tx *sql.Tx, rs []thermowatt.Read
 	return nil
 }
 
+// markAllHours marks every hour of a device's readings pending, and
+// every hour it has roll-ups of, in tx: its interval changed, so any
+// trapezoid of energy may have. Marks already there take the new version
+// too: a pass that read them before this must not write what it computed
+// with the old interval (catchUp sees the interval moved).
+func (s *Store) markAllHours(ctx context.Context, tx *sql.Tx, deviceID string) error {
+	var first, last sql.NullInt64
+	err := tx.QueryRowContext(ctx, `SELECT min(recorded_at), max(recorded_at) FROM device_measurements WHERE device_id = ?`, deviceID).Scan(&first, &last)
+	if err != nil {
+		return err
+	}
+	version, now := rand.Int64(), micros(time.Now())
+	if _, err := tx.ExecContext(ctx, `INSERT INTO rollup_pending (device_id, hour, marked_at, version)
+		SELECT device_id, hour, ?, ? FROM hourly_rollups WHERE device_id = ?
+		ON CONFLICT (device_id, hour) DO UPDATE SET version = excluded.version`, now, version, deviceID); err != nil {
+		return err
+	}
+	if first.Valid {
+		mark, err := s.writeStmts.inTx(ctx, tx, markHour)
+		if err != nil {
+			return err
+		}
+		width := int64(rollup.Width / time.Microsecond)
+		for h := rollup.HourOf(first.Int64); h <= rollup.HourOf(last.Int64); h += width {
+			if _, err := mark.ExecContext(ctx, deviceID, h, now, version); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // pendingHours is, per device, the marked hours (unix microseconds,
 // ascending).
 type pendingHours map[string][]int64
@@ -82,9 +115,18 @@ func scanPending(rows *sql.Rows) (pendingHours, int, error) {
 	return p, n, rows.Err()
 }
 
-// computePending computes the marked hours from the readings, in tx: one
-// read per run of consecutive hours.
-func (s *Store) computePending(ctx context.Context, tx *sql.Tx, stmts *stmtCache, p pendingHours) ([]rollup.Row, error) {
+// pendingRun is one run of a device's consecutive pending hours [from,
+// to) and the readings that compute it: those in [from - gap, to + gap].
+type pendingRun struct {
+	device   string
+	gap      int64
+	from, to int64
+	samples  []rollup.Sample
+}
+
+// readPending reads, in tx, the readings that compute the marked hours:
+// one read per run of consecutive hours.
+func (s *Store) readPending(ctx context.Context, tx *sql.Tx, stmts *stmtCache, p pendingHours) ([]pendingRun, error) {
 	samples, err := stmts.inTx(ctx, tx, sampleQuery)
 	if err != nil {
 		return nil, err
@@ -93,7 +135,7 @@ func (s *Store) computePending(ctx context.Context, tx *sql.Tx, stmts *stmtCache
 	if err != nil {
 		return nil, err
 	}
-	var out []rollup.Row
+	var out []pendingRun
 	for _, id := range p.devices() {
 		var seconds int
 		if err := interval.QueryRowContext(ctx, id).Scan(&seconds); err != nil {
@@ -105,8 +147,25 @@ func (s *Store) computePending(ctx context.Context, tx *sql.Tx, stmts *stmtCache
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, rollup.Compute(id, window, gap, r[0], r[1])...)
+			out = append(out, pendingRun{device: id, gap: gap, from: r[0], to: r[1], samples: window})
 		}
+	}
+	return out, nil
+}
+
+func (r pendingRun) compute() []rollup.Row {
+	return rollup.Compute(r.device, r.samples, r.gap, r.from, r.to)
+}
+
+// computePending computes the marked hours from the readings, in tx.
+func (s *Store) computePending(ctx context.Context, tx *sql.Tx, stmts *stmtCache, p pendingHours) ([]rollup.Row, error) {
+	runs, err := s.readPending(ctx, tx, stmts, p)
+	if err != nil {
+		return nil, err
+	}
+	var out []rollup.Row
+	for _, r := range runs {
+		out = append(out, r.compute()...)
 	}
 	return out, nil
 }
@@ -115,11 +174,15 @@ func (s *Store) computePending(ctx context.Context, tx *sql.Tx, stmts *stmtCache
 //
 // SQLite has one writer, and ingest waits for it: so the hours are read
 // and computed in a read transaction (one snapshot, beside the writer),
-// and the write transaction that follows only replaces the hours whose
-// marks still have the version read, deleting those marks. A mark whose
-// version moved was marked again by a batch committed after the snapshot:
-// its hour is left pending for the next pass. It says how many hours it
-// cleared.
+// and the write transaction that follows replaces them. A mark whose
+// version still is the one read had no reading stored since the snapshot
+// that changes its hour: the hour computed from the snapshot is written.
+// A mark whose version moved was marked again by batches committed after
+// the snapshot; their readings are exactly those whose id (AUTOINCREMENT:
+// never reused) is above the snapshot's largest, so the write transaction
+// reads only those and computes the hour from the snapshot's readings and
+// them, without reading the hour again under the writer. It says how many
+// hours it cleared.
 func (s *Store) MaterializeRollups(ctx context.Context, limit int, markedBefore time.Time) (int, error) {
 	n, err := s.materialize(ctx, limit, micros(markedBefore))
 	if err != nil {
@@ -129,27 +192,38 @@ func (s *Store) MaterializeRollups(ctx context.Context, limit int, markedBefore 
 }
 
 type claim struct {
-	device   string
-	hour     int64
-	version  int64
-	markedAt int64
+	device  string
+	hour    int64
+	version int64
 }
 
-// maxOptimisticWait bounds how long an hour can stay pending because
-// batches keep marking it again while the materializer computes it (a
-// device sending many times a second): a mark older than this whose
-// version moved is recomputed inside the write transaction instead, which
-// holds the writer for that hour's readings once a minute at most.
-const maxOptimisticWait = time.Minute
+// A snapshot of claimed hours: the claims, the readings that compute
+// them, and the id of the newest reading it saw.
+type claimed struct {
+	claims []claim
+	runs   []pendingRun
+	lastID int64
+}
 
 func (s *Store) materialize(ctx context.Context, limit int, markedBefore int64) (int, error) {
-	var (
-		claims   []claim
-		computed []rollup.Row
-	)
+	snap, err := s.claim(ctx, limit, markedBefore)
+	if err != nil || len(snap.claims) == 0 {
+		return 0, err
+	}
+	return s.replaceClaimed(ctx, snap)
+}
+
+// claim reads, in one snapshot beside the writer, up to limit marks made
+// before markedBefore, less store.WaitPerReading for each reading their
+// hour held when last materialized (the oldest first), and the readings
+// that compute their hours.
+func (s *Store) claim(ctx context.Context, limit int, markedBefore int64) (claimed, error) {
+	var snap claimed
 	err := s.snapshot(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT device_id, hour, version, marked_at FROM rollup_pending WHERE marked_at < ?
-			ORDER BY marked_at, device_id, hour LIMIT ?`, markedBefore, limit)
+		rows, err := tx.QueryContext(ctx, `SELECT p.device_id, p.hour, p.version FROM rollup_pending p
+			LEFT JOIN hourly_rollups r ON r.device_id = p.device_id AND r.hour = p.hour
+			WHERE p.marked_at < ?1 AND p.marked_at < ?1 - coalesce(r.readings, 0) * ?3
+			ORDER BY p.marked_at, p.device_id, p.hour LIMIT ?2`, markedBefore, limit, store.WaitPerReading.Microseconds())
 		if err != nil {
 			return err
 		}
@@ -157,36 +231,38 @@ func (s *Store) materialize(ctx context.Context, limit int, markedBefore int64) 
 		pending := pendingHours{}
 		for rows.Next() {
 			var c claim
-			if err := rows.Scan(&c.device, &c.hour, &c.version, &c.markedAt); err != nil {
+			if err := rows.Scan(&c.device, &c.hour, &c.version); err != nil {
 				return err
 			}
-			claims = append(claims, c)
+			snap.claims = append(snap.claims, c)
 			pending[c.device] = append(pending[c.device], c.hour)
 		}
-		if err := rows.Err(); err != nil || len(claims) == 0 {
+		if err := rows.Err(); err != nil || len(snap.claims) == 0 {
 			return err
 		}
 		for _, hours := range pending {
 			slices.Sort(hours)
 		}
-		computed, err = s.computePending(ctx, tx, s.readStmts, pending)
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM device_measurements`).Scan(&snap.lastID); err != nil {
+			return err
+		}
+		snap.runs, err = s.readPending(ctx, tx, s.readStmts, pending)
 		return err
 	})
-	if err != nil || len(claims) == 0 {
-		return 0, err
-	}
-	byHour := make(map[claim]rollup.Row, len(computed))
-	for _, r := range computed {
-		byHour[claim{device: r.DeviceID, hour: r.Hour.UnixMicro()}] = r
-	}
-	return s.replaceUnchanged(ctx, claims, byHour, micros(time.Now().Add(-maxOptimisticWait)))
+	return snap, err
 }
 
-// replaceUnchanged writes the computed hours whose marks still have the
-// version read, and deletes those marks, in one write transaction. Marks
-// whose version moved are left for the next pass, but those marked before
-// stale are recomputed here, under the writer, and cleared.
-func (s *Store) replaceUnchanged(ctx context.Context, claims []claim, computed map[claim]rollup.Row, stale int64) (_ int, err error) {
+// replaceClaimed writes the claimed hours and deletes their marks, in one
+// write transaction: the unchanged ones as the snapshot computed them,
+// those marked again since from the snapshot's readings and the readings
+// stored after it (catchUp).
+func (s *Store) replaceClaimed(ctx context.Context, snap claimed) (_ int, err error) {
+	computed := map[claim]rollup.Row{}
+	for _, r := range snap.runs {
+		for _, row := range r.compute() {
+			computed[claim{device: row.DeviceID, hour: row.Hour.UnixMicro()}] = row
+		}
+	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
@@ -197,23 +273,20 @@ func (s *Store) replaceUnchanged(ctx context.Context, claims []claim, computed m
 		}
 	}()
 	var rows []rollup.Row
-	cleared := 0
-	late := pendingHours{}
-	for _, c := range claims {
+	moved := pendingHours{}
+	for _, c := range snap.claims {
 		res, err := tx.ExecContext(ctx, `DELETE FROM rollup_pending WHERE device_id = ? AND hour = ? AND version = ?`, c.device, c.hour, c.version)
 		if err != nil {
 			return 0, err
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			if err != nil {
-				return 0, err
-			}
-			if c.markedAt < stale {
-				late[c.device] = append(late[c.device], c.hour)
-			}
-			continue // marked again since the snapshot: the next pass
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, err
 		}
-		cleared++
+		if n == 0 {
+			moved[c.device] = append(moved[c.device], c.hour)
+			continue
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM hourly_rollups WHERE device_id = ? AND hour = ?`, c.device, c.hour); err != nil {
 			return 0, err
 		}
@@ -221,15 +294,15 @@ func (s *Store) replaceUnchanged(ctx context.Context, claims []claim, computed m
 			rows = append(rows, r)
 		}
 	}
-	if len(late) > 0 {
-		for _, hours := range late {
+	if len(moved) > 0 {
+		for _, hours := range moved {
 			slices.Sort(hours)
 		}
-		exact, err := s.computePending(ctx, tx, s.writeStmts, late)
+		caught, err := s.catchUp(ctx, tx, snap, moved)
 		if err != nil {
 			return 0, err
 		}
-		for id, hours := range late {
+		for id, hours := range moved {
 			for _, h := range hours {
 				if _, err := tx.ExecContext(ctx, `DELETE FROM rollup_pending WHERE device_id = ? AND hour = ?`, id, h); err != nil {
 					return 0, err
@@ -237,15 +310,151 @@ func (s *Store) replaceUnchanged(ctx context.Context, claims []claim, computed m
 				if _, err := tx.ExecContext(ctx, `DELETE FROM hourly_rollups WHERE device_id = ? AND hour = ?`, id, h); err != nil {
 					return 0, err
 				}
-				cleared++
 			}
 		}
-		rows = append(rows, exact...)
+		rows = append(rows, caught...)
 	}
 	if err := s.insertRollups(ctx, tx, rows); err != nil {
 		return 0, err
 	}
-	return cleared, tx.Commit()
+	return len(snap.claims), tx.Commit()
+}
+
+// newSamples reads the readings stored after the snapshot whose newest id
+// was lastID, of the devices of moved, in tx (the writer's: none can be
+// added meanwhile), by device in recorded order. The AUTOINCREMENT key
+// makes it a range of the table, as long as the time since the snapshot.
+const newSamples = `
+SELECT device_id, recorded_at, temperature, humidity, voltage_v, current_ma, power_mw,
+	` + seriesPressure + `
+FROM device_measurements WHERE id > ?`
+
+// catchUp computes, in the write transaction tx, the hours of moved
+// (claimed, and marked again after the snapshot) from the snapshot's
+// readings and those stored since. A run whose device's interval changed
+// since the snapshot, or whose readings no longer number the snapshot's
+// plus the new ones (retention deleted some), is read again whole under
+// the writer instead: rare, and exact either way.
+func (s *Store) catchUp(ctx context.Context, tx *sql.Tx, snap claimed, moved pendingHours) ([]rollup.Row, error) {
+	added, err := s.samplesSince(ctx, tx, snap.lastID, moved)
+	if err != nil {
+		return nil, err
+	}
+	interval, err := s.writeStmts.inTx(ctx, tx, deviceInterval)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		out   []rollup.Row
+		again = pendingHours{}
+	)
+	for _, r := range snap.runs {
+		hours := hoursIn(moved[r.device], r.from, r.to)
+		if len(hours) == 0 {
+			continue
+		}
+		var seconds int
+		if err := interval.QueryRowContext(ctx, r.device).Scan(&seconds); err != nil {
+			return nil, fmt.Errorf("interval of %q: %w", r.device, err)
+		}
+		var news []rollup.Sample
+		for _, a := range added[r.device] {
+			if a.At >= r.from-r.gap && a.At <= r.to+r.gap {
+				news = append(news, a)
+			}
+		}
+		var stored int
+		err := tx.QueryRowContext(ctx, `SELECT count(*) FROM device_measurements INDEXED BY device_measurements_device_recorded
+			WHERE device_id = ? AND recorded_at >= ? AND recorded_at <= ?`, r.device, r.from-r.gap, r.to+r.gap).Scan(&stored)
+		if err != nil {
+			return nil, err
+		}
+		if rollup.MaxGap(seconds) != r.gap || stored != len(r.samples)+len(news) {
+			again[r.device] = append(again[r.device], hours...)
+			continue
+		}
+		r.samples = mergeSamples(r.samples, news)
+		for _, row := range r.compute() {
+			if _, ok := slices.BinarySearch(hours, row.Hour.UnixMicro()); ok {
+				out = append(out, row)
+			}
+		}
+	}
+	if len(again) > 0 {
+		exact, err := s.computePending(ctx, tx, s.writeStmts, again)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, exact...)
+	}
+	return out, nil
+}
+
+// samplesSince reads the readings of the devices of want stored after the
+// one whose id is lastID, in tx, by device in recorded order.
+func (s *Store) samplesSince(ctx context.Context, tx *sql.Tx, lastID int64, want pendingHours) (map[string][]rollup.Sample, error) {
+	rows, err := tx.QueryContext(ctx, newSamples, lastID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]rollup.Sample{}
+	for rows.Next() {
+		var (
+			device string
+			smp    rollup.Sample
+			vs     [rollup.NumMetrics]sql.NullFloat64
+		)
+		dst := []any{&device, &smp.At}
+		for m := range vs {
+			dst = append(dst, &vs[m])
+		}
+		if err := rows.Scan(dst...); err != nil {
+			return nil, err
+		}
+		if _, ok := want[device]; !ok {
+			continue
+		}
+		for m, v := range vs {
+			if v.Valid {
+				f := v.Float64
+				smp.Values[m] = &f
+			}
+		}
+		out[device] = append(out[device], smp)
+	}
+	for _, ss := range out {
+		slices.SortFunc(ss, func(a, b rollup.Sample) int { return cmp.Compare(a.At, b.At) })
+	}
+	return out, rows.Err()
+}
+
+// mergeSamples merges two runs of one device's readings, each in recorded
+// order; no time is in both (a device's time is its readings' key).
+func mergeSamples(a, b []rollup.Sample) []rollup.Sample {
+	if len(b) == 0 {
+		return a
+	}
+	out := make([]rollup.Sample, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if a[0].At < b[0].At {
+			out, a = append(out, a[0]), a[1:]
+		} else {
+			out, b = append(out, b[0]), b[1:]
+		}
+	}
+	return append(append(out, a...), b...)
+}
+
+// hoursIn is the hours of hours (ascending) in [from, to).
+func hoursIn(hours []int64, from, to int64) []int64 {
+	var out []int64
+	for _, h := range hours {
+		if h >= from && h < to {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // RollupLag says how far the materializer is behind; see store.Rollups.

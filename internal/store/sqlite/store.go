@@ -112,7 +112,7 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 		var cctx context.Context
 		cctx, s.stopCheckpoints = context.WithCancel(context.Background())
 		s.checkpointsDone = make(chan struct{})
-		go checkpointer(cctx, s.checkpoints, s.checkpointsDone)
+		go checkpointer(cctx, s.checkpoints, s.write, s.checkpointsDone)
 	}
 	if err := s.writeStmts.prepareAll(ctx, writeQueries...); err != nil {
 		s.Close()
@@ -148,6 +148,8 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 //     copied into the database file by a checkpointer of its own, off the
 //     commit path (checkpoint.go); the writer does it only if that one
 //     falls far behind.
+//   - journal_size_limit(walKeepBytes), the writer only: when the WAL
+//     starts over, a file grown larger (a burst) is cut back to this.
 func dsn(path string, readOnly bool, o Options) string {
 	q := url.Values{}
 	if o.MaxPageCount > 0 {
@@ -161,6 +163,7 @@ func dsn(path string, readOnly bool, o Options) string {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walSafetyPages))
+		q.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", walKeepBytes))
 		q.Set("_txlock", "immediate")
 	}
 	return path + "?" + q.Encode()

@@ -28,6 +28,7 @@ var rollupTests = []struct {
 	{"RollupsMatchReadingsRacingMaterializer", func(t *testing.T, s store.Store) { testRollupsMatchReadings(t, s, materializerRacing) }},
 	{"ExtremeValuesAnswerFiniteFigures", testExtremeValuesAnswerFiniteFigures},
 	{"EnergyOfAConstantLoad", testEnergyOfAConstantLoad},
+	{"IntervalChangeLeavesHoursToTheMaterializer", testIntervalChangeLeavesHoursToTheMaterializer},
 }
 
 // materializerMode is how the materializer runs beside the writes of
@@ -327,6 +328,49 @@ func testRollupsMatchReadings(t *testing.T, s store.Store, mode materializerMode
 		catchUp(t, s)
 		compareRollups(t, s, m, "after the materializer caught up")
 	}
+}
+
+// A change of a device's interval does not recompute its roll-ups in the
+// call: it marks every hour of its readings pending, so that energy
+// answers at once with the new interval's gaps (computed from the
+// readings), and the materializer's pass leaves the same answer.
+// Readings 10 minutes apart: joined at an interval of 300 s (gaps up to
+// 600 s), not at 120 s (up to 240 s).
+func testIntervalChangeLeavesHoursToTheMaterializer(t *testing.T, s store.Store) {
+	day := time.Date(2026, 10, 5, 0, 0, 0, 0, time.UTC)
+	var rs []thermowatt.Reading
+	for at := time.Duration(0); at <= 3*time.Hour; at += 10 * time.Minute {
+		rs = append(rs, thermowatt.Reading{DeviceID: "iv1", RecordedAt: day.Add(at), PowerMW: f(1000)})
+	}
+	insert(t, s, rs, day)
+	if err := s.SetExpectedInterval(t.Context(), "iv1", 300); err != nil {
+		t.Fatal(err)
+	}
+	catchUp(t, s)
+	energy := func(when string, want float64) {
+		t.Helper()
+		got, err := store.Energy(t.Context(), s, store.EnergyQuery{DeviceID: "iv1", From: day, To: day.Add(3 * time.Hour), Bucket: store.EnergyDay})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || math.Abs(got[0].Wh-want) > 1e-9 {
+			t.Errorf("%s: Energy = %+v, want %v Wh", when, got, want)
+		}
+	}
+	energy("interval 300 s, materialized", 3)
+	if err := s.SetExpectedInterval(t.Context(), "iv1", 120); err != nil {
+		t.Fatal(err)
+	}
+	lag, err := s.RollupLag(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lag.Pending < 4 {
+		t.Errorf("after the interval changed %d hours are pending, want the device's 4 (the call computes none)", lag.Pending)
+	}
+	energy("interval 120 s, hours pending", 0)
+	catchUp(t, s)
+	energy("interval 120 s, materialized", 0)
 }
 
 // A device drawing a steady 1 W, reading every 5 minutes for two days
