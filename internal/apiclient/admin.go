@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/wire"
 )
 
 // Admin is the client of the admin API: every admin command of the CLI
@@ -113,85 +114,37 @@ func errorMessage(res *http.Response, raw []byte) string {
 	return s
 }
 
-// IssuedToken is a token as it is issued: the only answer holding its secret.
-type IssuedToken struct {
-	ID       string           `json:"id"`
-	Token    string           `json:"token"`
-	Scope    thermowatt.Scope `json:"scope"`
-	DeviceID string           `json:"deviceId,omitempty"`
-}
-
 // CreateDevice registers a device and returns its first token.
-func (a *Admin) CreateDevice(ctx context.Context, id string) (IssuedToken, error) {
-	var out struct {
-		Token   string `json:"token"`
-		TokenID string `json:"tokenId"`
-	}
+func (a *Admin) CreateDevice(ctx context.Context, id string) (wire.IssuedToken, error) {
+	var out wire.RegisteredDevice
 	err := a.Do(ctx, "POST", "/api/devices", map[string]string{"id": id}, &out)
-	return IssuedToken{ID: out.TokenID, Token: out.Token, Scope: thermowatt.ScopeDevice, DeviceID: id}, err
+	return wire.IssuedToken{ID: out.TokenID, Token: out.Token, Scope: out.Scope, DeviceID: out.DeviceID}, err
 }
 
 // CreateDeviceToken gives a registered device another token.
-func (a *Admin) CreateDeviceToken(ctx context.Context, id string) (IssuedToken, error) {
-	var out IssuedToken
+func (a *Admin) CreateDeviceToken(ctx context.Context, id string) (wire.IssuedToken, error) {
+	var out wire.IssuedToken
 	err := a.Do(ctx, "POST", "/api/devices/"+url.PathEscape(id)+"/tokens", struct{}{}, &out)
 	return out, err
 }
 
-// Device is a device as GET /api/devices lists it.
-type Device struct {
-	ID                string          `json:"id"`
-	CreatedAt         time.Time       `json:"createdAt"`
-	LastSeenAt        *time.Time      `json:"lastSeenAt"`
-	ReadingCount      int64           `json:"readingCount"`
-	Status            string          `json:"status"`
-	ExpectedIntervalS int             `json:"expectedIntervalS"`
-	Firmware          *string         `json:"firmware"`
-	SettingsRev       SettingsRev     `json:"settingsRev"`
-	Update            json.RawMessage `json:"update"`
-	// CA is the CA the device verifies the server with and the one a
-	// release left waiting (sha256 of each DER), nil when it reports none.
-	CA *DeviceCA `json:"ca"`
-}
-
-// DeviceCA is a device's reported CA fingerprints.
-type DeviceCA struct {
-	Active  *string `json:"active"`
-	Waiting *string `json:"waiting"`
-}
-
-// SettingsRev is the settings revision a device applied and the one it should.
-type SettingsRev struct {
-	Applied *int64 `json:"applied"`
-	Desired int64  `json:"desired"`
-}
-
 // Devices lists every device.
-func (a *Admin) Devices(ctx context.Context) ([]Device, error) {
-	var out struct{ Items []Device }
+func (a *Admin) Devices(ctx context.Context) ([]wire.Device, error) {
+	var out wire.Items[wire.Device]
 	err := a.Do(ctx, "GET", "/api/devices", nil, &out)
 	return out.Items, err
 }
 
-// Token is a token as listed, without its secret.
-type Token struct {
-	ID        string           `json:"id"`
-	Scope     thermowatt.Scope `json:"scope"`
-	DeviceID  string           `json:"deviceId"`
-	CreatedAt time.Time        `json:"createdAt"`
-	RevokedAt *time.Time       `json:"revokedAt"`
-}
-
 // Tokens lists every token.
-func (a *Admin) Tokens(ctx context.Context) ([]Token, error) {
-	var out struct{ Items []Token }
+func (a *Admin) Tokens(ctx context.Context) ([]wire.Token, error) {
+	var out wire.Items[wire.Token]
 	err := a.Do(ctx, "GET", "/api/tokens", nil, &out)
 	return out.Items, err
 }
 
 // CreateToken issues a reader or admin token.
-func (a *Admin) CreateToken(ctx context.Context, scope thermowatt.Scope) (IssuedToken, error) {
-	var out IssuedToken
+func (a *Admin) CreateToken(ctx context.Context, scope thermowatt.Scope) (wire.IssuedToken, error) {
+	var out wire.IssuedToken
 	err := a.Do(ctx, "POST", "/api/tokens", map[string]thermowatt.Scope{"scope": scope}, &out)
 	return out, err
 }
@@ -201,43 +154,30 @@ func (a *Admin) RevokeToken(ctx context.Context, id string) error {
 	return a.Do(ctx, "DELETE", "/api/tokens/"+url.PathEscape(id), nil, nil)
 }
 
-// SettingsSet is one scope's settings: the fleet default, or a device's own.
-type SettingsSet struct {
-	Rev      int64               `json:"rev"`
-	Settings thermowatt.Settings `json:"settings"`
-}
-
-// DeviceSettings is a device's own settings and what it should apply.
-type DeviceSettings struct {
-	SettingsSet
-	Effective  SettingsSet `json:"effective"`
-	AppliedRev *int64      `json:"appliedRev"`
-}
-
 // FleetSettings returns the fleet default.
-func (a *Admin) FleetSettings(ctx context.Context) (SettingsSet, error) {
-	var out SettingsSet
+func (a *Admin) FleetSettings(ctx context.Context) (wire.SettingsSet, error) {
+	var out wire.SettingsSet
 	err := a.Do(ctx, "GET", "/api/settings", nil, &out)
 	return out, err
 }
 
 // SetFleetSettings replaces the fleet default.
-func (a *Admin) SetFleetSettings(ctx context.Context, s thermowatt.Settings) (SettingsSet, error) {
-	var out SettingsSet
+func (a *Admin) SetFleetSettings(ctx context.Context, s thermowatt.Settings) (wire.SettingsSet, error) {
+	var out wire.SettingsSet
 	err := a.Do(ctx, "PUT", "/api/settings", nonNil(s), &out)
 	return out, err
 }
 
 // DeviceSettings returns a device's own and effective settings.
-func (a *Admin) DeviceSettings(ctx context.Context, id string) (DeviceSettings, error) {
-	var out DeviceSettings
+func (a *Admin) DeviceSettings(ctx context.Context, id string) (wire.DeviceSettings, error) {
+	var out wire.DeviceSettings
 	err := a.Do(ctx, "GET", "/api/devices/"+url.PathEscape(id)+"/settings", nil, &out)
 	return out, err
 }
 
 // SetDeviceSettings replaces a device's own settings.
-func (a *Admin) SetDeviceSettings(ctx context.Context, id string, s thermowatt.Settings) (DeviceSettings, error) {
-	var out DeviceSettings
+func (a *Admin) SetDeviceSettings(ctx context.Context, id string, s thermowatt.Settings) (wire.DeviceSettings, error) {
+	var out wire.DeviceSettings
 	err := a.Do(ctx, "PUT", "/api/devices/"+url.PathEscape(id)+"/settings", nonNil(s), &out)
 	return out, err
 }
@@ -249,100 +189,54 @@ func nonNil(s thermowatt.Settings) thermowatt.Settings {
 	return s
 }
 
-// Rollout is a firmware rollout as the API shows it.
-type Rollout struct {
-	ID        int64     `json:"id"`
-	Version   string    `json:"version"`
-	All       bool      `json:"all"`
-	Devices   []string  `json:"devices"`
-	Paused    bool      `json:"paused"`
-	CreatedAt time.Time `json:"createdAt"`
-}
-
 // StartRollout assigns a published version to devices, or to all.
-func (a *Admin) StartRollout(ctx context.Context, version string, devices []string, all bool) (Rollout, error) {
+func (a *Admin) StartRollout(ctx context.Context, version string, devices []string, all bool) (wire.Rollout, error) {
 	in := struct {
 		Version string   `json:"version"`
 		Devices []string `json:"devices,omitempty"`
 		All     bool     `json:"all"`
 	}{version, devices, all}
-	var out Rollout
+	var out wire.Rollout
 	err := a.Do(ctx, "POST", "/api/rollouts", in, &out)
 	return out, err
 }
 
 // SetRolloutPaused pauses or resumes a rollout.
-func (a *Admin) SetRolloutPaused(ctx context.Context, id int64, paused bool) (Rollout, error) {
-	var out Rollout
+func (a *Admin) SetRolloutPaused(ctx context.Context, id int64, paused bool) (wire.Rollout, error) {
+	var out wire.Rollout
 	err := a.Do(ctx, "PATCH", fmt.Sprintf("/api/rollouts/%d", id), map[string]bool{"paused": paused}, &out)
 	return out, err
 }
 
 // Rollouts lists every rollout, newest first.
-func (a *Admin) Rollouts(ctx context.Context) ([]Rollout, error) {
-	var out struct{ Items []Rollout }
+func (a *Admin) Rollouts(ctx context.Context) ([]wire.Rollout, error) {
+	var out wire.Items[wire.Rollout]
 	err := a.Do(ctx, "GET", "/api/rollouts", nil, &out)
 	return out.Items, err
 }
 
-// Alert is an alert as GET /api/alerts lists it.
-type Alert struct {
-	ID         int64      `json:"id"`
-	DeviceID   string     `json:"deviceId"`
-	Kind       string     `json:"kind"`
-	OpenedAt   time.Time  `json:"openedAt"`
-	ResolvedAt *time.Time `json:"resolvedAt"`
-	Message    string     `json:"message"`
-}
-
 // Alerts lists open alerts, or with all the resolved ones too (newest
 // first, at most 1000).
-func (a *Admin) Alerts(ctx context.Context, all bool) ([]Alert, error) {
+func (a *Admin) Alerts(ctx context.Context, all bool) ([]wire.Alert, error) {
 	state := "open"
 	if all {
 		state = "all"
 	}
-	var out struct{ Items []Alert }
+	var out wire.Items[wire.Alert]
 	err := a.Do(ctx, "GET", "/api/alerts?limit=1000&state="+state, nil, &out)
 	return out.Items, err
 }
 
-// AlertCheck is what one alert check did.
-type AlertCheck struct {
-	Devices     int      `json:"devices"`
-	Opened      []string `json:"opened"`
-	Resolved    []string `json:"resolved"`
-	Notified    int      `json:"notified"`
-	Failed      int      `json:"failed"`
-	Undelivered int      `json:"undelivered"`
-	Webhook     bool     `json:"webhook"`
-}
-
 // CheckAlerts runs one alert check on the server.
-func (a *Admin) CheckAlerts(ctx context.Context) (AlertCheck, error) {
-	var out AlertCheck
+func (a *Admin) CheckAlerts(ctx context.Context) (wire.AlertCheck, error) {
+	var out wire.AlertCheck
 	err := a.Do(ctx, "POST", "/api/alerts/check", struct{}{}, &out)
 	return out, err
 }
 
-// RetentionRun is what one retention run removed.
-type RetentionRun struct {
-	Readings RetentionPart `json:"readings"`
-	Raw      RetentionPart `json:"raw"`
-	Ops      RetentionPart `json:"ops"`
-}
-
-// RetentionPart is one kind of data a retention run removes.
-type RetentionPart struct {
-	Before  time.Time `json:"before"`
-	Days    int       `json:"days"`
-	Removed int64     `json:"removed"`
-	Batches int       `json:"batches"`
-}
-
 // RunRetention deletes expired data on the server, batch rows per transaction.
-func (a *Admin) RunRetention(ctx context.Context, batch int) (RetentionRun, error) {
-	var out RetentionRun
+func (a *Admin) RunRetention(ctx context.Context, batch int) (wire.RetentionRun, error) {
+	var out wire.RetentionRun
 	err := a.Do(ctx, "POST", "/api/retention/run", map[string]int{"batch": batch}, &out)
 	return out, err
 }

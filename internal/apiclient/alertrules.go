@@ -3,37 +3,9 @@ package apiclient
 import (
 	"context"
 	"fmt"
-	"time"
+
+	"github.com/thermowatt/thermowatt/internal/wire"
 )
-
-// AlertRule is an alert rule on a measured value as the API shows it.
-type AlertRule struct {
-	ID         int64            `json:"id"`
-	Metric     string           `json:"metric"`
-	Comparison string           `json:"comparison"`
-	Threshold  float64          `json:"threshold"`
-	RateOver   string           `json:"rateOver"`
-	For        string           `json:"for"`
-	Hysteresis float64          `json:"hysteresis"`
-	Devices    []string         `json:"devices"`
-	All        bool             `json:"all"`
-	Severity   string           `json:"severity"`
-	Message    string           `json:"message"`
-	Late       bool             `json:"includeLate"`
-	CreatedAt  time.Time        `json:"createdAt"`
-	UpdatedAt  time.Time        `json:"updatedAt"`
-	States     []AlertRuleState `json:"states"`
-}
-
-// AlertRuleState is where a rule's evaluation of one device stands.
-type AlertRuleState struct {
-	DeviceID     string     `json:"deviceId"`
-	Firing       bool       `json:"firing"`
-	PendingSince *time.Time `json:"pendingSince"`
-	ClearSince   *time.Time `json:"clearSince"`
-	LastValue    *float64   `json:"lastValue"`
-	LastAt       *time.Time `json:"lastAt"`
-}
 
 // NewAlertRule is the body of POST /api/alert-rules.
 type NewAlertRule struct {
@@ -52,15 +24,15 @@ type NewAlertRule struct {
 
 // CreateAlertRule adds a rule; the server validates it and says what is
 // wrong.
-func (a *Admin) CreateAlertRule(ctx context.Context, r NewAlertRule) (AlertRule, error) {
-	var out AlertRule
+func (a *Admin) CreateAlertRule(ctx context.Context, r NewAlertRule) (wire.AlertRule, error) {
+	var out wire.AlertRule
 	err := a.Do(ctx, "POST", "/api/alert-rules", r, &out)
 	return out, err
 }
 
 // AlertRules lists every rule with its state, oldest first.
-func (a *Admin) AlertRules(ctx context.Context) ([]AlertRule, error) {
-	var out struct{ Items []AlertRule }
+func (a *Admin) AlertRules(ctx context.Context) ([]wire.AlertRule, error) {
+	var out wire.Items[wire.AlertRule]
 	err := a.Do(ctx, "GET", "/api/alert-rules", nil, &out)
 	return out.Items, err
 }

@@ -95,12 +95,14 @@ func (c *verifiedCache) setLive(live bool) {
 	clear(c.entries)
 }
 
-// EnableCache makes v remember verified tokens for ttl, at most max of
-// them. The cache stays off until SetRevocationsLive(true): the caller
-// must first make sure every revocation reaches Forget (the store's
-// WatchRevocations does both).
-func (v *Verifier) EnableCache(ttl time.Duration, max int) {
-	v.cache = &verifiedCache{ttl: ttl, max: max, entries: make(map[[32]byte]cachedPrincipal)}
+// WithCache makes the verifier remember verified tokens for ttl, at most
+// max of them. The cache stays off until SetRevocationsLive(true): the
+// caller must first make sure every revocation reaches Forget (the
+// store's WatchRevocations does both, store.RevocationWatcher).
+func WithCache(ttl time.Duration, max int) Option {
+	return func(v *Verifier) {
+		v.cache = &verifiedCache{ttl: ttl, max: max, entries: make(map[[32]byte]cachedPrincipal)}
+	}
 }
 
 // Forget drops a revoked token from the cache; an empty id drops all.

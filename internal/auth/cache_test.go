@@ -10,6 +10,7 @@ import (
 
 	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/auth"
+	"github.com/thermowatt/thermowatt/internal/store"
 	"github.com/thermowatt/thermowatt/internal/store/sqlite"
 	"github.com/thermowatt/thermowatt/internal/testdb"
 )
@@ -45,14 +46,11 @@ func TestCachedTokenRefusedRightAfterRevocation(t *testing.T) {
 		t.Fatal(err)
 	}
 	counted := &countingTokens{TokenReader: st}
-	v := auth.NewVerifier(counted, "")
-	v.EnableCache(time.Hour, 10)
+	v := auth.NewVerifier(counted, "", auth.WithCache(time.Hour, 10))
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
 	live := make(chan bool, 4)
-	w, ok := st.(interface {
-		WatchRevocations(context.Context, func(string), func(bool))
-	})
+	w, ok := st.(store.RevocationWatcher)
 	if !ok {
 		t.Fatalf("%T does not report revocations", st)
 	}
@@ -100,8 +98,7 @@ func TestSQLiteTokenRevokedByAnotherProcessIsRefusedAtOnce(t *testing.T) {
 	if err := server.CreateToken(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
-	v := auth.NewVerifier(server, "")
-	v.EnableCache(time.Hour, 10)
+	v := auth.NewVerifier(server, "", auth.WithCache(time.Hour, 10))
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
 	live := make(chan bool, 4)
@@ -140,8 +137,7 @@ func TestCacheOffWhileRevocationsNotHeard(t *testing.T) {
 		t.Fatal(err)
 	}
 	counted := &countingTokens{TokenReader: st}
-	v := auth.NewVerifier(counted, "")
-	v.EnableCache(time.Hour, 10)
+	v := auth.NewVerifier(counted, "", auth.WithCache(time.Hour, 10))
 	for range 3 {
 		if _, err := v.Verify(ctx, secret); err != nil {
 			t.Fatal(err)

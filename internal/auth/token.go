@@ -88,19 +88,37 @@ type TokenReader interface {
 }
 
 // Verifier checks presented tokens against the store and ADMIN_TOKEN.
+// It is not changed after NewVerifier: whatever it is built with holds
+// from its first request on, whichever part of the program is set up
+// first.
 type Verifier struct {
-	Tokens    TokenReader
+	tokens    TokenReader
 	adminHash []byte         // hash of ADMIN_TOKEN, nil when unset
-	cache     *verifiedCache // nil: every request is looked up (EnableCache)
+	cache     *verifiedCache // nil: every request is looked up (WithCache)
 }
 
-// NewVerifier makes a verifier; adminToken may be empty.
-func NewVerifier(tokens TokenReader, adminToken string) *Verifier {
-	v := &Verifier{Tokens: tokens}
+// An Option sets up a Verifier when it is made.
+type Option func(*Verifier)
+
+// NewVerifier makes a verifier that looks tokens up in tokens; adminToken
+// may be empty.
+func NewVerifier(tokens TokenReader, adminToken string, opts ...Option) *Verifier {
+	v := &Verifier{tokens: tokens}
 	if adminToken != "" {
 		v.adminHash = Hash(adminToken)
 	}
+	for _, o := range opts {
+		o(v)
+	}
 	return v
+}
+
+// ReadingFrom returns a verifier that accepts the same tokens, with the
+// same cache (a Forget or SetRevocationsLive on either is heard by both),
+// but looks them up in tokens: the HTTP server's copy reads through its
+// database gate, while the store's revocation watcher talks to v.
+func (v *Verifier) ReadingFrom(tokens TokenReader) *Verifier {
+	return &Verifier{tokens: tokens, adminHash: v.adminHash, cache: v.cache}
 }
 
 // Verify returns the principal of a presented token. Comparisons are in
@@ -125,7 +143,7 @@ func (v *Verifier) Verify(ctx context.Context, secret string) (Principal, error)
 		}
 		gen = v.cache.generation()
 	}
-	t, err := v.Tokens.TokenByID(ctx, id)
+	t, err := v.tokens.TokenByID(ctx, id)
 	if errors.Is(err, thermowatt.ErrNotFound) {
 		return Principal{}, ErrInvalid
 	}

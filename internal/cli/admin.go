@@ -15,6 +15,7 @@ import (
 	"github.com/thermowatt/thermowatt/internal/auth"
 	"github.com/thermowatt/thermowatt/internal/config"
 	"github.com/thermowatt/thermowatt/internal/store"
+	"github.com/thermowatt/thermowatt/internal/wire"
 )
 
 // The device and token commands ask the server (remote.go); only
@@ -79,7 +80,7 @@ func runDevice(ctx context.Context, e env, args []string) error {
 		if err := prov.check(e, c.BaseURL); err != nil {
 			return err
 		}
-		var tok apiclient.IssuedToken
+		var tok wire.IssuedToken
 		if args[0] == "add" {
 			tok, err = c.CreateDevice(ctx, id)
 			if apiclient.IsStatus(err, http.StatusConflict) {
@@ -211,7 +212,7 @@ func runToken(ctx context.Context, e env, args []string) error {
 }
 
 // printToken prints a token the server issued: the only time it is shown.
-func printToken(e env, tok apiclient.IssuedToken) {
+func printToken(e env, tok wire.IssuedToken) {
 	fmt.Fprintf(e.stderr, "created %s token %s%s; it is shown only once:\n", tok.Scope, tok.ID, forDevice(tok.DeviceID))
 	fmt.Fprintln(e.stdout, tok.Token)
 }
@@ -240,7 +241,7 @@ func forDevice(id string) string {
 // fleetColumns is what a device reports of itself for the fleet: the
 // firmware it runs, the settings revision it applied and its last update
 // ("-" for what it never said).
-func fleetColumns(d apiclient.Device) (firmware, applied, update string) {
+func fleetColumns(d wire.Device) (firmware, applied, update string) {
 	firmware, applied, update = "-", "-", "-"
 	if d.Firmware != nil {
 		firmware = *d.Firmware
@@ -261,7 +262,7 @@ func fleetColumns(d apiclient.Device) (firmware, applied, update string) {
 // caColumns reads the CAs a device reports (payload.device.ca) as the
 // first 12 hex digits of their fingerprints, "-" for none: old firmware
 // and devices without ca_cert report none.
-func caColumns(ca *apiclient.DeviceCA) (active, waiting string) {
+func caColumns(ca *wire.DeviceCA) (active, waiting string) {
 	active, waiting = "-", "-"
 	if ca == nil {
 		return active, waiting

@@ -12,6 +12,7 @@ import (
 
 	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/apiclient"
+	"github.com/thermowatt/thermowatt/internal/wire"
 )
 
 // The alert rules on measured values: `alerts rule add|list|rm`, over
@@ -174,7 +175,7 @@ func runAlertRule(ctx context.Context, e env, args []string) error {
 	return usagef("unknown alerts rule command %q; `thermowatt alerts rule -h` lists them", args[0])
 }
 
-func ruleCondition(r apiclient.AlertRule) string {
+func ruleCondition(r wire.AlertRule) string {
 	s := fmt.Sprintf("%s %s %g", r.Metric, r.Comparison, r.Threshold)
 	if r.RateOver != "" && r.RateOver != "0s" {
 		over := r.RateOver
@@ -189,7 +190,7 @@ func ruleCondition(r apiclient.AlertRule) string {
 	return s
 }
 
-func ruleScope(r apiclient.AlertRule) string {
+func ruleScope(r wire.AlertRule) string {
 	if r.All {
 		return "all devices"
 	}

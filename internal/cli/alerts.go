@@ -11,7 +11,7 @@ import (
 	"github.com/thermowatt/thermowatt/internal/alerts"
 	"github.com/thermowatt/thermowatt/internal/apiclient"
 	"github.com/thermowatt/thermowatt/internal/config"
-	"github.com/thermowatt/thermowatt/internal/metrics"
+	"github.com/thermowatt/thermowatt/internal/server"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -22,25 +22,6 @@ func init() {
 			{"list", "[--all]", "open alerts (with --all, resolved ones too)"},
 			{"rule", "add|list|rm ...", "alert rules on measured values: thermowatt alerts rule -h lists add, list and rm (docs/operations.md, Alert rules)"},
 		}}
-}
-
-// policyOf is the alert policy the configuration asks for.
-func policyOf(cfg config.Config) alerts.Policy {
-	return alerts.Policy{
-		MissedIntervals:     cfg.Ops.MissedIntervals,
-		RejectedPerHour:     cfg.Ops.FailingRejected,
-		AuthFailuresPerHour: cfg.Ops.FailingAuth,
-		DroppedPerHour:      cfg.Ops.FailingDropped,
-		QueueDepth:          cfg.Ops.FailingQueueDepth,
-	}
-}
-
-func newChecker(cfg config.Config, st store.Store, logger *slog.Logger) *alerts.Checker {
-	c := &alerts.Checker{Store: st, Policy: policyOf(cfg), Log: logger}
-	if cfg.Ops.AlertWebhookURL != "" {
-		c.Webhook = &alerts.Webhook{URL: cfg.Ops.AlertWebhookURL}
-	}
-	return c
 }
 
 func runAlerts(ctx context.Context, e env, args []string) error {
@@ -77,7 +58,7 @@ func runAlerts(ctx context.Context, e env, args []string) error {
 			}
 			return withStore(ctx, e, func(st store.Store) error {
 				logger := slog.New(slog.NewJSONHandler(e.stderr, nil))
-				r, err := newChecker(cfg, st, logger).Check(ctx)
+				r, err := server.NewChecker(cfg, st, logger).Check(ctx)
 				fmt.Fprintln(e.stdout, describeReport(r, cfg.Ops.AlertWebhookURL != ""))
 				return err
 			})
@@ -124,44 +105,4 @@ func describeReport(r alerts.Report, webhook bool) string {
 		return s + fmt.Sprintf("no ALERT_WEBHOOK_URL: %d transitions recorded, not sent", r.Undeliver)
 	}
 	return s + fmt.Sprintf("notifications: %d sent, %d failed (retried later)", r.Notified, r.Failed)
-}
-
-// runAlertTicker runs the check every interval until ctx ends, in its own
-// goroutine: ingest never waits for it, and a slow webhook delays only
-// the next check. The first check runs at once.
-func runAlertTicker(ctx context.Context, c *alerts.Checker, every time.Duration, m *metrics.Metrics, logger *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		cctx, cancel := context.WithTimeout(ctx, max(every, 30*time.Second))
-		r, err := c.Check(cctx)
-		cancel()
-		m.AlertNotifications.WithLabelValues("sent").Add(float64(r.Notified))
-		m.AlertNotifications.WithLabelValues("failed").Add(float64(r.Failed))
-		if err != nil && ctx.Err() == nil {
-			m.DBErrors.WithLabelValues("alerts").Inc()
-			logger.Error("alert check failed", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// startAlerts starts serve's alert check when ALERT_CHECK_INTERVAL > 0 and
-// returns a function that stops it and waits, to be called before the
-// store closes.
-func startAlerts(ctx context.Context, cfg config.Config, st store.Store, m *metrics.Metrics, logger *slog.Logger) (stop func()) {
-	if cfg.Ops.AlertCheckInterval <= 0 {
-		return func() {}
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runAlertTicker(ctx, newChecker(cfg, st, logger), cfg.Ops.AlertCheckInterval, m, logger)
-	}()
-	return func() { cancel(); <-done }
 }

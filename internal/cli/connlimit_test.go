@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/thermowatt/thermowatt/internal/server"
 )
 
 // idleFlood opens n connections to addr from the loopback address from,
@@ -183,7 +185,7 @@ func TestServeAnswersOthersWhileOneAddressHoardsIdleConnections(t *testing.T) {
 		lines = regexp.MustCompile(`(?m)^.*"connections refused".*$`).FindAllString(out.String(), -1)
 		return len(lines) > 0
 	})
-	if most := 2 + int(elapsed/refusalLogEvery); len(lines) > most {
+	if most := 2 + int(elapsed/server.RefusalLogEvery); len(lines) > most {
 		t.Errorf("%d log lines about refused connections in %v, want at most %d:\n%s", len(lines), elapsed, most, strings.Join(lines, "\n"))
 	}
 	if !strings.Contains(lines[0], `"address_cap":1`) {

@@ -7,7 +7,7 @@ import (
 	"slices"
 
 	"github.com/thermowatt/thermowatt"
-	"github.com/thermowatt/thermowatt/internal/apiclient"
+	"github.com/thermowatt/thermowatt/internal/wire"
 )
 
 // provisioning is what `device add --config-out` needs to write a
@@ -65,7 +65,7 @@ func (p *provisioning) check(e env, server string) error {
 
 // write puts the device's token into its config.json; the token is not
 // printed, since the file is where it is meant to go.
-func (p *provisioning) write(e env, tok apiclient.IssuedToken) error {
+func (p *provisioning) write(e env, tok wire.IssuedToken) error {
 	c := newDeviceConfig(tok.DeviceID, tok.Token, p.baseURL, p.networks)
 	if p.otaKey != "" {
 		c.OTAPublicKey = &p.otaKey

@@ -11,6 +11,7 @@ import (
 
 	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/apiclient"
+	"github.com/thermowatt/thermowatt/internal/wire"
 )
 
 // The rollout command asks the server (remote.go), which applies a
@@ -125,7 +126,7 @@ func runRollout(ctx context.Context, e env, args []string) error {
 	return usagef("unknown rollout command %q; `thermowatt rollout -h` lists them", args[0])
 }
 
-func targets(r apiclient.Rollout) string {
+func targets(r wire.Rollout) string {
 	if r.All {
 		return "all devices"
 	}

@@ -5,42 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"time"
 
 	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/auth"
 	"github.com/thermowatt/thermowatt/internal/config"
-	"github.com/thermowatt/thermowatt/internal/httpapi"
-	"github.com/thermowatt/thermowatt/internal/ingest"
 	"github.com/thermowatt/thermowatt/internal/logbuffer"
-	"github.com/thermowatt/thermowatt/internal/metrics"
-	"github.com/thermowatt/thermowatt/internal/retention"
+	"github.com/thermowatt/thermowatt/internal/server"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
 func init() {
 	commands["serve"] = command{summary: "run the HTTP service (PORT, DATABASE_URL, DATA_DIR, ADMIN_TOKEN)", run: runServe}
-}
-
-// groupCommitRows bounds the readings of one shared commit: four full
-// batches from devices, and small enough to keep one commit short.
-const groupCommitRows = 2000
-
-// A verified token is remembered this long: longer than the firmware's
-// five-minute interval, so that a device's next reading finds it; a
-// revocation removes it at once whatever its age. The bound on entries
-// (~200 bytes each) caps the cache at ~20 MB for the largest fleets one
-// instance serves.
-const (
-	tokenCacheTTL     = 10 * time.Minute
-	tokenCacheEntries = 100_000
-)
-
-// revocationWatcher is a store that reports revoked tokens (both backends).
-type revocationWatcher interface {
-	WatchRevocations(ctx context.Context, forget func(tokenID string), live func(bool))
 }
 
 func runServe(ctx context.Context, e env, args []string) error {
@@ -72,160 +48,36 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer st.Close() // after Shutdown: the server's jobs use it until then
 	logger.Info("database ready", "store", where)
 
 	if err := bootstrapAdmin(ctx, e, cfg, st); err != nil {
 		return err
 	}
 
-	// One interval: each device's expected interval is its effective
-	// interval_s. A database from before that rule, or a follow-up that
-	// failed, is put right in the background (a no-op when all agree).
-	fctx, stopFollow := context.WithCancel(ctx)
-	followed := make(chan struct{})
-	go func() {
-		defer close(followed)
-		if err := store.FollowIntervals(fctx, st); err != nil && fctx.Err() == nil {
-			logger.Error("device intervals not aligned with their interval_s settings; retried at the next start or settings change", "err", err)
-		}
-	}()
-	defer func() { stopFollow(); <-followed }() // before the store closes
-
-	// Concurrent requests share commits. SQLite has one writer, so one
-	// committer. On PostgreSQL each commit costs ~250 µs of database CPU
-	// (WAL write, fsync, executor start-up) and each reading ~8 µs, so
-	// fewer, fuller commits are cheaper: with 300 devices posting at once,
-	// 4 committers made commits of ~5 readings and 2 of twice that, for
-	// 79 and 63 µs of PostgreSQL CPU per request (docs/benchmarks.md). Two,
-	// not one, so that a slow fsync does not stall every request.
-	workers := 2
-	if cfg.DatabaseURL == "" {
-		workers = 1
-	}
-	// DB_TIMEOUT bounds each shared commit: a stalled database is a 503, not a hang.
-	writer := ingest.NewGroupCommitter(st, workers, groupCommitRows, cfg.Limits.DBTimeout)
-	defer writer.Close() // after Shutdown below: no request is left to queue
-
-	// Readings are partitioned by week on PostgreSQL: the weeks retention
-	// keeps (for backfills) once, the weeks ahead now and daily (safe with
-	// several instances at once). In the background: moving the past
-	// partition's bound validates a constraint by a scan of it, which on a
-	// large migrated table must not hold up the start.
-	if p, ok := st.(interface {
-		PartitionHistory(ctx context.Context, since, now time.Time) error
-		MaintainPartitions(context.Context, func(error))
-	}); ok {
-		pctx, stop := context.WithCancel(ctx)
-		defer stop()
-		go func() {
-			now := time.Now()
-			if err := p.PartitionHistory(pctx, now.AddDate(0, 0, -cfg.Ops.RetentionDays), now); err != nil && pctx.Err() == nil {
-				logger.Error("partitions of past weeks not created; backfilled readings of those weeks go to the past or DEFAULT partition", "err", err)
-			}
-			p.MaintainPartitions(pctx, func(err error) {
-				logger.Error("partitions of readings not created; retried in a day, readings meanwhile go to the DEFAULT partition", "err", err)
-			})
-		}()
-	}
-
-	// The roll-ups of the hours ingest marked, recomputed in the
-	// background (store.RunMaterializer); safe with several instances.
-	// Reads are exact meanwhile: they compute the hours still pending.
-	mctx, stopMaterializer := context.WithCancel(ctx)
-	materialized := make(chan struct{})
-	go func() {
-		defer close(materialized)
-		store.RunMaterializer(mctx, st, store.DefaultMaterializer, logger)
-	}()
-	defer func() { stopMaterializer(); <-materialized }()
-
-	// Metrics and the alert check on a ticker (alerts.go).
-	m, policy := metrics.New(), policyOf(cfg)
-	m.WatchStore(st, policy.MissedIntervals, time.Now)
-	defer startAlerts(ctx, cfg, st, m, logger)()
-
-	verifier := auth.NewVerifier(st, cfg.AdminToken)
-	if w, ok := st.(revocationWatcher); ok {
-		// Verified tokens are remembered while every revocation is heard
-		// (PostgreSQL: LISTEN/NOTIFY across instances; SQLite: this
-		// process), so a device's requests skip the token query.
-		verifier.EnableCache(tokenCacheTTL, tokenCacheEntries)
-		wctx, stopWatch := context.WithCancel(ctx)
-		watched := make(chan struct{})
-		go func() { defer close(watched); w.WatchRevocations(wctx, verifier.Forget, verifier.SetRevocationsLive) }()
-		defer func() { stopWatch(); <-watched }()
-	}
-	handler := httpapi.NewServer(httpapi.Deps{
-		Store:    st,
-		Writer:   writer,
-		Verifier: verifier,
-		Logger:   logger,
-		// PUBLIC_READ: reads without a token (a LAN dashboard).
-		PublicRead: cfg.PublicRead,
-		Metrics:    m, Policy: policy, MetricsToken: cfg.Ops.MetricsToken,
-		Limits: cfg.Limits,
-		// POST /api/alerts/check and /api/retention/run: the cron jobs' work
-		// for an admin with only the service's URL.
-		Alerts:    newChecker(cfg, st, logger),
-		Retention: retention.Policy{Days: cfg.Ops.RetentionDays, RawDays: cfg.Ops.RawRetentionDays},
-		// OTA_PUBLIC_KEYS: only releases the fleet's devices accept.
-		OTAPublicKeys: cfg.OTAPublicKeys,
-	})
-	// MAX_CONNS, MAX_CONNS_IP: no client can hold every connection, and
-	// connections never take the descriptors the database and files need.
-	ln, flushRefusals, err := listen(cfg, logger, m)
+	// The order in which the parts start and stop is the server's own
+	// (internal/server): here only what a person at the terminal sees.
+	srv, err := server.New(cfg, server.Deps{Store: st, Logger: logger, Demo: *demo, Out: e.stdout})
 	if err != nil {
 		return err
 	}
-	defer flushRefusals() // after Shutdown: no connection is accepted any more
-	srv := &http.Server{
-		Handler: handler,
-		// A slow or stalled client must not hold a connection forever
-		// (READ_HEADER_TIMEOUT, READ_TIMEOUT, WRITE_TIMEOUT, IDLE_TIMEOUT).
-		ReadHeaderTimeout: cfg.Limits.ReadHeaderTimeout,
-		ReadTimeout:       cfg.Limits.ReadTimeout,
-		WriteTimeout:      cfg.Limits.WriteTimeout,
-		IdleTimeout:       cfg.Limits.IdleTimeout,
-		MaxHeaderBytes:    cfg.Limits.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	fmt.Fprintf(e.stdout, "thermowatt listening on http://localhost:%d (%s)\n", port, where)
-	logger.Info("listening", "port", port)
+	fmt.Fprintf(e.stdout, "thermowatt listening on http://localhost:%d (%s)\n", srv.Port(), where)
 	if *link {
-		if err := printDashboardLink(ctx, e, cfg, st, port); err != nil {
-			return err
+		if err := printDashboardLink(ctx, e, cfg, st, srv.Port()); err != nil {
+			return errors.Join(err, srv.Shutdown(context.Background())) // not started: nothing to wait for
 		}
 	}
-
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	if *demo {
-		if stopDemo, err := startDemo(ctx, e.stdout, st, fmt.Sprintf("http://127.0.0.1:%d", port), logger); err != nil {
-			logger.Error("demo not started", "err", err)
-		} else {
-			defer stopDemo()
-		}
+	if err := srv.Start(ctx); err != nil {
+		return errors.Join(err, srv.Shutdown(context.Background()))
 	}
 	select {
-	case err := <-served:
-		return err
 	case <-ctx.Done():
+	case <-srv.Done(): // serving failed: Shutdown says why
 	}
-	// Finish the requests in flight: each is answered only after its
-	// readings are committed, so nothing acknowledged is lost.
-	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	// SHUTDOWN_TIMEOUT bounds the requests in flight, counted from here.
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	logger.Info("stopped")
-	return nil
+	return srv.Shutdown(sctx)
 }
 
 // bootstrapAdmin makes sure somebody can administer a fresh installation:

@@ -11,47 +11,19 @@ import (
 
 	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
+	"github.com/thermowatt/thermowatt/internal/wire"
 )
 
-// alertRuleJSON is an alert rule as the API shows it, with where its
-// evaluation of each device stands.
-type alertRuleJSON struct {
-	ID         int64           `json:"id"`
-	Metric     string          `json:"metric"`
-	Comparison string          `json:"comparison"`
-	Threshold  float64         `json:"threshold"`
-	RateOver   string          `json:"rateOver"`
-	For        string          `json:"for"`
-	Hysteresis float64         `json:"hysteresis"`
-	Devices    []string        `json:"devices"`
-	All        bool            `json:"all"`
-	Severity   string          `json:"severity"`
-	Message    string          `json:"message"`
-	Late       bool            `json:"includeLate"`
-	CreatedAt  time.Time       `json:"createdAt"`
-	UpdatedAt  time.Time       `json:"updatedAt"`
-	States     []ruleStateJSON `json:"states"`
-}
-
-type ruleStateJSON struct {
-	DeviceID     string     `json:"deviceId"`
-	Firing       bool       `json:"firing"`
-	PendingSince *time.Time `json:"pendingSince"`
-	ClearSince   *time.Time `json:"clearSince"`
-	LastValue    *float64   `json:"lastValue"`
-	LastAt       *time.Time `json:"lastAt"`
-}
-
-func toAlertRuleJSON(r thermowatt.AlertRule, states []thermowatt.RuleState) alertRuleJSON {
-	out := alertRuleJSON{ID: r.ID, Metric: r.Metric, Comparison: r.Comparison, Threshold: r.Threshold, RateOver: r.RateOver.String(), For: r.For.String(),
+func toAlertRuleJSON(r thermowatt.AlertRule, states []thermowatt.RuleState) wire.AlertRule {
+	out := wire.AlertRule{ID: r.ID, Metric: r.Metric, Comparison: r.Comparison, Threshold: r.Threshold, RateOver: r.RateOver.String(), For: r.For.String(),
 		Hysteresis: r.Hysteresis, Devices: r.Devices, All: r.All, Severity: r.Severity, Message: r.Message, Late: r.IncludeLate,
-		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), States: []ruleStateJSON{}}
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), States: []wire.AlertRuleState{}}
 	if out.Devices == nil {
 		out.Devices = []string{}
 	}
 	for _, st := range states {
 		if st.RuleID == r.ID {
-			out.States = append(out.States, ruleStateJSON{DeviceID: st.DeviceID, Firing: st.Firing, PendingSince: st.PendingSince,
+			out.States = append(out.States, wire.AlertRuleState{DeviceID: st.DeviceID, Firing: st.Firing, PendingSince: st.PendingSince,
 				ClearSince: st.ClearSince, LastValue: st.LastValue, LastAt: st.LastAt})
 		}
 	}
@@ -227,7 +199,7 @@ func handleListAlertRules(rules store.AlertRules) http.Handler {
 		if err != nil {
 			return storeError(err)
 		}
-		items := make([]alertRuleJSON, len(rs))
+		items := make([]wire.AlertRule, len(rs))
 		for i, rule := range rs {
 			items[i] = toAlertRuleJSON(rule, states)
 		}

@@ -4,22 +4,10 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/thermowatt/thermowatt/internal/store"
+	"github.com/thermowatt/thermowatt/internal/wire"
 )
-
-type alertJSON struct {
-	ID         int64      `json:"id"`
-	DeviceID   string     `json:"deviceId"`
-	Kind       string     `json:"kind"`
-	OpenedAt   time.Time  `json:"openedAt"`
-	ResolvedAt *time.Time `json:"resolvedAt"`
-	Message    string     `json:"message"`
-	// Notification state, for whoever wonders why the webhook was quiet.
-	Notified  bool   `json:"notified"`
-	LastError string `json:"notifyError,omitempty"`
-}
 
 // handleListAlerts lists alerts newest first: state=open for open ones
 // only, state=all (the default) for open and recent; deviceId and limit
@@ -46,10 +34,10 @@ func handleListAlerts(alerts store.Alerts) http.Handler {
 		if err != nil {
 			return storeError(err)
 		}
-		items := make([]alertJSON, len(as))
+		items := make([]wire.Alert, len(as))
 		for i, a := range as {
-			items[i] = alertJSON{ID: a.ID, DeviceID: a.DeviceID, Kind: a.Kind, OpenedAt: a.OpenedAt, ResolvedAt: a.ResolvedAt,
-				Message: a.Message, Notified: a.Pending() == "", LastError: a.LastError}
+			items[i] = wire.Alert{ID: a.ID, DeviceID: a.DeviceID, Kind: a.Kind, OpenedAt: a.OpenedAt, ResolvedAt: a.ResolvedAt,
+				Message: a.Message, Notified: a.Pending() == "", NotifyError: a.LastError}
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"items": items})
 		return nil

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,40 +9,13 @@ import (
 	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/auth"
 	"github.com/thermowatt/thermowatt/internal/store"
+	"github.com/thermowatt/thermowatt/internal/wire"
 )
-
-type deviceJSON struct {
-	ID           string     `json:"id"`
-	CreatedAt    time.Time  `json:"createdAt"`
-	LastSeenAt   *time.Time `json:"lastSeenAt"`
-	ReadingCount int64      `json:"readingCount"`
-	// Operations (devices_ops.go): status is new, ok, silent or failing.
-	Status            string          `json:"status"`
-	ExpectedIntervalS int             `json:"expectedIntervalS"`
-	Health            json.RawMessage `json:"health"`
-	HealthAt          *time.Time      `json:"healthAt"`
-	RejectedCount     int64           `json:"rejectedCount"`
-	AuthFailures      int64           `json:"authFailures"`
-	// The fleet (settings.go): the firmware it reports running, the
-	// settings revision it applied against the one it should, and its
-	// last update as it reported it.
-	Firmware    *string         `json:"firmware"`
-	SettingsRev settingsRevJSON `json:"settingsRev"`
-	Update      json.RawMessage `json:"update"`
-	// CA rotation: the CA it verifies the server with and the one
-	// waiting to take over, as it reported them (null: none reported).
-	CA *caJSON `json:"ca"`
-}
-
-type settingsRevJSON struct {
-	Applied *int64 `json:"applied"`
-	Desired int64  `json:"desired"`
-}
 
 func handleListDevices(devices store.Devices, view deviceView) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		now := view.now()
-		items := []deviceJSON{}
+		items := []wire.Device{}
 		err := store.EachDevice(r.Context(), devices, func(dv thermowatt.Device) error {
 			items = append(items, view.json(dv, now))
 			return nil
@@ -54,14 +26,6 @@ func handleListDevices(devices store.Devices, view deviceView) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{"items": items})
 		return nil
 	})
-}
-
-// issuedToken is the one answer that ever contains a token's secret.
-type issuedToken struct {
-	ID       string           `json:"id"`
-	Token    string           `json:"token"`
-	Scope    thermowatt.Scope `json:"scope"`
-	DeviceID string           `json:"deviceId,omitempty"`
 }
 
 // handleCreateDevice registers a device and answers with its first token.
@@ -92,8 +56,7 @@ func handleCreateDevice(devices store.SettingsAndDevices, iss tokenIssuer) http.
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusCreated, map[string]string{
-			"id": in.ID, "token": tok.Token, "tokenId": tok.ID, "scope": string(tok.Scope), "deviceId": in.ID})
+		writeJSON(w, http.StatusCreated, wire.RegisteredDevice{ID: in.ID, Token: tok.Token, TokenID: tok.ID, Scope: tok.Scope, DeviceID: in.ID})
 		return nil
 	})
 }
@@ -124,15 +87,15 @@ type tokenIssuer struct {
 }
 
 // issue creates and stores a token, and logs who made it.
-func (iss tokenIssuer) issue(r *http.Request, scope thermowatt.Scope, deviceID string) (issuedToken, error) {
+func (iss tokenIssuer) issue(r *http.Request, scope thermowatt.Scope, deviceID string) (wire.IssuedToken, error) {
 	secret, t, err := auth.New(scope, deviceID, iss.now())
 	if err != nil {
-		return issuedToken{}, err
+		return wire.IssuedToken{}, err
 	}
 	if err := iss.tokens.CreateToken(r.Context(), t); err != nil {
-		return issuedToken{}, storeError(err)
+		return wire.IssuedToken{}, storeError(err)
 	}
 	logFrom(r).Info("admin action", "by", principal(r).TokenID, "action", "token issued",
 		"token", t.ID, "scope", scope, "device", deviceID)
-	return issuedToken{ID: t.ID, Token: secret, Scope: scope, DeviceID: deviceID}, nil
+	return wire.IssuedToken{ID: t.ID, Token: secret, Scope: scope, DeviceID: deviceID}, nil
 }

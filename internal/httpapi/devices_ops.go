@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/wire"
 )
 
 // deviceView is what a device's JSON needs beyond the device: the clock
@@ -14,7 +15,7 @@ type deviceView struct {
 	missed int
 }
 
-func (v deviceView) json(dv thermowatt.Device, now time.Time) deviceJSON {
+func (v deviceView) json(dv thermowatt.Device, now time.Time) wire.Device {
 	health := dv.Health
 	if len(health) == 0 {
 		health = json.RawMessage("null")
@@ -24,9 +25,9 @@ func (v deviceView) json(dv thermowatt.Device, now time.Time) deviceJSON {
 	if update == nil {
 		update = json.RawMessage("null")
 	}
-	return deviceJSON{ID: dv.ID, CreatedAt: dv.CreatedAt.UTC(), LastSeenAt: dv.LastSeenAt, ReadingCount: dv.ReadingCount,
+	return wire.Device{ID: dv.ID, CreatedAt: dv.CreatedAt.UTC(), LastSeenAt: dv.LastSeenAt, ReadingCount: dv.ReadingCount,
 		Status: string(dv.Status(now, v.missed)), ExpectedIntervalS: dv.ExpectedIntervalS,
 		Health: health, HealthAt: dv.HealthAt, RejectedCount: dv.Failures.Rejected, AuthFailures: dv.Failures.AuthFailures,
-		Firmware: fleet.Firmware, SettingsRev: settingsRevJSON{Applied: fleet.SettingsRev, Desired: dv.SettingsRev}, Update: update,
+		Firmware: fleet.Firmware, SettingsRev: wire.SettingsRev{Applied: fleet.SettingsRev, Desired: dv.SettingsRev}, Update: update,
 		CA: fleet.CA}
 }

@@ -7,21 +7,11 @@ import (
 
 	"github.com/thermowatt/thermowatt/internal/alerts"
 	"github.com/thermowatt/thermowatt/internal/retention"
+	"github.com/thermowatt/thermowatt/internal/wire"
 )
 
 // The two jobs the cron runs, also on demand for an admin with only the
 // service's URL: an alert check, and a retention run.
-
-// alertCheckJSON is what one alert check did.
-type alertCheckJSON struct {
-	Devices     int      `json:"devices"`
-	Opened      []string `json:"opened"`
-	Resolved    []string `json:"resolved"`
-	Notified    int      `json:"notified"`
-	Failed      int      `json:"failed"`
-	Undelivered int      `json:"undelivered"`
-	Webhook     bool     `json:"webhook"`
-}
 
 // handleCheckAlerts runs one alert check, as `thermowatt alerts check`
 // does; running beside serve's own ticker is safe (the database decides
@@ -34,7 +24,7 @@ func handleCheckAlerts(checker *alerts.Checker) http.Handler {
 		}
 		logFrom(r).Info("admin action", "by", principal(r).TokenID, "action", "alert check",
 			"opened", len(rep.Opened), "resolved", len(rep.Resolved))
-		out := alertCheckJSON{Devices: rep.Devices, Opened: rep.Opened, Resolved: rep.Resolved, Notified: rep.Notified,
+		out := wire.AlertCheck{Devices: rep.Devices, Opened: rep.Opened, Resolved: rep.Resolved, Notified: rep.Notified,
 			Failed: rep.Failed, Undelivered: rep.Undeliver, Webhook: checker.Webhook != nil}
 		if out.Opened == nil {
 			out.Opened = []string{}
@@ -71,7 +61,7 @@ func handleRunRetention(st retention.Store, p retention.Policy, now func() time.
 		}
 		logFrom(r).Info("admin action", "by", principal(r).TokenID, "action", "retention run",
 			"readings", rep.Readings.Removed, "raw", rep.Raw.Removed, "ops", rep.Ops.Removed)
-		writeJSON(w, http.StatusOK, rep)
+		writeJSON(w, http.StatusOK, wire.RetentionRun{Readings: wire.RetentionPart(rep.Readings), Raw: wire.RetentionPart(rep.Raw), Ops: wire.RetentionPart(rep.Ops)})
 		return nil
 	})
 }

@@ -41,10 +41,10 @@ func (l *limits) bound(d Deps) Deps {
 		gated := limit.NewStore(d.Store, limit.NewGate(l.cfg.MaxDBConcurrency, l.cfg.DBWait), l.cfg.DBTimeout)
 		d.Store = gated
 		if d.Verifier != nil {
-			// Every request's token check is a database call too.
-			v := *d.Verifier
-			v.Tokens = gated
-			d.Verifier = &v
+			// Every request's token check is a database call too. The
+			// verifier given keeps its cache, shared with this one, so
+			// the revocations the caller tells it are heard here.
+			d.Verifier = d.Verifier.ReadingFrom(gated)
 		}
 	}
 	if l.cfg.MaxIngestQueue > 0 {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/thermowatt/thermowatt/internal/httpapi"
 	"github.com/thermowatt/thermowatt/internal/ingest"
 	"github.com/thermowatt/thermowatt/internal/store"
+	"github.com/thermowatt/thermowatt/internal/testdb"
 )
 
 // newLimitedAPI is newAPI with limits on, and the log kept when logs is
@@ -334,4 +336,72 @@ func TestStalledDatabaseCallIsCutOffWith503(t *testing.T) {
 			t.Fatalf("after: %d %s", r.Status, r.Body)
 		}
 	})
+}
+
+// countingStore counts the token lookups that reach the store.
+type countingStore struct {
+	store.Store
+	lookups atomic.Int64
+}
+
+func (c *countingStore) TokenByID(ctx context.Context, id string) (thermowatt.Token, error) {
+	c.lookups.Add(1)
+	return c.Store.TokenByID(ctx, id)
+}
+
+// With the database gate on (MAX_DB_CONCURRENCY), the API checks tokens
+// through the gate with the cache of the verifier it was given: a token
+// verified once is not looked up again, and a revocation told to that
+// verifier (as the store's watcher tells it) is heard by the API at once.
+// Before, the API copied the verifier: a cache enabled after NewServer
+// was never used, and a Forget told afterwards could miss the copy.
+func TestGatedTokenChecksUseTheGivenVerifiersCache(t *testing.T) {
+	st := &countingStore{Store: testdb.OpenSQLite(t)}
+	ctx := t.Context()
+	secret, tok, err := auth.New(thermowatt.ScopeDevice, "n1", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateDevice(ctx, "n1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	v := auth.NewVerifier(st, adminToken, auth.WithCache(time.Hour, 10))
+	v.SetRevocationsLive(true)
+	srv := httptest.NewServer(httpapi.NewServer(httpapi.Deps{Store: st, Verifier: v,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Limits: config.Limits{MaxDBConcurrency: 4, DBWait: time.Second, DBTimeout: 10 * time.Second}}))
+	defer srv.Close()
+	settings := func() {
+		t.Helper()
+		req, _ := http.NewRequest("GET", srv.URL+"/api/device/settings", nil)
+		req.Header.Set("Authorization", "Bearer "+secret)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("GET /api/device/settings with the device's token: %d %s", res.StatusCode, b)
+		}
+	}
+	settings()
+	settings()
+	if n := st.lookups.Load(); n != 1 {
+		t.Fatalf("two requests with one token looked it up %d times, want 1 (the second from the cache)", n)
+	}
+	v.Forget(tok.ID)
+	settings()
+	if n := st.lookups.Load(); n != 2 {
+		t.Fatalf("after Forget on the given verifier: %d lookups, want 2 (the API's cache forgot the token)", n)
+	}
+	v.SetRevocationsLive(false)
+	settings()
+	settings()
+	if n := st.lookups.Load(); n != 4 {
+		t.Fatalf("while revocations are not heard: %d lookups, want 4 (the cache is off)", n)
+	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/auth"
+	"github.com/thermowatt/thermowatt/internal/config"
 	"github.com/thermowatt/thermowatt/internal/httpapi"
 	"github.com/thermowatt/thermowatt/internal/store/postgres"
 	"github.com/thermowatt/thermowatt/internal/testdb"
@@ -31,8 +32,7 @@ func startInstance(t *testing.T, url string) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	v := auth.NewVerifier(st, adminToken)
-	v.EnableCache(time.Hour, 10000)
+	v := auth.NewVerifier(st, adminToken, auth.WithCache(time.Hour, 10000))
 	ctx, stop := context.WithCancel(context.Background())
 	live := make(chan bool, 8)
 	done := make(chan struct{})
@@ -44,7 +44,11 @@ func startInstance(t *testing.T, url string) string {
 	if !<-live {
 		t.Fatal("revocations not live")
 	}
-	srv := httptest.NewServer(httpapi.NewServer(httpapi.Deps{Store: st, Verifier: v, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	// With the database gate on, as serve runs by default: the gate wraps
+	// the store with Store's methods only, and the revoke must still wait
+	// for every instance (before, behind the gate, it did not wait).
+	srv := httptest.NewServer(httpapi.NewServer(httpapi.Deps{Store: st, Verifier: v, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Limits: config.Limits{MaxDBConcurrency: 16, DBWait: time.Second, DBTimeout: 10 * time.Second}}))
 	t.Cleanup(srv.Close)
 	return srv.URL
 }

@@ -9,24 +9,15 @@ import (
 
 	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
+	"github.com/thermowatt/thermowatt/internal/wire"
 )
 
-// rolloutJSON is a rollout as the API shows it.
-type rolloutJSON struct {
-	ID        int64     `json:"id"`
-	Version   string    `json:"version"`
-	All       bool      `json:"all"`
-	Devices   []string  `json:"devices"`
-	Paused    bool      `json:"paused"`
-	CreatedAt time.Time `json:"createdAt"`
-}
-
-func toRolloutJSON(r thermowatt.Rollout) rolloutJSON {
+func toRolloutJSON(r thermowatt.Rollout) wire.Rollout {
 	devices := r.Devices
 	if devices == nil {
 		devices = []string{}
 	}
-	return rolloutJSON{ID: r.ID, Version: r.Version, All: r.All, Devices: devices, Paused: r.Paused, CreatedAt: r.CreatedAt.UTC()}
+	return wire.Rollout{ID: r.ID, Version: r.Version, All: r.All, Devices: devices, Paused: r.Paused, CreatedAt: r.CreatedAt.UTC()}
 }
 
 // handleCreateRollout assigns a version to some devices or to all:
@@ -103,7 +94,7 @@ func handleListRollouts(st store.Rollouts) http.Handler {
 		if err != nil {
 			return storeError(err)
 		}
-		items := make([]rolloutJSON, len(rs))
+		items := make([]wire.Rollout, len(rs))
 		for i, ro := range rs {
 			items[i] = toRolloutJSON(ro)
 		}

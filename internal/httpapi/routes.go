@@ -7,12 +7,13 @@ import (
 )
 
 // addRoutes is the whole API surface in one place, and the one place that
-// hands each handler the parts of d it uses. authed admits requests by
+// hands each handler the parts of d it uses, and of caps, what the store
+// does beyond store.Store. authed admits requests by
 // token (authenticate, with its per-token rate limit).
 //
 // desired caches what each device should have, for the answer to its
 // readings; the endpoints that change it invalidate it.
-func addRoutes(mux *http.ServeMux, d Deps, authed guard, desired *desiredCache) {
+func addRoutes(mux *http.ServeMux, d Deps, caps capabilities, authed guard, desired *desiredCache) {
 	reader, admin, writer := authed(requireRead), authed(requireAdmin), authed(requireWrite)
 	device, fetcher := authed(requireDevice), authed(requireFetch)
 	// /metrics stays behind a token even with PUBLIC_READ: it describes
@@ -70,7 +71,7 @@ func addRoutes(mux *http.ServeMux, d Deps, authed guard, desired *desiredCache) 
 
 	mux.Handle("GET /api/tokens", admin(handleListTokens(st)))
 	mux.Handle("POST /api/tokens", admin(handleCreateToken(iss)))
-	mux.Handle("DELETE /api/tokens/{id}", admin(handleRevokeToken(st, now)))
+	mux.Handle("DELETE /api/tokens/{id}", admin(handleRevokeToken(st, caps.revocations, now)))
 
 	mux.Handle("/api/", handleAPINotFound())
 	addDebugRoutes(mux, d.Limits.Pprof, admin)

@@ -47,6 +47,18 @@ type Deps struct {
 	OTAPublicKeys []string
 }
 
+// capabilities are what the handlers use of the store beyond
+// store.Store, when it has them (store/capabilities.go); nil otherwise.
+type capabilities struct {
+	revocations store.RevocationAwaiter
+}
+
+func capabilitiesOf(st store.Store) capabilities {
+	var c capabilities
+	c.revocations, _ = st.(store.RevocationAwaiter)
+	return c
+}
+
 // NewServer returns the whole API as one handler.
 func NewServer(d Deps) http.Handler {
 	if d.Writer == nil {
@@ -71,12 +83,15 @@ func NewServer(d Deps) http.Handler {
 		d.Metrics = metrics.New()
 		d.Metrics.WatchStore(d.Store, d.Policy.MissedIntervals, d.Now)
 	}
+	// The store's capabilities are looked up on the store itself: the
+	// gate below wraps it with Store's methods only.
+	caps := capabilitiesOf(d.Store)
 	// Requests go through the bounds from here on; /metrics above reads
 	// the store itself.
 	lim := newLimits(d.Limits)
 	d = lim.bound(d)
 	mux := http.NewServeMux()
-	addRoutes(mux, d, lim.perToken(authenticate(d.Verifier, d.Logger)), newDesiredCache(d.Store))
+	addRoutes(mux, d, caps, lim.perToken(authenticate(d.Verifier, d.Logger)), newDesiredCache(d.Store))
 	var h http.Handler = instrument(d.Metrics, mux)
 	h = lim.limitBody(h)
 	h = lim.perAddress(h)

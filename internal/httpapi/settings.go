@@ -11,20 +11,14 @@ import (
 	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/effective"
 	"github.com/thermowatt/thermowatt/internal/store"
+	"github.com/thermowatt/thermowatt/internal/wire"
 )
 
-// settingsJSON is one scope's settings: the fleet default, or a device's own.
-type settingsJSON struct {
-	Rev       int64               `json:"rev"`
-	Settings  thermowatt.Settings `json:"settings"`
-	UpdatedAt *time.Time          `json:"updatedAt"`
-}
-
-func toSettingsJSON(s thermowatt.SettingsSet) settingsJSON {
+func toSettingsJSON(s thermowatt.SettingsSet) wire.SettingsSet {
 	if s.Values == nil {
 		s.Values = thermowatt.Settings{}
 	}
-	return settingsJSON{Rev: s.Rev, Settings: s.Values, UpdatedAt: s.UpdatedAt}
+	return wire.SettingsSet{Rev: s.Rev, Settings: s.Values, UpdatedAt: s.UpdatedAt}
 }
 
 // decodeSettings reads a settings object from a PUT body. A key set to
@@ -98,28 +92,11 @@ func handlePutFleetSettings(st store.SettingsAndDevices, desired *desiredCache, 
 	})
 }
 
-// deviceSettingsJSON is what an admin sees of one device's settings: its
-// own, what it should apply (merged with the fleet default), and the
-// revision it reports having applied.
-type deviceSettingsJSON struct {
-	DeviceID string `json:"deviceId"`
-	settingsJSON
-	Effective  effectiveJSON `json:"effective"`
-	AppliedRev *int64        `json:"appliedRev"`
-}
-
-// effectiveJSON is a device's effective settings, also what
-// GET /api/device/settings answers the device itself.
-type effectiveJSON struct {
-	Rev      int64               `json:"rev"`
-	Settings thermowatt.Settings `json:"settings"`
-}
-
-func toEffectiveJSON(e thermowatt.EffectiveSettings) effectiveJSON {
+func toEffectiveJSON(e thermowatt.EffectiveSettings) wire.EffectiveSettings {
 	if e.Values == nil {
 		e.Values = thermowatt.Settings{}
 	}
-	return effectiveJSON{Rev: e.Rev, Settings: e.Values}
+	return wire.EffectiveSettings{Rev: e.Rev, Settings: e.Values}
 }
 
 // settingsStore is what the per-device settings endpoints read: the
@@ -129,23 +106,23 @@ type settingsStore interface {
 	store.Devices
 }
 
-func deviceSettings(r *http.Request, st settingsStore, id string) (deviceSettingsJSON, error) {
+func deviceSettings(r *http.Request, st settingsStore, id string) (wire.DeviceSettings, error) {
 	own, err := st.DeviceSettings(r.Context(), id)
 	if errors.Is(err, thermowatt.ErrNotFound) {
-		return deviceSettingsJSON{}, errorf(http.StatusNotFound, fmt.Sprintf("no device %q; register it with POST /api/devices", id))
+		return wire.DeviceSettings{}, errorf(http.StatusNotFound, fmt.Sprintf("no device %q; register it with POST /api/devices", id))
 	}
 	if err != nil {
-		return deviceSettingsJSON{}, storeError(err)
+		return wire.DeviceSettings{}, storeError(err)
 	}
 	eff, err := st.EffectiveSettings(r.Context(), id)
 	if err != nil {
-		return deviceSettingsJSON{}, storeError(err)
+		return wire.DeviceSettings{}, storeError(err)
 	}
 	dv, err := st.GetDevice(r.Context(), id)
 	if err != nil {
-		return deviceSettingsJSON{}, storeError(err)
+		return wire.DeviceSettings{}, storeError(err)
 	}
-	return deviceSettingsJSON{DeviceID: id, settingsJSON: toSettingsJSON(own), Effective: toEffectiveJSON(eff),
+	return wire.DeviceSettings{DeviceID: id, SettingsSet: toSettingsJSON(own), Effective: toEffectiveJSON(eff),
 		AppliedRev: parseFleetHealth(dv.Health).SettingsRev}, nil
 }
 
@@ -217,17 +194,10 @@ type fleetHealth struct {
 	Firmware    *string
 	SettingsRev *int64
 	Update      json.RawMessage // an object, or nil
-	CA          *caJSON         // nil when the device reports none
+	CA          *wire.DeviceCA  // nil when the device reports none
 }
 
-// caJSON is a device's CAs as the device list shows them: fingerprints
-// in full (64 hex digits), null for none.
-type caJSON struct {
-	Active  *string `json:"active"`
-	Waiting *string `json:"waiting"`
-}
-
-func toCAJSON(health json.RawMessage) *caJSON {
+func toCAJSON(health json.RawMessage) *wire.DeviceCA {
 	ca, ok := thermowatt.HealthCA(health)
 	if !ok {
 		return nil
@@ -238,7 +208,7 @@ func toCAJSON(health json.RawMessage) *caJSON {
 		}
 		return &s
 	}
-	return &caJSON{Active: orNull(ca.Active), Waiting: orNull(ca.Waiting)}
+	return &wire.DeviceCA{Active: orNull(ca.Active), Waiting: orNull(ca.Waiting)}
 }
 
 func parseFleetHealth(raw json.RawMessage) fleetHealth {

@@ -9,15 +9,8 @@ import (
 
 	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
+	"github.com/thermowatt/thermowatt/internal/wire"
 )
-
-type tokenJSON struct {
-	ID        string           `json:"id"`
-	Scope     thermowatt.Scope `json:"scope"`
-	DeviceID  string           `json:"deviceId,omitempty"`
-	CreatedAt time.Time        `json:"createdAt"`
-	RevokedAt *time.Time       `json:"revokedAt"`
-}
 
 func handleListTokens(tokens store.Tokens) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
@@ -25,9 +18,9 @@ func handleListTokens(tokens store.Tokens) http.Handler {
 		if err != nil {
 			return storeError(err)
 		}
-		items := make([]tokenJSON, len(ts))
+		items := make([]wire.Token, len(ts))
 		for i, t := range ts {
-			items[i] = tokenJSON{ID: t.ID, Scope: t.Scope, DeviceID: t.DeviceID, CreatedAt: t.CreatedAt.UTC(), RevokedAt: t.RevokedAt}
+			items[i] = wire.Token{ID: t.ID, Scope: t.Scope, DeviceID: t.DeviceID, CreatedAt: t.CreatedAt.UTC(), RevokedAt: t.RevokedAt}
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"items": items})
 		return nil
@@ -59,21 +52,15 @@ func handleCreateToken(iss tokenIssuer) http.Handler {
 	})
 }
 
-// revocationAwaiter is a store whose instances each keep a token cache
-// (PostgreSQL): AwaitRevocation returns once every one of them has
-// dropped the token, or errs after bound.
-type revocationAwaiter interface {
-	AwaitRevocation(ctx context.Context, id string, bound time.Duration) error
-}
-
 // RevocationBound is the longest a revoke waits for every instance to
 // confirm; docs/security.md states it.
 const RevocationBound = 2 * time.Second
 
 // handleRevokeToken revokes a token; it is refused from the next request
 // on, on every instance: the answer waits (at most RevocationBound) until
-// every instance sharing the database has confirmed it dropped the token.
-func handleRevokeToken(tokens store.Tokens, now func() time.Time) http.Handler {
+// every instance sharing the database has confirmed it dropped the token
+// (awaiter: nil when the store has a single instance, SQLite).
+func handleRevokeToken(tokens store.Tokens, awaiter store.RevocationAwaiter, now func() time.Time) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		id := r.PathValue("id")
 		err := tokens.RevokeToken(r.Context(), id, now())
@@ -84,11 +71,11 @@ func handleRevokeToken(tokens store.Tokens, now func() time.Time) http.Handler {
 			return storeError(err)
 		}
 		logFrom(r).Info("admin action", "by", principal(r).TokenID, "action", "token revoked", "token", id)
-		if a, ok := tokens.(revocationAwaiter); ok {
+		if awaiter != nil {
 			// Committed either way: a later DELETE would be a 404. An
 			// instance that cannot confirm (a frozen process, a half-open
 			// connection) is logged; its cache hears it when it wakes.
-			if err := a.AwaitRevocation(context.WithoutCancel(r.Context()), id, RevocationBound); err != nil {
+			if err := awaiter.AwaitRevocation(context.WithoutCancel(r.Context()), id, RevocationBound); err != nil {
 				logFrom(r).Warn("revocation not confirmed by every instance", "token", id, "err", err)
 				w.Header().Set("Warning", `199 thermowatt "revoked, but not every instance confirmed within 2s"`)
 			}

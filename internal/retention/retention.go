@@ -24,19 +24,20 @@ var Default = Policy{Days: 400, RawDays: 30}
 // kept: long enough to look back on, short enough not to matter.
 const OpsKept = 90 * 24 * time.Hour
 
-// Part is what a run removed of one kind of data.
+// Part is what a run removed of one kind of data (on the wire:
+// wire.RetentionPart).
 type Part struct {
-	Before  time.Time `json:"before"`
-	Days    int       `json:"days"`
-	Removed int64     `json:"removed"`
-	Batches int       `json:"batches"`
+	Before  time.Time
+	Days    int
+	Removed int64
+	Batches int
 }
 
 // Report is what a run removed.
 type Report struct {
-	Readings Part `json:"readings"`
-	Raw      Part `json:"raw"`
-	Ops      Part `json:"ops"`
+	Readings Part
+	Raw      Part
+	Ops      Part
 }
 
 // Store is what a run deletes from.

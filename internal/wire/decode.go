@@ -1,7 +1,10 @@
-// Package wire is the JSON format of readings on the way in, defined
-// once: the decoder and validation rules the server applies, the answer it
-// gives, and the shape clients (backfill, simulate) encode. One bad
-// reading never blocks the good ones: each is judged alone.
+// Package wire is the JSON the API speaks, each body defined once.
+// Readings on the way in: the decoder and validation rules the server
+// applies, the answer it gives, and the shape clients (backfill,
+// simulate) encode. One bad reading never blocks the good ones: each is
+// judged alone. And the admin API's bodies (devices.go, tokens.go,
+// fleet.go, alerts.go, jobs.go), which the server encodes and apiclient
+// decodes.
 package wire
 
 import (

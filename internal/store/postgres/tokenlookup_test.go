@@ -80,8 +80,7 @@ func TestRevocationReachesOtherInstances(t *testing.T) {
 		}
 		defer s.Close()
 		instances[i] = s
-		v := auth.NewVerifier(s, "")
-		v.EnableCache(time.Hour, 100)
+		v := auth.NewVerifier(s, "", auth.WithCache(time.Hour, 100))
 		live := make(chan bool, 4)
 		wctx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})

@@ -1,4 +1,4 @@
-package cli
+package server
 
 import (
 	"fmt"
@@ -12,10 +12,10 @@ import (
 	"github.com/thermowatt/thermowatt/internal/metrics"
 )
 
-// refusalLogEvery bounds the log lines about refused connections: a flood
+// RefusalLogEvery bounds the log lines about refused connections: a flood
 // is refused thousands of times a second, and is told in one line per
 // interval with the counts.
-const refusalLogEvery = 10 * time.Second
+const RefusalLogEvery = 10 * time.Second
 
 // listen opens serve's port behind the connection caps (MAX_CONNS,
 // MAX_CONNS_IP). Refusals are counted in the metrics and logged at a
@@ -34,7 +34,7 @@ func listen(cfg config.Config, logger *slog.Logger, m *metrics.Metrics) (*connli
 		perAddress = 0
 	}
 	var cl *connlimit.Listener
-	report := connlimit.NewReporter(logger, refusalLogEvery, func() int { return cl.Open() })
+	report := connlimit.NewReporter(logger, RefusalLogEvery, func() int { return cl.Open() })
 	cl, err = connlimit.New(ln, connlimit.Config{
 		Max:           cfg.Limits.MaxConns,
 		MaxPerAddress: perAddress,
