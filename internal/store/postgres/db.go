@@ -32,6 +32,7 @@ var dialect = sqlstore.Dialect{
 		return sqlstore.NoViolation
 	},
 	Greatest:   "greatest",
+	ForUpdate:  "FOR UPDATE",
 	SkipLocked: "FOR UPDATE SKIP LOCKED",
 	JSONText:   jsonText,
 	// ->> would turn a number into its text: only a string counts.
@@ -102,16 +103,36 @@ func (d db) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Ro
 	return utcRow{d.q.QueryRow(ctx, query, args...)}
 }
 
-// shared is the sqlstore.Store over s's pool. Its transactions are not
-// retried: an admin change whose commit's answer was lost is not run twice.
+// shared is the sqlstore.Store over s's pool.
 func (s *Store) shared() *sqlstore.Store {
 	return &sqlstore.Store{
 		Read: db{s.pool}, Write: db{s.pool},
-		InTx: func(ctx context.Context, fn func(sqlstore.DB) error) error {
-			return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(db{tx}) })
+		InTx: s.adminTx,
+		// tx is always one of adminTx's.
+		RebuildRollups: func(ctx context.Context, tx sqlstore.DB, deviceID string) error {
+			return rebuildRollups(ctx, tx.(db).q.(pgx.Tx), deviceID)
 		},
 		Dialect: dialect,
 	}
+}
+
+// adminTx runs fn in a transaction, run again when PostgreSQL rolled it
+// back as the victim of a deadlock or a serialization conflict (an
+// interval change recomputing roll-ups while readings arrive). Unlike
+// ingest's (withRetry), it is not run again after a lost connection: an
+// admin change whose commit's answer was lost must not be made twice.
+func (s *Store) adminTx(ctx context.Context, fn func(sqlstore.DB) error) error {
+	var err error
+	for range maxAttempts {
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(db{tx}) })
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		if retry, reset := retryable(err); !retry || reset {
+			return err
+		}
+	}
+	return err
 }
 
 type utcRows struct{ pgx.Rows }

@@ -104,6 +104,10 @@ func (s *Store) shared() *sqlstore.Store {
 		InTx: func(ctx context.Context, fn func(sqlstore.DB) error) error {
 			return s.inTx(ctx, func(tx *sql.Tx) error { return fn(db{tx}) })
 		},
+		// tx is always one of InTx's.
+		RebuildRollups: func(ctx context.Context, tx sqlstore.DB, deviceID string) error {
+			return s.rebuildRollups(ctx, tx.(db).q.(*sql.Tx), deviceID)
+		},
 		Dialect: dialect,
 	}
 }

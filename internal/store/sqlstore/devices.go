@@ -81,6 +81,37 @@ func (s *Store) ListDevices(ctx context.Context, q store.DeviceQuery) ([]thermow
 	return ds, nil
 }
 
+// SetExpectedInterval sets how often a device should send; see
+// store.Devices. The interval decides which gaps energy spans: the
+// device's roll-ups are recomputed with the new one (the backend's
+// RebuildRollups), under the same row lock.
+func (s *Store) SetExpectedInterval(ctx context.Context, deviceID string, seconds int) error {
+	if seconds < 1 {
+		return fmt.Errorf("%s: expected interval must be at least 1 s, got %d", s.Name, seconds)
+	}
+	err := s.InTx(ctx, func(tx DB) error {
+		var old int
+		err := tx.QueryRow(ctx, `SELECT expected_interval_s FROM devices WHERE id = $1 `+s.ForUpdate, deviceID).Scan(&old)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("device %q: %w", deviceID, thermowatt.ErrNotFound)
+		}
+		if err != nil || old == seconds {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE devices SET expected_interval_s = $2 WHERE id = $1`, deviceID, seconds); err != nil {
+			return err
+		}
+		return s.RebuildRollups(ctx, tx, deviceID)
+	})
+	if errors.Is(err, thermowatt.ErrNotFound) {
+		return err
+	}
+	if err != nil {
+		return s.fail(ctx, err, "set interval of %q", deviceID)
+	}
+	return nil
+}
+
 // CountDevicesByStatus counts devices by thermowatt.Device.Status, whose
 // rule the CASE below follows in the same order: silent, failing, new,
 // ok. The conformance suite checks the two agree device by device.

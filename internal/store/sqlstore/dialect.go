@@ -14,6 +14,10 @@ type Dialect struct {
 	Violation func(err error) Violation
 	// Greatest is the function of the larger of its arguments.
 	Greatest string
+	// ForUpdate ends a SELECT of rows the transaction is to change: it
+	// locks them in PostgreSQL; SQLite's write transaction holds the
+	// database.
+	ForUpdate string
 	// SkipLocked ends a SELECT of rows to claim: PostgreSQL locks them so
 	// that concurrent claimers skip each other's rows; SQLite has one
 	// writer and needs nothing.

@@ -54,10 +54,13 @@ type Row interface {
 
 // Store runs the shared queries. Read takes queries that only read; Write
 // single statements that write; InTx runs fn in a write transaction,
-// committed when fn returns nil.
+// committed when fn returns nil (and run again when the database chose
+// it as the victim of a deadlock). RebuildRollups recomputes a device's
+// roll-ups in tx, after its interval changed: the backend's own.
 type Store struct {
-	Read, Write DB
-	InTx        func(ctx context.Context, fn func(tx DB) error) error
+	Read, Write    DB
+	InTx           func(ctx context.Context, fn func(tx DB) error) error
+	RebuildRollups func(ctx context.Context, tx DB, deviceID string) error
 	Dialect
 	// Revoked are the functions the backend's WatchRevocations
 	// registered: RevokeToken calls them after its commit.
