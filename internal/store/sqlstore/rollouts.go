@@ -131,7 +131,8 @@ func (s *Store) Desired(ctx context.Context, deviceID string) (thermowatt.Desire
 // DesiredVersion returns what moves with every change of desired state;
 // see store.Rollouts. Settings revisions come from one counter; rollouts
 // are only added, paused and resumed, so the newest id and the set of
-// paused ones say which rollouts apply: "REV/NEWEST/PAUSED,PAUSED".
+// paused ones say which rollouts apply: "REV/NEWEST/PAUSED,PAUSED". A
+// change made between its two reads shows at the next call.
 func (s *Store) DesiredVersion(ctx context.Context) (string, error) {
 	var rev, newest int64
 	err := s.Read.QueryRow(ctx, `SELECT (SELECT rev FROM settings_revision WHERE id = 1),
