@@ -29,3 +29,8 @@ func MapError(ctx context.Context, err error, isUnavailable func(error) bool) er
 	}
 	return err
 }
+
+// ErrorMapper is MapError with a backend's isUnavailable.
+func ErrorMapper(isUnavailable func(error) bool) func(ctx context.Context, err error) error {
+	return func(ctx context.Context, err error) error { return MapError(ctx, err, isUnavailable) }
+}

@@ -12,11 +12,9 @@ import (
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
-// mapError maps err as store.MapError says, with this backend's idea of
-// what "unavailable" means (unavailable, below).
-func mapError(ctx context.Context, err error) error {
-	return store.MapError(ctx, err, unavailable)
-}
+// mapError maps err as store.MapError says, with unavailable (below) as
+// what "the database cannot take this now" means here.
+var mapError = store.ErrorMapper(unavailable)
 
 func unavailable(err error) bool {
 	var pgErr *pgconn.PgError

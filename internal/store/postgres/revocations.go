@@ -26,7 +26,7 @@ const revokedChannel = "thermowatt_token_revoked"
 // revoking instance itself forgets before RevokeToken returns. It returns
 // when ctx ends.
 func (s *Store) WatchRevocations(ctx context.Context, forget func(tokenID string), live func(bool)) {
-	s.revoked.Add(forget)
+	s.Revoked.Add(forget)
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		err := s.listen(ctx, forget, live)

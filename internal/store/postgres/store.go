@@ -17,6 +17,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/thermowatt/thermowatt/internal/store"
+	"github.com/thermowatt/thermowatt/internal/store/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -24,11 +25,12 @@ var migrations embed.FS
 
 // Store keeps readings, devices and tokens in PostgreSQL.
 type Store struct {
+	// The queries of the fleet and admin entities, written once for both
+	// backends (sqlstore), over pool.
+	*sqlstore.Store
 	pool   *pgxpool.Pool
 	tokens tokenLookups // concurrent TokenByID calls share queries
 	citus  bool         // a Citus coordinator: see adaptToCitus
-	// revoked: this instance's revocation listeners (revocations.go)
-	revoked store.RevocationHooks
 }
 
 var _ store.Store = (*Store)(nil)
@@ -60,6 +62,7 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 		return nil, fmt.Errorf("postgres: %w", mapError(ctx, err))
 	}
 	s := &Store{pool: pool, citus: citus}
+	s.Store = s.shared()
 	// Roll-ups a migration or an interval change left to compute, before
 	// anything reads them (docs/scaling.md gives how long that takes).
 	if _, err := s.RebuildPendingRollups(ctx); err != nil {

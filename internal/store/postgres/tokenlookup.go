@@ -6,8 +6,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/store/sqlstore"
 )
 
 // Every request is authenticated by looking its token up by id. A fleet
@@ -131,17 +131,24 @@ func (s *Store) tokensByID(ctx context.Context, ids []string) (map[string]thermo
 			padded[i] = ids[0]
 		}
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = ANY($1) AND revoked_at IS NULL`, padded)
+	rows, err := db{s.pool}.Query(ctx, `SELECT `+sqlstore.TokenColumns+` FROM tokens WHERE id = ANY($1) AND revoked_at IS NULL`, padded)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: look up %d tokens: %w", n, mapError(ctx, err))
 	}
-	ts, err := pgx.CollectRows(rows, scanToken)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: look up %d tokens: %w", n, mapError(ctx, err))
 	}
-	found := make(map[string]thermowatt.Token, len(ts))
-	for _, t := range ts {
+	defer rows.Close()
+	found := make(map[string]thermowatt.Token, n)
+	for rows.Next() {
+		t, err := sqlstore.ScanToken(rows)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: look up %d tokens: %w", n, mapError(ctx, err))
+		}
 		found[t.ID] = t
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: look up %d tokens: %w", n, mapError(ctx, err))
 	}
 	return found, nil
 }

@@ -13,7 +13,7 @@ import (
 // would keep admitting the token. The verifier's cache therefore stays off
 // on SQLite: each request looks its token up, an in-process point read.
 func (s *Store) WatchRevocations(ctx context.Context, forget func(tokenID string), live func(bool)) {
-	s.revoked.Add(forget)
+	s.Revoked.Add(forget)
 	live(false)
 	<-ctx.Done()
 	live(false)

@@ -23,6 +23,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/thermowatt/thermowatt/internal/store"
+	"github.com/thermowatt/thermowatt/internal/store/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -30,12 +31,14 @@ var migrations embed.FS
 
 // Store keeps readings, devices and tokens in an SQLite file.
 type Store struct {
+	// The queries of the fleet and admin entities, written once for both
+	// backends (sqlstore), over write and read.
+	*sqlstore.Store
 	write *sql.DB // exactly one connection: SQLite has one writer
 	read  *sql.DB // read-only connections; the same as write for :memory:
 	// Prepared statements of each pool (stmts.go); the same cache twice
 	// for :memory:.
 	writeStmts, readStmts *stmtCache
-	revoked               store.RevocationHooks // revocations.go
 	// The background checkpointer (checkpoint.go); nil for :memory:.
 	checkpoints     *sql.DB
 	stopCheckpoints context.CancelFunc
@@ -114,6 +117,7 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 		s.checkpointsDone = make(chan struct{})
 		go checkpointer(cctx, s.checkpoints, s.write, s.checkpointsDone)
 	}
+	s.Store = s.shared()
 	if err := s.writeStmts.prepareAll(ctx, writeQueries...); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: prepare statements: %w", mapError(ctx, err))

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -6,39 +6,36 @@ import (
 	"errors"
 	"fmt"
 
-	sqlite3 "modernc.org/sqlite/lib"
-
 	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
 // CreateRelease stores a release and its files; see store.Firmware.
 func (s *Store) CreateRelease(ctx context.Context, r thermowatt.Release) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO firmware_releases (version, created_at, signature) VALUES (?, ?, nullif(?, ''))`,
-			r.Version, micros(r.CreatedAt), r.Signature); err != nil {
-			if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
+	err := s.InTx(ctx, func(tx DB) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO firmware_releases (version, created_at, signature) VALUES ($1, $2, nullif($3, ''))`,
+			r.Version, store.UTC(r.CreatedAt), r.Signature); err != nil {
+			if s.Violation(err) == UniqueViolation {
 				return fmt.Errorf("firmware %q: %w", r.Version, thermowatt.ErrExists)
 			}
 			return err
 		}
-		for _, f := range r.Files {
+		stmts := make([]Stmt, len(r.Files))
+		for i, f := range r.Files {
 			content := f.Content
 			if content == nil {
-				content = []byte{} // NOT NULL
+				content = []byte{} // NOT NULL; nil would be sent as NULL
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO firmware_files (version, path, size, sha256, content) VALUES (?, ?, ?, ?, ?)`,
-				r.Version, f.Path, f.Size, f.SHA256, content); err != nil {
-				return err
-			}
+			stmts[i] = Stmt{`INSERT INTO firmware_files (version, path, size, sha256, content) VALUES ($1, $2, $3, $4, $5)`,
+				[]any{r.Version, f.Path, f.Size, f.SHA256, content}}
 		}
-		return nil
+		return tx.ExecAll(ctx, stmts)
 	})
 	if errors.Is(err, thermowatt.ErrExists) {
 		return err
 	}
 	if err != nil {
-		return fmt.Errorf("sqlite: create release %q: %w", r.Version, mapError(ctx, err))
+		return s.fail(ctx, err, "create release %q", r.Version)
 	}
 	return nil
 }
@@ -47,7 +44,7 @@ func (s *Store) CreateRelease(ctx context.Context, r thermowatt.Release) error {
 func (s *Store) ListReleases(ctx context.Context) ([]thermowatt.Release, error) {
 	rs, err := s.releases(ctx, "")
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list releases: %w", mapError(ctx, err))
+		return nil, s.fail(ctx, err, "list releases")
 	}
 	return rs, nil
 }
@@ -56,7 +53,7 @@ func (s *Store) ListReleases(ctx context.Context) ([]thermowatt.Release, error) 
 func (s *Store) GetRelease(ctx context.Context, version string) (thermowatt.Release, error) {
 	rs, err := s.releases(ctx, version)
 	if err != nil {
-		return thermowatt.Release{}, fmt.Errorf("sqlite: release %q: %w", version, mapError(ctx, err))
+		return thermowatt.Release{}, s.fail(ctx, err, "release %q", version)
 	}
 	if len(rs) == 0 {
 		return thermowatt.Release{}, fmt.Errorf("firmware %q: %w", version, thermowatt.ErrNotFound)
@@ -67,10 +64,10 @@ func (s *Store) GetRelease(ctx context.Context, version string) (thermowatt.Rele
 // releases reads the releases (all, or the one of version) with their
 // files in one query, newest first.
 func (s *Store) releases(ctx context.Context, version string) ([]thermowatt.Release, error) {
-	rows, err := s.read.QueryContext(ctx, `
+	rows, err := s.Read.Query(ctx, `
 		SELECT r.version, r.created_at, coalesce(r.signature, ''), f.path, f.size, f.sha256
 		FROM firmware_releases r LEFT JOIN firmware_files f ON f.version = r.version
-		WHERE ?1 = '' OR r.version = ?1
+		WHERE $1 = '' OR r.version = $1
 		ORDER BY r.created_at DESC, r.version DESC, f.path`, version)
 	if err != nil {
 		return nil, err
@@ -79,14 +76,12 @@ func (s *Store) releases(ctx context.Context, version string) ([]thermowatt.Rele
 	var out []thermowatt.Release
 	for rows.Next() {
 		var r thermowatt.Release
-		var created int64
 		var path, sum *string
 		var size *int64
-		if err := rows.Scan(&r.Version, &created, &r.Signature, &path, &size, &sum); err != nil {
+		if err := rows.Scan(&r.Version, &r.CreatedAt, &r.Signature, &path, &size, &sum); err != nil {
 			return nil, err
 		}
 		if len(out) == 0 || out[len(out)-1].Version != r.Version {
-			r.CreatedAt = fromMicros(created)
 			r.Files = []thermowatt.FirmwareFile{}
 			out = append(out, r)
 		}
@@ -101,13 +96,13 @@ func (s *Store) releases(ctx context.Context, version string) ([]thermowatt.Rele
 // FirmwareFile returns one file with its contents; see store.Firmware.
 func (s *Store) FirmwareFile(ctx context.Context, version, path string) (thermowatt.FirmwareFile, error) {
 	f := thermowatt.FirmwareFile{Path: path}
-	err := s.read.QueryRowContext(ctx, `SELECT size, sha256, content FROM firmware_files WHERE version = ? AND path = ?`,
+	err := s.Read.QueryRow(ctx, `SELECT size, sha256, content FROM firmware_files WHERE version = $1 AND path = $2`,
 		version, path).Scan(&f.Size, &f.SHA256, &f.Content)
 	if errors.Is(err, sql.ErrNoRows) {
 		return f, fmt.Errorf("firmware %q file %q: %w", version, path, thermowatt.ErrNotFound)
 	}
 	if err != nil {
-		return f, fmt.Errorf("sqlite: firmware %q file %q: %w", version, path, mapError(ctx, err))
+		return f, s.fail(ctx, err, "firmware %q file %q", version, path)
 	}
 	if f.Content == nil {
 		f.Content = []byte{}
@@ -118,26 +113,15 @@ func (s *Store) FirmwareFile(ctx context.Context, version, path string) (thermow
 // CountRunningFirmware counts devices by reported firmware and update
 // state; see store.Firmware.
 func (s *Store) CountRunningFirmware(ctx context.Context) ([]store.FirmwareCount, error) {
-	// json_extract of a non-string (a number) gives a number, kept as
-	// its text so that both backends name the version alike.
-	rows, err := s.read.QueryContext(ctx, `
-		SELECT coalesce(CAST(json_extract(health, '$.firmware') AS TEXT), ''),
-			coalesce(CAST(json_extract(health, '$.update.state') AS TEXT), ''), count(*)
+	rows, err := s.Read.Query(ctx, `
+		SELECT coalesce(`+s.JSONText("health", "firmware")+`, ''), coalesce(`+s.JSONText("health", "update", "state")+`, ''), count(*)
 		FROM devices GROUP BY 1, 2 ORDER BY 1, 2`)
+	out, err := collect(rows, err, func(row Row) (c store.FirmwareCount, err error) {
+		err = row.Scan(&c.Version, &c.UpdateState, &c.Devices)
+		return c, err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: count firmware: %w", mapError(ctx, err))
-	}
-	defer rows.Close()
-	var out []store.FirmwareCount
-	for rows.Next() {
-		var c store.FirmwareCount
-		if err := rows.Scan(&c.Version, &c.UpdateState, &c.Devices); err != nil {
-			return nil, fmt.Errorf("sqlite: count firmware: %w", mapError(ctx, err))
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: count firmware: %w", mapError(ctx, err))
+		return nil, s.fail(ctx, err, "count firmware")
 	}
 	return out, nil
 }

@@ -1,11 +1,10 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
@@ -18,14 +17,12 @@ func (s *Store) ArchiveRaw(ctx context.Context, r store.RawRecord) (int64, error
 		body = []byte{} // an empty body is still a body: NOT NULL
 	}
 	var id int64
-	err := s.pool.QueryRow(ctx, `
-		INSERT INTO raw_measurements
-			(device_id, received_at, body, ingested, accepted, duplicates, rejected)
-		VALUES (nullif($1, ''), $2, $3, $4, $5, $6, $7)
-		RETURNING id`,
+	err := s.Write.QueryRow(ctx, `
+		INSERT INTO raw_measurements (device_id, received_at, body, ingested, accepted, duplicates, rejected)
+		VALUES (nullif($1, ''), $2, $3, $4, $5, $6, $7) RETURNING id`,
 		r.DeviceID, store.UTC(r.ReceivedAt), body, r.Ingested, r.Accepted, r.Duplicates, r.Rejected).Scan(&id)
 	if err != nil {
-		return 0, fmt.Errorf("postgres: archive raw body: %w", mapError(ctx, err))
+		return 0, s.fail(ctx, err, "archive raw body")
 	}
 	return id, nil
 }
@@ -33,16 +30,15 @@ func (s *Store) ArchiveRaw(ctx context.Context, r store.RawRecord) (int64, error
 // GetRaw returns one archived body; thermowatt.ErrNotFound when unknown.
 func (s *Store) GetRaw(ctx context.Context, id int64) (store.RawRecord, error) {
 	var r store.RawRecord
-	err := s.pool.QueryRow(ctx, `
+	err := s.Read.QueryRow(ctx, `
 		SELECT id, coalesce(device_id, ''), received_at, body, ingested, accepted, duplicates, rejected
 		FROM raw_measurements WHERE id = $1`, id).
 		Scan(&r.ID, &r.DeviceID, &r.ReceivedAt, &r.Body, &r.Ingested, &r.Accepted, &r.Duplicates, &r.Rejected)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, sql.ErrNoRows) {
 		return store.RawRecord{}, fmt.Errorf("raw body %d: %w", id, thermowatt.ErrNotFound)
 	}
 	if err != nil {
-		return store.RawRecord{}, fmt.Errorf("postgres: raw body %d: %w", id, mapError(ctx, err))
+		return store.RawRecord{}, s.fail(ctx, err, "raw body %d", id)
 	}
-	r.ReceivedAt = r.ReceivedAt.UTC()
 	return r, nil
 }
