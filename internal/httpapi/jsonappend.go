@@ -66,6 +66,15 @@ func appendMeasurements(b []byte, rows []thermowatt.Stored, next *string) []byte
 	return append(b, "}\n"...)
 }
 
+// quantityKeys are each quantity's key in an answer, after a comma:
+// ,"temperature": (names need no escaping).
+var quantityKeys = func() (keys [thermowatt.NumQuantities]string) {
+	for _, q := range thermowatt.Quantities {
+		keys[q] = `,"` + q.Name() + `":`
+	}
+	return keys
+}()
+
 // appendMeasurement encodes one reading as measurementJSON does.
 func appendMeasurement(b []byte, s thermowatt.Stored) []byte {
 	m := toJSON(s)
@@ -114,12 +123,9 @@ func appendSeries(b []byte, q store.SeriesQuery, pts []store.SeriesPoint) []byte
 		b = appendTime(b, p.Time)
 		b = append(b, `,"count":`...)
 		b = strconv.AppendInt(b, p.Count, 10)
-		b = appendStats(b, `,"temperature":`, p.Temperature)
-		b = appendStats(b, `,"humidity":`, p.Humidity)
-		b = appendStats(b, `,"voltage_v":`, p.VoltageV)
-		b = appendStats(b, `,"current_ma":`, p.CurrentMA)
-		b = appendStats(b, `,"power_mw":`, p.PowerMW)
-		b = appendStats(b, `,"pressure_hpa":`, p.PressureHPa)
+		for q, s := range p.Stats {
+			b = appendStats(b, quantityKeys[q], s)
+		}
 		b = append(b, '}')
 	}
 	b = append(b, `],"to":`...)
