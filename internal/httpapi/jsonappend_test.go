@@ -24,6 +24,39 @@ func encodeLikeWriteJSON(t *testing.T, v any) []byte {
 
 func f64(x float64) *float64 { return &x }
 
+// measurementJSON is one reading as the API returned it through
+// encoding/json before appendMeasurement: the reference it matches, spelled
+// out field by field so that a change of thermowatt.Quantities cannot
+// change the wire format unnoticed.
+type measurementJSON struct {
+	ID               int64           `json:"id"`
+	DeviceID         string          `json:"deviceId"`
+	RecordedAt       time.Time       `json:"recordedAt"`
+	ReceivedAt       time.Time       `json:"receivedAt"`
+	RecordedAtSource string          `json:"recordedAtSource"`
+	Temperature      *float64        `json:"temperature"`
+	Humidity         *float64        `json:"humidity"`
+	VoltageV         *float64        `json:"voltage_v"`
+	CurrentMA        *float64        `json:"current_ma"`
+	PowerMW          *float64        `json:"power_mw"`
+	Payload          json.RawMessage `json:"payload"`
+}
+
+func toJSON(s thermowatt.Stored) measurementJSON {
+	m := measurementJSON{
+		ID: s.ID, DeviceID: s.DeviceID, RecordedAt: s.RecordedAt.UTC(), ReceivedAt: s.ReceivedAt.UTC(),
+		RecordedAtSource: "device", Temperature: s.Temperature, Humidity: s.Humidity,
+		VoltageV: s.VoltageV, CurrentMA: s.CurrentMA, PowerMW: s.PowerMW, Payload: s.Payload,
+	}
+	if s.ServerTime {
+		m.RecordedAtSource = "server"
+	}
+	if len(m.Payload) == 0 {
+		m.Payload = json.RawMessage("null")
+	}
+	return m
+}
+
 func TestAppendersMatchEncodingJSON(t *testing.T) {
 	at := time.Date(2026, 11, 27, 3, 4, 5, 123456000, time.UTC)
 	rows := []thermowatt.Stored{
