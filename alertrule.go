@@ -12,9 +12,10 @@ import (
 // threshold for the rule's hold duration. Its alerts carry the rule's id.
 const KindValue = "value"
 
-// The metrics an alert rule can watch: each reading's fields, and the
-// running total of energy (from the hourly roll-ups) in the current UTC
-// hour or day.
+// The metrics an alert rule can watch: each quantity (the names of
+// Quantities, which TestAlertMetricsAreTheQuantities holds these to), and
+// the running total of energy (from the hourly roll-ups) in the current
+// UTC hour or day.
 const (
 	MetricTemperature     = "temperature"
 	MetricHumidity        = "humidity"
@@ -28,25 +29,20 @@ const (
 
 // AlertMetrics lists every metric a rule may name, in the order errors
 // and help show them.
-var AlertMetrics = []string{MetricTemperature, MetricHumidity, MetricVoltageV, MetricCurrentMA, MetricPowerMW,
-	MetricPressureHPa, MetricEnergyWhPerHour, MetricEnergyWhPerDay}
+var AlertMetrics = func() []string {
+	var ms []string
+	for _, q := range Quantities {
+		ms = append(ms, q.Name())
+	}
+	return append(ms, MetricEnergyWhPerHour, MetricEnergyWhPerDay)
+}()
 
 // MetricUnit is the unit a metric's values are in, for messages.
 func MetricUnit(metric string) string {
-	switch metric {
-	case MetricTemperature:
-		return "°C"
-	case MetricHumidity:
-		return "%"
-	case MetricVoltageV:
-		return "V"
-	case MetricCurrentMA:
-		return "mA"
-	case MetricPowerMW:
-		return "mW"
-	case MetricPressureHPa:
-		return "hPa"
-	case MetricEnergyWhPerHour, MetricEnergyWhPerDay:
+	if q, ok := QuantityNamed(metric); ok {
+		return q.Unit()
+	}
+	if IsEnergyMetric(metric) {
 		return "Wh"
 	}
 	return ""

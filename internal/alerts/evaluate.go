@@ -1,7 +1,6 @@
 package alerts
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/thermowatt/thermowatt"
@@ -50,31 +49,13 @@ func step(r thermowatt.AlertRule, st *thermowatt.RuleState, v float64, at time.T
 // metricValue is a reading's value of a rule's metric; ok is false when
 // the reading does not carry it (a temperature-only node has no power).
 func metricValue(metric string, rd thermowatt.Stored) (v float64, ok bool) {
-	var p *float64
-	switch metric {
-	case thermowatt.MetricTemperature:
-		p = rd.Temperature
-	case thermowatt.MetricHumidity:
-		p = rd.Humidity
-	case thermowatt.MetricVoltageV:
-		p = rd.VoltageV
-	case thermowatt.MetricCurrentMA:
-		p = rd.CurrentMA
-	case thermowatt.MetricPowerMW:
-		p = rd.PowerMW
-	case thermowatt.MetricPressureHPa:
-		// Where the firmware's BMP280 reports it, as the charts read it.
-		var pl struct {
-			Sensor struct {
-				BMP280 struct {
-					PressureHPa *float64 `json:"pressure_hpa"`
-				} `json:"bmp280"`
-			} `json:"sensor"`
-		}
-		if json.Unmarshal(rd.Payload, &pl) == nil {
-			p = pl.Sensor.BMP280.PressureHPa
-		}
+	q, known := thermowatt.QuantityNamed(metric)
+	if !known {
+		return 0, false
 	}
+	// Pressure is read where the firmware's BMP280 reports it, as the
+	// charts read it (Quantity.Of).
+	p := q.Of(&rd.Reading)
 	if p == nil {
 		return 0, false
 	}

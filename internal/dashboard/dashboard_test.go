@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/web"
 )
 
@@ -97,5 +99,85 @@ func TestVendorDirectoryIsEmbedded(t *testing.T) {
 	js := get(t, Handler(), "GET", "/app.js").Body.String()
 	if !strings.Contains(js, "The charts library (uPlot) is missing from this build") {
 		t.Error("app.js does not explain a missing uPlot")
+	}
+}
+
+// The page is ES modules: a browser runs a module only when it is served
+// with a JavaScript MIME type, and every module another imports must be
+// there (quantities.js too, which is written rather than embedded).
+func TestServesEveryModuleAsJavaScript(t *testing.T) {
+	h := Handler()
+	if !strings.Contains(get(t, h, "GET", "/").Body.String(), `<script type="module" src="app.js"></script>`) {
+		t.Error("index.html does not load app.js as a module")
+	}
+	imports := regexp.MustCompile(`(?m)^import .* from '\./([a-z]+\.js)';$`)
+	seen := map[string]bool{}
+	queue := []string{"app.js"}
+	for len(queue) > 0 {
+		name := queue[0]
+		queue = queue[1:]
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		rec := get(t, h, "GET", "/"+name)
+		if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/javascript") {
+			t.Errorf("GET /%s: %d %q, want 200 text/javascript", name, rec.Code, rec.Header().Get("Content-Type"))
+			continue
+		}
+		if rec.Header().Get("ETag") == "" || rec.Header().Get("Cache-Control") != "no-cache" {
+			t.Errorf("GET /%s: ETag %q, Cache-Control %q: want an ETag and no-cache (revalidated, never stale after an upgrade)",
+				name, rec.Header().Get("ETag"), rec.Header().Get("Cache-Control"))
+		}
+		for _, m := range imports.FindAllStringSubmatch(rec.Body.String(), -1) {
+			queue = append(queue, m[1])
+		}
+	}
+	for _, want := range []string{"api.js", "chart.js", "devicelist.js", "devicepage.js", "quantities.js", "state.js"} {
+		if !seen[want] {
+			t.Errorf("%s is not imported by app.js or the modules it imports (imported: %v)", want, seen)
+		}
+	}
+}
+
+// quantities.js is thermowatt.Quantities in the dashboard's order, and
+// revalidates like the files.
+func TestQuantitiesModuleIsTheList(t *testing.T) {
+	h := Handler()
+	rec := get(t, h, "GET", "/quantities.js")
+	body := rec.Body.String()
+	start, end := strings.Index(body, "Object.freeze("), strings.LastIndex(body, ");")
+	if start < 0 || end < start {
+		t.Fatalf("quantities.js is not an exported frozen list:\n%s", body)
+	}
+	var got []struct {
+		Key, Label, Unit string
+		Digits           int
+		Color            string
+		Core             bool
+	}
+	if err := json.Unmarshal([]byte(body[start+len("Object.freeze("):end]), &got); err != nil {
+		t.Fatalf("quantities.js: %v\n%s", err, body)
+	}
+	if len(got) != thermowatt.NumQuantities {
+		t.Fatalf("quantities.js lists %d quantities, want %d", len(got), thermowatt.NumQuantities)
+	}
+	var keys []string
+	for i, g := range got {
+		q, ok := thermowatt.QuantityNamed(g.Key)
+		if !ok || g.Label != q.Label() || g.Unit != q.Unit() || g.Digits != q.Digits() || g.Color != q.Color() || g.Core != q.Core() {
+			t.Errorf("quantities.js item %d = %+v, not as thermowatt.Quantities describes it", i, g)
+		}
+		keys = append(keys, g.Key)
+	}
+	// The order the dashboard showed before the list moved to quantity.go.
+	if want := "temperature voltage_v current_ma power_mw pressure_hpa humidity"; strings.Join(keys, " ") != want {
+		t.Errorf("quantities.js order %v, want %s", keys, want)
+	}
+	if tag := rec.Header().Get("ETag"); tag == "" || get(t, h, "GET", "/quantities.js", "If-None-Match", tag).Code != 304 {
+		t.Errorf("quantities.js: ETag %q does not revalidate to a 304", tag)
+	}
+	if rec := get(t, h, "HEAD", "/quantities.js"); rec.Code != 200 || rec.Body.Len() != 0 {
+		t.Errorf("HEAD /quantities.js: %d with %d bytes", rec.Code, rec.Body.Len())
 	}
 }

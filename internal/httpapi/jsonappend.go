@@ -66,31 +66,40 @@ func appendMeasurements(b []byte, rows []thermowatt.Stored, next *string) []byte
 	return append(b, "}\n"...)
 }
 
-// appendMeasurement encodes one reading as measurementJSON does.
+// quantityKeys are each quantity's key in an answer, after a comma:
+// ,"temperature": (names need no escaping).
+var quantityKeys = func() (keys [thermowatt.NumQuantities]string) {
+	for _, q := range thermowatt.Quantities {
+		keys[q] = `,"` + q.Name() + `":`
+	}
+	return keys
+}()
+
+// appendMeasurement encodes one reading as the API returns it (schema
+// Measurement): its identity, then each quantity a Reading holds
+// (thermowatt.ReadingFields: pressure only in the payload), then the
+// payload.
 func appendMeasurement(b []byte, s thermowatt.Stored) []byte {
-	m := toJSON(s)
 	b = append(b, `{"id":`...)
-	b = strconv.AppendInt(b, m.ID, 10)
+	b = strconv.AppendInt(b, s.ID, 10)
 	b = append(b, `,"deviceId":`...)
-	b = appendString(b, m.DeviceID)
+	b = appendString(b, s.DeviceID)
 	b = append(b, `,"recordedAt":`...)
-	b = appendTime(b, m.RecordedAt)
+	b = appendTime(b, s.RecordedAt.UTC())
 	b = append(b, `,"receivedAt":`...)
-	b = appendTime(b, m.ReceivedAt)
+	b = appendTime(b, s.ReceivedAt.UTC())
 	b = append(b, `,"recordedAtSource":`...)
-	b = appendString(b, m.RecordedAtSource)
-	b = append(b, `,"temperature":`...)
-	b = appendNumber(b, m.Temperature)
-	b = append(b, `,"humidity":`...)
-	b = appendNumber(b, m.Humidity)
-	b = append(b, `,"voltage_v":`...)
-	b = appendNumber(b, m.VoltageV)
-	b = append(b, `,"current_ma":`...)
-	b = appendNumber(b, m.CurrentMA)
-	b = append(b, `,"power_mw":`...)
-	b = appendNumber(b, m.PowerMW)
+	b = appendString(b, recordedAtSource(s.Reading))
+	for _, q := range thermowatt.ReadingFields {
+		b = append(b, quantityKeys[q]...)
+		b = appendNumber(b, q.Of(&s.Reading))
+	}
 	b = append(b, `,"payload":`...)
-	b = appendPayload(b, m.Payload)
+	if len(s.Payload) == 0 {
+		b = append(b, "null"...)
+	} else {
+		b = appendPayload(b, s.Payload)
+	}
 	return append(b, '}')
 }
 
@@ -114,12 +123,9 @@ func appendSeries(b []byte, q store.SeriesQuery, pts []store.SeriesPoint) []byte
 		b = appendTime(b, p.Time)
 		b = append(b, `,"count":`...)
 		b = strconv.AppendInt(b, p.Count, 10)
-		b = appendStats(b, `,"temperature":`, p.Temperature)
-		b = appendStats(b, `,"humidity":`, p.Humidity)
-		b = appendStats(b, `,"voltage_v":`, p.VoltageV)
-		b = appendStats(b, `,"current_ma":`, p.CurrentMA)
-		b = appendStats(b, `,"power_mw":`, p.PowerMW)
-		b = appendStats(b, `,"pressure_hpa":`, p.PressureHPa)
+		for q, s := range p.Stats {
+			b = appendStats(b, quantityKeys[q], s)
+		}
 		b = append(b, '}')
 	}
 	b = append(b, `],"to":`...)

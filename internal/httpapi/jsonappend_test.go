@@ -24,6 +24,39 @@ func encodeLikeWriteJSON(t *testing.T, v any) []byte {
 
 func f64(x float64) *float64 { return &x }
 
+// measurementJSON is one reading as the API returned it through
+// encoding/json before appendMeasurement: the reference it matches, spelled
+// out field by field so that a change of thermowatt.Quantities cannot
+// change the wire format unnoticed.
+type measurementJSON struct {
+	ID               int64           `json:"id"`
+	DeviceID         string          `json:"deviceId"`
+	RecordedAt       time.Time       `json:"recordedAt"`
+	ReceivedAt       time.Time       `json:"receivedAt"`
+	RecordedAtSource string          `json:"recordedAtSource"`
+	Temperature      *float64        `json:"temperature"`
+	Humidity         *float64        `json:"humidity"`
+	VoltageV         *float64        `json:"voltage_v"`
+	CurrentMA        *float64        `json:"current_ma"`
+	PowerMW          *float64        `json:"power_mw"`
+	Payload          json.RawMessage `json:"payload"`
+}
+
+func toJSON(s thermowatt.Stored) measurementJSON {
+	m := measurementJSON{
+		ID: s.ID, DeviceID: s.DeviceID, RecordedAt: s.RecordedAt.UTC(), ReceivedAt: s.ReceivedAt.UTC(),
+		RecordedAtSource: "device", Temperature: s.Temperature, Humidity: s.Humidity,
+		VoltageV: s.VoltageV, CurrentMA: s.CurrentMA, PowerMW: s.PowerMW, Payload: s.Payload,
+	}
+	if s.ServerTime {
+		m.RecordedAtSource = "server"
+	}
+	if len(m.Payload) == 0 {
+		m.Payload = json.RawMessage("null")
+	}
+	return m
+}
+
 func TestAppendersMatchEncodingJSON(t *testing.T) {
 	at := time.Date(2026, 11, 27, 3, 4, 5, 123456000, time.UTC)
 	rows := []thermowatt.Stored{
@@ -98,16 +131,17 @@ func TestAppendSeriesMatchesEncodingJSON(t *testing.T) {
 		To: at.Add(90 * time.Second), Bucket: 90 * time.Minute}
 	full := store.Stats{Avg: f64(24.35), Min: f64(-1e-7), Max: f64(1e21)}
 	pts := []store.SeriesPoint{
-		{Time: at, Count: 12, Temperature: full, Humidity: full, VoltageV: full, CurrentMA: full, PowerMW: full, PressureHPa: full},
-		{Time: at.Add(time.Hour), Count: 1, Temperature: store.Stats{Avg: f64(0), Min: f64(0), Max: f64(0)}},
-		{Time: at.Add(2 * time.Hour), Count: 3, PressureHPa: store.Stats{Avg: f64(1013.25), Min: f64(1000), Max: f64(1020.5)}},
+		{Time: at, Count: 12, Stats: [thermowatt.NumQuantities]store.Stats{full, full, full, full, full, full}},
+		{Time: at.Add(time.Hour), Count: 1, Stats: [thermowatt.NumQuantities]store.Stats{thermowatt.Temperature: {Avg: f64(0), Min: f64(0), Max: f64(0)}}},
+		{Time: at.Add(2 * time.Hour), Count: 3, Stats: [thermowatt.NumQuantities]store.Stats{thermowatt.PressureHPa: {Avg: f64(1013.25), Min: f64(1000), Max: f64(1020.5)}}},
 	}
 	for _, pts := range [][]store.SeriesPoint{nil, pts} {
 		items := make([]pointJSON, len(pts))
 		for i, p := range pts {
+			st := func(q thermowatt.Quantity) *statsJSON { return stats(p.Stats[q]) }
 			items[i] = pointJSON{Time: p.Time, Count: p.Count,
-				Temperature: stats(p.Temperature), Humidity: stats(p.Humidity), VoltageV: stats(p.VoltageV),
-				CurrentMA: stats(p.CurrentMA), PowerMW: stats(p.PowerMW), PressureHPa: stats(p.PressureHPa)}
+				Temperature: st(thermowatt.Temperature), Humidity: st(thermowatt.Humidity), VoltageV: st(thermowatt.VoltageV),
+				CurrentMA: st(thermowatt.CurrentMA), PowerMW: st(thermowatt.PowerMW), PressureHPa: st(thermowatt.PressureHPa)}
 		}
 		want := encodeLikeWriteJSON(t, map[string]any{
 			"deviceId": q.DeviceID, "from": q.From.UTC(), "to": q.To.UTC(),
@@ -127,7 +161,7 @@ func TestAppendSeriesIsValidJSONWhateverIsStored(t *testing.T) {
 	inf, nan := math.Inf(1), math.NaN()
 	bad := store.Stats{Avg: &inf, Min: f64(-math.MaxFloat64), Max: &nan}
 	q := store.SeriesQuery{DeviceID: "n1", From: time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), Bucket: time.Hour}
-	pts := []store.SeriesPoint{{Time: at, Count: 2, PressureHPa: bad, Temperature: bad}}
+	pts := []store.SeriesPoint{{Time: at, Count: 2, Stats: [thermowatt.NumQuantities]store.Stats{thermowatt.PressureHPa: bad, thermowatt.Temperature: bad}}}
 	got := appendSeries(nil, q, pts)
 	if !json.Valid(got) {
 		t.Fatalf("appendSeries wrote invalid JSON: %s", got)

@@ -89,34 +89,13 @@ func handlePostMeasurements(in ingestPath, desired *desiredCache) http.Handler {
 	})
 }
 
-// measurementJSON is one reading as the API returns it.
-type measurementJSON struct {
-	ID               int64           `json:"id"`
-	DeviceID         string          `json:"deviceId"`
-	RecordedAt       time.Time       `json:"recordedAt"`
-	ReceivedAt       time.Time       `json:"receivedAt"`
-	RecordedAtSource string          `json:"recordedAtSource"`
-	Temperature      *float64        `json:"temperature"`
-	Humidity         *float64        `json:"humidity"`
-	VoltageV         *float64        `json:"voltage_v"`
-	CurrentMA        *float64        `json:"current_ma"`
-	PowerMW          *float64        `json:"power_mw"`
-	Payload          json.RawMessage `json:"payload"`
-}
-
-func toJSON(s thermowatt.Stored) measurementJSON {
-	m := measurementJSON{
-		ID: s.ID, DeviceID: s.DeviceID, RecordedAt: s.RecordedAt.UTC(), ReceivedAt: s.ReceivedAt.UTC(),
-		RecordedAtSource: "device", Temperature: s.Temperature, Humidity: s.Humidity,
-		VoltageV: s.VoltageV, CurrentMA: s.CurrentMA, PowerMW: s.PowerMW, Payload: s.Payload,
+// recordedAtSource says where a reading's recordedAt came from: "device",
+// or "server" when the device sent none.
+func recordedAtSource(r thermowatt.Reading) string {
+	if r.ServerTime {
+		return "server"
 	}
-	if s.ServerTime {
-		m.RecordedAtSource = "server"
-	}
-	if len(m.Payload) == 0 {
-		m.Payload = json.RawMessage("null")
-	}
-	return m
+	return "device"
 }
 
 const (
@@ -233,8 +212,15 @@ func handleGetMeasurements(readings store.Readings) http.Handler {
 	})
 }
 
-var csvHeader = []string{"id", "deviceId", "recordedAt", "receivedAt", "recordedAtSource",
-	"temperature", "humidity", "voltage_v", "current_ma", "power_mw", "payload"}
+// csvHeader names the columns of a CSV export: a reading's fields as its
+// JSON names them.
+var csvHeader = func() []string {
+	h := []string{"id", "deviceId", "recordedAt", "receivedAt", "recordedAtSource"}
+	for _, q := range thermowatt.ReadingFields {
+		h = append(h, q.Name())
+	}
+	return append(h, "payload")
+}()
 
 func streamCSV(w http.ResponseWriter, r *http.Request, readings store.Readings, q store.Query) error {
 	remaining := -1 // no limit
@@ -257,10 +243,12 @@ func streamCSV(w http.ResponseWriter, r *http.Request, readings store.Readings, 
 			if remaining == 0 {
 				break
 			}
-			m := toJSON(s)
-			_ = cw.Write([]string{strconv.FormatInt(m.ID, 10), m.DeviceID,
-				m.RecordedAt.Format(time.RFC3339Nano), m.ReceivedAt.Format(time.RFC3339Nano), m.RecordedAtSource,
-				num(m.Temperature), num(m.Humidity), num(m.VoltageV), num(m.CurrentMA), num(m.PowerMW), payloadCell(s.Payload)})
+			row := []string{strconv.FormatInt(s.ID, 10), s.DeviceID,
+				s.RecordedAt.UTC().Format(time.RFC3339Nano), s.ReceivedAt.UTC().Format(time.RFC3339Nano), recordedAtSource(s.Reading)}
+			for _, q := range thermowatt.ReadingFields {
+				row = append(row, num(q.Of(&s.Reading)))
+			}
+			_ = cw.Write(append(row, payloadCell(s.Payload)))
 			remaining--
 		}
 		cw.Flush()

@@ -197,7 +197,7 @@ func TestPublicReadOpensReadsOnly(t *testing.T) {
 func TestDashboardIsServedBesideTheAPI(t *testing.T) {
 	eachBackend(t, func(t *testing.T, a *api) {
 		r := a.do("GET", "/", "", nil)
-		if r.Status != 200 || !strings.Contains(string(r.Body), `<script src="app.js">`) {
+		if r.Status != 200 || !strings.Contains(string(r.Body), `<script type="module" src="app.js">`) {
 			t.Fatalf("GET /: %d %.200s", r.Status, r.Body)
 		}
 		if r := a.do("GET", "/api/nope", "", nil); r.Status != 404 || !strings.Contains(string(r.Body), "no such endpoint") {

@@ -20,22 +20,22 @@ import (
 	"github.com/thermowatt/thermowatt"
 )
 
-// Metric names one summarised field of a reading, in the stores' column
-// order.
-type Metric int
+// Metric names one summarised field of a reading: one of the quantities
+// (thermowatt.Quantities), whose order is the stores' column order.
+type Metric = thermowatt.Quantity
 
-const (
-	Temperature Metric = iota
-	Humidity
-	VoltageV
-	CurrentMA
-	PowerMW
-	PressureHPa
-	NumMetrics
-)
+// NumMetrics is how many fields a roll-up summarises.
+const NumMetrics = thermowatt.NumQuantities
 
-// Names are the metrics' column prefixes in both stores.
-var Names = [NumMetrics]string{"temperature", "humidity", "voltage_v", "current_ma", "power_mw", "pressure_hpa"}
+// Names are the metrics' column prefixes in both stores: the quantities'
+// names.
+var Names = func() [NumMetrics]string {
+	var names [NumMetrics]string
+	for _, q := range thermowatt.Quantities {
+		names[q] = q.Name()
+	}
+	return names
+}()
 
 // Columns are the value columns of the stores' hourly_rollups tables, in
 // Row's order: readings, then mean, n, min and max of each metric, then
@@ -186,7 +186,7 @@ func Compute(deviceID string, samples []Sample, maxGap, from, to int64) []Row {
 				r.Metrics[m].Add(*v)
 			}
 		}
-		if s.Values[PowerMW] == nil {
+		if s.Values[thermowatt.PowerMW] == nil {
 			continue
 		}
 		if prev != nil {
@@ -212,7 +212,7 @@ func trapezoid(row func(int64) *Row, a, b *Sample, maxGap int64) {
 	if span <= 0 || span > maxGap {
 		return
 	}
-	pa, pb := *a.Values[PowerMW], *b.Values[PowerMW]
+	pa, pb := *a.Values[thermowatt.PowerMW], *b.Values[thermowatt.PowerMW]
 	// Interpolated as a weighted mean, and averaged as halves, so that no
 	// step overflows whatever the power: each hour's energy is then at
 	// most the largest power over a thousand (mW × 3600 s / 3.6e6).

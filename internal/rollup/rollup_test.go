@@ -5,11 +5,13 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/thermowatt/thermowatt"
 )
 
 func power(mw float64) [NumMetrics]*float64 {
 	var v [NumMetrics]*float64
-	v[PowerMW] = &mw
+	v[thermowatt.PowerMW] = &mw
 	return v
 }
 
@@ -54,7 +56,7 @@ func TestGapsAndReadingsWithoutPower(t *testing.T) {
 		{At: 1201 * second, Values: power(1000)}, // 601 s: an outage
 	}
 	rows := Compute("d", samples, MaxGap(300), 0, 3600*second)
-	if len(rows) != 1 || rows[0].CoveredS != 600 || rows[0].Count != 4 || rows[0].Metrics[PowerMW].N != 3 {
+	if len(rows) != 1 || rows[0].CoveredS != 600 || rows[0].Count != 4 || rows[0].Metrics[thermowatt.PowerMW].N != 3 {
 		t.Fatalf("got %+v, want 600 s covered by 4 readings, 3 with power", rows)
 	}
 }
@@ -71,10 +73,10 @@ func TestAnHourNeedsOnlyItsWindow(t *testing.T) {
 		for at := int64(0); at < 86400*second; at += int64(rng.IntN(700)+1) * second {
 			v := power(rng.Float64() * 5000)
 			if rng.IntN(5) == 0 {
-				v[PowerMW] = nil
+				v[thermowatt.PowerMW] = nil
 			}
 			t := rng.Float64() * 30
-			v[Temperature] = &t
+			v[thermowatt.Temperature] = &t
 			all = append(all, Sample{At: at, Values: v})
 		}
 		whole := Compute("d", all, maxGap, -3600*second, 90000*second)
@@ -87,8 +89,8 @@ func TestAnHourNeedsOnlyItsWindow(t *testing.T) {
 				}
 			}
 			got := Compute("d", window, maxGap, h, h+widthMicros)
-			if len(got) != 1 || got[0].Count != w.Count || got[0].Metrics[PowerMW] != w.Metrics[PowerMW] ||
-				got[0].Metrics[Temperature] != w.Metrics[Temperature] ||
+			if len(got) != 1 || got[0].Count != w.Count || got[0].Metrics[thermowatt.PowerMW] != w.Metrics[thermowatt.PowerMW] ||
+				got[0].Metrics[thermowatt.Temperature] != w.Metrics[thermowatt.Temperature] ||
 				math.Abs(got[0].EnergyWh-w.EnergyWh) > 1e-9 || math.Abs(got[0].CoveredS-w.CoveredS) > 1e-6 {
 				t.Fatalf("round %d, hour %v: from its window %+v, from every reading %+v", round, w.Hour, got, w)
 			}
@@ -105,10 +107,10 @@ func TestExtremeValuesMakeFiniteHours(t *testing.T) {
 	inf := math.Inf(1)
 	v := func(x float64) *float64 { return &x }
 	samples := []Sample{
-		{At: 0, Values: [NumMetrics]*float64{PressureHPa: v(big), PowerMW: v(big), Temperature: v(-big)}},
-		{At: 60e6, Values: [NumMetrics]*float64{PressureHPa: v(big), PowerMW: v(-big), Temperature: v(-big)}},
-		{At: 120e6, Values: [NumMetrics]*float64{PressureHPa: v(inf), PowerMW: v(big), Temperature: v(big)}},
-		{At: 180e6, Values: [NumMetrics]*float64{PressureHPa: v(-inf), PowerMW: v(math.MaxFloat64)}},
+		{At: 0, Values: [NumMetrics]*float64{thermowatt.PressureHPa: v(big), thermowatt.PowerMW: v(big), thermowatt.Temperature: v(-big)}},
+		{At: 60e6, Values: [NumMetrics]*float64{thermowatt.PressureHPa: v(big), thermowatt.PowerMW: v(-big), thermowatt.Temperature: v(-big)}},
+		{At: 120e6, Values: [NumMetrics]*float64{thermowatt.PressureHPa: v(inf), thermowatt.PowerMW: v(big), thermowatt.Temperature: v(big)}},
+		{At: 180e6, Values: [NumMetrics]*float64{thermowatt.PressureHPa: v(-inf), thermowatt.PowerMW: v(math.MaxFloat64)}},
 	}
 	rows := Compute("x", samples, MaxGap(300), 0, widthMicros)
 	if len(rows) != 1 {
@@ -118,10 +120,10 @@ func TestExtremeValuesMakeFiniteHours(t *testing.T) {
 	if !r.Finite() {
 		t.Fatalf("hour holds a non-finite figure: %+v", r)
 	}
-	if p := r.Metrics[PressureHPa]; p.N != 2 || p.Mean != big || p.Min != big || p.Max != big {
+	if p := r.Metrics[thermowatt.PressureHPa]; p.N != 2 || p.Mean != big || p.Min != big || p.Max != big {
 		t.Errorf("pressure = %+v, want the two finite values: n 2, mean/min/max 1.7e308", p)
 	}
-	if tm := r.Metrics[Temperature]; tm.N != 3 || math.Abs(tm.Mean-(-big/3)) > 1e295 {
+	if tm := r.Metrics[thermowatt.Temperature]; tm.N != 3 || math.Abs(tm.Mean-(-big/3)) > 1e295 {
 		t.Errorf("temperature = %+v, want n 3, mean -1.7e308/3", tm)
 	}
 }

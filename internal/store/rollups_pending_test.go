@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/rollup"
 )
 
@@ -21,11 +22,11 @@ func TestMarkedHoursAreEveryHourAReadingChanges(t *testing.T) {
 			var samples []rollup.Sample
 			for at := int64(0); at < 3*86400*second; at += int64(rng.IntN(3*interval)+1) * second {
 				p := rng.Float64() * 1000
-				samples = append(samples, rollup.Sample{At: at, Values: [rollup.NumMetrics]*float64{rollup.PowerMW: &p}})
+				samples = append(samples, rollup.Sample{At: at, Values: [rollup.NumMetrics]*float64{thermowatt.PowerMW: &p}})
 			}
 			t0 := int64(rng.IntN(3*86400)) * second
 			p := rng.Float64() * 1000
-			with := append(slices.Clone(samples), rollup.Sample{At: t0, Values: [rollup.NumMetrics]*float64{rollup.PowerMW: &p}})
+			with := append(slices.Clone(samples), rollup.Sample{At: t0, Values: [rollup.NumMetrics]*float64{thermowatt.PowerMW: &p}})
 			slices.SortStableFunc(with, func(a, b rollup.Sample) int { return int(a.At - b.At) })
 			before := rollup.Compute("d", samples, gap, -86400*second, 5*86400*second)
 			after := rollup.Compute("d", with, gap, -86400*second, 5*86400*second)

@@ -1,6 +1,10 @@
 package store
 
-import "time"
+import (
+	"time"
+
+	"github.com/thermowatt/thermowatt"
+)
 
 // SeriesQuery asks for one device's readings aggregated into time buckets,
 // for charts: a month of a device reporting every few seconds becomes a few
@@ -20,16 +24,12 @@ type SeriesQuery struct {
 // SeriesPoint is one bucket that holds at least one reading. Buckets
 // without readings are absent: a chart shows them as a gap.
 type SeriesPoint struct {
-	Time        time.Time // start of the bucket, UTC
-	Count       int64     // readings in the bucket
-	Temperature Stats
-	Humidity    Stats
-	VoltageV    Stats
-	CurrentMA   Stats
-	PowerMW     Stats
-	// PressureHPa comes from payload.sensor.bmp280.pressure_hpa (the
-	// firmware's BMP280 reports it there) when that is a number.
-	PressureHPa Stats
+	Time  time.Time // start of the bucket, UTC
+	Count int64     // readings in the bucket
+	// Stats is each quantity's, by thermowatt.Quantity. Pressure's comes
+	// from payload.sensor.bmp280.pressure_hpa (the firmware's BMP280
+	// reports it there) when that is a number.
+	Stats [thermowatt.NumQuantities]Stats
 }
 
 // Stats aggregates one field over a bucket's readings that have it; all

@@ -74,11 +74,11 @@ func SeriesFromRollups(ctx context.Context, q SeriesQuery, raw RawSeries, rollup
 
 // hourPoint is one roll-up as a bucket starting at start.
 func hourPoint(h rollup.Row, start time.Time) SeriesPoint {
-	st := func(m rollup.Metric) Stats { return StatsOf(h.Metrics[m]) }
-	return SeriesPoint{Time: start, Count: h.Count,
-		Temperature: st(rollup.Temperature), Humidity: st(rollup.Humidity),
-		VoltageV: st(rollup.VoltageV), CurrentMA: st(rollup.CurrentMA),
-		PowerMW: st(rollup.PowerMW), PressureHPa: st(rollup.PressureHPa)}
+	p := SeriesPoint{Time: start, Count: h.Count}
+	for m, a := range h.Metrics {
+		p.Stats[m] = StatsOf(a)
+	}
+	return p
 }
 
 // StatsOf is what a bucket answers for one field summarised by a.
@@ -93,11 +93,8 @@ func StatsOf(a rollup.Agg) Stats {
 // mergePoint adds b's readings to a (the same bucket).
 func mergePoint(a *SeriesPoint, b SeriesPoint) {
 	a.Count += b.Count
-	for _, f := range [...]struct{ a, b *Stats }{
-		{&a.Temperature, &b.Temperature}, {&a.Humidity, &b.Humidity}, {&a.VoltageV, &b.VoltageV},
-		{&a.CurrentMA, &b.CurrentMA}, {&a.PowerMW, &b.PowerMW}, {&a.PressureHPa, &b.PressureHPa},
-	} {
-		f.a.merge(*f.b)
+	for m := range a.Stats {
+		a.Stats[m].merge(b.Stats[m])
 	}
 }
 

@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { chartsProbe } from './charts-probe.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -150,6 +151,7 @@ async function page(t, viewport, opts = {}) {
     viewport: viewport || { width: 1280, height: 900 }, acceptDownloads: true,
     ...(opts.timezoneId ? { timezoneId: opts.timezoneId } : {}),
   });
+  await ctx.addInitScript(chartsProbe);
   const p = await ctx.newPage();
   const problems = [];
   p.on('pageerror', (e) => problems.push('page error: ' + e.message));
@@ -170,8 +172,10 @@ async function page(t, viewport, opts = {}) {
   return p;
 }
 
-async function loaded(p, atLeast = 1) {
-  await p.waitForFunction((n) => Number(document.body.dataset.loaded || 0) >= n, atLeast);
+// loaded waits until the page has shown fresh data once: the header then
+// says when ('Updated 10:42'), as the user sees.
+async function loaded(p) {
+  await p.waitForFunction(() => /^Updated /.test(document.querySelector('#conn').textContent));
 }
 
 function noHorizontalOverflow(p) {
@@ -211,6 +215,10 @@ test('device list shows each device with status, last seen, latest values and he
   assert.equal(await rows.count(), 2);
   assert.deepEqual(await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.device)), [OTHER, DEVICE]);
 
+  // The quantities' columns come from the server's list (quantity.go,
+  // served as quantities.js): the ones every node measures, in its order.
+  assert.deepEqual((await p.locator('#devices th').allTextContents()).map((h) => h.trim()),
+    ['Device', 'Status', 'Last seen', 'Temperature', 'Voltage', 'Current', 'Power', 'Today', 'Queue', 'Dropped', 'Firmware', 'Settings', 'Update']);
   const row = p.locator(`#devices tr[data-device="${DEVICE}"]`);
   const cells = await row.locator('td').allTextContents();
   const last = sent[sent.length - 1];
@@ -237,19 +245,24 @@ test('device charts draw every reading, show the outage as a gap, hover values w
   await p.locator('#list').waitFor();
   await p.click(`#devices tr[data-device="${DEVICE}"] a`);
   await p.locator('#device').waitFor();
-  await p.waitForFunction(() => window.thermowatt && Object.keys(window.thermowatt.charts).length >= 5);
+  await p.waitForFunction(() => Object.keys(window.probe.charts).length >= 5);
   assert.equal(await p.locator('#device-title').textContent(), DEVICE);
   assert.equal(await p.locator('#device-status .ca').textContent(), 'CA 0123456789ab, new CA fedcba987654 waiting',
     'the CA it verifies with and the one waiting, abbreviated');
   assert.equal(await p.locator('.ranges button[aria-pressed="true"]').textContent(), '24 h');
 
-  const charts = await p.evaluate(() => Object.fromEntries(Object.entries(window.thermowatt.charts).map(([k, u]) => {
+  const charts = await p.evaluate(() => Object.fromEntries(Object.entries(window.probe.charts).map(([k, u]) => {
     const [x, avg] = u.data;
     // Draws what it holds: each series' drawn path covers its data.
     return [k, { x, avg, width: u.width, drawn: u.series[1].show && u.series[1]._paths != null }];
   })));
   assert.deepEqual(Object.keys(charts).sort(), ['current_ma', 'power_mw', 'pressure_hpa', 'temperature', 'voltage_v'],
     'the four power/temperature charts, pressure since it was sent, no humidity chart (none sent)');
+
+  // Each chart is titled with its quantity's label and unit, in the list's
+  // order.
+  assert.deepEqual(await p.locator('.chart h3 > span:first-child').allTextContents(),
+    ['Temperature (°C)', 'Voltage (V)', 'Current (mA)', 'Power (mW)', 'Pressure (hPa)']);
 
   const outageStart = (newest - (READINGS - 1 - OUTAGE.first) * STEP) / 1000;
   const outageEnd = (newest - (READINGS - 1 - OUTAGE.last) * STEP) / 1000;
@@ -280,7 +293,7 @@ test('device charts draw every reading, show the outage as a gap, hover values w
 
   // Dragging across a chart zooms into that stretch; a double click zooms
   // back out to the whole range.
-  const xScale = () => p.evaluate(() => { const s = window.thermowatt.charts.temperature.scales.x; return s.max - s.min; });
+  const xScale = () => p.evaluate(() => { const s = window.probe.charts.temperature.scales.x; return s.max - s.min; });
   const whole = await xScale();
   assert.ok(Math.abs(whole - 86400) < 5, `unzoomed x axis spans ${whole} s, want the 24 h asked for`);
   const b2 = await plot.boundingBox();
@@ -288,9 +301,9 @@ test('device charts draw every reading, show the outage as a gap, hover values w
   await p.mouse.down();
   await p.mouse.move(b2.x + b2.width * 0.8, b2.y + 40, { steps: 5 });
   await p.mouse.up();
-  await p.waitForFunction((w) => { const s = window.thermowatt.charts.temperature.scales.x; return s.max - s.min < w / 2; }, whole);
+  await p.waitForFunction((w) => { const s = window.probe.charts.temperature.scales.x; return s.max - s.min < w / 2; }, whole);
   await p.mouse.dblclick(b2.x + b2.width * 0.7, b2.y + 40);
-  await p.waitForFunction((w) => { const s = window.thermowatt.charts.temperature.scales.x; return Math.abs(s.max - s.min - w) < 5; }, whole);
+  await p.waitForFunction((w) => { const s = window.probe.charts.temperature.scales.x; return Math.abs(s.max - s.min - w) < 5; }, whole);
 
   // CSV of the shown range: every reading once, plus the header.
   const [download] = await Promise.all([p.waitForEvent('download'), p.click('#csv')]);
@@ -302,7 +315,7 @@ test('device charts draw every reading, show the outage as a gap, hover values w
   // Another range re-asks the server; 7 days of 5-minute data is bucketed.
   await p.click('.ranges button[data-range="7d"]');
   await p.waitForFunction(() => /range=7d/.test(location.hash) && document.querySelector('.ranges button[aria-pressed="true"]').dataset.range === '7d');
-  await p.waitForFunction(() => window.thermowatt.charts.temperature.data[1].filter((v) => v != null).length < 144);
+  await p.waitForFunction(() => window.probe.charts.temperature.data[1].filter((v) => v != null).length < 144);
   const info = await p.locator('#range-info').textContent();
   assert.match(info, new RegExp(`${sent.length} readings in \\d+ points of 30 min`));
 });
@@ -345,10 +358,16 @@ test('energy: daily bars in the browser\'s zone on the device page, today\'s Wh 
   assert.ok(asked.length >= 2 && asked.every((q) => q.get('tz') === zone && q.get('bucket') === 'day'),
     'the list asks for days in the browser\'s zone: ' + asked.map(String).join(' '));
 
+  // The device page's own energy answer: the one over more than a day.
+  const spansDays = (r) => {
+    const q = new URL(r.url()).searchParams;
+    return r.url().includes('/api/measurements/energy') && Date.parse(q.get('to')) - Date.parse(q.get('from')) > 2 * 86400e3;
+  };
+  const answered = p.waitForResponse(spansDays);
   await p.click(`#devices tr[data-device="${DEVICE}"] a`);
   await p.locator('#device').waitFor();
-  await p.waitForFunction(() => window.thermowatt.energy && document.querySelectorAll('#energy rect.bar').length > 0);
-  const items = await p.evaluate(() => window.thermowatt.energy);
+  const { items } = await (await answered).json();
+  await p.waitForFunction(() => document.querySelectorAll('#energy rect.bar').length > 0);
   const bars = await p.locator('#energy rect.bar').evaluateAll((rs) => rs.map((r) => ({
     start: r.dataset.start, wh: Number(r.dataset.wh), coverage: Number(r.dataset.coverage),
     height: Number(r.getAttribute('height')), cls: r.getAttribute('class'), title: r.querySelector('title').textContent,
@@ -384,7 +403,7 @@ test('energy: a zone the server cannot bucket by days falls back to UTC', async 
   await loaded(p);
   await checkToday(p, p.locator(`#devices tr[data-device="${DEVICE}"]`), DEVICE, 'UTC');
   await p.click(`#devices tr[data-device="${DEVICE}"] a`);
-  await p.waitForFunction(() => window.thermowatt.energy && document.querySelectorAll('#energy rect.bar').length > 0);
+  await p.waitForFunction(() => document.querySelectorAll('#energy rect.bar').length > 0);
   const starts = await p.locator('#energy rect.bar').evaluateAll((rs) => rs.map((r) => r.dataset.start));
   assert.ok(starts.every((s) => s.endsWith('T00:00:00Z')), 'UTC days: ' + starts.slice(0, 3).join(' '));
   assert.match(await p.locator('#energy-title').textContent(), /UTC days/);
@@ -396,8 +415,8 @@ test('custom range shows only the readings inside it', async (t) => {
   await p.goto(base + '/#token=' + encodeURIComponent(reader));
   await p.locator('#list').waitFor();
   await p.goto(base + `/#/device/${DEVICE}?from=${from}&to=${to}`);
-  await p.waitForFunction(() => window.thermowatt.charts.temperature
-    && window.thermowatt.charts.temperature.data[1].filter((v) => v != null).length === 11);
+  await p.waitForFunction(() => window.probe.charts.temperature
+    && window.probe.charts.temperature.data[1].filter((v) => v != null).length === 11);
   assert.equal(await p.locator('.ranges button[aria-pressed="true"]').textContent(), 'Custom');
   assert.ok(await p.locator('#custom').isVisible());
 });
@@ -411,9 +430,9 @@ test('phone-width screen: no sideways scrolling, charts fit', async (t) => {
   await p.screenshot({ path: path.join(SHOTS, 'dashboard-phone-list.png'), fullPage: true });
 
   await p.click(`#devices tr[data-device="${DEVICE}"] a`);
-  await p.waitForFunction(() => window.thermowatt && Object.keys(window.thermowatt.charts).length >= 5);
+  await p.waitForFunction(() => Object.keys(window.probe.charts).length >= 5);
   assert.ok(await noHorizontalOverflow(p), 'device view scrolls sideways on a phone');
-  const widths = await p.evaluate(() => Object.values(window.thermowatt.charts).map((u) => u.width));
+  const widths = await p.evaluate(() => Object.values(window.probe.charts).map((u) => u.width));
   for (const w of widths) assert.ok(w <= 390, `chart ${w}px wide on a 390px screen`);
   await p.screenshot({ path: path.join(SHOTS, 'dashboard-phone-device.png'), fullPage: true });
 });
@@ -424,9 +443,9 @@ test('charts refresh by themselves and show a new reading', async (t) => {
   await p.goto(base + '/#token=' + encodeURIComponent(reader));
   await p.locator('#list').waitFor();
   await p.goto(base + `/#/device/${DEVICE}?range=24h`);
-  const drawn = () => p.evaluate(() => window.thermowatt.charts.temperature.data[1].filter((v) => v != null).length);
-  await p.waitForFunction((n) => window.thermowatt.charts.temperature
-    && window.thermowatt.charts.temperature.data[1].filter((v) => v != null).length === n, sent.length);
+  const drawn = () => p.evaluate(() => window.probe.charts.temperature.data[1].filter((v) => v != null).length);
+  await p.waitForFunction((n) => window.probe.charts.temperature
+    && window.probe.charts.temperature.data[1].filter((v) => v != null).length === n, sent.length);
 
   // The device sends one more reading; within a minute the chart has it.
   const deviceToken = (await call('POST', `/api/devices/${DEVICE}/tokens`, ADMIN)).token;
@@ -434,8 +453,8 @@ test('charts refresh by themselves and show a new reading', async (t) => {
   await call('POST', '/api/measurements', deviceToken, [next]);
   assert.equal(await drawn(), sent.length, 'nothing changes before the refresh');
   await p.clock.fastForward(61_000);
-  await p.waitForFunction((n) => window.thermowatt.charts.temperature.data[1].filter((v) => v != null).length === n, sent.length + 1);
-  const last = await p.evaluate(() => { const d = window.thermowatt.charts.temperature.data[1]; return d[d.length - 1]; });
+  await p.waitForFunction((n) => window.probe.charts.temperature.data[1].filter((v) => v != null).length === n, sent.length + 1);
+  const last = await p.evaluate(() => { const d = window.probe.charts.temperature.data[1]; return d[d.length - 1]; });
   assert.equal(last, next.temperature);
 });
 
@@ -475,8 +494,8 @@ test('phone: each chart\'s y axis is as wide as its longest label (1,010.5 hPa i
   await p.goto(base + '/#token=' + encodeURIComponent(reader));
   await p.locator('#list').waitFor();
   await p.goto(base + `/#/device/${DEVICE}?range=24h`);
-  await p.waitForFunction(() => window.thermowatt && window.thermowatt.charts.pressure_hpa);
-  const clipped = await p.evaluate(() => Object.entries(window.thermowatt.charts).flatMap(([k, u]) => {
+  await p.waitForFunction(() => window.probe.charts.pressure_hpa);
+  const clipped = await p.evaluate(() => Object.entries(window.probe.charts).flatMap(([k, u]) => {
     const axis = u.axes[1];
     u.ctx.font = axis.font[0];
     const widest = Math.max(...(axis._values || []).map((v) => u.ctx.measureText(String(v)).width / devicePixelRatio));
@@ -493,8 +512,8 @@ test('a device whose newest reading is older than 24 h opens on that reading, no
   await p.goto(base + '/#token=' + encodeURIComponent(reader));
   await p.locator('#devices tr[data-device="old-node"]').waitFor();
   await p.click('#devices tr[data-device="old-node"] a');
-  await p.waitForFunction(() => window.thermowatt.charts.temperature
-    && window.thermowatt.charts.temperature.data[1].filter((v) => v != null).length === 1);
+  await p.waitForFunction(() => window.probe.charts.temperature
+    && window.probe.charts.temperature.data[1].filter((v) => v != null).length === 1);
   assert.equal(await p.locator('.ranges button[aria-pressed="true"]').textContent(), 'Custom');
 });
 
@@ -517,7 +536,7 @@ test('alert rules: the device page lists the rules watching it with their state,
   await p.locator('#list').waitFor();
   await p.click('#devices tr[data-device="freezer-1"] a');
   await p.locator('#rules').waitFor();
-  await p.waitForFunction(() => window.thermowatt.charts.temperature);
+  await p.waitForFunction(() => window.probe.charts.temperature);
   const rows = await p.locator('#rule-list li').evaluateAll((lis) => lis.map((li) => [li.dataset.rule, li.dataset.state, li.textContent]));
   assert.equal(rows.length, 3, 'the rules on this device and the fleet rule: ' + JSON.stringify(rows));
   assert.equal(rows[0][1], 'firing');
@@ -528,13 +547,38 @@ test('alert rules: the device page lists the rules watching it with their state,
   assert.ok(await p.locator('#alert-list').textContent().then((s) => s.includes('freezer-1: temperature -4 °C > -10 °C')),
     'the open value alert is in the alerts panel');
 
-  // The threshold is drawn across the temperature chart, its scale widened
-  // to hold it.
+  // The threshold is drawn across the temperature chart, dashed, red as
+  // the rule fires, its scale widened to hold it; the fleet rule's, not
+  // firing, grey across the voltage chart.
   const y = await p.evaluate(() => {
-    const u = window.thermowatt.charts.temperature;
-    return { min: u.scales.y.min, max: u.scales.y.max, thresholds: window.thermowatt.thresholds };
+    const u = window.probe.charts.temperature;
+    return { min: u.scales.y.min, max: u.scales.y.max };
   });
-  assert.deepEqual(y.thresholds.temperature, [{ value: -10, firing: true }]);
   assert.ok(y.min <= -10 && y.max >= -4, `temperature scale ${y.min}..${y.max} holds the threshold and the reading`);
+  assert.ok(await drawnAcross(p, 'temperature', -10, [220, 38, 38]) > 0.4, 'no red dashed line across the temperature chart at -10 °C');
+  assert.ok(await drawnAcross(p, 'voltage_v', 4.7, [107, 114, 128]) > 0.4, 'no grey dashed line across the voltage chart at 4.7 V');
+  assert.ok(await drawnAcross(p, 'temperature', -4, [220, 38, 38]) < 0.1, 'a line across the temperature chart where there is no rule');
   await p.screenshot({ path: path.join(SHOTS, 'dashboard-alert-rules.png'), fullPage: true });
 });
+
+// drawnAcross is the share of a chart's width where, at value's height,
+// its canvas has the colour rgb (a line drawn across, as a user sees it).
+function drawnAcross(p, metric, value, rgb) {
+  return p.evaluate(([metric, value, rgb]) => {
+    const u = window.probe.charts[metric];
+    const y = Math.round(u.valToPos(value, 'y', true));
+    const { left, width } = u.bbox;
+    const px = u.ctx.getImageData(Math.round(left), y - 1, Math.round(width), 3).data;
+    let hit = 0;
+    for (let x = 0; x < Math.round(width); x++) {
+      for (let row = 0; row < 3; row++) {
+        const i = (row * Math.round(width) + x) * 4;
+        if (Math.abs(px[i] - rgb[0]) < 30 && Math.abs(px[i + 1] - rgb[1]) < 30 && Math.abs(px[i + 2] - rgb[2]) < 30 && px[i + 3] > 200) {
+          hit++;
+          break;
+        }
+      }
+    }
+    return hit / Math.round(width);
+  }, [metric, value, rgb]);
+}

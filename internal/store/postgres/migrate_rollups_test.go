@@ -10,7 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/thermowatt/thermowatt/internal/rollup"
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
 	"github.com/thermowatt/thermowatt/internal/store/postgres"
 )
@@ -150,7 +150,7 @@ func TestMigration7RepairsStoredHours(t *testing.T) {
 			t.Fatalf("%s: %d hours, want 1", when, len(hours))
 		}
 		h := hours[0]
-		if !h.Finite() || h.Count != 2 || h.Metrics[rollup.Temperature].Mean != 20 || h.Metrics[rollup.PressureHPa].Mean != 1.7e308 {
+		if !h.Finite() || h.Count != 2 || h.Metrics[thermowatt.Temperature].Mean != 20 || h.Metrics[thermowatt.PressureHPa].Mean != 1.7e308 {
 			t.Errorf("%s: hour %+v; want 2 readings, temperature mean 20, pressure mean 1.7e308, all finite", when, h)
 		}
 	}

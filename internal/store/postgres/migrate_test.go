@@ -61,7 +61,7 @@ func TestMigration3KeepsReadings(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Series: %v", err)
 	}
-	if len(ps) != 1 || ps[0].Count != 4 || ps[0].PressureHPa.Avg == nil || *ps[0].PressureHPa.Avg != 1011.25 {
+	if len(ps) != 1 || ps[0].Count != 4 || ps[0].Stats[thermowatt.PressureHPa].Avg == nil || *ps[0].Stats[thermowatt.PressureHPa].Avg != 1011.25 {
 		t.Fatalf("Series = %+v, want 4 readings with pressure avg 1011.25", ps)
 	}
 
@@ -101,7 +101,7 @@ func TestPressureOutOfRange(t *testing.T) {
 	}
 	want := []*float64{nil, nil, nil, ptr(0), ptr(1e-310), ptr(1013.25)}
 	for i, p := range ps {
-		if got := p.PressureHPa.Avg; (got == nil) != (want[i] == nil) || got != nil && *got != *want[i] {
+		if got := p.Stats[thermowatt.PressureHPa].Avg; (got == nil) != (want[i] == nil) || got != nil && *got != *want[i] {
 			t.Errorf("bucket %d (%s): pressure %v, want %v", i, rs[i].Payload, got, want[i])
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/thermowatt/thermowatt/internal/rollup"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -37,7 +38,7 @@ var (
 
 func seriesSQL(avg string) string {
 	var cols []string
-	for _, m := range []string{"temperature", "humidity", "voltage_v", "current_ma", "power_mw", "pressure_hpa"} {
+	for _, m := range rollup.Names {
 		cols = append(cols, fmt.Sprintf(avg+", min(%[1]s), max(%[1]s), count(%[1]s)", m))
 	}
 	return `
@@ -79,13 +80,12 @@ func (s *Store) seriesWith(ctx context.Context, sql string, q store.SeriesQuery)
 	}
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.SeriesPoint, error) {
 		var p store.SeriesPoint
-		err := row.Scan(&p.Time, &p.Count,
-			&p.Temperature.Avg, &p.Temperature.Min, &p.Temperature.Max, &p.Temperature.N,
-			&p.Humidity.Avg, &p.Humidity.Min, &p.Humidity.Max, &p.Humidity.N,
-			&p.VoltageV.Avg, &p.VoltageV.Min, &p.VoltageV.Max, &p.VoltageV.N,
-			&p.CurrentMA.Avg, &p.CurrentMA.Min, &p.CurrentMA.Max, &p.CurrentMA.N,
-			&p.PowerMW.Avg, &p.PowerMW.Min, &p.PowerMW.Max, &p.PowerMW.N,
-			&p.PressureHPa.Avg, &p.PressureHPa.Min, &p.PressureHPa.Max, &p.PressureHPa.N)
+		dst := []any{&p.Time, &p.Count}
+		for m := range p.Stats {
+			st := &p.Stats[m]
+			dst = append(dst, &st.Avg, &st.Min, &st.Max, &st.N)
+		}
+		err := row.Scan(dst...)
 		p.Time = p.Time.UTC()
 		return p, err
 	})

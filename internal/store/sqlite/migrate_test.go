@@ -64,7 +64,7 @@ func TestMigration00003KeepsExistingReadings(t *testing.T) {
 	if err != nil || len(pts) != 1 {
 		t.Fatalf("Series after the upgrade = %+v, %v; want one bucket", pts, err)
 	}
-	pr := pts[0].PressureHPa
+	pr := pts[0].Stats[thermowatt.PressureHPa]
 	if pts[0].Count != 3 || pr.Avg == nil || *pr.Avg != 1011.25 || *pr.Min != 1010 || *pr.Max != 1012.5 {
 		t.Errorf("bucket after the upgrade: count %d, pressure %+v; want 3 readings, pressure avg 1011.25 min 1010 max 1012.5", pts[0].Count, pr)
 	}

@@ -123,8 +123,8 @@ func bucketRows(rows driver.Rows, width int64) ([]store.SeriesPoint, error) {
 	return out, nil
 }
 
-// bucket accumulates one bucket: temperature, humidity, voltage_v,
-// current_ma, power_mw and pressure, in seriesQuery's column order.
+// bucket accumulates one bucket: each quantity, in thermowatt.Quantities'
+// order, which is seriesQuery's column order.
 type bucket struct {
 	start  int64
 	count  int64
@@ -132,12 +132,11 @@ type bucket struct {
 }
 
 func (b bucket) point() store.SeriesPoint {
-	return store.SeriesPoint{
-		Time: fromMicros(b.start), Count: b.count,
-		Temperature: store.StatsOf(b.fields[0]), Humidity: store.StatsOf(b.fields[1]),
-		VoltageV: store.StatsOf(b.fields[2]), CurrentMA: store.StatsOf(b.fields[3]),
-		PowerMW: store.StatsOf(b.fields[4]), PressureHPa: store.StatsOf(b.fields[5]),
+	p := store.SeriesPoint{Time: fromMicros(b.start), Count: b.count}
+	for m, a := range b.fields {
+		p.Stats[m] = store.StatsOf(a)
 	}
+	return p
 }
 
 // addValue adds one row's column to a: a REAL, or an INTEGER (pressure:

@@ -466,7 +466,7 @@ func testExtremeValuesAnswerFiniteFigures(t *testing.T, s store.Store) {
 				}
 			}
 			if bucket == time.Hour {
-				if pr := pts[0].PressureHPa; pr.N != 2 || *pr.Avg != big {
+				if pr := pts[0].Stats[thermowatt.PressureHPa]; pr.N != 2 || *pr.Avg != big {
 					t.Errorf("%s: pressure of the hour = %s over %d readings, want avg 1.7e308 over the 2 finite ones", when, showStats(pr), pr.N)
 				}
 			}

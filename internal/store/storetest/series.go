@@ -74,13 +74,13 @@ func testSeriesAggregates(t *testing.T, s store.Store) {
 			t.Errorf("bucket %d counts %d readings, want 5", i, got[i].Count)
 		}
 	}
-	wantStats(t, "first bucket temperature", got[0].Temperature, 2, 0, 4)
-	wantStats(t, "second bucket temperature", got[1].Temperature, 7, 5, 9)
-	wantStats(t, "first bucket voltage_v", got[0].VoltageV, 4.8, 4.6, 5)
-	wantStats(t, "second bucket current_ma", got[1].CurrentMA, 107, 105, 109)
-	wantStats(t, "second bucket power_mw", got[1].PowerMW, -14, -18, -10)
-	wantNoStats(t, "humidity (never sent)", got[0].Humidity)
-	wantNoStats(t, "pressure (no payload)", got[0].PressureHPa)
+	wantStats(t, "first bucket temperature", got[0].Stats[thermowatt.Temperature], 2, 0, 4)
+	wantStats(t, "second bucket temperature", got[1].Stats[thermowatt.Temperature], 7, 5, 9)
+	wantStats(t, "first bucket voltage_v", got[0].Stats[thermowatt.VoltageV], 4.8, 4.6, 5)
+	wantStats(t, "second bucket current_ma", got[1].Stats[thermowatt.CurrentMA], 107, 105, 109)
+	wantStats(t, "second bucket power_mw", got[1].Stats[thermowatt.PowerMW], -14, -18, -10)
+	wantNoStats(t, "humidity (never sent)", got[0].Stats[thermowatt.Humidity])
+	wantNoStats(t, "pressure (no payload)", got[0].Stats[thermowatt.PressureHPa])
 }
 
 func testSeriesGapsAndBounds(t *testing.T, s store.Store) {
@@ -105,7 +105,7 @@ func testSeriesGapsAndBounds(t *testing.T, s store.Store) {
 	if len(got) != 1 || got[0].Count != 3 {
 		t.Fatalf("[minute 1, minute 21) in one bucket: %+v, want one bucket of 3 readings (1, 2, 20)", got)
 	}
-	wantStats(t, "temperature of minutes 1, 2, 20", got[0].Temperature, 23.0/3, 1, 20)
+	wantStats(t, "temperature of minutes 1, 2, 20", got[0].Stats[thermowatt.Temperature], 23.0/3, 1, 20)
 
 	if got := series(t, s, store.SeriesQuery{DeviceID: "d1", From: base.Add(3 * time.Minute), To: base.Add(20 * time.Minute), Bucket: time.Minute}); len(got) != 0 {
 		t.Errorf("inside the outage: %d buckets, want none", len(got))
@@ -170,8 +170,8 @@ func testSeriesPressureFromPayload(t *testing.T, s store.Store) {
 	if len(got) != 1 || got[0].Count != 6 {
 		t.Fatalf("got %+v, want one bucket of 6 readings", got)
 	}
-	wantStats(t, "pressure_hpa (numbers only)", got[0].PressureHPa, 1011.25, 1010, 1012.5)
-	wantStats(t, "temperature", got[0].Temperature, 20, 20, 20)
+	wantStats(t, "pressure_hpa (numbers only)", got[0].Stats[thermowatt.PressureHPa], 1011.25, 1010, 1012.5)
+	wantStats(t, "temperature", got[0].Stats[thermowatt.Temperature], 20, 20, 20)
 }
 
 func testSeriesRejectsBadBucket(t *testing.T, s store.Store) {

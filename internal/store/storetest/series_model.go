@@ -90,8 +90,8 @@ func (b *modelBucket) add(vs [6]*float64) {
 	}
 }
 
-func stats(p store.SeriesPoint) [6]store.Stats {
-	return [6]store.Stats{p.Temperature, p.Humidity, p.VoltageV, p.CurrentMA, p.PowerMW, p.PressureHPa}
+func stats(p store.SeriesPoint) [thermowatt.NumQuantities]store.Stats {
+	return p.Stats
 }
 
 var seriesFields = [6]string{"temperature", "humidity", "voltage_v", "current_ma", "power_mw", "pressure_hpa"}
@@ -217,6 +217,6 @@ func testSeriesKeepsFirstOfDuplicates(t *testing.T, s store.Store) {
 	if len(got) != 1 || got[0].Count != 2 {
 		t.Fatalf("got %+v, want one bucket of 2 readings", got)
 	}
-	wantStats(t, "temperature", got[0].Temperature, 30, 20, 40)
-	wantStats(t, "pressure_hpa (the first stored)", got[0].PressureHPa, 1000, 1000, 1000)
+	wantStats(t, "temperature", got[0].Stats[thermowatt.Temperature], 30, 20, 40)
+	wantStats(t, "pressure_hpa (the first stored)", got[0].Stats[thermowatt.PressureHPa], 1000, 1000, 1000)
 }
