@@ -169,10 +169,27 @@ func PayloadPressure(payload json.RawMessage) *float64 {
 		return nil
 	}
 	v, err := strconv.ParseFloat(string(value), 64)
-	if err != nil {
+	if err != nil || v == 0 && !zeroText(value) || v != 0 && math.Abs(v) < 1e-323 {
+		// Beyond a float64, or below its normal range, where the value
+		// read would not be the number sent (1e-400 reads as 0): none,
+		// as when PostgreSQL computed the column.
 		return nil
 	}
 	return &v
+}
+
+// zeroText reports whether the JSON number text is a zero: no digit but
+// 0 before its exponent.
+func zeroText(number []byte) bool {
+	for _, c := range number {
+		if c == 'e' || c == 'E' {
+			break
+		}
+		if '1' <= c && c <= '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // formatNumber is how a folded value is written back: as encoding/json

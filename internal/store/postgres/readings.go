@@ -12,9 +12,10 @@ import (
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
-const selectReadings = `
-SELECT id, device_id, recorded_at, received_at, server_time,
-	temperature, humidity, voltage_v, current_ma, power_mw, payload
+// selectReadings reads every column of readingColumns (ingest.go), in
+// its order, after the id: scanReading's order.
+var selectReadings = `
+SELECT id, ` + readingColumnNames + `
 FROM device_measurements`
 
 // QueryReadings returns readings newest first; see store.Store.
@@ -78,18 +79,21 @@ func readingsQuery(q store.Query) (string, []any) {
 
 func scanReading(row pgx.CollectableRow) (thermowatt.Stored, error) {
 	var (
-		r       thermowatt.Stored
-		payload []byte
+		r        thermowatt.Stored
+		pressure *float64
+		fold     int16
+		payload  []byte
 	)
 	err := row.Scan(&r.ID, &r.DeviceID, &r.RecordedAt, &r.ReceivedAt, &r.ServerTime,
-		&r.Temperature, &r.Humidity, &r.VoltageV, &r.CurrentMA, &r.PowerMW, &payload)
+		&r.Temperature, &r.Humidity, &r.VoltageV, &r.CurrentMA, &r.PowerMW, &pressure, &fold, &payload)
 	if err != nil {
 		return r, err
 	}
 	r.RecordedAt = r.RecordedAt.UTC()
 	r.ReceivedAt = r.ReceivedAt.UTC()
 	if payload != nil {
-		r.Payload = payload
+		r.Payload = store.UnfoldPayload(payload, store.Fold(fold), store.Columns{
+			Temperature: r.Temperature, VoltageV: r.VoltageV, CurrentMA: r.CurrentMA, PowerMW: r.PowerMW, PressureHPa: pressure})
 	}
 	return r, nil
 }

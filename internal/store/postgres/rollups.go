@@ -68,7 +68,7 @@ func rollupArgs(rows []rollup.Row) []any {
 }
 
 // sampleQuery reads one device's readings in [$2, $3] as rollup.Samples.
-// Every column is in the primary key's INCLUDE list: an index-only scan.
+// A range of the primary key, and those rows from the table.
 const sampleQuery = `
 SELECT recorded_at, temperature, humidity, voltage_v, current_ma, power_mw, pressure_hpa
 FROM device_measurements

@@ -17,11 +17,11 @@ import (
 // date_bin (PostgreSQL 14+), which works on the absolute instant, so the
 // session's time zone does not move buckets.
 //
-// Every column it reads is in the primary key (device_id, recorded_at)
-// INCLUDE (...) (migration 00003), so the rows come from an index-only scan
-// of one device's adjacent index entries rather than from one heap page
-// per reading. pressure_hpa is payload.sensor.bmp280.pressure_hpa when that
-// is a number, filled at insert.
+// It reads one device's range of the primary key (device_id, recorded_at)
+// and those rows from the table: at most two partial hours of a chart,
+// the roll-ups holding the rest (migration 00013 says why the key no
+// longer carries the metrics). pressure_hpa is payload.sensor.bmp280.
+// pressure_hpa when that is a number, filled at insert.
 var (
 	seriesQuery = seriesSQL("avg(%[1]s)")
 	// seriesQueryWide is seriesQuery for the buckets whose float sums

@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"NullFields", testNullFields},
 		{"ReceivedAtPerReading", testReceivedAtPerReading},
 		{"PayloadRoundTrip", testPayloadRoundTrip},
+		{"PayloadComesBackAsSent", testPayloadComesBackAsSent},
 		{"TimesComeBackInUTC", testTimesComeBackInUTC},
 		{"Tokens", testTokens},
 		{"TokenErrors", testTokenErrors},
