@@ -41,8 +41,7 @@ func rollupArgs(r rollup.Row) []any {
 // sampleQuery reads one device's readings in [?2, ?3] as rollup.Samples,
 // from the index that holds every column it needs (seriesQuery's).
 const sampleQuery = `
-SELECT recorded_at, temperature, humidity, voltage_v, current_ma, power_mw,
-	` + seriesPressure + `
+SELECT recorded_at, temperature, humidity, voltage_v, current_ma, power_mw, pressure_hpa
 FROM device_measurements INDEXED BY device_measurements_device_rows
 WHERE device_id = ?1 AND recorded_at >= ?2 AND recorded_at <= ?3
 ORDER BY recorded_at`

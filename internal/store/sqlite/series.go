@@ -12,15 +12,6 @@ import (
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
-// seriesPressure is pressure as Series charts it: payload.sensor.bmp280.
-// pressure_hpa when it is a JSON number, so that a device that sends a
-// string there does not break the chart of the others. It is spelled
-// exactly as in the index device_measurements_device_rows (migration
-// 00003),
-// which SQLite matches only to the same expression.
-const seriesPressure = `CASE WHEN json_type(payload, '$.sensor.bmp280.pressure_hpa') IN ('integer', 'real')
-		THEN json_extract(payload, '$.sensor.bmp280.pressure_hpa') END`
-
 // seriesQuery returns one device's rows in [from, to), oldest first, with
 // the columns a chart aggregates. All of them are in the index
 // device_measurements_device_rows, whose (device_id, recorded_at) order is
@@ -28,8 +19,7 @@ const seriesPressure = `CASE WHEN json_type(payload, '$.sensor.bmp280.pressure_h
 // the table, and sorts nothing. The index is named for the reason given at
 // deviceIndex.
 const seriesQuery = `
-SELECT recorded_at, temperature, humidity, voltage_v, current_ma, power_mw,
-	` + seriesPressure + `
+SELECT recorded_at, temperature, humidity, voltage_v, current_ma, power_mw, pressure_hpa
 FROM device_measurements INDEXED BY device_measurements_device_rows
 WHERE device_id = ?1 AND recorded_at >= ?2 AND recorded_at < ?3
 ORDER BY recorded_at`
