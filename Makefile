@@ -89,6 +89,11 @@ bench-peers: build
 bench-scale:
 	$(GO) run ./cmd/thermowatt-bench scale
 
+## bench-disk: issue 20's sensor-like readings (20 devices × 10,000) through thermowatt on PostgreSQL and SQLite, InfluxDB 1.x and VictoriaMetrics (when installed), settled: MB on disk per million readings and the read p99s (DISK_SYSTEMS, DISK_SETTLE, DISK_SERVE_ENV, BENCH_DATABASE_URL)
+.PHONY: bench-disk
+bench-disk: build
+	$(GO) run ./cmd/thermowatt-bench disk
+
 ## lint: formatting and vet
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi

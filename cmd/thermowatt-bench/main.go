@@ -1,5 +1,6 @@
 // Command thermowatt-bench is `make bench` (with the argument peers,
-// `make bench-peers`; with scale, `make bench-scale`): the performance run of
+// `make bench-peers`; with scale, `make bench-scale`; with disk,
+// `make bench-disk`): the performance run of
 // docs/benchmarks.md, whose code is package internal/bench.
 package main
 
@@ -23,8 +24,10 @@ func main() {
 			run = bench.RunPeers // make bench-peers
 		case "scale":
 			run = bench.RunScale // make bench-scale
+		case "disk":
+			run = bench.RunDisk // make bench-disk
 		default:
-			fmt.Fprintf(os.Stderr, "bench: unknown subcommand %q (want none, peers or scale)\n", os.Args[1])
+			fmt.Fprintf(os.Stderr, "bench: unknown subcommand %q (want none, peers, scale or disk)\n", os.Args[1])
 			os.Exit(2)
 		}
 	}
