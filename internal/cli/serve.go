@@ -140,6 +140,19 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}()
 	defer func() { stopMaterializer(); <-materialized }()
 
+	// Old days of readings compacted into blocks in the background
+	// (store.RunCompactor), which also compacts a database upgraded from
+	// before compaction; safe with several instances.
+	if c, ok := st.(store.Compactor); ok && cfg.Ops.CompactionAge > 0 {
+		cctx, stopCompactor := context.WithCancel(ctx)
+		compacted := make(chan struct{})
+		go func() {
+			defer close(compacted)
+			store.RunCompactor(cctx, c, store.CompactorOptions{Age: cfg.Ops.CompactionAge}, logger)
+		}()
+		defer func() { stopCompactor(); <-compacted }()
+	}
+
 	// Metrics and the alert check on a ticker (alerts.go).
 	m, policy := metrics.New(), policyOf(cfg)
 	m.WatchStore(st, policy.MissedIntervals, time.Now)

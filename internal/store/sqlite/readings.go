@@ -101,14 +101,36 @@ func (s *Store) insertBatch(ctx context.Context, b store.Batch, received int64) 
 		}
 	}
 
-	stored := make([]bool, len(b.Readings))
-	for start := 0; start < len(b.Readings); start += maxRowsPerInsert {
+	// Readings of compacted days already in their blocks are duplicates;
+	// the others are stored as rows, as any.
+	compacted, anyCompacted, err := inBlocks(ctx, tx, b.Readings)
+	if err != nil {
+		return nil, err
+	}
+	fresh, position := b.Readings, []int(nil)
+	if anyCompacted {
+		fresh = nil
+		for i, r := range b.Readings {
+			if !compacted[i] {
+				fresh, position = append(fresh, r), append(position, i)
+			}
+		}
+	}
+	storedFresh := make([]bool, len(fresh))
+	for start := 0; start < len(fresh); start += maxRowsPerInsert {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		end := min(start+maxRowsPerInsert, len(b.Readings))
-		if err := s.insertChunk(ctx, stmtCtx, tx, b.Readings[start:end], stored[start:end]); err != nil {
+		end := min(start+maxRowsPerInsert, len(fresh))
+		if err := s.insertChunk(ctx, stmtCtx, tx, fresh[start:end], storedFresh[start:end]); err != nil {
 			return nil, err
+		}
+	}
+	stored := storedFresh
+	if anyCompacted {
+		stored = make([]bool, len(b.Readings))
+		for k, i := range position {
+			stored[i] = storedFresh[k]
 		}
 	}
 	count, err := s.writeStmts.inTx(ctx, tx, countReadings)
@@ -286,6 +308,10 @@ func (s *Store) QueryReadings(ctx context.Context, q store.Query) ([]thermowatt.
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: query readings: %w", mapError(ctx, err))
+	}
+	out, err = withBlocks(ctx, s.read, q, out)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: query readings: %w", mapError(ctx, err))
 	}
 	return out, nil

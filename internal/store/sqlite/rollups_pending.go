@@ -101,7 +101,7 @@ func (s *Store) computePending(ctx context.Context, tx *sql.Tx, stmts *stmtCache
 		}
 		gap := rollup.MaxGap(seconds)
 		for _, r := range store.PendingRuns(p[id]) {
-			window, err := readSamples(ctx, samples, id, r[0]-gap, r[1]+gap)
+			window, err := readSamples(ctx, tx, samples, id, r[0]-gap, r[1]+gap)
 			if err != nil {
 				return nil, err
 			}

@@ -2,12 +2,14 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
 	"time"
 
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/rollup"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
@@ -45,6 +47,13 @@ func (s *Store) rawSeries(ctx context.Context, q store.SeriesQuery) ([]store.Ser
 	if q.Bucket < time.Microsecond {
 		return nil, fmt.Errorf("sqlite: series: bucket must be at least 1µs, got %v", q.Bucket)
 	}
+	compacted, err := blockReadings(ctx, s.read, q.DeviceID, micros(q.From), micros(q.To))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: series: %w", mapError(ctx, err))
+	}
+	if len(compacted) > 0 {
+		return s.seriesWithBlocks(ctx, q, compacted)
+	}
 	conn, err := s.read.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: series: %w", mapError(ctx, err))
@@ -67,6 +76,73 @@ func (s *Store) rawSeries(ctx context.Context, q store.SeriesQuery) ([]store.Ser
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: series: %w", mapError(ctx, err))
+	}
+	return out, nil
+}
+
+// seriesWithBlocks is rawSeries over a range some of whose readings are
+// compacted: the rows and the blocks' readings, merged in time order,
+// folded into buckets as bucketRows does.
+func (s *Store) seriesWithBlocks(ctx context.Context, q store.SeriesQuery, compacted []thermowatt.Stored) ([]store.SeriesPoint, error) {
+	rows, err := s.read.QueryContext(ctx, seriesQuery, q.DeviceID, micros(q.From), micros(q.To))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: series: %w", mapError(ctx, err))
+	}
+	defer rows.Close()
+	var samples []rollup.Sample
+	for rows.Next() {
+		var (
+			sm rollup.Sample
+			vs [rollup.NumMetrics]sql.NullFloat64
+		)
+		dst := []any{&sm.At}
+		for m := range vs {
+			dst = append(dst, &vs[m])
+		}
+		if err := rows.Scan(dst...); err != nil {
+			return nil, fmt.Errorf("sqlite: series: %w", mapError(ctx, err))
+		}
+		for m, v := range vs {
+			if v.Valid {
+				f := v.Float64
+				sm.Values[m] = &f
+			}
+		}
+		samples = append(samples, sm)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: series: %w", mapError(ctx, err))
+	}
+	fromBlocks := make([]rollup.Sample, len(compacted))
+	for i, r := range compacted {
+		fromBlocks[i] = store.SampleOf(r.Reading)
+	}
+	width := q.Bucket.Microseconds()
+	var (
+		out  []store.SeriesPoint
+		cur  bucket
+		open bool
+	)
+	for _, sm := range mergeSamples(samples, fromBlocks) {
+		start := sm.At - sm.At%width
+		if sm.At%width < 0 {
+			start -= width
+		}
+		if !open || start != cur.start {
+			if open {
+				out = append(out, cur.point())
+			}
+			cur, open = bucket{start: start}, true
+		}
+		cur.count++
+		for i, v := range sm.Values {
+			if v != nil {
+				cur.fields[i].Add(*v)
+			}
+		}
+	}
+	if open {
+		out = append(out, cur.point())
 	}
 	return out, nil
 }
