@@ -1,14 +1,17 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"time"
 
 	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/rollup"
+	"github.com/thermowatt/thermowatt/internal/tscodec"
 )
 
 // Compactor is a store that compacts old readings: per device, a day of
@@ -112,4 +115,116 @@ func SortNewestFirst(rs []thermowatt.Stored) {
 func SampleOf(r thermowatt.Reading) rollup.Sample {
 	return rollup.Sample{At: r.RecordedAt.UnixMicro(), Values: [rollup.NumMetrics]*float64{
 		r.Temperature, r.Humidity, r.VoltageV, r.CurrentMA, r.PowerMW, PayloadPressure(r.Payload)}}
+}
+
+// BlockDay is the span of time one block holds: one UTC day of one
+// device's readings.
+const BlockDay = 24 * time.Hour
+
+// Block is one device's compacted readings of one day, as a store keeps
+// it: a tscodec block.
+type Block struct {
+	DeviceID string
+	Day      time.Time // the day's start
+	Data     []byte
+}
+
+// PageWithBlocks merges into rows (the newest-first answer of q from the
+// uncompacted readings, at most q.Limit) the compacted readings q asks
+// for, and returns the first q.Limit of them all. next gives the blocks
+// that may hold some, newest day first (ok false after the last); none
+// is decoded once its day starts after the q.Limit-th reading found.
+func PageWithBlocks(q Query, rows []thermowatt.Stored, next func() (b Block, ok bool, err error)) ([]thermowatt.Stored, error) {
+	out := rows
+	for {
+		b, ok, err := next()
+		if err != nil || !ok {
+			return out, err
+		}
+		if len(out) >= q.Limit && out[q.Limit-1].RecordedAt.Before(b.Day) {
+			return out, nil // this day and every one after are older than the page
+		}
+		rs, err := tscodec.DecodeBlock(b.DeviceID, b.Data)
+		if err != nil {
+			return nil, fmt.Errorf("compacted readings of %q on %s: %w", b.DeviceID, b.Day.Format(time.DateOnly), err)
+		}
+		for _, r := range rs {
+			if q.Matches(r) {
+				out = append(out, r)
+			}
+		}
+		SortNewestFirst(out)
+		out = out[:min(len(out), q.Limit)]
+	}
+}
+
+// ExpireBlock removes from a block up to budget of its readings recorded
+// before cutoff, the oldest first. It returns how many it removed and the
+// block of the readings left (nil when none is).
+func ExpireBlock(b Block, cutoff time.Time, budget int) (gone int, left []byte, err error) {
+	rs, err := tscodec.DecodeBlock(b.DeviceID, b.Data)
+	if err != nil {
+		return 0, nil, fmt.Errorf("compacted readings of %q on %s: %w", b.DeviceID, b.Day.Format(time.DateOnly), err)
+	}
+	for gone < len(rs) && gone < budget && rs[gone].RecordedAt.Before(cutoff) {
+		gone++
+	}
+	switch {
+	case gone == len(rs):
+		return gone, nil, nil
+	case gone == 0:
+		return 0, b.Data, nil
+	}
+	left, err = tscodec.EncodeBlock(rs[gone:])
+	return gone, left, err
+}
+
+// SeriesOfSamples folds samples (oldest first) into buckets of width
+// microseconds aligned to the epoch, as Series defines them.
+func SeriesOfSamples(samples []rollup.Sample, width int64) []SeriesPoint {
+	var (
+		out   []SeriesPoint
+		start int64
+		count int64
+		aggs  [rollup.NumMetrics]rollup.Agg
+		open  bool
+	)
+	flush := func() {
+		st := func(m rollup.Metric) Stats { return StatsOf(aggs[m]) }
+		out = append(out, SeriesPoint{Time: time.UnixMicro(start).UTC(), Count: count,
+			Temperature: st(rollup.Temperature), Humidity: st(rollup.Humidity), VoltageV: st(rollup.VoltageV),
+			CurrentMA: st(rollup.CurrentMA), PowerMW: st(rollup.PowerMW), PressureHPa: st(rollup.PressureHPa)})
+	}
+	for _, sm := range samples {
+		b := sm.At - sm.At%width
+		if sm.At%width < 0 { // before 1970: floor, as BucketStart
+			b -= width
+		}
+		if !open || b != start {
+			if open {
+				flush()
+			}
+			start, count, aggs, open = b, 0, [rollup.NumMetrics]rollup.Agg{}, true
+		}
+		count++
+		for m, v := range sm.Values {
+			if v != nil {
+				aggs[m].Add(*v)
+			}
+		}
+	}
+	if open {
+		flush()
+	}
+	return out
+}
+
+// MergeSamples merges two oldest-first runs of samples into one.
+func MergeSamples(a, b []rollup.Sample) []rollup.Sample {
+	if len(b) == 0 {
+		return a
+	}
+	out := append(a, b...)
+	slices.SortStableFunc(out, func(x, y rollup.Sample) int { return cmp.Compare(x.At, y.At) })
+	return out
 }

@@ -155,10 +155,8 @@ func blockReadings(ctx context.Context, q queryer, deviceID string, from, to int
 }
 
 // withBlocks merges into rows (the newest-first answer of q from
-// device_measurements, at most q.Limit) the compacted readings q asks
-// for, and returns the first q.Limit of them all. Blocks are read newest
-// day first, and no further once a day ends before the q.Limit-th
-// reading found.
+// device_measurements) the compacted readings q asks for
+// (store.PageWithBlocks).
 func withBlocks(ctx context.Context, db queryer, q store.Query, rows []thermowatt.Stored) ([]thermowatt.Stored, error) {
 	where, args := "1", []any{}
 	if q.DeviceID != "" {
@@ -182,30 +180,17 @@ func withBlocks(ctx context.Context, db queryer, q store.Query, rows []thermowat
 		return nil, err
 	}
 	defer blocks.Close()
-	out := rows
-	for blocks.Next() {
-		var (
-			deviceID string
-			start    int64
-			block    []byte
-		)
-		if err := blocks.Scan(&deviceID, &start, &block); err != nil {
-			return nil, err
+	out, err := store.PageWithBlocks(q, rows, func() (b store.Block, ok bool, err error) {
+		if !blocks.Next() {
+			return b, false, blocks.Err()
 		}
-		if len(out) >= q.Limit && micros(out[q.Limit-1].RecordedAt) < start {
-			break // this day and every later one are older than the page
-		}
-		rs, err := tscodec.DecodeBlock(deviceID, block)
-		if err != nil {
-			return nil, fmt.Errorf("block of %q: %w", deviceID, err)
-		}
-		for _, r := range rs {
-			if q.Matches(r) {
-				out = append(out, r)
-			}
-		}
-		store.SortNewestFirst(out)
-		out = out[:min(len(out), q.Limit)]
+		var start int64
+		err = blocks.Scan(&b.DeviceID, &start, &b.Data)
+		b.Day = fromMicros(start)
+		return b, err == nil, err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, blocks.Err()
 }
@@ -222,24 +207,6 @@ func blockSamples(ctx context.Context, q queryer, deviceID string, from, to int6
 		out[i] = store.SampleOf(r.Reading)
 	}
 	return out, nil
-}
-
-// mergeSamples merges two oldest-first runs of samples.
-func mergeSamples(a, b []rollup.Sample) []rollup.Sample {
-	if len(b) == 0 {
-		return a
-	}
-	out := append(a, b...)
-	slices.SortStableFunc(out, func(x, y rollup.Sample) int {
-		switch {
-		case x.At < y.At:
-			return -1
-		case x.At > y.At:
-			return 1
-		}
-		return 0
-	})
-	return out
 }
 
 // inBlocks marks in stored[i] false ... reports, for each of rs (sorted
@@ -306,59 +273,48 @@ func blockSpan(ctx context.Context, tx *sql.Tx, deviceID string) (first, last in
 }
 
 // deleteBlocksBefore deletes up to limit compacted readings recorded
-// before cutoff, the oldest first: a block left without readings is
-// deleted, one left with some is written again with those. It returns
-// the readings deleted per device.
+// before cutoff, the oldest first (store.ExpireBlock): a block left
+// without readings is deleted, one left with some is written again with
+// those. It returns the readings deleted per device.
 func deleteBlocksBefore(ctx context.Context, tx *sql.Tx, cutoff int64, limit int) (map[string]int64, error) {
 	deleted := map[string]int64{}
 	budget := limit
 	afterDay, afterDevice := int64(math.MinInt64), ""
 	for budget > 0 {
 		var (
-			deviceID string
-			start    int64
-			block    []byte
+			b     store.Block
+			start int64
 		)
 		err := tx.QueryRowContext(ctx, `
 			SELECT device_id, day, block FROM reading_blocks
 			WHERE day < ?1 AND (day > ?2 OR day = ?2 AND device_id > ?3)
-			ORDER BY day, device_id LIMIT 1`, cutoff, afterDay, afterDevice).Scan(&deviceID, &start, &block)
+			ORDER BY day, device_id LIMIT 1`, cutoff, afterDay, afterDevice).Scan(&b.DeviceID, &start, &b.Data)
 		if err == sql.ErrNoRows {
 			break
 		}
 		if err != nil {
 			return nil, err
 		}
-		rs, err := tscodec.DecodeBlock(deviceID, block)
+		b.Day = fromMicros(start)
+		gone, left, err := store.ExpireBlock(b, fromMicros(cutoff), budget)
 		if err != nil {
-			return nil, fmt.Errorf("block of %q: %w", deviceID, err)
-		}
-		gone := 0
-		for gone < len(rs) && gone < budget && micros(rs[gone].RecordedAt) < cutoff {
-			gone++
+			return nil, err
 		}
 		budget -= gone
-		deleted[deviceID] += int64(gone)
+		deleted[b.DeviceID] += int64(gone)
 		switch {
-		case gone == len(rs):
-			if _, err := tx.ExecContext(ctx, `DELETE FROM reading_blocks WHERE device_id = ? AND day = ?`, deviceID, start); err != nil {
-				return nil, err
-			}
+		case left == nil:
+			_, err = tx.ExecContext(ctx, `DELETE FROM reading_blocks WHERE device_id = ? AND day = ?`, b.DeviceID, start)
 		case gone > 0:
-			kept, err := tscodec.EncodeBlock(rs[gone:])
-			if err != nil {
-				return nil, err
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE reading_blocks SET readings = ?, block = ? WHERE device_id = ? AND day = ?`,
-				len(rs)-gone, kept, deviceID, start); err != nil {
-				return nil, err
-			}
+			_, err = tx.ExecContext(ctx, `UPDATE reading_blocks SET readings = readings - ?, block = ? WHERE device_id = ? AND day = ?`,
+				gone, left, b.DeviceID, start)
 		}
-		if gone < len(rs) {
-			// What is left of this block is at or after the cutoff (or
-			// beyond the budget); go on with the next block.
-			afterDay, afterDevice = start, deviceID
+		if err != nil {
+			return nil, err
 		}
+		// What is left of this block is at or after the cutoff (or beyond
+		// the budget): on with the next block.
+		afterDay, afterDevice = start, b.DeviceID
 	}
 	return deleted, nil
 }

@@ -81,7 +81,7 @@ func readSamples(ctx context.Context, tx *sql.Tx, st *sql.Stmt, deviceID string,
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	return mergeSamples(out, compacted), nil
+	return store.MergeSamples(out, compacted), nil
 }
 
 // deviceInterval is a device's expected interval, for rollup.MaxGap.

@@ -117,34 +117,7 @@ func (s *Store) seriesWithBlocks(ctx context.Context, q store.SeriesQuery, compa
 	for i, r := range compacted {
 		fromBlocks[i] = store.SampleOf(r.Reading)
 	}
-	width := q.Bucket.Microseconds()
-	var (
-		out  []store.SeriesPoint
-		cur  bucket
-		open bool
-	)
-	for _, sm := range mergeSamples(samples, fromBlocks) {
-		start := sm.At - sm.At%width
-		if sm.At%width < 0 {
-			start -= width
-		}
-		if !open || start != cur.start {
-			if open {
-				out = append(out, cur.point())
-			}
-			cur, open = bucket{start: start}, true
-		}
-		cur.count++
-		for i, v := range sm.Values {
-			if v != nil {
-				cur.fields[i].Add(*v)
-			}
-		}
-	}
-	if open {
-		out = append(out, cur.point())
-	}
-	return out, nil
+	return store.SeriesOfSamples(store.MergeSamples(samples, fromBlocks), q.Bucket.Microseconds()), nil
 }
 
 // bucketRows folds the rows of seriesQuery, oldest first, into buckets of
