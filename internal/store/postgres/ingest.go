@@ -191,9 +191,13 @@ func (s *Store) InsertReadings(ctx context.Context, rs []thermowatt.Reading, rec
 		stored []bool
 		err    error
 	)
-	if len(b.Readings) >= copyMinReadings {
+	switch {
+	case reachesCompactable(b.Readings):
+		// A day of these may be compacted: see compaction.go.
+		stored, err = s.insertLocked(ctx, b.Readings, received)
+	case len(b.Readings) >= copyMinReadings:
 		stored, err = s.insertNewByCopy(ctx, b.Readings, received)
-	} else {
+	default:
 		stored, err = s.insertNew(ctx, b.Readings, received)
 	}
 	if isRepeat(err) {
@@ -228,32 +232,38 @@ func (s *Store) insertNew(ctx context.Context, rs []thermowatt.Reading, received
 
 // insertOrSkip stores the readings of rs not stored yet (insertReadings)
 // and reports which.
-func (s *Store) insertOrSkip(ctx context.Context, rs []thermowatt.Reading, received time.Time) ([]bool, error) {
+func (s *Store) insertOrSkip(ctx context.Context, rs []thermowatt.Reading, received time.Time) (stored []bool, err error) {
+	err = s.withRetry(ctx, func() error {
+		stored, err = insertOrSkipIn(ctx, s.pool, rs, received)
+		return err
+	})
+	return stored, err
+}
+
+// insertOrSkipIn is insertOrSkip's statement, run by q: the pool, or a
+// transaction (insertLocked).
+func insertOrSkipIn(ctx context.Context, q querier, rs []thermowatt.Reading, received time.Time) ([]bool, error) {
 	position := make(map[identity]int, len(rs))
 	for i, r := range rs {
 		position[identity{r.DeviceID, r.RecordedAt.UnixMicro()}] = i
 	}
-	var stored []bool
-	err := s.withRetry(ctx, func() error {
-		rows, err := s.pool.Query(ctx, insertReadings, insertArgs(rs, received)...)
-		if err != nil {
-			return err
+	rows, err := q.Query(ctx, insertReadings, insertArgs(rs, received)...)
+	if err != nil {
+		return nil, err
+	}
+	stored := make([]bool, len(rs))
+	var (
+		id identity
+		at time.Time
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id.deviceID, &at}, func() error {
+		id.recordedAt = at.UnixMicro()
+		i, ok := position[id]
+		if !ok {
+			return fmt.Errorf("the database reports storing a reading of %q at %v that was not sent", id.deviceID, at)
 		}
-		stored = make([]bool, len(rs))
-		var (
-			id identity
-			at time.Time
-		)
-		_, err = pgx.ForEachRow(rows, []any{&id.deviceID, &at}, func() error {
-			id.recordedAt = at.UnixMicro()
-			i, ok := position[id]
-			if !ok {
-				return fmt.Errorf("the database reports storing a reading of %q at %v that was not sent", id.deviceID, at)
-			}
-			stored[i] = true
-			return nil
-		})
-		return err
+		stored[i] = true
+		return nil
 	})
 	return stored, err
 }

@@ -33,6 +33,9 @@ func (s *Store) QueryReadings(ctx context.Context, q store.Query) ([]thermowatt.
 		out, err = pgx.CollectRows(rows, scanReading)
 		return err
 	})
+	if err == nil {
+		out, err = s.withBlocks(ctx, q, out)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("postgres: query readings: %w", mapError(ctx, err))
 	}

@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/rollup"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -61,6 +63,13 @@ func (s *Store) rawSeries(ctx context.Context, q store.SeriesQuery) ([]store.Ser
 	if q.Bucket < time.Microsecond {
 		return nil, fmt.Errorf("postgres: series: bucket must be at least 1µs, got %v", q.Bucket)
 	}
+	compacted, err := blockReadings(ctx, s.pool, q.DeviceID, store.UTC(q.From), store.UTC(q.To))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: series: %w", mapError(ctx, err))
+	}
+	if len(compacted) > 0 {
+		return s.seriesWithBlocks(ctx, q, compacted)
+	}
 	out, err := s.seriesWith(ctx, seriesQuery, q)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "22003" { // numeric_value_out_of_range
@@ -89,4 +98,27 @@ func (s *Store) seriesWith(ctx context.Context, sql string, q store.SeriesQuery)
 		p.Time = p.Time.UTC()
 		return p, err
 	})
+}
+
+// seriesWithBlocks is rawSeries over a range some of whose readings are
+// compacted: the rows and the blocks' readings merged in time order and
+// folded into buckets in Go (store.SeriesOfSamples).
+func (s *Store) seriesWithBlocks(ctx context.Context, q store.SeriesQuery, compacted []thermowatt.Stored) ([]store.SeriesPoint, error) {
+	rows, err := s.pool.Query(ctx, sampleQuery, q.DeviceID, store.UTC(q.From), store.UTC(q.To))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: series: %w", mapError(ctx, err))
+	}
+	samples, err := scanSamples(rows)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: series: %w", mapError(ctx, err))
+	}
+	// sampleQuery's bound is inclusive; Series' is not.
+	for len(samples) > 0 && samples[len(samples)-1].At >= q.To.UnixMicro() {
+		samples = samples[:len(samples)-1]
+	}
+	fromBlocks := make([]rollup.Sample, len(compacted))
+	for i, r := range compacted {
+		fromBlocks[i] = store.SampleOf(r.Reading)
+	}
+	return store.SeriesOfSamples(store.MergeSamples(samples, fromBlocks), q.Bucket.Microseconds()), nil
 }
