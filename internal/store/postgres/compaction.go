@@ -2,12 +2,14 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/rollup"
@@ -62,10 +64,60 @@ func (s *Store) CompactBefore(ctx context.Context, cutoff time.Time, limit int) 
 			return n, fmt.Errorf("postgres: compact readings: %w", mapError(ctx, err))
 		}
 		if !done {
+			if err := s.truncateCompactedPartitions(ctx, end); err != nil {
+				return n, fmt.Errorf("postgres: compact readings: %w", mapError(ctx, err))
+			}
 			break
 		}
 	}
 	return n, nil
+}
+
+// truncateCompactedPartitions empties the weekly partitions of readings
+// that compaction left without a row (every one ending at or before end)
+// but not without pages: the deletes leave the table's and, above all,
+// its indexes' pages allocated (VACUUM frees them for reuse within the
+// table but gives index pages back to no one). Each partition is locked
+// (ACCESS EXCLUSIVE, waiting a second at most: a backfill writing to it
+// goes first, and the next pass tries again) and truncated only when it
+// is still empty.
+func (s *Store) truncateCompactedPartitions(ctx context.Context, end time.Time) error {
+	rows, err := s.pool.Query(ctx, `
+		SELECT name FROM `+partitionBounds+`
+		WHERE upper <= $1 AND pg_total_relation_size(quote_ident(name)::regclass) > 64 * 1024
+		ORDER BY upper`, end)
+	if err != nil {
+		return err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		err := s.inTx(ctx, func(tx pgx.Tx) error {
+			table := pgx.Identifier{name}.Sanitize()
+			if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '1s'`); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `LOCK TABLE `+table+` IN ACCESS EXCLUSIVE MODE`); err != nil {
+				return err
+			}
+			var empty bool
+			if err := tx.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM `+table+`)`).Scan(&empty); err != nil || !empty {
+				return err
+			}
+			_, err := tx.Exec(ctx, `TRUNCATE `+table)
+			return err
+		})
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available: in use, next pass
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("emptying %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // compactOldestDay merges the rows of the oldest device-day before end
