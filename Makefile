@@ -55,7 +55,7 @@ lint-openapi: web/node_modules/.package-lock.json
 # PostgreSQL one skipped, outside CI, for want of TEST_DATABASE_URL).
 test-go:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /internal/store/)
-	$(GO) test -race -count=1 -v ./internal/store/... | grep -E '^(--- |ok|FAIL|PASS|panic)'
+	$(GO) test -race -count=1 -timeout 30m -v ./internal/store/... | grep -E '^(--- |ok|FAIL|PASS|panic)'
 
 ## test-citus: the store conformance suite, the weekly partitions, every table's placement, the HTTP ingest tests and the alert checkers on a Citus cluster (CITUS_URL: a coordinator database with CREATE EXTENSION citus done); skipped without it
 # Each test makes a schema of its own on the coordinator, migrates it and

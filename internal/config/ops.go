@@ -19,6 +19,7 @@ type Ops struct {
 	FailingQueueDepth  int64
 	RetentionDays      int
 	RawRetentionDays   int
+	CompactionAge      time.Duration // 0: serve does not compact
 	MetricsToken       string
 }
 
@@ -54,6 +55,8 @@ var opsOptions = []Option{
 		set: func(c *Config, v string) (err error) { c.Ops.RetentionDays, err = positive(v); return }},
 	{Name: "RAW_RETENTION_DAYS", Default: "30", Help: "`thermowatt retention run` deletes raw archive rows received more than this many days ago",
 		set: func(c *Config, v string) (err error) { c.Ops.RawRetentionDays, err = positive(v); return }},
+	{Name: "COMPACTION_AGE", Default: "168h", Help: "serve compacts each device's days of readings older than this into one row each (a few bytes a reading; every read is unchanged); 0 turns compaction off",
+		set: func(c *Config, v string) (err error) { c.Ops.CompactionAge, err = duration(v); return }},
 	{Name: "METRICS_TOKEN", Secret: true, Help: "a secret (16+ characters) that lets a scraper read /metrics and nothing else; reader and admin tokens work too",
 		set: func(c *Config, v string) error {
 			if v != "" && len(v) < 16 {

@@ -31,6 +31,9 @@ func (s *Server) jobs() []job {
 	if p, ok := s.st.(store.PartitionMaintainer); ok {
 		js = append(js, job{"partitions", func(ctx context.Context) { s.maintainPartitions(ctx, p) }})
 	}
+	if c, ok := s.st.(store.Compactor); ok && s.cfg.Ops.CompactionAge > 0 {
+		js = append(js, job{"compactor", func(ctx context.Context) { s.compact(ctx, c) }})
+	}
 	if w, ok := s.st.(store.RevocationWatcher); ok {
 		js = append(js, job{"revocations", func(ctx context.Context) { s.watchRevocations(ctx, w) }})
 	}
@@ -69,6 +72,13 @@ func (s *Server) maintainPartitions(ctx context.Context, p store.PartitionMainta
 	p.MaintainPartitions(ctx, func(err error) {
 		s.log.Error("partitions of readings not created; retried in a day, readings meanwhile go to the DEFAULT partition", "err", err)
 	})
+}
+
+// compact turns days of readings older than COMPACTION_AGE into blocks
+// (store.RunCompactor), which also compacts a database upgraded from
+// before compaction; safe with several instances.
+func (s *Server) compact(ctx context.Context, c store.Compactor) {
+	store.RunCompactor(ctx, c, store.CompactorOptions{Age: s.cfg.Ops.CompactionAge}, s.log)
 }
 
 // watchRevocations keeps the token cache told of every revocation, and

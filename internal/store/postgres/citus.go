@@ -53,6 +53,7 @@ var citusTables = []struct {
 	{"hourly_rollups", "device_id", "device_measurements"},
 	{"rollup_rebuilds", "", ""},
 	{"rollup_pending", "device_id", "device_measurements"},
+	{"reading_blocks", "device_id", "device_measurements"},
 	{"raw_measurements", "id", ""},
 	{"settings_revision", "", ""},
 	{"fleet_settings", "", ""},

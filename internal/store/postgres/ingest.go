@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -52,7 +53,7 @@ import (
 // The two statements are each one round trip and their own transaction;
 // COPY and its two follow-up statements run in one transaction (inTx).
 
-const (
+var (
 	insertNewReadings = `
 WITH inserted AS (` + insertRows + `
 	RETURNING ` + insertedColumns + `
@@ -65,18 +66,6 @@ WITH inserted AS (` + insertRows + `
 	RETURNING ` + insertedColumns + `
 )` + countStored + markStored + `
 SELECT device_id, recorded_at FROM inserted`
-
-	insertRows = `
-	INSERT INTO device_measurements
-		(device_id, recorded_at, received_at, server_time,
-		 temperature, humidity, voltage_v, current_ma, power_mw, payload)
-	SELECT r.device_id, r.recorded_at, r.received_at, r.server_time,
-		r.temperature, r.humidity, r.voltage_v, r.current_ma, r.power_mw, r.payload::jsonb
-	FROM unnest($2::text[], $3::timestamptz[], $4::boolean[],
-		$5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::float8[], $10::text[],
-		$11::timestamptz[])
-		AS r(device_id, recorded_at, server_time,
-		     temperature, humidity, voltage_v, current_ma, power_mw, payload, received_at)`
 
 	insertedColumns = `device_id, recorded_at, received_at,
 		-- The device's report on itself (firmware, queue depth, ...):
@@ -134,6 +123,61 @@ SELECT device_id, recorded_at FROM inserted`
 	ON CONFLICT (device_id, hour) DO NOTHING`
 )
 
+// readingColumns are the columns of device_measurements a reading is
+// stored in (all but id, which its sequence fills), with their types: the
+// one list the insert statements, COPY, the select (readings.go) and the
+// partition moves (partitions.go) are written from. storedRow gives a
+// reading's values in this order.
+var readingColumns = []struct{ name, sqlType string }{
+	{"device_id", "text"}, {"recorded_at", "timestamptz"}, {"received_at", "timestamptz"}, {"server_time", "boolean"},
+	{"temperature", "float8"}, {"humidity", "float8"}, {"voltage_v", "float8"}, {"current_ma", "float8"}, {"power_mw", "float8"},
+	{"pressure_hpa", "float8"}, {"folded", "int2"}, {"payload", "jsonb"},
+}
+
+// storedRow returns the values r is stored with, in readingColumns'
+// order: its payload without what the columns hold (store.FoldPayload),
+// which members that leaves out, and the pressure read from it.
+func storedRow(r *thermowatt.Reading) []any {
+	c := store.ColumnsOf(*r)
+	payload, fold := store.FoldPayload(r.Payload, c)
+	var p any // nil: SQL NULL
+	if payload != nil {
+		p = []byte(payload)
+	}
+	return []any{r.DeviceID, r.RecordedAt, r.ReceivedAt, r.ServerTime,
+		r.Temperature, r.Humidity, r.VoltageV, r.CurrentMA, r.PowerMW,
+		c.PressureHPa, int16(fold), p}
+}
+
+// readingColumnNames is readingColumns' names, comma-separated.
+var readingColumnNames = func() string {
+	names := make([]string, len(readingColumns))
+	for i, c := range readingColumns {
+		names[i] = c.name
+	}
+	return strings.Join(names, ", ")
+}()
+
+// insertRows inserts the readings given as one array per column ($2 on),
+// the payload as text (cast here: this keeps the JSON exactly as given,
+// whatever pgx would make of bytes in an array).
+var insertRows = func() string {
+	var arrays, values []string
+	for i, c := range readingColumns {
+		t, v := c.sqlType, "r."+c.name
+		if t == "jsonb" {
+			t, v = "text", v+"::jsonb"
+		}
+		arrays = append(arrays, fmt.Sprintf("$%d::%s[]", i+2, t))
+		values = append(values, v)
+	}
+	return `
+	INSERT INTO device_measurements (` + readingColumnNames + `)
+	SELECT ` + strings.Join(values, ", ") + `
+	FROM unnest(` + strings.Join(arrays, ", ") + `)
+		AS r(` + readingColumnNames + `)`
+}()
+
 // InsertReadings stores rs in one transaction; see store.Store.
 func (s *Store) InsertReadings(ctx context.Context, rs []thermowatt.Reading, receivedAt time.Time) (store.InsertResult, error) {
 	if len(rs) == 0 {
@@ -147,9 +191,13 @@ func (s *Store) InsertReadings(ctx context.Context, rs []thermowatt.Reading, rec
 		stored []bool
 		err    error
 	)
-	if len(b.Readings) >= copyMinReadings {
+	switch {
+	case reachesCompactable(b.Readings):
+		// A day of these may be compacted: see compaction.go.
+		stored, err = s.insertLocked(ctx, b.Readings, received)
+	case len(b.Readings) >= copyMinReadings:
 		stored, err = s.insertNewByCopy(ctx, b.Readings, received)
-	} else {
+	default:
 		stored, err = s.insertNew(ctx, b.Readings, received)
 	}
 	if isRepeat(err) {
@@ -184,72 +232,88 @@ func (s *Store) insertNew(ctx context.Context, rs []thermowatt.Reading, received
 
 // insertOrSkip stores the readings of rs not stored yet (insertReadings)
 // and reports which.
-func (s *Store) insertOrSkip(ctx context.Context, rs []thermowatt.Reading, received time.Time) ([]bool, error) {
-	position := make(map[identity]int, len(rs))
-	for i, r := range rs {
-		position[identity{r.DeviceID, r.RecordedAt.UnixMicro()}] = i
-	}
-	var stored []bool
-	err := s.withRetry(ctx, func() error {
-		rows, err := s.pool.Query(ctx, insertReadings, insertArgs(rs, received)...)
-		if err != nil {
-			return err
-		}
-		stored = make([]bool, len(rs))
-		var (
-			id identity
-			at time.Time
-		)
-		_, err = pgx.ForEachRow(rows, []any{&id.deviceID, &at}, func() error {
-			id.recordedAt = at.UnixMicro()
-			i, ok := position[id]
-			if !ok {
-				return fmt.Errorf("the database reports storing a reading of %q at %v that was not sent", id.deviceID, at)
-			}
-			stored[i] = true
-			return nil
-		})
+func (s *Store) insertOrSkip(ctx context.Context, rs []thermowatt.Reading, received time.Time) (stored []bool, err error) {
+	err = s.withRetry(ctx, func() error {
+		stored, err = insertOrSkipIn(ctx, s.pool, rs, received)
 		return err
 	})
 	return stored, err
 }
 
+// insertOrSkipIn is insertOrSkip's statement, run by q: the pool, or a
+// transaction (insertLocked).
+func insertOrSkipIn(ctx context.Context, q querier, rs []thermowatt.Reading, received time.Time) ([]bool, error) {
+	position := make(map[identity]int, len(rs))
+	for i, r := range rs {
+		position[identity{r.DeviceID, r.RecordedAt.UnixMicro()}] = i
+	}
+	rows, err := q.Query(ctx, insertReadings, insertArgs(rs, received)...)
+	if err != nil {
+		return nil, err
+	}
+	stored := make([]bool, len(rs))
+	var (
+		id identity
+		at time.Time
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id.deviceID, &at}, func() error {
+		id.recordedAt = at.UnixMicro()
+		i, ok := position[id]
+		if !ok {
+			return fmt.Errorf("the database reports storing a reading of %q at %v that was not sent", id.deviceID, at)
+		}
+		stored[i] = true
+		return nil
+	})
+	return stored, err
+}
+
 // insertArgs returns the arguments of the insert statements: receivedAt
-// (when the hours were marked), then one array per column, each reading's
-// received time last.
+// (when the hours were marked), then one array per column of
+// readingColumns, typed for pgx to send as arrays of that type.
 func insertArgs(rs []thermowatt.Reading, receivedAt time.Time) []any {
 	n := len(rs)
-	var (
-		deviceIDs   = make([]string, n)
-		recordedAt  = make([]time.Time, n)
-		serverTime  = make([]bool, n)
-		temperature = make([]*float64, n)
-		humidity    = make([]*float64, n)
-		voltageV    = make([]*float64, n)
-		currentMA   = make([]*float64, n)
-		powerMW     = make([]*float64, n)
-		payload     = make([]*string, n)
-		received    = make([]time.Time, n)
-	)
-	for i, r := range rs {
-		deviceIDs[i] = r.DeviceID
-		recordedAt[i] = r.RecordedAt
-		serverTime[i] = r.ServerTime
-		temperature[i] = r.Temperature
-		humidity[i] = r.Humidity
-		voltageV[i] = r.VoltageV
-		currentMA[i] = r.CurrentMA
-		powerMW[i] = r.PowerMW
-		received[i] = r.ReceivedAt
-		if r.Payload != nil {
-			// Sent as text and cast in SQL: this keeps the JSON exactly as
-			// given, whatever pgx would make of a json.RawMessage in an array.
-			p := string(r.Payload)
-			payload[i] = &p
+	args := []any{receivedAt}
+	for _, c := range readingColumns {
+		switch c.sqlType {
+		case "text":
+			args = append(args, make([]string, n))
+		case "timestamptz":
+			args = append(args, make([]time.Time, n))
+		case "boolean":
+			args = append(args, make([]bool, n))
+		case "float8":
+			args = append(args, make([]*float64, n))
+		case "int2":
+			args = append(args, make([]int16, n))
+		case "jsonb":
+			args = append(args, make([]*string, n))
+		default:
+			panic("postgres: no array for a column of type " + c.sqlType)
 		}
 	}
-	return []any{receivedAt, deviceIDs, recordedAt, serverTime,
-		temperature, humidity, voltageV, currentMA, powerMW, payload, received}
+	for i := range rs {
+		for k, v := range storedRow(&rs[i]) {
+			switch a := args[k+1].(type) {
+			case []string:
+				a[i] = v.(string)
+			case []time.Time:
+				a[i] = v.(time.Time)
+			case []bool:
+				a[i] = v.(bool)
+			case []*float64:
+				a[i] = v.(*float64)
+			case []int16:
+				a[i] = v.(int16)
+			case []*string:
+				if v != nil {
+					p := string(v.([]byte))
+					a[i] = &p
+				}
+			}
+		}
+	}
+	return args
 }
 
 func allStored(n int) []bool {
@@ -266,11 +330,7 @@ func allStored(n int) []bool {
 // single readings keep the statement.
 const copyMinReadings = 100
 
-// copyReadingColumns are the columns COPY fills, in its rows' order.
-var copyReadingColumns = []string{"device_id", "recorded_at", "received_at", "server_time",
-	"temperature", "humidity", "voltage_v", "current_ma", "power_mw", "payload"}
-
-const (
+var (
 	// countCopied is countStored for readings that arrived by COPY, with
 	// the per-device figures computed in Go (copiedDevices). Rows are
 	// locked in id order, as countStored does.
@@ -307,19 +367,9 @@ func (s *Store) insertNewByCopy(ctx context.Context, rs []thermowatt.Reading, re
 		devices[i], times[i] = r.DeviceID, r.RecordedAt
 	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		row := make([]any, len(copyReadingColumns))
-		n, err := tx.CopyFrom(ctx, pgx.Identifier{"device_measurements"}, copyReadingColumns,
-			pgx.CopyFromSlice(len(rs), func(i int) ([]any, error) {
-				r := &rs[i]
-				row[0], row[1], row[2], row[3] = r.DeviceID, r.RecordedAt, r.ReceivedAt, r.ServerTime
-				row[4], row[5], row[6], row[7], row[8] = r.Temperature, r.Humidity, r.VoltageV, r.CurrentMA, r.PowerMW
-				if r.Payload != nil {
-					row[9] = []byte(r.Payload)
-				} else {
-					row[9] = nil
-				}
-				return row, nil
-			}))
+		columns := strings.Split(readingColumnNames, ", ")
+		n, err := tx.CopyFrom(ctx, pgx.Identifier{"device_measurements"}, columns,
+			pgx.CopyFromSlice(len(rs), func(i int) ([]any, error) { return storedRow(&rs[i]), nil }))
 		if err != nil {
 			return err
 		}

@@ -203,9 +203,8 @@ func (s *Store) createPartition(ctx context.Context, lo, hi time.Time) error {
 }
 
 // storedColumns are the columns of device_measurements a row is stored
-// with: every one but the generated pressure_hpa.
-const storedColumns = `id, device_id, recorded_at, received_at, server_time,
-	temperature, humidity, voltage_v, current_ma, power_mw, payload`
+// with.
+var storedColumns = `id, ` + readingColumnNames
 
 // partitionBounds lists the partitions of device_measurements with their
 // bounds (NULL: MINVALUE, or the DEFAULT partition, which has neither), as

@@ -32,6 +32,18 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// The suite again with every day compacted after every insert.
+func TestConformanceCompacted(t *testing.T) {
+	admin := adminURL(t)
+	storetest.RunCompacted(t, func(t *testing.T) store.Store {
+		s, err := postgres.Open(t.Context(), freshDatabase(t, admin))
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}
+
 // Instances starting at the same time on a new database all come up:
 // one applies the migrations, the others wait for it and find them done.
 func TestOpenConcurrently(t *testing.T) {

@@ -12,9 +12,10 @@ import (
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
-const selectReadings = `
-SELECT id, device_id, recorded_at, received_at, server_time,
-	temperature, humidity, voltage_v, current_ma, power_mw, payload
+// selectReadings reads every column of readingColumns (ingest.go), in
+// its order, after the id: scanReading's order.
+var selectReadings = `
+SELECT id, ` + readingColumnNames + `
 FROM device_measurements`
 
 // QueryReadings returns readings newest first; see store.Store.
@@ -32,6 +33,9 @@ func (s *Store) QueryReadings(ctx context.Context, q store.Query) ([]thermowatt.
 		out, err = pgx.CollectRows(rows, scanReading)
 		return err
 	})
+	if err == nil {
+		out, err = s.withBlocks(ctx, q, out)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("postgres: query readings: %w", mapError(ctx, err))
 	}
@@ -78,18 +82,21 @@ func readingsQuery(q store.Query) (string, []any) {
 
 func scanReading(row pgx.CollectableRow) (thermowatt.Stored, error) {
 	var (
-		r       thermowatt.Stored
-		payload []byte
+		r        thermowatt.Stored
+		pressure *float64
+		fold     int16
+		payload  []byte
 	)
 	err := row.Scan(&r.ID, &r.DeviceID, &r.RecordedAt, &r.ReceivedAt, &r.ServerTime,
-		&r.Temperature, &r.Humidity, &r.VoltageV, &r.CurrentMA, &r.PowerMW, &payload)
+		&r.Temperature, &r.Humidity, &r.VoltageV, &r.CurrentMA, &r.PowerMW, &pressure, &fold, &payload)
 	if err != nil {
 		return r, err
 	}
 	r.RecordedAt = r.RecordedAt.UTC()
 	r.ReceivedAt = r.ReceivedAt.UTC()
 	if payload != nil {
-		r.Payload = payload
+		r.Payload = store.UnfoldPayload(payload, store.Fold(fold), store.Columns{
+			Temperature: r.Temperature, VoltageV: r.VoltageV, CurrentMA: r.CurrentMA, PowerMW: r.PowerMW, PressureHPa: pressure})
 	}
 	return r, nil
 }

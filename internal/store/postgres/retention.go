@@ -44,13 +44,24 @@ func (s *Store) DeleteReadingsBefore(ctx context.Context, cutoff time.Time, limi
 	if err != nil {
 		return dropped, fmt.Errorf("postgres: drop expired partitions: %w", mapError(ctx, err))
 	}
-	var n int64
-	err = s.withRetry(ctx, func() error {
-		return s.pool.QueryRow(ctx, q, store.UTC(cutoff), limit).Scan(&n)
-	})
+	// Then the compacted readings (compaction.go), older than any row but
+	// for a day backfilled since its compaction, and the rows.
+	fromBlocks, err := s.deleteExpiredBlocks(ctx, store.UTC(cutoff), limit)
 	if err != nil {
-		return dropped, fmt.Errorf("postgres: delete readings: %w", mapError(ctx, err))
+		return dropped, fmt.Errorf("postgres: delete compacted readings: %w", mapError(ctx, err))
 	}
+	dropped += fromBlocks
+	var n int64
+	if rest := limit - int(fromBlocks); rest > 0 {
+		err = s.withRetry(ctx, func() error {
+			return s.pool.QueryRow(ctx, q, store.UTC(cutoff), rest).Scan(&n)
+		})
+		if err != nil {
+			return dropped, fmt.Errorf("postgres: delete readings: %w", mapError(ctx, err))
+		}
+	}
+	n += fromBlocks
+	dropped -= fromBlocks
 	// The roll-ups follow once the batches are through (this one was short
 	// of limit): after every batch, each device's hours around the cutoff
 	// would be recomputed as many times as there are batches.

@@ -68,7 +68,7 @@ func rollupArgs(rows []rollup.Row) []any {
 }
 
 // sampleQuery reads one device's readings in [$2, $3] as rollup.Samples.
-// Every column is in the primary key's INCLUDE list: an index-only scan.
+// A range of the primary key, and those rows from the table.
 const sampleQuery = `
 SELECT recorded_at, temperature, humidity, voltage_v, current_ma, power_mw, pressure_hpa
 FROM device_measurements
@@ -97,12 +97,16 @@ func scanSamples(rows pgx.Rows) ([]rollup.Sample, error) {
 // recomputeRollups replaces one device's hours in [from, to) (whole hours)
 // with what its readings give, in tx, which holds the device's row lock.
 func recomputeRollups(ctx context.Context, tx pgx.Tx, deviceID string, gap int64, from, to time.Time) error {
-	rows, err := tx.Query(ctx, sampleQuery, deviceID, from.Add(-time.Duration(gap)*time.Microsecond), to.Add(time.Duration(gap)*time.Microsecond))
+	var reads pgx.Batch
+	lo, hi := from.Add(-time.Duration(gap)*time.Microsecond), to.Add(time.Duration(gap)*time.Microsecond)
+	queueSamples(&reads, deviceID, lo, hi)
+	br := tx.SendBatch(ctx, &reads)
+	samples, err := readSamples(br, deviceID, lo, hi)
 	if err != nil {
+		br.Close()
 		return err
 	}
-	samples, err := scanSamples(rows)
-	if err != nil {
+	if err := br.Close(); err != nil {
 		return err
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM hourly_rollups WHERE device_id = $1 AND hour >= $2 AND hour < $3`, deviceID, from, to); err != nil {
@@ -138,6 +142,18 @@ func rebuildRollups(ctx context.Context, tx pgx.Tx, deviceID string) error {
 	err = tx.QueryRow(ctx, `SELECT min(recorded_at), max(recorded_at) FROM device_measurements WHERE device_id = $1`, deviceID).Scan(&first, &last)
 	if err != nil {
 		return err
+	}
+	// The compacted readings are older than the rows, but for a day
+	// backfilled since its compaction.
+	if bFirst, bLast, ok, err := blockSpan(ctx, tx, deviceID); err != nil {
+		return err
+	} else if ok {
+		if first == nil || bFirst.Before(*first) {
+			first = &bFirst
+		}
+		if last == nil || bLast.After(*last) {
+			last = &bLast
+		}
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM hourly_rollups WHERE device_id = $1`, deviceID); err != nil {
 		return err
@@ -255,17 +271,13 @@ func recomputeAfterCutoff(ctx context.Context, tx pgx.Tx, devices []string, floo
 	var reads pgx.Batch
 	for _, sp := range spans {
 		g := time.Duration(sp.gap) * time.Microsecond
-		reads.Queue(sampleQuery, sp.id, sp.from.Add(-g), sp.to.Add(g))
+		queueSamples(&reads, sp.id, sp.from.Add(-g), sp.to.Add(g))
 	}
 	br := tx.SendBatch(ctx, &reads)
 	var hours []rollup.Row
 	for _, sp := range spans {
-		rows, err := br.Query()
-		if err != nil {
-			br.Close()
-			return err
-		}
-		samples, err := scanSamples(rows)
+		g := time.Duration(sp.gap) * time.Microsecond
+		samples, err := readSamples(br, sp.id, sp.from.Add(-g), sp.to.Add(g))
 		if err != nil {
 			br.Close()
 			return err

@@ -87,7 +87,7 @@ func computePending(ctx context.Context, tx pgx.Tx, p pendingHours, gaps map[str
 		gap := gaps[id]
 		for _, r := range store.PendingRuns(p[id]) {
 			runs = append(runs, run{id, r[0], r[1]})
-			reads.Queue(sampleQuery, id, time.UnixMicro(r[0]-gap).UTC(), time.UnixMicro(r[1]+gap).UTC())
+			queueSamples(&reads, id, time.UnixMicro(r[0]-gap).UTC(), time.UnixMicro(r[1]+gap).UTC())
 		}
 	}
 	if len(runs) == 0 {
@@ -97,15 +97,12 @@ func computePending(ctx context.Context, tx pgx.Tx, p pendingHours, gaps map[str
 	defer br.Close()
 	var out []rollup.Row
 	for _, r := range runs {
-		rows, err := br.Query()
+		gap := gaps[r.device]
+		samples, err := readSamples(br, r.device, time.UnixMicro(r.from-gap).UTC(), time.UnixMicro(r.to+gap).UTC())
 		if err != nil {
 			return nil, err
 		}
-		samples, err := scanSamples(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rollup.Compute(r.device, samples, gaps[r.device], r.from, r.to)...)
+		out = append(out, rollup.Compute(r.device, samples, gap, r.from, r.to)...)
 	}
 	return out, br.Close()
 }

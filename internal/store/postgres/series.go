@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/rollup"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
@@ -18,11 +19,11 @@ import (
 // date_bin (PostgreSQL 14+), which works on the absolute instant, so the
 // session's time zone does not move buckets.
 //
-// Every column it reads is in the primary key (device_id, recorded_at)
-// INCLUDE (...) (migration 00003), so the rows come from an index-only scan
-// of one device's adjacent index entries rather than from one heap page
-// per reading. pressure_hpa is payload.sensor.bmp280.pressure_hpa when that
-// is a number, filled at insert.
+// It reads one device's range of the primary key (device_id, recorded_at)
+// and those rows from the table: at most two partial hours of a chart,
+// the roll-ups holding the rest (migration 00013 says why the key no
+// longer carries the metrics). pressure_hpa is payload.sensor.bmp280.
+// pressure_hpa when that is a number, filled at insert.
 var (
 	seriesQuery = seriesSQL("avg(%[1]s)")
 	// seriesQueryWide is seriesQuery for the buckets whose float sums
@@ -62,6 +63,13 @@ func (s *Store) rawSeries(ctx context.Context, q store.SeriesQuery) ([]store.Ser
 	if q.Bucket < time.Microsecond {
 		return nil, fmt.Errorf("postgres: series: bucket must be at least 1µs, got %v", q.Bucket)
 	}
+	compacted, err := blockReadings(ctx, s.pool, q.DeviceID, store.UTC(q.From), store.UTC(q.To))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: series: %w", mapError(ctx, err))
+	}
+	if len(compacted) > 0 {
+		return s.seriesWithBlocks(ctx, q, compacted)
+	}
 	out, err := s.seriesWith(ctx, seriesQuery, q)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "22003" { // numeric_value_out_of_range
@@ -89,4 +97,27 @@ func (s *Store) seriesWith(ctx context.Context, sql string, q store.SeriesQuery)
 		p.Time = p.Time.UTC()
 		return p, err
 	})
+}
+
+// seriesWithBlocks is rawSeries over a range some of whose readings are
+// compacted: the rows and the blocks' readings merged in time order and
+// folded into buckets in Go (store.SeriesOfSamples).
+func (s *Store) seriesWithBlocks(ctx context.Context, q store.SeriesQuery, compacted []thermowatt.Stored) ([]store.SeriesPoint, error) {
+	rows, err := s.pool.Query(ctx, sampleQuery, q.DeviceID, store.UTC(q.From), store.UTC(q.To))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: series: %w", mapError(ctx, err))
+	}
+	samples, err := scanSamples(rows)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: series: %w", mapError(ctx, err))
+	}
+	// sampleQuery's bound is inclusive; Series' is not.
+	for len(samples) > 0 && samples[len(samples)-1].At >= q.To.UnixMicro() {
+		samples = samples[:len(samples)-1]
+	}
+	fromBlocks := make([]rollup.Sample, len(compacted))
+	for i, r := range compacted {
+		fromBlocks[i] = store.SampleOf(r.Reading)
+	}
+	return store.SeriesOfSamples(store.MergeSamples(samples, fromBlocks), q.Bucket.Microseconds()), nil
 }

@@ -36,14 +36,6 @@ func (s *Store) InsertReadings(ctx context.Context, rs []thermowatt.Reading, rec
 // them for a small one.
 const (
 	registerDevice = `INSERT INTO devices (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`
-	// One reading, skipping it when it is stored already (insertChunk).
-	insertReading = insertRowsPrefix + readingValues + `
-		ON CONFLICT (device_id, recorded_at) DO NOTHING`
-	insertRowsPrefix = `INSERT INTO device_measurements
-	(device_id, recorded_at, received_at, server_time,
-	 temperature, humidity, voltage_v, current_ma, power_mw, payload)
-	VALUES `
-	readingValues = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// One statement per device and commit: its count, its last-seen time
 	// (only forward, whatever order batches commit in) and, when ?4 is
 	// not NULL, its health as of ?5 unless newer health is stored. The
@@ -56,6 +48,22 @@ const (
 		    health = CASE WHEN ?4 IS NOT NULL AND (health_at IS NULL OR health_at < ?5) THEN ?4 ELSE health END,
 		    health_at = CASE WHEN ?4 IS NOT NULL AND (health_at IS NULL OR health_at < ?5) THEN ?5 ELSE health_at END
 		WHERE id = ?3`
+)
+
+// readingColumns are the columns of device_measurements a reading is
+// stored in (all but id, which SQLite fills): the one list the inserts
+// and the select are written from. appendReadingArgs gives a reading's
+// values in this order, scanReading reads them in it.
+var readingColumns = []string{"device_id", "recorded_at", "received_at", "server_time",
+	"temperature", "humidity", "voltage_v", "current_ma", "power_mw", "pressure_hpa", "folded", "payload"}
+
+var (
+	readingColumnNames = strings.Join(readingColumns, ", ")
+	insertRowsPrefix   = "INSERT INTO device_measurements (" + readingColumnNames + ") VALUES "
+	readingValues      = "(" + strings.TrimSuffix(strings.Repeat("?, ", len(readingColumns)), ", ") + ")"
+	// One reading, skipping it when it is stored already (insertChunk).
+	insertReading = insertRowsPrefix + readingValues + `
+		ON CONFLICT (device_id, recorded_at) DO NOTHING`
 )
 
 // insertBatch does the work of InsertReadings and reports which of
@@ -93,14 +101,36 @@ func (s *Store) insertBatch(ctx context.Context, b store.Batch, received int64) 
 		}
 	}
 
-	stored := make([]bool, len(b.Readings))
-	for start := 0; start < len(b.Readings); start += maxRowsPerInsert {
+	// Readings of compacted days already in their blocks are duplicates;
+	// the others are stored as rows, as any.
+	compacted, anyCompacted, err := inBlocks(ctx, tx, b.Readings)
+	if err != nil {
+		return nil, err
+	}
+	fresh, position := b.Readings, []int(nil)
+	if anyCompacted {
+		fresh = nil
+		for i, r := range b.Readings {
+			if !compacted[i] {
+				fresh, position = append(fresh, r), append(position, i)
+			}
+		}
+	}
+	storedFresh := make([]bool, len(fresh))
+	for start := 0; start < len(fresh); start += maxRowsPerInsert {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		end := min(start+maxRowsPerInsert, len(b.Readings))
-		if err := s.insertChunk(ctx, stmtCtx, tx, b.Readings[start:end], stored[start:end]); err != nil {
+		end := min(start+maxRowsPerInsert, len(fresh))
+		if err := s.insertChunk(ctx, stmtCtx, tx, fresh[start:end], storedFresh[start:end]); err != nil {
 			return nil, err
+		}
+	}
+	stored := storedFresh
+	if anyCompacted {
+		stored = make([]bool, len(b.Readings))
+		for k, i := range position {
+			stored[i] = storedFresh[k]
 		}
 	}
 	count, err := s.writeStmts.inTx(ctx, tx, countReadings)
@@ -171,7 +201,7 @@ func firstReceived(rs []thermowatt.Reading) []deviceReceived {
 	return out
 }
 
-// maxRowsPerInsert bounds the readings of one multi-row INSERT (10
+// maxRowsPerInsert bounds the readings of one multi-row INSERT (12
 // parameters each, far below SQLite's limit of 32,766).
 const maxRowsPerInsert = 100
 
@@ -188,7 +218,7 @@ func (s *Store) insertChunk(ctx, stmtCtx context.Context, tx *sql.Tx, rs []therm
 	if err != nil {
 		return err
 	}
-	args := make([]any, 0, 10*len(rs))
+	args := make([]any, 0, len(readingColumns)*len(rs))
 	for _, r := range rs {
 		args = appendReadingArgs(args, r)
 	}
@@ -223,14 +253,19 @@ func (s *Store) insertChunk(ctx, stmtCtx context.Context, tx *sql.Tx, rs []therm
 	return nil
 }
 
-// appendReadingArgs appends r's values in insertReading's column order.
+// appendReadingArgs appends r's values in readingColumns' order: its
+// payload without what the columns hold (store.FoldPayload), which
+// members that leaves out, and the pressure read from it.
 func appendReadingArgs(args []any, r thermowatt.Reading) []any {
+	c := store.ColumnsOf(r)
+	rest, fold := store.FoldPayload(r.Payload, c)
 	var payload any // nil: SQL NULL
-	if r.Payload != nil {
-		payload = string(r.Payload)
+	if rest != nil {
+		payload = string(rest)
 	}
 	return append(args, r.DeviceID, micros(r.RecordedAt), micros(r.ReceivedAt), r.ServerTime,
-		nullFloat(r.Temperature), nullFloat(r.Humidity), nullFloat(r.VoltageV), nullFloat(r.CurrentMA), nullFloat(r.PowerMW), payload)
+		nullFloat(r.Temperature), nullFloat(r.Humidity), nullFloat(r.VoltageV), nullFloat(r.CurrentMA), nullFloat(r.PowerMW),
+		nullFloat(c.PressureHPa), int64(fold), payload)
 }
 
 // insertRowsSQL is a plain INSERT of n readings: without ON CONFLICT, so
@@ -239,9 +274,8 @@ func insertRowsSQL(n int) string {
 	return insertRowsPrefix + strings.TrimSuffix(strings.Repeat(readingValues+",", n), ",")
 }
 
-const selectReadings = `
-SELECT id, device_id, recorded_at, received_at, server_time,
-	temperature, humidity, voltage_v, current_ma, power_mw, payload
+var selectReadings = `
+SELECT id, ` + readingColumnNames + `
 FROM device_measurements`
 
 // deviceIndex is the index one device's readings are read by: it holds
@@ -274,6 +308,10 @@ func (s *Store) QueryReadings(ctx context.Context, q store.Query) ([]thermowatt.
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: query readings: %w", mapError(ctx, err))
+	}
+	out, err = withBlocks(ctx, s.read, q, out)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: query readings: %w", mapError(ctx, err))
 	}
 	return out, nil
@@ -325,17 +363,20 @@ func scanReading(rows *sql.Rows) (thermowatt.Stored, error) {
 	var (
 		r                  thermowatt.Stored
 		recorded, received int64
+		pressure           *float64
+		fold               int64
 		payload            []byte
 	)
 	err := rows.Scan(&r.ID, &r.DeviceID, &recorded, &received, &r.ServerTime,
-		&r.Temperature, &r.Humidity, &r.VoltageV, &r.CurrentMA, &r.PowerMW, &payload)
+		&r.Temperature, &r.Humidity, &r.VoltageV, &r.CurrentMA, &r.PowerMW, &pressure, &fold, &payload)
 	if err != nil {
 		return r, err
 	}
 	r.RecordedAt = fromMicros(recorded)
 	r.ReceivedAt = fromMicros(received)
 	if payload != nil {
-		r.Payload = payload
+		r.Payload = store.UnfoldPayload(payload, store.Fold(fold), store.Columns{
+			Temperature: r.Temperature, VoltageV: r.VoltageV, CurrentMA: r.CurrentMA, PowerMW: r.PowerMW, PressureHPa: pressure})
 	}
 	return r, nil
 }

@@ -20,14 +20,21 @@ func (s *Store) DeleteReadingsBefore(ctx context.Context, cutoff time.Time, limi
 		return 0, err
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `
-		DELETE FROM device_measurements WHERE id IN (
-			SELECT id FROM device_measurements WHERE recorded_at < ? ORDER BY recorded_at, id LIMIT ?)
-		RETURNING device_id`, micros(cutoff), limit)
+	// The compacted readings first: they are the oldest.
+	perDevice, err := deleteBlocksBefore(ctx, tx, micros(cutoff), limit)
 	if err != nil {
 		return 0, err
 	}
-	perDevice := map[string]int64{}
+	for _, k := range perDevice {
+		n += k
+	}
+	rows, err := tx.QueryContext(ctx, `
+		DELETE FROM device_measurements WHERE id IN (
+			SELECT id FROM device_measurements WHERE recorded_at < ? ORDER BY recorded_at, id LIMIT ?)
+		RETURNING device_id`, micros(cutoff), limit-int(n))
+	if err != nil {
+		return 0, err
+	}
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {

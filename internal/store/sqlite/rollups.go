@@ -41,13 +41,17 @@ func rollupArgs(r rollup.Row) []any {
 // sampleQuery reads one device's readings in [?2, ?3] as rollup.Samples,
 // from the index that holds every column it needs (seriesQuery's).
 const sampleQuery = `
-SELECT recorded_at, temperature, humidity, voltage_v, current_ma, power_mw,
-	` + seriesPressure + `
+SELECT recorded_at, temperature, humidity, voltage_v, current_ma, power_mw, pressure_hpa
 FROM device_measurements INDEXED BY device_measurements_device_rows
 WHERE device_id = ?1 AND recorded_at >= ?2 AND recorded_at <= ?3
 ORDER BY recorded_at`
 
-func readSamples(ctx context.Context, st *sql.Stmt, deviceID string, from, to int64) ([]rollup.Sample, error) {
+// The compacted ones (blockSamples) are merged in.
+func readSamples(ctx context.Context, tx *sql.Tx, st *sql.Stmt, deviceID string, from, to int64) ([]rollup.Sample, error) {
+	compacted, err := blockSamples(ctx, tx, deviceID, from, to)
+	if err != nil {
+		return nil, err
+	}
 	rows, err := st.QueryContext(ctx, deviceID, from, to)
 	if err != nil {
 		return nil, err
@@ -74,7 +78,10 @@ func readSamples(ctx context.Context, st *sql.Stmt, deviceID string, from, to in
 		}
 		out = append(out, s)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return store.MergeSamples(out, compacted), nil
 }
 
 // deviceInterval is a device's expected interval, for rollup.MaxGap.
@@ -118,7 +125,7 @@ func (s *Store) recomputeRollups(ctx context.Context, tx *sql.Tx, deviceID strin
 	if err != nil {
 		return err
 	}
-	samples, err := readSamples(ctx, st, deviceID, from-gap, to+gap)
+	samples, err := readSamples(ctx, tx, st, deviceID, from-gap, to+gap)
 	if err != nil {
 		return err
 	}
@@ -146,6 +153,18 @@ func (s *Store) rebuildRollups(ctx context.Context, tx *sql.Tx, deviceID string)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM hourly_rollups WHERE device_id = ?`, deviceID); err != nil {
 		return err
+	}
+	// The compacted readings are older than the rows, but for a day
+	// backfilled since its compaction.
+	if bFirst, bLast, ok, err := blockSpan(ctx, tx, deviceID); err != nil {
+		return err
+	} else if ok {
+		if !first.Valid || bFirst < first.Int64 {
+			first = sql.NullInt64{Int64: bFirst, Valid: true}
+		}
+		if !last.Valid || bLast > last.Int64 {
+			last = sql.NullInt64{Int64: bLast, Valid: true}
+		}
 	}
 	if !first.Valid {
 		return nil

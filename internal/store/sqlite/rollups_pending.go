@@ -143,7 +143,7 @@ func (s *Store) readPending(ctx context.Context, tx *sql.Tx, stmts *stmtCache, p
 		}
 		gap := rollup.MaxGap(seconds)
 		for _, r := range store.PendingRuns(p[id]) {
-			window, err := readSamples(ctx, samples, id, r[0]-gap, r[1]+gap)
+			window, err := readSamples(ctx, tx, samples, id, r[0]-gap, r[1]+gap)
 			if err != nil {
 				return nil, err
 			}
@@ -326,7 +326,7 @@ func (s *Store) replaceClaimed(ctx context.Context, snap claimed) (_ int, err er
 // makes it a range of the table, as long as the time since the snapshot.
 const newSamples = `
 SELECT device_id, recorded_at, temperature, humidity, voltage_v, current_ma, power_mw,
-	` + seriesPressure + `
+	pressure_hpa
 FROM device_measurements WHERE id > ?`
 
 // catchUp computes, in the write transaction tx, the hours of moved

@@ -2,24 +2,17 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
 	"time"
 
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/rollup"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
-
-// seriesPressure is pressure as Series charts it: payload.sensor.bmp280.
-// pressure_hpa when it is a JSON number, so that a device that sends a
-// string there does not break the chart of the others. It is spelled
-// exactly as in the index device_measurements_device_rows (migration
-// 00003),
-// which SQLite matches only to the same expression.
-const seriesPressure = `CASE WHEN json_type(payload, '$.sensor.bmp280.pressure_hpa') IN ('integer', 'real')
-		THEN json_extract(payload, '$.sensor.bmp280.pressure_hpa') END`
 
 // seriesQuery returns one device's rows in [from, to), oldest first, with
 // the columns a chart aggregates. All of them are in the index
@@ -28,8 +21,7 @@ const seriesPressure = `CASE WHEN json_type(payload, '$.sensor.bmp280.pressure_h
 // the table, and sorts nothing. The index is named for the reason given at
 // deviceIndex.
 const seriesQuery = `
-SELECT recorded_at, temperature, humidity, voltage_v, current_ma, power_mw,
-	` + seriesPressure + `
+SELECT recorded_at, temperature, humidity, voltage_v, current_ma, power_mw, pressure_hpa
 FROM device_measurements INDEXED BY device_measurements_device_rows
 WHERE device_id = ?1 AND recorded_at >= ?2 AND recorded_at < ?3
 ORDER BY recorded_at`
@@ -55,6 +47,13 @@ func (s *Store) rawSeries(ctx context.Context, q store.SeriesQuery) ([]store.Ser
 	if q.Bucket < time.Microsecond {
 		return nil, fmt.Errorf("sqlite: series: bucket must be at least 1µs, got %v", q.Bucket)
 	}
+	compacted, err := blockReadings(ctx, s.read, q.DeviceID, micros(q.From), micros(q.To))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: series: %w", mapError(ctx, err))
+	}
+	if len(compacted) > 0 {
+		return s.seriesWithBlocks(ctx, q, compacted)
+	}
 	conn, err := s.read.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: series: %w", mapError(ctx, err))
@@ -79,6 +78,46 @@ func (s *Store) rawSeries(ctx context.Context, q store.SeriesQuery) ([]store.Ser
 		return nil, fmt.Errorf("sqlite: series: %w", mapError(ctx, err))
 	}
 	return out, nil
+}
+
+// seriesWithBlocks is rawSeries over a range some of whose readings are
+// compacted: the rows and the blocks' readings, merged in time order,
+// folded into buckets as bucketRows does.
+func (s *Store) seriesWithBlocks(ctx context.Context, q store.SeriesQuery, compacted []thermowatt.Stored) ([]store.SeriesPoint, error) {
+	rows, err := s.read.QueryContext(ctx, seriesQuery, q.DeviceID, micros(q.From), micros(q.To))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: series: %w", mapError(ctx, err))
+	}
+	defer rows.Close()
+	var samples []rollup.Sample
+	for rows.Next() {
+		var (
+			sm rollup.Sample
+			vs [rollup.NumMetrics]sql.NullFloat64
+		)
+		dst := []any{&sm.At}
+		for m := range vs {
+			dst = append(dst, &vs[m])
+		}
+		if err := rows.Scan(dst...); err != nil {
+			return nil, fmt.Errorf("sqlite: series: %w", mapError(ctx, err))
+		}
+		for m, v := range vs {
+			if v.Valid {
+				f := v.Float64
+				sm.Values[m] = &f
+			}
+		}
+		samples = append(samples, sm)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: series: %w", mapError(ctx, err))
+	}
+	fromBlocks := make([]rollup.Sample, len(compacted))
+	for i, r := range compacted {
+		fromBlocks[i] = store.SampleOf(r.Reading)
+	}
+	return store.SeriesOfSamples(store.MergeSamples(samples, fromBlocks), q.Bucket.Microseconds()), nil
 }
 
 // bucketRows folds the rows of seriesQuery, oldest first, into buckets of

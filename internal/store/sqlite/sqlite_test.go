@@ -22,6 +22,17 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// The suite again with every day compacted after every insert.
+func TestConformanceCompacted(t *testing.T) {
+	storetest.RunCompacted(t, func(t *testing.T) store.Store {
+		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "thermowatt.db"))
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}
+
 func TestConformanceInMemory(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		s, err := sqlite.Open(t.Context(), ":memory:")

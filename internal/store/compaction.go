@@ -1,0 +1,231 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/rollup"
+	"github.com/thermowatt/thermowatt/internal/tscodec"
+)
+
+// Compactor is a store that compacts old readings: per device, a day of
+// readings older than the compaction age becomes one block
+// (internal/tscodec), a few bytes a reading. Nothing a reader sees
+// changes: every read merges the blocks, and a reading sent again into a
+// compacted day is a duplicate.
+type Compactor interface {
+	// CompactBefore compacts up to limit device-days that end at or
+	// before cutoff, the oldest first, each in a transaction of its own,
+	// and returns how many it compacted. Several callers at once compact
+	// disjoint days.
+	CompactBefore(ctx context.Context, cutoff time.Time, limit int) (int, error)
+}
+
+// CompactorOptions say how often RunCompactor works and on what.
+type CompactorOptions struct {
+	Interval time.Duration // between passes; a minute when 0
+	// Age is the compaction age (COMPACTION_AGE): a day is compacted
+	// once it ended this long ago.
+	Age time.Duration
+	// Batch is how many device-days a call compacts.
+	Batch int
+}
+
+// RunCompactor compacts, every Interval, every device-day older than the
+// compaction age, batch by batch, until ctx ends. A database upgraded
+// from before compaction has its old days compacted this way, in the
+// background, in short transactions that ingest goes on between.
+func RunCompactor(ctx context.Context, c Compactor, opts CompactorOptions, log *slog.Logger) {
+	if opts.Interval <= 0 {
+		opts.Interval = time.Minute
+	}
+	if opts.Batch <= 0 {
+		opts.Batch = 16
+	}
+	tick := time.NewTicker(opts.Interval)
+	defer tick.Stop()
+	for {
+		if err := CompactPass(ctx, c, time.Now().Add(-opts.Age), opts.Batch); err != nil && ctx.Err() == nil {
+			log.Warn("compaction: a pass failed; trying again at the next", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// CompactPass compacts every device-day ending at or before cutoff,
+// batch by batch.
+func CompactPass(ctx context.Context, c Compactor, cutoff time.Time, batch int) error {
+	for {
+		n, err := c.CompactBefore(ctx, cutoff, batch)
+		if err != nil {
+			if errors.Is(err, context.Canceled) {
+				return nil
+			}
+			return err
+		}
+		if n < batch {
+			return nil
+		}
+	}
+}
+
+// Matches reports whether r is one of the readings q selects (but for
+// its Limit).
+func (q Query) Matches(r thermowatt.Stored) bool {
+	if q.DeviceID != "" && r.DeviceID != q.DeviceID ||
+		!q.From.IsZero() && r.RecordedAt.Before(q.From) ||
+		!q.To.IsZero() && !r.RecordedAt.Before(q.To) {
+		return false
+	}
+	if a := q.After; a != nil {
+		return r.RecordedAt.Before(a.RecordedAt) || r.RecordedAt.Equal(a.RecordedAt) && r.ID < a.ID
+	}
+	return true
+}
+
+// SortNewestFirst sorts readings as pages list them: by (RecordedAt, ID),
+// newest first.
+func SortNewestFirst(rs []thermowatt.Stored) {
+	slices.SortFunc(rs, func(a, b thermowatt.Stored) int {
+		if c := b.RecordedAt.Compare(a.RecordedAt); c != 0 {
+			return c
+		}
+		switch {
+		case a.ID > b.ID:
+			return -1
+		case a.ID < b.ID:
+			return 1
+		}
+		return 0
+	})
+}
+
+// SampleOf is a reading as the roll-ups and series read it, its pressure
+// taken from its payload.
+func SampleOf(r thermowatt.Reading) rollup.Sample {
+	return rollup.Sample{At: r.RecordedAt.UnixMicro(), Values: [rollup.NumMetrics]*float64{
+		r.Temperature, r.Humidity, r.VoltageV, r.CurrentMA, r.PowerMW, PayloadPressure(r.Payload)}}
+}
+
+// BlockDay is the span of time one block holds: one UTC day of one
+// device's readings.
+const BlockDay = 24 * time.Hour
+
+// Block is one device's compacted readings of one day, as a store keeps
+// it: a tscodec block.
+type Block struct {
+	DeviceID string
+	Day      time.Time // the day's start
+	Data     []byte
+}
+
+// PageWithBlocks merges into rows (the newest-first answer of q from the
+// uncompacted readings, at most q.Limit) the compacted readings q asks
+// for, and returns the first q.Limit of them all. next gives the blocks
+// that may hold some, newest day first (ok false after the last); none
+// is decoded once its day starts after the q.Limit-th reading found.
+func PageWithBlocks(q Query, rows []thermowatt.Stored, next func() (b Block, ok bool, err error)) ([]thermowatt.Stored, error) {
+	out := rows
+	for {
+		b, ok, err := next()
+		if err != nil || !ok {
+			return out, err
+		}
+		if len(out) >= q.Limit && out[q.Limit-1].RecordedAt.Before(b.Day) {
+			return out, nil // this day and every one after are older than the page
+		}
+		rs, err := tscodec.DecodeBlock(b.DeviceID, b.Data)
+		if err != nil {
+			return nil, fmt.Errorf("compacted readings of %q on %s: %w", b.DeviceID, b.Day.Format(time.DateOnly), err)
+		}
+		for _, r := range rs {
+			if q.Matches(r) {
+				out = append(out, r)
+			}
+		}
+		SortNewestFirst(out)
+		out = out[:min(len(out), q.Limit)]
+	}
+}
+
+// ExpireBlock removes from a block up to budget of its readings recorded
+// before cutoff, the oldest first. It returns how many it removed and the
+// block of the readings left (nil when none is).
+func ExpireBlock(b Block, cutoff time.Time, budget int) (gone int, left []byte, err error) {
+	rs, err := tscodec.DecodeBlock(b.DeviceID, b.Data)
+	if err != nil {
+		return 0, nil, fmt.Errorf("compacted readings of %q on %s: %w", b.DeviceID, b.Day.Format(time.DateOnly), err)
+	}
+	for gone < len(rs) && gone < budget && rs[gone].RecordedAt.Before(cutoff) {
+		gone++
+	}
+	switch {
+	case gone == len(rs):
+		return gone, nil, nil
+	case gone == 0:
+		return 0, b.Data, nil
+	}
+	left, err = tscodec.EncodeBlock(rs[gone:])
+	return gone, left, err
+}
+
+// SeriesOfSamples folds samples (oldest first) into buckets of width
+// microseconds aligned to the epoch, as Series defines them.
+func SeriesOfSamples(samples []rollup.Sample, width int64) []SeriesPoint {
+	var (
+		out   []SeriesPoint
+		start int64
+		count int64
+		aggs  [rollup.NumMetrics]rollup.Agg
+		open  bool
+	)
+	flush := func() {
+		p := SeriesPoint{Time: time.UnixMicro(start).UTC(), Count: count}
+		for m := range aggs {
+			p.Stats[m] = StatsOf(aggs[m])
+		}
+		out = append(out, p)
+	}
+	for _, sm := range samples {
+		b := sm.At - sm.At%width
+		if sm.At%width < 0 { // before 1970: floor, as BucketStart
+			b -= width
+		}
+		if !open || b != start {
+			if open {
+				flush()
+			}
+			start, count, aggs, open = b, 0, [rollup.NumMetrics]rollup.Agg{}, true
+		}
+		count++
+		for m, v := range sm.Values {
+			if v != nil {
+				aggs[m].Add(*v)
+			}
+		}
+	}
+	if open {
+		flush()
+	}
+	return out
+}
+
+// MergeSamples merges two oldest-first runs of samples into one.
+func MergeSamples(a, b []rollup.Sample) []rollup.Sample {
+	if len(b) == 0 {
+		return a
+	}
+	out := append(a, b...)
+	slices.SortStableFunc(out, func(x, y rollup.Sample) int { return cmp.Compare(x.At, y.At) })
+	return out
+}

@@ -1,0 +1,468 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/rollup"
+	"github.com/thermowatt/thermowatt/internal/store"
+	"github.com/thermowatt/thermowatt/internal/tscodec"
+)
+
+// Compaction: the readings of a UTC day older than the compaction age
+// become, per device, one row of reading_blocks (migration 00014), a
+// tscodec block of a few bytes a reading. Every read of readings merges
+// the blocks that may hold some; a reading sent again into a compacted
+// day is found in its block and answered as a duplicate; one not stored
+// there yet is stored as a row, which the next pass merges into the
+// day's block.
+//
+// Compacting a day and storing a reading into it exclude each other by a
+// transaction-level advisory lock per device (deviceLock): both read the
+// blocks and rows only once they hold it. Ingest takes it only for
+// batches reaching back before lockedIngestAge; compaction never touches
+// a day that ends after compactableAge, a day later, so a batch taking
+// the fast path can never meet a compaction, whatever the clocks of the
+// instances say within a day.
+const (
+	lockedIngestAge = 24 * time.Hour
+	compactableAge  = 2 * lockedIngestAge
+)
+
+// compactionLockClass is the first key of deviceLock's advisory locks.
+const compactionLockClass = 0x74776370 // "twcp"
+
+// deviceLock takes the advisory lock that orders compaction and ingest of
+// one device's old days, until the transaction ends.
+const deviceLock = `SELECT pg_advisory_xact_lock($1::int4, hashtext($2))`
+
+// CompactBefore compacts up to limit device-days that end at or before
+// cutoff (and at least compactableAge ago) and still have rows, the
+// oldest first, each in a transaction of its own; it returns how many it
+// compacted. See store.Compactor.
+func (s *Store) CompactBefore(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	if latest := time.Now().Add(-compactableAge); cutoff.After(latest) {
+		cutoff = latest
+	}
+	end := store.UTC(cutoff).Truncate(store.BlockDay) // days ending at or before cutoff start before this
+	n := 0
+	for ; n < limit; n++ {
+		var done bool
+		err := s.inTx(ctx, func(tx pgx.Tx) (err error) {
+			done, err = compactOldestDay(ctx, tx, end)
+			return err
+		})
+		if err != nil {
+			return n, fmt.Errorf("postgres: compact readings: %w", mapError(ctx, err))
+		}
+		if !done {
+			if err := s.truncateCompactedPartitions(ctx, end); err != nil {
+				return n, fmt.Errorf("postgres: compact readings: %w", mapError(ctx, err))
+			}
+			break
+		}
+	}
+	return n, nil
+}
+
+// truncateCompactedPartitions empties the weekly partitions of readings
+// that compaction left without a row (every one ending at or before end)
+// but not without pages: the deletes leave the table's and, above all,
+// its indexes' pages allocated (VACUUM frees them for reuse within the
+// table but gives index pages back to no one). Each partition is locked
+// (ACCESS EXCLUSIVE, waiting a second at most: a backfill writing to it
+// goes first, and the next pass tries again) and truncated only when it
+// is still empty.
+func (s *Store) truncateCompactedPartitions(ctx context.Context, end time.Time) error {
+	rows, err := s.pool.Query(ctx, `
+		SELECT name FROM `+partitionBounds+`
+		WHERE upper <= $1 AND pg_total_relation_size(quote_ident(name)::regclass) > 64 * 1024
+		ORDER BY upper`, end)
+	if err != nil {
+		return err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		err := s.inTx(ctx, func(tx pgx.Tx) error {
+			table := pgx.Identifier{name}.Sanitize()
+			if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '1s'`); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `LOCK TABLE `+table+` IN ACCESS EXCLUSIVE MODE`); err != nil {
+				return err
+			}
+			var empty bool
+			if err := tx.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM `+table+`)`).Scan(&empty); err != nil || !empty {
+				return err
+			}
+			_, err := tx.Exec(ctx, `TRUNCATE `+table)
+			return err
+		})
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available: in use, next pass
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("emptying %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// compactOldestDay merges the rows of the oldest device-day before end
+// into its block; false when there is none.
+func compactOldestDay(ctx context.Context, tx pgx.Tx, end time.Time) (bool, error) {
+	var (
+		deviceID string
+		at       time.Time
+	)
+	err := tx.QueryRow(ctx, `
+		SELECT device_id, recorded_at FROM device_measurements
+		WHERE recorded_at < $1 ORDER BY recorded_at LIMIT 1`, end).Scan(&deviceID, &at)
+	if err == pgx.ErrNoRows {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if _, err := tx.Exec(ctx, deviceLock, compactionLockClass, deviceID); err != nil {
+		return false, err
+	}
+	// From here on each statement sees what was committed before the lock
+	// was granted: a second instance that picked the same day finds its
+	// rows gone and the block written.
+	from := at.UTC().Truncate(store.BlockDay)
+	to := from.Add(store.BlockDay)
+	rows, err := tx.Query(ctx, selectReadings+`
+		WHERE device_id = $1 AND recorded_at >= $2 AND recorded_at < $3`, deviceID, from, to)
+	if err != nil {
+		return false, err
+	}
+	readings, err := pgx.CollectRows(rows, scanReading)
+	if err != nil || len(readings) == 0 {
+		return err == nil, err
+	}
+	compacted, err := blockReadings(ctx, tx, deviceID, from, to)
+	if err != nil {
+		return false, err
+	}
+	readings = append(readings, compacted...)
+	slices.SortFunc(readings, func(a, b thermowatt.Stored) int { return a.RecordedAt.Compare(b.RecordedAt) })
+	block, err := tscodec.EncodeBlock(readings)
+	if err != nil {
+		return false, fmt.Errorf("block of %q on %s: %w", deviceID, from.Format(time.DateOnly), err)
+	}
+	var b pgx.Batch
+	b.Queue(`
+		INSERT INTO reading_blocks (device_id, day, readings, block) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (device_id, day) DO UPDATE SET readings = EXCLUDED.readings, block = EXCLUDED.block`,
+		deviceID, from, len(readings), block)
+	b.Queue(`DELETE FROM device_measurements WHERE device_id = $1 AND recorded_at >= $2 AND recorded_at < $3`, deviceID, from, to)
+	return true, tx.SendBatch(ctx, &b).Close()
+}
+
+// querier is what reads blocks: the pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// blocksOfDevice selects one device's blocks that may hold readings in
+// [$2, $3), oldest first.
+const blocksOfDevice = `
+SELECT block FROM reading_blocks
+WHERE device_id = $1 AND day >= date_bin('1 day', $2::timestamptz, timestamptz 'epoch') AND day < $3
+ORDER BY day`
+
+// blockReadings returns one device's compacted readings in [from, to),
+// oldest first.
+func blockReadings(ctx context.Context, q querier, deviceID string, from, to time.Time) ([]thermowatt.Stored, error) {
+	rows, err := q.Query(ctx, blocksOfDevice, deviceID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	blocks, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		return nil, err
+	}
+	return decodeBlocks(deviceID, blocks, from, to)
+}
+
+// decodeBlocks returns the readings in [from, to) of one device's blocks.
+func decodeBlocks(deviceID string, blocks [][]byte, from, to time.Time) ([]thermowatt.Stored, error) {
+	var out []thermowatt.Stored
+	for _, block := range blocks {
+		rs, err := tscodec.DecodeBlock(deviceID, block)
+		if err != nil {
+			return nil, fmt.Errorf("compacted readings of %q: %w", deviceID, err)
+		}
+		for _, r := range rs {
+			if !r.RecordedAt.Before(from) && r.RecordedAt.Before(to) {
+				out = append(out, r)
+			}
+		}
+	}
+	return out, nil
+}
+
+// withBlocks merges into rows (the newest-first answer of q from
+// device_measurements) the compacted readings q asks for
+// (store.PageWithBlocks).
+func (s *Store) withBlocks(ctx context.Context, q store.Query, rows []thermowatt.Stored) ([]thermowatt.Stored, error) {
+	where, args := []string{"true"}, []any{}
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if q.DeviceID != "" {
+		where = append(where, "device_id = "+arg(q.DeviceID))
+	}
+	if !q.From.IsZero() {
+		where = append(where, "day >= date_bin('1 day', "+arg(store.UTC(q.From))+"::timestamptz, timestamptz 'epoch')")
+	}
+	if !q.To.IsZero() {
+		where = append(where, "day < "+arg(store.UTC(q.To)))
+	}
+	if q.After != nil {
+		where = append(where, "day <= "+arg(store.UTC(q.After.RecordedAt)))
+	}
+	blocks, err := s.pool.Query(ctx, `SELECT device_id, day, block FROM reading_blocks WHERE `+strings.Join(where, " AND ")+` ORDER BY day DESC`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer blocks.Close()
+	return store.PageWithBlocks(q, rows, func() (b store.Block, ok bool, err error) {
+		if !blocks.Next() {
+			return b, false, blocks.Err()
+		}
+		err = blocks.Scan(&b.DeviceID, &b.Day, &b.Data)
+		return b, err == nil, err
+	})
+}
+
+// queueSamples queues the reads of one device's readings in [from, to]
+// as roll-up samples: the rows, then the blocks; readSamples reads both.
+func queueSamples(b *pgx.Batch, deviceID string, from, to time.Time) {
+	b.Queue(sampleQuery, deviceID, from, to)
+	b.Queue(blocksOfDevice, deviceID, from, to.Add(time.Microsecond))
+}
+
+// readSamples reads what queueSamples queued, merged in time order.
+func readSamples(br pgx.BatchResults, deviceID string, from, to time.Time) ([]rollup.Sample, error) {
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	samples, err := scanSamples(rows)
+	if err != nil {
+		return nil, err
+	}
+	rows, err = br.Query()
+	if err != nil {
+		return nil, err
+	}
+	blocks, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil || len(blocks) == 0 {
+		return samples, err
+	}
+	compacted, err := decodeBlocks(deviceID, blocks, from, to.Add(time.Microsecond))
+	if err != nil {
+		return nil, err
+	}
+	fromBlocks := make([]rollup.Sample, len(compacted))
+	for i, r := range compacted {
+		fromBlocks[i] = store.SampleOf(r.Reading)
+	}
+	return store.MergeSamples(samples, fromBlocks), nil
+}
+
+// readingsInBlocks reports which of rs (sorted by device, then time) a
+// block holds already, in tx, which holds the deviceLock of each of their
+// devices.
+func readingsInBlocks(ctx context.Context, tx pgx.Tx, rs []thermowatt.Reading) ([]bool, error) {
+	found := make([]bool, len(rs))
+	for end := len(rs); end > 0; {
+		start := end - 1
+		for start > 0 && rs[start-1].DeviceID == rs[end-1].DeviceID {
+			start--
+		}
+		compacted, err := blockReadings(ctx, tx, rs[start].DeviceID, rs[start].RecordedAt, rs[end-1].RecordedAt.Add(time.Microsecond))
+		if err != nil {
+			return nil, err
+		}
+		at := make(map[int64]bool, len(compacted))
+		for _, r := range compacted {
+			at[r.RecordedAt.UnixMicro()] = true
+		}
+		for i := start; i < end; i++ {
+			found[i] = at[rs[i].RecordedAt.UnixMicro()]
+		}
+		end = start
+	}
+	return found, nil
+}
+
+// reachesCompactable reports whether a batch has a reading old enough
+// that its day may be compacted: it is then stored under the deviceLock
+// of its devices (insertLocked).
+func reachesCompactable(rs []thermowatt.Reading) bool {
+	horizon := time.Now().Add(-lockedIngestAge)
+	for _, r := range rs {
+		if r.RecordedAt.Before(horizon) {
+			return true
+		}
+	}
+	return false
+}
+
+// insertLocked stores the readings of rs (sorted by device, then time)
+// not stored yet, in one transaction holding the deviceLock of each of
+// their devices, in id order: those a block holds already are
+// duplicates, the others go through insertReadings.
+func (s *Store) insertLocked(ctx context.Context, rs []thermowatt.Reading, received time.Time) ([]bool, error) {
+	var stored []bool
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var locks pgx.Batch
+		for i, r := range rs {
+			if i == 0 || r.DeviceID != rs[i-1].DeviceID {
+				locks.Queue(deviceLock, compactionLockClass, r.DeviceID)
+			}
+		}
+		if err := tx.SendBatch(ctx, &locks).Close(); err != nil {
+			return err
+		}
+		inBlock, err := readingsInBlocks(ctx, tx, rs)
+		if err != nil {
+			return err
+		}
+		var (
+			fresh    []thermowatt.Reading
+			position []int
+		)
+		for i, r := range rs {
+			if !inBlock[i] {
+				fresh, position = append(fresh, r), append(position, i)
+			}
+		}
+		stored = make([]bool, len(rs))
+		if len(fresh) == 0 {
+			return nil
+		}
+		freshStored, err := insertOrSkipIn(ctx, tx, fresh, received)
+		if err != nil {
+			return err
+		}
+		for k, i := range position {
+			stored[i] = freshStored[k]
+		}
+		return nil
+	})
+	return stored, err
+}
+
+// deleteBlocksBefore deletes up to limit compacted readings recorded
+// before cutoff, the oldest first (store.ExpireBlock), in tx, and returns
+// how many per device. Concurrent runs take different blocks (SKIP
+// LOCKED, but on Citus: see skipLocked).
+func (s *Store) deleteBlocksBefore(ctx context.Context, tx pgx.Tx, cutoff time.Time, limit int) (map[string]int64, error) {
+	rows, err := tx.Query(ctx, `
+		SELECT device_id, day, block FROM reading_blocks WHERE day < $1
+		ORDER BY day, device_id LIMIT $2 `+s.skipLocked(), cutoff, limit)
+	if err != nil {
+		return nil, err
+	}
+	blocks, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (b store.Block, err error) {
+		err = row.Scan(&b.DeviceID, &b.Day, &b.Data)
+		return b, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	deleted := map[string]int64{}
+	budget := limit
+	var writes pgx.Batch
+	for _, b := range blocks {
+		if budget == 0 {
+			break
+		}
+		gone, left, err := store.ExpireBlock(b, cutoff, budget)
+		if err != nil {
+			return nil, err
+		}
+		budget -= gone
+		switch {
+		case left == nil:
+			writes.Queue(`DELETE FROM reading_blocks WHERE device_id = $1 AND day = $2`, b.DeviceID, b.Day)
+		case gone > 0:
+			writes.Queue(`UPDATE reading_blocks SET readings = readings - $3, block = $4 WHERE device_id = $1 AND day = $2`,
+				b.DeviceID, b.Day, gone, left)
+		}
+		if gone > 0 {
+			deleted[b.DeviceID] += int64(gone)
+		}
+	}
+	if writes.Len() == 0 {
+		return deleted, nil
+	}
+	return deleted, tx.SendBatch(ctx, &writes).Close()
+}
+
+// deleteExpiredBlocks deletes up to limit compacted readings recorded
+// before cutoff in a transaction of its own, lowering the devices'
+// reading counts by as many, in id order as ingest locks them.
+func (s *Store) deleteExpiredBlocks(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
+	var total int64
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		total = 0
+		deleted, err := s.deleteBlocksBefore(ctx, tx, cutoff, limit)
+		if err != nil || len(deleted) == 0 {
+			return err
+		}
+		ids := make([]string, 0, len(deleted))
+		counts := make([]int64, 0, len(deleted))
+		for id := range deleted {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			counts = append(counts, deleted[id])
+			total += deleted[id]
+		}
+		_, err = tx.Exec(ctx, `
+			UPDATE devices d SET reading_count = greatest(d.reading_count - u.n, 0)
+			FROM (SELECT * FROM unnest($1::text[], $2::int8[]) AS u(id, n) ORDER BY id) u
+			WHERE d.id = u.id`, ids, counts)
+		return err
+	})
+	return total, err
+}
+
+// blockSpan returns the times of one device's first and last compacted
+// readings, from the headers of its first and last blocks; false when it
+// has none.
+func blockSpan(ctx context.Context, tx pgx.Tx, deviceID string) (first, last time.Time, ok bool, err error) {
+	var oldest, newest []byte
+	err = tx.QueryRow(ctx, `
+		SELECT (SELECT block FROM reading_blocks WHERE device_id = $1 ORDER BY day LIMIT 1),
+			(SELECT block FROM reading_blocks WHERE device_id = $1 ORDER BY day DESC LIMIT 1)`, deviceID).Scan(&oldest, &newest)
+	if err != nil || oldest == nil {
+		return first, last, false, err
+	}
+	if first, _, _, err = tscodec.BlockTimes(oldest); err != nil {
+		return first, last, false, fmt.Errorf("compacted readings of %q: %w", deviceID, err)
+	}
+	if _, last, _, err = tscodec.BlockTimes(newest); err != nil {
+		return first, last, false, fmt.Errorf("compacted readings of %q: %w", deviceID, err)
+	}
+	return first, last, true, nil
+}

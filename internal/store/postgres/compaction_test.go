@@ -1,0 +1,66 @@
+package postgres_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/store"
+)
+
+// Compacting an old week gives its partition's pages back: the rows move
+// into blocks, and the emptied partition, indexes included, is truncated
+// (deletes alone leave the indexes' pages allocated). Every reading still
+// reads back, and sending one again is a duplicate.
+func TestCompactionEmptiesOldPartitions(t *testing.T) {
+	ctx := t.Context()
+	s, dbURL := openFresh(t)
+	week := time.Now().UTC().AddDate(0, 0, -21).Truncate(24 * time.Hour)
+	if err := s.PartitionHistory(ctx, week.AddDate(0, 0, -7), time.Now()); err != nil {
+		t.Fatalf("PartitionHistory: %v", err)
+	}
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	size := func() (n int64) {
+		t.Helper()
+		if err := conn.QueryRow(ctx, `
+			SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits
+			WHERE inhparent = 'device_measurements'::regclass`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	empty := size()
+	var rs []thermowatt.Reading
+	for i := range 2016 { // a week at 5 minutes
+		v := 20 + float64(i%50)/10
+		rs = append(rs, thermowatt.Reading{DeviceID: "d1", RecordedAt: week.Add(time.Duration(i) * 5 * time.Minute),
+			Temperature: &v, Payload: []byte(fmt.Sprintf(`{"sensor":{"bmp280":{"temperature_c":%v,"pressure_hpa":1012.5}}}`, v))})
+	}
+	if _, err := s.InsertReadings(ctx, rs, time.Now()); err != nil {
+		t.Fatalf("InsertReadings: %v", err)
+	}
+	before := size()
+	if err := store.CompactPass(ctx, s, time.Now(), 16); err != nil {
+		t.Fatalf("CompactPass: %v", err)
+	}
+	after := size()
+	t.Logf("partitions: %d kB empty, %d kB before compaction, %d kB after", empty/1024, before/1024, after/1024)
+	if after-empty > (before-empty)/4 {
+		t.Errorf("the partitions keep %d of the %d bytes the readings took after they were compacted", after-empty, before-empty)
+	}
+	got, err := s.QueryReadings(ctx, store.Query{DeviceID: "d1", Limit: 3000})
+	if err != nil || len(got) != len(rs) {
+		t.Fatalf("after compaction: %d readings, %v; want %d", len(got), err, len(rs))
+	}
+	res, err := s.InsertReadings(ctx, rs[:10], time.Now())
+	if err != nil || res.Duplicates != 10 {
+		t.Errorf("sending 10 compacted readings again: %+v, %v; want 10 duplicates", res, err)
+	}
+}
