@@ -28,11 +28,8 @@ func RunCompacted(t *testing.T, open func(t *testing.T) store.Store) {
 }
 
 // compactionGaps are the tests of what compaction does not cover yet,
-// with why.
-var compactionGaps = map[string]string{
-	"HealthNear": "HealthNear (devices.go, being rewritten as one shared query) reads only uncompacted rows: " +
-		"a device's health in a compacted day is not found until it reads the blocks too",
-}
+// with why: none.
+var compactionGaps = map[string]string{}
 
 // compactEverything is the cutoff RunCompacted compacts before.
 var compactEverything = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)
