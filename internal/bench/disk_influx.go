@@ -1,11 +1,8 @@
 package bench
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -106,8 +103,6 @@ func diskInflux(ctx context.Context, cfg diskConfig, s *diskSet, logf func(strin
 	}
 
 	r := &diskResult{System: "InfluxDB", Readings: s.n()}
-	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(admin+":"+adminPassword))
-	writeURL := "http://" + db.addr + "/write?db=" + influxDatabase + "&precision=s"
 	logf("  loading by POST /write, line protocol, precision s, %d readings of one device per request, %d loaders ...", cfg.Batch, cfg.Loaders)
 	bufs := make(chan []byte, cfg.Loaders)
 	for range cfg.Loaders {
@@ -119,21 +114,7 @@ func diskInflux(ctx context.Context, cfg diskConfig, s *diskSet, logf func(strin
 		for i := range rs {
 			buf = appendLine(buf, &rs[i])
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, writeURL, bytes.NewReader(buf))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Authorization", auth)
-		resp, err := db.client.Do(req)
-		if err != nil {
-			return err
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusNoContent {
-			return fmt.Errorf("write: %s %.300s", resp.Status, body)
-		}
-		return nil
+		return db.writeLines(ctx, buf)
 	})
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -102,6 +103,27 @@ bind-address = "127.0.0.1:%d"
 			return nil, fmt.Errorf("influxd did not answer /ping within 60 s (log: %s)", logPath)
 		}
 	}
+}
+
+// writeLines posts line protocol (precision s) into the benchmark's
+// database as the admin, as the scale and disk runs load it.
+func (db *influxDB) writeLines(ctx context.Context, lines []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
+		"http://"+db.addr+"/write?db="+influxDatabase+"&precision=s", bytes.NewReader(lines))
+	if err != nil {
+		return err
+	}
+	req.SetBasicAuth(admin, adminPassword)
+	resp, err := db.client.Do(req)
+	if err != nil {
+		return err
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("write: %s %.300s", resp.Status, body)
+	}
+	return nil
 }
 
 func (db *influxDB) pid() int { return db.cmd.Process.Pid }

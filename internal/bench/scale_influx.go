@@ -1,12 +1,9 @@
 package bench
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -91,8 +88,6 @@ func scaleInflux(ctx context.Context, cfg scaleConfig, influxd string, s scaleSe
 	logf("influxd in %s (log %s): auth on, WAL fsync per write, default shard groups (7 days), cache snapshot after 10 s and full compaction after 1 min without writes", dir, logPath)
 
 	r := &sysResult{Readings: s.n()}
-	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(admin+":"+adminPassword))
-	writeURL := "http://" + db.addr + "/write?db=" + influxDatabase + "&precision=s"
 	logf("loading by POST /write, line protocol, precision s, %d readings of one device per request, %d loaders ...", cfg.Batch, cfg.Loaders)
 	bufs := make(chan []byte, cfg.Loaders)
 	for range cfg.Loaders {
@@ -104,21 +99,7 @@ func scaleInflux(ctx context.Context, cfg scaleConfig, influxd string, s scaleSe
 		for k := j.from; k < j.to; k++ {
 			buf = scaleLine(buf, s, j.device, k)
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, writeURL, bytes.NewReader(buf))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Authorization", auth)
-		resp, err := db.client.Do(req)
-		if err != nil {
-			return err
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusNoContent {
-			return fmt.Errorf("write: %s %.300s", resp.Status, body)
-		}
-		return nil
+		return db.writeLines(ctx, buf)
 	})
 	if err != nil {
 		return nil, err
