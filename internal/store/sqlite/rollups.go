@@ -56,6 +56,16 @@ func readSamples(ctx context.Context, tx *sql.Tx, st *sql.Stmt, deviceID string,
 	if err != nil {
 		return nil, err
 	}
+	out, err := scanSamples(rows)
+	if err != nil {
+		return nil, err
+	}
+	return store.MergeSamples(out, compacted), nil
+}
+
+// scanSamples reads rows of (recorded_at, then each metric in
+// rollup.Names' order) as roll-up samples, and closes rows.
+func scanSamples(rows *sql.Rows) ([]rollup.Sample, error) {
 	defer rows.Close()
 	var out []rollup.Sample
 	for rows.Next() {
@@ -78,10 +88,7 @@ func readSamples(ctx context.Context, tx *sql.Tx, st *sql.Stmt, deviceID string,
 		}
 		out = append(out, s)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return store.MergeSamples(out, compacted), nil
+	return out, rows.Err()
 }
 
 // deviceInterval is a device's expected interval, for rollup.MaxGap.

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -88,29 +87,8 @@ func (s *Store) seriesWithBlocks(ctx context.Context, q store.SeriesQuery, compa
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: series: %w", mapError(ctx, err))
 	}
-	defer rows.Close()
-	var samples []rollup.Sample
-	for rows.Next() {
-		var (
-			sm rollup.Sample
-			vs [rollup.NumMetrics]sql.NullFloat64
-		)
-		dst := []any{&sm.At}
-		for m := range vs {
-			dst = append(dst, &vs[m])
-		}
-		if err := rows.Scan(dst...); err != nil {
-			return nil, fmt.Errorf("sqlite: series: %w", mapError(ctx, err))
-		}
-		for m, v := range vs {
-			if v.Valid {
-				f := v.Float64
-				sm.Values[m] = &f
-			}
-		}
-		samples = append(samples, sm)
-	}
-	if err := rows.Err(); err != nil {
+	samples, err := scanSamples(rows)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: series: %w", mapError(ctx, err))
 	}
 	fromBlocks := make([]rollup.Sample, len(compacted))
