@@ -3,7 +3,6 @@ package store
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -65,18 +64,9 @@ func RunCompactor(ctx context.Context, c Compactor, opts CompactorOptions, log *
 // CompactPass compacts every device-day ending at or before cutoff,
 // batch by batch.
 func CompactPass(ctx context.Context, c Compactor, cutoff time.Time, batch int) error {
-	for {
-		n, err := c.CompactBefore(ctx, cutoff, batch)
-		if err != nil {
-			if errors.Is(err, context.Canceled) {
-				return nil
-			}
-			return err
-		}
-		if n < batch {
-			return nil
-		}
-	}
+	return drain(ctx, batch, func(ctx context.Context, batch int) (int, error) {
+		return c.CompactBefore(ctx, cutoff, batch)
+	})
 }
 
 // Matches reports whether r is one of the readings q selects (but for

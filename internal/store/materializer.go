@@ -75,8 +75,17 @@ func RunMaterializer(ctx context.Context, r Rollups, opts MaterializerOptions, l
 // MaterializePass recomputes, batch by batch, every hour marked before
 // markedBefore.
 func MaterializePass(ctx context.Context, r Rollups, batch int, markedBefore time.Time) error {
+	return drain(ctx, batch, func(ctx context.Context, batch int) (int, error) {
+		return r.MaterializeRollups(ctx, batch, markedBefore)
+	})
+}
+
+// drain calls step, which does up to batch units of background work and
+// says how many it did, until a call does less than a batch: nothing is
+// left. A cancelled ctx ends it without an error (the job is stopping).
+func drain(ctx context.Context, batch int, step func(ctx context.Context, batch int) (int, error)) error {
 	for {
-		n, err := r.MaterializeRollups(ctx, batch, markedBefore)
+		n, err := step(ctx, batch)
 		if err != nil {
 			if errors.Is(err, context.Canceled) {
 				return nil
