@@ -52,10 +52,18 @@ lint-openapi: web/node_modules/.package-lock.json
 
 # The store suites run verbose, filtered to their top-level results, so
 # the output shows the conformance suite passing on each backend (or the
-# PostgreSQL one skipped, outside CI, for want of TEST_DATABASE_URL).
+# PostgreSQL one skipped, outside CI, for want of TEST_DATABASE_URL). On a
+# failure the lines before each failed test follow, as the filter would
+# hide which subtest failed and why; the whole log is in bin/store-test.log.
 test-go:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /internal/store/)
-	$(GO) test -race -count=1 -timeout 30m -v ./internal/store/... | grep -E '^(--- |ok|FAIL|PASS|panic)'
+	@mkdir -p bin; status=0; \
+	  $(GO) test -race -count=1 -timeout 30m -v ./internal/store/... > bin/store-test.log 2>&1 || status=$$?; \
+	  grep -E '^(--- |ok|FAIL|PASS|panic)' bin/store-test.log || true; \
+	  if [ $$status -ne 0 ]; then \
+	    echo "== the store tests failed; what led to each failure (whole log: bin/store-test.log):"; \
+	    grep -E -B40 -- '--- FAIL|^panic|^fatal error' bin/store-test.log | grep -vE '^(=== (RUN|PAUSE|CONT)|--- PASS|--- SKIP)' | head -400; \
+	  fi; exit $$status
 
 ## test-citus: the store conformance suite, the weekly partitions, every table's placement, the HTTP ingest tests and the alert checkers on a Citus cluster (CITUS_URL: a coordinator database with CREATE EXTENSION citus done); skipped without it
 # Each test makes a schema of its own on the coordinator, migrates it and
