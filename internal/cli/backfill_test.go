@@ -174,7 +174,7 @@ func TestServeDemoFeedsSimulatedDevicesThroughTheAPI(t *testing.T) {
 func TestSimulateCommandSendsReadings(t *testing.T) {
 	url, _, _ := startServe(t, map[string]string{"DATA_DIR": t.TempDir(), "ADMIN_TOKEN": cliAdmin})
 	var out, errOut bytes.Buffer
-	err := Run(context.Background(), []string{"simulate", "--url", url, "--devices", "2", "--interval", "20ms", "--duration", "1s", "--history", "1s", "--seed", "3"},
+	err := Run(context.Background(), []string{"simulate", "--url", url, "--devices", "2", "--interval", "20ms", "--duration", "4s", "--history", "1s", "--seed", "3"},
 		envOf(map[string]string{"THERMOWATT_TOKEN": cliAdmin}), nil, &out, &errOut)
 	if err != nil {
 		t.Fatal(err)
