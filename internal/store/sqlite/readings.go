@@ -255,9 +255,9 @@ func (s *Store) blocksMayHold(ctx, stmtCtx context.Context, tx *sql.Tx, rs []the
 	if err != nil {
 		return false, err
 	}
-	var any bool
-	err = st.QueryRowContext(stmtCtx, dayStart(from), to).Scan(&any)
-	return any, err
+	var found bool
+	err = st.QueryRowContext(stmtCtx, dayStart(from), to).Scan(&found)
+	return found, err
 }
 
 // insertChunk stores rs and marks in stored which were new. It first
