@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strconv"
 	"testing"
+
+	"github.com/thermowatt/thermowatt"
 )
 
 // columnsFrom returns the columns the wire decoder would fill from
@@ -158,6 +160,14 @@ func FuzzFoldPayload(f *testing.F) {
 		back := UnfoldPayload(rest, fold, c)
 		if !sameJSON(t, back, p) {
 			t.Fatalf("FoldPayload(%s) = %s, %05b; unfolded: %s", p, rest, fold, back)
+		}
+		// FoldReading, what the stores call, is ColumnsOf and FoldPayload
+		// in one reading of the payload.
+		r := thermowatt.Reading{Temperature: c.Temperature, VoltageV: c.VoltageV, CurrentMA: c.CurrentMA, PowerMW: c.PowerMW, Payload: p}
+		rc, rrest, rfold := FoldReading(r)
+		wrest, wfold := FoldPayload(p, ColumnsOf(r))
+		if !reflect.DeepEqual(rc, ColumnsOf(r)) || !bytes.Equal(rrest, wrest) || rfold != wfold {
+			t.Fatalf("FoldReading(%s) = %+v, %s, %05b; want %+v, %s, %05b", p, rc, rrest, rfold, ColumnsOf(r), wrest, wfold)
 		}
 	})
 }

@@ -46,3 +46,15 @@ func MigrateDownTo(ctx context.Context, databaseURL string, version int64) error
 	_, err = p.DownTo(ctx, version)
 	return err
 }
+
+// PartitionLockKey is the advisory lock partitions are changed under; a
+// test holds it to keep a move of the past partition's bound waiting.
+const PartitionLockKey = partitionLockKey
+
+// SetPastScanLimit sets the size up to which the past partition's bound
+// is moved in one transaction, and returns a function that restores it.
+func SetPastScanLimit(n int64) (restore func()) {
+	old := pastScanLimit
+	pastScanLimit = n
+	return func() { pastScanLimit = old }
+}

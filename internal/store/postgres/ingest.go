@@ -135,11 +135,11 @@ var readingColumns = []struct{ name, sqlType string }{
 }
 
 // storedRow returns the values r is stored with, in readingColumns'
-// order: its payload without what the columns hold (store.FoldPayload),
-// which members that leaves out, and the pressure read from it.
+// order: its payload without what the columns hold (store.FoldReading,
+// which reads it once), which members that leaves out, and the pressure
+// read from it.
 func storedRow(r *thermowatt.Reading) []any {
-	c := store.ColumnsOf(*r)
-	payload, fold := store.FoldPayload(r.Payload, c)
+	c, payload, fold := store.FoldReading(*r)
 	var p any // nil: SQL NULL
 	if payload != nil {
 		p = []byte(payload)

@@ -73,10 +73,11 @@ func (s *Store) EnsurePartitions(ctx context.Context, now time.Time) error {
 // RETENTION_DAYS.
 //
 // Weeks before the one migration 00004 started with are covered by the
-// past partition (device_measurements_past, the table as it was). When it
-// holds no reading from since's week on, as in a database created empty,
-// its upper bound is moved down to that week first; when it does, the
-// weeks it covers stay with it and only the later ones are created.
+// past partition (device_measurements_past, the table as it was). Its
+// upper bound is moved down to since's week first (shrinkPast): in a
+// database created empty, the readings it took meanwhile move to their
+// weeks; a large table that holds readings from that week on keeps the
+// weeks it covers, and only the later ones are created.
 func (s *Store) PartitionHistory(ctx context.Context, since, now time.Time) error {
 	first := weekStart(since)
 	if err := s.shrinkPast(ctx, first); err != nil {
@@ -93,14 +94,36 @@ func (s *Store) PartitionHistory(ctx context.Context, since, now time.Time) erro
 
 // pastBound is the CHECK constraint that proves the past partition's new
 // bound while it is moved (shrinkPast), so that attaching it again needs
-// no scan.
+// no scan. While it exists, a reading of the weeks being given up is
+// refused by it; mapError answers that as unavailable (503 with
+// Retry-After: the device sends it again, and it is stored in its week
+// once the bound has moved), never as a failure of the reading.
 const pastBound = "device_measurements_past_new_bound"
 
-// shrinkPast moves the past partition's upper bound down to bound when it
-// is above it and the partition holds no reading from bound on. The
-// constraint that proves it is validated first, by a scan with which
-// ingest goes on; then, in one short transaction under the lock timeout,
-// the partition is detached and attached again with the new bound.
+// pastScanLimit is the size of the past partition (its table, without
+// indexes) up to which shrinkPast moves its bound in one transaction,
+// scanning it under the lock: up to 64 MB, a fraction of a second, which
+// ingest waits for rather than being refused. A fresh database's past
+// partition is empty, or holds the minutes of readings sent before serve
+// started the move. Larger ones (a table migrated by 00004) are proved
+// by the CHECK constraint first. A variable for the tests.
+var pastScanLimit int64 = 64 << 20
+
+// shrinkPast moves the past partition's upper bound down to bound.
+//
+// A small past partition (pastScanLimit; a fresh database's) is detached
+// and attached again with the new bound in one transaction (movePast),
+// its readings from bound on moved out to their weeks first: readings
+// sent meanwhile wait for it, none is refused.
+//
+// A larger one keeps its weeks when it holds readings from bound on (a
+// migrated table's are not copied). Otherwise the new bound is proved
+// first by a CHECK constraint, validated by a scan with which ingest goes
+// on; then, in one short transaction under the lock timeout, the
+// partition is detached and attached again. Between the two, a reading
+// of the weeks being given up is refused by the constraint (answered 503,
+// see pastBound). On Citus, where the coordinator does not know the
+// partition's size, the second way is taken.
 func (s *Store) shrinkPast(ctx context.Context, bound time.Time) error {
 	var upper *time.Time
 	err := s.pool.QueryRow(ctx, `SELECT upper FROM `+partitionBounds+` WHERE name = 'device_measurements_past'`).Scan(&upper)
@@ -110,13 +133,22 @@ func (s *Store) shrinkPast(ctx context.Context, bound time.Time) error {
 	if err != nil {
 		return err
 	}
+	if !s.citus {
+		var size int64
+		if err := s.pool.QueryRow(ctx, `SELECT pg_relation_size('device_measurements_past')`).Scan(&size); err != nil {
+			return err
+		}
+		if size <= pastScanLimit {
+			return s.movePast(ctx, bound, false)
+		}
+	}
 	var later bool
 	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM device_measurements_past WHERE recorded_at >= $1)`, bound).Scan(&later); err != nil || later {
 		return err // its weeks stay with it
 	}
 	// A reading of [bound, upper) stored between the constraint and the
-	// move would be refused by it (and stored on the device's retry, in
-	// its week); PartitionHistory runs before a backfill, not during one.
+	// move is refused by it (answered 503, stored on the device's retry,
+	// in its week); PartitionHistory runs before a backfill, not during one.
 	if _, err := s.pool.Exec(ctx, `ALTER TABLE device_measurements_past DROP CONSTRAINT IF EXISTS `+pastBound); err != nil {
 		return err
 	}
@@ -127,6 +159,16 @@ func (s *Store) shrinkPast(ctx context.Context, bound time.Time) error {
 	if _, err := s.pool.Exec(ctx, `ALTER TABLE device_measurements_past VALIDATE CONSTRAINT `+pastBound); err != nil {
 		return err
 	}
+	return s.movePast(ctx, bound, true)
+}
+
+// movePast detaches the past partition and attaches it again up to bound,
+// in one transaction under the partitions' advisory lock and the lock
+// timeout. proved says pastBound holds; else the partition's readings
+// from bound on are moved to the DEFAULT partition while it is detached
+// (createPartition moves them on into their weeks), and the attach scans
+// it.
+func (s *Store) movePast(ctx context.Context, bound time.Time, proved bool) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(partitionLockKey)); err != nil {
 			return err
@@ -136,6 +178,10 @@ func (s *Store) shrinkPast(ctx context.Context, bound time.Time) error {
 			return err
 		}
 		if upper == nil || !upper.After(bound) {
+			if proved { // by another instance: this one's constraint goes
+				_, err := tx.Exec(ctx, `ALTER TABLE device_measurements_past DROP CONSTRAINT IF EXISTS `+pastBound)
+				return err
+			}
 			return nil
 		}
 		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '5s'`); err != nil {
@@ -144,9 +190,23 @@ func (s *Store) shrinkPast(ctx context.Context, bound time.Time) error {
 		if _, err := tx.Exec(ctx, `ALTER TABLE device_measurements DETACH PARTITION device_measurements_past`); err != nil {
 			return err
 		}
+		if !proved {
+			// Detached, its range is the DEFAULT partition's: the readings
+			// from bound on go there, with their ids.
+			if _, err := tx.Exec(ctx, `
+				WITH moved AS (
+					DELETE FROM device_measurements_past WHERE recorded_at >= $1
+					RETURNING `+storedColumns+`
+				) INSERT INTO device_measurements (`+storedColumns+`) SELECT * FROM moved`, bound); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.Exec(ctx, `ALTER TABLE device_measurements ATTACH PARTITION device_measurements_past FOR VALUES FROM (MINVALUE) TO ('`+
 			bound.Format(time.RFC3339)+`')`); err != nil {
 			return err
+		}
+		if !proved {
+			return nil
 		}
 		_, err := tx.Exec(ctx, `ALTER TABLE device_measurements_past DROP CONSTRAINT `+pastBound)
 		return err
@@ -159,12 +219,14 @@ func (s *Store) shrinkPast(ctx context.Context, bound time.Time) error {
 // weeks).
 //
 // Create, then attach, rather than CREATE TABLE ... PARTITION OF: ATTACH
-// takes a SHARE UPDATE EXCLUSIVE lock on the parent, with which ingest goes
+// takes a SHARE UPDATE EXCLUSIVE lock on the parent, with which reads go
 // on, where PARTITION OF would take an ACCESS EXCLUSIVE one. Readings the
 // DEFAULT partition took for the range (stored before the partition
 // existed) move into it first, as ATTACH requires; the DEFAULT partition is
-// then scanned under an ACCESS EXCLUSIVE lock of its own, which holds up
-// only readings bound for it, and it holds nothing in normal operation.
+// then scanned, and it holds nothing in normal operation. Inserts wait
+// meanwhile (a SHARE ROW EXCLUSIVE lock on the parent, taken before any of
+// it): an insert already routed to the DEFAULT partition would fail the
+// attach, or fail itself after it. On Citus they are not held up.
 func (s *Store) createPartition(ctx context.Context, lo, hi time.Time) error {
 	name := partitionName(lo)
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -184,6 +246,15 @@ func (s *Store) createPartition(ctx context.Context, lo, hi time.Time) error {
 		// behind this statement in turn. The next run tries again.
 		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '5s'`); err != nil {
 			return err
+		}
+		// Inserts wait while the partition is made (milliseconds: the
+		// DEFAULT partition holds nothing in normal operation). One routed
+		// to the DEFAULT partition meanwhile would make the attach fail, or
+		// itself fail once the range was attached (a 500 to a device).
+		if !s.citus {
+			if _, err := tx.Exec(ctx, `LOCK TABLE device_measurements IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.Exec(ctx, `CREATE TABLE `+name+
 			` (LIKE device_measurements INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING STORAGE)`); err != nil {

@@ -1,6 +1,8 @@
 package postgres_test
 
 import (
+	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -253,5 +255,143 @@ func TestPartitionHistory(t *testing.T) {
 	}
 	if weeks > 6 { // the weeks after the cutoff's, with two ahead
 		t.Errorf("%d weekly partitions after retention to 20 days, want the expired ones dropped", weeks)
+	}
+}
+
+// On a fresh database the past partition's bound is moved at the start
+// (PartitionHistory, which serve runs in the background while devices
+// already send): readings of now, inserted meanwhile, are stored and
+// never refused; those stored in the past partition before the move end
+// up in their week. The test holds the partitions' advisory lock for a
+// while, as another instance creating partitions does, so that the move
+// waits with whatever it has done so far in place (before the fix: a
+// CHECK constraint that refused every recent reading, answered 500).
+//
+// A past partition too large to scan under the lock (a migrated table;
+// here by lowering the limit) is moved with the constraint first: a
+// reading refused meanwhile is reported as unavailable (503 and
+// Retry-After to the device), never as a failure of the reading.
+func TestPartitionHistoryWhileIngesting(t *testing.T) {
+	for _, large := range []bool{false, true} {
+		t.Run(map[bool]string{false: "fresh", true: "large"}[large], func(t *testing.T) {
+			if large {
+				defer postgres.SetPastScanLimit(-1)()
+			}
+			s, dbURL := openFresh(t)
+			ctx := t.Context()
+			now := time.Now().UTC()
+			since := now.AddDate(0, 0, -400)
+			holder, err := pgx.Connect(ctx, dbURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer holder.Close(ctx)
+			lock, err := holder.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := lock.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(postgres.PartitionLockKey)); err != nil {
+				t.Fatal(err)
+			}
+
+			moved := make(chan error, 1)
+			go func() { moved <- s.PartitionHistory(ctx, since, now) }()
+			if large {
+				// Readings from the new bound on would keep the weeks in the
+				// past partition: the devices start once the constraint is in.
+				for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+					var in bool
+					if err := holder.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'device_measurements_past_new_bound')`).Scan(&in); err != nil {
+						t.Fatal(err)
+					}
+					if in {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatal("the past partition's new bound was never proved by its constraint")
+					}
+				}
+			}
+			stop := make(chan struct{})
+			var (
+				wg          sync.WaitGroup
+				mu          sync.Mutex
+				failed      []error
+				unavailable int
+				stored      []thermowatt.Reading
+			)
+			for w := range 4 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for n := 0; ; n++ {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						r := thermowatt.Reading{DeviceID: fmt.Sprintf("racer-%d", w), RecordedAt: now.Add(-time.Duration(n) * time.Second)}
+						res, err := s.InsertReadings(ctx, []thermowatt.Reading{r}, time.Now())
+						mu.Lock()
+						switch {
+						case err == nil && res.Accepted == 1:
+							stored = append(stored, r)
+						case errors.Is(err, thermowatt.ErrUnavailable):
+							unavailable++
+						default:
+							failed = append(failed, fmt.Errorf("%s at %s: %+v, %v", r.DeviceID, r.RecordedAt.Format(time.RFC3339), res, err))
+						}
+						mu.Unlock()
+						time.Sleep(2 * time.Millisecond)
+					}
+				}()
+			}
+			time.Sleep(400 * time.Millisecond) // the move waits for the lock meanwhile
+			if err := lock.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			err = <-moved
+			time.Sleep(50 * time.Millisecond)
+			close(stop)
+			wg.Wait()
+			if err != nil {
+				t.Fatalf("PartitionHistory: %v", err)
+			}
+			if len(failed) > 0 {
+				t.Fatalf("%d inserts of recent readings failed while the past partition's bound moved; first: %v", len(failed), failed[0])
+			}
+			if !large && unavailable > 0 {
+				t.Errorf("%d inserts of recent readings refused as unavailable on a fresh database, want none", unavailable)
+			}
+			if large && unavailable == 0 {
+				t.Errorf("no insert refused while the constraint was in place; the test no longer reaches that window")
+			}
+			t.Logf("%d readings stored, %d refused as unavailable", len(stored), unavailable)
+			if len(stored) == 0 {
+				t.Fatal("no reading stored")
+			}
+			var upper time.Time
+			var inPast int
+			if err := holder.QueryRow(ctx, `SELECT (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \(''([^'']+)''\)'))[1]::timestamptz
+				FROM pg_class c WHERE c.relname = 'device_measurements_past'`).Scan(&upper); err != nil {
+				t.Fatal(err)
+			}
+			if err := holder.QueryRow(ctx, `SELECT count(*) FROM device_measurements_past`).Scan(&inPast); err != nil {
+				t.Fatal(err)
+			}
+			if want := postgres.WeekStart(since); !upper.Equal(want) {
+				t.Errorf("the past partition ends at %s, want %s", upper, want)
+			}
+			if !large && inPast != 0 {
+				t.Errorf("%d recent readings left in the past partition, want them in their weeks", inPast)
+			}
+			got, err := s.QueryReadings(ctx, store.Query{Limit: 100000})
+			if err != nil || len(got) != len(stored) {
+				t.Fatalf("%d readings queried, %v; want the %d stored", len(got), err, len(stored))
+			}
+			if res, err := s.InsertReadings(ctx, stored, time.Now()); err != nil || res.Duplicates != len(stored) {
+				t.Errorf("the stored readings sent again: %+v, %v; want all %d duplicates", res, err, len(stored))
+			}
+		})
 	}
 }

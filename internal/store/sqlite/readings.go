@@ -102,10 +102,18 @@ func (s *Store) insertBatch(ctx context.Context, b store.Batch, received int64) 
 	}
 
 	// Readings of compacted days already in their blocks are duplicates;
-	// the others are stored as rows, as any.
-	compacted, anyCompacted, err := inBlocks(ctx, tx, b.Readings)
-	if err != nil {
+	// the others are stored as rows, as any. Most batches are of days no
+	// block covers, which one probe of the blocks' day index tells.
+	var (
+		compacted    []bool
+		anyCompacted bool
+	)
+	if blocks, err := s.blocksMayHold(ctx, stmtCtx, tx, b.Readings); err != nil {
 		return nil, err
+	} else if blocks {
+		if compacted, anyCompacted, err = inBlocks(ctx, tx, b.Readings); err != nil {
+			return nil, err
+		}
 	}
 	fresh, position := b.Readings, []int(nil)
 	if anyCompacted {
@@ -117,14 +125,15 @@ func (s *Store) insertBatch(ctx context.Context, b store.Batch, received int64) 
 		}
 	}
 	storedFresh := make([]bool, len(fresh))
-	for start := 0; start < len(fresh); start += maxRowsPerInsert {
+	for start := 0; start < len(fresh); {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		end := min(start+maxRowsPerInsert, len(fresh))
+		end := start + chunkSize(len(fresh)-start)
 		if err := s.insertChunk(ctx, stmtCtx, tx, fresh[start:end], storedFresh[start:end]); err != nil {
 			return nil, err
 		}
+		start = end
 	}
 	stored := storedFresh
 	if anyCompacted {
@@ -201,9 +210,55 @@ func firstReceived(rs []thermowatt.Reading) []deviceReceived {
 	return out
 }
 
-// maxRowsPerInsert bounds the readings of one multi-row INSERT (12
-// parameters each, far below SQLite's limit of 32,766).
-const maxRowsPerInsert = 100
+// chunkSizes are the numbers of readings a multi-row INSERT takes (12
+// parameters each, far below SQLite's limit of 32,766), largest first: a
+// batch is stored in chunks of these sizes, whose statements are prepared
+// when the store opens (insertRowsQueries). A statement of any other size
+// was compiled in the transaction, every time: 12 % of the server's CPU
+// for 500-reading batches (their last chunk), and a commit of single
+// readings (a group of any size) compiled one each time too.
+var chunkSizes = []int{100, 64, 32, 16, 8, 4, 2, 1}
+
+// chunkSize is the size of the next chunk of n readings left to store.
+func chunkSize(n int) int {
+	for _, size := range chunkSizes {
+		if size <= n {
+			return size
+		}
+	}
+	return n
+}
+
+// insertRowsQueries are the INSERTs of chunkSizes, prepared at open.
+func insertRowsQueries() []string {
+	qs := make([]string, len(chunkSizes))
+	for i, n := range chunkSizes {
+		qs[i] = insertRowsSQL(n)
+	}
+	return qs
+}
+
+// blocksAround asks whether any compacted day lies in a span of time:
+// through the blocks' day index, for the whole batch at once.
+const blocksAround = `SELECT EXISTS (SELECT 1 FROM reading_blocks WHERE day >= ? AND day <= ?)`
+
+// blocksMayHold reports whether a compacted day may hold readings of rs:
+// some block's day lies within their times. When none does (ingest of
+// recent readings), no device's blocks need be read.
+func (s *Store) blocksMayHold(ctx, stmtCtx context.Context, tx *sql.Tx, rs []thermowatt.Reading) (bool, error) {
+	from, to := micros(rs[0].RecordedAt), micros(rs[0].RecordedAt)
+	for _, r := range rs[1:] {
+		at := micros(r.RecordedAt)
+		from, to = min(from, at), max(to, at)
+	}
+	st, err := s.writeStmts.inTx(ctx, tx, blocksAround)
+	if err != nil {
+		return false, err
+	}
+	var found bool
+	err = st.QueryRowContext(stmtCtx, dayStart(from), to).Scan(&found)
+	return found, err
+}
 
 // insertChunk stores rs and marks in stored which were new. It first
 // inserts them all in one statement that assumes every reading is new:
@@ -254,11 +309,10 @@ func (s *Store) insertChunk(ctx, stmtCtx context.Context, tx *sql.Tx, rs []therm
 }
 
 // appendReadingArgs appends r's values in readingColumns' order: its
-// payload without what the columns hold (store.FoldPayload), which
+// payload without what the columns hold (store.FoldReading), which
 // members that leaves out, and the pressure read from it.
 func appendReadingArgs(args []any, r thermowatt.Reading) []any {
-	c := store.ColumnsOf(r)
-	rest, fold := store.FoldPayload(r.Payload, c)
+	c, rest, fold := store.FoldReading(r)
 	var payload any // nil: SQL NULL
 	if rest != nil {
 		payload = string(rest)
