@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -76,26 +77,27 @@ SELECT device_id, recorded_at FROM inserted`
 	SELECT device_id, count(*) AS n,
 		-- when the device's readings arrived: requests sharing a commit
 		-- each keep their own time
-		min(received_at) AS first_received, max(received_at) AS last_received,
+		max(received_at) AS last_received,
 		-- the health of the newest stored reading that carried one
 		(array_agg(health ORDER BY recorded_at DESC) FILTER (WHERE health IS NOT NULL))[1] AS health,
 		max(recorded_at) FILTER (WHERE health IS NOT NULL) AS health_at
 	FROM inserted GROUP BY device_id
 ), counted AS (
-	-- An upsert rather than UPDATE ... FROM: it registers a device on its
-	-- first reading, and it locks the device rows in the order of its
-	-- SELECT, whereas a join's order is up to the planner. A device none of
-	-- whose readings is stored is left alone: it is registered already,
-	-- since its readings were stored before (devices are never deleted).
-	INSERT INTO devices AS d (id, created_at, last_seen_at, reading_count, health, health_at)
-	SELECT device_id, first_received, last_received, n, health, health_at FROM accepted ORDER BY device_id
-	ON CONFLICT (id) DO UPDATE
+	-- An upsert rather than UPDATE ... FROM: it locks the state rows in the
+	-- order of its SELECT, whereas a join's order is up to the planner, and
+	-- it writes a device's first state (a device registered by SQL alone).
+	-- A device not in devices fails it (the foreign key): InsertReadings
+	-- registers it and tries again (registerDevices). A device none of
+	-- whose readings is stored is left alone.
+	INSERT INTO device_state AS d (device_id, last_seen_at, reading_count, health, health_at)
+	SELECT device_id, last_received, n, health, health_at FROM accepted ORDER BY device_id
+	ON CONFLICT (device_id) DO UPDATE
 	SET last_seen_at = GREATEST(d.last_seen_at, EXCLUDED.last_seen_at),
 	    reading_count = d.reading_count + EXCLUDED.reading_count,
 	    -- a backfill of older readings does not replace newer health
 	    health = CASE WHEN EXCLUDED.health_at > coalesce(d.health_at, '-infinity') THEN EXCLUDED.health ELSE d.health END,
 	    health_at = GREATEST(d.health_at, EXCLUDED.health_at)
-	RETURNING id, expected_interval_s
+	RETURNING device_id AS id, expected_interval_s
 )`
 
 	// markStored marks the hours the stored readings change: for a reading
@@ -178,35 +180,72 @@ var insertRows = func() string {
 		AS r(` + readingColumnNames + `)`
 }()
 
-// InsertReadings stores rs in one transaction; see store.Store.
+// InsertReadings stores rs in one transaction; see store.Store. On Citus
+// (insertPerDevice) each device's readings are a transaction of their own.
 func (s *Store) InsertReadings(ctx context.Context, rs []thermowatt.Reading, receivedAt time.Time) (store.InsertResult, error) {
 	if len(rs) == 0 {
 		return store.InsertResult{}, nil
 	}
 	b := store.NewBatch(rs, receivedAt)
 	received := store.UTC(receivedAt)
-	// Each write is a transaction of its own: when it returns without
-	// error, the readings are durable.
-	var (
-		stored []bool
-		err    error
-	)
-	switch {
-	case reachesCompactable(b.Readings):
-		// A day of these may be compacted: see compaction.go.
-		stored, err = s.insertLocked(ctx, b.Readings, received)
-	case len(b.Readings) >= copyMinReadings:
-		stored, err = s.insertNewByCopy(ctx, b.Readings, received)
-	default:
-		stored, err = s.insertNew(ctx, b.Readings, received)
-	}
-	if isRepeat(err) {
-		stored, err = s.insertOrSkip(ctx, b.Readings, received)
+	stored, err := s.insert(ctx, b.Readings, received)
+	if isUnknownDevice(err) {
+		// A device not registered yet: registered once, then the readings
+		// again. Devices are never deleted, so the second try finds them.
+		if err = s.registerDevices(ctx, b.Readings); err == nil {
+			stored, err = s.insert(ctx, b.Readings, received)
+		}
 	}
 	if err != nil {
 		return store.InsertResult{}, fmt.Errorf("postgres: insert readings: %w", mapError(ctx, err))
 	}
 	return b.Result(stored), nil
+}
+
+// insert stores rs (sorted by device, then time, no repeats) in the form
+// that fits them and reports which it stored.
+func (s *Store) insert(ctx context.Context, rs []thermowatt.Reading, received time.Time) (stored []bool, err error) {
+	// Each write is a transaction of its own: when it returns without
+	// error, the readings are durable.
+	switch {
+	case reachesCompactable(rs):
+		// A day of these may be compacted: see compaction.go.
+		stored, err = s.insertLocked(ctx, rs, received)
+	case len(rs) >= copyMinReadings:
+		stored, err = s.insertNewByCopy(ctx, rs, received)
+	case s.citusIngest:
+		return s.insertPerDevice(ctx, rs, received)
+	default:
+		stored, err = s.insertNew(ctx, rs, received)
+	}
+	if isRepeat(err) {
+		stored, err = s.insertOrSkip(ctx, rs, received)
+	}
+	return stored, err
+}
+
+// registerDevices registers the devices of rs (sorted by device) not
+// registered yet, each with its state row, created when its first reading
+// of rs was received.
+func (s *Store) registerDevices(ctx context.Context, rs []thermowatt.Reading) error {
+	cd := copiedDevices(rs)
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		var b pgx.Batch
+		b.Queue(`INSERT INTO devices (id, created_at) SELECT * FROM unnest($1::text[], $2::timestamptz[]) ORDER BY 1
+			ON CONFLICT (id) DO NOTHING`, cd.ids, cd.firstReceived)
+		b.Queue(`INSERT INTO device_state (device_id) SELECT * FROM unnest($1::text[]) ORDER BY 1
+			ON CONFLICT (device_id) DO NOTHING`, cd.ids)
+		return tx.SendBatch(ctx, &b).Close()
+	})
+}
+
+// isUnknownDevice reports whether err is a foreign key violation: a
+// reading's or a state row's device not in devices. Citus relays a
+// worker's error without the constraint's name, so the code decides.
+func isUnknownDevice(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "23503" ||
+		pgErr.Code == "XX000" && strings.Contains(pgErr.Message, "violates foreign key constraint"))
 }
 
 // inTx runs fn in a transaction, retried as withRetry says: the one
@@ -335,12 +374,12 @@ var (
 	// the per-device figures computed in Go (copiedDevices). Rows are
 	// locked in id order, as countStored does.
 	countCopied = `
-INSERT INTO devices AS d (id, created_at, last_seen_at, reading_count, health, health_at)
-SELECT u.id, u.first_received, u.last_received, u.n, u.health::jsonb, u.health_at
-FROM unnest($1::text[], $2::int8[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::timestamptz[])
-	AS u(id, n, health, health_at, first_received, last_received)
+INSERT INTO device_state AS d (device_id, last_seen_at, reading_count, health, health_at)
+SELECT u.id, u.last_received, u.n, u.health::jsonb, u.health_at
+FROM unnest($1::text[], $2::int8[], $3::text[], $4::timestamptz[], $5::timestamptz[])
+	AS u(id, n, health, health_at, last_received)
 ORDER BY u.id
-ON CONFLICT (id) DO UPDATE
+ON CONFLICT (device_id) DO UPDATE
 SET last_seen_at = GREATEST(d.last_seen_at, EXCLUDED.last_seen_at),
     reading_count = d.reading_count + EXCLUDED.reading_count,
     health = CASE WHEN EXCLUDED.health_at > coalesce(d.health_at, '-infinity') THEN EXCLUDED.health ELSE d.health END,
@@ -352,7 +391,7 @@ SET last_seen_at = GREATEST(d.last_seen_at, EXCLUDED.last_seen_at),
 	markCopied = markHours + `
 	FROM (SELECT DISTINCT u.device_id, u.recorded_at, d.expected_interval_s
 	      FROM unnest($2::text[], $3::timestamptz[]) AS u(device_id, recorded_at)
-	      JOIN devices d ON d.id = u.device_id) r` + markHoursEnd
+	      JOIN device_state d ON d.device_id = u.device_id) r` + markHoursEnd
 )
 
 // insertNewByCopy stores rs assuming all are new, in one transaction:
@@ -377,7 +416,7 @@ func (s *Store) insertNewByCopy(ctx context.Context, rs []thermowatt.Reading, re
 			return fmt.Errorf("the database reports copying %d of %d new readings", n, len(rs))
 		}
 		var b pgx.Batch
-		b.Queue(countCopied, cd.ids, cd.counts, cd.health, cd.healthAt, cd.firstReceived, cd.lastReceived)
+		b.Queue(countCopied, cd.ids, cd.counts, cd.health, cd.healthAt, cd.lastReceived)
 		b.Queue(markCopied, received, devices, times)
 		return tx.SendBatch(ctx, &b).Close()
 	})
@@ -489,4 +528,185 @@ func isReadingsKey(name string) bool { return readingsKey.MatchString(name) }
 type identity struct {
 	deviceID   string
 	recordedAt int64 // unix microseconds
+}
+
+// On Citus the statements above are planned step by step: each CTE that
+// writes becomes an intermediate result on the coordinator and the
+// inserts from unnest are collected there and sent on, a round trip each,
+// and a commit spanning devices on different workers is a two-phase
+// commit. So there a device's readings go to one function,
+// citusInsertFunction, that Citus runs on the worker holding the device's
+// shards (create_distributed_function with the device as distribution
+// argument, co-located with the readings: DistributeCitus): one round trip
+// from the coordinator, its statements local to that worker (each names
+// the device), its commit the worker's alone. It does what the statements
+// above do: stores the readings new to the table, counts them in the
+// device's state row (locked, as above) and marks their hours with the
+// interval that row holds.
+
+// citusInsertFunction is the function's name, created in the schema the
+// tables are in.
+const citusInsertFunction = "thermowatt_insert_device_readings"
+
+// citusInsertFunctionSQL is its definition: the device, the marks' time,
+// then one array per column of readingColumns but device_id (the payload
+// as text, as insertRows takes it). It returns the recorded_at of the
+// readings it stored.
+var citusInsertFunctionSQL = func() string {
+	var params, values []string
+	for _, c := range readingColumns[1:] {
+		t := c.sqlType
+		v := "p_" + c.name + "[i]"
+		if t == "jsonb" {
+			t, v = "text", "p_payload[i]::jsonb"
+		}
+		params = append(params, "p_"+c.name+" "+t+"[]")
+		values = append(values, v)
+	}
+	return `CREATE OR REPLACE FUNCTION ` + citusInsertFunction + `(p_device text, p_marked timestamptz, ` + strings.Join(params, ", ") + `)
+RETURNS SETOF timestamptz LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+DECLARE
+	i int;
+	stored timestamptz[] := '{}';
+	last_received timestamptz;
+	health jsonb;
+	health_at timestamptz;
+	interval_s int;
+	gap interval;
+	h timestamptz;
+BEGIN
+	FOR i IN 1 .. coalesce(cardinality(p_recorded_at), 0) LOOP
+		INSERT INTO device_measurements (` + readingColumnNames + `)
+		VALUES (p_device, ` + strings.Join(values, ", ") + `)
+		ON CONFLICT (device_id, recorded_at) DO NOTHING;
+		IF FOUND THEN
+			stored := stored || p_recorded_at[i];
+			last_received := GREATEST(last_received, p_received_at[i]);
+			-- the health of the newest stored reading that carried one
+			IF jsonb_typeof(p_payload[i]::jsonb -> 'device') = 'object' AND (health_at IS NULL OR p_recorded_at[i] > health_at) THEN
+				health := p_payload[i]::jsonb -> 'device';
+				health_at := p_recorded_at[i];
+			END IF;
+		END IF;
+	END LOOP;
+	IF cardinality(stored) = 0 THEN
+		RETURN;
+	END IF;
+	INSERT INTO device_state AS d (device_id, last_seen_at, reading_count, health, health_at)
+	VALUES (p_device, last_received, cardinality(stored), health, health_at)
+	ON CONFLICT (device_id) DO UPDATE
+	SET last_seen_at = GREATEST(d.last_seen_at, EXCLUDED.last_seen_at),
+	    reading_count = d.reading_count + EXCLUDED.reading_count,
+	    health = CASE WHEN EXCLUDED.health_at > coalesce(d.health_at, '-infinity') THEN EXCLUDED.health ELSE d.health END,
+	    health_at = GREATEST(d.health_at, EXCLUDED.health_at)
+	RETURNING expected_interval_s INTO interval_s;
+	-- the hours markHours marks, one statement each (each names the device)
+	gap := make_interval(secs => 2 * greatest(interval_s, 1));
+	FOR h IN SELECT DISTINCT generate_series(date_bin('1 hour', u.at - gap, timestamptz 'epoch'),
+			date_bin('1 hour', u.at + gap, timestamptz 'epoch'), interval '1 hour')
+		FROM unnest(stored) AS u(at) ORDER BY 1 LOOP
+		INSERT INTO rollup_pending (device_id, hour, marked_at) VALUES (p_device, h, p_marked)
+		ON CONFLICT (device_id, hour) DO NOTHING;
+	END LOOP;
+	RETURN QUERY SELECT unnest(stored);
+END
+$fn$`
+}()
+
+// citusInsertFunctionArgs is the function's signature, for
+// create_distributed_function.
+var citusInsertFunctionArgs = func() string {
+	types := []string{"text", "timestamptz"}
+	for _, c := range readingColumns[1:] {
+		t := c.sqlType
+		if t == "jsonb" {
+			t = "text"
+		}
+		types = append(types, t+"[]")
+	}
+	return citusInsertFunction + "(" + strings.Join(types, ", ") + ")"
+}()
+
+// citusInsertCall calls the function with insertArgs' arguments but the
+// devices' array: the device first.
+var citusInsertCall = func() string {
+	ps := []string{"$1", "$2"}
+	for i := range readingColumns[1:] {
+		ps = append(ps, fmt.Sprintf("$%d", i+3))
+	}
+	return "SELECT " + citusInsertFunction + "(" + strings.Join(ps, ", ") + ")"
+}()
+
+// citusParallelDevices bounds the devices of one call stored at once.
+const citusParallelDevices = 8
+
+// insertPerDevice stores rs (sorted by device) one device at a time
+// through the function, up to citusParallelDevices at once, each a
+// transaction of its own (autocommit: Citus runs a function on a worker
+// only outside a transaction block), and reports which it stored. A
+// device's failure fails the call; the devices stored before it are
+// durable, and a retry finds them stored (duplicates, which a device
+// treats as success).
+func (s *Store) insertPerDevice(ctx context.Context, rs []thermowatt.Reading, received time.Time) ([]bool, error) {
+	stored := make([]bool, len(rs))
+	type run struct{ start, end int }
+	var runs []run
+	for start := 0; start < len(rs); {
+		end := start + 1
+		for end < len(rs) && rs[end].DeviceID == rs[start].DeviceID {
+			end++
+		}
+		runs = append(runs, run{start, end})
+		start = end
+	}
+	one := func(r run) error {
+		part := rs[r.start:r.end]
+		args := insertArgs(part, received)
+		args = append([]any{part[0].DeviceID, received}, args[2:]...)
+		position := make(map[int64]int, len(part))
+		for i, x := range part {
+			position[x.RecordedAt.UnixMicro()] = r.start + i
+		}
+		return s.withRetry(ctx, func() error {
+			rows, err := s.pool.Query(ctx, citusInsertCall, args...)
+			if err != nil {
+				return err
+			}
+			var at time.Time
+			_, err = pgx.ForEachRow(rows, []any{&at}, func() error {
+				i, ok := position[at.UnixMicro()]
+				if !ok {
+					return fmt.Errorf("the database reports storing a reading of %q at %v that was not sent", part[0].DeviceID, at)
+				}
+				stored[i] = true
+				return nil
+			})
+			return err
+		})
+	}
+	if len(runs) == 1 {
+		return stored, one(runs[0])
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		slots = make(chan struct{}, citusParallelDevices)
+	)
+	for _, r := range runs {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			if err := one(r); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return stored, first
 }

@@ -216,4 +216,4 @@ func (s *Store) Close() error {
 
 // writeQueries are prepared when the store opens, because a statement used
 // inside a transaction cannot be prepared on the pool then (stmtCache.inTx).
-var writeQueries = []string{registerDevice, insertReading, countReadings, deviceInterval, sampleQuery, insertRollup, markHour}
+var writeQueries = []string{registerDevice, registerState, insertReading, countReadings, deviceInterval, sampleQuery, insertRollup, markHour}
