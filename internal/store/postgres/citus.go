@@ -137,7 +137,7 @@ func DistributeCitus(ctx context.Context, databaseURL string, shardCount int) er
 	if _, err := conn.Exec(ctx, citusInsertFunctionSQL); err != nil {
 		return fmt.Errorf("postgres: distribute on Citus: create %s: %w", citusInsertFunction, mapError(ctx, err))
 	}
-	if _, err := conn.Exec(ctx, `SELECT create_distributed_function($1::regprocedure, distribution_arg_name := 'p_device', colocate_with := 'device_measurements')`,
+	if _, err := conn.Exec(ctx, `SELECT create_distributed_function($1::regprocedure, distribution_arg_name := 'p_route', colocate_with := 'device_measurements')`,
 		citusInsertFunctionArgs); err != nil {
 		return fmt.Errorf("postgres: distribute on Citus: distribute %s: %w", citusInsertFunction, mapError(ctx, err))
 	}

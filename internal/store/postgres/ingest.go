@@ -214,7 +214,7 @@ func (s *Store) insert(ctx context.Context, rs []thermowatt.Reading, received ti
 	case len(rs) >= copyMinReadings:
 		stored, err = s.insertNewByCopy(ctx, rs, received)
 	case s.citusIngest:
-		return s.insertPerDevice(ctx, rs, received)
+		return s.insertPerNode(ctx, rs, received)
 	default:
 		stored, err = s.insertNew(ctx, rs, received)
 	}
@@ -383,15 +383,17 @@ ON CONFLICT (device_id) DO UPDATE
 SET last_seen_at = GREATEST(d.last_seen_at, EXCLUDED.last_seen_at),
     reading_count = d.reading_count + EXCLUDED.reading_count,
     health = CASE WHEN EXCLUDED.health_at > coalesce(d.health_at, '-infinity') THEN EXCLUDED.health ELSE d.health END,
-    health_at = GREATEST(d.health_at, EXCLUDED.health_at)`
+    health_at = GREATEST(d.health_at, EXCLUDED.health_at)
+RETURNING device_id, expected_interval_s`
 
-	// markCopied is markStored for readings that arrived by COPY: the
-	// device rows are locked by countCopied, just before, in the same
-	// transaction.
+	// markCopied is markStored for readings that arrived by COPY, each
+	// with its device's interval as countCopied returned it (it holds the
+	// device rows locked, in the same transaction). Given rather than
+	// joined: on Citus a join of device_state with the arrays is planned
+	// across shards and, deparsed there, fails.
 	markCopied = markHours + `
-	FROM (SELECT DISTINCT u.device_id, u.recorded_at, d.expected_interval_s
-	      FROM unnest($2::text[], $3::timestamptz[]) AS u(device_id, recorded_at)
-	      JOIN device_state d ON d.device_id = u.device_id) r` + markHoursEnd
+	FROM (SELECT DISTINCT u.device_id, u.recorded_at, u.expected_interval_s
+	      FROM unnest($2::text[], $3::timestamptz[], $4::int4[]) AS u(device_id, recorded_at, expected_interval_s)) r` + markHoursEnd
 )
 
 // insertNewByCopy stores rs assuming all are new, in one transaction:
@@ -415,10 +417,27 @@ func (s *Store) insertNewByCopy(ctx context.Context, rs []thermowatt.Reading, re
 		if int(n) != len(rs) {
 			return fmt.Errorf("the database reports copying %d of %d new readings", n, len(rs))
 		}
-		var b pgx.Batch
-		b.Queue(countCopied, cd.ids, cd.counts, cd.health, cd.healthAt, cd.lastReceived)
-		b.Queue(markCopied, received, devices, times)
-		return tx.SendBatch(ctx, &b).Close()
+		rows, err := tx.Query(ctx, countCopied, cd.ids, cd.counts, cd.health, cd.healthAt, cd.lastReceived)
+		if err != nil {
+			return err
+		}
+		var (
+			id       string
+			interval int32
+		)
+		byDevice := make(map[string]int32, len(cd.ids))
+		if _, err := pgx.ForEachRow(rows, []any{&id, &interval}, func() error {
+			byDevice[id] = interval
+			return nil
+		}); err != nil {
+			return err
+		}
+		intervals := make([]int32, len(rs))
+		for i, r := range rs {
+			intervals[i] = byDevice[r.DeviceID]
+		}
+		_, err = tx.Exec(ctx, markCopied, received, devices, times, intervals)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -534,81 +553,103 @@ type identity struct {
 // writes becomes an intermediate result on the coordinator and the
 // inserts from unnest are collected there and sent on, a round trip each,
 // and a commit spanning devices on different workers is a two-phase
-// commit. So there a device's readings go to one function,
-// citusInsertFunction, that Citus runs on the worker holding the device's
-// shards (create_distributed_function with the device as distribution
-// argument, co-located with the readings: DistributeCitus): one round trip
-// from the coordinator, its statements local to that worker (each names
-// the device), its commit the worker's alone. It does what the statements
-// above do: stores the readings new to the table, counts them in the
-// device's state row (locked, as above) and marks their hours with the
+// commit. So there the readings go to a function, citusInsertFunction,
+// that Citus runs on a worker (create_distributed_function, distributed by
+// its first argument, co-located with the readings: DistributeCitus): one
+// round trip from the coordinator, its statements run on that worker,
+// each naming one device (Citus's fast path), and its commit the worker's
+// alone. insertPerNode sends each worker the readings of the devices whose
+// shards it holds, so every statement of the function is local to it.
+// (Should a shard have moved since, its statements still reach it, from
+// the worker, only slower.) The function does what the statements above
+// do: stores the readings new to the table, counts them in each device's
+// state row (locked in id order, as above) and marks their hours with the
 // interval that row holds.
 
 // citusInsertFunction is the function's name, created in the schema the
 // tables are in.
-const citusInsertFunction = "thermowatt_insert_device_readings"
+const citusInsertFunction = "thermowatt_insert_readings"
 
-// citusInsertFunctionSQL is its definition: the device, the marks' time,
-// then one array per column of readingColumns but device_id (the payload
-// as text, as insertRows takes it). It returns the recorded_at of the
-// readings it stored.
+// citusInsertFunctionSQL is its definition: p_route, a device whose
+// worker runs it, the marks' time, then one array per column of
+// readingColumns (the payload as text, as insertRows takes it), sorted by
+// device then time. It returns the device and recorded_at of the readings
+// it stored.
 var citusInsertFunctionSQL = func() string {
-	var params, values []string
-	for _, c := range readingColumns[1:] {
+	var params, literals, arrays, names []string
+	for _, c := range readingColumns {
 		t := c.sqlType
-		v := "p_" + c.name + "[i]"
 		if t == "jsonb" {
-			t, v = "text", "p_payload[i]::jsonb"
+			t = "text"
 		}
 		params = append(params, "p_"+c.name+" "+t+"[]")
-		values = append(values, v)
+		arrays = append(arrays, "p_"+c.name)
+		names = append(names, c.name)
+		literals = append(literals, "%L")
 	}
-	return `CREATE OR REPLACE FUNCTION ` + citusInsertFunction + `(p_device text, p_marked timestamptz, ` + strings.Join(params, ", ") + `)
-RETURNS SETOF timestamptz LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+	return `CREATE OR REPLACE FUNCTION ` + citusInsertFunction + `(p_route text, p_marked timestamptz, ` + strings.Join(params, ", ") + `)
+RETURNS TABLE (device_id text, recorded_at timestamptz) LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+-- device_id and recorded_at in a statement are the tables' columns
+#variable_conflict use_column
 DECLARE
-	i int;
-	stored timestamptz[] := '{}';
-	last_received timestamptz;
-	health jsonb;
-	health_at timestamptz;
-	interval_s int;
-	gap interval;
-	h timestamptz;
+	stored_ids text[];
+	stored_at timestamptz[];
+	state_ids text[];
+	intervals int[];
+	values_list text;
 BEGIN
-	FOR i IN 1 .. coalesce(cardinality(p_recorded_at), 0) LOOP
-		INSERT INTO device_measurements (` + readingColumnNames + `)
-		VALUES (p_device, ` + strings.Join(values, ", ") + `)
-		ON CONFLICT (device_id, recorded_at) DO NOTHING;
-		IF FOUND THEN
-			stored := stored || p_recorded_at[i];
-			last_received := GREATEST(last_received, p_received_at[i]);
-			-- the health of the newest stored reading that carried one
-			IF jsonb_typeof(p_payload[i]::jsonb -> 'device') = 'object' AND (health_at IS NULL OR p_recorded_at[i] > health_at) THEN
-				health := p_payload[i]::jsonb -> 'device';
-				health_at := p_recorded_at[i];
-			END IF;
-		END IF;
-	END LOOP;
-	IF cardinality(stored) = 0 THEN
+	-- Three statements, each a multi-row INSERT of literal values, which
+	-- Citus sends to each shard of this node as one local statement (its
+	-- fast path; an INSERT ... SELECT would be collected and sent on):
+	-- the readings, new ones only,
+	SELECT string_agg(format('(` + strings.Join(literals, ", ") + `)', ` + strings.Join(names, ", ") + `), ', ' ORDER BY o)
+	INTO values_list
+	FROM unnest(` + strings.Join(arrays, ", ") + `) WITH ORDINALITY AS r(` + strings.Join(names, ", ") + `, o);
+	IF values_list IS NULL THEN
 		RETURN;
 	END IF;
-	INSERT INTO device_state AS d (device_id, last_seen_at, reading_count, health, health_at)
-	VALUES (p_device, last_received, cardinality(stored), health, health_at)
-	ON CONFLICT (device_id) DO UPDATE
-	SET last_seen_at = GREATEST(d.last_seen_at, EXCLUDED.last_seen_at),
-	    reading_count = d.reading_count + EXCLUDED.reading_count,
-	    health = CASE WHEN EXCLUDED.health_at > coalesce(d.health_at, '-infinity') THEN EXCLUDED.health ELSE d.health END,
-	    health_at = GREATEST(d.health_at, EXCLUDED.health_at)
-	RETURNING expected_interval_s INTO interval_s;
-	-- the hours markHours marks, one statement each (each names the device)
-	gap := make_interval(secs => 2 * greatest(interval_s, 1));
-	FOR h IN SELECT DISTINCT generate_series(date_bin('1 hour', u.at - gap, timestamptz 'epoch'),
-			date_bin('1 hour', u.at + gap, timestamptz 'epoch'), interval '1 hour')
-		FROM unnest(stored) AS u(at) ORDER BY 1 LOOP
-		INSERT INTO rollup_pending (device_id, hour, marked_at) VALUES (p_device, h, p_marked)
-		ON CONFLICT (device_id, hour) DO NOTHING;
-	END LOOP;
-	RETURN QUERY SELECT unnest(stored);
+	EXECUTE 'WITH s AS (INSERT INTO device_measurements (` + readingColumnNames + `) VALUES ' || values_list ||
+		' ON CONFLICT (device_id, recorded_at) DO NOTHING RETURNING device_id, recorded_at)
+		SELECT array_agg(device_id), array_agg(recorded_at) FROM s'
+	INTO stored_ids, stored_at;
+	IF stored_ids IS NULL THEN
+		RETURN;
+	END IF;
+	-- each device's count, last-seen time and health (of its newest
+	-- stored reading carrying one), its state row locked in id order,
+	SELECT string_agg(format('(%L, %L, %s, %L, %L)', a.id, a.last_received, a.n, a.health, a.health_at), ', ' ORDER BY a.id)
+	INTO values_list
+	FROM (SELECT r.device_id AS id, max(r.received_at) AS last_received, count(*) AS n,
+			(array_agg(r.health ORDER BY r.recorded_at DESC) FILTER (WHERE r.health IS NOT NULL))[1] AS health,
+			max(r.recorded_at) FILTER (WHERE r.health IS NOT NULL) AS health_at
+		FROM (SELECT u.device_id, u.recorded_at, u.received_at,
+				CASE WHEN jsonb_typeof(u.payload::jsonb -> 'device') = 'object' THEN u.payload::jsonb -> 'device' END AS health
+			FROM unnest(p_device_id, p_recorded_at, p_received_at, p_payload) AS u(device_id, recorded_at, received_at, payload)
+			JOIN unnest(stored_ids, stored_at) AS s(device_id, recorded_at)
+				ON s.device_id = u.device_id AND s.recorded_at = u.recorded_at) r
+		GROUP BY r.device_id) a;
+	EXECUTE 'WITH s AS (INSERT INTO device_state AS d (device_id, last_seen_at, reading_count, health, health_at) VALUES ' || values_list || '
+		ON CONFLICT (device_id) DO UPDATE
+		SET last_seen_at = GREATEST(d.last_seen_at, EXCLUDED.last_seen_at),
+		    reading_count = d.reading_count + EXCLUDED.reading_count,
+		    health = CASE WHEN EXCLUDED.health_at > coalesce(d.health_at, ''-infinity'') THEN EXCLUDED.health ELSE d.health END,
+		    health_at = GREATEST(d.health_at, EXCLUDED.health_at)
+		RETURNING device_id, expected_interval_s)
+		SELECT array_agg(device_id), array_agg(expected_interval_s) FROM s'
+	INTO state_ids, intervals;
+	-- and the hours markHours marks, with the interval each row holds.
+	SELECT string_agg(format('(%L, %L, %L)', m.id, m.hour, p_marked), ', ' ORDER BY m.id, m.hour)
+	INTO values_list
+	FROM (SELECT DISTINCT s.device_id AS id, h.hour
+		FROM unnest(stored_ids, stored_at) AS s(device_id, recorded_at)
+		JOIN unnest(state_ids, intervals) AS i(device_id, interval_s) ON i.device_id = s.device_id
+		CROSS JOIN LATERAL generate_series(
+			date_bin('1 hour', s.recorded_at - make_interval(secs => 2 * greatest(i.interval_s, 1)), timestamptz 'epoch'),
+			date_bin('1 hour', s.recorded_at + make_interval(secs => 2 * greatest(i.interval_s, 1)), timestamptz 'epoch'),
+			interval '1 hour') AS h(hour)) m;
+	EXECUTE 'INSERT INTO rollup_pending (device_id, hour, marked_at) VALUES ' || values_list ||
+		' ON CONFLICT (device_id, hour) DO NOTHING';
+	RETURN QUERY SELECT s.device_id, s.recorded_at FROM unnest(stored_ids, stored_at) AS s(device_id, recorded_at);
 END
 $fn$`
 }()
@@ -617,7 +658,7 @@ $fn$`
 // create_distributed_function.
 var citusInsertFunctionArgs = func() string {
 	types := []string{"text", "timestamptz"}
-	for _, c := range readingColumns[1:] {
+	for _, c := range readingColumns {
 		t := c.sqlType
 		if t == "jsonb" {
 			t = "text"
@@ -627,56 +668,60 @@ var citusInsertFunctionArgs = func() string {
 	return citusInsertFunction + "(" + strings.Join(types, ", ") + ")"
 }()
 
-// citusInsertCall calls the function with insertArgs' arguments but the
-// devices' array: the device first.
+// citusInsertCall calls the function: the route, then insertArgs'
+// arguments.
 var citusInsertCall = func() string {
 	ps := []string{"$1", "$2"}
-	for i := range readingColumns[1:] {
+	for i := range readingColumns {
 		ps = append(ps, fmt.Sprintf("$%d", i+3))
 	}
-	return "SELECT " + citusInsertFunction + "(" + strings.Join(ps, ", ") + ")"
+	return "SELECT * FROM " + citusInsertFunction + "(" + strings.Join(ps, ", ") + ")"
 }()
 
-// citusParallelDevices bounds the devices of one call stored at once.
-const citusParallelDevices = 8
-
-// insertPerDevice stores rs (sorted by device) one device at a time
-// through the function, up to citusParallelDevices at once, each a
-// transaction of its own (autocommit: Citus runs a function on a worker
-// only outside a transaction block), and reports which it stored. A
-// device's failure fails the call; the devices stored before it are
-// durable, and a retry finds them stored (duplicates, which a device
-// treats as success).
-func (s *Store) insertPerDevice(ctx context.Context, rs []thermowatt.Reading, received time.Time) ([]bool, error) {
-	stored := make([]bool, len(rs))
-	type run struct{ start, end int }
-	var runs []run
-	for start := 0; start < len(rs); {
-		end := start + 1
-		for end < len(rs) && rs[end].DeviceID == rs[start].DeviceID {
-			end++
-		}
-		runs = append(runs, run{start, end})
-		start = end
+// insertPerNode stores rs (sorted by device, then time) through the
+// function, one call per worker holding their devices' shards, the calls
+// at once, each a transaction of its own (autocommit: Citus runs a
+// function on a worker only outside a transaction block), and reports
+// which it stored. A call's failure fails the whole; the other calls'
+// readings are durable, and a retry finds them stored (duplicates, which a
+// device treats as success).
+func (s *Store) insertPerNode(ctx context.Context, rs []thermowatt.Reading, received time.Time) ([]bool, error) {
+	nodes, err := s.nodes.of(ctx, s.pool, rs)
+	if err != nil {
+		return nil, err
 	}
-	one := func(r run) error {
-		part := rs[r.start:r.end]
-		args := insertArgs(part, received)
-		args = append([]any{part[0].DeviceID, received}, args[2:]...)
-		position := make(map[int64]int, len(part))
-		for i, x := range part {
-			position[x.RecordedAt.UnixMicro()] = r.start + i
+	groups := map[int32][]int{} // node: positions in rs, in rs's order
+	var order []int32
+	for i, r := range rs {
+		n := nodes[r.DeviceID]
+		if _, ok := groups[n]; !ok {
+			order = append(order, n)
 		}
+		groups[n] = append(groups[n], i)
+	}
+	stored := make([]bool, len(rs))
+	one := func(positions []int) error {
+		part := make([]thermowatt.Reading, len(positions))
+		index := make(map[identity]int, len(positions))
+		for k, i := range positions {
+			part[k] = rs[i]
+			index[identity{rs[i].DeviceID, rs[i].RecordedAt.UnixMicro()}] = i
+		}
+		args := append([]any{part[0].DeviceID}, insertArgs(part, received)...)
 		return s.withRetry(ctx, func() error {
 			rows, err := s.pool.Query(ctx, citusInsertCall, args...)
 			if err != nil {
 				return err
 			}
-			var at time.Time
-			_, err = pgx.ForEachRow(rows, []any{&at}, func() error {
-				i, ok := position[at.UnixMicro()]
+			var (
+				id identity
+				at time.Time
+			)
+			_, err = pgx.ForEachRow(rows, []any{&id.deviceID, &at}, func() error {
+				id.recordedAt = at.UnixMicro()
+				i, ok := index[id]
 				if !ok {
-					return fmt.Errorf("the database reports storing a reading of %q at %v that was not sent", part[0].DeviceID, at)
+					return fmt.Errorf("the database reports storing a reading of %q at %v that was not sent", id.deviceID, at)
 				}
 				stored[i] = true
 				return nil
@@ -684,29 +729,79 @@ func (s *Store) insertPerDevice(ctx context.Context, rs []thermowatt.Reading, re
 			return err
 		})
 	}
-	if len(runs) == 1 {
-		return stored, one(runs[0])
+	if len(order) == 1 {
+		return stored, one(groups[order[0]])
 	}
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-		slots = make(chan struct{}, citusParallelDevices)
-	)
-	for _, r := range runs {
+	errs := make([]error, len(order))
+	var wg sync.WaitGroup
+	for k, n := range order {
 		wg.Add(1)
-		slots <- struct{}{}
 		go func() {
-			defer func() { <-slots; wg.Done() }()
-			if err := one(r); err != nil {
-				mu.Lock()
-				if first == nil {
-					first = err
-				}
-				mu.Unlock()
-			}
+			defer wg.Done()
+			errs[k] = one(groups[n])
 		}()
 	}
 	wg.Wait()
-	return stored, first
+	return stored, errors.Join(errs...)
+}
+
+// deviceNodes remembers which Citus node holds each device's shards (of
+// the readings, and so of everything co-located with them).
+type deviceNodes struct {
+	mu    sync.Mutex
+	nodes map[string]int32
+}
+
+// maxDeviceNodes bounds what deviceNodes remembers; past it, it starts
+// over (a fleet larger than that pays one more lookup per device).
+const maxDeviceNodes = 1 << 20
+
+// of returns the node of each device of rs, asking the coordinator's
+// metadata for those it does not know yet.
+func (dn *deviceNodes) of(ctx context.Context, q querier, rs []thermowatt.Reading) (map[string]int32, error) {
+	dn.mu.Lock()
+	out := make(map[string]int32, 4)
+	var unknown []string
+	for i, r := range rs {
+		if i > 0 && r.DeviceID == rs[i-1].DeviceID {
+			continue
+		}
+		if n, ok := dn.nodes[r.DeviceID]; ok {
+			out[r.DeviceID] = n
+		} else {
+			unknown = append(unknown, r.DeviceID)
+		}
+	}
+	dn.mu.Unlock()
+	if len(unknown) == 0 {
+		return out, nil
+	}
+	rows, err := q.Query(ctx, `
+		SELECT d.id, p.groupid FROM unnest($1::text[]) AS d(id)
+		CROSS JOIN LATERAL get_shard_id_for_distribution_column('device_measurements', d.id) AS s(shardid)
+		JOIN pg_dist_placement p ON p.shardid = s.shardid`, unknown)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		id    string
+		group int32
+	)
+	found := make(map[string]int32, len(unknown))
+	if _, err := pgx.ForEachRow(rows, []any{&id, &group}, func() error {
+		found[id] = group
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	dn.mu.Lock()
+	defer dn.mu.Unlock()
+	if dn.nodes == nil || len(dn.nodes)+len(found) > maxDeviceNodes {
+		dn.nodes = make(map[string]int32)
+	}
+	for id, n := range found {
+		dn.nodes[id] = n
+		out[id] = n
+	}
+	return out, nil
 }

@@ -32,8 +32,9 @@ type Store struct {
 	tokens tokenLookups // concurrent TokenByID calls share queries
 	citus  bool         // a Citus coordinator: see adaptToCitus
 	// citusIngest: on Citus, with the insert function DistributeCitus
-	// creates; readings go through it (insertPerDevice)
+	// creates; readings go through it (insertPerNode)
 	citusIngest bool
+	nodes       deviceNodes // on Citus: the node of each device's shards
 }
 
 var _ store.Store = (*Store)(nil)
