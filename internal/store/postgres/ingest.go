@@ -21,17 +21,20 @@ import (
 // transaction:
 //
 //  1. the readings, into device_measurements;
-//  2. each device's counters (reading count, last-seen time, health), once
-//     per device, registering the devices not seen before (countStored,
-//     countCopied): this locks the device rows, in id order;
+//  2. each device's counters (reading count, last-seen time, health) in its
+//     state row (device_state, migration 00015), once per device
+//     (countStored, countCopied): this locks the state rows, in id order,
+//     and returns the interval each holds. A device not registered yet
+//     fails the transaction (the foreign key to devices); it is registered
+//     and the batch tried again (registerDevices);
 //  3. the hours the readings change, marked as pending in rollup_pending,
 //     once per device-hour (markStored, markCopied; store/rollups_pending.go
 //     says which hours). The materializer (rollups.go) recomputes them
 //     later: no roll-up arithmetic and no read of other readings happens
 //     here, so no reading can fail because of it.
 //
-// The device rows' lock in step 2 is what keeps the marks right: the
-// materializer share-locks the devices of the hours it recomputes before
+// The state rows' lock in step 2 is what keeps the marks right: the
+// materializer share-locks the states of the hours it recomputes before
 // it reads their readings, so a batch that found an hour already marked
 // either committed before that read (and is seen) or marks the hour again
 // after the materializer cleared it.
@@ -181,7 +184,7 @@ var insertRows = func() string {
 }()
 
 // InsertReadings stores rs in one transaction; see store.Store. On Citus
-// (insertPerDevice) each device's readings are a transaction of their own.
+// (insertPerNode) each worker's share is a transaction of its own.
 func (s *Store) InsertReadings(ctx context.Context, rs []thermowatt.Reading, receivedAt time.Time) (store.InsertResult, error) {
 	if len(rs) == 0 {
 		return store.InsertResult{}, nil
@@ -192,8 +195,17 @@ func (s *Store) InsertReadings(ctx context.Context, rs []thermowatt.Reading, rec
 	if isUnknownDevice(err) {
 		// A device not registered yet: registered once, then the readings
 		// again. Devices are never deleted, so the second try finds them.
+		// On Citus another worker's share may have been stored by the
+		// first try (insertPerNode): those count as stored by this call,
+		// not as the duplicates the second try finds.
+		before := stored
 		if err = s.registerDevices(ctx, b.Readings); err == nil {
 			stored, err = s.insert(ctx, b.Readings, received)
+		}
+		for i := range before {
+			if err == nil && before[i] {
+				stored[i] = true
+			}
 		}
 	}
 	if err != nil {

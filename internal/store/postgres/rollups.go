@@ -120,7 +120,7 @@ func recomputeRollups(ctx context.Context, tx pgx.Tx, deviceID string, gap int64
 	return err
 }
 
-// lockDevice locks a device's row before its roll-ups are recomputed
+// lockDevice locks a device's state row before its roll-ups are recomputed
 // (ingest and the materializer wait for it), and returns its
 // rollup.MaxGap; ok is false when the device is unknown.
 func lockDevice(ctx context.Context, tx pgx.Tx, deviceID string) (gap int64, ok bool, err error) {

@@ -157,13 +157,14 @@ func readIntervals(ctx context.Context, tx pgx.Tx, ids []string, lock string, pe
 // MaterializeRollups recomputes pending hours; see store.Rollups.
 //
 // The marks are claimed with FOR UPDATE SKIP LOCKED, so instances running
-// at once take different hours. Then the devices of those hours are
-// share-locked, in id order as ingest locks them, before their readings
-// are read: a batch storing readings of one of them holds its row until it
-// commits, so the read sees every batch that found a mark already there,
-// and a batch that comes after marks the hour again once this commits.
-// The hours are then replaced and their marks deleted, in the same
-// transaction.
+// at once take different hours (on Citus one device at a time:
+// claimPerDevice). Then the state rows (device_state) of those hours'
+// devices are share-locked, in id order as ingest locks them, before
+// their readings are read: a batch storing readings of one of them holds
+// its row until it commits, so the read sees every batch that found a
+// mark already there, and a batch that comes after marks the hour again
+// once this commits. The hours are then replaced and their marks deleted,
+// in the same transaction.
 func (s *Store) MaterializeRollups(ctx context.Context, limit int, markedBefore time.Time) (int, error) {
 	var done int
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
