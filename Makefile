@@ -65,7 +65,7 @@ test-go:
 	    grep -E -B40 -- '--- FAIL|^panic|^fatal error' bin/store-test.log | grep -vE '^(=== (RUN|PAUSE|CONT)|--- PASS|--- SKIP)' | head -400; \
 	  fi; exit $$status
 
-## test-citus: the store conformance suite, the weekly partitions, every table's placement, the HTTP ingest tests and the alert checkers on a Citus cluster (CITUS_URL: a coordinator database with CREATE EXTENSION citus done); skipped without it
+## test-citus: the store conformance suite, the weekly partitions, every table's placement, the HTTP ingest tests, the alert checkers and thermowatt citus distribute on a Citus cluster (CITUS_URL: a coordinator database with CREATE EXTENSION citus done); skipped without it
 # Each test makes a schema of its own on the coordinator, migrates it and
 # distributes it (postgres.DistributeCitus), and drops it at the end.
 CITUS_HTTP_TESTS := SeedExample|GoodReadings|MissingRecordedAt|WholeBody|Pagination|CSVExport|TruncatedBody|UnstorableStrings|StorableUnicode|PoisonedRequests|BatchNaming|RawArchive|DeviceStatusHealth|FailuresAreCounted|Series|AccessRules|DeviceAndTokenManagement|RevokedToken
@@ -74,7 +74,8 @@ test-citus:
 	set -x; \
 	$(GO) test -race -count=1 -timeout 15m -v -run '^TestCitus(Conformance|Partitions|PartitionHistory|EveryTableDistributed)$$' ./internal/store/postgres | grep -E '^(--- |ok|FAIL|PASS|panic)'; \
 	$(GO) test -race -count=1 -timeout 15m -run '^Test($(CITUS_HTTP_TESTS))[A-Za-z]*$$/^citus$$' ./internal/httpapi; \
-	$(GO) test -race -count=1 -timeout 15m -run '^Test[A-Za-z]*$$/^citus$$' ./internal/alerts ./internal/ingest
+	$(GO) test -race -count=1 -timeout 15m -run '^Test[A-Za-z]*$$/^citus$$' ./internal/alerts ./internal/ingest; \
+	$(GO) test -race -count=1 -timeout 15m -run '^TestCitusDistribute$$' ./internal/cli
 
 ## test-browser: the dashboard in headless Chromium (/usr/bin/chromium) against a real server
 test-browser: build

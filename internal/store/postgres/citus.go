@@ -22,6 +22,11 @@ import (
 //     and alerts per device and minute or episode), they are joined with
 //     one another (a device's open alerts, a token's device) and their
 //     foreign keys to devices stay enforced.
+//   - device_state (what ingest writes about a device: counts, last seen,
+//     health, and the interval its marks use): distributed by device_id
+//     and co-located with device_measurements, so storing a device's
+//     readings writes one worker only (migration 00015 says why it is not
+//     in devices).
 //   - device_measurements: distributed by device_id. Every read names one
 //     device (or runs on every shard at once), every batch from a device
 //     lands on one shard, and the primary key (device_id, recorded_at)
@@ -50,6 +55,7 @@ var citusTables = []struct {
 	{"alert_rules", "", ""},
 	{"alert_rule_state", "", ""},
 	{"device_measurements", "device_id", ""},
+	{"device_state", "device_id", "device_measurements"},
 	{"hourly_rollups", "device_id", "device_measurements"},
 	{"rollup_rebuilds", "", ""},
 	{"rollup_pending", "device_id", "device_measurements"},
@@ -125,5 +131,54 @@ func DistributeCitus(ctx context.Context, databaseURL string, shardCount int) er
 			return fmt.Errorf("postgres: distribute on Citus: %s: %w", t.name, mapError(ctx, err))
 		}
 	}
+	// The insert function (ingest.go), run on the worker holding the
+	// device's shards: created on the coordinator, then distributed by its
+	// first argument, co-located with the readings.
+	if _, err := conn.Exec(ctx, citusInsertFunctionSQL); err != nil {
+		return fmt.Errorf("postgres: distribute on Citus: create %s: %w", citusInsertFunction, mapError(ctx, err))
+	}
+	if _, err := conn.Exec(ctx, `SELECT create_distributed_function($1::regprocedure, distribution_arg_name := 'p_route', colocate_with := 'device_measurements')`,
+		citusInsertFunctionArgs); err != nil {
+		return fmt.Errorf("postgres: distribute on Citus: distribute %s: %w", citusInsertFunction, mapError(ctx, err))
+	}
 	return nil
+}
+
+// CitusTable is where a table of the schema is on a Citus cluster.
+type CitusTable struct {
+	Name string
+	// Placement: "reference", "distributed by device_id", ..., or
+	// "coordinator only" for a table Citus does not distribute.
+	Placement string
+	Shards    int
+}
+
+// DescribeCitus says where each table of citusTables is at databaseURL, in
+// that order.
+func DescribeCitus(ctx context.Context, databaseURL string) ([]CitusTable, error) {
+	conn, err := pgx.Connect(ctx, databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: describe Citus tables: %w", mapError(ctx, err))
+	}
+	defer conn.Close(ctx)
+	var out []CitusTable
+	for _, t := range citusTables {
+		ct := CitusTable{Name: t.name, Placement: "coordinator only"}
+		var method, column *string
+		err := conn.QueryRow(ctx, `
+			SELECT p.partmethod::text, column_to_column_name(p.logicalrelid, p.partkey),
+				(SELECT count(*) FROM pg_dist_shard s WHERE s.logicalrelid = p.logicalrelid)
+			FROM pg_dist_partition p WHERE p.logicalrelid = $1::regclass`, t.name).Scan(&method, &column, &ct.Shards)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return nil, fmt.Errorf("postgres: describe Citus tables: %s: %w", t.name, mapError(ctx, err))
+		}
+		switch {
+		case method != nil && *method == "h" && column != nil:
+			ct.Placement = "distributed by " + *column
+		case method != nil && *method == "n":
+			ct.Placement = "reference"
+		}
+		out = append(out, ct)
+	}
+	return out, nil
 }

@@ -439,9 +439,9 @@ func (s *Store) deleteExpiredBlocks(ctx context.Context, cutoff time.Time, limit
 			total += deleted[id]
 		}
 		_, err = tx.Exec(ctx, `
-			UPDATE devices d SET reading_count = greatest(d.reading_count - u.n, 0)
+			UPDATE device_state d SET reading_count = greatest(d.reading_count - u.n, 0)
 			FROM (SELECT * FROM unnest($1::text[], $2::int8[]) AS u(id, n) ORDER BY id) u
-			WHERE d.id = u.id`, ids, counts)
+			WHERE d.device_id = u.id`, ids, counts)
 		return err
 	})
 	return total, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -20,17 +21,20 @@ import (
 // transaction:
 //
 //  1. the readings, into device_measurements;
-//  2. each device's counters (reading count, last-seen time, health), once
-//     per device, registering the devices not seen before (countStored,
-//     countCopied): this locks the device rows, in id order;
+//  2. each device's counters (reading count, last-seen time, health) in its
+//     state row (device_state, migration 00015), once per device
+//     (countStored, countCopied): this locks the state rows, in id order,
+//     and returns the interval each holds. A device not registered yet
+//     fails the transaction (the foreign key to devices); it is registered
+//     and the batch tried again (registerDevices);
 //  3. the hours the readings change, marked as pending in rollup_pending,
 //     once per device-hour (markStored, markCopied; store/rollups_pending.go
 //     says which hours). The materializer (rollups.go) recomputes them
 //     later: no roll-up arithmetic and no read of other readings happens
 //     here, so no reading can fail because of it.
 //
-// The device rows' lock in step 2 is what keeps the marks right: the
-// materializer share-locks the devices of the hours it recomputes before
+// The state rows' lock in step 2 is what keeps the marks right: the
+// materializer share-locks the states of the hours it recomputes before
 // it reads their readings, so a batch that found an hour already marked
 // either committed before that read (and is seen) or marks the hour again
 // after the materializer cleared it.
@@ -76,26 +80,27 @@ SELECT device_id, recorded_at FROM inserted`
 	SELECT device_id, count(*) AS n,
 		-- when the device's readings arrived: requests sharing a commit
 		-- each keep their own time
-		min(received_at) AS first_received, max(received_at) AS last_received,
+		max(received_at) AS last_received,
 		-- the health of the newest stored reading that carried one
 		(array_agg(health ORDER BY recorded_at DESC) FILTER (WHERE health IS NOT NULL))[1] AS health,
 		max(recorded_at) FILTER (WHERE health IS NOT NULL) AS health_at
 	FROM inserted GROUP BY device_id
 ), counted AS (
-	-- An upsert rather than UPDATE ... FROM: it registers a device on its
-	-- first reading, and it locks the device rows in the order of its
-	-- SELECT, whereas a join's order is up to the planner. A device none of
-	-- whose readings is stored is left alone: it is registered already,
-	-- since its readings were stored before (devices are never deleted).
-	INSERT INTO devices AS d (id, created_at, last_seen_at, reading_count, health, health_at)
-	SELECT device_id, first_received, last_received, n, health, health_at FROM accepted ORDER BY device_id
-	ON CONFLICT (id) DO UPDATE
+	-- An upsert rather than UPDATE ... FROM: it locks the state rows in the
+	-- order of its SELECT, whereas a join's order is up to the planner, and
+	-- it writes a device's first state (a device registered by SQL alone).
+	-- A device not in devices fails it (the foreign key): InsertReadings
+	-- registers it and tries again (registerDevices). A device none of
+	-- whose readings is stored is left alone.
+	INSERT INTO device_state AS d (device_id, last_seen_at, reading_count, health, health_at)
+	SELECT device_id, last_received, n, health, health_at FROM accepted ORDER BY device_id
+	ON CONFLICT (device_id) DO UPDATE
 	SET last_seen_at = GREATEST(d.last_seen_at, EXCLUDED.last_seen_at),
 	    reading_count = d.reading_count + EXCLUDED.reading_count,
 	    -- a backfill of older readings does not replace newer health
 	    health = CASE WHEN EXCLUDED.health_at > coalesce(d.health_at, '-infinity') THEN EXCLUDED.health ELSE d.health END,
 	    health_at = GREATEST(d.health_at, EXCLUDED.health_at)
-	RETURNING id, expected_interval_s
+	RETURNING device_id AS id, expected_interval_s
 )`
 
 	// markStored marks the hours the stored readings change: for a reading
@@ -178,35 +183,81 @@ var insertRows = func() string {
 		AS r(` + readingColumnNames + `)`
 }()
 
-// InsertReadings stores rs in one transaction; see store.Store.
+// InsertReadings stores rs in one transaction; see store.Store. On Citus
+// (insertPerNode) each worker's share is a transaction of its own.
 func (s *Store) InsertReadings(ctx context.Context, rs []thermowatt.Reading, receivedAt time.Time) (store.InsertResult, error) {
 	if len(rs) == 0 {
 		return store.InsertResult{}, nil
 	}
 	b := store.NewBatch(rs, receivedAt)
 	received := store.UTC(receivedAt)
-	// Each write is a transaction of its own: when it returns without
-	// error, the readings are durable.
-	var (
-		stored []bool
-		err    error
-	)
-	switch {
-	case reachesCompactable(b.Readings):
-		// A day of these may be compacted: see compaction.go.
-		stored, err = s.insertLocked(ctx, b.Readings, received)
-	case len(b.Readings) >= copyMinReadings:
-		stored, err = s.insertNewByCopy(ctx, b.Readings, received)
-	default:
-		stored, err = s.insertNew(ctx, b.Readings, received)
-	}
-	if isRepeat(err) {
-		stored, err = s.insertOrSkip(ctx, b.Readings, received)
+	stored, err := s.insert(ctx, b.Readings, received)
+	if isUnknownDevice(err) {
+		// A device not registered yet: registered once, then the readings
+		// again. Devices are never deleted, so the second try finds them.
+		// On Citus another worker's share may have been stored by the
+		// first try (insertPerNode): those count as stored by this call,
+		// not as the duplicates the second try finds.
+		before := stored
+		if err = s.registerDevices(ctx, b.Readings); err == nil {
+			stored, err = s.insert(ctx, b.Readings, received)
+		}
+		for i := range before {
+			if err == nil && before[i] {
+				stored[i] = true
+			}
+		}
 	}
 	if err != nil {
 		return store.InsertResult{}, fmt.Errorf("postgres: insert readings: %w", mapError(ctx, err))
 	}
 	return b.Result(stored), nil
+}
+
+// insert stores rs (sorted by device, then time, no repeats) in the form
+// that fits them and reports which it stored.
+func (s *Store) insert(ctx context.Context, rs []thermowatt.Reading, received time.Time) (stored []bool, err error) {
+	// Each write is a transaction of its own: when it returns without
+	// error, the readings are durable.
+	switch {
+	case reachesCompactable(rs):
+		// A day of these may be compacted: see compaction.go.
+		stored, err = s.insertLocked(ctx, rs, received)
+	case len(rs) >= copyMinReadings:
+		stored, err = s.insertNewByCopy(ctx, rs, received)
+	case s.citusIngest:
+		return s.insertPerNode(ctx, rs, received)
+	default:
+		stored, err = s.insertNew(ctx, rs, received)
+	}
+	if isRepeat(err) {
+		stored, err = s.insertOrSkip(ctx, rs, received)
+	}
+	return stored, err
+}
+
+// registerDevices registers the devices of rs (sorted by device) not
+// registered yet, each with its state row, created when its first reading
+// of rs was received.
+func (s *Store) registerDevices(ctx context.Context, rs []thermowatt.Reading) error {
+	cd := copiedDevices(rs)
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		var b pgx.Batch
+		b.Queue(`INSERT INTO devices (id, created_at) SELECT * FROM unnest($1::text[], $2::timestamptz[]) ORDER BY 1
+			ON CONFLICT (id) DO NOTHING`, cd.ids, cd.firstReceived)
+		b.Queue(`INSERT INTO device_state (device_id) SELECT * FROM unnest($1::text[]) ORDER BY 1
+			ON CONFLICT (device_id) DO NOTHING`, cd.ids)
+		return tx.SendBatch(ctx, &b).Close()
+	})
+}
+
+// isUnknownDevice reports whether err is a foreign key violation: a
+// reading's or a state row's device not in devices. Citus relays a
+// worker's error without the constraint's name, so the code decides.
+func isUnknownDevice(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "23503" ||
+		pgErr.Code == "XX000" && strings.Contains(pgErr.Message, "violates foreign key constraint"))
 }
 
 // inTx runs fn in a transaction, retried as withRetry says: the one
@@ -335,24 +386,26 @@ var (
 	// the per-device figures computed in Go (copiedDevices). Rows are
 	// locked in id order, as countStored does.
 	countCopied = `
-INSERT INTO devices AS d (id, created_at, last_seen_at, reading_count, health, health_at)
-SELECT u.id, u.first_received, u.last_received, u.n, u.health::jsonb, u.health_at
-FROM unnest($1::text[], $2::int8[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::timestamptz[])
-	AS u(id, n, health, health_at, first_received, last_received)
+INSERT INTO device_state AS d (device_id, last_seen_at, reading_count, health, health_at)
+SELECT u.id, u.last_received, u.n, u.health::jsonb, u.health_at
+FROM unnest($1::text[], $2::int8[], $3::text[], $4::timestamptz[], $5::timestamptz[])
+	AS u(id, n, health, health_at, last_received)
 ORDER BY u.id
-ON CONFLICT (id) DO UPDATE
+ON CONFLICT (device_id) DO UPDATE
 SET last_seen_at = GREATEST(d.last_seen_at, EXCLUDED.last_seen_at),
     reading_count = d.reading_count + EXCLUDED.reading_count,
     health = CASE WHEN EXCLUDED.health_at > coalesce(d.health_at, '-infinity') THEN EXCLUDED.health ELSE d.health END,
-    health_at = GREATEST(d.health_at, EXCLUDED.health_at)`
+    health_at = GREATEST(d.health_at, EXCLUDED.health_at)
+RETURNING device_id, expected_interval_s`
 
-	// markCopied is markStored for readings that arrived by COPY: the
-	// device rows are locked by countCopied, just before, in the same
-	// transaction.
+	// markCopied is markStored for readings that arrived by COPY, each
+	// with its device's interval as countCopied returned it (it holds the
+	// device rows locked, in the same transaction). Given rather than
+	// joined: on Citus a join of device_state with the arrays is planned
+	// across shards and, deparsed there, fails.
 	markCopied = markHours + `
-	FROM (SELECT DISTINCT u.device_id, u.recorded_at, d.expected_interval_s
-	      FROM unnest($2::text[], $3::timestamptz[]) AS u(device_id, recorded_at)
-	      JOIN devices d ON d.id = u.device_id) r` + markHoursEnd
+	FROM (SELECT DISTINCT u.device_id, u.recorded_at, u.expected_interval_s
+	      FROM unnest($2::text[], $3::timestamptz[], $4::int4[]) AS u(device_id, recorded_at, expected_interval_s)) r` + markHoursEnd
 )
 
 // insertNewByCopy stores rs assuming all are new, in one transaction:
@@ -376,10 +429,27 @@ func (s *Store) insertNewByCopy(ctx context.Context, rs []thermowatt.Reading, re
 		if int(n) != len(rs) {
 			return fmt.Errorf("the database reports copying %d of %d new readings", n, len(rs))
 		}
-		var b pgx.Batch
-		b.Queue(countCopied, cd.ids, cd.counts, cd.health, cd.healthAt, cd.firstReceived, cd.lastReceived)
-		b.Queue(markCopied, received, devices, times)
-		return tx.SendBatch(ctx, &b).Close()
+		rows, err := tx.Query(ctx, countCopied, cd.ids, cd.counts, cd.health, cd.healthAt, cd.lastReceived)
+		if err != nil {
+			return err
+		}
+		var (
+			id       string
+			interval int32
+		)
+		byDevice := make(map[string]int32, len(cd.ids))
+		if _, err := pgx.ForEachRow(rows, []any{&id, &interval}, func() error {
+			byDevice[id] = interval
+			return nil
+		}); err != nil {
+			return err
+		}
+		intervals := make([]int32, len(rs))
+		for i, r := range rs {
+			intervals[i] = byDevice[r.DeviceID]
+		}
+		_, err = tx.Exec(ctx, markCopied, received, devices, times, intervals)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -489,4 +559,261 @@ func isReadingsKey(name string) bool { return readingsKey.MatchString(name) }
 type identity struct {
 	deviceID   string
 	recordedAt int64 // unix microseconds
+}
+
+// On Citus the statements above are planned step by step: each CTE that
+// writes becomes an intermediate result on the coordinator and the
+// inserts from unnest are collected there and sent on, a round trip each,
+// and a commit spanning devices on different workers is a two-phase
+// commit. So there the readings go to a function, citusInsertFunction,
+// that Citus runs on a worker (create_distributed_function, distributed by
+// its first argument, co-located with the readings: DistributeCitus): one
+// round trip from the coordinator, its statements run on that worker,
+// each naming one device (Citus's fast path), and its commit the worker's
+// alone. insertPerNode sends each worker the readings of the devices whose
+// shards it holds, so every statement of the function is local to it.
+// (Should a shard have moved since, its statements still reach it, from
+// the worker, only slower.) The function does what the statements above
+// do: stores the readings new to the table, counts them in each device's
+// state row (locked in id order, as above) and marks their hours with the
+// interval that row holds.
+
+// citusInsertFunction is the function's name, created in the schema the
+// tables are in.
+const citusInsertFunction = "thermowatt_insert_readings"
+
+// citusInsertFunctionSQL is its definition: p_route, a device whose
+// worker runs it, the marks' time, then one array per column of
+// readingColumns (the payload as text, as insertRows takes it), sorted by
+// device then time. It returns the device and recorded_at of the readings
+// it stored.
+var citusInsertFunctionSQL = func() string {
+	var params, literals, arrays, names []string
+	for _, c := range readingColumns {
+		t := c.sqlType
+		if t == "jsonb" {
+			t = "text"
+		}
+		params = append(params, "p_"+c.name+" "+t+"[]")
+		arrays = append(arrays, "p_"+c.name)
+		names = append(names, c.name)
+		literals = append(literals, "%L")
+	}
+	return `CREATE OR REPLACE FUNCTION ` + citusInsertFunction + `(p_route text, p_marked timestamptz, ` + strings.Join(params, ", ") + `)
+RETURNS TABLE (device_id text, recorded_at timestamptz) LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+-- device_id and recorded_at in a statement are the tables' columns
+#variable_conflict use_column
+DECLARE
+	stored_ids text[];
+	stored_at timestamptz[];
+	state_ids text[];
+	intervals int[];
+	values_list text;
+BEGIN
+	-- Three statements, each a multi-row INSERT of literal values, which
+	-- Citus sends to each shard of this node as one local statement (its
+	-- fast path; an INSERT ... SELECT would be collected and sent on):
+	-- the readings, new ones only,
+	SELECT string_agg(format('(` + strings.Join(literals, ", ") + `)', ` + strings.Join(names, ", ") + `), ', ' ORDER BY o)
+	INTO values_list
+	FROM unnest(` + strings.Join(arrays, ", ") + `) WITH ORDINALITY AS r(` + strings.Join(names, ", ") + `, o);
+	IF values_list IS NULL THEN
+		RETURN;
+	END IF;
+	EXECUTE 'WITH s AS (INSERT INTO device_measurements (` + readingColumnNames + `) VALUES ' || values_list ||
+		' ON CONFLICT (device_id, recorded_at) DO NOTHING RETURNING device_id, recorded_at)
+		SELECT array_agg(device_id), array_agg(recorded_at) FROM s'
+	INTO stored_ids, stored_at;
+	IF stored_ids IS NULL THEN
+		RETURN;
+	END IF;
+	-- each device's count, last-seen time and health (of its newest
+	-- stored reading carrying one), its state row locked in id order,
+	SELECT string_agg(format('(%L, %L, %s, %L, %L)', a.id, a.last_received, a.n, a.health, a.health_at), ', ' ORDER BY a.id)
+	INTO values_list
+	FROM (SELECT r.device_id AS id, max(r.received_at) AS last_received, count(*) AS n,
+			(array_agg(r.health ORDER BY r.recorded_at DESC) FILTER (WHERE r.health IS NOT NULL))[1] AS health,
+			max(r.recorded_at) FILTER (WHERE r.health IS NOT NULL) AS health_at
+		FROM (SELECT u.device_id, u.recorded_at, u.received_at,
+				CASE WHEN jsonb_typeof(u.payload::jsonb -> 'device') = 'object' THEN u.payload::jsonb -> 'device' END AS health
+			FROM unnest(p_device_id, p_recorded_at, p_received_at, p_payload) AS u(device_id, recorded_at, received_at, payload)
+			JOIN unnest(stored_ids, stored_at) AS s(device_id, recorded_at)
+				ON s.device_id = u.device_id AND s.recorded_at = u.recorded_at) r
+		GROUP BY r.device_id) a;
+	EXECUTE 'WITH s AS (INSERT INTO device_state AS d (device_id, last_seen_at, reading_count, health, health_at) VALUES ' || values_list || '
+		ON CONFLICT (device_id) DO UPDATE
+		SET last_seen_at = GREATEST(d.last_seen_at, EXCLUDED.last_seen_at),
+		    reading_count = d.reading_count + EXCLUDED.reading_count,
+		    health = CASE WHEN EXCLUDED.health_at > coalesce(d.health_at, ''-infinity'') THEN EXCLUDED.health ELSE d.health END,
+		    health_at = GREATEST(d.health_at, EXCLUDED.health_at)
+		RETURNING device_id, expected_interval_s)
+		SELECT array_agg(device_id), array_agg(expected_interval_s) FROM s'
+	INTO state_ids, intervals;
+	-- and the hours markHours marks, with the interval each row holds.
+	SELECT string_agg(format('(%L, %L, %L)', m.id, m.hour, p_marked), ', ' ORDER BY m.id, m.hour)
+	INTO values_list
+	FROM (SELECT DISTINCT s.device_id AS id, h.hour
+		FROM unnest(stored_ids, stored_at) AS s(device_id, recorded_at)
+		JOIN unnest(state_ids, intervals) AS i(device_id, interval_s) ON i.device_id = s.device_id
+		CROSS JOIN LATERAL generate_series(
+			date_bin('1 hour', s.recorded_at - make_interval(secs => 2 * greatest(i.interval_s, 1)), timestamptz 'epoch'),
+			date_bin('1 hour', s.recorded_at + make_interval(secs => 2 * greatest(i.interval_s, 1)), timestamptz 'epoch'),
+			interval '1 hour') AS h(hour)) m;
+	EXECUTE 'INSERT INTO rollup_pending (device_id, hour, marked_at) VALUES ' || values_list ||
+		' ON CONFLICT (device_id, hour) DO NOTHING';
+	RETURN QUERY SELECT s.device_id, s.recorded_at FROM unnest(stored_ids, stored_at) AS s(device_id, recorded_at);
+END
+$fn$`
+}()
+
+// citusInsertFunctionArgs is the function's signature, for
+// create_distributed_function.
+var citusInsertFunctionArgs = func() string {
+	types := []string{"text", "timestamptz"}
+	for _, c := range readingColumns {
+		t := c.sqlType
+		if t == "jsonb" {
+			t = "text"
+		}
+		types = append(types, t+"[]")
+	}
+	return citusInsertFunction + "(" + strings.Join(types, ", ") + ")"
+}()
+
+// citusInsertCall calls the function: the route, then insertArgs'
+// arguments.
+var citusInsertCall = func() string {
+	ps := []string{"$1", "$2"}
+	for i := range readingColumns {
+		ps = append(ps, fmt.Sprintf("$%d", i+3))
+	}
+	return "SELECT * FROM " + citusInsertFunction + "(" + strings.Join(ps, ", ") + ")"
+}()
+
+// insertPerNode stores rs (sorted by device, then time) through the
+// function, one call per worker holding their devices' shards, the calls
+// at once, each a transaction of its own (autocommit: Citus runs a
+// function on a worker only outside a transaction block), and reports
+// which it stored. A call's failure fails the whole; the other calls'
+// readings are durable, and a retry finds them stored (duplicates, which a
+// device treats as success).
+func (s *Store) insertPerNode(ctx context.Context, rs []thermowatt.Reading, received time.Time) ([]bool, error) {
+	nodes, err := s.nodes.of(ctx, s.pool, rs)
+	if err != nil {
+		return nil, err
+	}
+	groups := map[int32][]int{} // node: positions in rs, in rs's order
+	var order []int32
+	for i, r := range rs {
+		n := nodes[r.DeviceID]
+		if _, ok := groups[n]; !ok {
+			order = append(order, n)
+		}
+		groups[n] = append(groups[n], i)
+	}
+	stored := make([]bool, len(rs))
+	one := func(positions []int) error {
+		part := make([]thermowatt.Reading, len(positions))
+		index := make(map[identity]int, len(positions))
+		for k, i := range positions {
+			part[k] = rs[i]
+			index[identity{rs[i].DeviceID, rs[i].RecordedAt.UnixMicro()}] = i
+		}
+		args := append([]any{part[0].DeviceID}, insertArgs(part, received)...)
+		return s.withRetry(ctx, func() error {
+			rows, err := s.pool.Query(ctx, citusInsertCall, args...)
+			if err != nil {
+				return err
+			}
+			var (
+				id identity
+				at time.Time
+			)
+			_, err = pgx.ForEachRow(rows, []any{&id.deviceID, &at}, func() error {
+				id.recordedAt = at.UnixMicro()
+				i, ok := index[id]
+				if !ok {
+					return fmt.Errorf("the database reports storing a reading of %q at %v that was not sent", id.deviceID, at)
+				}
+				stored[i] = true
+				return nil
+			})
+			return err
+		})
+	}
+	if len(order) == 1 {
+		return stored, one(groups[order[0]])
+	}
+	errs := make([]error, len(order))
+	var wg sync.WaitGroup
+	for k, n := range order {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[k] = one(groups[n])
+		}()
+	}
+	wg.Wait()
+	return stored, errors.Join(errs...)
+}
+
+// deviceNodes remembers which Citus node holds each device's shards (of
+// the readings, and so of everything co-located with them).
+type deviceNodes struct {
+	mu    sync.Mutex
+	nodes map[string]int32
+}
+
+// maxDeviceNodes bounds what deviceNodes remembers; past it, it starts
+// over (a fleet larger than that pays one more lookup per device).
+const maxDeviceNodes = 1 << 20
+
+// of returns the node of each device of rs, asking the coordinator's
+// metadata for those it does not know yet.
+func (dn *deviceNodes) of(ctx context.Context, q querier, rs []thermowatt.Reading) (map[string]int32, error) {
+	dn.mu.Lock()
+	out := make(map[string]int32, 4)
+	var unknown []string
+	for i, r := range rs {
+		if i > 0 && r.DeviceID == rs[i-1].DeviceID {
+			continue
+		}
+		if n, ok := dn.nodes[r.DeviceID]; ok {
+			out[r.DeviceID] = n
+		} else {
+			unknown = append(unknown, r.DeviceID)
+		}
+	}
+	dn.mu.Unlock()
+	if len(unknown) == 0 {
+		return out, nil
+	}
+	rows, err := q.Query(ctx, `
+		SELECT d.id, p.groupid FROM unnest($1::text[]) AS d(id)
+		CROSS JOIN LATERAL get_shard_id_for_distribution_column('device_measurements', d.id) AS s(shardid)
+		JOIN pg_dist_placement p ON p.shardid = s.shardid`, unknown)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		id    string
+		group int32
+	)
+	found := make(map[string]int32, len(unknown))
+	if _, err := pgx.ForEachRow(rows, []any{&id, &group}, func() error {
+		found[id] = group
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	dn.mu.Lock()
+	defer dn.mu.Unlock()
+	if dn.nodes == nil || len(dn.nodes)+len(found) > maxDeviceNodes {
+		dn.nodes = make(map[string]int32)
+	}
+	for id, n := range found {
+		dn.nodes[id] = n
+		out[id] = n
+	}
+	return out, nil
 }

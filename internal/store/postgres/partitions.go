@@ -358,9 +358,9 @@ func (s *Store) dropOldestExpired(ctx context.Context, cutoff time.Time) (n int6
 				SELECT device_id, sum(n) AS n FROM per_hour
 				GROUP BY device_id HAVING sum(n) > 0
 			), counted AS (
-				INSERT INTO devices AS d (id, created_at, reading_count)
-				SELECT device_id, now(), n FROM per_device ORDER BY device_id
-				ON CONFLICT (id) DO UPDATE
+				INSERT INTO device_state AS d (device_id, reading_count)
+				SELECT device_id, n FROM per_device ORDER BY device_id
+				ON CONFLICT (device_id) DO UPDATE
 				SET reading_count = greatest(d.reading_count - EXCLUDED.reading_count, 0)
 			)
 			SELECT coalesce(sum(n), 0)::int8 FROM per_device`, lower, upper).Scan(&n)

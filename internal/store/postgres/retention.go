@@ -28,9 +28,9 @@ func (s *Store) DeleteReadingsBefore(ctx context.Context, cutoff time.Time, limi
 	), per_device AS (
 		SELECT device_id, count(*) AS n FROM deleted GROUP BY device_id
 	), counted AS (
-		INSERT INTO devices AS d (id, created_at, reading_count)
-		SELECT device_id, now(), n FROM per_device ORDER BY device_id
-		ON CONFLICT (id) DO UPDATE
+		INSERT INTO device_state AS d (device_id, reading_count)
+		SELECT device_id, n FROM per_device ORDER BY device_id
+		ON CONFLICT (device_id) DO UPDATE
 		SET reading_count = greatest(d.reading_count - EXCLUDED.reading_count, 0)
 	)
 	SELECT count(*) FROM deleted`

@@ -120,12 +120,12 @@ func recomputeRollups(ctx context.Context, tx pgx.Tx, deviceID string, gap int64
 	return err
 }
 
-// lockDevice locks a device's row before its roll-ups are recomputed
+// lockDevice locks a device's state row before its roll-ups are recomputed
 // (ingest and the materializer wait for it), and returns its
 // rollup.MaxGap; ok is false when the device is unknown.
 func lockDevice(ctx context.Context, tx pgx.Tx, deviceID string) (gap int64, ok bool, err error) {
 	var interval int
-	err = tx.QueryRow(ctx, `SELECT expected_interval_s FROM devices WHERE id = $1 FOR UPDATE`, deviceID).Scan(&interval)
+	err = tx.QueryRow(ctx, `SELECT expected_interval_s FROM device_state WHERE device_id = $1 FOR UPDATE`, deviceID).Scan(&interval)
 	if err == pgx.ErrNoRows {
 		return 0, false, nil
 	}
@@ -227,7 +227,7 @@ func (s *Store) trimRollups(ctx context.Context, cutoff time.Time) error {
 		chunk := devices[start:min(start+trimChunk, len(devices))]
 		err := s.withRetry(ctx, func() error {
 			return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-				return recomputeAfterCutoff(ctx, tx, chunk, floor, cutoff)
+				return recomputeAfterCutoff(ctx, tx, chunk, floor, cutoff, s.citus)
 			})
 		})
 		if err != nil {
@@ -244,8 +244,8 @@ func (s *Store) trimRollups(ctx context.Context, cutoff time.Time) error {
 // from floor to as far as a trapezoid from before cutoff reaches, in tx:
 // the devices' rows locked in id order, as ingest locks them, then the
 // reads in one round trip and the writes in another.
-func recomputeAfterCutoff(ctx context.Context, tx pgx.Tx, devices []string, floor, cutoff time.Time) error {
-	rows, err := tx.Query(ctx, `SELECT id, expected_interval_s FROM devices WHERE id = ANY($1) ORDER BY id FOR UPDATE`, devices)
+func recomputeAfterCutoff(ctx context.Context, tx pgx.Tx, devices []string, floor, cutoff time.Time, perDevice bool) error {
+	gaps, err := readGaps(ctx, tx, devices, "FOR UPDATE", perDevice)
 	if err != nil {
 		return err
 	}
@@ -254,19 +254,14 @@ func recomputeAfterCutoff(ctx context.Context, tx pgx.Tx, devices []string, floo
 		gap      int64
 		from, to time.Time
 	}
-	var (
-		spans    []span
-		id       string
-		interval int
-	)
-	_, err = pgx.ForEachRow(rows, []any{&id, &interval}, func() error {
-		gap := rollup.MaxGap(interval)
+	var spans []span
+	for _, id := range devices {
+		gap, ok := gaps[id]
+		if !ok {
+			continue
+		}
 		to := cutoff.Add(time.Duration(gap) * time.Microsecond).Truncate(rollup.Width).Add(rollup.Width)
 		spans = append(spans, span{id, gap, floor, to})
-		return nil
-	})
-	if err != nil {
-		return err
 	}
 	var reads pgx.Batch
 	for _, sp := range spans {

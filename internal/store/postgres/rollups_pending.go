@@ -108,38 +108,63 @@ func computePending(ctx context.Context, tx pgx.Tx, p pendingHours, gaps map[str
 }
 
 // readGaps returns the rollup.MaxGap of each of ids (sorted), locking
-// their rows for share when lock is set.
-func readGaps(ctx context.Context, tx pgx.Tx, ids []string, lock bool) (map[string]int64, error) {
-	q := `SELECT id, expected_interval_s FROM devices WHERE id = ANY($1) ORDER BY id`
-	if lock {
-		q += ` FOR SHARE`
+// their state rows (device_state) as lock says: "" (none), "FOR SHARE" or
+// "FOR UPDATE", in id order, as ingest locks them.
+func readGaps(ctx context.Context, tx pgx.Tx, ids []string, lock string, perDevice bool) (map[string]int64, error) {
+	intervals, err := readIntervals(ctx, tx, ids, lock, perDevice)
+	gaps := make(map[string]int64, len(intervals))
+	for id, interval := range intervals {
+		gaps[id] = rollup.MaxGap(interval)
 	}
-	rows, err := tx.Query(ctx, q, ids)
-	if err != nil {
-		return nil, err
-	}
-	gaps := make(map[string]int64, len(ids))
+	return gaps, err
+}
+
+// readIntervals returns the expected interval of each of ids (sorted)
+// that has a state row, locking the rows as readGaps says. perDevice locks
+// them one statement per device: on Citus device_state is distributed, and
+// Citus refuses row locks in a query across shards (each statement here
+// names one device, so it goes to its shard alone).
+func readIntervals(ctx context.Context, tx pgx.Tx, ids []string, lock string, perDevice bool) (map[string]int, error) {
+	intervals := make(map[string]int, len(ids))
 	var (
 		id       string
 		interval int
 	)
+	if lock != "" && perDevice {
+		for _, want := range ids {
+			err := tx.QueryRow(ctx, `SELECT expected_interval_s FROM device_state WHERE device_id = $1 `+lock, want).Scan(&interval)
+			if err == pgx.ErrNoRows {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			intervals[want] = interval
+		}
+		return intervals, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT device_id, expected_interval_s FROM device_state WHERE device_id = ANY($1) ORDER BY device_id `+lock, ids)
+	if err != nil {
+		return nil, err
+	}
 	_, err = pgx.ForEachRow(rows, []any{&id, &interval}, func() error {
-		gaps[id] = rollup.MaxGap(interval)
+		intervals[id] = interval
 		return nil
 	})
-	return gaps, err
+	return intervals, err
 }
 
 // MaterializeRollups recomputes pending hours; see store.Rollups.
 //
 // The marks are claimed with FOR UPDATE SKIP LOCKED, so instances running
-// at once take different hours. Then the devices of those hours are
-// share-locked, in id order as ingest locks them, before their readings
-// are read: a batch storing readings of one of them holds its row until it
-// commits, so the read sees every batch that found a mark already there,
-// and a batch that comes after marks the hour again once this commits.
-// The hours are then replaced and their marks deleted, in the same
-// transaction.
+// at once take different hours (on Citus one device at a time:
+// claimPerDevice). Then the state rows (device_state) of those hours'
+// devices are share-locked, in id order as ingest locks them, before
+// their readings are read: a batch storing readings of one of them holds
+// its row until it commits, so the read sees every batch that found a
+// mark already there, and a batch that comes after marks the hour again
+// once this commits. The hours are then replaced and their marks deleted,
+// in the same transaction.
 func (s *Store) MaterializeRollups(ctx context.Context, limit int, markedBefore time.Time) (int, error) {
 	var done int
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -153,12 +178,15 @@ func (s *Store) MaterializeRollups(ctx context.Context, limit int, markedBefore 
 			return err
 		}
 		claimed, n, err := scanPending(rows)
+		if err == nil && n > 0 && s.citus {
+			claimed, n, err = claimPerDevice(ctx, tx, claimed)
+		}
 		if err != nil || n == 0 {
 			done = 0
 			return err
 		}
 		ids := claimed.devices()
-		gaps, err := readGaps(ctx, tx, ids, true)
+		gaps, err := readGaps(ctx, tx, ids, "FOR SHARE", s.citus)
 		if err != nil {
 			return err
 		}
@@ -188,6 +216,42 @@ func (s *Store) MaterializeRollups(ctx context.Context, limit int, markedBefore 
 		return 0, fmt.Errorf("postgres: materialize roll-ups: %w", mapError(ctx, err))
 	}
 	return done, nil
+}
+
+// claimPerDevice claims the marks of candidates (chosen without locks) one
+// device at a time, skipping those another materializer holds: on Citus,
+// which refuses row locks in a query across shards, each statement names
+// one device and so goes to its shard alone. It returns the marks claimed
+// and how many.
+func claimPerDevice(ctx context.Context, tx pgx.Tx, candidates pendingHours) (pendingHours, int, error) {
+	var b pgx.Batch
+	ids := candidates.devices()
+	for _, id := range ids {
+		hours := make([]time.Time, len(candidates[id]))
+		for i, h := range candidates[id] {
+			hours[i] = time.UnixMicro(h).UTC()
+		}
+		b.Queue(`SELECT device_id, hour FROM rollup_pending WHERE device_id = $1 AND hour = ANY($2)
+			ORDER BY hour FOR UPDATE SKIP LOCKED`, id, hours)
+	}
+	br := tx.SendBatch(ctx, &b)
+	defer br.Close()
+	claimed, total := pendingHours{}, 0
+	for range ids {
+		rows, err := br.Query()
+		if err != nil {
+			return nil, 0, err
+		}
+		p, n, err := scanPending(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		for id, hours := range p {
+			claimed[id] = hours
+		}
+		total += n
+	}
+	return claimed, total, br.Close()
 }
 
 // RollupLag says how far the materializer is behind; see store.Rollups.
@@ -266,7 +330,7 @@ ORDER BY array_position($1, device_id), hour`, q.DeviceIDs, from, to)
 	if err != nil || n == 0 {
 		return stored, err
 	}
-	gaps, err := readGaps(ctx, tx, pending.devices(), false)
+	gaps, err := readGaps(ctx, tx, pending.devices(), "", false)
 	if err != nil {
 		return nil, err
 	}

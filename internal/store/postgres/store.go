@@ -31,6 +31,10 @@ type Store struct {
 	pool   *pgxpool.Pool
 	tokens tokenLookups // concurrent TokenByID calls share queries
 	citus  bool         // a Citus coordinator: see adaptToCitus
+	// citusIngest: on Citus, with the insert function DistributeCitus
+	// creates; readings go through it (insertPerNode)
+	citusIngest bool
+	nodes       deviceNodes // on Citus: the node of each device's shards
 }
 
 var _ store.Store = (*Store)(nil)
@@ -62,6 +66,15 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 		return nil, fmt.Errorf("postgres: %w", mapError(ctx, err))
 	}
 	s := &Store{pool: pool, citus: citus}
+	if citus {
+		// Distributed by DistributeCitus, which creates the function (a
+		// schema not distributed yet keeps the statements).
+		err := pool.QueryRow(ctx, `SELECT to_regproc($1) IS NOT NULL`, citusInsertFunction).Scan(&s.citusIngest)
+		if err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("postgres: %w", mapError(ctx, err))
+		}
+	}
 	s.Store = s.shared()
 	// Roll-ups a migration or an interval change left to compute, before
 	// anything reads them (docs/scaling.md gives how long that takes).

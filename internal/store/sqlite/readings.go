@@ -36,18 +36,20 @@ func (s *Store) InsertReadings(ctx context.Context, rs []thermowatt.Reading, rec
 // them for a small one.
 const (
 	registerDevice = `INSERT INTO devices (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`
+	// and its state row (migration 00015), which countReadings updates
+	registerState = `INSERT INTO device_state (device_id) VALUES (?) ON CONFLICT (device_id) DO NOTHING`
 	// One statement per device and commit: its count, its last-seen time
 	// (only forward, whatever order batches commit in) and, when ?4 is
 	// not NULL, its health as of ?5 unless newer health is stored. The
 	// fleet profile showed a statement per device per purpose (count,
 	// health) as much of a commit's cost.
 	countReadings = `
-		UPDATE devices
+		UPDATE device_state
 		SET last_seen_at = max(coalesce(last_seen_at, ?1), ?1),
 		    reading_count = reading_count + ?2,
 		    health = CASE WHEN ?4 IS NOT NULL AND (health_at IS NULL OR health_at < ?5) THEN ?4 ELSE health END,
 		    health_at = CASE WHEN ?4 IS NOT NULL AND (health_at IS NULL OR health_at < ?5) THEN ?5 ELSE health_at END
-		WHERE id = ?3`
+		WHERE device_id = ?3`
 )
 
 // readingColumns are the columns of device_measurements a reading is
@@ -92,11 +94,18 @@ func (s *Store) insertBatch(ctx context.Context, b store.Batch, received int64) 
 	if err != nil {
 		return nil, err
 	}
+	registerSt, err := s.writeStmts.inTx(ctx, tx, registerState)
+	if err != nil {
+		return nil, err
+	}
 	for _, d := range firstReceived(b.Readings) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		if _, err := register.ExecContext(stmtCtx, d.id, d.at); err != nil {
+			return nil, err
+		}
+		if _, err := registerSt.ExecContext(stmtCtx, d.id); err != nil {
 			return nil, err
 		}
 	}

@@ -50,7 +50,7 @@ func (s *Store) DeleteReadingsBefore(ctx context.Context, cutoff time.Time, limi
 	}
 	deleted := make([]string, 0, len(perDevice))
 	for id, k := range perDevice {
-		if _, err := tx.ExecContext(ctx, `UPDATE devices SET reading_count = max(reading_count - ?, 0) WHERE id = ?`, k, id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE device_state SET reading_count = max(reading_count - ?, 0) WHERE device_id = ?`, k, id); err != nil {
 			return 0, err
 		}
 		deleted = append(deleted, id)

@@ -92,7 +92,7 @@ func scanSamples(rows *sql.Rows) ([]rollup.Sample, error) {
 }
 
 // deviceInterval is a device's expected interval, for rollup.MaxGap.
-const deviceInterval = `SELECT expected_interval_s FROM devices WHERE id = ?`
+const deviceInterval = `SELECT expected_interval_s FROM device_state WHERE device_id = ?`
 
 // maxGap returns a device's rollup.MaxGap; ok is false when it is unknown.
 func (s *Store) maxGap(ctx context.Context, tx *sql.Tx, deviceID string) (gap int64, ok bool, err error) {

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -13,16 +15,18 @@ import (
 // alerts_one_open decides between racing callers: the loser's INSERT
 // waits for the winner's commit and then does nothing.
 func (s *Store) OpenAlert(ctx context.Context, a thermowatt.NewAlert) (bool, error) {
-	cond, args := "", []any{a.DeviceID, a.Kind, a.Message, store.UTC(a.At)}
+	from, args := `devices WHERE id = $1`, []any{a.DeviceID, a.Kind, a.Message, store.UTC(a.At)}
 	if a.IfLastSeen != nil {
-		cond, args = ` AND last_seen_at <= $5`, append(args, store.UTC(*a.IfLastSeen))
+		// The device's state row (every device has one), where ingest
+		// writes last_seen_at.
+		from, args = `device_state WHERE device_id = $1 AND last_seen_at <= $5`, append(args, store.UTC(*a.IfLastSeen))
 	}
 	// The rows RETURNING gives, not the count of rows changed: on Citus
 	// that of INSERT ... SELECT into a reference table counts the rows
 	// selected, whether or not ON CONFLICT skipped them.
 	rows, err := s.Write.Query(ctx, `
 		INSERT INTO alerts (device_id, kind, message, opened_at)
-		SELECT id, $2, $3, $4 FROM devices WHERE id = $1`+cond+`
+		SELECT $1, $2, $3, $4 FROM `+from+`
 		ON CONFLICT (device_id, kind, rule_id) WHERE resolved_at IS NULL DO NOTHING
 		RETURNING id`, args...)
 	ids, err := collect(rows, err, func(row Row) (id int64, err error) {
@@ -37,12 +41,25 @@ func (s *Store) OpenAlert(ctx context.Context, a thermowatt.NewAlert) (bool, err
 
 // ResolveAlert resolves an open alert once; see store.Alerts.
 func (s *Store) ResolveAlert(ctx context.Context, deviceID, kind string, at time.Time, needData bool) (bool, error) {
-	cond := ""
+	cond, args := "", []any{deviceID, kind, store.UTC(at)}
 	if needData {
-		cond = ` AND EXISTS (SELECT 1 FROM devices d WHERE d.id = alerts.device_id AND d.last_seen_at > alerts.opened_at)`
+		// The device's last-seen time read first, then compared: on Citus
+		// device_state is distributed and alerts a reference table, and
+		// Citus refuses a statement that reads the one and writes the
+		// other. Read before, it can only be older than the time the
+		// update sees, which at worst leaves the alert to the next check.
+		var lastSeen *time.Time
+		err := s.Read.QueryRow(ctx, `SELECT last_seen_at FROM device_state WHERE device_id = $1`, deviceID).Scan(&lastSeen)
+		if errors.Is(err, sql.ErrNoRows) || err == nil && lastSeen == nil {
+			return false, nil
+		}
+		if err != nil {
+			return false, s.fail(ctx, err, "resolve %s alert of %q", kind, deviceID)
+		}
+		cond, args = ` AND opened_at < $4`, append(args, store.UTC(*lastSeen))
 	}
 	n, err := s.Write.Exec(ctx, `UPDATE alerts SET resolved_at = $3
-		WHERE device_id = $1 AND kind = $2 AND resolved_at IS NULL`+cond, deviceID, kind, store.UTC(at))
+		WHERE device_id = $1 AND kind = $2 AND resolved_at IS NULL`+cond, args...)
 	if err != nil {
 		return false, s.fail(ctx, err, "resolve %s alert of %q", kind, deviceID)
 	}

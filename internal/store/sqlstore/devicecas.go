@@ -11,7 +11,7 @@ import (
 // not a string, counts as "".
 func (s *Store) CountDeviceCAs(ctx context.Context) ([]store.CACount, error) {
 	rows, err := s.Read.Query(ctx, `SELECT `+s.JSONString("health", "ca", "active")+`, `+s.JSONString("health", "ca", "waiting")+`,
-		count(*) FROM devices GROUP BY 1, 2 ORDER BY 1, 2`)
+		count(*) FROM device_state GROUP BY 1, 2 ORDER BY 1, 2`)
 	out, err := collect(rows, err, func(row Row) (c store.CACount, err error) {
 		err = row.Scan(&c.Active, &c.Waiting, &c.Devices)
 		return c, err

@@ -115,7 +115,7 @@ func (s *Store) FirmwareFile(ctx context.Context, version, path string) (thermow
 func (s *Store) CountRunningFirmware(ctx context.Context) ([]store.FirmwareCount, error) {
 	rows, err := s.Read.Query(ctx, `
 		SELECT coalesce(`+s.JSONText("health", "firmware")+`, ''), coalesce(`+s.JSONText("health", "update", "state")+`, ''), count(*)
-		FROM devices GROUP BY 1, 2 ORDER BY 1, 2`)
+		FROM device_state GROUP BY 1, 2 ORDER BY 1, 2`)
 	out, err := collect(rows, err, func(row Row) (c store.FirmwareCount, err error) {
 		err = row.Scan(&c.Version, &c.UpdateState, &c.Devices)
 		return c, err
