@@ -57,9 +57,12 @@ func copyRows(ctx context.Context, conn *pgx.Conn, table string, h *history) (ti
 	return time.Since(start), err
 }
 
-// registerDevicesSQL adds h's devices, which readings reference.
+// pgRegister adds h's devices, which readings reference, and their state
+// rows (migration 00015), without which the fleet's lists leave a device out.
 func pgRegister(ctx context.Context, conn *pgx.Conn, h *history) error {
-	_, err := conn.Exec(ctx, `INSERT INTO devices (id, created_at) SELECT unnest($1::text[]), now() ON CONFLICT DO NOTHING`, h.ids)
+	_, err := conn.Exec(ctx, `
+		WITH d AS (INSERT INTO devices (id, created_at) SELECT unnest($1::text[]), now() ON CONFLICT DO NOTHING)
+		INSERT INTO device_state (device_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, h.ids)
 	return err
 }
 

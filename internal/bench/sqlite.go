@@ -44,8 +44,13 @@ func openSQLite(path string) (*sql.DB, error) {
 // INSERT: the fastest way into SQLite short of dropping the indexes.
 func sqliteLoad(ctx context.Context, db *sql.DB, h *history, txRows int) (time.Duration, error) {
 	start := time.Now()
-	if _, err := db.ExecContext(ctx, `INSERT OR IGNORE INTO devices (id, created_at) SELECT value, 0 FROM json_each(?)`, jsonArray(h.ids)); err != nil {
-		return 0, err
+	for _, register := range []string{
+		`INSERT OR IGNORE INTO devices (id, created_at) SELECT value, 0 FROM json_each(?)`,
+		`INSERT OR IGNORE INTO device_state (device_id) SELECT value FROM json_each(?)`, // migration 00015
+	} {
+		if _, err := db.ExecContext(ctx, register, jsonArray(h.ids)); err != nil {
+			return 0, err
+		}
 	}
 	received := time.Now().UnixMicro()
 	var r row
