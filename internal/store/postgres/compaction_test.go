@@ -9,6 +9,7 @@ import (
 
 	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
+	"github.com/thermowatt/thermowatt/internal/store/storetest"
 )
 
 // Compacting an old week gives its partition's pages back: the rows move
@@ -63,4 +64,22 @@ func TestCompactionEmptiesOldPartitions(t *testing.T) {
 	if err != nil || res.Duplicates != 10 {
 		t.Errorf("sending 10 compacted readings again: %+v, %v; want 10 duplicates", res, err)
 	}
+}
+
+// The roll-ups of compacted days are computed from the blocks, not
+// stored (storetest.CompactedRollups).
+func TestCompactedDaysKeepNoRollups(t *testing.T) {
+	s, dbURL := openFresh(t)
+	conn, err := pgx.Connect(t.Context(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	storetest.CompactedRollups(t, s, func(t *testing.T) (n int) {
+		t.Helper()
+		if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM hourly_rollups`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	})
 }

@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"database/sql"
 	"time"
 
 	"path/filepath"
@@ -124,3 +125,27 @@ func BenchmarkStore(b *testing.B) {
 		return s
 	})
 }
+
+// The roll-ups of compacted days are computed from the blocks, not
+// stored (storetest.CompactedRollups).
+func TestCompactedDaysKeepNoRollups(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "thermowatt.db")
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	storetest.CompactedRollups(t, s, func(t *testing.T) (n int) {
+		t.Helper()
+		if err := db.QueryRowContext(t.Context(), `SELECT count(*) FROM hourly_rollups`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	})
+}
+
