@@ -39,6 +39,14 @@ func RunDisk(ctx context.Context, out io.Writer) error {
 	set.generate()
 	logf("generated %s readings in %s", thousands(int64(set.n())), dur(time.Since(t0)))
 
+	if cfg.DatabaseURL == "" && slices.Contains(cfg.Systems, "postgres") {
+		url, stop, err := privateCluster(logf)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		cfg.DatabaseURL = url
+	}
 	var results []*diskResult
 	for _, system := range cfg.Systems {
 		var r *diskResult
@@ -86,7 +94,7 @@ func diskConfigFromEnv() (diskConfig, error) {
 		Data:        sensordata.Default(),
 		Systems:     strings.Split(env("DISK_SYSTEMS", "postgres,sqlite,influxdb,victoriametrics"), ","),
 		Dir:         os.Getenv("DISK_DIR"),
-		DatabaseURL: env("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"),
+		DatabaseURL: os.Getenv("BENCH_DATABASE_URL"), // a private cluster when empty (RunDisk)
 		Binary:      env("BENCH_BIN", "bin/thermowatt"),
 		ServeEnv:    strings.Fields(os.Getenv("DISK_SERVE_ENV")),
 		Influxd:     os.Getenv("BENCH_INFLUXD"),

@@ -204,6 +204,9 @@ func (s *Store) MaterializeRollups(ctx context.Context, limit int, markedBefore 
 	if err != nil {
 		return 0, fmt.Errorf("postgres: materialize roll-ups: %w", mapError(ctx, err))
 	}
+	if done == 0 {
+		s.shrinkPending(ctx)
+	}
 	return done, nil
 }
 

@@ -31,6 +31,7 @@ type Store struct {
 	pool   *pgxpool.Pool
 	tokens tokenLookups // concurrent TokenByID calls share queries
 	citus  bool         // a Citus coordinator: see adaptToCitus
+	shrunk shrinkClock  // when shrinkPending last looked
 }
 
 var _ store.Store = (*Store)(nil)
