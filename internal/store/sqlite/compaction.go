@@ -52,6 +52,14 @@ func (s *Store) CompactBefore(ctx context.Context, cutoff time.Time, limit int) 
 			break
 		}
 	}
+	if n > 0 {
+		// The pages the compacted rows left free go back to the file
+		// system (autovacuum.go), through the WAL, which the checkpoint
+		// below empties.
+		if err := releaseFreePages(ctx, s.write); err != nil {
+			return n, fmt.Errorf("sqlite: compact readings: releasing free pages: %w", mapError(ctx, err))
+		}
+	}
 	if n > 0 && s.checkpoints != nil {
 		// Compaction rewrites what it compacts, and the WAL file keeps the
 		// size of the most it ever held (264 MB after compacting 200,000
