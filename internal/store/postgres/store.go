@@ -32,6 +32,8 @@ type Store struct {
 	tokens tokenLookups // concurrent TokenByID calls share queries
 	citus  bool         // a Citus coordinator: see adaptToCitus
 	shrunk shrinkClock  // when shrinkPending last looked
+	// when shrinkRollups last looked
+	rewritten shrinkClock
 }
 
 var _ store.Store = (*Store)(nil)
