@@ -240,7 +240,7 @@ func pgDiskSize(ctx context.Context, dbURL string, base int64, logf func(string,
 	rows, err := conn.Query(ctx, `SELECT c.relname, pg_total_relation_size(c.oid) AS b FROM pg_class c
 		JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND c.relkind IN ('r', 'm')
-		ORDER BY b DESC LIMIT 6`)
+		ORDER BY b DESC LIMIT 10`)
 	if err != nil {
 		return 0, "", err
 	}
@@ -251,7 +251,7 @@ func pgDiskSize(ctx context.Context, dbURL string, base int64, logf func(string,
 		if err := rows.Scan(&name, &b); err != nil {
 			return 0, "", err
 		}
-		if b > 1<<20 {
+		if b > 256<<10 {
 			parts = append(parts, fmt.Sprintf("%s %s", name, mb(b)))
 		}
 	}

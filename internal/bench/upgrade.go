@@ -97,6 +97,10 @@ func RunUpgrade(ctx context.Context, out io.Writer) error {
 	logf("disk before the upgrade: %s (%.1f bytes a reading; %s)", mb(before), float64(before)/float64(s.n()), what)
 
 	logPath := filepath.Join(os.TempDir(), "thermowatt-bench-upgrade.log")
+	settleFor, err := time.ParseDuration(env("UPGRADE_SETTLE", "90s"))
+	if err != nil {
+		return fmt.Errorf("UPGRADE_SETTLE: %w", err)
+	}
 	ingest := func(name string, compaction string, until func(context.Context) (bool, error)) (result, time.Duration, error) {
 		srv, err := startServer(ctx, binary, logPath, "DATABASE_URL="+dbURL, "COMPACTION_AGE="+compaction)
 		if err != nil {
@@ -118,6 +122,15 @@ func RunUpgrade(ctx context.Context, out io.Writer) error {
 		}
 		logf("  %s: %d readings posted one a request, p50 %s, p99 %s, max %s, over %s", name, res.Requests,
 			ms(res.quantile(0.5)), ms(res.quantile(0.99)), ms(res.quantile(1)), dur(res.Elapsed))
+		if until != nil {
+			// What the pass does once the last day is compacted (the
+			// emptied partitions truncated, the roll-ups' pages given
+			// back) before the disk is measured, serve still running.
+			logf("  settling %s (UPGRADE_SETTLE) ...", settleFor)
+			if err := settle(ctx, settleFor); err != nil {
+				return res, took, err
+			}
+		}
 		return res, took, nil
 	}
 	logf("ingest before the upgrade (COMPACTION_AGE=0: this binary, compaction off), %s:", phase)
