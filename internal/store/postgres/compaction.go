@@ -77,8 +77,9 @@ func (s *Store) CompactBefore(ctx context.Context, cutoff time.Time, limit int) 
 }
 
 // truncateCompactedPartitions empties the weekly partitions of readings
-// that compaction left without a row (every one ending at or before end)
-// but not without pages: the deletes leave the table's and, above all,
+// that compaction left without a row (every one ending at or before end,
+// and the DEFAULT partition, which takes the readings of weeks without a
+// partition of their own) but not without pages: the deletes leave the table's and, above all,
 // its indexes' pages allocated (VACUUM frees them for reuse within the
 // table but gives index pages back to no one). Each partition is locked
 // (ACCESS EXCLUSIVE, waiting a second at most: a backfill writing to it
@@ -87,7 +88,7 @@ func (s *Store) CompactBefore(ctx context.Context, cutoff time.Time, limit int) 
 func (s *Store) truncateCompactedPartitions(ctx context.Context, end time.Time) error {
 	rows, err := s.pool.Query(ctx, `
 		SELECT name FROM `+partitionBounds+`
-		WHERE upper <= $1 AND pg_total_relation_size(quote_ident(name)::regclass) > 64 * 1024
+		WHERE (upper <= $1 OR upper IS NULL) AND pg_total_relation_size(quote_ident(name)::regclass) > 64 * 1024
 		ORDER BY upper`, end)
 	if err != nil {
 		return err
