@@ -67,9 +67,7 @@ func (s *Store) CompactBefore(ctx context.Context, cutoff time.Time, limit int) 
 			if err := s.truncateCompactedPartitions(ctx, end); err != nil {
 				return n, fmt.Errorf("postgres: compact readings: %w", mapError(ctx, err))
 			}
-			if n > 0 {
-				s.shrinkRollups(ctx) // pending_shrink.go
-			}
+			s.shrinkRollups(ctx) // pending_shrink.go
 			break
 		}
 	}

@@ -83,9 +83,10 @@ type shrinkClock = atomic.Int64
 // readers of older snapshots see (unlike TRUNCATE), under an ACCESS
 // EXCLUSIVE lock that waits shrinkWait at most and then holds while the
 // live rows are copied (reads of roll-ups wait that long: about a second
-// for a week of 1,000 devices' hours). Looked at after a pass that
-// compacted something, rewritten at most every rewriteEvery, only when
-// the table exceeds rewriteAbove and its rows fill under a third of it.
+// for a week of 1,000 devices' hours). Looked at after every pass of the
+// compactor (a minute apart), rewritten at most every rewriteEvery, only
+// when the table exceeds rewriteAbove and its rows fill under a third of
+// it.
 const (
 	rewriteEvery = 10 * time.Minute
 	rewriteAbove = 1 << 20
@@ -105,11 +106,14 @@ func (s *Store) shrinkRollups(ctx context.Context) {
 	}
 	var worth bool
 	// The rows counted, not the statistics' estimate: a backend reports
-	// its deletes up to 10 s after they commit.
+	// its deletes up to 10 s after they commit. Not while a VACUUM works
+	// on the table (autovacuum, after the deletes): the lock would not
+	// come within shrinkWait; the next pass tries again.
 	err := s.pool.QueryRow(ctx, `SELECT pg_relation_size('hourly_rollups') > $1
-		AND pg_relation_size('hourly_rollups') > 3 * $2 * (SELECT count(*) FROM hourly_rollups)`,
+		AND pg_relation_size('hourly_rollups') > 3 * $2 * (SELECT count(*) FROM hourly_rollups)
+		AND NOT EXISTS (SELECT 1 FROM pg_stat_progress_vacuum WHERE relid = 'hourly_rollups'::regclass)`,
 		rewriteAbove, rollupRowBytes).Scan(&worth)
-	if err != nil || !worth || !s.rewritten.CompareAndSwap(s.rewritten.Load(), now) {
+	if err != nil || !worth {
 		return
 	}
 	conn, err := s.pool.Acquire(ctx)
@@ -126,5 +130,7 @@ func (s *Store) shrinkRollups(ctx context.Context) {
 		return
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), `RESET lock_timeout`)
-	_, _ = conn.Exec(ctx, `VACUUM (FULL, ANALYZE) hourly_rollups`)
+	if _, err := conn.Exec(ctx, `VACUUM (FULL, ANALYZE) hourly_rollups`); err == nil {
+		s.rewritten.Store(now)
+	}
 }
