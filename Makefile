@@ -103,6 +103,11 @@ bench-scale:
 bench-disk: build
 	$(GO) run ./cmd/thermowatt-bench disk
 
+## bench-upgrade: issue 20's upgrade: 10 M old readings in rows (UPGRADE_READINGS, UPGRADE_DEVICES), then serve compacting them while devices send (UPGRADE_LIVE_DEVICES): time to compact, ingest p99 before and during, disk before and after
+.PHONY: bench-upgrade
+bench-upgrade: build
+	$(GO) run ./cmd/thermowatt-bench upgrade
+
 ## lint: formatting and vet
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi

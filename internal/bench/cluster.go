@@ -23,17 +23,27 @@ func usePrivateCluster(cfg *Config, logf func(string, ...any)) (func(), error) {
 	if cfg.DatabaseURL != "" || !slices.Contains(cfg.Backends, "postgres") {
 		return func() {}, nil
 	}
+	url, stop, err := privateCluster(logf)
+	if err != nil {
+		return nil, err
+	}
+	cfg.DatabaseURL = url
+	return stop, nil
+}
+
+// privateCluster starts a private cluster with PostgreSQL's default
+// settings and returns its URL and the function that stops and removes it.
+func privateCluster(logf func(string, ...any)) (string, func(), error) {
 	c, err := pgcluster.Start()
 	if err != nil {
-		return nil, fmt.Errorf("starting a private PostgreSQL cluster: %w (or set BENCH_DATABASE_URL to a server to create the bench's databases in)", err)
+		return "", nil, fmt.Errorf("starting a private PostgreSQL cluster: %w (or set BENCH_DATABASE_URL to a server to create the bench's databases in)", err)
 	}
 	if postgresRoot, err = c.Postmaster(); err != nil {
 		c.Close()
-		return nil, err
+		return "", nil, err
 	}
-	cfg.DatabaseURL = c.URL()
-	logf("PostgreSQL: a private cluster (%s) with the default settings; BENCH_DATABASE_URL names another server", c.Dir())
-	return func() {
+	logf("PostgreSQL: a private cluster (%s) with the default settings (autovacuum on); BENCH_DATABASE_URL names another server", c.Dir())
+	return c.URL(), func() {
 		postgresRoot = 0
 		c.Close()
 	}, nil

@@ -39,6 +39,14 @@ func RunDisk(ctx context.Context, out io.Writer) error {
 	set.generate()
 	logf("generated %s readings in %s", thousands(int64(set.n())), dur(time.Since(t0)))
 
+	if cfg.DatabaseURL == "" && slices.Contains(cfg.Systems, "postgres") {
+		url, stop, err := privateCluster(logf)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		cfg.DatabaseURL = url
+	}
 	var results []*diskResult
 	for _, system := range cfg.Systems {
 		var r *diskResult
@@ -60,7 +68,10 @@ func RunDisk(ctx context.Context, out io.Writer) error {
 			results = append(results, r)
 		}
 	}
-	codec := diskCodec(&set, logf)
+	var codec codecFigures
+	if !cfg.CurrentWeek {
+		codec = diskCodec(&set, logf)
+	}
 	printDisk(out, results, codec)
 	return nil
 }
@@ -79,6 +90,10 @@ type diskConfig struct {
 	ServeEnv    []string      // DISK_SERVE_ENV: extra KEY=VALUE settings for serve, space-separated
 	Influxd     string        // BENCH_INFLUXD
 	Victoria    string        // BENCH_VICTORIA
+	// CurrentWeek (DISK_CURRENT_WEEK=1) loads readings of the last days
+	// instead, younger than the compaction age, so none is compacted:
+	// thermowatt's bytes per reading of the current week; no reads.
+	CurrentWeek bool
 }
 
 func diskConfigFromEnv() (diskConfig, error) {
@@ -86,18 +101,29 @@ func diskConfigFromEnv() (diskConfig, error) {
 		Data:        sensordata.Default(),
 		Systems:     strings.Split(env("DISK_SYSTEMS", "postgres,sqlite,influxdb,victoriametrics"), ","),
 		Dir:         os.Getenv("DISK_DIR"),
-		DatabaseURL: env("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"),
+		DatabaseURL: os.Getenv("BENCH_DATABASE_URL"), // a private cluster when empty (RunDisk)
 		Binary:      env("BENCH_BIN", "bin/thermowatt"),
 		ServeEnv:    strings.Fields(os.Getenv("DISK_SERVE_ENV")),
 		Influxd:     os.Getenv("BENCH_INFLUXD"),
 		Victoria:    os.Getenv("BENCH_VICTORIA"),
+	}
+	c.CurrentWeek = os.Getenv("DISK_CURRENT_WEEK") == "1"
+	perDevice := c.Data.PerDevice
+	if c.CurrentWeek {
+		// 6.5 days up to the last whole hour: every day ends within the
+		// default COMPACTION_AGE (168h), so none is compacted.
+		perDevice = int(6.5 * 24 * float64(time.Hour) / float64(c.Data.Step))
+		c.Systems = []string{"postgres", "sqlite"}
+		if v := os.Getenv("DISK_SYSTEMS"); v != "" {
+			c.Systems = strings.Split(v, ",")
+		}
 	}
 	for _, n := range []struct {
 		name, def string
 		dst       *int
 	}{
 		{"DISK_DEVICES", strconv.Itoa(c.Data.Devices), &c.Data.Devices},
-		{"DISK_PER_DEVICE", strconv.Itoa(c.Data.PerDevice), &c.Data.PerDevice},
+		{"DISK_PER_DEVICE", strconv.Itoa(perDevice), &c.Data.PerDevice},
 		{"DISK_BATCH", "100", &c.Batch},
 		{"DISK_LOADERS", "2", &c.Loaders},
 		{"DISK_QUERIES", "200", &c.Queries},
@@ -125,6 +151,18 @@ func diskConfigFromEnv() (diskConfig, error) {
 		if !slices.Contains([]string{"postgres", "sqlite", "influxdb", "victoriametrics"}, s) {
 			return c, fmt.Errorf("DISK_SYSTEMS: %q is none of postgres, sqlite, influxdb, victoriametrics", s)
 		}
+	}
+	if c.CurrentWeek {
+		c.Data.Start = time.Now().UTC().Truncate(time.Hour).Add(-time.Duration(c.Data.PerDevice) * c.Data.Step)
+		if span := time.Duration(c.Data.PerDevice) * c.Data.Step; span > 6*24*time.Hour+12*time.Hour {
+			return c, fmt.Errorf("DISK_CURRENT_WEEK=1 with DISK_PER_DEVICE=%d spans %s: more than 6.5 days reaches days the compactor takes", c.Data.PerDevice, span)
+		}
+		for _, s := range c.Systems {
+			if s != "postgres" && s != "sqlite" {
+				return c, fmt.Errorf("DISK_CURRENT_WEEK=1 measures thermowatt only: DISK_SYSTEMS=%q", s)
+			}
+		}
+		return c, nil
 	}
 	if span := time.Duration(c.Data.PerDevice) * c.Data.Step; span < 31*24*time.Hour {
 		return c, fmt.Errorf("DISK_PER_DEVICE=%d spans %s: the 30-day read needs 31 days at least (%d readings)",

@@ -146,6 +146,9 @@ func diskThermowattRun(ctx context.Context, cfg diskConfig, s *diskSet, name str
 	}
 	logf("  disk after settling: %s (%s)", mb(r.Bytes), r.What)
 
+	if cfg.CurrentWeek {
+		return r, nil // readings of the current week: disk only
+	}
 	reader, err := a.readerToken(ctx)
 	if err != nil {
 		return nil, err
@@ -237,7 +240,7 @@ func pgDiskSize(ctx context.Context, dbURL string, base int64, logf func(string,
 	rows, err := conn.Query(ctx, `SELECT c.relname, pg_total_relation_size(c.oid) AS b FROM pg_class c
 		JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND c.relkind IN ('r', 'm')
-		ORDER BY b DESC LIMIT 6`)
+		ORDER BY b DESC LIMIT 10`)
 	if err != nil {
 		return 0, "", err
 	}
@@ -248,12 +251,25 @@ func pgDiskSize(ctx context.Context, dbURL string, base int64, logf func(string,
 		if err := rows.Scan(&name, &b); err != nil {
 			return 0, "", err
 		}
-		if b > 1<<20 {
+		if b > 256<<10 {
 			parts = append(parts, fmt.Sprintf("%s %s", name, mb(b)))
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return 0, "", err
+	}
+	// The readings' rows split: table (with TOAST) and indexes, over
+	// every partition, and the payload's share.
+	var heap, indexes, payload, nrows int64
+	err = conn.QueryRow(ctx, `SELECT coalesce(sum(pg_table_size(inhrelid)), 0), coalesce(sum(pg_indexes_size(inhrelid)), 0),
+		(SELECT coalesce(sum(pg_column_size(payload)), 0) FROM device_measurements), (SELECT count(*) FROM device_measurements)
+		FROM pg_inherits WHERE inhparent = 'device_measurements'::regclass`).Scan(&heap, &indexes, &payload, &nrows)
+	if err != nil {
+		return 0, "", err
+	}
+	if nrows > 0 {
+		parts = append(parts, fmt.Sprintf("(the %d rows of readings: table %.0f bytes a row, of which payload %.0f; indexes %.0f)",
+			nrows, float64(heap)/float64(nrows), float64(payload)/float64(nrows), float64(indexes)/float64(nrows)))
 	}
 	return total - base, "pg_database_size after VACUUM, less the empty database (WAL not counted); largest tables with their indexes and TOAST: " + strings.Join(parts, ", "), nil
 }

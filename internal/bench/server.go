@@ -75,8 +75,15 @@ func startServer(ctx context.Context, binary, logPath string, extra ...string) (
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+			line := sc.Text()
+			if m := listening.FindStringSubmatch(line); m != nil {
 				port <- m[1]
+			}
+			// serve's warnings and errors (its log is on stdout) go to
+			// the log file beside its stderr: what a background job
+			// failed at is then on record.
+			if strings.Contains(line, `"level":"WARN"`) || strings.Contains(line, `"level":"ERROR"`) {
+				fmt.Fprintln(logFile, line)
 			}
 		}
 		_, _ = io.Copy(io.Discard, stdout)

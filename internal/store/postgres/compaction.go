@@ -67,6 +67,7 @@ func (s *Store) CompactBefore(ctx context.Context, cutoff time.Time, limit int) 
 			if err := s.truncateCompactedPartitions(ctx, end); err != nil {
 				return n, fmt.Errorf("postgres: compact readings: %w", mapError(ctx, err))
 			}
+			s.shrinkRollups(ctx) // pending_shrink.go
 			break
 		}
 	}
@@ -74,8 +75,9 @@ func (s *Store) CompactBefore(ctx context.Context, cutoff time.Time, limit int) 
 }
 
 // truncateCompactedPartitions empties the weekly partitions of readings
-// that compaction left without a row (every one ending at or before end)
-// but not without pages: the deletes leave the table's and, above all,
+// that compaction left without a row (every one ending at or before end,
+// and the DEFAULT partition, which takes the readings of weeks without a
+// partition of their own) but not without pages: the deletes leave the table's and, above all,
 // its indexes' pages allocated (VACUUM frees them for reuse within the
 // table but gives index pages back to no one). Each partition is locked
 // (ACCESS EXCLUSIVE, waiting a second at most: a backfill writing to it
@@ -84,7 +86,7 @@ func (s *Store) CompactBefore(ctx context.Context, cutoff time.Time, limit int) 
 func (s *Store) truncateCompactedPartitions(ctx context.Context, end time.Time) error {
 	rows, err := s.pool.Query(ctx, `
 		SELECT name FROM `+partitionBounds+`
-		WHERE upper <= $1 AND pg_total_relation_size(quote_ident(name)::regclass) > 64 * 1024
+		WHERE (upper <= $1 OR upper IS NULL) AND pg_total_relation_size(quote_ident(name)::regclass) > 64 * 1024
 		ORDER BY upper`, end)
 	if err != nil {
 		return err
@@ -169,6 +171,16 @@ func compactOldestDay(ctx context.Context, tx pgx.Tx, end time.Time) (bool, erro
 		ON CONFLICT (device_id, day) DO UPDATE SET readings = EXCLUDED.readings, block = EXCLUDED.block`,
 		deviceID, from, len(readings), block)
 	b.Queue(`DELETE FROM device_measurements WHERE device_id = $1 AND recorded_at >= $2 AND recorded_at < $3`, deviceID, from, to)
+	// The day's hours are computed from the block from now on
+	// (store.CompactedHours): its materialized ones go. The device's state row
+	// orders this with a materializer that computed some of them before
+	// the block was there (it holds the row for share until it has
+	// written them): their DELETE waits for its commit and sees them; one
+	// that comes after sees the block and leaves the day out
+	// (dropCompacted). Taken last, after the block's row, in the order
+	// retention takes the two.
+	b.Queue(`SELECT 1 FROM device_state WHERE device_id = $1 FOR NO KEY UPDATE`, deviceID)
+	b.Queue(`DELETE FROM hourly_rollups WHERE device_id = $1 AND hour >= $2 AND hour < $3`, deviceID, from, to)
 	return true, tx.SendBatch(ctx, &b).Close()
 }
 
@@ -465,4 +477,45 @@ func blockSpan(ctx context.Context, tx pgx.Tx, deviceID string) (first, last tim
 		return first, last, false, fmt.Errorf("compacted readings of %q: %w", deviceID, err)
 	}
 	return first, last, true, nil
+}
+
+// compactedDaysOf selects the compacted days of the devices $1 that hold
+// hours in [$2, $3), by device and day: those hours are computed from the
+// blocks when read, never stored (store.CompactedHours).
+const compactedDaysOf = `
+SELECT device_id, day FROM reading_blocks
+WHERE device_id = ANY($1) AND day > $2::timestamptz - interval '1 day' AND day < $3
+ORDER BY device_id, day`
+
+// scanDays reads compactedDaysOf's rows: per device, its days' starts in
+// unix microseconds, ascending.
+func scanDays(rows pgx.Rows) (map[string][]int64, error) {
+	days := map[string][]int64{}
+	var (
+		id  string
+		day time.Time
+	)
+	_, err := pgx.ForEachRow(rows, []any{&id, &day}, func() error {
+		days[id] = append(days[id], day.UnixMicro())
+		return nil
+	})
+	return days, err
+}
+
+// dropCompacted returns rows (computed hours about to be stored) without
+// those of compacted days, read in tx.
+func dropCompacted(ctx context.Context, tx pgx.Tx, rows []rollup.Row) ([]rollup.Row, error) {
+	if len(rows) == 0 {
+		return rows, nil
+	}
+	ids, from, to := store.HourSpan(rows)
+	r, err := tx.Query(ctx, compactedDaysOf, ids, time.UnixMicro(from).UTC(), time.UnixMicro(to).UTC())
+	if err != nil {
+		return nil, err
+	}
+	days, err := scanDays(r)
+	if err != nil {
+		return nil, err
+	}
+	return store.DropCompacted(rows, days), nil
 }

@@ -340,8 +340,9 @@ func (s *Store) dropOldestExpired(ctx context.Context, cutoff time.Time) (n int6
 		// keeps its readings as they are), a week of hours rather than a
 		// week of readings to read; but an hour still pending (any reading
 		// stored in it since it was materialized marked it) is counted
-		// from the partition's readings. One statement: the marks and the
-		// roll-ups are of one snapshot.
+		// from the partition's readings, as is an hour of a compacted day
+		// (not stored). One statement: the marks and the roll-ups are of
+		// one snapshot.
 		err = tx.QueryRow(ctx, `
 			WITH pending AS (
 				SELECT device_id, hour FROM rollup_pending
@@ -354,6 +355,10 @@ func (s *Store) dropOldestExpired(ctx context.Context, cutoff time.Time) (n int6
 				SELECT m.device_id, 1 FROM `+pgx.Identifier{name}.Sanitize()+` m
 				WHERE EXISTS (SELECT 1 FROM pending p WHERE p.device_id = m.device_id
 					AND p.hour = date_bin('1 hour', m.recorded_at, timestamptz 'epoch'))
+				-- a compacted day's hours are not stored (its block holds
+				-- its readings, not this partition): its rows are counted
+				OR EXISTS (SELECT 1 FROM reading_blocks b WHERE b.device_id = m.device_id
+					AND b.day = date_bin('1 day', m.recorded_at, timestamptz 'epoch'))
 			), per_device AS (
 				SELECT device_id, sum(n) AS n FROM per_hour
 				GROUP BY device_id HAVING sum(n) > 0

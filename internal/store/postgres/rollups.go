@@ -112,9 +112,9 @@ func recomputeRollups(ctx context.Context, tx pgx.Tx, deviceID string, gap int64
 	if _, err := tx.Exec(ctx, `DELETE FROM hourly_rollups WHERE device_id = $1 AND hour >= $2 AND hour < $3`, deviceID, from, to); err != nil {
 		return err
 	}
-	hours := rollup.Compute(deviceID, samples, gap, from.UnixMicro(), to.UnixMicro())
-	if len(hours) == 0 {
-		return nil
+	hours, err := dropCompacted(ctx, tx, rollup.Compute(deviceID, samples, gap, from.UnixMicro(), to.UnixMicro()))
+	if err != nil || len(hours) == 0 {
+		return err
 	}
 	_, err = tx.Exec(ctx, insertRollups, rollupArgs(hours)...)
 	return err
@@ -213,7 +213,12 @@ func (s *Store) trimRollups(ctx context.Context, cutoff time.Time) error {
 	floor := cutoff.Truncate(rollup.Width)
 	var devices []string
 	err := s.withRetry(ctx, func() error {
-		rows, err := s.pool.Query(ctx, `SELECT DISTINCT device_id FROM hourly_rollups WHERE hour < $1 ORDER BY device_id`, cutoff)
+		// The devices with hours stored before the cutoff, or after it
+		// within a trapezoid's reach (the hours before may have been a
+		// compacted day's, which are not stored).
+		rows, err := s.pool.Query(ctx, `SELECT DISTINCT h.device_id FROM hourly_rollups h JOIN device_state d ON d.device_id = h.device_id
+			WHERE h.hour < $1::timestamptz + 2 * greatest(d.expected_interval_s, 1) * interval '1 second'
+			ORDER BY h.device_id`, cutoff)
 		if err != nil {
 			return err
 		}
@@ -280,6 +285,9 @@ func recomputeAfterCutoff(ctx context.Context, tx pgx.Tx, devices []string, floo
 		hours = append(hours, rollup.Compute(sp.id, samples, sp.gap, sp.from.UnixMicro(), sp.to.UnixMicro())...)
 	}
 	if err := br.Close(); err != nil {
+		return err
+	}
+	if hours, err = dropCompacted(ctx, tx, hours); err != nil {
 		return err
 	}
 	var writes pgx.Batch

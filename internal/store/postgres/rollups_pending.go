@@ -57,6 +57,19 @@ func markAllHours(ctx context.Context, tx pgx.Tx, deviceID string) error {
 	if err != nil {
 		return err
 	}
+	// And the compacted days' hours: not stored, they are computed when
+	// read, but the change leaves every hour of the device's readings to
+	// the materializer alike.
+	if bFirst, bLast, ok, err := blockSpan(ctx, tx, deviceID); err != nil {
+		return err
+	} else if ok {
+		if first == nil || bFirst.Before(*first) {
+			first = &bFirst
+		}
+		if last == nil || bLast.After(*last) {
+			last = &bLast
+		}
+	}
 	if first == nil {
 		_, err = tx.Exec(ctx, `INSERT INTO rollup_pending (device_id, hour)
 			SELECT device_id, hour FROM hourly_rollups WHERE device_id = $1
@@ -194,6 +207,10 @@ func (s *Store) MaterializeRollups(ctx context.Context, limit int, markedBefore 
 		if err != nil {
 			return err
 		}
+		// Hours of compacted days are computed when read, not stored.
+		if computed, err = dropCompacted(ctx, tx, computed); err != nil {
+			return err
+		}
 		var devices []string
 		var hours []time.Time
 		for _, id := range ids {
@@ -214,6 +231,9 @@ func (s *Store) MaterializeRollups(ctx context.Context, limit int, markedBefore 
 	})
 	if err != nil {
 		return 0, fmt.Errorf("postgres: materialize roll-ups: %w", mapError(ctx, err))
+	}
+	if done == 0 {
+		s.shrinkPending(ctx)
 	}
 	return done, nil
 }
@@ -307,6 +327,7 @@ SELECT device_id, hour, `+rollup.Columns+`
 FROM hourly_rollups
 WHERE device_id = ANY($1) AND hour >= $2 AND hour < $3
 ORDER BY array_position($1, device_id), hour`, q.DeviceIDs, from, to)
+	b.Queue(compactedDaysOf, q.DeviceIDs, from, to)
 	br := tx.SendBatch(ctx, &b)
 	rows, err := br.Query()
 	if err != nil {
@@ -324,12 +345,25 @@ ORDER BY array_position($1, device_id), hour`, q.DeviceIDs, from, to)
 		return nil, err
 	}
 	stored, err := pgx.CollectRows(rows, scanRollup)
+	if err != nil {
+		br.Close()
+		return nil, err
+	}
+	rows, err = br.Query()
+	if err != nil {
+		br.Close()
+		return nil, err
+	}
+	days, err := scanDays(rows)
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil || n == 0 {
+	if err != nil || n == 0 && len(days) == 0 {
 		return stored, err
 	}
+	// The hours of compacted days are computed from their blocks, as
+	// pending ones are.
+	pending = store.CompactedHours(pending, days, from.UnixMicro(), to.UnixMicro())
 	gaps, err := readGaps(ctx, tx, pending.devices(), "", false)
 	if err != nil {
 		return nil, err
@@ -350,7 +384,8 @@ func (s *Store) EnergyHours(ctx context.Context, deviceID string, from, to time.
 	var out []store.HourEnergy
 	err := s.snapshot(ctx, func(tx pgx.Tx) error {
 		var b pgx.Batch
-		b.Queue(`SELECT count(*) FROM rollup_pending WHERE device_id = $1 AND hour >= $2 AND hour < $3`, deviceID, from, to)
+		b.Queue(`SELECT (SELECT count(*) FROM rollup_pending WHERE device_id = $1 AND hour >= $2 AND hour < $3)
+			+ (SELECT count(*) FROM reading_blocks WHERE device_id = $1 AND day > $2::timestamptz - interval '1 day' AND day < $3)`, deviceID, from, to)
 		b.Queue(`
 SELECT hour, energy_wh, covered_s FROM hourly_rollups
 WHERE device_id = $1 AND hour >= $2 AND hour < $3

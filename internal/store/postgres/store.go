@@ -35,6 +35,8 @@ type Store struct {
 	// creates; readings go through it (insertPerNode)
 	citusIngest bool
 	nodes       deviceNodes // on Citus: the node of each device's shards
+	shrunk      shrinkClock // when shrinkPending last looked
+	rewritten   shrinkClock // when shrinkRollups last looked
 }
 
 var _ store.Store = (*Store)(nil)

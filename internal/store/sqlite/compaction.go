@@ -52,6 +52,14 @@ func (s *Store) CompactBefore(ctx context.Context, cutoff time.Time, limit int) 
 			break
 		}
 	}
+	if n > 0 {
+		// The pages the compacted rows left free go back to the file
+		// system (autovacuum.go), through the WAL, which the checkpoint
+		// below empties.
+		if err := releaseFreePages(ctx, s.write); err != nil {
+			return n, fmt.Errorf("sqlite: compact readings: releasing free pages: %w", mapError(ctx, err))
+		}
+	}
 	if n > 0 && s.checkpoints != nil {
 		// Compaction rewrites what it compacts, and the WAL file keeps the
 		// size of the most it ever held (264 MB after compacting 200,000
@@ -122,6 +130,13 @@ func (s *Store) compactOldestDay(ctx context.Context, end int64) (bool, error) {
 	}
 	if _, err := tx.ExecContext(ctx, `
 		DELETE FROM device_measurements WHERE device_id = ? AND recorded_at >= ? AND recorded_at < ?`,
+		deviceID, from, to); err != nil {
+		return false, err
+	}
+	// The day's hours are computed from the block from now on
+	// (store.CompactedHours): its materialized ones go.
+	if _, err := tx.ExecContext(ctx, `
+		DELETE FROM hourly_rollups WHERE device_id = ? AND hour >= ? AND hour < ?`,
 		deviceID, from, to); err != nil {
 		return false, err
 	}
@@ -325,4 +340,46 @@ func deleteBlocksBefore(ctx context.Context, tx *sql.Tx, cutoff int64, limit int
 		afterDay, afterDevice = start, b.DeviceID
 	}
 	return deleted, nil
+}
+
+// compactedDays returns, per device of ids, the starts of its compacted
+// days that hold hours in [from, to) (unix microseconds), ascending:
+// those hours are computed from the blocks when read, never stored
+// (store.CompactedHours).
+func compactedDays(ctx context.Context, q queryer, ids []string, from, to int64) (map[string][]int64, error) {
+	days := map[string][]int64{}
+	for _, id := range ids {
+		rows, err := q.QueryContext(ctx, `SELECT day FROM reading_blocks WHERE device_id = ? AND day > ? AND day < ? ORDER BY day`,
+			id, from-day.Microseconds(), to)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var d int64
+			if err := rows.Scan(&d); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			days[id] = append(days[id], d)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return days, nil
+}
+
+// dropCompacted returns rows (computed hours about to be stored) without
+// those of compacted days, read in tx.
+func dropCompacted(ctx context.Context, tx *sql.Tx, rows []rollup.Row) ([]rollup.Row, error) {
+	if len(rows) == 0 {
+		return rows, nil
+	}
+	ids, from, to := store.HourSpan(rows)
+	days, err := compactedDays(ctx, tx, ids, from, to)
+	if err != nil {
+		return nil, err
+	}
+	return store.DropCompacted(rows, days), nil
 }

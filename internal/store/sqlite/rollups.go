@@ -144,7 +144,11 @@ func (s *Store) recomputeRollups(ctx context.Context, tx *sql.Tx, deviceID strin
 	if _, err := tx.ExecContext(ctx, `UPDATE rollup_pending SET version = ? WHERE device_id = ?`, rand.Int64(), deviceID); err != nil {
 		return err
 	}
-	return s.insertRollups(ctx, tx, rollup.Compute(deviceID, samples, gap, from, to))
+	hours, err := dropCompacted(ctx, tx, rollup.Compute(deviceID, samples, gap, from, to))
+	if err != nil {
+		return err
+	}
+	return s.insertRollups(ctx, tx, hours)
 }
 
 // rebuildRollups recomputes all of one device's hours, in tx.

@@ -60,6 +60,19 @@ func (s *Store) markAllHours(ctx context.Context, tx *sql.Tx, deviceID string) e
 	if err != nil {
 		return err
 	}
+	// And the compacted days' hours: not stored, they are computed when
+	// read, but the change leaves every hour of the device's readings to
+	// the materializer alike.
+	if bFirst, bLast, ok, err := blockSpan(ctx, tx, deviceID); err != nil {
+		return err
+	} else if ok {
+		if !first.Valid || bFirst < first.Int64 {
+			first = sql.NullInt64{Int64: bFirst, Valid: true}
+		}
+		if !last.Valid || bLast > last.Int64 {
+			last = sql.NullInt64{Int64: bLast, Valid: true}
+		}
+	}
 	version, now := rand.Int64(), micros(time.Now())
 	if _, err := tx.ExecContext(ctx, `INSERT INTO rollup_pending (device_id, hour, marked_at, version)
 		SELECT device_id, hour, ?, ? FROM hourly_rollups WHERE device_id = ?
@@ -314,6 +327,10 @@ func (s *Store) replaceClaimed(ctx context.Context, snap claimed) (_ int, err er
 		}
 		rows = append(rows, caught...)
 	}
+	// Hours of compacted days are computed when read, not stored.
+	if rows, err = dropCompacted(ctx, tx, rows); err != nil {
+		return 0, err
+	}
 	if err := s.insertRollups(ctx, tx, rows); err != nil {
 		return 0, err
 	}
@@ -504,8 +521,19 @@ func (s *Store) rollupHours(ctx context.Context, tx *sql.Tx, q store.RollupQuery
 		}
 	}
 	stored, err := storedHours(ctx, tx, q)
-	if err != nil || len(pending) == 0 {
-		return stored, err
+	if err != nil {
+		return nil, err
+	}
+	// The hours of compacted days are computed from their blocks, as
+	// pending ones are.
+	from, to := micros(q.From), micros(q.To)
+	days, err := compactedDays(ctx, tx, q.DeviceIDs, from, to)
+	if err != nil {
+		return nil, err
+	}
+	pending = store.CompactedHours(pending, days, from, to)
+	if len(pending) == 0 {
+		return stored, nil
 	}
 	computed, err := s.computePending(ctx, tx, s.readStmts, pending)
 	if err != nil {
@@ -536,8 +564,9 @@ func (s *Store) EnergyHours(ctx context.Context, deviceID string, from, to time.
 	var out []store.HourEnergy
 	err := s.snapshot(ctx, func(tx *sql.Tx) error {
 		var pending int
-		err := tx.QueryRowContext(ctx, `SELECT count(*) FROM rollup_pending WHERE device_id = ? AND hour >= ? AND hour < ?`,
-			deviceID, micros(from), micros(to)).Scan(&pending)
+		err := tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM rollup_pending WHERE device_id = ?1 AND hour >= ?2 AND hour < ?3)
+			+ (SELECT count(*) FROM reading_blocks WHERE device_id = ?1 AND day > ?2 - ?4 AND day < ?3)`,
+			deviceID, micros(from), micros(to), day.Microseconds()).Scan(&pending)
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,9 @@
 package sqlite_test
 
 import (
+	"database/sql"
+	"fmt"
+	"os"
 	"time"
 
 	"path/filepath"
@@ -123,4 +126,117 @@ func BenchmarkStore(b *testing.B) {
 		}
 		return s
 	})
+}
+
+// The roll-ups of compacted days are computed from the blocks, not
+// stored (storetest.CompactedRollups).
+func TestCompactedDaysKeepNoRollups(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "thermowatt.db")
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	storetest.CompactedRollups(t, s, func(t *testing.T) (n int) {
+		t.Helper()
+		if err := db.QueryRowContext(t.Context(), `SELECT count(*) FROM hourly_rollups`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	})
+}
+
+// Compaction gives the file's pages back: the rows of old days become
+// blocks, and the pages they took leave the file (auto_vacuum =
+// INCREMENTAL, incremental_vacuum after the pass), not only the WAL.
+func TestCompactionShrinksTheFile(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "thermowatt.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var mode int
+	if err := db.QueryRowContext(ctx, `PRAGMA auto_vacuum`).Scan(&mode); err != nil || mode != 2 {
+		t.Fatalf("a new database's auto_vacuum = %d, %v; want 2 (INCREMENTAL)", mode, err)
+	}
+	size := func() int64 {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			t.Fatal(err)
+		}
+		info, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.Size()
+	}
+	day0 := time.Now().UTC().AddDate(0, 0, -30).Truncate(24 * time.Hour)
+	for d := range 4 {
+		var rs []thermowatt.Reading
+		for i := range 7 * 288 {
+			v := 20 + float64(i%50)/10
+			rs = append(rs, thermowatt.Reading{DeviceID: fmt.Sprintf("d%d", d), RecordedAt: day0.Add(time.Duration(i) * 5 * time.Minute),
+				Temperature: &v, Payload: []byte(fmt.Sprintf(`{"sensor":{"bmp280":{"temperature_c":%v,"pressure_hpa":1012.5}}}`, v))})
+		}
+		if _, err := s.InsertReadings(ctx, rs, time.Now()); err != nil {
+			t.Fatalf("InsertReadings: %v", err)
+		}
+	}
+	before := size()
+	if err := store.CompactPass(ctx, s, time.Now(), 16); err != nil {
+		t.Fatalf("CompactPass: %v", err)
+	}
+	after := size()
+	t.Logf("thermowatt.db: %d kB before compaction, %d kB after", before/1024, after/1024)
+	if after > before/2 {
+		t.Errorf("after compaction the file keeps %d of its %d bytes", after, before)
+	}
+}
+
+// A database created before auto_vacuum was turned on is switched to it
+// when opened (one VACUUM, while it is small), its data kept.
+func TestOpenSwitchesOldDatabaseToAutoVacuum(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "thermowatt.db")
+	old, err := sql.Open("sqlite", path+"?_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.ExecContext(ctx, `CREATE TABLE before_upgrade (x INTEGER); INSERT INTO before_upgrade VALUES (42)`); err != nil {
+		t.Fatal(err)
+	}
+	var mode int
+	if err := old.QueryRowContext(ctx, `PRAGMA auto_vacuum`).Scan(&mode); err != nil || mode != 0 {
+		t.Fatalf("the old database's auto_vacuum = %d, %v; want 0", mode, err)
+	}
+	old.Close()
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var x int
+	if err := db.QueryRowContext(ctx, `SELECT (SELECT x FROM before_upgrade), (SELECT auto_vacuum FROM pragma_auto_vacuum)`).Scan(&x, &mode); err != nil {
+		t.Fatal(err)
+	}
+	if x != 42 || mode != 2 {
+		t.Errorf("after Open: data %d, auto_vacuum %d; want 42 and 2 (INCREMENTAL)", x, mode)
+	}
 }

@@ -98,6 +98,10 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, mapError(ctx, err))
 	}
 	if !memory {
+		if _, err := switchAutoVacuum(ctx, write); err != nil {
+			write.Close()
+			return nil, fmt.Errorf("sqlite: switching %s to auto_vacuum = INCREMENTAL: %w", path, mapError(ctx, err))
+		}
 		// Opened after the migration, which has switched the file to WAL.
 		s.read, err = sql.Open("sqlite", dsn(path, true, o))
 		if err != nil {
@@ -145,6 +149,8 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 //   - busy_timeout(5000): wait for a lock held by another process (a
 //     second instance, the sqlite3 shell) instead of failing at once.
 //   - foreign_keys(1): SQLite does not enforce REFERENCES otherwise.
+//   - auto_vacuum(INCREMENTAL), the writer only: a new database gives
+//     freed pages back to the file system when told (autovacuum.go).
 //   - _txlock=immediate: a write transaction takes the write lock when it
 //     begins, so it waits (busy_timeout) rather than failing with
 //     SQLITE_BUSY when it later turns out another process wrote meanwhile.
@@ -158,6 +164,11 @@ func dsn(path string, readOnly bool, o Options) string {
 	q := url.Values{}
 	if o.MaxPageCount > 0 {
 		q.Add("_pragma", fmt.Sprintf("max_page_count(%d)", o.MaxPageCount))
+	}
+	if !readOnly {
+		// Before the first table of a new database is created, and
+		// before WAL mode: autovacuum.go.
+		q.Add("_pragma", "auto_vacuum(INCREMENTAL)")
 	}
 	q.Add("_pragma", "busy_timeout(5000)")
 	q.Add("_pragma", "journal_mode(WAL)")

@@ -2,10 +2,13 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/thermowatt/thermowatt"
+	"github.com/thermowatt/thermowatt/internal/rollup"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
@@ -46,4 +49,103 @@ func (s compacting) InsertReadings(ctx context.Context, rs []thermowatt.Reading,
 		return res, err
 	}
 	return res, store.CompactPass(ctx, s.c, compactEverything, 1000)
+}
+
+// CompactedRollups checks what compaction does to the roll-ups of the
+// days it compacts, on a store s that compacts: their materialized hours
+// are deleted (storedHours counts the backend's stored hours; a day's 24
+// rows took three times the bytes of its block), and the roll-ups, the
+// hourly and daily series and the energy answer exactly as before,
+// computed from the blocks; a reading backfilled into a compacted day
+// joins them at once, and neither the materializer nor the next
+// compaction stores an hour of the day again.
+func CompactedRollups(t *testing.T, s store.Store, storedHours func(t *testing.T) int) {
+	ctx := t.Context()
+	c, ok := s.(store.Compactor)
+	if !ok {
+		t.Fatalf("%T does not compact (store.Compactor)", s)
+	}
+	day0 := time.Now().UTC().AddDate(0, 0, -30).Truncate(24 * time.Hour)
+	if _, err := s.CreateDevice(ctx, "cr1", day0); err != nil {
+		t.Fatal(err)
+	}
+	var rs []thermowatt.Reading
+	for i := range 3 * 288 { // three days at 5 minutes
+		rs = append(rs, thermowatt.Reading{DeviceID: "cr1", RecordedAt: day0.Add(time.Duration(i) * 5 * time.Minute),
+			Temperature: f(20 + float64(i%37)/10), PowerMW: f(float64(100 + i%200)),
+			Payload: []byte(fmt.Sprintf(`{"sensor":{"bmp280":{"pressure_hpa":%v}}}`, 1000+float64(i%13)/4))})
+	}
+	insert(t, s, rs, day0)
+	catchUp(t, s)
+	if n := storedHours(t); n != 72 {
+		t.Fatalf("before compaction %d hours are stored, want 72", n)
+	}
+	from, to := day0.Add(-time.Hour), day0.Add(73*time.Hour)
+	type answers struct {
+		Hours         []rollup.Row
+		Hourly, Daily []store.SeriesPoint
+		Energy        []store.EnergyPoint
+	}
+	read := func() answers {
+		t.Helper()
+		var a answers
+		var err error
+		if a.Hours, err = s.RollupHours(ctx, store.RollupQuery{DeviceIDs: []string{"cr1"}, From: from, To: to}); err != nil {
+			t.Fatalf("RollupHours: %v", err)
+		}
+		a.Hourly = series(t, s, store.SeriesQuery{DeviceID: "cr1", From: from, To: to, Bucket: time.Hour})
+		a.Daily = series(t, s, store.SeriesQuery{DeviceID: "cr1", From: day0, To: day0.Add(72 * time.Hour), Bucket: 24 * time.Hour})
+		if a.Energy, err = store.Energy(ctx, s, store.EnergyQuery{DeviceID: "cr1", From: day0, To: day0.Add(72 * time.Hour), Bucket: store.EnergyDay}); err != nil {
+			t.Fatalf("Energy: %v", err)
+		}
+		return a
+	}
+	same := func(when string, got, want answers) {
+		t.Helper()
+		g, err := json.Marshal(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := json.Marshal(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(g) != string(w) {
+			t.Fatalf("%s: the answers changed:\n got %s\nwant %s", when, g, w)
+		}
+	}
+	before := read()
+	if err := store.CompactPass(ctx, c, time.Now().AddDate(0, 0, -7), 100); err != nil {
+		t.Fatalf("CompactPass: %v", err)
+	}
+	if n := storedHours(t); n != 0 {
+		t.Errorf("after compaction %d hours of the compacted days are stored, want none", n)
+	}
+	same("after compaction", read(), before)
+
+	// A reading backfilled into the second day: counted at once, and the
+	// hours stay unstored through the materializer and the next pass.
+	late := thermowatt.Reading{DeviceID: "cr1", RecordedAt: day0.Add(30*time.Hour + 150*time.Second), Temperature: f(99), PowerMW: f(5000)}
+	if res := insert(t, s, []thermowatt.Reading{late}, time.Now()); res.Duplicates != 0 {
+		t.Fatalf("the late reading was taken for a duplicate")
+	}
+	withLate := read()
+	if len(withLate.Hours) != 72 {
+		t.Fatalf("with the backfilled reading %d hours, want 72", len(withLate.Hours))
+	}
+	if got, want := withLate.Hours[30].Count, before.Hours[30].Count+1; got != want {
+		t.Fatalf("the hour of the backfilled reading counts %d readings, want %d", got, want)
+	}
+	catchUp(t, s)
+	same("after the materializer's pass", read(), withLate)
+	if n := storedHours(t); n != 0 {
+		t.Errorf("after the materializer's pass %d hours of the compacted days are stored, want none", n)
+	}
+	if err := store.CompactPass(ctx, c, time.Now().AddDate(0, 0, -7), 100); err != nil {
+		t.Fatalf("CompactPass: %v", err)
+	}
+	same("after compacting the backfill", read(), withLate)
+	if n := storedHours(t); n != 0 {
+		t.Errorf("after compacting the backfill %d hours are stored, want none", n)
+	}
 }
