@@ -86,7 +86,7 @@ func (s *Store) CompactBefore(ctx context.Context, cutoff time.Time, limit int) 
 func (s *Store) truncateCompactedPartitions(ctx context.Context, end time.Time) error {
 	rows, err := s.pool.Query(ctx, `
 		SELECT name FROM `+partitionBounds+`
-		WHERE (upper <= $1 OR upper IS NULL) AND pg_total_relation_size(quote_ident(name)::regclass) > 64 * 1024
+		WHERE (upper <= $1 OR upper IS NULL) AND pg_total_relation_size(relid) > 64 * 1024
 		ORDER BY upper`, end)
 	if err != nil {
 		return err

@@ -279,9 +279,13 @@ var storedColumns = `id, ` + readingColumnNames
 
 // partitionBounds lists the partitions of device_measurements with their
 // bounds (NULL: MINVALUE, or the DEFAULT partition, which has neither), as
-// a table expression.
+// a table expression. A condition on its columns alone may be evaluated
+// on every row of pg_class before the join with pg_inherits (the
+// planner's choice), so one that could fail on another relation names it
+// by relid, never by name: quote_ident(name)::regclass failed with
+// "relation pg_toast_… does not exist" on a TOAST table's row.
 const partitionBounds = `(
-	SELECT c.relname::text AS name,
+	SELECT c.oid AS relid, c.relname::text AS name,
 		(regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \(''([^'']+)''\)'))[1]::timestamptz AS lower,
 		(regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \(''([^'']+)''\)'))[1]::timestamptz AS upper
 	FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
