@@ -26,6 +26,20 @@ type Compactor interface {
 	CompactBefore(ctx context.Context, cutoff time.Time, limit int) (int, error)
 }
 
+// DayBlock encodes a device-day's block: the readings still in rows and
+// those already in the day's block (a reading stored into a compacted
+// day lands in a row, which the next pass merges), in time order. n is
+// how many readings the block holds.
+func DayBlock(deviceID string, day time.Time, rows, blocked []thermowatt.Stored) (block []byte, n int, err error) {
+	readings := append(rows, blocked...)
+	slices.SortFunc(readings, func(a, b thermowatt.Stored) int { return a.RecordedAt.Compare(b.RecordedAt) })
+	block, err = tscodec.EncodeBlock(readings)
+	if err != nil {
+		return nil, 0, fmt.Errorf("block of %q on %s: %w", deviceID, day.UTC().Format(time.DateOnly), err)
+	}
+	return block, len(readings), nil
+}
+
 // CompactorOptions say how often RunCompactor works and on what.
 type CompactorOptions struct {
 	Interval time.Duration // between passes; a minute when 0

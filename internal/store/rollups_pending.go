@@ -106,3 +106,18 @@ func EnergyOf(rows []rollup.Row) []HourEnergy {
 	}
 	return out
 }
+
+// PendingHours is, per device, the marked hours of roll-ups to compute
+// (unix microseconds, ascending), as the backends' materializers and
+// reads collect them.
+type PendingHours map[string][]int64
+
+// Devices are p's devices in id order, the order rows are locked in.
+func (p PendingHours) Devices() []string {
+	ids := make([]string, 0, len(p))
+	for id := range p {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}

@@ -159,17 +159,15 @@ func compactOldestDay(ctx context.Context, tx pgx.Tx, end time.Time) (bool, erro
 	if err != nil {
 		return false, err
 	}
-	readings = append(readings, compacted...)
-	slices.SortFunc(readings, func(a, b thermowatt.Stored) int { return a.RecordedAt.Compare(b.RecordedAt) })
-	block, err := tscodec.EncodeBlock(readings)
+	block, n, err := store.DayBlock(deviceID, from, readings, compacted)
 	if err != nil {
-		return false, fmt.Errorf("block of %q on %s: %w", deviceID, from.Format(time.DateOnly), err)
+		return false, err
 	}
 	var b pgx.Batch
 	b.Queue(`
 		INSERT INTO reading_blocks (device_id, day, readings, block) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (device_id, day) DO UPDATE SET readings = EXCLUDED.readings, block = EXCLUDED.block`,
-		deviceID, from, len(readings), block)
+		deviceID, from, n, block)
 	b.Queue(`DELETE FROM device_measurements WHERE device_id = $1 AND recorded_at >= $2 AND recorded_at < $3`, deviceID, from, to)
 	// The day's hours are computed from the block from now on
 	// (store.CompactedHours): its materialized ones go. The device's state row

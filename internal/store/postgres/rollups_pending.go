@@ -12,22 +12,9 @@ import (
 	"github.com/thermowatt/thermowatt/internal/store"
 )
 
-// pendingHours is, per device, the marked hours (unix microseconds,
-// ascending).
-type pendingHours map[string][]int64
-
-func (p pendingHours) devices() []string {
-	ids := make([]string, 0, len(p))
-	for id := range p {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
-}
-
 // scanPending reads (device_id, hour) rows sorted by device and hour.
-func scanPending(rows pgx.Rows) (pendingHours, int, error) {
-	p := pendingHours{}
+func scanPending(rows pgx.Rows) (store.PendingHours, int, error) {
+	p := store.PendingHours{}
 	var (
 		id   string
 		hour time.Time
@@ -87,7 +74,7 @@ func markAllHours(ctx context.Context, tx pgx.Tx, deviceID string) error {
 // computePending computes the marked hours from the readings, in tx, with
 // each device's rollup.MaxGap in gaps: one read per run of consecutive
 // hours, all in one round trip.
-func computePending(ctx context.Context, tx pgx.Tx, p pendingHours, gaps map[string]int64) ([]rollup.Row, error) {
+func computePending(ctx context.Context, tx pgx.Tx, p store.PendingHours, gaps map[string]int64) ([]rollup.Row, error) {
 	type run struct {
 		device   string
 		from, to int64
@@ -96,7 +83,7 @@ func computePending(ctx context.Context, tx pgx.Tx, p pendingHours, gaps map[str
 		runs  []run
 		reads pgx.Batch
 	)
-	for _, id := range p.devices() {
+	for _, id := range p.Devices() {
 		gap := gaps[id]
 		for _, r := range store.PendingRuns(p[id]) {
 			runs = append(runs, run{id, r[0], r[1]})
@@ -198,7 +185,7 @@ func (s *Store) MaterializeRollups(ctx context.Context, limit int, markedBefore 
 			done = 0
 			return err
 		}
-		ids := claimed.devices()
+		ids := claimed.Devices()
 		gaps, err := readGaps(ctx, tx, ids, "FOR SHARE", s.citus)
 		if err != nil {
 			return err
@@ -243,9 +230,9 @@ func (s *Store) MaterializeRollups(ctx context.Context, limit int, markedBefore 
 // which refuses row locks in a query across shards, each statement names
 // one device and so goes to its shard alone. It returns the marks claimed
 // and how many.
-func claimPerDevice(ctx context.Context, tx pgx.Tx, candidates pendingHours) (pendingHours, int, error) {
+func claimPerDevice(ctx context.Context, tx pgx.Tx, candidates store.PendingHours) (store.PendingHours, int, error) {
 	var b pgx.Batch
-	ids := candidates.devices()
+	ids := candidates.Devices()
 	for _, id := range ids {
 		hours := make([]time.Time, len(candidates[id]))
 		for i, h := range candidates[id] {
@@ -256,7 +243,7 @@ func claimPerDevice(ctx context.Context, tx pgx.Tx, candidates pendingHours) (pe
 	}
 	br := tx.SendBatch(ctx, &b)
 	defer br.Close()
-	claimed, total := pendingHours{}, 0
+	claimed, total := store.PendingHours{}, 0
 	for range ids {
 		rows, err := br.Query()
 		if err != nil {
@@ -364,7 +351,7 @@ ORDER BY array_position($1, device_id), hour`, q.DeviceIDs, from, to)
 	// The hours of compacted days are computed from their blocks, as
 	// pending ones are.
 	pending = store.CompactedHours(pending, days, from.UnixMicro(), to.UnixMicro())
-	gaps, err := readGaps(ctx, tx, pending.devices(), "", false)
+	gaps, err := readGaps(ctx, tx, pending.Devices(), "", false)
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/thermowatt/thermowatt"
@@ -116,16 +115,14 @@ func (s *Store) compactOldestDay(ctx context.Context, end int64) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	readings = append(readings, compacted...)
-	slices.SortFunc(readings, func(a, b thermowatt.Stored) int { return a.RecordedAt.Compare(b.RecordedAt) })
-	block, err := tscodec.EncodeBlock(readings)
+	block, n, err := store.DayBlock(deviceID, fromMicros(from), readings, compacted)
 	if err != nil {
-		return false, fmt.Errorf("block of %q on %s: %w", deviceID, fromMicros(from).Format(time.DateOnly), err)
+		return false, err
 	}
 	if _, err := tx.ExecContext(ctx, `
 		INSERT INTO reading_blocks (device_id, day, readings, block) VALUES (?, ?, ?, ?)
 		ON CONFLICT (device_id, day) DO UPDATE SET readings = excluded.readings, block = excluded.block`,
-		deviceID, from, len(readings), block); err != nil {
+		deviceID, from, n, block); err != nil {
 		return false, err
 	}
 	if _, err := tx.ExecContext(ctx, `

@@ -112,7 +112,7 @@ func checkClaimedHours(t *testing.T, s *Store, snap claimed) {
 			if pending > 0 {
 				continue // marked by the writes after the pass: reads compute it
 			}
-			want, err := s.computePending(ctx, tx, s.readStmts, pendingHours{cl.device: {cl.hour}})
+			want, err := s.computePending(ctx, tx, s.readStmts, store.PendingHours{cl.device: {cl.hour}})
 			if err != nil {
 				return err
 			}

@@ -94,22 +94,9 @@ func (s *Store) markAllHours(ctx context.Context, tx *sql.Tx, deviceID string) e
 	return nil
 }
 
-// pendingHours is, per device, the marked hours (unix microseconds,
-// ascending).
-type pendingHours map[string][]int64
-
-func (p pendingHours) devices() []string {
-	ids := make([]string, 0, len(p))
-	for id := range p {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
-}
-
-func scanPending(rows *sql.Rows) (pendingHours, int, error) {
+func scanPending(rows *sql.Rows) (store.PendingHours, int, error) {
 	defer rows.Close()
-	p := pendingHours{}
+	p := store.PendingHours{}
 	n := 0
 	for rows.Next() {
 		var (
@@ -139,7 +126,7 @@ type pendingRun struct {
 
 // readPending reads, in tx, the readings that compute the marked hours:
 // one read per run of consecutive hours.
-func (s *Store) readPending(ctx context.Context, tx *sql.Tx, stmts *stmtCache, p pendingHours) ([]pendingRun, error) {
+func (s *Store) readPending(ctx context.Context, tx *sql.Tx, stmts *stmtCache, p store.PendingHours) ([]pendingRun, error) {
 	samples, err := stmts.inTx(ctx, tx, sampleQuery)
 	if err != nil {
 		return nil, err
@@ -149,7 +136,7 @@ func (s *Store) readPending(ctx context.Context, tx *sql.Tx, stmts *stmtCache, p
 		return nil, err
 	}
 	var out []pendingRun
-	for _, id := range p.devices() {
+	for _, id := range p.Devices() {
 		var seconds int
 		if err := interval.QueryRowContext(ctx, id).Scan(&seconds); err != nil {
 			return nil, fmt.Errorf("interval of %q: %w", id, err)
@@ -171,7 +158,7 @@ func (r pendingRun) compute() []rollup.Row {
 }
 
 // computePending computes the marked hours from the readings, in tx.
-func (s *Store) computePending(ctx context.Context, tx *sql.Tx, stmts *stmtCache, p pendingHours) ([]rollup.Row, error) {
+func (s *Store) computePending(ctx context.Context, tx *sql.Tx, stmts *stmtCache, p store.PendingHours) ([]rollup.Row, error) {
 	runs, err := s.readPending(ctx, tx, stmts, p)
 	if err != nil {
 		return nil, err
@@ -241,7 +228,7 @@ func (s *Store) claim(ctx context.Context, limit int, markedBefore int64) (claim
 			return err
 		}
 		defer rows.Close()
-		pending := pendingHours{}
+		pending := store.PendingHours{}
 		for rows.Next() {
 			var c claim
 			if err := rows.Scan(&c.device, &c.hour, &c.version); err != nil {
@@ -286,7 +273,7 @@ func (s *Store) replaceClaimed(ctx context.Context, snap claimed) (_ int, err er
 		}
 	}()
 	var rows []rollup.Row
-	moved := pendingHours{}
+	moved := store.PendingHours{}
 	for _, c := range snap.claims {
 		res, err := tx.ExecContext(ctx, `DELETE FROM rollup_pending WHERE device_id = ? AND hour = ? AND version = ?`, c.device, c.hour, c.version)
 		if err != nil {
@@ -352,7 +339,7 @@ FROM device_measurements WHERE id > ?`
 // since the snapshot, or whose readings no longer number the snapshot's
 // plus the new ones (retention deleted some), is read again whole under
 // the writer instead: rare, and exact either way.
-func (s *Store) catchUp(ctx context.Context, tx *sql.Tx, snap claimed, moved pendingHours) ([]rollup.Row, error) {
+func (s *Store) catchUp(ctx context.Context, tx *sql.Tx, snap claimed, moved store.PendingHours) ([]rollup.Row, error) {
 	added, err := s.samplesSince(ctx, tx, snap.lastID, moved)
 	if err != nil {
 		return nil, err
@@ -363,7 +350,7 @@ func (s *Store) catchUp(ctx context.Context, tx *sql.Tx, snap claimed, moved pen
 	}
 	var (
 		out   []rollup.Row
-		again = pendingHours{}
+		again = store.PendingHours{}
 	)
 	for _, r := range snap.runs {
 		hours := hoursIn(moved[r.device], r.from, r.to)
@@ -409,7 +396,7 @@ func (s *Store) catchUp(ctx context.Context, tx *sql.Tx, snap claimed, moved pen
 
 // samplesSince reads the readings of the devices of want stored after the
 // one whose id is lastID, in tx, by device in recorded order.
-func (s *Store) samplesSince(ctx context.Context, tx *sql.Tx, lastID int64, want pendingHours) (map[string][]rollup.Sample, error) {
+func (s *Store) samplesSince(ctx context.Context, tx *sql.Tx, lastID int64, want store.PendingHours) (map[string][]rollup.Sample, error) {
 	rows, err := tx.QueryContext(ctx, newSamples, lastID)
 	if err != nil {
 		return nil, err
@@ -506,7 +493,7 @@ const pendingOfDevice = `SELECT device_id, hour FROM rollup_pending
 	WHERE device_id = ? AND hour >= ? AND hour < ? ORDER BY hour`
 
 func (s *Store) rollupHours(ctx context.Context, tx *sql.Tx, q store.RollupQuery) ([]rollup.Row, error) {
-	pending := pendingHours{}
+	pending := store.PendingHours{}
 	for _, id := range q.DeviceIDs {
 		rows, err := tx.QueryContext(ctx, pendingOfDevice, id, micros(q.From), micros(q.To))
 		if err != nil {
