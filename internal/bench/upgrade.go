@@ -102,7 +102,10 @@ func RunUpgrade(ctx context.Context, out io.Writer) error {
 		return fmt.Errorf("UPGRADE_SETTLE: %w", err)
 	}
 	ingest := func(name string, compaction string, until func(context.Context) (bool, error)) (result, time.Duration, error) {
-		srv, err := startServer(ctx, binary, logPath, "DATABASE_URL="+dbURL, "COMPACTION_AGE="+compaction)
+		srv, err := startServer(ctx, binary, logPath, "DATABASE_URL="+dbURL, "COMPACTION_AGE="+compaction,
+			// the old readings were all loaded just now: their devices'
+			// newest days are not being written
+			"COMPACTION_WRITTEN_FOR=0")
 		if err != nil {
 			return result{}, 0, err
 		}

@@ -20,6 +20,7 @@ type Ops struct {
 	RetentionDays      int
 	RawRetentionDays   int
 	CompactionAge      time.Duration // 0: serve does not compact
+	CompactionWritten  time.Duration // COMPACTION_WRITTEN_FOR: store.SetWrittenFor
 	MetricsToken       string
 }
 
@@ -57,6 +58,8 @@ var opsOptions = []Option{
 		set: func(c *Config, v string) (err error) { c.Ops.RawRetentionDays, err = positive(v); return }},
 	{Name: "COMPACTION_AGE", Default: "168h", Help: "serve compacts each device's days of readings older than this into one row each (a few bytes a reading; every read is unchanged); 0 turns compaction off",
 		set: func(c *Config, v string) (err error) { c.Ops.CompactionAge, err = duration(v); return }},
+	{Name: "COMPACTION_WRITTEN_FOR", Default: "10m", Help: "a device's newest day counts as still being written (a backfill's) until this long after its last reading arrived, and is compacted only once the device moves past it or falls quiet; 0 compacts it at once",
+		set: func(c *Config, v string) (err error) { c.Ops.CompactionWritten, err = duration(v); return }},
 	{Name: "METRICS_TOKEN", Secret: true, Help: "a secret (16+ characters) that lets a scraper read /metrics and nothing else; reader and admin tokens work too",
 		set: func(c *Config, v string) error {
 			if v != "" && len(v) < 16 {

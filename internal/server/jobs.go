@@ -78,6 +78,7 @@ func (s *Server) maintainPartitions(ctx context.Context, p store.PartitionMainta
 // (store.RunCompactor), which also compacts a database upgraded from
 // before compaction; safe with several instances.
 func (s *Server) compact(ctx context.Context, c store.Compactor) {
+	store.SetWrittenFor(s.cfg.Ops.CompactionWritten) // one setting of the process
 	store.RunCompactor(ctx, c, store.CompactorOptions{Age: s.cfg.Ops.CompactionAge}, s.log)
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/thermowatt/thermowatt"
@@ -38,6 +39,28 @@ func DayBlock(deviceID string, day time.Time, rows, blocked []thermowatt.Stored)
 		return nil, 0, fmt.Errorf("block of %q on %s: %w", deviceID, day.UTC().Format(time.DateOnly), err)
 	}
 	return block, len(readings), nil
+}
+
+// writtenFor is how long after a device's last reading arrived the
+// compactor still takes its newest day as being written, and leaves it in
+// rows until the device moves past it or falls quiet. A backfill writes
+// old days one after another; compacting the day it is writing would have
+// every later insert into it checked against the day's whole block (a
+// dense backfill's cost per insert grew with the day: make soak,
+// docs/benchmarks.md). InfluxDB likewise compacts only shards that went
+// cold. serve sets it from COMPACTION_WRITTEN_FOR (SetWrittenFor).
+var writtenFor atomic.Int64 // nanoseconds
+
+func init() { writtenFor.Store(int64(10 * time.Minute)) }
+
+// SetWrittenFor sets how long a device's newest day counts as being
+// written after its last reading arrived; 0 compacts such days at once.
+func SetWrittenFor(d time.Duration) { writtenFor.Store(int64(d)) }
+
+// WrittenSince is when a device must last have been heard from for its
+// newest day to count as being written, as of now.
+func WrittenSince(now time.Time) time.Time {
+	return now.Add(-time.Duration(writtenFor.Load()))
 }
 
 // CompactorOptions say how often RunCompactor works and on what.

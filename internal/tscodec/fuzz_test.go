@@ -25,9 +25,19 @@ func FuzzDecodeBlock(f *testing.F) {
 		f.Add(block)
 	}
 	f.Fuzz(func(t *testing.T, block []byte) {
+		times, timesErr := RecordedTimes(block) // never panics either
 		rows, err := DecodeBlock("dev", block)
 		if err != nil {
 			return
+		}
+		// What the duplicate checks read is what DecodeBlock answers.
+		if timesErr != nil || len(times) != len(rows) {
+			t.Fatalf("RecordedTimes of a block that decodes: %d times, %v; %d readings", len(times), timesErr, len(rows))
+		}
+		for i := range rows {
+			if times[i] != rows[i].RecordedAt.UnixMicro() {
+				t.Fatalf("reading %d: RecordedTimes %d, DecodeBlock %d", i, times[i], rows[i].RecordedAt.UnixMicro())
+			}
 		}
 		again, err := EncodeBlock(rows)
 		if err != nil {

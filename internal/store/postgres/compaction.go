@@ -54,14 +54,22 @@ func (s *Store) CompactBefore(ctx context.Context, cutoff time.Time, limit int) 
 	}
 	end := store.UTC(cutoff).Truncate(store.BlockDay) // days ending at or before cutoff start before this
 	n := 0
-	for ; n < limit; n++ {
-		var done bool
+	written := []string{} // devices whose oldest day is being written (store.WrittenSince); not nil, which pgx sends as NULL
+	for n < limit {
+		var (
+			done    bool
+			writing string
+		)
 		err := s.inTx(ctx, func(tx pgx.Tx) (err error) {
-			done, err = compactOldestDay(ctx, tx, end)
+			done, writing, err = compactOldestDay(ctx, tx, end, written)
 			return err
 		})
 		if err != nil {
 			return n, fmt.Errorf("postgres: compact readings: %w", mapError(ctx, err))
+		}
+		if writing != "" {
+			written = append(written, writing)
+			continue
 		}
 		if !done {
 			if err := s.truncateCompactedPartitions(ctx, end); err != nil {
@@ -70,6 +78,7 @@ func (s *Store) CompactBefore(ctx context.Context, cutoff time.Time, limit int) 
 			s.shrinkRollups(ctx) // pending_shrink.go
 			break
 		}
+		n++
 	}
 	return n, nil
 }
@@ -123,45 +132,59 @@ func (s *Store) truncateCompactedPartitions(ctx context.Context, end time.Time) 
 }
 
 // compactOldestDay merges the rows of the oldest device-day before end
-// into its block; false when there is none.
-func compactOldestDay(ctx context.Context, tx pgx.Tx, end time.Time) (bool, error) {
+// of a device not in skip into its block; false when there is none. When
+// that day is the device's newest and the device was heard from within
+// store.WrittenSince, the day is being written: it is left as it is and
+// writing names the device.
+func compactOldestDay(ctx context.Context, tx pgx.Tx, end time.Time, skip []string) (done bool, writing string, err error) {
 	var (
 		deviceID string
 		at       time.Time
 	)
-	err := tx.QueryRow(ctx, `
+	err = tx.QueryRow(ctx, `
 		SELECT device_id, recorded_at FROM device_measurements
-		WHERE recorded_at < $1 ORDER BY recorded_at LIMIT 1`, end).Scan(&deviceID, &at)
+		WHERE recorded_at < $1 AND device_id <> ALL($2::text[]) ORDER BY recorded_at LIMIT 1`, end, skip).Scan(&deviceID, &at)
 	if err == pgx.ErrNoRows {
-		return false, nil
+		return false, "", nil
 	}
 	if err != nil {
-		return false, err
+		return false, "", err
 	}
 	if _, err := tx.Exec(ctx, deviceLock, compactionLockClass, deviceID); err != nil {
-		return false, err
+		return false, "", err
 	}
 	// From here on each statement sees what was committed before the lock
 	// was granted: a second instance that picked the same day finds its
 	// rows gone and the block written.
 	from := at.UTC().Truncate(store.BlockDay)
 	to := from.Add(store.BlockDay)
+	var written bool
+	err = tx.QueryRow(ctx, `
+		SELECT coalesce((SELECT last_seen_at > $3 FROM device_state WHERE device_id = $1), false)
+			AND NOT EXISTS (SELECT 1 FROM device_measurements WHERE device_id = $1 AND recorded_at >= $2)`,
+		deviceID, to, store.WrittenSince(time.Now())).Scan(&written)
+	if err != nil {
+		return false, "", err
+	}
+	if written {
+		return false, deviceID, nil
+	}
 	rows, err := tx.Query(ctx, selectReadings+`
 		WHERE device_id = $1 AND recorded_at >= $2 AND recorded_at < $3`, deviceID, from, to)
 	if err != nil {
-		return false, err
+		return false, "", err
 	}
 	readings, err := pgx.CollectRows(rows, scanReading)
 	if err != nil || len(readings) == 0 {
-		return err == nil, err
+		return err == nil, "", err
 	}
 	compacted, err := blockReadings(ctx, tx, deviceID, from, to)
 	if err != nil {
-		return false, err
+		return false, "", err
 	}
 	block, n, err := store.DayBlock(deviceID, from, readings, compacted)
 	if err != nil {
-		return false, err
+		return false, "", err
 	}
 	var b pgx.Batch
 	b.Queue(`
@@ -179,7 +202,7 @@ func compactOldestDay(ctx context.Context, tx pgx.Tx, end time.Time) (bool, erro
 	// retention takes the two.
 	b.Queue(`SELECT 1 FROM device_state WHERE device_id = $1 FOR NO KEY UPDATE`, deviceID)
 	b.Queue(`DELETE FROM hourly_rollups WHERE device_id = $1 AND hour >= $2 AND hour < $3`, deviceID, from, to)
-	return true, tx.SendBatch(ctx, &b).Close()
+	return true, "", tx.SendBatch(ctx, &b).Close()
 }
 
 // querier is what reads blocks: the pool or a transaction.
@@ -197,15 +220,44 @@ ORDER BY day`
 // blockReadings returns one device's compacted readings in [from, to),
 // oldest first.
 func blockReadings(ctx context.Context, q querier, deviceID string, from, to time.Time) ([]thermowatt.Stored, error) {
-	rows, err := q.Query(ctx, blocksOfDevice, deviceID, from, to)
-	if err != nil {
-		return nil, err
-	}
-	blocks, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	blocks, err := deviceBlocks(ctx, q, deviceID, from, to)
 	if err != nil {
 		return nil, err
 	}
 	return decodeBlocks(deviceID, blocks, from, to)
+}
+
+// deviceBlocks are the blocks of one device that may hold readings in
+// [from, to).
+func deviceBlocks(ctx context.Context, q querier, deviceID string, from, to time.Time) ([][]byte, error) {
+	rows, err := q.Query(ctx, blocksOfDevice, deviceID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[[]byte])
+}
+
+// blockTimes is the set of recorded times (unix microseconds) of one
+// device's compacted readings in [from, to): what a duplicate check
+// needs, without rebuilding the readings (tscodec.RecordedTimes).
+func blockTimes(ctx context.Context, q querier, deviceID string, from, to time.Time) (map[int64]bool, error) {
+	blocks, err := deviceBlocks(ctx, q, deviceID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	at := map[int64]bool{}
+	for _, block := range blocks {
+		times, err := tscodec.RecordedTimes(block)
+		if err != nil {
+			return nil, fmt.Errorf("compacted readings of %q: %w", deviceID, err)
+		}
+		for _, t := range times {
+			if t >= from.UnixMicro() && t < to.UnixMicro() {
+				at[t] = true
+			}
+		}
+	}
+	return at, nil
 }
 
 // decodeBlocks returns the readings in [from, to) of one device's blocks.
@@ -306,13 +358,9 @@ func readingsInBlocks(ctx context.Context, tx pgx.Tx, rs []thermowatt.Reading) (
 		for start > 0 && rs[start-1].DeviceID == rs[end-1].DeviceID {
 			start--
 		}
-		compacted, err := blockReadings(ctx, tx, rs[start].DeviceID, rs[start].RecordedAt, rs[end-1].RecordedAt.Add(time.Microsecond))
+		at, err := blockTimes(ctx, tx, rs[start].DeviceID, rs[start].RecordedAt, rs[end-1].RecordedAt.Add(time.Microsecond))
 		if err != nil {
 			return nil, err
-		}
-		at := make(map[int64]bool, len(compacted))
-		for _, r := range compacted {
-			at[r.RecordedAt.UnixMicro()] = true
 		}
 		for i := start; i < end; i++ {
 			found[i] = at[rs[i].RecordedAt.UnixMicro()]

@@ -78,7 +78,9 @@ func TestCompactionGivesRollupPagesBack(t *testing.T) {
 			v := 20 + float64(i%50)/10
 			rs = append(rs, thermowatt.Reading{DeviceID: fmt.Sprintf("d%02d", d), RecordedAt: week.Add(time.Duration(i) * 5 * time.Minute), Temperature: &v, PowerMW: &v})
 		}
-		if _, err := s.InsertReadings(ctx, rs, time.Now()); err != nil {
+		// Received an hour ago: the device is quiet, so its newest day is not
+		// being written (store.WrittenSince) and compacts.
+		if _, err := s.InsertReadings(ctx, rs, time.Now().Add(-time.Hour)); err != nil {
 			t.Fatalf("InsertReadings: %v", err)
 		}
 	}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"math"
 	"time"
@@ -42,14 +43,20 @@ func dayStart(t int64) int64 {
 func (s *Store) CompactBefore(ctx context.Context, cutoff time.Time, limit int) (int, error) {
 	end := dayStart(micros(cutoff)) // days ending at or before cutoff start before this
 	n := 0
-	for ; n < limit; n++ {
-		done, err := s.compactOldestDay(ctx, end)
+	var written []string // devices whose oldest day is being written (store.WrittenSince)
+	for n < limit {
+		done, writing, err := s.compactOldestDay(ctx, end, written)
 		if err != nil {
 			return n, fmt.Errorf("sqlite: compact readings: %w", mapError(ctx, err))
+		}
+		if writing != "" {
+			written = append(written, writing)
+			continue
 		}
 		if !done {
 			break
 		}
+		n++
 	}
 	if n > 0 {
 		// The pages the compacted rows left free go back to the file
@@ -71,11 +78,14 @@ func (s *Store) CompactBefore(ctx context.Context, cutoff time.Time, limit int) 
 }
 
 // compactOldestDay merges the rows of the oldest device-day before end
-// into its block; false when there is none.
-func (s *Store) compactOldestDay(ctx context.Context, end int64) (bool, error) {
+// of a device not in skip into its block; false when there is none. When
+// that day is the device's newest and the device was heard from within
+// store.WrittenSince, the day is being written: it is left as it is and
+// writing names the device.
+func (s *Store) compactOldestDay(ctx context.Context, end int64, skip []string) (done bool, writing string, err error) {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return false, err
+		return false, "", err
 	}
 	defer tx.Rollback()
 	var (
@@ -84,60 +94,72 @@ func (s *Store) compactOldestDay(ctx context.Context, end int64) (bool, error) {
 	)
 	err = tx.QueryRowContext(ctx, `
 		SELECT device_id, recorded_at FROM device_measurements
-		WHERE recorded_at < ? ORDER BY recorded_at LIMIT 1`, end).Scan(&deviceID, &at)
+		WHERE recorded_at < ? AND device_id NOT IN (SELECT value FROM json_each(?))
+		ORDER BY recorded_at LIMIT 1`, end, jsonStrings(skip)).Scan(&deviceID, &at)
 	if err == sql.ErrNoRows {
-		return false, nil
+		return false, "", nil
 	}
 	if err != nil {
-		return false, err
+		return false, "", err
 	}
 	from := dayStart(at)
 	to := from + day.Microseconds()
+	var written bool
+	err = tx.QueryRowContext(ctx, `
+		SELECT coalesce((SELECT last_seen_at > ?1 FROM device_state WHERE device_id = ?2), 0)
+			AND NOT EXISTS (SELECT 1 FROM device_measurements WHERE device_id = ?2 AND recorded_at >= ?3)`,
+		micros(store.WrittenSince(time.Now())), deviceID, to).Scan(&written)
+	if err != nil {
+		return false, "", err
+	}
+	if written {
+		return false, deviceID, nil
+	}
 	rows, err := tx.QueryContext(ctx, selectReadings+deviceIndex+`
 		WHERE device_id = ? AND recorded_at >= ? AND recorded_at < ?`, deviceID, from, to)
 	if err != nil {
-		return false, err
+		return false, "", err
 	}
 	var readings []thermowatt.Stored
 	for rows.Next() {
 		r, err := scanReading(rows)
 		if err != nil {
 			rows.Close()
-			return false, err
+			return false, "", err
 		}
 		readings = append(readings, r)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return false, err
+		return false, "", err
 	}
 	compacted, err := blockReadings(ctx, tx, deviceID, from, to)
 	if err != nil {
-		return false, err
+		return false, "", err
 	}
 	block, n, err := store.DayBlock(deviceID, fromMicros(from), readings, compacted)
 	if err != nil {
-		return false, err
+		return false, "", err
 	}
 	if _, err := tx.ExecContext(ctx, `
 		INSERT INTO reading_blocks (device_id, day, readings, block) VALUES (?, ?, ?, ?)
 		ON CONFLICT (device_id, day) DO UPDATE SET readings = excluded.readings, block = excluded.block`,
 		deviceID, from, n, block); err != nil {
-		return false, err
+		return false, "", err
 	}
 	if _, err := tx.ExecContext(ctx, `
 		DELETE FROM device_measurements WHERE device_id = ? AND recorded_at >= ? AND recorded_at < ?`,
 		deviceID, from, to); err != nil {
-		return false, err
+		return false, "", err
 	}
 	// The day's hours are computed from the block from now on
 	// (store.CompactedHours): its materialized ones go.
 	if _, err := tx.ExecContext(ctx, `
 		DELETE FROM hourly_rollups WHERE device_id = ? AND hour >= ? AND hour < ?`,
 		deviceID, from, to); err != nil {
-		return false, err
+		return false, "", err
 	}
-	return true, tx.Commit()
+	return true, "", tx.Commit()
 }
 
 // queryer is what reads blocks: a pool or a transaction.
@@ -145,33 +167,59 @@ type queryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
+// blockTimes is the set of recorded times (unix microseconds) of one
+// device's compacted readings in [from, to): what a duplicate check
+// needs, without rebuilding the readings (tscodec.RecordedTimes).
+func blockTimes(ctx context.Context, q queryer, deviceID string, from, to int64) (map[int64]bool, error) {
+	at := map[int64]bool{}
+	err := eachBlock(ctx, q, deviceID, from, to, func(block []byte) error {
+		times, err := tscodec.RecordedTimes(block)
+		for _, t := range times {
+			if t >= from && t < to {
+				at[t] = true
+			}
+		}
+		return err
+	})
+	return at, err
+}
+
 // blockReadings returns one device's compacted readings in [from, to)
 // (unix microseconds), oldest first.
 func blockReadings(ctx context.Context, q queryer, deviceID string, from, to int64) ([]thermowatt.Stored, error) {
-	rows, err := q.QueryContext(ctx, `
-		SELECT block FROM reading_blocks WHERE device_id = ? AND day >= ? AND day < ? ORDER BY day`,
-		deviceID, dayStart(from), to)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	var out []thermowatt.Stored
-	for rows.Next() {
-		var block []byte
-		if err := rows.Scan(&block); err != nil {
-			return nil, err
-		}
+	err := eachBlock(ctx, q, deviceID, from, to, func(block []byte) error {
 		rs, err := tscodec.DecodeBlock(deviceID, block)
-		if err != nil {
-			return nil, fmt.Errorf("block of %q: %w", deviceID, err)
-		}
 		for _, r := range rs {
 			if at := micros(r.RecordedAt); at >= from && at < to {
 				out = append(out, r)
 			}
 		}
+		return err
+	})
+	return out, err
+}
+
+// eachBlock calls fn with each block of one device that may hold
+// readings in [from, to) (unix microseconds), oldest first.
+func eachBlock(ctx context.Context, q queryer, deviceID string, from, to int64, fn func(block []byte) error) error {
+	rows, err := q.QueryContext(ctx, `
+		SELECT block FROM reading_blocks WHERE device_id = ? AND day >= ? AND day < ? ORDER BY day`,
+		deviceID, dayStart(from), to)
+	if err != nil {
+		return err
 	}
-	return out, rows.Err()
+	defer rows.Close()
+	for rows.Next() {
+		var block []byte
+		if err := rows.Scan(&block); err != nil {
+			return err
+		}
+		if err := fn(block); err != nil {
+			return fmt.Errorf("block of %q: %w", deviceID, err)
+		}
+	}
+	return rows.Err()
 }
 
 // withBlocks merges into rows (the newest-first answer of q from
@@ -243,15 +291,11 @@ func inBlocks(ctx context.Context, tx *sql.Tx, rs []thermowatt.Reading) ([]bool,
 			start--
 		}
 		from, to := micros(rs[start].RecordedAt), micros(rs[end-1].RecordedAt)
-		compacted, err := blockReadings(ctx, tx, rs[start].DeviceID, from, to+1)
+		at, err := blockTimes(ctx, tx, rs[start].DeviceID, from, to+1)
 		if err != nil {
 			return nil, false, err
 		}
-		if len(compacted) > 0 {
-			at := make(map[int64]bool, len(compacted))
-			for _, r := range compacted {
-				at[micros(r.RecordedAt)] = true
-			}
+		if len(at) > 0 {
 			for i := start; i < end; i++ {
 				if at[micros(rs[i].RecordedAt)] {
 					if found == nil {
@@ -379,4 +423,13 @@ func dropCompacted(ctx context.Context, tx *sql.Tx, rows []rollup.Row) ([]rollup
 		return nil, err
 	}
 	return store.DropCompacted(rows, days), nil
+}
+
+// jsonStrings is ids as a JSON array, for json_each.
+func jsonStrings(ids []string) string {
+	if ids == nil {
+		return "[]"
+	}
+	b, _ := json.Marshal(ids) // strings always marshal
+	return string(b)
 }

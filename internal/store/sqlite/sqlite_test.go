@@ -128,6 +128,17 @@ func BenchmarkStore(b *testing.B) {
 	})
 }
 
+// A day a device is still writing is left in rows until it moves past
+// it (storetest.WrittenDayWaits).
+func TestWrittenDayWaits(t *testing.T) {
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "thermowatt.db"))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	storetest.WrittenDayWaits(t, s)
+}
+
 // The roll-ups of compacted days are computed from the blocks, not
 // stored (storetest.CompactedRollups).
 func TestCompactedDaysKeepNoRollups(t *testing.T) {
@@ -190,7 +201,9 @@ func TestCompactionShrinksTheFile(t *testing.T) {
 			rs = append(rs, thermowatt.Reading{DeviceID: fmt.Sprintf("d%d", d), RecordedAt: day0.Add(time.Duration(i) * 5 * time.Minute),
 				Temperature: &v, Payload: []byte(fmt.Sprintf(`{"sensor":{"bmp280":{"temperature_c":%v,"pressure_hpa":1012.5}}}`, v))})
 		}
-		if _, err := s.InsertReadings(ctx, rs, time.Now()); err != nil {
+		// Received an hour ago: the device is quiet, so its newest day is not
+		// being written (store.WrittenSince) and compacts.
+		if _, err := s.InsertReadings(ctx, rs, time.Now().Add(-time.Hour)); err != nil {
 			t.Fatalf("InsertReadings: %v", err)
 		}
 	}

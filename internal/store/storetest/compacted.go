@@ -149,3 +149,58 @@ func CompactedRollups(t *testing.T, s store.Store, storedHours func(t *testing.T
 		t.Errorf("after compacting the backfill %d hours are stored, want none", n)
 	}
 }
+
+// WrittenDayWaits checks that the compactor leaves a day a device is
+// still writing (a backfill's current day: its newest, heard from within
+// store.WrittenSince) in rows, compacts it once the device has moved past
+// it, compacts a quiet device's newest day at once, and that the
+// readings answered stay the same throughout.
+func WrittenDayWaits(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	c, ok := s.(store.Compactor)
+	if !ok {
+		t.Fatalf("%T does not compact (store.Compactor)", s)
+	}
+	day0 := time.Now().UTC().AddDate(0, 0, -30).Truncate(24 * time.Hour)
+	cutoff := time.Now().AddDate(0, 0, -7)
+	day := func(device string, d time.Time) []thermowatt.Reading {
+		var rs []thermowatt.Reading
+		for i := range 288 {
+			rs = append(rs, thermowatt.Reading{DeviceID: device, RecordedAt: d.Add(time.Duration(i) * 5 * time.Minute), Temperature: f(20 + float64(i%7))})
+		}
+		return rs
+	}
+	compact := func(when string, want int) {
+		t.Helper()
+		n, err := c.CompactBefore(ctx, cutoff, 100)
+		if err != nil {
+			t.Fatalf("%s: CompactBefore: %v", when, err)
+		}
+		if n != want {
+			t.Errorf("%s: %d device-days compacted, want %d", when, n, want)
+		}
+	}
+	count := func(when, device string, want int) {
+		t.Helper()
+		rs, err := s.QueryReadings(ctx, store.Query{DeviceID: device, Limit: 1000})
+		if err != nil {
+			t.Fatalf("%s: QueryReadings: %v", when, err)
+		}
+		if len(rs) != want {
+			t.Errorf("%s: %d readings of %s, want %d", when, len(rs), device, want)
+		}
+	}
+	insert(t, s, day("writing", day0), time.Now())
+	compact("a day being written", 0)
+	count("a day being written", "writing", 288)
+
+	insert(t, s, day("writing", day0.Add(24*time.Hour)), time.Now())
+	compact("the device moved on to the next day", 1)
+	count("the device moved on to the next day", "writing", 576)
+	insert(t, s, day("writing", day0), time.Now()) // resent into the compacted day: duplicates
+	count("the first day resent", "writing", 576)
+
+	insert(t, s, day("quiet", day0), time.Now().Add(-time.Hour))
+	compact("a quiet device's newest day", 1)
+	count("a quiet device's newest day", "quiet", 288)
+}
