@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // rollup_pending is a queue: ingest adds marks, the materializer deletes
@@ -47,6 +48,24 @@ func (s *Store) shrinkPending(ctx context.Context) {
 	if err != nil || !worth {
 		return
 	}
+	s.withShrinkLock(ctx, func(conn *pgxpool.Conn) {
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '`+shrinkWait+`'`); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `REINDEX TABLE rollup_pending`)
+			return err
+		})
+		if err == nil {
+			_, _ = conn.Exec(ctx, `VACUUM rollup_pending`)
+		}
+	})
+}
+
+// withShrinkLock runs fn on a connection of its own holding shrinkLock,
+// the session lock that lets one instance at a time give pages back; it
+// does nothing when another holds it.
+func (s *Store) withShrinkLock(ctx context.Context, fn func(conn *pgxpool.Conn)) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return
@@ -57,17 +76,7 @@ func (s *Store) shrinkPending(ctx context.Context) {
 		return
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, shrinkLock)
-	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '`+shrinkWait+`'`); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `REINDEX TABLE rollup_pending`)
-		return err
-	})
-	if err != nil {
-		return
-	}
-	_, _ = conn.Exec(ctx, `VACUUM rollup_pending`)
+	fn(conn)
 }
 
 // shrinkClock is when a Store last looked at rollup_pending's size.
@@ -116,21 +125,13 @@ func (s *Store) shrinkRollups(ctx context.Context) {
 	if err != nil || !worth {
 		return
 	}
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return
-	}
-	defer conn.Release()
-	var locked bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, shrinkLock).Scan(&locked); err != nil || !locked {
-		return
-	}
-	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, shrinkLock)
-	if _, err := conn.Exec(ctx, `SET lock_timeout = '`+shrinkWait+`'`); err != nil {
-		return
-	}
-	defer conn.Exec(context.WithoutCancel(ctx), `RESET lock_timeout`)
-	if _, err := conn.Exec(ctx, `VACUUM (FULL, ANALYZE) hourly_rollups`); err == nil {
-		s.rewritten.Store(now)
-	}
+	s.withShrinkLock(ctx, func(conn *pgxpool.Conn) {
+		if _, err := conn.Exec(ctx, `SET lock_timeout = '`+shrinkWait+`'`); err != nil {
+			return
+		}
+		defer conn.Exec(context.WithoutCancel(ctx), `RESET lock_timeout`)
+		if _, err := conn.Exec(ctx, `VACUUM (FULL, ANALYZE) hourly_rollups`); err == nil {
+			s.rewritten.Store(now)
+		}
+	})
 }
