@@ -56,7 +56,7 @@ var opsOptions = []Option{
 		set: func(c *Config, v string) (err error) { c.Ops.RetentionDays, err = positive(v); return }},
 	{Name: "RAW_RETENTION_DAYS", Default: "30", Help: "`thermowatt retention run` deletes raw archive rows received more than this many days ago",
 		set: func(c *Config, v string) (err error) { c.Ops.RawRetentionDays, err = positive(v); return }},
-	{Name: "COMPACTION_AGE", Default: "168h", Help: "serve compacts each device's days of readings older than this into one row each (a few bytes a reading; every read is unchanged); 0 turns compaction off",
+	{Name: "COMPACTION_AGE", Default: "24h", Help: "serve compacts each device's days of readings older than this into one row each (a few bytes a reading; every read is unchanged); on PostgreSQL at least 24h (a shorter age acts as 24h); 0 turns compaction off",
 		set: func(c *Config, v string) (err error) { c.Ops.CompactionAge, err = duration(v); return }},
 	{Name: "COMPACTION_WRITTEN_FOR", Default: "10m", Help: "a device's newest day counts as still being written (a backfill's) until this long after its last reading arrived, and is compacted only once the device moves past it or falls quiet; 0 compacts it at once",
 		set: func(c *Config, v string) (err error) { c.Ops.CompactionWritten, err = duration(v); return }},

@@ -37,6 +37,9 @@ import (
 //     (the hours ingest marked) is co-located the same way, so the insert
 //     statement's marks go to the node of its readings. rollup_rebuilds (a
 //     list of device ids) is a reference table.
+//   - payload_shapes (the payloads readings repeat, payload_shapes.go): a
+//     reference table. Written only when a new shape appears, once per
+//     cluster, outside any readings' transaction; read by id.
 //   - raw_measurements: distributed by id. It holds a verbatim copy of
 //     every request body, as large as the readings, so keeping it on the
 //     coordinator would make the coordinator's disk the limit. device_id
@@ -60,6 +63,7 @@ var citusTables = []struct {
 	{"rollup_rebuilds", "", ""},
 	{"rollup_pending", "device_id", "device_measurements"},
 	{"reading_blocks", "device_id", "device_measurements"},
+	{"payload_shapes", "", ""},
 	{"raw_measurements", "id", ""},
 	{"settings_revision", "", ""},
 	{"fleet_settings", "", ""},

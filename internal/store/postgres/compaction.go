@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,11 +30,14 @@ import (
 // transaction-level advisory lock per device (deviceLock): both read the
 // blocks and rows only once they hold it. Ingest takes it only for
 // batches reaching back before lockedIngestAge; compaction never touches
-// a day that ends after compactableAge, a day later, so a batch taking
+// a day that ends after compactableAge, 12 hours later, so a batch taking
 // the fast path can never meet a compaction, whatever the clocks of the
-// instances say within a day.
+// instances say within 12 hours. compactableAge is the shortest
+// compaction age (COMPACTION_AGE): a day, so that the last 24 hours, the
+// dashboard's page, are always rows, and the current week mostly blocks
+// (bench-rolling in docs/benchmarks.md).
 const (
-	lockedIngestAge = 24 * time.Hour
+	lockedIngestAge = 12 * time.Hour
 	compactableAge  = 2 * lockedIngestAge
 )
 
@@ -61,7 +65,7 @@ func (s *Store) CompactBefore(ctx context.Context, cutoff time.Time, limit int) 
 			writing string
 		)
 		err := s.inTx(ctx, func(tx pgx.Tx) (err error) {
-			done, writing, err = compactOldestDay(ctx, tx, end, written)
+			done, writing, err = s.compactOldestDay(ctx, tx, end, written)
 			return err
 		})
 		if err != nil {
@@ -75,12 +79,78 @@ func (s *Store) CompactBefore(ctx context.Context, cutoff time.Time, limit int) 
 			if err := s.truncateCompactedPartitions(ctx, end); err != nil {
 				return n, fmt.Errorf("postgres: compact readings: %w", mapError(ctx, err))
 			}
+			if err := s.vacuumCompacted(ctx, end); err != nil {
+				return n, fmt.Errorf("postgres: compact readings: %w", mapError(ctx, err))
+			}
 			s.shrinkRollups(ctx) // pending_shrink.go
 			break
 		}
 		n++
 	}
 	return n, nil
+}
+
+// compactedFrom keeps the start of the oldest day compacted since the
+// partitions were last vacuumed (vacuumCompacted).
+type compactedFrom struct {
+	mu  sync.Mutex
+	day time.Time // zero: none
+}
+
+func (c *compactedFrom) note(day time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.day.IsZero() || day.Before(c.day) {
+		c.day = day
+	}
+}
+
+func (c *compactedFrom) take() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	day := c.day
+	c.day = time.Time{}
+	return day
+}
+
+// vacuumCompacted vacuums the partitions that days compacted since the
+// last call (before end) were deleted from, at the end of a pass: their
+// pages, table and indexes, are then free for the rows that come next
+// into the same partition, the days still being written. A week's
+// partition is given back only once it is empty (truncateCompactedPartitions),
+// so with a compaction age under a week this is what keeps the current
+// week at the size of the days in rows rather than of the week. Not left
+// to autovacuum, which may be off (this machine's shared server) or come
+// after the next day's rows have taken new pages.
+func (s *Store) vacuumCompacted(ctx context.Context, end time.Time) error {
+	from := s.compacted.take()
+	if from.IsZero() {
+		return nil
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT name FROM `+partitionBounds+`
+		-- the past partition's lower bound is MINVALUE, the DEFAULT
+		-- partition has none
+		WHERE coalesce(lower, '-infinity') < $2 AND coalesce(upper, 'infinity') > $1
+		ORDER BY upper`, from, end)
+	if err != nil {
+		return err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	// The roll-ups of the compacted days were deleted too: their space
+	// goes to the hours materialized next.
+	names = append(names, "hourly_rollups")
+	for _, name := range names {
+		// SKIP_LOCKED: a partition being truncated or dropped is not
+		// waited for.
+		if _, err := s.pool.Exec(ctx, `VACUUM (SKIP_LOCKED) `+pgx.Identifier{name}.Sanitize()); err != nil {
+			return fmt.Errorf("vacuuming %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // truncateCompactedPartitions empties the weekly partitions of readings
@@ -136,7 +206,7 @@ func (s *Store) truncateCompactedPartitions(ctx context.Context, end time.Time) 
 // that day is the device's newest and the device was heard from within
 // store.WrittenSince, the day is being written: it is left as it is and
 // writing names the device.
-func compactOldestDay(ctx context.Context, tx pgx.Tx, end time.Time, skip []string) (done bool, writing string, err error) {
+func (s *Store) compactOldestDay(ctx context.Context, tx pgx.Tx, end time.Time, skip []string) (done bool, writing string, err error) {
 	var (
 		deviceID string
 		at       time.Time
@@ -169,12 +239,8 @@ func compactOldestDay(ctx context.Context, tx pgx.Tx, end time.Time, skip []stri
 	if written {
 		return false, deviceID, nil
 	}
-	rows, err := tx.Query(ctx, selectReadings+`
+	readings, err := s.queryReadings(ctx, tx, selectReadings+`
 		WHERE device_id = $1 AND recorded_at >= $2 AND recorded_at < $3`, deviceID, from, to)
-	if err != nil {
-		return false, "", err
-	}
-	readings, err := pgx.CollectRows(rows, scanReading)
 	if err != nil || len(readings) == 0 {
 		return err == nil, "", err
 	}
@@ -202,7 +268,11 @@ func compactOldestDay(ctx context.Context, tx pgx.Tx, end time.Time, skip []stri
 	// retention takes the two.
 	b.Queue(`SELECT 1 FROM device_state WHERE device_id = $1 FOR NO KEY UPDATE`, deviceID)
 	b.Queue(`DELETE FROM hourly_rollups WHERE device_id = $1 AND hour >= $2 AND hour < $3`, deviceID, from, to)
-	return true, "", tx.SendBatch(ctx, &b).Close()
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		return false, "", err
+	}
+	s.compacted.note(from)
+	return true, "", nil
 }
 
 // querier is what reads blocks: the pool or a transaction.
@@ -416,7 +486,7 @@ func (s *Store) insertLocked(ctx context.Context, rs []thermowatt.Reading, recei
 		if len(fresh) == 0 {
 			return nil
 		}
-		freshStored, err := insertOrSkipIn(ctx, tx, fresh, received)
+		freshStored, err := s.insertOrSkipIn(ctx, tx, fresh, received)
 		if err != nil {
 			return err
 		}

@@ -136,22 +136,25 @@ SELECT device_id, recorded_at FROM inserted`
 var readingColumns = []struct{ name, sqlType string }{
 	{"device_id", "text"}, {"recorded_at", "timestamptz"}, {"received_at", "timestamptz"}, {"server_time", "boolean"},
 	{"temperature", "float8"}, {"humidity", "float8"}, {"voltage_v", "float8"}, {"current_ma", "float8"}, {"power_mw", "float8"},
-	{"pressure_hpa", "float8"}, {"folded", "int2"}, {"payload", "jsonb"},
+	{"pressure_hpa", "float8"}, {"folded", "int2"}, {"payload_shape", "int4"}, {"payload", "jsonb"},
 }
 
 // storedRow returns the values r is stored with, in readingColumns'
 // order: its payload without what the columns hold (store.FoldReading,
-// which reads it once), which members that leaves out, and the pressure
-// read from it.
-func storedRow(r *thermowatt.Reading) []any {
+// which reads it once), which members that leaves out, the pressure read
+// from it, and its shape (payload_shapes.go) in place of the payload when
+// it has one.
+func (p *payloadShapes) storedRow(r *thermowatt.Reading) []any {
 	c, payload, fold := store.FoldReading(*r)
-	var p any // nil: SQL NULL
-	if payload != nil {
-		p = []byte(payload)
+	var shape, rest any // nil: SQL NULL
+	if id := p.shapeOf(payload); id != 0 {
+		shape = id
+	} else if payload != nil {
+		rest = []byte(payload)
 	}
 	return []any{r.DeviceID, r.RecordedAt, r.ReceivedAt, r.ServerTime,
 		r.Temperature, r.Humidity, r.VoltageV, r.CurrentMA, r.PowerMW,
-		c.PressureHPa, int16(fold), p}
+		c.PressureHPa, int16(fold), shape, rest}
 }
 
 // readingColumnNames is readingColumns' names, comma-separated.
@@ -211,6 +214,7 @@ func (s *Store) InsertReadings(ctx context.Context, rs []thermowatt.Reading, rec
 	if err != nil {
 		return store.InsertResult{}, fmt.Errorf("postgres: insert readings: %w", mapError(ctx, err))
 	}
+	s.shapes.learn(ctx, s.pool)
 	return b.Result(stored), nil
 }
 
@@ -270,7 +274,7 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 func (s *Store) insertNew(ctx context.Context, rs []thermowatt.Reading, received time.Time) ([]bool, error) {
 	var count int
 	err := s.withRetry(ctx, func() error {
-		return s.pool.QueryRow(ctx, insertNewReadings, insertArgs(rs, received)...).Scan(&count)
+		return s.pool.QueryRow(ctx, insertNewReadings, insertArgs(&s.shapes, rs, received)...).Scan(&count)
 	})
 	if err != nil {
 		return nil, err
@@ -285,7 +289,7 @@ func (s *Store) insertNew(ctx context.Context, rs []thermowatt.Reading, received
 // and reports which.
 func (s *Store) insertOrSkip(ctx context.Context, rs []thermowatt.Reading, received time.Time) (stored []bool, err error) {
 	err = s.withRetry(ctx, func() error {
-		stored, err = insertOrSkipIn(ctx, s.pool, rs, received)
+		stored, err = s.insertOrSkipIn(ctx, s.pool, rs, received)
 		return err
 	})
 	return stored, err
@@ -293,12 +297,12 @@ func (s *Store) insertOrSkip(ctx context.Context, rs []thermowatt.Reading, recei
 
 // insertOrSkipIn is insertOrSkip's statement, run by q: the pool, or a
 // transaction (insertLocked).
-func insertOrSkipIn(ctx context.Context, q querier, rs []thermowatt.Reading, received time.Time) ([]bool, error) {
+func (s *Store) insertOrSkipIn(ctx context.Context, q querier, rs []thermowatt.Reading, received time.Time) ([]bool, error) {
 	position := make(map[identity]int, len(rs))
 	for i, r := range rs {
 		position[identity{r.DeviceID, r.RecordedAt.UnixMicro()}] = i
 	}
-	rows, err := q.Query(ctx, insertReadings, insertArgs(rs, received)...)
+	rows, err := q.Query(ctx, insertReadings, insertArgs(&s.shapes, rs, received)...)
 	if err != nil {
 		return nil, err
 	}
@@ -322,7 +326,7 @@ func insertOrSkipIn(ctx context.Context, q querier, rs []thermowatt.Reading, rec
 // insertArgs returns the arguments of the insert statements: receivedAt
 // (when the hours were marked), then one array per column of
 // readingColumns, typed for pgx to send as arrays of that type.
-func insertArgs(rs []thermowatt.Reading, receivedAt time.Time) []any {
+func insertArgs(shapes *payloadShapes, rs []thermowatt.Reading, receivedAt time.Time) []any {
 	n := len(rs)
 	args := []any{receivedAt}
 	for _, c := range readingColumns {
@@ -337,6 +341,8 @@ func insertArgs(rs []thermowatt.Reading, receivedAt time.Time) []any {
 			args = append(args, make([]*float64, n))
 		case "int2":
 			args = append(args, make([]int16, n))
+		case "int4":
+			args = append(args, make([]*int32, n))
 		case "jsonb":
 			args = append(args, make([]*string, n))
 		default:
@@ -344,7 +350,7 @@ func insertArgs(rs []thermowatt.Reading, receivedAt time.Time) []any {
 		}
 	}
 	for i := range rs {
-		for k, v := range storedRow(&rs[i]) {
+		for k, v := range shapes.storedRow(&rs[i]) {
 			switch a := args[k+1].(type) {
 			case []string:
 				a[i] = v.(string)
@@ -356,6 +362,11 @@ func insertArgs(rs []thermowatt.Reading, receivedAt time.Time) []any {
 				a[i] = v.(*float64)
 			case []int16:
 				a[i] = v.(int16)
+			case []*int32:
+				if v != nil {
+					id := v.(int32)
+					a[i] = &id
+				}
 			case []*string:
 				if v != nil {
 					p := string(v.([]byte))
@@ -422,7 +433,7 @@ func (s *Store) insertNewByCopy(ctx context.Context, rs []thermowatt.Reading, re
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		columns := strings.Split(readingColumnNames, ", ")
 		n, err := tx.CopyFrom(ctx, pgx.Identifier{"device_measurements"}, columns,
-			pgx.CopyFromSlice(len(rs), func(i int) ([]any, error) { return storedRow(&rs[i]), nil }))
+			pgx.CopyFromSlice(len(rs), func(i int) ([]any, error) { return s.shapes.storedRow(&rs[i]), nil }))
 		if err != nil {
 			return err
 		}
@@ -719,7 +730,7 @@ func (s *Store) insertPerNode(ctx context.Context, rs []thermowatt.Reading, rece
 			part[k] = rs[i]
 			index[identity{rs[i].DeviceID, rs[i].RecordedAt.UnixMicro()}] = i
 		}
-		args := append([]any{part[0].DeviceID}, insertArgs(part, received)...)
+		args := append([]any{part[0].DeviceID}, insertArgs(&s.shapes, part, received)...)
 		return s.withRetry(ctx, func() error {
 			rows, err := s.pool.Query(ctx, citusInsertCall, args...)
 			if err != nil {

@@ -25,12 +25,8 @@ func (s *Store) QueryReadings(ctx context.Context, q store.Query) ([]thermowatt.
 	}
 	sql, args := readingsQuery(q)
 	var out []thermowatt.Stored
-	err := s.withRetry(ctx, func() error {
-		rows, err := s.pool.Query(ctx, sql, args...)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, scanReading)
+	err := s.withRetry(ctx, func() (err error) {
+		out, err = s.queryReadings(ctx, s.pool, sql, args...)
 		return err
 	})
 	if err == nil {
@@ -80,23 +76,60 @@ func readingsQuery(q store.Query) (string, []any) {
 	return sql.String(), args
 }
 
-func scanReading(row pgx.CollectableRow) (thermowatt.Stored, error) {
-	var (
-		r        thermowatt.Stored
-		pressure *float64
-		fold     int16
-		payload  []byte
-	)
-	err := row.Scan(&r.ID, &r.DeviceID, &r.RecordedAt, &r.ReceivedAt, &r.ServerTime,
-		&r.Temperature, &r.Humidity, &r.VoltageV, &r.CurrentMA, &r.PowerMW, &pressure, &fold, &payload)
+// queryReadings runs sql, a selectReadings, on q and returns its
+// readings with their payloads as sent: a row's shape (payload_shapes.go)
+// read, and the members its columns hold put back.
+func (s *Store) queryReadings(ctx context.Context, q querier, sql string, args ...any) ([]thermowatt.Stored, error) {
+	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
-		return r, err
+		return nil, err
 	}
+	scanned, err := pgx.CollectRows(rows, scanReading)
+	if err != nil {
+		return nil, err
+	}
+	var shapes []int32
+	for _, r := range scanned {
+		if r.shape != nil {
+			shapes = append(shapes, *r.shape)
+		}
+	}
+	var bodies map[int32][]byte
+	if len(shapes) > 0 {
+		if bodies, err = s.shapes.body(ctx, q, shapes); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]thermowatt.Stored, len(scanned))
+	for i, r := range scanned {
+		payload := r.payload
+		if r.shape != nil {
+			payload = bodies[*r.shape]
+		}
+		if payload != nil {
+			r.Payload = store.UnfoldPayload(payload, store.Fold(r.fold), store.Columns{
+				Temperature: r.Temperature, VoltageV: r.VoltageV, CurrentMA: r.CurrentMA, PowerMW: r.PowerMW, PressureHPa: r.pressure})
+		}
+		out[i] = r.Stored
+	}
+	return out, nil
+}
+
+// scannedReading is a row of selectReadings as stored: its payload still
+// folded, or named by its shape.
+type scannedReading struct {
+	thermowatt.Stored
+	pressure *float64
+	fold     int16
+	shape    *int32
+	payload  []byte
+}
+
+func scanReading(row pgx.CollectableRow) (scannedReading, error) {
+	var r scannedReading
+	err := row.Scan(&r.ID, &r.DeviceID, &r.RecordedAt, &r.ReceivedAt, &r.ServerTime,
+		&r.Temperature, &r.Humidity, &r.VoltageV, &r.CurrentMA, &r.PowerMW, &r.pressure, &r.fold, &r.shape, &r.payload)
 	r.RecordedAt = r.RecordedAt.UTC()
 	r.ReceivedAt = r.ReceivedAt.UTC()
-	if payload != nil {
-		r.Payload = store.UnfoldPayload(payload, store.Fold(fold), store.Columns{
-			Temperature: r.Temperature, VoltageV: r.VoltageV, CurrentMA: r.CurrentMA, PowerMW: r.PowerMW, PressureHPa: pressure})
-	}
-	return r, nil
+	return r, err
 }

@@ -35,8 +35,10 @@ type Store struct {
 	// creates; readings go through it (insertPerNode)
 	citusIngest bool
 	nodes       deviceNodes // on Citus: the node of each device's shards
-	shrunk      shrinkClock // when shrinkPending last looked
-	rewritten   shrinkClock // when shrinkRollups last looked
+	shapes      payloadShapes
+	compacted   compactedFrom // days compacted, not yet vacuumed (compaction.go)
+	shrunk      shrinkClock   // when shrinkPending last looked
+	rewritten   shrinkClock   // when shrinkRollups last looked
 }
 
 var _ store.Store = (*Store)(nil)
@@ -71,7 +73,10 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 	if citus {
 		// Distributed by DistributeCitus, which creates the function (a
 		// schema not distributed yet keeps the statements).
-		err := pool.QueryRow(ctx, `SELECT to_regproc($1) IS NOT NULL`, citusInsertFunction).Scan(&s.citusIngest)
+		// By its whole signature: one created by an earlier version, for
+		// other columns, leaves the statements in use until `thermowatt
+		// citus distribute` runs again and creates this one.
+		err := pool.QueryRow(ctx, `SELECT to_regprocedure($1) IS NOT NULL`, citusInsertFunctionArgs).Scan(&s.citusIngest)
 		if err != nil {
 			pool.Close()
 			return nil, fmt.Errorf("postgres: %w", mapError(ctx, err))

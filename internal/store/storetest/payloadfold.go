@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,4 +75,50 @@ func sameJSON(t *testing.T, a, b []byte) bool {
 		return v
 	}
 	return reflect.DeepEqual(decode(a), decode(b))
+}
+
+// testRepeatedPayloadsComeBackAsSent: a store may keep a payload that
+// readings repeat once for all of them (PostgreSQL's payload_shapes); each
+// reading still answers its own payload, including payloads that differ
+// only in a number's text, and a repeated device report still sets the
+// device's health.
+func testRepeatedPayloadsComeBackAsSent(t *testing.T, s store.Store) {
+	f := func(v float64) *float64 { return &v }
+	payloads := []string{
+		`{"voltage_v":4.98,"sensor":{"bmp280":{"temperature_c":21.5},"ina219":{"max_current_a":3.2,"shunt_ohms":0.1}}}`,
+		`{"voltage_v":4.98,"sensor":{"bmp280":{"temperature_c":21.5},"ina219":{"max_current_a":3.20,"shunt_ohms":0.1}}}`,
+		`{"voltage_v":4.98,"sensor":{"bmp280":{"temperature_c":21.5},"ina219":{"max_current_a":3.2, "shunt_ohms":0.1}}}`,
+		`{"sensor":{"bmp280":{}},"device":{"boot":7,"firmware":"1.0.0"}}`,
+	}
+	var rs []thermowatt.Reading
+	for round := range 4 {
+		for i, p := range payloads {
+			rs = append(rs, thermowatt.Reading{DeviceID: "d1", RecordedAt: base.Add(time.Duration(round*len(payloads)+i) * time.Minute),
+				Temperature: f(21.5), VoltageV: f(4.98), Payload: json.RawMessage(p)})
+		}
+		// One batch a round: the store may learn a payload from one
+		// batch and use it in the next.
+		insert(t, s, rs[len(rs)-len(payloads):], base)
+	}
+	got := query(t, s, store.Query{Limit: 100})
+	slices.Reverse(got)
+	if len(got) != len(rs) {
+		t.Fatalf("%d readings stored, want %d", len(got), len(rs))
+	}
+	for i, r := range rs {
+		if !sameJSON(t, got[i].Payload, r.Payload) {
+			t.Errorf("reading %d: payload\n got %s\nwant %s", i, got[i].Payload, r.Payload)
+		}
+		// The number's text as sent, where sameJSON decodes both to 3.2.
+		if want := strings.Contains(string(r.Payload), "3.20"); strings.Contains(string(got[i].Payload), "3.20") != want {
+			t.Errorf("reading %d: payload %s, want max_current_a written as in %s", i, got[i].Payload, r.Payload)
+		}
+	}
+	d, err := s.GetDevice(t.Context(), "d1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameJSON(t, d.Health, []byte(`{"boot":7,"firmware":"1.0.0"}`)) || d.HealthAt == nil || !d.HealthAt.Equal(rs[len(rs)-1].RecordedAt) {
+		t.Errorf("health %s at %v, want the last reading's report at %v", d.Health, d.HealthAt, rs[len(rs)-1].RecordedAt)
+	}
 }

@@ -62,6 +62,7 @@ func run(t *testing.T, open func(t *testing.T) store.Store, skip map[string]stri
 		{"ReceivedAtPerReading", testReceivedAtPerReading},
 		{"PayloadRoundTrip", testPayloadRoundTrip},
 		{"PayloadComesBackAsSent", testPayloadComesBackAsSent},
+		{"RepeatedPayloadsComeBackAsSent", testRepeatedPayloadsComeBackAsSent},
 		{"TimesComeBackInUTC", testTimesComeBackInUTC},
 		{"Tokens", testTokens},
 		{"TokenErrors", testTokenErrors},
