@@ -108,6 +108,11 @@ bench-disk: build
 bench-upgrade: build
 	$(GO) run ./cmd/thermowatt-bench upgrade
 
+## bench-rolling: issue 20's current week on PostgreSQL as a running fleet sees it: ROLLING_DAYS (21) of readings of ROLLING_DEVICES (100) stored hour by hour up to now, materialized and compacted as of each hour, with each compaction age of ROLLING_AGES (24h, the default, and 168h): bytes a reading of the last 7 days, day by day
+.PHONY: bench-rolling
+bench-rolling:
+	$(GO) run ./cmd/thermowatt-bench rolling
+
 ## lint: formatting and vet
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi

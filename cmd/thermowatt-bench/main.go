@@ -1,6 +1,6 @@
 // Command thermowatt-bench is `make bench` (with the argument peers,
 // `make bench-peers`; with scale, `make bench-scale`; with disk,
-// `make bench-disk`; with upgrade, `make bench-upgrade`): the performance run of
+// `make bench-disk`; with upgrade, `make bench-upgrade`; with rolling, `make bench-rolling`): the performance run of
 // docs/benchmarks.md, whose code is package internal/bench.
 package main
 
@@ -28,8 +28,10 @@ func main() {
 			run = bench.RunDisk // make bench-disk
 		case "upgrade":
 			run = bench.RunUpgrade // make bench-upgrade
+		case "rolling":
+			run = bench.RunRolling // make bench-rolling
 		default:
-			fmt.Fprintf(os.Stderr, "bench: unknown subcommand %q (want none, peers, scale, disk or upgrade)\n", os.Args[1])
+			fmt.Fprintf(os.Stderr, "bench: unknown subcommand %q (want none, peers, scale, disk, upgrade or rolling)\n", os.Args[1])
 			os.Exit(2)
 		}
 	}

@@ -91,8 +91,9 @@ type diskConfig struct {
 	Influxd     string        // BENCH_INFLUXD
 	Victoria    string        // BENCH_VICTORIA
 	// CurrentWeek (DISK_CURRENT_WEEK=1) loads readings of the last days
-	// instead, younger than the compaction age, so none is compacted:
-	// thermowatt's bytes per reading of the current week; no reads.
+	// instead, with serve's COMPACTION_AGE at 168h, so none is compacted:
+	// thermowatt's bytes per reading in rows; no reads. (bench-rolling
+	// measures the current week as a running fleet's compaction keeps it.)
 	CurrentWeek bool
 }
 
@@ -110,8 +111,8 @@ func diskConfigFromEnv() (diskConfig, error) {
 	c.CurrentWeek = os.Getenv("DISK_CURRENT_WEEK") == "1"
 	perDevice := c.Data.PerDevice
 	if c.CurrentWeek {
-		// 6.5 days up to the last whole hour: every day ends within the
-		// default COMPACTION_AGE (168h), so none is compacted.
+		// 6.5 days up to the last whole hour: every day ends within
+		// COMPACTION_AGE=168h (diskThermowatt sets it), so none is compacted.
 		perDevice = int(6.5 * 24 * float64(time.Hour) / float64(c.Data.Step))
 		c.Systems = []string{"postgres", "sqlite"}
 		if v := os.Getenv("DISK_SYSTEMS"); v != "" {

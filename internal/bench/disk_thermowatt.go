@@ -29,6 +29,11 @@ func diskThermowatt(ctx context.Context, cfg diskConfig, s *diskSet, backend str
 	logf("== %s", name)
 	logPath := filepath.Join(os.TempDir(), "thermowatt-bench-disk-"+backend+".log")
 	extra := append([]string(nil), cfg.ServeEnv...)
+	if cfg.CurrentWeek {
+		// The rows' own cost: nothing compacted (bench-rolling measures
+		// the current week as compaction keeps it).
+		extra = append([]string{"COMPACTION_AGE=168h"}, extra...)
+	}
 	var size func(ctx context.Context) (int64, string, error)
 	switch backend {
 	case "postgres":

@@ -150,7 +150,7 @@ func RunUpgrade(ctx context.Context, out io.Writer) error {
 		err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM device_measurements WHERE recorded_at <= $1)`, s.end).Scan(&left)
 		return !left, err
 	}
-	logf("ingest during the upgrade (COMPACTION_AGE=168h, the default): until no old row is left ...")
+	logf("ingest during the upgrade (COMPACTION_AGE=168h: the old weeks): until no old row is left ...")
 	_, took, err := ingest("during", "168h", oldLeft)
 	if err != nil {
 		return err
