@@ -53,32 +53,20 @@ func (s *Store) CompactBefore(ctx context.Context, cutoff time.Time, limit int) 
 		cutoff = latest
 	}
 	end := store.UTC(cutoff).Truncate(store.BlockDay) // days ending at or before cutoff start before this
-	n := 0
-	written := []string{} // devices whose oldest day is being written (store.WrittenSince); not nil, which pgx sends as NULL
-	for n < limit {
-		var (
-			done    bool
-			writing string
-		)
-		err := s.inTx(ctx, func(tx pgx.Tx) (err error) {
-			done, writing, err = compactOldestDay(ctx, tx, end, written)
+	n, noneLeft, err := store.CompactOldestDays(limit, func(skip []string) (done bool, writing string, err error) {
+		err = s.inTx(ctx, func(tx pgx.Tx) (err error) {
+			done, writing, err = compactOldestDay(ctx, tx, end, skip)
 			return err
 		})
-		if err != nil {
-			return n, fmt.Errorf("postgres: compact readings: %w", mapError(ctx, err))
-		}
-		if writing != "" {
-			written = append(written, writing)
-			continue
-		}
-		if !done {
-			if err := s.truncateCompactedPartitions(ctx, end); err != nil {
-				return n, fmt.Errorf("postgres: compact readings: %w", mapError(ctx, err))
-			}
+		return done, writing, err
+	})
+	if err == nil && noneLeft {
+		if err = s.truncateCompactedPartitions(ctx, end); err == nil {
 			s.shrinkRollups(ctx) // pending_shrink.go
-			break
 		}
-		n++
+	}
+	if err != nil {
+		return n, fmt.Errorf("postgres: compact readings: %w", mapError(ctx, err))
 	}
 	return n, nil
 }
@@ -341,11 +329,7 @@ func readSamples(br pgx.BatchResults, deviceID string, from, to time.Time) ([]ro
 	if err != nil {
 		return nil, err
 	}
-	fromBlocks := make([]rollup.Sample, len(compacted))
-	for i, r := range compacted {
-		fromBlocks[i] = store.SampleOf(r.Reading)
-	}
-	return store.MergeSamples(samples, fromBlocks), nil
+	return store.MergeSamples(samples, store.SamplesOf(compacted)), nil
 }
 
 // readingsInBlocks reports which of rs (sorted by device, then time) a
@@ -549,19 +533,13 @@ func scanDays(rows pgx.Rows) (map[string][]int64, error) {
 }
 
 // dropCompacted returns rows (computed hours about to be stored) without
-// those of compacted days, read in tx.
+// those of compacted days, read in tx (store.DropCompacted).
 func dropCompacted(ctx context.Context, tx pgx.Tx, rows []rollup.Row) ([]rollup.Row, error) {
-	if len(rows) == 0 {
-		return rows, nil
-	}
-	ids, from, to := store.HourSpan(rows)
-	r, err := tx.Query(ctx, compactedDaysOf, ids, time.UnixMicro(from).UTC(), time.UnixMicro(to).UTC())
-	if err != nil {
-		return nil, err
-	}
-	days, err := scanDays(r)
-	if err != nil {
-		return nil, err
-	}
-	return store.DropCompacted(rows, days), nil
+	return store.DropCompacted(rows, func(ids []string, from, to int64) (map[string][]int64, error) {
+		r, err := tx.Query(ctx, compactedDaysOf, ids, time.UnixMicro(from).UTC(), time.UnixMicro(to).UTC())
+		if err != nil {
+			return nil, err
+		}
+		return scanDays(r)
+	})
 }
