@@ -303,11 +303,17 @@ func insertOrSkipIn(ctx context.Context, q querier, rs []thermowatt.Reading, rec
 		return nil, err
 	}
 	stored := make([]bool, len(rs))
+	return stored, setStored(rows, position, stored)
+}
+
+// setStored sets stored[i] for each reading rows (device_id,
+// recorded_at) reports stored, i its position.
+func setStored(rows pgx.Rows, position map[identity]int, stored []bool) error {
 	var (
 		id identity
 		at time.Time
 	)
-	_, err = pgx.ForEachRow(rows, []any{&id.deviceID, &at}, func() error {
+	_, err := pgx.ForEachRow(rows, []any{&id.deviceID, &at}, func() error {
 		id.recordedAt = at.UnixMicro()
 		i, ok := position[id]
 		if !ok {
@@ -316,7 +322,7 @@ func insertOrSkipIn(ctx context.Context, q querier, rs []thermowatt.Reading, rec
 		stored[i] = true
 		return nil
 	})
-	return stored, err
+	return err
 }
 
 // insertArgs returns the arguments of the insert statements: receivedAt
@@ -725,20 +731,7 @@ func (s *Store) insertPerNode(ctx context.Context, rs []thermowatt.Reading, rece
 			if err != nil {
 				return err
 			}
-			var (
-				id identity
-				at time.Time
-			)
-			_, err = pgx.ForEachRow(rows, []any{&id.deviceID, &at}, func() error {
-				id.recordedAt = at.UnixMicro()
-				i, ok := index[id]
-				if !ok {
-					return fmt.Errorf("the database reports storing a reading of %q at %v that was not sent", id.deviceID, at)
-				}
-				stored[i] = true
-				return nil
-			})
-			return err
+			return setStored(rows, index, stored)
 		})
 	}
 	if len(order) == 1 {

@@ -39,25 +39,14 @@ func scanPending(rows pgx.Rows) (store.PendingHours, int, error) {
 // deadlock with this): that materializer reads the interval only once it
 // has the row, after this commits, or has committed before this began.
 func markAllHours(ctx context.Context, tx pgx.Tx, deviceID string) error {
-	var first, last *time.Time
-	err := tx.QueryRow(ctx, `SELECT min(recorded_at), max(recorded_at) FROM device_measurements WHERE device_id = $1`, deviceID).Scan(&first, &last)
+	// The compacted days' hours too: not stored, they are computed when
+	// read, but the change leaves every hour of the device's readings to
+	// the materializer alike.
+	first, last, found, err := readingSpan(ctx, tx, deviceID)
 	if err != nil {
 		return err
 	}
-	// And the compacted days' hours: not stored, they are computed when
-	// read, but the change leaves every hour of the device's readings to
-	// the materializer alike.
-	if bFirst, bLast, ok, err := blockSpan(ctx, tx, deviceID); err != nil {
-		return err
-	} else if ok {
-		if first == nil || bFirst.Before(*first) {
-			first = &bFirst
-		}
-		if last == nil || bLast.After(*last) {
-			last = &bLast
-		}
-	}
-	if first == nil {
+	if !found {
 		_, err = tx.Exec(ctx, `INSERT INTO rollup_pending (device_id, hour)
 			SELECT device_id, hour FROM hourly_rollups WHERE device_id = $1
 			ORDER BY 1, 2 ON CONFLICT (device_id, hour) DO NOTHING`, deviceID)
