@@ -305,34 +305,30 @@ WHERE device_id = ANY($1) AND hour >= $2 AND hour < $3
 ORDER BY array_position($1, device_id), hour`, q.DeviceIDs, from, to)
 	b.Queue(compactedDaysOf, q.DeviceIDs, from, to)
 	br := tx.SendBatch(ctx, &b)
+	defer br.Close()
 	rows, err := br.Query()
 	if err != nil {
-		br.Close()
 		return nil, err
 	}
 	pending, n, err := scanPending(rows)
 	if err != nil {
-		br.Close()
 		return nil, err
 	}
 	rows, err = br.Query()
 	if err != nil {
-		br.Close()
 		return nil, err
 	}
 	stored, err := pgx.CollectRows(rows, scanRollup)
 	if err != nil {
-		br.Close()
 		return nil, err
 	}
 	rows, err = br.Query()
 	if err != nil {
-		br.Close()
 		return nil, err
 	}
 	days, err := scanDays(rows)
-	if cerr := br.Close(); err == nil {
-		err = cerr
+	if err == nil {
+		err = br.Close() // before tx's next statement
 	}
 	if err != nil || n == 0 && len(days) == 0 {
 		return stored, err

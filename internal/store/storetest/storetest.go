@@ -437,6 +437,21 @@ func testConcurrentOverlappingBatches(t *testing.T, s store.Store) {
 		sent     int
 		errs     []error
 	)
+	// send stores batch and counts its outcome.
+	send := func(batch []thermowatt.Reading, receivedAt time.Time) {
+		res, err := s.InsertReadings(context.Background(), batch, receivedAt)
+		if err == nil {
+			err = checkResult(res, len(batch))
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			errs = append(errs, err)
+		}
+		accepted += res.Accepted
+		dups += res.Duplicates
+		sent += len(batch)
+	}
 	for w := range writers {
 		wg.Go(func() {
 			for round := range 3 {
@@ -449,36 +464,12 @@ func testConcurrentOverlappingBatches(t *testing.T, s store.Store) {
 					slices.Reverse(batch)
 				}
 				batch = append(batch, batch[0]) // and a repeat inside the batch
-				res, err := s.InsertReadings(context.Background(), batch, base.Add(time.Duration(round)*time.Second))
-				if err == nil {
-					err = checkResult(res, len(batch))
-				}
-				mu.Lock()
-				if err != nil {
-					errs = append(errs, err)
-				}
-				accepted += res.Accepted
-				dups += res.Duplicates
-				sent += len(batch)
-				mu.Unlock()
+				send(batch, base.Add(time.Duration(round)*time.Second))
 			}
 		})
 	}
 	// And one writer that sends everything, so that every reading is sent.
-	wg.Go(func() {
-		res, err := s.InsertReadings(context.Background(), all, base)
-		if err == nil {
-			err = checkResult(res, len(all))
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			errs = append(errs, err)
-		}
-		accepted += res.Accepted
-		dups += res.Duplicates
-		sent += len(all)
-	})
+	wg.Go(func() { send(all, base) })
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		t.Fatalf("concurrent InsertReadings: %v", err)
