@@ -50,12 +50,19 @@ func CompactedHours(pending map[string][]int64, days map[string][]int64, from, t
 	return pending
 }
 
-// DropCompacted returns rows without the hours of compacted days (days as
-// CompactedHours takes them): those are computed from the blocks when
-// read, never stored.
-func DropCompacted(rows []rollup.Row, days map[string][]int64) []rollup.Row {
-	if len(days) == 0 {
-		return rows
+// DropCompacted returns rows (computed hours about to be stored) without
+// the hours of compacted days: those are computed from the blocks when
+// read, never stored. compactedDays reads, per device of devices (sorted,
+// without repeats), the starts of its compacted days that hold hours in
+// [from, to) (unix microseconds), ascending, as CompactedHours takes them;
+// it is not called when rows is empty.
+func DropCompacted(rows []rollup.Row, compactedDays func(devices []string, from, to int64) (map[string][]int64, error)) ([]rollup.Row, error) {
+	if len(rows) == 0 {
+		return rows, nil
+	}
+	days, err := compactedDays(hourSpan(rows))
+	if err != nil || len(days) == 0 {
+		return rows, err
 	}
 	return slices.DeleteFunc(rows, func(r rollup.Row) bool {
 		h := r.Hour.UnixMicro()
@@ -65,12 +72,12 @@ func DropCompacted(rows []rollup.Row, days map[string][]int64) []rollup.Row {
 		}
 		_, found := slices.BinarySearch(days[r.DeviceID], d)
 		return found
-	})
+	}), nil
 }
 
-// HourSpan returns the devices of rows (sorted, without repeats) and the
+// hourSpan returns the devices of rows (sorted, without repeats) and the
 // span of their hours [from, to), unix microseconds.
-func HourSpan(rows []rollup.Row) (devices []string, from, to int64) {
+func hourSpan(rows []rollup.Row) (devices []string, from, to int64) {
 	width := int64(rollup.Width / time.Microsecond)
 	for i, r := range rows {
 		h := r.Hour.UnixMicro()

@@ -41,6 +41,31 @@ func DayBlock(deviceID string, day time.Time, rows, blocked []thermowatt.Stored)
 	return block, len(readings), nil
 }
 
+// CompactOldestDays compacts up to limit device-days, the oldest first,
+// one call of compactOldest each, and returns how many it compacted and
+// whether it stopped because none was left (compactOldest's done false).
+// A device whose oldest day is being written (compactOldest's writing,
+// WrittenSince) is skipped for the rest of the pass: it is passed back in
+// skip, which is never nil (pgx sends a nil slice as NULL).
+func CompactOldestDays(limit int, compactOldest func(skip []string) (done bool, writing string, err error)) (n int, noneLeft bool, err error) {
+	skip := []string{}
+	for n < limit {
+		done, writing, err := compactOldest(skip)
+		if err != nil {
+			return n, false, err
+		}
+		if writing != "" {
+			skip = append(skip, writing)
+			continue
+		}
+		if !done {
+			return n, true, nil
+		}
+		n++
+	}
+	return n, false, nil
+}
+
 // writtenFor is how long after a device's last reading arrived the
 // compactor still takes its newest day as being written, and leaves it in
 // rows until the device moves past it or falls quiet. A backfill writes
@@ -142,6 +167,15 @@ func SortNewestFirst(rs []thermowatt.Stored) {
 func SampleOf(r thermowatt.Reading) rollup.Sample {
 	return rollup.Sample{At: r.RecordedAt.UnixMicro(), Values: [rollup.NumMetrics]*float64{
 		r.Temperature, r.Humidity, r.VoltageV, r.CurrentMA, r.PowerMW, PayloadPressure(r.Payload)}}
+}
+
+// SamplesOf is SampleOf of each of rs, in rs's order.
+func SamplesOf(rs []thermowatt.Stored) []rollup.Sample {
+	out := make([]rollup.Sample, len(rs))
+	for i, r := range rs {
+		out[i] = SampleOf(r.Reading)
+	}
+	return out
 }
 
 // BlockDay is the span of time one block holds: one UTC day of one

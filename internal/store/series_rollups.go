@@ -2,14 +2,66 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
+	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/rollup"
 )
 
 // RawSeries is a backend's aggregation of readings themselves.
 type RawSeries func(ctx context.Context, q SeriesQuery) ([]SeriesPoint, error)
+
+// SeriesReads are a backend's reads of one device's readings in [From,
+// To) of a SeriesQuery, from which Series aggregates them.
+type SeriesReads struct {
+	Name     string                                     // starts every error: "postgres", "sqlite"
+	MapError func(ctx context.Context, err error) error // as MapError says
+	// Compacted reads the readings in compacted blocks.
+	Compacted func(ctx context.Context, q SeriesQuery) ([]thermowatt.Stored, error)
+	// Rows reads the readings still in rows, oldest first.
+	Rows func(ctx context.Context, q SeriesQuery) ([]rollup.Sample, error)
+	// Aggregate aggregates the rows of a range none of whose readings is
+	// compacted, the backend's fastest way.
+	Aggregate RawSeries
+}
+
+// Series answers q: whole hours from rollups (SeriesFromRollups), the
+// rest from the readings themselves (RawSeries).
+func (r SeriesReads) Series(ctx context.Context, q SeriesQuery, rollups Rollups) ([]SeriesPoint, error) {
+	return SeriesFromRollups(ctx, q, r.RawSeries, rollups)
+}
+
+// RawSeries aggregates the readings themselves. Where some of the range is
+// compacted, the rows and the blocks' readings are merged in time order
+// and folded into buckets here (SeriesOfSamples); where none is, the
+// backend aggregates its rows (Aggregate).
+func (r SeriesReads) RawSeries(ctx context.Context, q SeriesQuery) ([]SeriesPoint, error) {
+	out, err := r.rawSeries(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("%s: series: %w", r.Name, r.MapError(ctx, err))
+	}
+	return out, nil
+}
+
+func (r SeriesReads) rawSeries(ctx context.Context, q SeriesQuery) ([]SeriesPoint, error) {
+	if q.Bucket < time.Microsecond {
+		return nil, fmt.Errorf("bucket must be at least 1µs, got %v", q.Bucket)
+	}
+	compacted, err := r.Compacted(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if len(compacted) == 0 {
+		return r.Aggregate(ctx, q)
+	}
+	rows, err := r.Rows(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return SeriesOfSamples(MergeSamples(rows, SamplesOf(compacted)), q.Bucket.Microseconds()), nil
+}
 
 // SeriesFromRollups answers q from the hourly roll-ups where its buckets
 // are whole hours: the whole hours of [From, To) come from rollups, the

@@ -6,6 +6,9 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/thermowatt/thermowatt"
@@ -160,6 +163,46 @@ type Query struct {
 	// After continues a previous page: only readings strictly older than
 	// (RecordedAt, ID) in the newest-first order.
 	After *Cursor
+}
+
+// PageSQL is the statement of the page of readings q selects, newest
+// first, and its arguments: selectFrom (the SELECT … FROM, with any index
+// hint) and only the bounds q sets, so that the planner sees plain
+// conditions it can match to an index: (device_id, recorded_at) for one
+// device, recorded_at for all. Placeholders are $1, $2…, which both
+// backends accept; times are passed as instant gives them.
+func (q Query) PageSQL(selectFrom string, instant func(time.Time) any) (string, []any) {
+	var (
+		where []string
+		args  []any
+	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if q.DeviceID != "" {
+		where = append(where, "device_id = "+arg(q.DeviceID))
+	}
+	if !q.From.IsZero() {
+		where = append(where, "recorded_at >= "+arg(instant(q.From)))
+	}
+	if !q.To.IsZero() {
+		where = append(where, "recorded_at < "+arg(instant(q.To)))
+	}
+	if q.After != nil {
+		// Spelled out rather than as a row comparison so that the bound on
+		// recorded_at alone is usable by the indexes.
+		at, id := arg(instant(q.After.RecordedAt)), arg(q.After.ID)
+		where = append(where, fmt.Sprintf("recorded_at <= %s AND (recorded_at < %s OR id < %s)", at, at, id))
+	}
+	var sql strings.Builder
+	sql.WriteString(selectFrom)
+	if len(where) > 0 {
+		sql.WriteString("\nWHERE ")
+		sql.WriteString(strings.Join(where, " AND "))
+	}
+	sql.WriteString("\nORDER BY recorded_at DESC, id DESC\nLIMIT " + arg(q.Limit))
+	return sql.String(), args
 }
 
 // Cursor is a position in the newest-first order.

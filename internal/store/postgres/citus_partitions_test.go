@@ -251,11 +251,7 @@ func TestCitusEveryTableDistributed(t *testing.T) {
 		t.Skip("Citus test skipped: set CITUS_URL to a coordinator's database (make test-citus)")
 	}
 	ctx := t.Context()
-	conn, err := pgx.Connect(ctx, testdb.NewCitusDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := connect(t, testdb.NewCitusDatabase(t))
 	rows, err := conn.Query(ctx, `
 		SELECT c.relname::text FROM pg_class c
 		WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition
@@ -318,10 +314,6 @@ func openCitusStore(t *testing.T) (*postgres.Store, *pgx.Conn) {
 		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
-	conn, err := pgx.Connect(t.Context(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
+	conn := connect(t, dbURL)
 	return s, conn
 }

@@ -57,35 +57,23 @@ func (s *Store) CompactBefore(ctx context.Context, cutoff time.Time, limit int) 
 		cutoff = latest
 	}
 	end := store.UTC(cutoff).Truncate(store.BlockDay) // days ending at or before cutoff start before this
-	n := 0
-	written := []string{} // devices whose oldest day is being written (store.WrittenSince); not nil, which pgx sends as NULL
-	for n < limit {
-		var (
-			done    bool
-			writing string
-		)
-		err := s.inTx(ctx, func(tx pgx.Tx) (err error) {
-			done, writing, err = s.compactOldestDay(ctx, tx, end, written)
+	n, noneLeft, err := store.CompactOldestDays(limit, func(skip []string) (done bool, writing string, err error) {
+		err = s.inTx(ctx, func(tx pgx.Tx) (err error) {
+			done, writing, err = s.compactOldestDay(ctx, tx, end, skip)
 			return err
 		})
-		if err != nil {
-			return n, fmt.Errorf("postgres: compact readings: %w", mapError(ctx, err))
+		return done, writing, err
+	})
+	if err == nil && noneLeft {
+		if err = s.truncateCompactedPartitions(ctx, end); err == nil {
+			err = s.vacuumCompacted(ctx, end)
 		}
-		if writing != "" {
-			written = append(written, writing)
-			continue
-		}
-		if !done {
-			if err := s.truncateCompactedPartitions(ctx, end); err != nil {
-				return n, fmt.Errorf("postgres: compact readings: %w", mapError(ctx, err))
-			}
-			if err := s.vacuumCompacted(ctx, end); err != nil {
-				return n, fmt.Errorf("postgres: compact readings: %w", mapError(ctx, err))
-			}
+		if err == nil {
 			s.shrinkRollups(ctx) // pending_shrink.go
-			break
 		}
-		n++
+	}
+	if err != nil {
+		return n, fmt.Errorf("postgres: compact readings: %w", mapError(ctx, err))
 	}
 	return n, nil
 }
@@ -411,11 +399,7 @@ func readSamples(br pgx.BatchResults, deviceID string, from, to time.Time) ([]ro
 	if err != nil {
 		return nil, err
 	}
-	fromBlocks := make([]rollup.Sample, len(compacted))
-	for i, r := range compacted {
-		fromBlocks[i] = store.SampleOf(r.Reading)
-	}
-	return store.MergeSamples(samples, fromBlocks), nil
+	return store.MergeSamples(samples, store.SamplesOf(compacted)), nil
 }
 
 // readingsInBlocks reports which of rs (sorted by device, then time) a
@@ -438,64 +422,6 @@ func readingsInBlocks(ctx context.Context, tx pgx.Tx, rs []thermowatt.Reading) (
 		end = start
 	}
 	return found, nil
-}
-
-// reachesCompactable reports whether a batch has a reading old enough
-// that its day may be compacted: it is then stored under the deviceLock
-// of its devices (insertLocked).
-func reachesCompactable(rs []thermowatt.Reading) bool {
-	horizon := time.Now().Add(-lockedIngestAge)
-	for _, r := range rs {
-		if r.RecordedAt.Before(horizon) {
-			return true
-		}
-	}
-	return false
-}
-
-// insertLocked stores the readings of rs (sorted by device, then time)
-// not stored yet, in one transaction holding the deviceLock of each of
-// their devices, in id order: those a block holds already are
-// duplicates, the others go through insertReadings.
-func (s *Store) insertLocked(ctx context.Context, rs []thermowatt.Reading, received time.Time) ([]bool, error) {
-	var stored []bool
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var locks pgx.Batch
-		for i, r := range rs {
-			if i == 0 || r.DeviceID != rs[i-1].DeviceID {
-				locks.Queue(deviceLock, compactionLockClass, r.DeviceID)
-			}
-		}
-		if err := tx.SendBatch(ctx, &locks).Close(); err != nil {
-			return err
-		}
-		inBlock, err := readingsInBlocks(ctx, tx, rs)
-		if err != nil {
-			return err
-		}
-		var (
-			fresh    []thermowatt.Reading
-			position []int
-		)
-		for i, r := range rs {
-			if !inBlock[i] {
-				fresh, position = append(fresh, r), append(position, i)
-			}
-		}
-		stored = make([]bool, len(rs))
-		if len(fresh) == 0 {
-			return nil
-		}
-		freshStored, err := s.insertOrSkipIn(ctx, tx, fresh, received)
-		if err != nil {
-			return err
-		}
-		for k, i := range position {
-			stored[i] = freshStored[k]
-		}
-		return nil
-	})
-	return stored, err
 }
 
 // deleteBlocksBefore deletes up to limit compacted readings recorded
@@ -619,19 +545,13 @@ func scanDays(rows pgx.Rows) (map[string][]int64, error) {
 }
 
 // dropCompacted returns rows (computed hours about to be stored) without
-// those of compacted days, read in tx.
+// those of compacted days, read in tx (store.DropCompacted).
 func dropCompacted(ctx context.Context, tx pgx.Tx, rows []rollup.Row) ([]rollup.Row, error) {
-	if len(rows) == 0 {
-		return rows, nil
-	}
-	ids, from, to := store.HourSpan(rows)
-	r, err := tx.Query(ctx, compactedDaysOf, ids, time.UnixMicro(from).UTC(), time.UnixMicro(to).UTC())
-	if err != nil {
-		return nil, err
-	}
-	days, err := scanDays(r)
-	if err != nil {
-		return nil, err
-	}
-	return store.DropCompacted(rows, days), nil
+	return store.DropCompacted(rows, func(ids []string, from, to int64) (map[string][]int64, error) {
+		r, err := tx.Query(ctx, compactedDaysOf, ids, time.UnixMicro(from).UTC(), time.UnixMicro(to).UTC())
+		if err != nil {
+			return nil, err
+		}
+		return scanDays(r)
+	})
 }

@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -24,11 +25,7 @@ func TestCompactionEmptiesOldPartitions(t *testing.T) {
 	if err := s.PartitionHistory(ctx, week.AddDate(0, 0, -7), time.Now()); err != nil {
 		t.Fatalf("PartitionHistory: %v", err)
 	}
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := connect(t, dbURL)
 	size := func() (n int64) {
 		t.Helper()
 		if err := conn.QueryRow(ctx, `
@@ -80,17 +77,10 @@ func TestWrittenDayWaits(t *testing.T) {
 // stored (storetest.CompactedRollups).
 func TestCompactedDaysKeepNoRollups(t *testing.T) {
 	s, dbURL := openFresh(t)
-	conn, err := pgx.Connect(t.Context(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(t.Context())
-	storetest.CompactedRollups(t, s, func(t *testing.T) (n int) {
-		t.Helper()
-		if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM hourly_rollups`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
+	conn := connect(t, dbURL)
+	storetest.CompactedRollups(t, s, func(ctx context.Context, query string) (n int, err error) {
+		err = conn.QueryRow(ctx, query).Scan(&n)
+		return n, err
 	})
 }
 
@@ -105,11 +95,7 @@ func TestCompactionEmptiesTheDefaultPartition(t *testing.T) {
 	if err := s.PartitionHistory(ctx, week.AddDate(0, 0, -14), time.Now()); err != nil {
 		t.Fatalf("PartitionHistory: %v", err)
 	}
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := connect(t, dbURL)
 	start := postgres.WeekStart(week)
 	if _, err := conn.Exec(ctx, `DROP TABLE `+pgx.Identifier{"device_measurements_p" + start.Format("20060102")}.Sanitize()); err != nil {
 		t.Fatal(err)

@@ -240,6 +240,64 @@ func (s *Store) insert(ctx context.Context, rs []thermowatt.Reading, received ti
 	return stored, err
 }
 
+// reachesCompactable reports whether a batch has a reading old enough
+// that its day may be compacted: it is then stored under the deviceLock
+// of its devices (insertLocked).
+func reachesCompactable(rs []thermowatt.Reading) bool {
+	horizon := time.Now().Add(-lockedIngestAge)
+	for _, r := range rs {
+		if r.RecordedAt.Before(horizon) {
+			return true
+		}
+	}
+	return false
+}
+
+// insertLocked stores the readings of rs (sorted by device, then time)
+// not stored yet, in one transaction holding the deviceLock of each of
+// their devices, in id order: those a block holds already are
+// duplicates, the others go through insertReadings.
+func (s *Store) insertLocked(ctx context.Context, rs []thermowatt.Reading, received time.Time) ([]bool, error) {
+	var stored []bool
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var locks pgx.Batch
+		for i, r := range rs {
+			if i == 0 || r.DeviceID != rs[i-1].DeviceID {
+				locks.Queue(deviceLock, compactionLockClass, r.DeviceID)
+			}
+		}
+		if err := tx.SendBatch(ctx, &locks).Close(); err != nil {
+			return err
+		}
+		inBlock, err := readingsInBlocks(ctx, tx, rs)
+		if err != nil {
+			return err
+		}
+		var (
+			fresh    []thermowatt.Reading
+			position []int
+		)
+		for i, r := range rs {
+			if !inBlock[i] {
+				fresh, position = append(fresh, r), append(position, i)
+			}
+		}
+		stored = make([]bool, len(rs))
+		if len(fresh) == 0 {
+			return nil
+		}
+		freshStored, err := s.insertOrSkipIn(ctx, tx, fresh, received)
+		if err != nil {
+			return err
+		}
+		for k, i := range position {
+			stored[i] = freshStored[k]
+		}
+		return nil
+	})
+	return stored, err
+}
+
 // registerDevices registers the devices of rs (sorted by device) not
 // registered yet, each with its state row, created when its first reading
 // of rs was received.
@@ -307,11 +365,17 @@ func (s *Store) insertOrSkipIn(ctx context.Context, q querier, rs []thermowatt.R
 		return nil, err
 	}
 	stored := make([]bool, len(rs))
+	return stored, setStored(rows, position, stored)
+}
+
+// setStored sets stored[i] for each reading rows (device_id,
+// recorded_at) reports stored, i its position.
+func setStored(rows pgx.Rows, position map[identity]int, stored []bool) error {
 	var (
 		id identity
 		at time.Time
 	)
-	_, err = pgx.ForEachRow(rows, []any{&id.deviceID, &at}, func() error {
+	_, err := pgx.ForEachRow(rows, []any{&id.deviceID, &at}, func() error {
 		id.recordedAt = at.UnixMicro()
 		i, ok := position[id]
 		if !ok {
@@ -320,7 +384,7 @@ func (s *Store) insertOrSkipIn(ctx context.Context, q querier, rs []thermowatt.R
 		stored[i] = true
 		return nil
 	})
-	return stored, err
+	return err
 }
 
 // insertArgs returns the arguments of the insert statements: receivedAt
@@ -736,20 +800,7 @@ func (s *Store) insertPerNode(ctx context.Context, rs []thermowatt.Reading, rece
 			if err != nil {
 				return err
 			}
-			var (
-				id identity
-				at time.Time
-			)
-			_, err = pgx.ForEachRow(rows, []any{&id.deviceID, &at}, func() error {
-				id.recordedAt = at.UnixMicro()
-				i, ok := index[id]
-				if !ok {
-					return fmt.Errorf("the database reports storing a reading of %q at %v that was not sent", id.deviceID, at)
-				}
-				stored[i] = true
-				return nil
-			})
-			return err
+			return setStored(rows, index, stored)
 		})
 	}
 	if len(order) == 1 {

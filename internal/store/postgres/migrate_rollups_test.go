@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
 	"github.com/thermowatt/thermowatt/internal/store/postgres"
@@ -25,11 +23,7 @@ func populateAtVersion3(tb testing.TB, devices, perDevice int) (dbURL string, ne
 	if err := postgres.MigrateTo(ctx, dbURL, 3); err != nil {
 		tb.Fatalf("migrate to 3: %v", err)
 	}
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		tb.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(ctx)
+	conn := connect(tb, dbURL)
 	newest = time.Now().UTC().Truncate(5 * time.Minute)
 	oldest := newest.Add(-time.Duration(perDevice-1) * 5 * time.Minute)
 	if _, err := conn.Exec(ctx, `
@@ -115,11 +109,7 @@ func TestMigration7RepairsStoredHours(t *testing.T) {
 	if err := postgres.MigrateTo(ctx, dbURL, 6); err != nil {
 		t.Fatalf("migrate to 6: %v", err)
 	}
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := connect(t, dbURL)
 	hour := time.Now().UTC().Truncate(time.Hour).Add(-2 * time.Hour)
 	for _, sql := range []string{
 		`INSERT INTO devices (id, created_at, reading_count) VALUES ('old-1', $1, 2)`,

@@ -4,8 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
 	"github.com/thermowatt/thermowatt/internal/store/postgres"
@@ -21,11 +19,7 @@ func TestMigration3KeepsReadings(t *testing.T) {
 	if err := postgres.MigrateTo(ctx, dbURL, 2); err != nil {
 		t.Fatalf("migrate to 2: %v", err)
 	}
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(ctx)
+	conn := connect(t, dbURL)
 	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	for _, q := range []string{
 		`INSERT INTO devices (id, created_at, reading_count) VALUES ('d1', $1, 4)`,

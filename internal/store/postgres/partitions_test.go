@@ -24,11 +24,7 @@ func TestMigration4AttachesTheTableWithoutRewritingIt(t *testing.T) {
 	if err := postgres.MigrateTo(ctx, dbURL, 3); err != nil {
 		t.Fatalf("migrate to 3: %v", err)
 	}
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(ctx)
+	conn := connect(t, dbURL)
 	base := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 	const n = 5000
 	if _, err := conn.Exec(ctx, `
@@ -122,11 +118,7 @@ func TestEnsurePartitionsConcurrentlyAndFromDefault(t *testing.T) {
 			t.Fatalf("EnsurePartitions %d: %v", i, err)
 		}
 	}
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := connect(t, dbURL)
 	var inDefault, partitions int
 	if err := conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM device_measurements_default),
 		(SELECT count(*) FROM pg_inherits WHERE inhparent = 'device_measurements'::regclass)`).Scan(&inDefault, &partitions); err != nil {
@@ -180,11 +172,7 @@ func TestRetentionDropsExpiredPartitions(t *testing.T) {
 	if want := int64(7*24 + 30); total != want {
 		t.Errorf("deleted %d readings, want %d", total, want)
 	}
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := connect(t, dbURL)
 	var exists bool
 	if err := conn.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, "device_measurements_p"+week.Format("20060102")).Scan(&exists); err != nil || exists {
 		t.Errorf("the expired week's partition still exists (%v)", err)
@@ -231,11 +219,7 @@ func TestPartitionHistory(t *testing.T) {
 	if res, err := s.InsertReadings(ctx, backfill, now); err != nil || res.Accepted != 4 {
 		t.Fatalf("backfill: %+v, %v", res, err)
 	}
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := connect(t, dbURL)
 	var inPast, inWeeks int
 	if err := conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM device_measurements_past),
 		(SELECT count(*) FROM device_measurements WHERE tableoid::regclass::text LIKE 'device_measurements_p2%')`).Scan(&inPast, &inWeeks); err != nil {

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/store"
 )
@@ -18,11 +16,7 @@ import (
 func TestEmptiedPendingGivesPagesBack(t *testing.T) {
 	ctx := t.Context()
 	s, dbURL := openFresh(t)
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := connect(t, dbURL)
 	size := func() (n int64) {
 		t.Helper()
 		if err := conn.QueryRow(ctx, `SELECT pg_total_relation_size('rollup_pending')`).Scan(&n); err != nil {
@@ -59,11 +53,7 @@ func TestEmptiedPendingGivesPagesBack(t *testing.T) {
 func TestCompactionGivesRollupPagesBack(t *testing.T) {
 	ctx := t.Context()
 	s, dbURL := openFresh(t)
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := connect(t, dbURL)
 	size := func() (n int64) {
 		t.Helper()
 		if err := conn.QueryRow(ctx, `SELECT pg_relation_size('hourly_rollups')`).Scan(&n); err != nil {

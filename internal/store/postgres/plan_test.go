@@ -32,11 +32,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 			t.Fatalf("InsertReadings: %v", err)
 		}
 	}
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(ctx)
+	conn := connect(t, dbURL)
 	if _, err := conn.Exec(ctx, "ANALYZE device_measurements"); err != nil {
 		t.Fatalf("ANALYZE: %v", err)
 	}
@@ -96,11 +92,7 @@ func TestSeriesPlanReadsTheKey(t *testing.T) {
 			t.Fatalf("InsertReadings: %v", err)
 		}
 	}
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(ctx)
+	conn := connect(t, dbURL)
 	if _, err := conn.Exec(ctx, "VACUUM ANALYZE device_measurements"); err != nil {
 		t.Fatalf("VACUUM: %v", err)
 	}

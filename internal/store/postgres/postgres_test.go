@@ -129,11 +129,8 @@ func adminURL(t testing.TB) string {
 	return u
 }
 
-// freshDatabase creates an empty database for the test, drops it when the
-// test ends, and returns its URL. A database per test lets tests run in
-// parallel and again without cleaning up after one another.
 // openFresh opens a store on a database of its own, closed when t ends,
-// and returns its URL for tests that also look at it with SQL.
+// and returns its URL for tests that also look at it with SQL (connect).
 func openFresh(t *testing.T) (*postgres.Store, string) {
 	t.Helper()
 	dbURL := freshDatabase(t, adminURL(t))
@@ -145,6 +142,21 @@ func openFresh(t *testing.T) (*postgres.Store, string) {
 	return s, dbURL
 }
 
+// connect opens a connection to the database at url, for a test that
+// looks at it with SQL, closed when t ends.
+func connect(t testing.TB, url string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+// freshDatabase creates an empty database for the test, drops it when the
+// test ends, and returns its URL. A database per test lets tests run in
+// parallel and again without cleaning up after one another.
 func freshDatabase(t testing.TB, admin string) string {
 	t.Helper()
 	ctx := t.Context()
@@ -209,11 +221,7 @@ func TestDroppedConnectionsAreReplaced(t *testing.T) {
 		t.Fatalf("Open: %v", err)
 	}
 	defer s.Close()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(ctx)
+	conn := connect(t, admin)
 	u, _ := url.Parse(dbURL)
 	name := strings.TrimPrefix(u.Path, "/")
 

@@ -3,8 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -38,42 +37,9 @@ func (s *Store) QueryReadings(ctx context.Context, q store.Query) ([]thermowatt.
 	return out, nil
 }
 
-// readingsQuery returns the SQL and arguments for q. Only the bounds q sets
-// appear in the WHERE clause, so that the planner sees plain conditions it
-// can match to an index: (device_id, recorded_at) for one device,
-// (recorded_at, id) for all.
+// readingsQuery returns the SQL and arguments for q (store.Query.PageSQL).
 func readingsQuery(q store.Query) (string, []any) {
-	var (
-		where []string
-		args  []any
-	)
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	if q.DeviceID != "" {
-		where = append(where, "device_id = "+arg(q.DeviceID))
-	}
-	if !q.From.IsZero() {
-		where = append(where, "recorded_at >= "+arg(store.UTC(q.From)))
-	}
-	if !q.To.IsZero() {
-		where = append(where, "recorded_at < "+arg(store.UTC(q.To)))
-	}
-	if q.After != nil {
-		// Spelled out rather than as a row comparison so that the bound on
-		// recorded_at alone is usable by the (device_id, recorded_at) index.
-		at, id := arg(store.UTC(q.After.RecordedAt)), arg(q.After.ID)
-		where = append(where, fmt.Sprintf("recorded_at <= %s AND (recorded_at < %s OR id < %s)", at, at, id))
-	}
-	var sql strings.Builder
-	sql.WriteString(selectReadings)
-	if len(where) > 0 {
-		sql.WriteString("\nWHERE ")
-		sql.WriteString(strings.Join(where, " AND "))
-	}
-	sql.WriteString("\nORDER BY recorded_at DESC, id DESC\nLIMIT " + arg(q.Limit))
-	return sql.String(), args
+	return q.PageSQL(selectReadings, func(t time.Time) any { return store.UTC(t) })
 }
 
 // queryReadings runs sql, a selectReadings, on q and returns its

@@ -138,30 +138,40 @@ func rebuildRollups(ctx context.Context, tx pgx.Tx, deviceID string) error {
 	if err != nil || !ok {
 		return err
 	}
-	var first, last *time.Time
-	err = tx.QueryRow(ctx, `SELECT min(recorded_at), max(recorded_at) FROM device_measurements WHERE device_id = $1`, deviceID).Scan(&first, &last)
+	first, last, found, err := readingSpan(ctx, tx, deviceID)
 	if err != nil {
 		return err
-	}
-	// The compacted readings are older than the rows, but for a day
-	// backfilled since its compaction.
-	if bFirst, bLast, ok, err := blockSpan(ctx, tx, deviceID); err != nil {
-		return err
-	} else if ok {
-		if first == nil || bFirst.Before(*first) {
-			first = &bFirst
-		}
-		if last == nil || bLast.After(*last) {
-			last = &bLast
-		}
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM hourly_rollups WHERE device_id = $1`, deviceID); err != nil {
 		return err
 	}
-	if first == nil {
+	if !found {
 		return nil
 	}
 	return recomputeRollups(ctx, tx, deviceID, gap, first.Truncate(rollup.Width), last.Truncate(rollup.Width).Add(rollup.Width))
+}
+
+// readingSpan returns the times of one device's first and last readings,
+// in rows or compacted (blockSpan); false when it has none.
+func readingSpan(ctx context.Context, tx pgx.Tx, deviceID string) (first, last time.Time, found bool, err error) {
+	var rFirst, rLast *time.Time
+	err = tx.QueryRow(ctx, `SELECT min(recorded_at), max(recorded_at) FROM device_measurements WHERE device_id = $1`, deviceID).Scan(&rFirst, &rLast)
+	if err != nil {
+		return first, last, false, err
+	}
+	// The compacted readings are older than the rows, but for a day
+	// backfilled since its compaction.
+	first, last, found, err = blockSpan(ctx, tx, deviceID)
+	if err != nil || rFirst == nil {
+		return first, last, found, err
+	}
+	if !found || rFirst.Before(first) {
+		first = *rFirst
+	}
+	if !found || rLast.After(last) {
+		last = *rLast
+	}
+	return first, last, true, nil
 }
 
 // RebuildPendingRollups works through rollup_rebuilds: each device listed

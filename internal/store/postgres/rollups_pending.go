@@ -39,25 +39,14 @@ func scanPending(rows pgx.Rows) (store.PendingHours, int, error) {
 // deadlock with this): that materializer reads the interval only once it
 // has the row, after this commits, or has committed before this began.
 func markAllHours(ctx context.Context, tx pgx.Tx, deviceID string) error {
-	var first, last *time.Time
-	err := tx.QueryRow(ctx, `SELECT min(recorded_at), max(recorded_at) FROM device_measurements WHERE device_id = $1`, deviceID).Scan(&first, &last)
+	// The compacted days' hours too: not stored, they are computed when
+	// read, but the change leaves every hour of the device's readings to
+	// the materializer alike.
+	first, last, found, err := readingSpan(ctx, tx, deviceID)
 	if err != nil {
 		return err
 	}
-	// And the compacted days' hours: not stored, they are computed when
-	// read, but the change leaves every hour of the device's readings to
-	// the materializer alike.
-	if bFirst, bLast, ok, err := blockSpan(ctx, tx, deviceID); err != nil {
-		return err
-	} else if ok {
-		if first == nil || bFirst.Before(*first) {
-			first = &bFirst
-		}
-		if last == nil || bLast.After(*last) {
-			last = &bLast
-		}
-	}
-	if first == nil {
+	if !found {
 		_, err = tx.Exec(ctx, `INSERT INTO rollup_pending (device_id, hour)
 			SELECT device_id, hour FROM hourly_rollups WHERE device_id = $1
 			ORDER BY 1, 2 ON CONFLICT (device_id, hour) DO NOTHING`, deviceID)
@@ -316,34 +305,30 @@ WHERE device_id = ANY($1) AND hour >= $2 AND hour < $3
 ORDER BY array_position($1, device_id), hour`, q.DeviceIDs, from, to)
 	b.Queue(compactedDaysOf, q.DeviceIDs, from, to)
 	br := tx.SendBatch(ctx, &b)
+	defer br.Close()
 	rows, err := br.Query()
 	if err != nil {
-		br.Close()
 		return nil, err
 	}
 	pending, n, err := scanPending(rows)
 	if err != nil {
-		br.Close()
 		return nil, err
 	}
 	rows, err = br.Query()
 	if err != nil {
-		br.Close()
 		return nil, err
 	}
 	stored, err := pgx.CollectRows(rows, scanRollup)
 	if err != nil {
-		br.Close()
 		return nil, err
 	}
 	rows, err = br.Query()
 	if err != nil {
-		br.Close()
 		return nil, err
 	}
 	days, err := scanDays(rows)
-	if cerr := br.Close(); err == nil {
-		err = cerr
+	if err == nil {
+		err = br.Close() // before tx's next statement
 	}
 	if err != nil || n == 0 && len(days) == 0 {
 		return stored, err

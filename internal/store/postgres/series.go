@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -52,33 +51,21 @@ GROUP BY bucket
 ORDER BY bucket`
 }
 
-// Series aggregates readings into buckets; see store.Store. Whole hours
-// come from the roll-ups (store.SeriesFromRollups).
+// Series aggregates readings into buckets; see store.Store and
+// store.SeriesReads.
 func (s *Store) Series(ctx context.Context, q store.SeriesQuery) ([]store.SeriesPoint, error) {
-	return store.SeriesFromRollups(ctx, q, s.rawSeries, s)
+	reads := store.SeriesReads{Name: "postgres", MapError: mapError, Compacted: s.compactedSeries, Rows: s.seriesRows, Aggregate: s.aggregateSeries}
+	return reads.Series(ctx, q, s)
 }
 
-// rawSeries aggregates the readings themselves.
-func (s *Store) rawSeries(ctx context.Context, q store.SeriesQuery) ([]store.SeriesPoint, error) {
-	if q.Bucket < time.Microsecond {
-		return nil, fmt.Errorf("postgres: series: bucket must be at least 1µs, got %v", q.Bucket)
-	}
-	compacted, err := blockReadings(ctx, s.pool, q.DeviceID, store.UTC(q.From), store.UTC(q.To))
-	if err != nil {
-		return nil, fmt.Errorf("postgres: series: %w", mapError(ctx, err))
-	}
-	if len(compacted) > 0 {
-		return s.seriesWithBlocks(ctx, q, compacted)
-	}
+// aggregateSeries aggregates the rows in SQL (seriesQuery).
+func (s *Store) aggregateSeries(ctx context.Context, q store.SeriesQuery) ([]store.SeriesPoint, error) {
 	out, err := s.seriesWith(ctx, seriesQuery, q)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "22003" { // numeric_value_out_of_range
 		out, err = s.seriesWith(ctx, seriesQueryWide, q)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("postgres: series: %w", mapError(ctx, err))
-	}
-	return out, nil
+	return out, err
 }
 
 func (s *Store) seriesWith(ctx context.Context, sql string, q store.SeriesQuery) ([]store.SeriesPoint, error) {
@@ -99,25 +86,19 @@ func (s *Store) seriesWith(ctx context.Context, sql string, q store.SeriesQuery)
 	})
 }
 
-// seriesWithBlocks is rawSeries over a range some of whose readings are
-// compacted: the rows and the blocks' readings merged in time order and
-// folded into buckets in Go (store.SeriesOfSamples).
-func (s *Store) seriesWithBlocks(ctx context.Context, q store.SeriesQuery, compacted []thermowatt.Stored) ([]store.SeriesPoint, error) {
+func (s *Store) compactedSeries(ctx context.Context, q store.SeriesQuery) ([]thermowatt.Stored, error) {
+	return blockReadings(ctx, s.pool, q.DeviceID, store.UTC(q.From), store.UTC(q.To))
+}
+
+func (s *Store) seriesRows(ctx context.Context, q store.SeriesQuery) ([]rollup.Sample, error) {
 	rows, err := s.pool.Query(ctx, sampleQuery, q.DeviceID, store.UTC(q.From), store.UTC(q.To))
 	if err != nil {
-		return nil, fmt.Errorf("postgres: series: %w", mapError(ctx, err))
+		return nil, err
 	}
 	samples, err := scanSamples(rows)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: series: %w", mapError(ctx, err))
-	}
 	// sampleQuery's bound is inclusive; Series' is not.
 	for len(samples) > 0 && samples[len(samples)-1].At >= q.To.UnixMicro() {
 		samples = samples[:len(samples)-1]
 	}
-	fromBlocks := make([]rollup.Sample, len(compacted))
-	for i, r := range compacted {
-		fromBlocks[i] = store.SampleOf(r.Reading)
-	}
-	return store.SeriesOfSamples(store.MergeSamples(samples, fromBlocks), q.Bucket.Microseconds()), nil
+	return samples, err
 }

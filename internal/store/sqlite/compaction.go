@@ -42,21 +42,11 @@ func dayStart(t int64) int64 {
 // store.Compactor.
 func (s *Store) CompactBefore(ctx context.Context, cutoff time.Time, limit int) (int, error) {
 	end := dayStart(micros(cutoff)) // days ending at or before cutoff start before this
-	n := 0
-	var written []string // devices whose oldest day is being written (store.WrittenSince)
-	for n < limit {
-		done, writing, err := s.compactOldestDay(ctx, end, written)
-		if err != nil {
-			return n, fmt.Errorf("sqlite: compact readings: %w", mapError(ctx, err))
-		}
-		if writing != "" {
-			written = append(written, writing)
-			continue
-		}
-		if !done {
-			break
-		}
-		n++
+	n, _, err := store.CompactOldestDays(limit, func(skip []string) (bool, string, error) {
+		return s.compactOldestDay(ctx, end, skip)
+	})
+	if err != nil {
+		return n, fmt.Errorf("sqlite: compact readings: %w", mapError(ctx, err))
 	}
 	if n > 0 {
 		// The pages the compacted rows left free go back to the file
@@ -270,11 +260,7 @@ func blockSamples(ctx context.Context, q queryer, deviceID string, from, to int6
 	if err != nil || len(rs) == 0 {
 		return nil, err
 	}
-	out := make([]rollup.Sample, len(rs))
-	for i, r := range rs {
-		out[i] = store.SampleOf(r.Reading)
-	}
-	return out, nil
+	return store.SamplesOf(rs), nil
 }
 
 // inBlocks marks in stored[i] false ... reports, for each of rs (sorted
@@ -412,17 +398,11 @@ func compactedDays(ctx context.Context, q queryer, ids []string, from, to int64)
 }
 
 // dropCompacted returns rows (computed hours about to be stored) without
-// those of compacted days, read in tx.
+// those of compacted days, read in tx (store.DropCompacted).
 func dropCompacted(ctx context.Context, tx *sql.Tx, rows []rollup.Row) ([]rollup.Row, error) {
-	if len(rows) == 0 {
-		return rows, nil
-	}
-	ids, from, to := store.HourSpan(rows)
-	days, err := compactedDays(ctx, tx, ids, from, to)
-	if err != nil {
-		return nil, err
-	}
-	return store.DropCompacted(rows, days), nil
+	return store.DropCompacted(rows, func(ids []string, from, to int64) (map[string][]int64, error) {
+		return compactedDays(ctx, tx, ids, from, to)
+	})
 }
 
 // jsonStrings is ids as a JSON array, for json_each.

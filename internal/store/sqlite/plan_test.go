@@ -19,11 +19,7 @@ import (
 func TestQueryPlansUseIndexes(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "thermowatt.db")
-	s, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer s.Close()
+	s := openFile(t, path)
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for d := range 5 {
 		rs := make([]thermowatt.Reading, 200)
@@ -34,11 +30,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 			t.Fatalf("InsertReadings: %v", err)
 		}
 	}
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDB(t, path)
 	if _, err := db.ExecContext(ctx, "ANALYZE"); err != nil {
 		t.Fatalf("ANALYZE: %v", err)
 	}

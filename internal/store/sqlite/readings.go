@@ -380,46 +380,14 @@ func (s *Store) QueryReadings(ctx context.Context, q store.Query) ([]thermowatt.
 	return out, nil
 }
 
-// readingsQuery returns the SQL and arguments for q. Only the bounds q sets
-// appear in the WHERE clause, so that the planner sees plain conditions it
-// can match to an index: (device_id, recorded_at) for one device,
-// (recorded_at) for all.
+// readingsQuery returns the SQL and arguments for q
+// (store.Query.PageSQL); one device's are read by deviceIndex.
 func readingsQuery(q store.Query) (string, []any) {
-	var (
-		where []string
-		args  []any
-	)
+	selectFrom := selectReadings
 	if q.DeviceID != "" {
-		where = append(where, "device_id = ?")
-		args = append(args, q.DeviceID)
+		selectFrom += deviceIndex
 	}
-	if !q.From.IsZero() {
-		where = append(where, "recorded_at >= ?")
-		args = append(args, micros(q.From))
-	}
-	if !q.To.IsZero() {
-		where = append(where, "recorded_at < ?")
-		args = append(args, micros(q.To))
-	}
-	if q.After != nil {
-		// Spelled out rather than as a row value so that the bound on
-		// recorded_at alone is usable by the indexes.
-		at := micros(q.After.RecordedAt)
-		where = append(where, "recorded_at <= ? AND (recorded_at < ? OR id < ?)")
-		args = append(args, at, at, q.After.ID)
-	}
-	var query strings.Builder
-	query.WriteString(selectReadings)
-	if q.DeviceID != "" {
-		query.WriteString(deviceIndex)
-	}
-	if len(where) > 0 {
-		query.WriteString("\nWHERE ")
-		query.WriteString(strings.Join(where, " AND "))
-	}
-	query.WriteString("\nORDER BY recorded_at DESC, id DESC\nLIMIT ?")
-	args = append(args, q.Limit)
-	return query.String(), args
+	return q.PageSQL(selectFrom, func(t time.Time) any { return micros(t) })
 }
 
 func scanReading(rows *sql.Rows) (thermowatt.Stored, error) {

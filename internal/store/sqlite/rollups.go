@@ -157,30 +157,41 @@ func (s *Store) rebuildRollups(ctx context.Context, tx *sql.Tx, deviceID string)
 	if err != nil || !ok {
 		return err
 	}
-	var first, last sql.NullInt64
-	err = tx.QueryRowContext(ctx, `SELECT min(recorded_at), max(recorded_at) FROM device_measurements WHERE device_id = ?`, deviceID).Scan(&first, &last)
+	first, last, found, err := readingSpan(ctx, tx, deviceID)
 	if err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM hourly_rollups WHERE device_id = ?`, deviceID); err != nil {
 		return err
 	}
-	// The compacted readings are older than the rows, but for a day
-	// backfilled since its compaction.
-	if bFirst, bLast, ok, err := blockSpan(ctx, tx, deviceID); err != nil {
-		return err
-	} else if ok {
-		if !first.Valid || bFirst < first.Int64 {
-			first = sql.NullInt64{Int64: bFirst, Valid: true}
-		}
-		if !last.Valid || bLast > last.Int64 {
-			last = sql.NullInt64{Int64: bLast, Valid: true}
-		}
-	}
-	if !first.Valid {
+	if !found {
 		return nil
 	}
-	return s.recomputeRollups(ctx, tx, deviceID, gap, rollup.HourOf(first.Int64), rollup.HourOf(last.Int64)+int64(rollup.Width/time.Microsecond))
+	return s.recomputeRollups(ctx, tx, deviceID, gap, rollup.HourOf(first), rollup.HourOf(last)+int64(rollup.Width/time.Microsecond))
+}
+
+// readingSpan returns the times of one device's first and last readings
+// (unix microseconds), in rows or compacted (blockSpan); false when it
+// has none.
+func readingSpan(ctx context.Context, tx *sql.Tx, deviceID string) (first, last int64, found bool, err error) {
+	var rFirst, rLast sql.NullInt64
+	err = tx.QueryRowContext(ctx, `SELECT min(recorded_at), max(recorded_at) FROM device_measurements WHERE device_id = ?`, deviceID).Scan(&rFirst, &rLast)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	// The compacted readings are older than the rows, but for a day
+	// backfilled since its compaction.
+	first, last, found, err = blockSpan(ctx, tx, deviceID)
+	if err != nil || !rFirst.Valid {
+		return first, last, found, err
+	}
+	if !found || rFirst.Int64 < first {
+		first = rFirst.Int64
+	}
+	if !found || rLast.Int64 > last {
+		last = rLast.Int64
+	}
+	return first, last, true, nil
 }
 
 // rebuildPendingRollups works through rollup_rebuilds, one device a

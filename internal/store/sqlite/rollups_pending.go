@@ -55,23 +55,12 @@ func (s *Store) markStored(ctx context.Context, tx *sql.Tx, rs []thermowatt.Read
 // too: a pass that read them before this must not write what it computed
 // with the old interval (catchUp sees the interval moved).
 func (s *Store) markAllHours(ctx context.Context, tx *sql.Tx, deviceID string) error {
-	var first, last sql.NullInt64
-	err := tx.QueryRowContext(ctx, `SELECT min(recorded_at), max(recorded_at) FROM device_measurements WHERE device_id = ?`, deviceID).Scan(&first, &last)
-	if err != nil {
-		return err
-	}
-	// And the compacted days' hours: not stored, they are computed when
+	// The compacted days' hours too: not stored, they are computed when
 	// read, but the change leaves every hour of the device's readings to
 	// the materializer alike.
-	if bFirst, bLast, ok, err := blockSpan(ctx, tx, deviceID); err != nil {
+	first, last, found, err := readingSpan(ctx, tx, deviceID)
+	if err != nil {
 		return err
-	} else if ok {
-		if !first.Valid || bFirst < first.Int64 {
-			first = sql.NullInt64{Int64: bFirst, Valid: true}
-		}
-		if !last.Valid || bLast > last.Int64 {
-			last = sql.NullInt64{Int64: bLast, Valid: true}
-		}
 	}
 	version, now := rand.Int64(), micros(time.Now())
 	if _, err := tx.ExecContext(ctx, `INSERT INTO rollup_pending (device_id, hour, marked_at, version)
@@ -79,13 +68,13 @@ func (s *Store) markAllHours(ctx context.Context, tx *sql.Tx, deviceID string) e
 		ON CONFLICT (device_id, hour) DO UPDATE SET version = excluded.version`, now, version, deviceID); err != nil {
 		return err
 	}
-	if first.Valid {
+	if found {
 		mark, err := s.writeStmts.inTx(ctx, tx, markHour)
 		if err != nil {
 			return err
 		}
 		width := int64(rollup.Width / time.Microsecond)
-		for h := rollup.HourOf(first.Int64); h <= rollup.HourOf(last.Int64); h += width {
+		for h := rollup.HourOf(first); h <= rollup.HourOf(last); h += width {
 			if _, err := mark.ExecContext(ctx, deviceID, h, now, version); err != nil {
 				return err
 			}

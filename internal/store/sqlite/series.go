@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/thermowatt/thermowatt"
 	"github.com/thermowatt/thermowatt/internal/rollup"
@@ -25,7 +24,15 @@ FROM device_measurements INDEXED BY device_measurements_device_rows
 WHERE device_id = ?1 AND recorded_at >= ?2 AND recorded_at < ?3
 ORDER BY recorded_at`
 
-// Series aggregates readings into buckets; see store.Store.
+// Series aggregates readings into buckets; see store.Store and
+// store.SeriesReads.
+func (s *Store) Series(ctx context.Context, q store.SeriesQuery) ([]store.SeriesPoint, error) {
+	reads := store.SeriesReads{Name: "sqlite", MapError: mapError, Compacted: s.compactedSeries, Rows: s.seriesRows, Aggregate: s.aggregateSeries}
+	return reads.Series(ctx, q, s)
+}
+
+// aggregateSeries folds the rows into buckets as they are read
+// (bucketRows).
 //
 // The buckets are summed here rather than by GROUP BY in SQL. The rows
 // arrive in time order, so each bucket is a run of consecutive rows, but
@@ -35,27 +42,10 @@ ORDER BY recorded_at`
 // CPU against 7 ms here. The rows are read from the driver directly
 // (driver.Rows), because database/sql's Scan, converting each of the seven
 // columns of every row, cost as much again.
-//
-// Whole hours come from the roll-ups (store.SeriesFromRollups).
-func (s *Store) Series(ctx context.Context, q store.SeriesQuery) ([]store.SeriesPoint, error) {
-	return store.SeriesFromRollups(ctx, q, s.rawSeries, s)
-}
-
-// rawSeries aggregates the readings themselves.
-func (s *Store) rawSeries(ctx context.Context, q store.SeriesQuery) ([]store.SeriesPoint, error) {
-	if q.Bucket < time.Microsecond {
-		return nil, fmt.Errorf("sqlite: series: bucket must be at least 1µs, got %v", q.Bucket)
-	}
-	compacted, err := blockReadings(ctx, s.read, q.DeviceID, micros(q.From), micros(q.To))
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: series: %w", mapError(ctx, err))
-	}
-	if len(compacted) > 0 {
-		return s.seriesWithBlocks(ctx, q, compacted)
-	}
+func (s *Store) aggregateSeries(ctx context.Context, q store.SeriesQuery) ([]store.SeriesPoint, error) {
 	conn, err := s.read.Conn(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: series: %w", mapError(ctx, err))
+		return nil, err
 	}
 	defer conn.Close()
 	var out []store.SeriesPoint
@@ -73,29 +63,19 @@ func (s *Store) rawSeries(ctx context.Context, q store.SeriesQuery) ([]store.Ser
 		out, err = bucketRows(rows, q.Bucket.Microseconds())
 		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: series: %w", mapError(ctx, err))
-	}
-	return out, nil
+	return out, err
 }
 
-// seriesWithBlocks is rawSeries over a range some of whose readings are
-// compacted: the rows and the blocks' readings, merged in time order,
-// folded into buckets as bucketRows does.
-func (s *Store) seriesWithBlocks(ctx context.Context, q store.SeriesQuery, compacted []thermowatt.Stored) ([]store.SeriesPoint, error) {
+func (s *Store) compactedSeries(ctx context.Context, q store.SeriesQuery) ([]thermowatt.Stored, error) {
+	return blockReadings(ctx, s.read, q.DeviceID, micros(q.From), micros(q.To))
+}
+
+func (s *Store) seriesRows(ctx context.Context, q store.SeriesQuery) ([]rollup.Sample, error) {
 	rows, err := s.read.QueryContext(ctx, seriesQuery, q.DeviceID, micros(q.From), micros(q.To))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: series: %w", mapError(ctx, err))
+		return nil, err
 	}
-	samples, err := scanSamples(rows)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: series: %w", mapError(ctx, err))
-	}
-	fromBlocks := make([]rollup.Sample, len(compacted))
-	for i, r := range compacted {
-		fromBlocks[i] = store.SampleOf(r.Reading)
-	}
-	return store.SeriesOfSamples(store.MergeSamples(samples, fromBlocks), q.Bucket.Microseconds()), nil
+	return scanSamples(rows)
 }
 
 // bucketRows folds the rows of seriesQuery, oldest first, into buckets of

@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"os"
@@ -15,35 +16,47 @@ import (
 	"github.com/thermowatt/thermowatt/internal/store/storetest"
 )
 
+// open opens a store on the database at path; the caller closes it.
+func open(t testing.TB, path string) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s
+}
+
+// openFile opens a store on the database at path, closed when t ends.
+func openFile(t testing.TB, path string) *sqlite.Store {
+	t.Helper()
+	s := open(t, path)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// openDB opens a connection of its own to the database at path, for a
+// test that looks at it with SQL, closed when t ends.
+func openDB(t testing.TB, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "thermowatt.db"))
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		return s
-	})
+	storetest.Run(t, func(t *testing.T) store.Store { return open(t, filepath.Join(t.TempDir(), "thermowatt.db")) })
 }
 
 // The suite again with every day compacted after every insert.
 func TestConformanceCompacted(t *testing.T) {
-	storetest.RunCompacted(t, func(t *testing.T) store.Store {
-		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "thermowatt.db"))
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		return s
-	})
+	storetest.RunCompacted(t, func(t *testing.T) store.Store { return open(t, filepath.Join(t.TempDir(), "thermowatt.db")) })
 }
 
 func TestConformanceInMemory(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := sqlite.Open(t.Context(), ":memory:")
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		return s
-	})
+	storetest.Run(t, func(t *testing.T) store.Store { return open(t, ":memory:") })
 }
 
 // Opening creates the file's directory, and reopening an existing
@@ -76,16 +89,8 @@ func TestReopen(t *testing.T) {
 func TestTwoStoresOneFile(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "thermowatt.db")
-	a, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer a.Close()
-	b, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatalf("Open second: %v", err)
-	}
-	defer b.Close()
+	a := openFile(t, path)
+	b := openFile(t, path)
 
 	errs := make(chan error, 2)
 	total := make(chan int, 2)
@@ -119,23 +124,13 @@ func TestTwoStoresOneFile(t *testing.T) {
 var storetestTime = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 
 func BenchmarkStore(b *testing.B) {
-	storetest.Bench(b, func(tb testing.TB) store.Store {
-		s, err := sqlite.Open(tb.Context(), filepath.Join(tb.TempDir(), "thermowatt.db"))
-		if err != nil {
-			tb.Fatalf("Open: %v", err)
-		}
-		return s
-	})
+	storetest.Bench(b, func(tb testing.TB) store.Store { return open(tb, filepath.Join(tb.TempDir(), "thermowatt.db")) })
 }
 
 // A day a device is still writing is left in rows until it moves past
 // it (storetest.WrittenDayWaits).
 func TestWrittenDayWaits(t *testing.T) {
-	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "thermowatt.db"))
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer s.Close()
+	s := openFile(t, filepath.Join(t.TempDir(), "thermowatt.db"))
 	storetest.WrittenDayWaits(t, s)
 }
 
@@ -143,22 +138,11 @@ func TestWrittenDayWaits(t *testing.T) {
 // stored (storetest.CompactedRollups).
 func TestCompactedDaysKeepNoRollups(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "thermowatt.db")
-	s, err := sqlite.Open(t.Context(), path)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer s.Close()
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	storetest.CompactedRollups(t, s, func(t *testing.T) (n int) {
-		t.Helper()
-		if err := db.QueryRowContext(t.Context(), `SELECT count(*) FROM hourly_rollups`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
+	s := openFile(t, path)
+	db := openDB(t, path)
+	storetest.CompactedRollups(t, s, func(ctx context.Context, query string) (n int, err error) {
+		err = db.QueryRowContext(ctx, query).Scan(&n)
+		return n, err
 	})
 }
 
@@ -168,16 +152,8 @@ func TestCompactedDaysKeepNoRollups(t *testing.T) {
 func TestCompactionShrinksTheFile(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "thermowatt.db")
-	s, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer s.Close()
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	s := openFile(t, path)
+	db := openDB(t, path)
 	var mode int
 	if err := db.QueryRowContext(ctx, `PRAGMA auto_vacuum`).Scan(&mode); err != nil || mode != 2 {
 		t.Fatalf("a new database's auto_vacuum = %d, %v; want 2 (INCREMENTAL)", mode, err)
@@ -235,16 +211,8 @@ func TestOpenSwitchesOldDatabaseToAutoVacuum(t *testing.T) {
 		t.Fatalf("the old database's auto_vacuum = %d, %v; want 0", mode, err)
 	}
 	old.Close()
-	s, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer s.Close()
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	openFile(t, path) // switches it
+	db := openDB(t, path)
 	var x int
 	if err := db.QueryRowContext(ctx, `SELECT (SELECT x FROM before_upgrade), (SELECT auto_vacuum FROM pragma_auto_vacuum)`).Scan(&x, &mode); err != nil {
 		t.Fatal(err)

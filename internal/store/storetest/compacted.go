@@ -53,13 +53,18 @@ func (s compacting) InsertReadings(ctx context.Context, rs []thermowatt.Reading,
 
 // CompactedRollups checks what compaction does to the roll-ups of the
 // days it compacts, on a store s that compacts: their materialized hours
-// are deleted (storedHours counts the backend's stored hours; a day's 24
+// are deleted (rows of hourly_rollups, counted by queryInt, which runs
+// a query of one integer on s's database; a day's 24
 // rows took three times the bytes of its block), and the roll-ups, the
 // hourly and daily series and the energy answer exactly as before,
 // computed from the blocks; a reading backfilled into a compacted day
 // joins them at once, and neither the materializer nor the next
 // compaction stores an hour of the day again.
-func CompactedRollups(t *testing.T, s store.Store, storedHours func(t *testing.T) int) {
+func CompactedRollups(t *testing.T, s store.Store, queryInt func(ctx context.Context, query string) (int, error)) {
+	storedHours := func(t *testing.T) int {
+		t.Helper()
+		return must[int](t, "stored hours")(queryInt(t.Context(), `SELECT count(*) FROM hourly_rollups`))
+	}
 	ctx := t.Context()
 	c, ok := s.(store.Compactor)
 	if !ok {

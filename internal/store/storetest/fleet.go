@@ -16,10 +16,7 @@ import (
 // fleetTests check the fleet concerns (store.Settings, store.Firmware,
 // store.Rollouts): remote settings and their revisions, firmware releases,
 // and which version each device should run.
-var fleetTests = []struct {
-	name string
-	fn   func(t *testing.T, s store.Store)
-}{
+var fleetTests = []storeTest{
 	{"SettingsRevisions", testSettingsRevisions},
 	{"SettingsOfUnknownDevice", testSettingsOfUnknownDevice},
 	{"ReleaseStorage", testReleaseStorage},
@@ -32,29 +29,17 @@ var fleetTests = []struct {
 
 func createDevice(t *testing.T, s store.Store, id string) thermowatt.Device {
 	t.Helper()
-	d, err := s.CreateDevice(t.Context(), id, base)
-	if err != nil {
-		t.Fatalf("CreateDevice(%q): %v", id, err)
-	}
-	return d
+	return must[thermowatt.Device](t, "CreateDevice(%q)", id)(s.CreateDevice(t.Context(), id, base))
 }
 
 func effective(t *testing.T, s store.Store, id string) thermowatt.EffectiveSettings {
 	t.Helper()
-	e, err := s.EffectiveSettings(t.Context(), id)
-	if err != nil {
-		t.Fatalf("EffectiveSettings(%q): %v", id, err)
-	}
-	return e
+	return must[thermowatt.EffectiveSettings](t, "EffectiveSettings(%q)", id)(s.EffectiveSettings(t.Context(), id))
 }
 
 func desired(t *testing.T, s store.Store, id string) thermowatt.Desired {
 	t.Helper()
-	d, err := s.Desired(t.Context(), id)
-	if err != nil {
-		t.Fatalf("Desired(%q): %v", id, err)
-	}
-	return d
+	return must[thermowatt.Desired](t, "Desired(%q)", id)(s.Desired(t.Context(), id))
 }
 
 // A device's effective revision changes when the fleet default or its own
@@ -252,11 +237,7 @@ func testReleaseStorage(t *testing.T, s store.Store) {
 
 func rollout(t *testing.T, s store.Store, r thermowatt.Rollout) thermowatt.Rollout {
 	t.Helper()
-	got, err := s.CreateRollout(t.Context(), r, base)
-	if err != nil {
-		t.Fatalf("CreateRollout(%+v): %v", r, err)
-	}
-	return got
+	return must[thermowatt.Rollout](t, "CreateRollout(%+v)", r)(s.CreateRollout(t.Context(), r, base))
 }
 
 func pause(t *testing.T, s store.Store, id int64, paused bool) {

@@ -14,10 +14,7 @@ import (
 
 // opsTests check the operations concerns (store.Devices health, store.FailureCounts, store.Alerts, store.Retention): device health,
 // failure counts, alert state and retention.
-var opsTests = []struct {
-	name string
-	fn   func(t *testing.T, s store.Store)
-}{
+var opsTests = []storeTest{
 	{"HealthIsNewestDeviceReport", testHealthIsNewestDeviceReport},
 	{"HealthNear", testHealthNear},
 	{"ExpectedInterval", testExpectedInterval},
@@ -212,20 +209,12 @@ func testFailureCounts(t *testing.T, s store.Store) {
 
 func openAlert(t *testing.T, s store.Store, a thermowatt.NewAlert) bool {
 	t.Helper()
-	ok, err := s.OpenAlert(t.Context(), a)
-	if err != nil {
-		t.Fatalf("OpenAlert: %v", err)
-	}
-	return ok
+	return must[bool](t, "OpenAlert")(s.OpenAlert(t.Context(), a))
 }
 
 func resolveAlert(t *testing.T, s store.Store, id, kind string, at time.Time, needData bool) bool {
 	t.Helper()
-	ok, err := s.ResolveAlert(t.Context(), id, kind, at, needData)
-	if err != nil {
-		t.Fatalf("ResolveAlert: %v", err)
-	}
-	return ok
+	return must[bool](t, "ResolveAlert")(s.ResolveAlert(t.Context(), id, kind, at, needData))
 }
 
 func listAlerts(t *testing.T, s store.Store, q store.AlertQuery) []thermowatt.Alert {
@@ -233,11 +222,7 @@ func listAlerts(t *testing.T, s store.Store, q store.AlertQuery) []thermowatt.Al
 	if q.Limit == 0 {
 		q.Limit = 100
 	}
-	as, err := s.ListAlerts(t.Context(), q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return as
+	return must[[]thermowatt.Alert](t, "ListAlerts")(s.ListAlerts(t.Context(), q))
 }
 
 func testAlertOpensOnceAndResolves(t *testing.T, s store.Store) {

@@ -19,10 +19,7 @@ import (
 
 // rollupTests check the hourly roll-ups against an aggregation of the
 // readings stored, computed from scratch by rollup.Compute. Part of Run.
-var rollupTests = []struct {
-	name string
-	fn   func(t *testing.T, s store.Store)
-}{
+var rollupTests = []storeTest{
 	{"RollupsMatchReadings", func(t *testing.T, s store.Store) { testRollupsMatchReadings(t, s, materializerPaused) }},
 	{"RollupsMatchReadingsMaterialized", func(t *testing.T, s store.Store) { testRollupsMatchReadings(t, s, materializerCaughtUp) }},
 	{"RollupsMatchReadingsRacingMaterializer", func(t *testing.T, s store.Store) { testRollupsMatchReadings(t, s, materializerRacing) }},

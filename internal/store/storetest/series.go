@@ -15,11 +15,7 @@ import (
 
 func series(t *testing.T, s store.Store, q store.SeriesQuery) []store.SeriesPoint {
 	t.Helper()
-	got, err := s.Series(t.Context(), q)
-	if err != nil {
-		t.Fatalf("Series(%+v): %v", q, err)
-	}
-	return got
+	return must[[]store.SeriesPoint](t, "Series(%+v)", q)(s.Series(t.Context(), q))
 }
 
 func showStats(st store.Stats) string {

@@ -18,10 +18,7 @@ import (
 // a covering key and a pressure column filled at insert; SQLite an index
 // and buckets folded in Go), so these keep the answer equal to the
 // readings, whatever the payloads. Part of Run.
-var seriesModelTests = []struct {
-	name string
-	fn   func(t *testing.T, s store.Store)
-}{
+var seriesModelTests = []storeTest{
 	{"SeriesMatchesReadings", testSeriesMatchesReadings},
 	{"SeriesKeepsFirstOfDuplicates", testSeriesKeepsFirstOfDuplicates},
 }

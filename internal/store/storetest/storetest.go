@@ -38,10 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 
 // run runs the suite but for the tests skip names, each with the reason.
 func run(t *testing.T, open func(t *testing.T) store.Store, skip map[string]string) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s store.Store)
-	}{
+	tests := []storeTest{
 		{"Ping", testPing},
 		{"InsertAndQuery", testInsertAndQuery},
 		{"EmptyBatch", testEmptyBatch},
@@ -93,6 +90,24 @@ func run(t *testing.T, open func(t *testing.T) store.Store, skip map[string]stri
 			})
 			tt.fn(t, s)
 		})
+	}
+}
+
+// storeTest is one test of the suite, on a new, empty store.
+type storeTest struct {
+	name string
+	fn   func(t *testing.T, s store.Store)
+}
+
+// must returns what a call returned (v, err) when err is nil, and fails
+// the test with what was called (format and args) and err when not.
+func must[T any](t *testing.T, format string, args ...any) func(v T, err error) T {
+	return func(v T, err error) T {
+		t.Helper()
+		if err != nil {
+			t.Fatalf(format+": %v", append(args, err)...)
+		}
+		return v
 	}
 }
 
@@ -157,20 +172,12 @@ func query(t *testing.T, s store.Store, q store.Query) []thermowatt.Stored {
 	if q.Limit == 0 {
 		q.Limit = 10000
 	}
-	got, err := s.QueryReadings(t.Context(), q)
-	if err != nil {
-		t.Fatalf("QueryReadings(%+v): %v", q, err)
-	}
-	return got
+	return must[[]thermowatt.Stored](t, "QueryReadings(%+v)", q)(s.QueryReadings(t.Context(), q))
 }
 
 func getDevice(t *testing.T, s store.Store, id string) thermowatt.Device {
 	t.Helper()
-	d, err := s.GetDevice(t.Context(), id)
-	if err != nil {
-		t.Fatalf("GetDevice(%q): %v", id, err)
-	}
-	return d
+	return must[thermowatt.Device](t, "GetDevice(%q)", id)(s.GetDevice(t.Context(), id))
 }
 
 // key is the identity of a reading, for comparing sets of readings.
@@ -431,6 +438,21 @@ func testConcurrentOverlappingBatches(t *testing.T, s store.Store) {
 		sent     int
 		errs     []error
 	)
+	// send stores batch and counts its outcome.
+	send := func(batch []thermowatt.Reading, receivedAt time.Time) {
+		res, err := s.InsertReadings(context.Background(), batch, receivedAt)
+		if err == nil {
+			err = checkResult(res, len(batch))
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			errs = append(errs, err)
+		}
+		accepted += res.Accepted
+		dups += res.Duplicates
+		sent += len(batch)
+	}
 	for w := range writers {
 		wg.Go(func() {
 			for round := range 3 {
@@ -443,36 +465,12 @@ func testConcurrentOverlappingBatches(t *testing.T, s store.Store) {
 					slices.Reverse(batch)
 				}
 				batch = append(batch, batch[0]) // and a repeat inside the batch
-				res, err := s.InsertReadings(context.Background(), batch, base.Add(time.Duration(round)*time.Second))
-				if err == nil {
-					err = checkResult(res, len(batch))
-				}
-				mu.Lock()
-				if err != nil {
-					errs = append(errs, err)
-				}
-				accepted += res.Accepted
-				dups += res.Duplicates
-				sent += len(batch)
-				mu.Unlock()
+				send(batch, base.Add(time.Duration(round)*time.Second))
 			}
 		})
 	}
 	// And one writer that sends everything, so that every reading is sent.
-	wg.Go(func() {
-		res, err := s.InsertReadings(context.Background(), all, base)
-		if err == nil {
-			err = checkResult(res, len(all))
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			errs = append(errs, err)
-		}
-		accepted += res.Accepted
-		dups += res.Duplicates
-		sent += len(all)
-	})
+	wg.Go(func() { send(all, base) })
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		t.Fatalf("concurrent InsertReadings: %v", err)
