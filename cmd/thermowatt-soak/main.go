@@ -16,6 +16,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -53,7 +54,16 @@ type options struct {
 	rps      float64
 	backends string
 	flat     bool
+	keep     string   // a directory for serve's log, the cluster's log and the per-second latencies
+	env      []string // NAME=value given to serve on top of the soak's own
+	pgLog    bool     // the private cluster logs checkpoints, lock waits, autovacuum and slow statements
 }
+
+// multi is a flag given any number of times.
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 func main() {
 	var o options
@@ -65,6 +75,9 @@ func main() {
 	flag.Float64Var(&o.rps, "rps", 150, "requests per second, all clients together")
 	flag.StringVar(&o.backends, "backends", "sqlite,postgres", "the backends to soak, in order")
 	flag.BoolVar(&o.flat, "flat", false, "fail when a sample's POST p99 is more than twice the first sample's (issue 19's flat under time)")
+	flag.StringVar(&o.keep, "keep", "", "keep serve's log, the private cluster's log and the POST latency of every second (BACKEND-seconds.csv) in this directory")
+	flag.Var((*multi)(&o.env), "env", "NAME=value for serve's environment, e.g. -env LOG_LEVEL=debug (repeatable)")
+	flag.BoolVar(&o.pgLog, "pglog", false, "have the private PostgreSQL cluster log checkpoints, lock waits, autovacuum runs and statements over 100 ms (keep its log with -keep)")
 	flag.Parse()
 
 	failed := false
@@ -93,10 +106,19 @@ func main() {
 // programs.
 func soakPostgres(o options) error {
 	base, name := "", "postgres (private cluster, default settings)"
-	c, err := pgcluster.Start()
+	var settings []string
+	if o.pgLog {
+		settings = []string{"log_checkpoints=on", "log_lock_waits=on", "log_autovacuum_min_duration=0",
+			"log_min_duration_statement=100", "deadlock_timeout=100ms"}
+		name = "postgres (private cluster, default settings but for logging)"
+	}
+	c, err := pgcluster.Start(settings...)
 	switch {
 	case err == nil:
 		defer c.Close()
+		if o.keep != "" {
+			defer copyFile(filepath.Join(c.Dir(), "server.log"), filepath.Join(o.keep, "postgres-cluster.log"))
+		}
 		base = c.URL()
 	case errors.Is(err, pgcluster.ErrNoServer) && os.Getenv("TEST_DATABASE_URL") != "":
 		base, name = os.Getenv("TEST_DATABASE_URL"), "postgres (TEST_DATABASE_URL)"
@@ -114,6 +136,39 @@ func soakPostgres(o options) error {
 	return soak(o, name, dbURL)
 }
 
+// lineFilter writes the lines that do not contain drop to w. exec copies
+// serve's output to it from one goroutine; a line may span two writes.
+type lineFilter struct {
+	w    io.Writer
+	drop []byte
+	rest *[]byte
+}
+
+func (f lineFilter) Write(p []byte) (int, error) {
+	if f.rest == nil {
+		return 0, errors.New("lineFilter: no rest buffer")
+	}
+	buf := append(*f.rest, p...)
+	for {
+		i := bytes.IndexByte(buf, '\n')
+		if i < 0 {
+			break
+		}
+		if line := buf[:i+1]; !bytes.Contains(line, f.drop) {
+			f.w.Write(line)
+		}
+		buf = buf[i+1:]
+	}
+	*f.rest = append((*f.rest)[:0], buf...)
+	return len(p), nil
+}
+
+func copyFile(from, to string) {
+	if b, err := os.ReadFile(from); err == nil {
+		os.WriteFile(to, b, 0o644)
+	}
+}
+
 type sample struct {
 	at         time.Duration
 	rssKB      int64
@@ -123,19 +178,29 @@ type sample struct {
 	p50, p99   time.Duration // of the POSTs answered since the sample before
 	cpu        time.Duration // the server's CPU time so far (user + system)
 	posts      int64         // POSTs answered so far
+	// worstSecond is the second (of those ended before the one before
+	// this sample) with the highest POST p99 since the sample before.
+	worstSecond second
 }
 
 // latencies collects how long each POST of readings took, per sampling
 // interval: a write path that slows down as data accumulates shows as a
 // p99 that climbs from one line to the next.
 type latencies struct {
-	mu sync.Mutex
-	d  []time.Duration
+	mu    sync.Mutex
+	d     []time.Duration
+	start time.Time
+	secs  map[int64][]time.Duration // by the second of the soak each POST started in
 }
 
-func (l *latencies) add(d time.Duration) {
+func (l *latencies) add(t0 time.Time, d time.Duration) {
 	l.mu.Lock()
 	l.d = append(l.d, d)
+	if l.secs == nil {
+		l.secs = map[int64][]time.Duration{}
+	}
+	sec := int64(t0.Sub(l.start) / time.Second)
+	l.secs[sec] = append(l.secs[sec], d)
 	l.mu.Unlock()
 }
 
@@ -145,11 +210,40 @@ func (l *latencies) take() (p50, p99 time.Duration) {
 	d := l.d
 	l.d = nil
 	l.mu.Unlock()
+	return percentiles(d)
+}
+
+func percentiles(d []time.Duration) (p50, p99 time.Duration) {
 	if len(d) == 0 {
 		return 0, 0
 	}
 	slices.Sort(d)
 	return d[len(d)/2], d[min(len(d)-1, len(d)*99/100)]
+}
+
+// second is the POSTs that started in one second of the soak.
+type second struct {
+	at            int64 // seconds since the load started
+	n             int
+	p50, p99, max time.Duration
+}
+
+// seconds returns, oldest first, the seconds before until whose POSTs have
+// all been taken, and forgets them: where a minute's p99 comes from.
+func (l *latencies) seconds(until int64) []second {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []second
+	for at, d := range l.secs {
+		if at >= until {
+			continue
+		}
+		delete(l.secs, at)
+		p50, p99 := percentiles(d)
+		out = append(out, second{at: at, n: len(d), p50: p50, p99: p99, max: d[len(d)-1]})
+	}
+	slices.SortFunc(out, func(a, b second) int { return int(a.at - b.at) })
+	return out
 }
 
 func soak(o options, name, databaseURL string) error {
@@ -158,21 +252,34 @@ func soak(o options, name, databaseURL string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	label := strings.Fields(name)[0]
+	if o.keep != "" {
+		if err := os.MkdirAll(o.keep, 0o755); err != nil {
+			return err
+		}
+		defer copyFile(filepath.Join(dir, "serve.log"), filepath.Join(o.keep, label+"-serve.log"))
+	}
 	admin := "soak-admin-" + randomHex(12)
 	port, err := freePort()
 	if err != nil {
 		return err
 	}
 	cmd := exec.Command(o.bin, "serve")
-	cmd.Env = append(filteredEnv(), "PORT="+strconv.Itoa(port), "DATA_DIR="+dir, "ADMIN_TOKEN="+admin,
+	cmd.Env = append(filteredEnv(o.env), "PORT="+strconv.Itoa(port), "DATA_DIR="+dir, "ADMIN_TOKEN="+admin,
 		"PPROF=true", "RATE_LIMIT=0", "DATABASE_URL="+databaseURL,
 		// Every simulated device connects from this machine's address.
 		"MAX_CONNS_IP=0")
+	cmd.Env = append(cmd.Env, o.env...)
 	logFile, err := os.Create(filepath.Join(dir, "serve.log"))
 	if err != nil {
 		return err
 	}
 	cmd.Stdout, cmd.Stderr = io.Discard, logFile
+	if o.keep != "" {
+		// serve's log lines but the one per request (thousands a second):
+		// its background passes (LOG_LEVEL=debug) beside the seconds.
+		cmd.Stdout = lineFilter{w: logFile, drop: []byte(`"msg":"request"`), rest: new([]byte)}
+	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w (run make build first)", o.bin, err)
 	}
@@ -205,7 +312,7 @@ func soak(o options, name, databaseURL string) error {
 
 	fmt.Printf("\nsoak %s: %d devices, %d readings per request, %.0f requests/s, for %s (pid %d)\n",
 		name, o.devices, o.batch, o.rps, o.duration, cmd.Process.Pid)
-	fmt.Printf("%8s %10s %11s %10s %9s %9s %9s %12s\n", "time", "RSS MiB", "goroutines", "requests", "failures", "POST p50", "POST p99", "CPU us/POST")
+	fmt.Printf("%8s %10s %11s %10s %9s %9s %9s %12s %s\n", "time", "RSS MiB", "goroutines", "requests", "failures", "POST p50", "POST p99", "CPU us/POST", "worst second: at, POSTs, p99, max")
 
 	ctx, stop := context.WithTimeout(context.Background(), o.duration)
 	defer stop()
@@ -216,6 +323,15 @@ func soak(o options, name, databaseURL string) error {
 	)
 	var wg sync.WaitGroup
 	start := time.Now()
+	posts.start = start
+	var perSecond *os.File
+	if o.keep != "" {
+		if perSecond, err = os.Create(filepath.Join(o.keep, label+"-seconds.csv")); err != nil {
+			return err
+		}
+		defer perSecond.Close()
+		fmt.Fprintf(perSecond, "second,unix,posts,p50_us,p99_us,max_us\n")
+	}
 	since := start.Add(-25 * 24 * time.Hour).Truncate(time.Second)
 	for i, tok := range tokens {
 		wg.Go(func() {
@@ -226,7 +342,7 @@ func soak(o options, name, databaseURL string) error {
 				}
 				t0 := time.Now()
 				ok := c.post(tok, device, since, n, o.batch)
-				posts.add(time.Since(t0))
+				posts.add(t0, time.Since(t0))
 				postCount.Add(1)
 				requests.Add(1)
 				if !ok {
@@ -262,6 +378,17 @@ func soak(o options, name, databaseURL string) error {
 	take := func() error {
 		s := sample{at: time.Since(start).Round(time.Second), requests: requests.Load(), failures: failures.Load(), posts: postCount.Load()}
 		s.p50, s.p99 = posts.take()
+		// The worst second of the interval, and every second to the file.
+		var worst second
+		for _, x := range posts.seconds(int64(time.Since(start)/time.Second) - 1) {
+			if x.p99 > worst.p99 {
+				worst = x
+			}
+			if perSecond != nil {
+				fmt.Fprintf(perSecond, "%d,%d,%d,%d,%d,%d\n", x.at, start.Unix()+x.at, x.n, x.p50.Microseconds(), x.p99.Microseconds(), x.max.Microseconds())
+			}
+		}
+		s.worstSecond = worst
 		if s.rssKB, err = rss(cmd.Process.Pid); err != nil {
 			return err
 		}
@@ -276,8 +403,12 @@ func soak(o options, name, databaseURL string) error {
 			return err
 		}
 		samples = append(samples, s)
-		fmt.Printf("%8s %10.1f %11d %10d %9d %9s %9s %12s\n", s.at, float64(s.rssKB)/1024, s.goroutines, s.requests, s.failures,
-			s.p50.Round(100*time.Microsecond), s.p99.Round(100*time.Microsecond), perPost)
+		worstText := ""
+		if w := s.worstSecond; w.n > 0 {
+			worstText = fmt.Sprintf(" %s %d %s %s", time.Duration(w.at)*time.Second, w.n, w.p99.Round(100*time.Microsecond), w.max.Round(100*time.Microsecond))
+		}
+		fmt.Printf("%8s %10.1f %11d %10d %9d %9s %9s %12s%s\n", s.at, float64(s.rssKB)/1024, s.goroutines, s.requests, s.failures,
+			s.p50.Round(100*time.Microsecond), s.p99.Round(100*time.Microsecond), perPost, worstText)
 		return nil
 	}
 	tick := time.NewTicker(o.every)
@@ -553,14 +684,21 @@ func cpuTime(pid int) (time.Duration, error) {
 
 // filteredEnv is this process's environment without the settings the
 // soak sets itself.
-func filteredEnv() []string {
+func filteredEnv(extra []string) []string {
 	var out []string
+next:
 	for _, kv := range os.Environ() {
-		switch k, _, _ := strings.Cut(kv, "="); k {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
 		case "PORT", "DATA_DIR", "ADMIN_TOKEN", "PPROF", "RATE_LIMIT", "DATABASE_URL", "MAX_CONNS_IP":
-		default:
-			out = append(out, kv)
+			continue
 		}
+		for _, e := range extra {
+			if ek, _, _ := strings.Cut(e, "="); ek == k {
+				continue next
+			}
+		}
+		out = append(out, kv)
 	}
 	return out
 }

@@ -35,7 +35,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	// a crash loses at most the last 200 ms of log lines, never readings.
 	logOut := logbuffer.New(e.stdout, 200*time.Millisecond)
 	defer logOut.Close() // registered first, so it runs last: after Shutdown and "stopped"
-	logger := slog.New(slog.NewJSONHandler(logOut, nil))
+	logger := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: cfg.Ops.LogLevel}))
 
 	// Only serve creates a missing PostgreSQL database: a command that
 	// opens the database for a moment must not make an empty one.
@@ -49,6 +49,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer st.Close() // after Shutdown: the server's jobs use it until then
+	if l, ok := st.(interface{ SetLogger(*slog.Logger) }); ok {
+		l.SetLogger(logger) // SQLite's checkpointer: its checkpoints at LOG_LEVEL=debug
+	}
 	logger.Info("database ready", "store", where)
 
 	if err := bootstrapAdmin(ctx, e, cfg, st); err != nil {

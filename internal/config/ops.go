@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strconv"
 	"time"
@@ -22,6 +23,7 @@ type Ops struct {
 	CompactionAge      time.Duration // 0: serve does not compact
 	CompactionWritten  time.Duration // COMPACTION_WRITTEN_FOR: store.SetWrittenFor
 	MetricsToken       string
+	LogLevel           slog.Level // LOG_LEVEL
 }
 
 func init() {
@@ -60,6 +62,8 @@ var opsOptions = []Option{
 		set: func(c *Config, v string) (err error) { c.Ops.CompactionAge, err = duration(v); return }},
 	{Name: "COMPACTION_WRITTEN_FOR", Default: "10m", Help: "a device's newest day counts as still being written (a backfill's) until this long after its last reading arrived, and is compacted only once the device moves past it or falls quiet; 0 compacts it at once",
 		set: func(c *Config, v string) (err error) { c.Ops.CompactionWritten, err = duration(v); return }},
+	{Name: "LOG_LEVEL", Default: "info", Help: "the least important log lines serve writes: debug (also each background pass: roll-up materializer, compactor, SQLite checkpoints, with their durations), info, warn or error",
+		set: func(c *Config, v string) error { return c.Ops.LogLevel.UnmarshalText([]byte(v)) }},
 	{Name: "METRICS_TOKEN", Secret: true, Help: "a secret (16+ characters) that lets a scraper read /metrics and nothing else; reader and admin tokens work too",
 		set: func(c *Config, v string) error {
 			if v != "" && len(v) < 16 {

@@ -112,9 +112,14 @@ func RunCompactor(ctx context.Context, c Compactor, opts CompactorOptions, log *
 	tick := time.NewTicker(opts.Interval)
 	defer tick.Stop()
 	for {
-		if err := CompactPass(ctx, c, time.Now().Add(-opts.Age), opts.Batch); err != nil && ctx.Err() == nil {
+		t0 := time.Now()
+		n, err := drain(ctx, opts.Batch, func(ctx context.Context, batch int) (int, error) {
+			return c.CompactBefore(ctx, t0.Add(-opts.Age), batch)
+		})
+		if err != nil && ctx.Err() == nil {
 			log.Warn("compaction: a pass failed; trying again at the next", "err", err)
 		}
+		log.Debug("compaction: pass", "days", n, "took", time.Since(t0))
 		select {
 		case <-ctx.Done():
 			return
@@ -126,9 +131,10 @@ func RunCompactor(ctx context.Context, c Compactor, opts CompactorOptions, log *
 // CompactPass compacts every device-day ending at or before cutoff,
 // batch by batch.
 func CompactPass(ctx context.Context, c Compactor, cutoff time.Time, batch int) error {
-	return drain(ctx, batch, func(ctx context.Context, batch int) (int, error) {
+	_, err := drain(ctx, batch, func(ctx context.Context, batch int) (int, error) {
 		return c.CompactBefore(ctx, cutoff, batch)
 	})
+	return err
 }
 
 // Matches reports whether r is one of the readings q selects (but for

@@ -41,6 +41,21 @@ type MaterializerOptions struct {
 // minutes). Reads do not wait: they compute the hours still pending.
 const WaitPerReading = 50 * time.Millisecond
 
+// MaterializeReadings bounds what one transaction of a materializer
+// recomputes: the hours it claims held about this many readings in all
+// when last materialized (at least one hour is taken, however full). What
+// such a transaction holds is waited for by ingest (PostgreSQL: the
+// state rows of its hours' devices, share-locked while their readings are
+// read; SQLite: the writer, while the hours marked again since its
+// snapshot are computed anew), and a group commit holds many devices: at
+// Batch hours of a device sending every second (64 x 3,600 readings and
+// more) every commit waited for it, longer as the hours filled, and the
+// soak's p99 rose with them (docs/benchmarks.md, "Flat under time"). A
+// device sending every 5 minutes has 12 readings an hour: Batch still
+// bounds such fleets' transactions. MaterializeRollups goes on with the
+// next transaction until it has done its limit or nothing is left.
+const MaterializeReadings = 4000
+
 // DefaultMaterializer is what serve runs.
 var DefaultMaterializer = MaterializerOptions{Interval: time.Second, MinAge: 10 * time.Second, Batch: 64}
 
@@ -66,8 +81,15 @@ func RunMaterializer(ctx context.Context, r Rollups, opts MaterializerOptions, l
 			return
 		case <-tick.C:
 		}
-		if err := MaterializePass(ctx, r, opts.Batch, time.Now().Add(-opts.MinAge)); err != nil && ctx.Err() == nil {
+		t0 := time.Now()
+		n, err := drain(ctx, opts.Batch, func(ctx context.Context, batch int) (int, error) {
+			return r.MaterializeRollups(ctx, batch, t0.Add(-opts.MinAge))
+		})
+		if err != nil && ctx.Err() == nil {
 			log.Warn("roll-ups: materializing pending hours failed; trying again at the next pass", "err", err)
+		}
+		if n > 0 {
+			log.Debug("roll-ups: materializer pass", "hours", n, "took", time.Since(t0))
 		}
 	}
 }
@@ -75,25 +97,29 @@ func RunMaterializer(ctx context.Context, r Rollups, opts MaterializerOptions, l
 // MaterializePass recomputes, batch by batch, every hour marked before
 // markedBefore.
 func MaterializePass(ctx context.Context, r Rollups, batch int, markedBefore time.Time) error {
-	return drain(ctx, batch, func(ctx context.Context, batch int) (int, error) {
+	_, err := drain(ctx, batch, func(ctx context.Context, batch int) (int, error) {
 		return r.MaterializeRollups(ctx, batch, markedBefore)
 	})
+	return err
 }
 
 // drain calls step, which does up to batch units of background work and
 // says how many it did, until a call does less than a batch: nothing is
-// left. A cancelled ctx ends it without an error (the job is stopping).
-func drain(ctx context.Context, batch int, step func(ctx context.Context, batch int) (int, error)) error {
+// left, and returns how many units it did in all. A cancelled ctx ends
+// it without an error (the job is stopping).
+func drain(ctx context.Context, batch int, step func(ctx context.Context, batch int) (int, error)) (int, error) {
+	total := 0
 	for {
 		n, err := step(ctx, batch)
+		total += n
 		if err != nil {
 			if errors.Is(err, context.Canceled) {
-				return nil
+				return total, nil
 			}
-			return err
+			return total, err
 		}
 		if n < batch {
-			return nil
+			return total, nil
 		}
 	}
 }

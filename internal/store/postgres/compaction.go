@@ -141,13 +141,18 @@ func (s *Store) vacuumCompacted(ctx context.Context, end time.Time) error {
 	return nil
 }
 
+// truncateWait is how long truncateCompactedPartitions waits for a
+// partition's lock: inserts into it (a backfill starting on that week)
+// wait behind the request that long at most.
+const truncateWait = "100ms"
+
 // truncateCompactedPartitions empties the weekly partitions of readings
 // that compaction left without a row (every one ending at or before end,
 // and the DEFAULT partition, which takes the readings of weeks without a
 // partition of their own) but not without pages: the deletes leave the table's and, above all,
 // its indexes' pages allocated (VACUUM frees them for reuse within the
 // table but gives index pages back to no one). Each partition is locked
-// (ACCESS EXCLUSIVE, waiting a second at most: a backfill writing to it
+// (ACCESS EXCLUSIVE, waiting truncateWait at most: a backfill writing to it
 // goes first, and the next pass tries again) and truncated only when it
 // is still empty.
 func (s *Store) truncateCompactedPartitions(ctx context.Context, end time.Time) error {
@@ -163,9 +168,23 @@ func (s *Store) truncateCompactedPartitions(ctx context.Context, end time.Time) 
 		return err
 	}
 	for _, name := range names {
+		table := pgx.Identifier{name}.Sanitize()
+		// Looked at without a lock first: a partition still written (a
+		// backfill's week) is left at once. Its ACCESS EXCLUSIVE lock,
+		// even while only waited for, queues every insert into the
+		// partition behind it: taken every pass on a partition that is
+		// not empty, it stalled the backfill's inserts up to the timeout
+		// (make soak at half the peak, docs/benchmarks.md).
+		var empty bool
+		if err := s.pool.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM `+table+`)`).Scan(&empty); err != nil {
+			return fmt.Errorf("emptying %s: %w", name, err)
+		}
+		if !empty {
+			continue
+		}
+		t0 := time.Now()
 		err := s.inTx(ctx, func(tx pgx.Tx) error {
-			table := pgx.Identifier{name}.Sanitize()
-			if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '1s'`); err != nil {
+			if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '`+truncateWait+`'`); err != nil {
 				return err
 			}
 			if _, err := tx.Exec(ctx, `LOCK TABLE `+table+` IN ACCESS EXCLUSIVE MODE`); err != nil {
@@ -178,6 +197,7 @@ func (s *Store) truncateCompactedPartitions(ctx context.Context, end time.Time) 
 			_, err := tx.Exec(ctx, `TRUNCATE `+table)
 			return err
 		})
+		s.logger().Debug("postgres: compaction emptied a partition", "partition", name, "took", time.Since(t0), "err", err)
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available: in use, next pass
 			continue
@@ -208,24 +228,31 @@ func (s *Store) compactOldestDay(ctx context.Context, tx pgx.Tx, end time.Time, 
 	if err != nil {
 		return false, "", err
 	}
+	from := at.UTC().Truncate(store.BlockDay)
+	to := from.Add(store.BlockDay)
+	beingWritten := func() (bool, error) {
+		var written bool
+		err := tx.QueryRow(ctx, `
+			SELECT coalesce((SELECT last_seen_at > $3 FROM device_state WHERE device_id = $1), false)
+				AND NOT EXISTS (SELECT 1 FROM device_measurements WHERE device_id = $1 AND recorded_at >= $2)`,
+			deviceID, to, store.WrittenSince(time.Now())).Scan(&written)
+		return written, err
+	}
+	// Asked before the lock as well: a day being written is left without
+	// waiting for the device's lock, which a backfill's group commit
+	// holds, and which its next commit would wait for behind this (one
+	// commit stalled per device written, every pass: make soak).
+	if written, err := beingWritten(); err != nil || written {
+		return false, deviceID, err
+	}
 	if _, err := tx.Exec(ctx, deviceLock, compactionLockClass, deviceID); err != nil {
 		return false, "", err
 	}
 	// From here on each statement sees what was committed before the lock
 	// was granted: a second instance that picked the same day finds its
 	// rows gone and the block written.
-	from := at.UTC().Truncate(store.BlockDay)
-	to := from.Add(store.BlockDay)
-	var written bool
-	err = tx.QueryRow(ctx, `
-		SELECT coalesce((SELECT last_seen_at > $3 FROM device_state WHERE device_id = $1), false)
-			AND NOT EXISTS (SELECT 1 FROM device_measurements WHERE device_id = $1 AND recorded_at >= $2)`,
-		deviceID, to, store.WrittenSince(time.Now())).Scan(&written)
-	if err != nil {
-		return false, "", err
-	}
-	if written {
-		return false, deviceID, nil
+	if written, err := beingWritten(); err != nil || written {
+		return false, deviceID, err
 	}
 	readings, err := s.queryReadings(ctx, tx, selectReadings+`
 		WHERE device_id = $1 AND recorded_at >= $2 AND recorded_at < $3`, deviceID, from, to)

@@ -58,3 +58,8 @@ func SetPastScanLimit(n int64) (restore func()) {
 	pastScanLimit = n
 	return func() { pastScanLimit = old }
 }
+
+// SetMaterializeReadings sets what one transaction of s's materializer
+// reads (store.MaterializeReadings), for tests of the hours it leaves for the
+// next.
+func SetMaterializeReadings(s *Store, n int64) { s.materializeBudget = n }

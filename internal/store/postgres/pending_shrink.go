@@ -49,6 +49,8 @@ func (s *Store) shrinkPending(ctx context.Context) {
 		return
 	}
 	s.withShrinkLock(ctx, func(conn *pgxpool.Conn) {
+		t0 := time.Now()
+		defer func() { s.logger().Debug("postgres: rollup_pending reindexed", "took", time.Since(t0)) }()
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '`+shrinkWait+`'`); err != nil {
 				return err
@@ -130,7 +132,10 @@ func (s *Store) shrinkRollups(ctx context.Context) {
 			return
 		}
 		defer conn.Exec(context.WithoutCancel(ctx), `RESET lock_timeout`)
-		if _, err := conn.Exec(ctx, `VACUUM (FULL, ANALYZE) hourly_rollups`); err == nil {
+		t0 := time.Now()
+		_, err := conn.Exec(ctx, `VACUUM (FULL, ANALYZE) hourly_rollups`)
+		s.logger().Debug("postgres: hourly_rollups rewritten (VACUUM FULL)", "took", time.Since(t0), "err", err)
+		if err == nil {
 			s.rewritten.Store(now)
 		}
 	})

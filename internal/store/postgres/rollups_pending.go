@@ -155,18 +155,52 @@ func readIntervals(ctx context.Context, tx pgx.Tx, ids []string, lock string, pe
 // once this commits. The hours are then replaced and their marks deleted,
 // in the same transaction.
 func (s *Store) MaterializeRollups(ctx context.Context, limit int, markedBefore time.Time) (int, error) {
-	var done int
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	done := 0
+	for done < limit {
+		n, more, err := s.materializeOnce(ctx, limit-done, markedBefore)
+		done += n
+		if err != nil {
+			return done, fmt.Errorf("postgres: materialize roll-ups: %w", mapError(ctx, err))
+		}
+		if !more {
+			break
+		}
+	}
+	if done == 0 {
+		s.shrinkPending(ctx)
+	}
+	return done, nil
+}
+
+// materializeOnce recomputes, in one transaction, up to limit pending
+// hours marked before markedBefore, fewer when their readings exceed
+// store.MaterializeReadings; more says whether hours may be left.
+func (s *Store) materializeOnce(ctx context.Context, limit int, markedBefore time.Time) (done int, more bool, err error) {
+	var devices int
+	t0 := time.Now()
+	var locked time.Time // when the device states were share-locked
+	defer func() {
+		if !locked.IsZero() {
+			s.logger().Debug("postgres: materializer transaction", "hours", done, "devices", devices,
+				"before lock", locked.Sub(t0), "device states held", time.Since(locked))
+		}
+	}()
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		// A mark waits store.WaitPerReading longer for each reading its
 		// hour held when last materialized.
-		rows, err := tx.Query(ctx, `SELECT p.device_id, p.hour FROM rollup_pending p
+		rows, err := tx.Query(ctx, `SELECT p.device_id, p.hour, coalesce(r.readings, 0) FROM rollup_pending p
 			LEFT JOIN hourly_rollups r ON r.device_id = p.device_id AND r.hour = p.hour
 			WHERE p.marked_at < $1 AND p.marked_at < $1 - coalesce(r.readings, 0) * $3::interval
 			ORDER BY p.marked_at, p.device_id, p.hour LIMIT $2 `+s.skipLockedOf("p"), store.UTC(markedBefore), limit, store.WaitPerReading)
 		if err != nil {
 			return err
 		}
-		claimed, n, err := scanPending(rows)
+		budget := s.materializeBudget
+		if budget == 0 {
+			budget = store.MaterializeReadings
+		}
+		claimed, n, all, err := scanBudget(rows, budget)
+		more = n < all || all == limit
 		if err == nil && n > 0 && s.citus {
 			claimed, n, err = claimPerDevice(ctx, tx, claimed)
 		}
@@ -175,7 +209,9 @@ func (s *Store) MaterializeRollups(ctx context.Context, limit int, markedBefore 
 			return err
 		}
 		ids := claimed.Devices()
+		devices = len(ids)
 		gaps, err := readGaps(ctx, tx, ids, "FOR SHARE", s.citus)
+		locked = time.Now()
 		if err != nil {
 			return err
 		}
@@ -206,12 +242,39 @@ func (s *Store) MaterializeRollups(ctx context.Context, limit int, markedBefore 
 		return tx.SendBatch(ctx, &writes).Close()
 	})
 	if err != nil {
-		return 0, fmt.Errorf("postgres: materialize roll-ups: %w", mapError(ctx, err))
+		return 0, false, err
 	}
-	if done == 0 {
-		s.shrinkPending(ctx)
+	return done, more && done > 0, nil
+}
+
+// scanBudget reads (device_id, hour, readings) rows, in the order claimed,
+// and keeps the hours up to the first that takes the readings past budget
+// (the first always): n of all. The hours kept are sorted by device and
+// hour; those past the budget stay pending (their row locks end with the
+// transaction).
+func scanBudget(rows pgx.Rows, budget int64) (p store.PendingHours, n, all int, err error) {
+	p = store.PendingHours{}
+	var (
+		id       string
+		hour     time.Time
+		readings int64
+		sum      int64
+		cut      bool
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &hour, &readings}, func() error {
+		all++
+		if cut = cut || n > 0 && sum+readings > budget; cut {
+			return nil
+		}
+		sum += readings
+		p[id] = append(p[id], hour.UnixMicro())
+		n++
+		return nil
+	})
+	for _, hours := range p {
+		slices.Sort(hours)
 	}
-	return done, nil
+	return p, n, all, err
 }
 
 // claimPerDevice claims the marks of candidates (chosen without locks) one

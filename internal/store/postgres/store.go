@@ -39,6 +39,10 @@ type Store struct {
 	compacted   compactedFrom // days compacted, not yet vacuumed (compaction.go)
 	shrunk      shrinkClock   // when shrinkPending last looked
 	rewritten   shrinkClock   // when shrinkRollups last looked
+	log         storeLog      // the background passes' debug lines (log.go)
+	// materializeBudget is store.MaterializeReadings unless a test sets
+	// it (0: store.MaterializeReadings).
+	materializeBudget int64
 }
 
 var _ store.Store = (*Store)(nil)

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"log/slog"
 	"time"
 )
 
@@ -35,7 +36,7 @@ const (
 
 // checkpointer runs PASSIVE checkpoints on own, and on writer when the
 // WAL is not starting over, until ctx ends.
-func checkpointer(ctx context.Context, own, writer *sql.DB, done chan<- struct{}) {
+func checkpointer(ctx context.Context, own, writer *sql.DB, log func() *slog.Logger, done chan<- struct{}) {
 	defer close(done)
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
@@ -48,17 +49,22 @@ func checkpointer(ctx context.Context, own, writer *sql.DB, done chan<- struct{}
 		// An error (a busy database, a full disk) is the writer's to
 		// report; the next tick tries again.
 		var busy, frames, copied int
+		t0 := time.Now()
 		if err := own.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied); err != nil {
 			continue
 		}
+		log().Debug("sqlite: checkpoint beside the writer", "took", time.Since(t0), "walFrames", frames, "copied", copied)
 		if frames < walRestartPages {
 			continue
 		}
+		t0 = time.Now()
 		conn, err := writer.Conn(ctx)
 		if err != nil {
 			continue
 		}
+		waited := time.Since(t0)
 		_ = conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied)
 		conn.Close()
+		log().Debug("sqlite: checkpoint on the writer's connection", "waited", waited, "took", time.Since(t0)-waited, "walFrames", frames, "copied", copied)
 	}
 }

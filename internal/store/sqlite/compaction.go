@@ -73,38 +73,30 @@ func (s *Store) CompactBefore(ctx context.Context, cutoff time.Time, limit int) 
 // store.WrittenSince, the day is being written: it is left as it is and
 // writing names the device.
 func (s *Store) compactOldestDay(ctx context.Context, end int64, skip []string) (done bool, writing string, err error) {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return false, "", err
-	}
-	defer tx.Rollback()
-	var (
-		deviceID string
-		at       int64
-	)
-	err = tx.QueryRowContext(ctx, `
-		SELECT device_id, recorded_at FROM device_measurements
-		WHERE recorded_at < ? AND device_id NOT IN (SELECT value FROM json_each(?))
-		ORDER BY recorded_at LIMIT 1`, end, jsonStrings(skip)).Scan(&deviceID, &at)
-	if err == sql.ErrNoRows {
-		return false, "", nil
-	}
-	if err != nil {
-		return false, "", err
-	}
-	from := dayStart(at)
-	to := from + day.Microseconds()
-	var written bool
-	err = tx.QueryRowContext(ctx, `
-		SELECT coalesce((SELECT last_seen_at > ?1 FROM device_state WHERE device_id = ?2), 0)
-			AND NOT EXISTS (SELECT 1 FROM device_measurements WHERE device_id = ?2 AND recorded_at >= ?3)`,
-		micros(store.WrittenSince(time.Now())), deviceID, to).Scan(&written)
-	if err != nil {
+	// Asked on a read connection first: a day being written (a backfill's)
+	// is left without taking the writer, which every pass otherwise took
+	// once per device written, each time after the group commits queued
+	// for it (make soak). Asked again under the writer when it is not.
+	deviceID, from, found, written, err := oldestDay(ctx, s.read, end, skip)
+	if err != nil || !found {
 		return false, "", err
 	}
 	if written {
 		return false, deviceID, nil
 	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return false, "", err
+	}
+	defer tx.Rollback()
+	deviceID, from, found, written, err = oldestDay(ctx, tx, end, skip)
+	if err != nil || !found {
+		return false, "", err
+	}
+	if written {
+		return false, deviceID, nil
+	}
+	to := from + day.Microseconds()
 	rows, err := tx.QueryContext(ctx, selectReadings+deviceIndex+`
 		WHERE device_id = ? AND recorded_at >= ? AND recorded_at < ?`, deviceID, from, to)
 	if err != nil {
@@ -150,6 +142,34 @@ func (s *Store) compactOldestDay(ctx context.Context, end int64, skip []string) 
 		return false, "", err
 	}
 	return true, "", tx.Commit()
+}
+
+// oldestDay finds the oldest device-day before end of a device not in
+// skip (from: the day's start), and whether it is being written: the
+// device's newest day, of a device heard from since store.WrittenSince.
+func oldestDay(ctx context.Context, q rowQueryer, end int64, skip []string) (deviceID string, from int64, found, written bool, err error) {
+	var at int64
+	err = q.QueryRowContext(ctx, `
+		SELECT device_id, recorded_at FROM device_measurements
+		WHERE recorded_at < ? AND device_id NOT IN (SELECT value FROM json_each(?))
+		ORDER BY recorded_at LIMIT 1`, end, jsonStrings(skip)).Scan(&deviceID, &at)
+	if err == sql.ErrNoRows {
+		return "", 0, false, false, nil
+	}
+	if err != nil {
+		return "", 0, false, false, err
+	}
+	from = dayStart(at)
+	err = q.QueryRowContext(ctx, `
+		SELECT coalesce((SELECT last_seen_at > ?1 FROM device_state WHERE device_id = ?2), 0)
+			AND NOT EXISTS (SELECT 1 FROM device_measurements WHERE device_id = ?2 AND recorded_at >= ?3)`,
+		micros(store.WrittenSince(time.Now())), deviceID, from+day.Microseconds()).Scan(&written)
+	return deviceID, from, true, written, err
+}
+
+// rowQueryer is a pool or a transaction, for a query of one row.
+type rowQueryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // queryer is what reads blocks: a pool or a transaction.

@@ -5,3 +5,8 @@ var ReadingsQuery = readingsQuery
 
 // SeriesQuery lets the external tests EXPLAIN the SQL Series runs.
 const SeriesQuery = seriesQuery
+
+// SetMaterializeReadings sets what one transaction of s's materializer
+// recomputes (store.MaterializeReadings), for tests of the hours it leaves
+// for the next.
+func SetMaterializeReadings(s *Store, n int64) { s.materializeBudget = n }

@@ -54,7 +54,7 @@ func TestMaterializeCatchesUpWithWritesAfterItsSnapshot(t *testing.T) {
 			}
 			defer s.Close()
 			insert(t, s, base, 100, time.Minute, 0)
-			snap, err := s.claim(t.Context(), 100, micros(time.Now().Add(time.Hour)))
+			snap, _, err := s.claim(t.Context(), 100, micros(time.Now().Add(time.Hour)), store.MaterializeReadings)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -194,22 +194,36 @@ type claimed struct {
 	lastID int64
 }
 
+// materialize recomputes up to limit hours, in transactions of at most
+// store.MaterializeReadings readings each (the budget: a test may set it
+// on the Store).
 func (s *Store) materialize(ctx context.Context, limit int, markedBefore int64) (int, error) {
-	snap, err := s.claim(ctx, limit, markedBefore)
-	if err != nil || len(snap.claims) == 0 {
-		return 0, err
+	budget := s.materializeBudget
+	if budget == 0 {
+		budget = store.MaterializeReadings
 	}
-	return s.replaceClaimed(ctx, snap)
+	done := 0
+	for done < limit {
+		snap, more, err := s.claim(ctx, limit-done, markedBefore, budget)
+		if err != nil || len(snap.claims) == 0 {
+			return done, err
+		}
+		n, err := s.replaceClaimed(ctx, snap)
+		done += n
+		if err != nil || !more {
+			return done, err
+		}
+	}
+	return done, nil
 }
 
 // claim reads, in one snapshot beside the writer, up to limit marks made
 // before markedBefore, less store.WaitPerReading for each reading their
 // hour held when last materialized (the oldest first), and the readings
 // that compute their hours.
-func (s *Store) claim(ctx context.Context, limit int, markedBefore int64) (claimed, error) {
-	var snap claimed
-	err := s.snapshot(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT p.device_id, p.hour, p.version FROM rollup_pending p
+func (s *Store) claim(ctx context.Context, limit int, markedBefore, budget int64) (snap claimed, more bool, err error) {
+	err = s.snapshot(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT p.device_id, p.hour, p.version, coalesce(r.readings, 0) FROM rollup_pending p
 			LEFT JOIN hourly_rollups r ON r.device_id = p.device_id AND r.hour = p.hour
 			WHERE p.marked_at < ?1 AND p.marked_at < ?1 - coalesce(r.readings, 0) * ?3
 			ORDER BY p.marked_at, p.device_id, p.hour LIMIT ?2`, markedBefore, limit, store.WaitPerReading.Microseconds())
@@ -218,14 +232,29 @@ func (s *Store) claim(ctx context.Context, limit int, markedBefore int64) (claim
 		}
 		defer rows.Close()
 		pending := store.PendingHours{}
+		var (
+			all      int
+			readings int64
+			sum      int64
+			cut      bool
+		)
 		for rows.Next() {
 			var c claim
-			if err := rows.Scan(&c.device, &c.hour, &c.version); err != nil {
+			if err := rows.Scan(&c.device, &c.hour, &c.version, &readings); err != nil {
 				return err
 			}
+			all++
+			// The hours up to the first that takes the readings past the
+			// budget (the first always): the others stay for the next
+			// transaction.
+			if cut = cut || len(snap.claims) > 0 && sum+readings > budget; cut {
+				continue
+			}
+			sum += readings
 			snap.claims = append(snap.claims, c)
 			pending[c.device] = append(pending[c.device], c.hour)
 		}
+		more = len(snap.claims) < all || all == limit
 		if err := rows.Err(); err != nil || len(snap.claims) == 0 {
 			return err
 		}
@@ -238,7 +267,7 @@ func (s *Store) claim(ctx context.Context, limit int, markedBefore int64) (claim
 		snap.runs, err = s.readPending(ctx, tx, s.readStmts, pending)
 		return err
 	})
-	return snap, err
+	return snap, more, err
 }
 
 // replaceClaimed writes the claimed hours and deletes their marks, in one
@@ -252,10 +281,12 @@ func (s *Store) replaceClaimed(ctx context.Context, snap claimed) (_ int, err er
 			computed[claim{device: row.DeviceID, hour: row.Hour.UnixMicro()}] = row
 		}
 	}
+	t0 := time.Now()
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
 	}
+	waited := time.Since(t0)
 	defer func() {
 		if err != nil {
 			tx.Rollback()
@@ -263,6 +294,10 @@ func (s *Store) replaceClaimed(ctx context.Context, snap claimed) (_ int, err er
 	}()
 	var rows []rollup.Row
 	moved := store.PendingHours{}
+	defer func() {
+		s.logger().Debug("sqlite: materializer's write transaction", "claims", len(snap.claims), "moved", len(moved),
+			"waited", waited, "held", time.Since(t0)-waited)
+	}()
 	for _, c := range snap.claims {
 		res, err := tx.ExecContext(ctx, `DELETE FROM rollup_pending WHERE device_id = ? AND hour = ? AND version = ?`, c.device, c.hour, c.version)
 		if err != nil {

@@ -14,10 +14,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -43,6 +45,22 @@ type Store struct {
 	checkpoints     *sql.DB
 	stopCheckpoints context.CancelFunc
 	checkpointsDone chan struct{}
+	log             atomic.Pointer[slog.Logger] // the checkpointer's; nil: none (SetLogger)
+	// materializeBudget is store.MaterializeReadings unless a test sets
+	// it (0: store.MaterializeReadings).
+	materializeBudget int64
+}
+
+// SetLogger has the background checkpointer log its checkpoints (debug)
+// to l.
+func (s *Store) SetLogger(l *slog.Logger) { s.log.Store(l) }
+
+// logger is SetLogger's, or one that discards.
+func (s *Store) logger() *slog.Logger {
+	if l := s.log.Load(); l != nil {
+		return l
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -119,7 +137,7 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 		var cctx context.Context
 		cctx, s.stopCheckpoints = context.WithCancel(context.Background())
 		s.checkpointsDone = make(chan struct{})
-		go checkpointer(cctx, s.checkpoints, s.write, s.checkpointsDone)
+		go checkpointer(cctx, s.checkpoints, s.write, s.logger, s.checkpointsDone)
 	}
 	s.Store = s.shared()
 	if err := s.writeStmts.prepareAll(ctx, writeQueries...); err != nil {

@@ -28,6 +28,14 @@ var rollupTests = []storeTest{
 	{"IntervalChangeLeavesHoursToTheMaterializer", testIntervalChangeLeavesHoursToTheMaterializer},
 }
 
+// RunRollups runs Run's roll-up tests alone, on stores from open: for a
+// store set to work in smaller steps than its defaults.
+func RunRollups(t *testing.T, open func(t *testing.T) store.Store) {
+	for _, tc := range rollupTests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
+	}
+}
+
 // materializerMode is how the materializer runs beside the writes of
 // testRollupsMatchReadings: the answers are the same in every mode.
 type materializerMode int
