@@ -67,7 +67,9 @@ func (p *payloadShapes) shapeOf(payload []byte) int32 {
 		p.seen = make(map[string]bool)
 	case p.seen[key]:
 		delete(p.seen, key)
-		p.next = append(p.next, key)
+		if len(p.next) < maxSeen { // learn runs after each stored batch; while none is, this waits
+			p.next = append(p.next, key)
+		}
 		return 0
 	case len(p.seen) >= maxSeen:
 		clear(p.seen)
