@@ -18,7 +18,8 @@ import (
 // is in the dictionary keeps its number (payload_shape, 4 bytes) and a
 // NULL payload.
 //
-// A payload becomes a shape the second time this process stores it, so
+// A payload becomes a shape the second time this process stores it (a
+// batch tried again, as a device's first one is, counts twice), so
 // payloads that never repeat (a device's report on itself, with its
 // uptime) never fill the dictionary: they stay in their rows as before.
 // Nor does one that carries a "device" member at all: ingest reads a

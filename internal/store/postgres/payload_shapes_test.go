@@ -104,3 +104,53 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 	}
 	return fmt.Sprint(x) == fmt.Sprint(y)
 }
+
+// Going back before payload shapes (migration 00016's Down) writes each
+// shape back into the rows that name it.
+func TestPayloadShapesDown(t *testing.T) {
+	ctx := t.Context()
+	dbURL := freshDatabase(t, adminURL(t))
+	s, err := postgres.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	// Registered first: a first contact's batch is tried twice, which
+	// counts as storing its payload twice.
+	if _, err := s.CreateDevice(ctx, "a", at); err != nil {
+		t.Fatal(err)
+	}
+	payload := `{"sensor":{"ina219":{"shunt_ohms":0.1}}}`
+	for i := range 4 {
+		r := thermowatt.Reading{DeviceID: "a", RecordedAt: at.Add(time.Duration(i) * time.Minute), Payload: json.RawMessage(payload)}
+		if _, err := s.InsertReadings(ctx, []thermowatt.Reading{r}, r.RecordedAt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var shaped int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM device_measurements WHERE payload_shape IS NOT NULL AND payload IS NULL`).Scan(&shaped); err != nil || shaped != 2 {
+		t.Fatalf("%d rows name a shape (%v), want the last 2 of 4", shaped, err)
+	}
+	if err := postgres.MigrateDownTo(ctx, dbURL, 15); err != nil {
+		t.Fatalf("down to 15: %v", err)
+	}
+	rows, err := conn.Query(ctx, `SELECT payload::text FROM device_measurements ORDER BY recorded_at`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(got) != 4 {
+		t.Fatalf("payloads after down = %q, %v; want 4", got, err)
+	}
+	for i, p := range got {
+		if !jsonEqual(t, []byte(p), []byte(payload)) {
+			t.Errorf("reading %d's payload after down = %s, want %s", i, p, payload)
+		}
+	}
+}
