@@ -192,6 +192,9 @@ func (s *Store) InsertReadings(ctx context.Context, rs []thermowatt.Reading, rec
 	if len(rs) == 0 {
 		return store.InsertResult{}, nil
 	}
+	// The payloads earlier batches stored twice become shapes now, before
+	// this batch's rows are made (payload_shapes.go).
+	s.shapes.learn(ctx, s.pool)
 	b := store.NewBatch(rs, receivedAt)
 	received := store.UTC(receivedAt)
 	stored, err := s.insert(ctx, b.Readings, received)
@@ -214,7 +217,6 @@ func (s *Store) InsertReadings(ctx context.Context, rs []thermowatt.Reading, rec
 	if err != nil {
 		return store.InsertResult{}, fmt.Errorf("postgres: insert readings: %w", mapError(ctx, err))
 	}
-	s.shapes.learn(ctx, s.pool)
 	return b.Result(stored), nil
 }
 

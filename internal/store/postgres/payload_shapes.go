@@ -80,7 +80,7 @@ func (p *payloadShapes) shapeOf(payload []byte) int32 {
 }
 
 // learn makes shapes of the payloads shapeOf found stored twice, for the
-// readings that come after. Its failure only means those stay whole: it
+// readings that come after; InsertReadings calls it first. Its failure only means those stay whole: it
 // is logged by no one and tried again with the next repeat.
 func (p *payloadShapes) learn(ctx context.Context, db querier) {
 	p.mu.Lock()
