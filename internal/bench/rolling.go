@@ -141,9 +141,10 @@ func rollingRun(ctx context.Context, out io.Writer, admin string, data sensordat
 	return nil
 }
 
-// storeHour stores readings[d][from:to] of every device, one request a
-// device (the firmware's batch of an hour's readings), four at a time,
-// received at now.
+// storeHour stores readings[d][from:to] of every device, one batch per
+// device, four devices at a time, received at now: fewer calls than a
+// firmware sending each reading as it is taken, the same rows, with the
+// devices' readings interleaved in the table as a fleet's are.
 func storeHour(ctx context.Context, s *postgres.Store, readings [][]sensordata.Reading, from, to int, now time.Time) error {
 	var (
 		wg    sync.WaitGroup
