@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -19,12 +20,7 @@ import (
 // instance, which has not seen the shape made, reads it back too.
 func TestRepeatedPayloadsAreStoredOnce(t *testing.T) {
 	ctx := t.Context()
-	dbURL := freshDatabase(t, adminURL(t))
-	s, err := postgres.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, dbURL := openFresh(t)
 	f := func(v float64) *float64 { return &v }
 	base := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 	const perDevice = 40
@@ -44,13 +40,9 @@ func TestRepeatedPayloadsAreStoredOnce(t *testing.T) {
 		}
 	}
 
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := connect(t, dbURL)
 	var shapes, shaped, whole, reports int
-	err = conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM payload_shapes),
+	err := conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM payload_shapes),
 		count(*) FILTER (WHERE payload_shape IS NOT NULL AND payload IS NULL),
 		count(*) FILTER (WHERE payload IS NOT NULL),
 		count(*) FILTER (WHERE payload ? 'device')
@@ -93,6 +85,7 @@ func TestRepeatedPayloadsAreStoredOnce(t *testing.T) {
 	}
 }
 
+// jsonEqual reports whether a and b decode to the same value.
 func jsonEqual(t *testing.T, a, b []byte) bool {
 	t.Helper()
 	var x, y any
@@ -102,18 +95,14 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 	if err := json.Unmarshal(b, &y); err != nil {
 		t.Fatalf("%s: %v", b, err)
 	}
-	return fmt.Sprint(x) == fmt.Sprint(y)
+	return reflect.DeepEqual(x, y)
 }
 
 // Going back before payload shapes (migration 00016's Down) writes each
 // shape back into the rows that name it.
 func TestPayloadShapesDown(t *testing.T) {
 	ctx := t.Context()
-	dbURL := freshDatabase(t, adminURL(t))
-	s, err := postgres.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, dbURL := openFresh(t)
 	at := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 	// Registered first: a first contact's batch is tried twice, which
 	// counts as storing its payload twice.
@@ -127,12 +116,8 @@ func TestPayloadShapesDown(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s.Close()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	s.Close() // stopped, as a server is for a downgrade
+	conn := connect(t, dbURL)
 	var shaped int
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM device_measurements WHERE payload_shape IS NOT NULL AND payload IS NULL`).Scan(&shaped); err != nil || shaped != 2 {
 		t.Fatalf("%d rows name a shape (%v), want the last 2 of 4", shaped, err)
