@@ -197,12 +197,7 @@ func lastWeek(ctx context.Context, conn *pgx.Conn, now time.Time) (week, error) 
 	var w week
 	from := now.Add(-7 * 24 * time.Hour)
 	err := conn.QueryRow(ctx, `
-		WITH parts AS (
-			SELECT c.oid,
-				(regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \(''([^'']+)''\)'))[1]::timestamptz AS lower,
-				(regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \(''([^'']+)''\)'))[1]::timestamptz AS upper
-			FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-			WHERE i.inhparent = 'device_measurements'::regclass),
+		WITH parts AS (SELECT relid AS oid, lower, upper FROM `+postgres.PartitionBounds+`),
 		-- A partition's share of the week: the share of its rows that are
 		-- of the week; one left with pages but no row (compacted, not yet
 		-- truncated) whole, as the week's compaction left it.

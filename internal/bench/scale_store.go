@@ -249,12 +249,8 @@ func (p pgPartition) String() string {
 // the planner's row estimate and their size.
 func pgPartitions(ctx context.Context, conn *pgx.Conn) ([]pgPartition, error) {
 	rows, err := conn.Query(ctx, `
-		SELECT c.relname::text,
-			(regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \(''([^'']+)''\)'))[1]::timestamptz,
-			(regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \(''([^'']+)''\)'))[1]::timestamptz,
-			greatest(c.reltuples, 0)::int8, pg_total_relation_size(c.oid)
-		FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-		WHERE i.inhparent = 'device_measurements'::regclass
+		SELECT name, lower, upper, greatest(c.reltuples, 0)::int8, pg_total_relation_size(relid)
+		FROM `+postgres.PartitionBounds+` JOIN pg_class c ON c.oid = relid
 		ORDER BY 3 NULLS LAST`)
 	if err != nil {
 		return nil, err

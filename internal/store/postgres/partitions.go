@@ -292,6 +292,10 @@ const partitionBounds = `(
 	WHERE i.inhparent = to_regclass('device_measurements')
 ) AS bounds`
 
+// PartitionBounds is partitionBounds for the benchmarks (internal/bench),
+// which size the partitions by their bounds.
+const PartitionBounds = partitionBounds
+
 // dropExpiredPartitions drops every partition of readings whose range ends
 // at or before cutoff, the oldest first, each in a transaction of its own,
 // and returns how many readings they held. The devices' reading counts are
