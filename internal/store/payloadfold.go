@@ -55,26 +55,44 @@ func ColumnsOf(r thermowatt.Reading) Columns {
 }
 
 // foldable lists the members a payload may repeat: where (top level or
-// inside sensor.bmp280), the name, the column, and the bit. The order of
+// inside sensor.bmp280), the name, and the bit (Columns.column). The order of
 // each group is the order UnfoldPayload puts them back in, at the start
 // of their object: the order Go clients (wire.Payload, and a map's sorted
 // keys for sensor.bmp280) send them in.
 var (
 	topFoldable = []foldable{
-		{"voltage_v", func(c *Columns) *float64 { return c.VoltageV }, FoldVoltageV},
-		{"current_ma", func(c *Columns) *float64 { return c.CurrentMA }, FoldCurrentMA},
-		{"power_mw", func(c *Columns) *float64 { return c.PowerMW }, FoldPowerMW},
+		{"voltage_v", FoldVoltageV},
+		{"current_ma", FoldCurrentMA},
+		{"power_mw", FoldPowerMW},
 	}
 	bmpFoldable = []foldable{
-		{"pressure_hpa", func(c *Columns) *float64 { return c.PressureHPa }, FoldPressureHPa},
-		{"temperature_c", func(c *Columns) *float64 { return c.Temperature }, FoldTemperatureC},
+		{"pressure_hpa", FoldPressureHPa},
+		{"temperature_c", FoldTemperatureC},
 	}
 )
 
 type foldable struct {
-	name   string
-	column func(*Columns) *float64
-	bit    Fold
+	name string
+	bit  Fold
+}
+
+// column is the value of c that the member bit names holds. (A switch,
+// not a function per member: a call through a function value would move
+// every Columns it is given to the heap.)
+func (c *Columns) column(bit Fold) *float64 {
+	switch bit {
+	case FoldVoltageV:
+		return c.VoltageV
+	case FoldCurrentMA:
+		return c.CurrentMA
+	case FoldPowerMW:
+		return c.PowerMW
+	case FoldPressureHPa:
+		return c.PressureHPa
+	case FoldTemperatureC:
+		return c.Temperature
+	}
+	return nil
 }
 
 // FoldPayload returns payload without the members c holds, and which
@@ -88,7 +106,8 @@ func FoldPayload(payload json.RawMessage, c Columns) (json.RawMessage, Fold) {
 	if !ok {
 		return payload, 0
 	}
-	return foldObject(payload, top, c)
+	bmp, hasBmp := bmp280(payload, top)
+	return foldObject(payload, top, bmp, hasBmp, c)
 }
 
 // FoldReading is ColumnsOf(r) and FoldPayload of r's payload with those
@@ -104,29 +123,43 @@ func FoldReading(r thermowatt.Reading) (Columns, json.RawMessage, Fold) {
 	if !ok {
 		return c, payload, 0
 	}
-	c.PressureHPa = pressureIn(payload, top)
-	rest, fold := foldObject(payload, top, c)
+	// The one sensor.bmp280 is read once, for the pressure and the fold;
+	// pressureIn reads the last of repeated ones, as PostgreSQL does.
+	bmp, hasBmp := bmp280(payload, top)
+	if hasBmp {
+		c.PressureHPa = pressureOf(payload, bmp)
+	} else {
+		c.PressureHPa = pressureIn(payload, top)
+	}
+	rest, fold := foldObject(payload, top, bmp, hasBmp, c)
 	return c, rest, fold
 }
 
 // foldObject is FoldPayload of payload, valid JSON whose top-level
-// object is top.
-func foldObject(payload json.RawMessage, top object, c Columns) (json.RawMessage, Fold) {
+// object is top, and whose one sensor.bmp280 is bmp when hasBmp.
+func foldObject(payload json.RawMessage, top, bmp object, hasBmp bool, c Columns) (json.RawMessage, Fold) {
 	var (
-		cut  [][2]int // text to leave out
-		fold Fold
+		cutSpace [8][2]int
+		cut      = cutSpace[:0] // text to leave out
+		fold     Fold
 	)
 	leave := func(obj object, fs []foldable, caseless bool) {
-		out := make([]bool, len(obj.members))
+		var outSpace [16]bool
+		out := outSpace[:0]
+		if len(obj.members) > len(outSpace) {
+			out = make([]bool, len(obj.members))
+		} else {
+			out = out[:len(obj.members)]
+		}
 		for _, f := range fs {
 			if i, ok := foldMember(payload, obj, f, c, caseless); ok {
 				out[i], fold = true, fold|f.bit
 			}
 		}
-		cut = append(cut, memberRanges(obj, out)...)
+		cut = appendMemberRanges(cut, obj, out)
 	}
 	leave(top, topFoldable, true)
-	if bmp, ok := bmp280(payload, top); ok {
+	if hasBmp {
 		leave(bmp, bmpFoldable, false)
 	}
 	if fold == 0 {
@@ -192,6 +225,13 @@ func pressureIn(payload []byte, top object) *float64 {
 	if bmp, ok = lastObject(payload, bmp, "bmp280"); !ok {
 		return nil
 	}
+	return pressureOf(payload, bmp)
+}
+
+// pressureOf is the pressure_hpa member of bmp, sensor.bmp280 (the last
+// such member, as PostgreSQL's jsonb keeps), when it is a number a
+// float64 holds.
+func pressureOf(payload []byte, bmp object) *float64 {
 	var value []byte
 	for _, m := range bmp.members {
 		if m.is(payload, "pressure_hpa") {
@@ -252,7 +292,7 @@ func appendNumber(b []byte, v float64) []byte {
 // left out: see the comment at the top of this file. caseless says that
 // a name differing only in case would be taken for it.
 func foldMember(payload []byte, obj object, f foldable, c Columns, caseless bool) (int, bool) {
-	col := f.column(&c)
+	col := c.column(f.bit)
 	if col == nil || *col == 0 && math.Signbit(*col) || math.IsInf(*col, 0) || math.IsNaN(*col) {
 		return 0, false
 	}
@@ -321,7 +361,7 @@ func lastObject(payload []byte, obj object, name string) (object, bool) {
 func insertMembers(payload []byte, open int, fs []foldable, fold Fold, c Columns, others bool) []byte {
 	var add []byte
 	for _, f := range fs {
-		col := f.column(&c)
+		col := c.column(f.bit)
 		if fold&f.bit == 0 || col == nil {
 			continue
 		}
@@ -345,12 +385,11 @@ func insertMembers(payload []byte, open int, fs []foldable, fold Fold, c Columns
 	return append(out, payload[open+1:]...)
 }
 
-// memberRanges returns the text to remove from obj to leave out the
-// members marked out, with the commas that separated them: a run of
-// such members from the first is removed up to the next member kept; any
-// other run from the end of the member kept before it.
-func memberRanges(obj object, out []bool) [][2]int {
-	var ranges [][2]int
+// appendMemberRanges appends to ranges the text to remove from obj to
+// leave out the members marked out, with the commas that separated them:
+// a run of such members from the first is removed up to the next member
+// kept; any other run from the end of the member kept before it.
+func appendMemberRanges(ranges [][2]int, obj object, out []bool) [][2]int {
 	for i := 0; i < len(out); i++ {
 		if !out[i] {
 			continue
@@ -361,11 +400,11 @@ func memberRanges(obj object, out []bool) [][2]int {
 		}
 		switch {
 		case i > 0:
-			ranges = append(ranges, [2]int{obj.members[i-1].span[1], obj.members[j].span[1]})
+			ranges = append(ranges, [2]int{obj.members[i-1].value[1], obj.members[j].value[1]})
 		case j+1 < len(out):
-			ranges = append(ranges, [2]int{obj.members[0].span[0], obj.members[j+1].span[0]})
+			ranges = append(ranges, [2]int{obj.members[0].key[0], obj.members[j+1].key[0]})
 		default:
-			ranges = append(ranges, [2]int{obj.members[0].span[0], obj.members[j].span[1]})
+			ranges = append(ranges, [2]int{obj.members[0].key[0], obj.members[j].value[1]})
 		}
 		i = j
 	}
@@ -392,9 +431,9 @@ type object struct {
 }
 
 // member is one member of an object: the indexes of its name (quotes
-// included), of its value, and of the whole member (name to value).
+// included) and of its value; the member spans key[0] to value[1].
 type member struct {
-	key, value, span [2]int
+	key, value [2]int
 }
 
 // name returns the member's name, its escapes decoded.
@@ -442,6 +481,9 @@ func objectMembers(b []byte, i int) (object, bool) {
 	if i < len(b) && b[i] == '}' {
 		return obj, true
 	}
+	// One allocation for the objects a payload has (the firmware's have
+	// 2 to 4 members), rather than one per doubling.
+	obj.members = make([]member, 0, 8)
 	for i < len(b) {
 		var m member
 		m.key[0] = i
@@ -450,7 +492,6 @@ func objectMembers(b []byte, i int) (object, bool) {
 		i = skipSpace(b, i) + 1 // ':'
 		m.value[0] = skipSpace(b, i)
 		m.value[1] = skipValue(b, m.value[0])
-		m.span = [2]int{m.key[0], m.value[1]}
 		obj.members = append(obj.members, m)
 		i = skipSpace(b, m.value[1])
 		if i >= len(b) || b[i] == '}' {

@@ -290,9 +290,10 @@ func (s *Store) compactOldestDay(ctx context.Context, tx pgx.Tx, end time.Time, 
 	return true, "", nil
 }
 
-// querier is what reads blocks: the pool or a transaction.
+// querier runs a statement: the pool, or a transaction.
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 // blocksOfDevice selects one device's blocks that may hold readings in
@@ -320,29 +321,6 @@ func deviceBlocks(ctx context.Context, q querier, deviceID string, from, to time
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[[]byte])
-}
-
-// blockTimes is the set of recorded times (unix microseconds) of one
-// device's compacted readings in [from, to): what a duplicate check
-// needs, without rebuilding the readings (tscodec.RecordedTimes).
-func blockTimes(ctx context.Context, q querier, deviceID string, from, to time.Time) (map[int64]bool, error) {
-	blocks, err := deviceBlocks(ctx, q, deviceID, from, to)
-	if err != nil {
-		return nil, err
-	}
-	at := map[int64]bool{}
-	for _, block := range blocks {
-		times, err := tscodec.RecordedTimes(block)
-		if err != nil {
-			return nil, fmt.Errorf("compacted readings of %q: %w", deviceID, err)
-		}
-		for _, t := range times {
-			if t >= from.UnixMicro() && t < to.UnixMicro() {
-				at[t] = true
-			}
-		}
-	}
-	return at, nil
 }
 
 // decodeBlocks returns the readings in [from, to) of one device's blocks.
@@ -429,24 +407,90 @@ func readSamples(br pgx.BatchResults, deviceID string, from, to time.Time) ([]ro
 	return store.MergeSamples(samples, store.SamplesOf(compacted)), nil
 }
 
-// readingsInBlocks reports which of rs (sorted by device, then time) a
-// block holds already, in tx, which holds the deviceLock of each of their
-// devices.
-func readingsInBlocks(ctx context.Context, tx pgx.Tx, rs []thermowatt.Reading) ([]bool, error) {
-	found := make([]bool, len(rs))
-	for end := len(rs); end > 0; {
-		start := end - 1
-		for start > 0 && rs[start-1].DeviceID == rs[end-1].DeviceID {
-			start--
+// lockDevices takes the deviceLock of each device of $2, in the
+// array's order (ascending, as every batch is sorted), until the
+// transaction ends.
+const lockDevices = `SELECT pg_advisory_xact_lock($1::int4, hashtext(u.id)) FROM unnest($2::text[]) AS u(id)`
+
+// blocksOfDevices selects, for each device of $1, the blocks that may
+// hold readings in its span [$2, $3): blocksOfDevice for many devices in
+// one statement. On Citus, where a join of arrays with a distributed table
+// is planned across shards, each device's blocksOfDevice is sent instead.
+const blocksOfDevices = `
+SELECT b.device_id, b.block
+FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS r(device_id, from_at, to_at)
+JOIN reading_blocks b ON b.device_id = r.device_id
+	AND b.day >= date_bin('1 day', r.from_at, timestamptz 'epoch') AND b.day < r.to_at`
+
+// lockReadingsInBlocks takes the deviceLock of each device of rs (sorted
+// by device, then time), in tx, and then reports which of rs a block
+// holds already: one round trip, the locks before the read, so that the
+// read sees every compaction that committed before them.
+func (s *Store) lockReadingsInBlocks(ctx context.Context, tx pgx.Tx, rs []thermowatt.Reading) ([]bool, error) {
+	var ids []string
+	var from, to []time.Time
+	for i, r := range rs {
+		if i == 0 || r.DeviceID != rs[i-1].DeviceID {
+			ids, from, to = append(ids, r.DeviceID), append(from, r.RecordedAt), append(to, time.Time{})
 		}
-		at, err := blockTimes(ctx, tx, rs[start].DeviceID, rs[start].RecordedAt, rs[end-1].RecordedAt.Add(time.Microsecond))
+		to[len(to)-1] = r.RecordedAt.Add(time.Microsecond)
+	}
+	var b pgx.Batch
+	b.Queue(lockDevices, compactionLockClass, ids)
+	if s.citus {
+		for i, id := range ids {
+			b.Queue(`SELECT $1::text, block FROM (`+blocksOfDevice+`) b`, id, from[i], to[i])
+		}
+	} else {
+		b.Queue(blocksOfDevices, ids, from, to)
+	}
+	results := tx.SendBatch(ctx, &b)
+	defer results.Close()
+	if _, err := results.Exec(); err != nil {
+		return nil, err
+	}
+	blocks := map[string][][]byte{}
+	for range b.Len() - 1 {
+		rows, err := results.Query()
 		if err != nil {
 			return nil, err
 		}
-		for i := start; i < end; i++ {
-			found[i] = at[rs[i].RecordedAt.UnixMicro()]
+		var (
+			id    string
+			block []byte
+		)
+		if _, err := pgx.ForEachRow(rows, []any{&id, &block}, func() error {
+			blocks[id] = append(blocks[id], block)
+			return nil
+		}); err != nil {
+			return nil, err
 		}
-		end = start
+	}
+	if err := results.Close(); err != nil {
+		return nil, err
+	}
+	found := make([]bool, len(rs))
+	for i, start := 0, 0; i < len(ids); i++ {
+		end := start
+		for end < len(rs) && rs[end].DeviceID == ids[i] {
+			end++
+		}
+		if len(blocks[ids[i]]) > 0 {
+			at := map[int64]bool{}
+			for _, block := range blocks[ids[i]] {
+				times, err := tscodec.RecordedTimes(block)
+				if err != nil {
+					return nil, fmt.Errorf("compacted readings of %q: %w", ids[i], err)
+				}
+				for _, t := range times {
+					at[t] = true
+				}
+			}
+			for k := start; k < end; k++ {
+				found[k] = at[rs[k].RecordedAt.UnixMicro()]
+			}
+		}
+		start = end
 	}
 	return found, nil
 }
