@@ -55,7 +55,10 @@ import (
 //     stored already and returns those it stored.
 //
 // The two statements are each one round trip and their own transaction;
-// COPY and its two follow-up statements run in one transaction (inTx).
+// COPY and its two follow-up statements run in one transaction (inTx). A
+// batch reaching back to a day that may be compacted takes the same forms
+// inside a transaction that first holds its devices' locks and reads
+// their blocks (insertLocked).
 
 var (
 	insertNewReadings = `
@@ -243,10 +246,10 @@ func (s *Store) insert(ctx context.Context, rs []thermowatt.Reading, received ti
 	case s.citusIngest:
 		return s.insertPerNode(ctx, rs, received)
 	default:
-		stored, err = s.insertNew(ctx, rs, received)
+		stored, err = s.onPool(ctx, s.insertNewIn, rs, received)
 	}
 	if isRepeat(err) {
-		stored, err = s.insertOrSkip(ctx, rs, received)
+		stored, err = s.onPool(ctx, s.insertOrSkipIn, rs, received)
 	}
 	return stored, err
 }
@@ -346,17 +349,20 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return s.withRetry(ctx, func() error { return pgx.BeginFunc(ctx, s.pool, fn) })
 }
 
-// insertNew stores rs assuming all of it is new (insertNewReadings).
-func (s *Store) insertNew(ctx context.Context, rs []thermowatt.Reading, received time.Time) (stored []bool, err error) {
+// insertForm is one of the insert statements' forms (insertNewIn,
+// insertOrSkipIn), run by q: the pool, or a transaction (insertLocked).
+type insertForm func(ctx context.Context, q querier, rs []thermowatt.Reading, received time.Time) ([]bool, error)
+
+// onPool runs form as a transaction of its own, retried as withRetry says.
+func (s *Store) onPool(ctx context.Context, form insertForm, rs []thermowatt.Reading, received time.Time) (stored []bool, err error) {
 	err = s.withRetry(ctx, func() error {
-		stored, err = s.insertNewIn(ctx, s.pool, rs, received)
+		stored, err = form(ctx, s.pool, rs, received)
 		return err
 	})
 	return stored, err
 }
 
-// insertNewIn is insertNew's statement, run by q: the pool, or a
-// transaction (insertLocked).
+// insertNewIn stores rs assuming all of it is new (insertNewReadings).
 func (s *Store) insertNewIn(ctx context.Context, q querier, rs []thermowatt.Reading, received time.Time) ([]bool, error) {
 	var count int
 	if err := q.QueryRow(ctx, insertNewReadings, insertArgs(&s.shapes, rs, received)...).Scan(&count); err != nil {
@@ -368,18 +374,8 @@ func (s *Store) insertNewIn(ctx context.Context, q querier, rs []thermowatt.Read
 	return allStored(len(rs)), nil
 }
 
-// insertOrSkip stores the readings of rs not stored yet (insertReadings)
-// and reports which.
-func (s *Store) insertOrSkip(ctx context.Context, rs []thermowatt.Reading, received time.Time) (stored []bool, err error) {
-	err = s.withRetry(ctx, func() error {
-		stored, err = s.insertOrSkipIn(ctx, s.pool, rs, received)
-		return err
-	})
-	return stored, err
-}
-
-// insertOrSkipIn is insertOrSkip's statement, run by q: the pool, or a
-// transaction (insertLocked).
+// insertOrSkipIn stores the readings of rs not stored yet
+// (insertReadings) and reports which.
 func (s *Store) insertOrSkipIn(ctx context.Context, q querier, rs []thermowatt.Reading, received time.Time) ([]bool, error) {
 	position := make(map[identity]int, len(rs))
 	for i, r := range rs {
