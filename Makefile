@@ -65,14 +65,14 @@ test-go:
 	    grep -E -B40 -- '--- FAIL|^panic|^fatal error' bin/store-test.log | grep -vE '^(=== (RUN|PAUSE|CONT)|--- PASS|--- SKIP)' | head -400; \
 	  fi; exit $$status
 
-## test-citus: the store conformance suite, the weekly partitions, every table's placement, the HTTP ingest tests, the alert checkers and thermowatt citus distribute on a Citus cluster (CITUS_URL: a coordinator database with CREATE EXTENSION citus done); skipped without it
+## test-citus: the store conformance suite (also with every day compacted), compaction, the weekly partitions, every table's placement, the HTTP ingest tests, the alert checkers and thermowatt citus distribute on a Citus cluster (CITUS_URL: a coordinator database with CREATE EXTENSION citus done); skipped without it
 # Each test makes a schema of its own on the coordinator, migrates it and
 # distributes it (postgres.DistributeCitus), and drops it at the end.
 CITUS_HTTP_TESTS := SeedExample|GoodReadings|MissingRecordedAt|WholeBody|Pagination|CSVExport|TruncatedBody|UnstorableStrings|StorableUnicode|PoisonedRequests|BatchNaming|RawArchive|DeviceStatusHealth|FailuresAreCounted|Series|AccessRules|DeviceAndTokenManagement|RevokedToken
 test-citus:
 	@if [ -z "$$CITUS_URL" ]; then echo "test-citus skipped: CITUS_URL is not set (a Citus coordinator, e.g. postgres://postgres@127.0.0.1:9700/postgres?sslmode=disable)"; exit 0; fi; \
 	set -x; \
-	$(GO) test -race -count=1 -timeout 15m -v -run '^TestCitus(Conformance|Partitions|PartitionHistory|EveryTableDistributed)$$' ./internal/store/postgres | grep -E '^(--- |ok|FAIL|PASS|panic)'; \
+	$(GO) test -race -count=1 -timeout 15m -v -run '^TestCitus(Conformance|ConformanceCompacted|Partitions|PartitionHistory|EveryTableDistributed|Compaction|CompactedDaysKeepNoRollups|WrittenDayWaits)$$' ./internal/store/postgres | grep -E '^(--- |ok|FAIL|PASS|panic)'; \
 	$(GO) test -race -count=1 -timeout 15m -run '^Test($(CITUS_HTTP_TESTS))[A-Za-z]*$$/^citus$$' ./internal/httpapi; \
 	$(GO) test -race -count=1 -timeout 15m -run '^Test[A-Za-z]*$$/^citus$$' ./internal/alerts ./internal/ingest; \
 	$(GO) test -race -count=1 -timeout 15m -run '^TestCitusDistribute$$' ./internal/cli

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"text/tabwriter"
 
 	"github.com/thermowatt/thermowatt/internal/config"
@@ -58,4 +59,25 @@ func runCitus(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%d\n", t.Name, t.Placement, t.Shards)
 	}
 	return tw.Flush()
+}
+
+// logCitus says, at serve's start on a Citus coordinator, which way
+// readings are written: through the insert function on the workers, or,
+// on a cluster not distributed by this version yet (an upgrade that added
+// a column, such as migration 00016), through the statements of plain
+// PostgreSQL: correct, but several times slower, until `thermowatt citus
+// distribute` runs again (docs/operations.md).
+func logCitus(log *slog.Logger, st any) {
+	c, ok := st.(*postgres.Store)
+	if !ok {
+		return
+	}
+	switch coordinator, function := c.Citus(); {
+	case !coordinator:
+	case function:
+		log.Info("Citus: readings are written through the insert function on the workers", "function", postgres.CitusInsertFunction)
+	default:
+		log.Warn("Citus: readings are written through statements, not the insert function of this version (slower): run `thermowatt citus distribute` (docs/operations.md)",
+			"function", postgres.CitusInsertFunction)
+	}
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +26,10 @@ func TestCitusDistribute(t *testing.T) {
 	ctx := context.Background()
 	url := testdb.NewCitusSchema(t)
 	vars := map[string]string{"DATABASE_URL": url}
+	// Before: serve says readings take the statements, and what to run.
+	if line := citusLine(t, url); !strings.Contains(line, `"level":"WARN"`) || !strings.Contains(line, "thermowatt citus distribute") {
+		t.Errorf("serve's line on a Citus schema not distributed: %q, want a warning naming thermowatt citus distribute", line)
+	}
 	for run := 1; run <= 2; run++ {
 		var out bytes.Buffer
 		if err := Run(ctx, []string{"citus", "distribute", "--shards", "4"}, envOf(vars), nil, &out, io.Discard); err != nil {
@@ -44,6 +50,9 @@ func TestCitusDistribute(t *testing.T) {
 		}
 	}
 
+	if line := citusLine(t, url); !strings.Contains(line, "through the insert function on the workers") {
+		t.Errorf("serve's line after citus distribute: %q, want the insert function named", line)
+	}
 	st, err := postgres.Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
@@ -63,4 +72,18 @@ func TestCitusDistribute(t *testing.T) {
 	if err != nil || d.ReadingCount != 2 || d.LastSeenAt == nil {
 		t.Fatalf("device c1 after its readings: %+v %v, want 2 readings and a last-seen time", d, err)
 	}
+}
+
+// citusLine opens a store on url and returns what serve logs about its
+// Citus ingest (logCitus).
+func citusLine(t *testing.T, url string) string {
+	t.Helper()
+	st, err := postgres.Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var out bytes.Buffer
+	logCitus(slog.New(slog.NewJSONHandler(&out, nil)), st)
+	return out.String()
 }

@@ -53,6 +53,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		l.SetLogger(logger) // SQLite's checkpointer: its checkpoints at LOG_LEVEL=debug
 	}
 	logger.Info("database ready", "store", where)
+	logCitus(logger, st)
 
 	if err := bootstrapAdmin(ctx, e, cfg, st); err != nil {
 		return err

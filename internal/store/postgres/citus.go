@@ -148,6 +148,10 @@ func DistributeCitus(ctx context.Context, databaseURL string, shardCount int) er
 	return nil
 }
 
+// CitusInsertFunction is the name of the ingest function DistributeCitus
+// creates (ingest.go), for what serve logs.
+const CitusInsertFunction = citusInsertFunction
+
 // CitusTable is where a table of the schema is on a Citus cluster.
 type CitusTable struct {
 	Name string

@@ -96,6 +96,14 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 	return s, nil
 }
 
+// Citus reports whether the database is a Citus coordinator and, if so,
+// whether readings go through the insert function of this version
+// (insertPerNode) rather than the statements of plain PostgreSQL: false
+// until `thermowatt citus distribute` has run with this version (a
+// cluster distributed before migration 00016 has the function of the
+// columns before it).
+func (s *Store) Citus() (coordinator, insertFunction bool) { return s.citus, s.citusIngest }
+
 // migrate applies the embedded migrations.
 func migrate(ctx context.Context, cfg *pgxpool.Config) error {
 	p, err := provider(cfg)
