@@ -57,12 +57,12 @@ func (s *Store) CompactBefore(ctx context.Context, cutoff time.Time, limit int) 
 		cutoff = latest
 	}
 	end := store.UTC(cutoff).Truncate(store.BlockDay) // days ending at or before cutoff start before this
-	n, noneLeft, err := store.CompactOldestDays(limit, func(skip []string) (done bool, writing string, err error) {
+	n, noneLeft, err := store.CompactOldestDays(limit, func(skipped store.Skipped) (done bool, writing string, at time.Time, err error) {
 		err = s.inTx(ctx, func(tx pgx.Tx) (err error) {
-			done, writing, err = s.compactOldestDay(ctx, tx, end, skip)
+			done, writing, at, err = s.compactOldestDay(ctx, tx, end, skipped)
 			return err
 		})
-		return done, writing, err
+		return done, writing, at, err
 	})
 	if err == nil && noneLeft {
 		if err = s.truncateCompactedPartitions(ctx, end); err == nil {
@@ -224,23 +224,24 @@ func (s *Store) truncateCompactedPartitions(ctx context.Context, end time.Time) 
 }
 
 // compactOldestDay merges the rows of the oldest device-day before end
-// of a device not in skip into its block; false when there is none. When
-// that day is the device's newest and the device was heard from within
-// store.WrittenSince, the day is being written: it is left as it is and
-// writing names the device.
-func (s *Store) compactOldestDay(ctx context.Context, tx pgx.Tx, end time.Time, skip []string) (done bool, writing string, err error) {
-	var (
-		deviceID string
-		at       time.Time
-	)
+// of a device not skipped into its block; false when there is none (in
+// store.CompactScanRows rows from skipped.Since). When that day is the
+// device's newest and the device was heard from within
+// store.WrittenSince, the day is being written: it is left as it is,
+// writing names the device and at is when its row found was recorded.
+func (s *Store) compactOldestDay(ctx context.Context, tx pgx.Tx, end time.Time, skipped store.Skipped) (done bool, writing string, at time.Time, err error) {
+	var deviceID string
 	err = tx.QueryRow(ctx, `
-		SELECT device_id, recorded_at FROM device_measurements
-		WHERE recorded_at < $1 AND device_id <> ALL($2::text[]) ORDER BY recorded_at LIMIT 1`, end, skip).Scan(&deviceID, &at)
+		SELECT device_id, recorded_at FROM (
+			SELECT device_id, recorded_at FROM device_measurements
+			WHERE recorded_at >= $3 AND recorded_at < $1 ORDER BY recorded_at LIMIT $4) r
+		WHERE device_id <> ALL($2::text[]) ORDER BY recorded_at LIMIT 1`,
+		end, skipped.Devices, skipped.Since, store.CompactScanRows).Scan(&deviceID, &at)
 	if err == pgx.ErrNoRows {
-		return false, "", nil
+		return false, "", at, nil
 	}
 	if err != nil {
-		return false, "", err
+		return false, "", at, err
 	}
 	from := at.UTC().Truncate(store.BlockDay)
 	to := from.Add(store.BlockDay)
@@ -257,29 +258,29 @@ func (s *Store) compactOldestDay(ctx context.Context, tx pgx.Tx, end time.Time, 
 	// holds, and which its next commit would wait for behind this (one
 	// commit stalled per device written, every pass: make soak).
 	if written, err := beingWritten(); err != nil || written {
-		return false, deviceID, err
+		return false, deviceID, at, err
 	}
 	if _, err := tx.Exec(ctx, deviceLock, compactionLockClass, deviceID); err != nil {
-		return false, "", err
+		return false, "", at, err
 	}
 	// From here on each statement sees what was committed before the lock
 	// was granted: a second instance that picked the same day finds its
 	// rows gone and the block written.
 	if written, err := beingWritten(); err != nil || written {
-		return false, deviceID, err
+		return false, deviceID, at, err
 	}
 	readings, err := s.queryReadings(ctx, tx, selectReadings+`
 		WHERE device_id = $1 AND recorded_at >= $2 AND recorded_at < $3`, deviceID, from, to)
 	if err != nil || len(readings) == 0 {
-		return err == nil, "", err
+		return err == nil, "", at, err
 	}
 	compacted, err := blockReadings(ctx, tx, deviceID, from, to)
 	if err != nil {
-		return false, "", err
+		return false, "", at, err
 	}
 	block, n, err := store.DayBlock(deviceID, from, readings, compacted)
 	if err != nil {
-		return false, "", err
+		return false, "", at, err
 	}
 	var b pgx.Batch
 	b.Queue(`
@@ -298,10 +299,10 @@ func (s *Store) compactOldestDay(ctx context.Context, tx pgx.Tx, end time.Time, 
 	b.Queue(`SELECT 1 FROM device_state WHERE device_id = $1 FOR NO KEY UPDATE`, deviceID)
 	b.Queue(`DELETE FROM hourly_rollups WHERE device_id = $1 AND hour >= $2 AND hour < $3`, deviceID, from, to)
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
-		return false, "", err
+		return false, "", at, err
 	}
 	s.compacted.note(from)
-	return true, "", nil
+	return true, "", at, nil
 }
 
 // querier runs a statement: the pool, or a transaction.

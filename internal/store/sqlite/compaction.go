@@ -42,8 +42,8 @@ func dayStart(t int64) int64 {
 // store.Compactor.
 func (s *Store) CompactBefore(ctx context.Context, cutoff time.Time, limit int) (int, error) {
 	end := dayStart(micros(cutoff)) // days ending at or before cutoff start before this
-	n, _, err := store.CompactOldestDays(limit, func(skip []string) (bool, string, error) {
-		return s.compactOldestDay(ctx, end, skip)
+	n, _, err := store.CompactOldestDays(limit, func(skipped store.Skipped) (bool, string, time.Time, error) {
+		return s.compactOldestDay(ctx, end, skipped)
 	})
 	if err != nil {
 		return n, fmt.Errorf("sqlite: compact readings: %w", mapError(ctx, err))
@@ -68,103 +68,113 @@ func (s *Store) CompactBefore(ctx context.Context, cutoff time.Time, limit int) 
 }
 
 // compactOldestDay merges the rows of the oldest device-day before end
-// of a device not in skip into its block; false when there is none. When
-// that day is the device's newest and the device was heard from within
-// store.WrittenSince, the day is being written: it is left as it is and
-// writing names the device.
-func (s *Store) compactOldestDay(ctx context.Context, end int64, skip []string) (done bool, writing string, err error) {
+// of a device not skipped into its block; false when there is none (in
+// store.CompactScanRows rows from skipped.Since). When that day is the
+// device's newest and the device was heard from within
+// store.WrittenSince, the day is being written: it is left as it is,
+// writing names the device and at is when its row found was recorded.
+func (s *Store) compactOldestDay(ctx context.Context, end int64, skipped store.Skipped) (done bool, writing string, at time.Time, err error) {
 	// Asked on a read connection first: a day being written (a backfill's)
 	// is left without taking the writer, which every pass otherwise took
 	// once per device written, each time after the group commits queued
 	// for it (make soak). Asked again under the writer when it is not.
-	deviceID, from, found, written, err := oldestDay(ctx, s.read, end, skip)
+	deviceID, from, at, found, written, err := oldestDay(ctx, s.read, end, skipped)
 	if err != nil || !found {
-		return false, "", err
+		return false, "", at, err
 	}
 	if written {
-		return false, deviceID, nil
+		return false, deviceID, at, nil
 	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return false, "", err
+		return false, "", at, err
 	}
 	defer tx.Rollback()
-	deviceID, from, found, written, err = oldestDay(ctx, tx, end, skip)
+	deviceID, from, at, found, written, err = oldestDay(ctx, tx, end, skipped)
 	if err != nil || !found {
-		return false, "", err
+		return false, "", at, err
 	}
 	if written {
-		return false, deviceID, nil
+		return false, deviceID, at, nil
 	}
 	to := from + day.Microseconds()
 	rows, err := tx.QueryContext(ctx, selectReadings+deviceIndex+`
 		WHERE device_id = ? AND recorded_at >= ? AND recorded_at < ?`, deviceID, from, to)
 	if err != nil {
-		return false, "", err
+		return false, "", at, err
 	}
 	var readings []thermowatt.Stored
 	for rows.Next() {
 		r, err := scanReading(rows)
 		if err != nil {
 			rows.Close()
-			return false, "", err
+			return false, "", at, err
 		}
 		readings = append(readings, r)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return false, "", err
+		return false, "", at, err
 	}
 	compacted, err := blockReadings(ctx, tx, deviceID, from, to)
 	if err != nil {
-		return false, "", err
+		return false, "", at, err
 	}
 	block, n, err := store.DayBlock(deviceID, fromMicros(from), readings, compacted)
 	if err != nil {
-		return false, "", err
+		return false, "", at, err
 	}
 	if _, err := tx.ExecContext(ctx, `
 		INSERT INTO reading_blocks (device_id, day, readings, block) VALUES (?, ?, ?, ?)
 		ON CONFLICT (device_id, day) DO UPDATE SET readings = excluded.readings, block = excluded.block`,
 		deviceID, from, n, block); err != nil {
-		return false, "", err
+		return false, "", at, err
 	}
 	if _, err := tx.ExecContext(ctx, `
 		DELETE FROM device_measurements WHERE device_id = ? AND recorded_at >= ? AND recorded_at < ?`,
 		deviceID, from, to); err != nil {
-		return false, "", err
+		return false, "", at, err
 	}
 	// The day's hours are computed from the block from now on
 	// (store.CompactedHours): its materialized ones go.
 	if _, err := tx.ExecContext(ctx, `
 		DELETE FROM hourly_rollups WHERE device_id = ? AND hour >= ? AND hour < ?`,
 		deviceID, from, to); err != nil {
-		return false, "", err
+		return false, "", at, err
 	}
-	return true, "", tx.Commit()
+	return true, "", at, tx.Commit()
 }
 
-// oldestDay finds the oldest device-day before end of a device not in
-// skip (from: the day's start), and whether it is being written: the
-// device's newest day, of a device heard from since store.WrittenSince.
-func oldestDay(ctx context.Context, q rowQueryer, end int64, skip []string) (deviceID string, from int64, found, written bool, err error) {
-	var at int64
+// oldestDay finds the oldest device-day before end of a device not
+// skipped, in store.CompactScanRows rows from skipped.Since (from: the
+// day's start; at: when the row it was found by was recorded), and
+// whether it is being written: the device's newest day, of a device heard
+// from since store.WrittenSince.
+func oldestDay(ctx context.Context, q rowQueryer, end int64, skipped store.Skipped) (deviceID string, from int64, at time.Time, found, written bool, err error) {
+	since := int64(math.MinInt64)
+	if !skipped.Since.IsZero() {
+		since = micros(skipped.Since)
+	}
+	var recorded int64
 	err = q.QueryRowContext(ctx, `
-		SELECT device_id, recorded_at FROM device_measurements
-		WHERE recorded_at < ? AND device_id NOT IN (SELECT value FROM json_each(?))
-		ORDER BY recorded_at LIMIT 1`, end, jsonStrings(skip)).Scan(&deviceID, &at)
+		SELECT device_id, recorded_at FROM (
+			SELECT device_id, recorded_at FROM device_measurements
+			WHERE recorded_at >= ? AND recorded_at < ? ORDER BY recorded_at LIMIT ?)
+		WHERE device_id NOT IN (SELECT value FROM json_each(?))
+		ORDER BY recorded_at LIMIT 1`, since, end, store.CompactScanRows, jsonStrings(skipped.Devices)).Scan(&deviceID, &recorded)
 	if err == sql.ErrNoRows {
-		return "", 0, false, false, nil
+		return "", 0, at, false, false, nil
 	}
 	if err != nil {
-		return "", 0, false, false, err
+		return "", 0, at, false, false, err
 	}
-	from = dayStart(at)
+	at = fromMicros(recorded)
+	from = dayStart(recorded)
 	err = q.QueryRowContext(ctx, `
 		SELECT coalesce((SELECT last_seen_at > ?1 FROM device_state WHERE device_id = ?2), 0)
 			AND NOT EXISTS (SELECT 1 FROM device_measurements WHERE device_id = ?2 AND recorded_at >= ?3)`,
 		micros(store.WrittenSince(time.Now())), deviceID, from+day.Microseconds()).Scan(&written)
-	return deviceID, from, true, written, err
+	return deviceID, from, at, true, written, err
 }
 
 // rowQueryer is a pool or a transaction, for a query of one row.

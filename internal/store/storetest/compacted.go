@@ -208,4 +208,20 @@ func WrittenDayWaits(t *testing.T, s store.Store) {
 	insert(t, s, day("quiet", day0), time.Now().Add(-time.Hour))
 	compact("a quiet device's newest day", 1)
 	count("a quiet device's newest day", "quiet", 288)
+
+	// Two devices writing the same day, their rows interleaved, and a
+	// quiet device's day after it: the look for the oldest day skips both
+	// (looking on from the row of the last one skipped: store.Skipped)
+	// and compacts the third's.
+	interleaved := day("writing2", day0.Add(24*time.Hour))
+	for i := range interleaved {
+		interleaved[i].RecordedAt = interleaved[i].RecordedAt.Add(time.Minute)
+	}
+	insert(t, s, interleaved, time.Now())
+	insert(t, s, day("quiet2", day0.Add(48*time.Hour)), time.Now().Add(-time.Hour))
+	compact("past two devices writing", 1)
+	count("past two devices writing", "writing", 576)
+	count("past two devices writing", "writing2", 288)
+	count("past two devices writing", "quiet2", 288)
+	compact("nothing left but days being written", 0)
 }
