@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 	"time"
 
@@ -99,20 +98,6 @@ func TestCitusCompaction(t *testing.T) {
 		}
 		return a
 	}
-	same := func(when string, got, want answers) {
-		t.Helper()
-		g, err := json.Marshal(got)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, err := json.Marshal(want)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(g) != string(w) {
-			t.Fatalf("%s: the answers changed:\n got %.2000s\nwant %.2000s", when, g, w)
-		}
-	}
 	shape := func() (rows, blocks, inBlocks int64, shardBytes int64) {
 		t.Helper()
 		week := partition(day0)
@@ -143,7 +128,7 @@ func TestCitusCompaction(t *testing.T) {
 	if sizeAfter > sizeBefore/4 {
 		t.Errorf("the week's partition keeps %d of the %d bytes of shards the readings took after they were compacted", sizeAfter, sizeBefore)
 	}
-	same("after compaction", read(), before)
+	storetest.SameAnswers(t, "after compaction", read(), before)
 
 	// Again: nothing left to compact, nothing changes.
 	if err := store.CompactPass(ctx, s, now, 16); err != nil {
@@ -152,12 +137,12 @@ func TestCitusCompaction(t *testing.T) {
 	if r, b, n, _ := shape(); r != rows || b != blocks || n != inBlocks {
 		t.Errorf("a second pass changed the tables: %d rows, %d blocks of %d readings", r, b, n)
 	}
-	same("after a second pass", read(), before)
+	storetest.SameAnswers(t, "after a second pass", read(), before)
 	res, err := s.InsertReadings(ctx, rs[:288], now)
 	if err != nil || res.Duplicates != 288 || res.Accepted != 0 {
 		t.Fatalf("a compacted day sent again: %+v, %v; want 288 duplicates", res, err)
 	}
-	same("after a compacted day was sent again", read(), before)
+	storetest.SameAnswers(t, "after a compacted day was sent again", read(), before)
 
 	// A reading backfilled into a compacted day: stored as a row, read at
 	// once, merged into its day's block by the next pass.
@@ -180,7 +165,7 @@ func TestCitusCompaction(t *testing.T) {
 	if r, b, n, _ := shape(); r != 0 || b != blocks || n != inBlocks+1 {
 		t.Errorf("after compacting the backfill: %d rows, %d blocks of %d readings; want 0, %d of %d", r, b, n, blocks, inBlocks+1)
 	}
-	same("after compacting the backfill", read(), withLate)
+	storetest.SameAnswers(t, "after compacting the backfill", read(), withLate)
 }
 
 // The conformance suite on Citus with every day compacted after every

@@ -151,17 +151,13 @@ func (s *Store) compactOldestDay(ctx context.Context, end int64, skipped store.S
 // whether it is being written: the device's newest day, of a device heard
 // from since store.WrittenSince.
 func oldestDay(ctx context.Context, q rowQueryer, end int64, skipped store.Skipped) (deviceID string, from int64, at time.Time, found, written bool, err error) {
-	since := int64(math.MinInt64)
-	if !skipped.Since.IsZero() {
-		since = micros(skipped.Since)
-	}
 	var recorded int64
 	err = q.QueryRowContext(ctx, `
 		SELECT device_id, recorded_at FROM (
 			SELECT device_id, recorded_at FROM device_measurements
 			WHERE recorded_at >= ? AND recorded_at < ? ORDER BY recorded_at LIMIT ?)
 		WHERE device_id NOT IN (SELECT value FROM json_each(?))
-		ORDER BY recorded_at LIMIT 1`, since, end, store.CompactScanRows, jsonStrings(skipped.Devices)).Scan(&deviceID, &recorded)
+		ORDER BY recorded_at LIMIT 1`, micros(skipped.Since), end, store.CompactScanRows, jsonStrings(skipped.Devices)).Scan(&deviceID, &recorded)
 	if err == sql.ErrNoRows {
 		return "", 0, at, false, false, nil
 	}

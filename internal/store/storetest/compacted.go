@@ -105,20 +105,6 @@ func CompactedRollups(t *testing.T, s store.Store, queryInt func(ctx context.Con
 		}
 		return a
 	}
-	same := func(when string, got, want answers) {
-		t.Helper()
-		g, err := json.Marshal(got)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, err := json.Marshal(want)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(g) != string(w) {
-			t.Fatalf("%s: the answers changed:\n got %s\nwant %s", when, g, w)
-		}
-	}
 	before := read()
 	if err := store.CompactPass(ctx, c, time.Now().AddDate(0, 0, -7), 100); err != nil {
 		t.Fatalf("CompactPass: %v", err)
@@ -126,7 +112,7 @@ func CompactedRollups(t *testing.T, s store.Store, queryInt func(ctx context.Con
 	if n := storedHours(t); n != 0 {
 		t.Errorf("after compaction %d hours of the compacted days are stored, want none", n)
 	}
-	same("after compaction", read(), before)
+	SameAnswers(t, "after compaction", read(), before)
 
 	// A reading backfilled into the second day: counted at once, and the
 	// hours stay unstored through the materializer and the next pass.
@@ -142,14 +128,14 @@ func CompactedRollups(t *testing.T, s store.Store, queryInt func(ctx context.Con
 		t.Fatalf("the hour of the backfilled reading counts %d readings, want %d", got, want)
 	}
 	catchUp(t, s)
-	same("after the materializer's pass", read(), withLate)
+	SameAnswers(t, "after the materializer's pass", read(), withLate)
 	if n := storedHours(t); n != 0 {
 		t.Errorf("after the materializer's pass %d hours of the compacted days are stored, want none", n)
 	}
 	if err := store.CompactPass(ctx, c, time.Now().AddDate(0, 0, -7), 100); err != nil {
 		t.Fatalf("CompactPass: %v", err)
 	}
-	same("after compacting the backfill", read(), withLate)
+	SameAnswers(t, "after compacting the backfill", read(), withLate)
 	if n := storedHours(t); n != 0 {
 		t.Errorf("after compacting the backfill %d hours are stored, want none", n)
 	}
@@ -224,4 +210,22 @@ func WrittenDayWaits(t *testing.T, s store.Store) {
 	count("past two devices writing", "writing2", 288)
 	count("past two devices writing", "quiet2", 288)
 	compact("nothing left but days being written", 0)
+}
+
+// SameAnswers fails t when got and want, a store's answers read before and
+// after some work that must not change them (compaction, say), differ as
+// JSON; when says after what.
+func SameAnswers(t *testing.T, when string, got, want any) {
+	t.Helper()
+	g, err := json.Marshal(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := json.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(g) != string(w) {
+		t.Fatalf("%s: the answers changed:\n got %.2000s\nwant %.2000s", when, g, w)
+	}
 }
