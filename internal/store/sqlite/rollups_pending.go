@@ -270,6 +270,17 @@ func (s *Store) claim(ctx context.Context, limit int, markedBefore, budget int64
 	return snap, more, err
 }
 
+// The statements of the materializer's write transaction, prepared once
+// with the store (writeQueries) rather than compiled again in every such
+// transaction: it holds the writer, which ingest waits for.
+const (
+	// A claimed mark goes only if no batch marked its hour again since
+	// the snapshot (its version is the one read).
+	clearClaimedMark = `DELETE FROM rollup_pending WHERE device_id = ? AND hour = ? AND version = ?`
+	clearHourMark    = `DELETE FROM rollup_pending WHERE device_id = ? AND hour = ?`
+	deleteRollupHour = `DELETE FROM hourly_rollups WHERE device_id = ? AND hour = ?`
+)
+
 // replaceClaimed writes the claimed hours and deletes their marks, in one
 // write transaction: the unchanged ones as the snapshot computed them,
 // those marked again since from the snapshot's readings and the readings
@@ -294,12 +305,25 @@ func (s *Store) replaceClaimed(ctx context.Context, snap claimed) (_ int, err er
 	}()
 	var rows []rollup.Row
 	moved := store.PendingHours{}
+	var caughtUp, committing time.Duration
 	defer func() {
 		s.logger().Debug("sqlite: materializer's write transaction", "claims", len(snap.claims), "moved", len(moved),
-			"waited", waited, "held", time.Since(t0)-waited)
+			"waited", waited, "held", time.Since(t0)-waited, "caughtUp", caughtUp, "commit", committing)
 	}()
+	clearClaim, err := s.writeStmts.inTx(ctx, tx, clearClaimedMark)
+	if err != nil {
+		return 0, err
+	}
+	clearMark, err := s.writeStmts.inTx(ctx, tx, clearHourMark)
+	if err != nil {
+		return 0, err
+	}
+	dropHour, err := s.writeStmts.inTx(ctx, tx, deleteRollupHour)
+	if err != nil {
+		return 0, err
+	}
 	for _, c := range snap.claims {
-		res, err := tx.ExecContext(ctx, `DELETE FROM rollup_pending WHERE device_id = ? AND hour = ? AND version = ?`, c.device, c.hour, c.version)
+		res, err := clearClaim.ExecContext(ctx, c.device, c.hour, c.version)
 		if err != nil {
 			return 0, err
 		}
@@ -311,7 +335,7 @@ func (s *Store) replaceClaimed(ctx context.Context, snap claimed) (_ int, err er
 			moved[c.device] = append(moved[c.device], c.hour)
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM hourly_rollups WHERE device_id = ? AND hour = ?`, c.device, c.hour); err != nil {
+		if _, err := dropHour.ExecContext(ctx, c.device, c.hour); err != nil {
 			return 0, err
 		}
 		if r, ok := computed[claim{device: c.device, hour: c.hour}]; ok {
@@ -322,16 +346,18 @@ func (s *Store) replaceClaimed(ctx context.Context, snap claimed) (_ int, err er
 		for _, hours := range moved {
 			slices.Sort(hours)
 		}
+		t1 := time.Now()
 		caught, err := s.catchUp(ctx, tx, snap, moved)
+		caughtUp = time.Since(t1)
 		if err != nil {
 			return 0, err
 		}
 		for id, hours := range moved {
 			for _, h := range hours {
-				if _, err := tx.ExecContext(ctx, `DELETE FROM rollup_pending WHERE device_id = ? AND hour = ?`, id, h); err != nil {
+				if _, err := clearMark.ExecContext(ctx, id, h); err != nil {
 					return 0, err
 				}
-				if _, err := tx.ExecContext(ctx, `DELETE FROM hourly_rollups WHERE device_id = ? AND hour = ?`, id, h); err != nil {
+				if _, err := dropHour.ExecContext(ctx, id, h); err != nil {
 					return 0, err
 				}
 			}
@@ -345,7 +371,10 @@ func (s *Store) replaceClaimed(ctx context.Context, snap claimed) (_ int, err er
 	if err := s.insertRollups(ctx, tx, rows); err != nil {
 		return 0, err
 	}
-	return len(snap.claims), tx.Commit()
+	t1 := time.Now()
+	err = tx.Commit()
+	committing = time.Since(t1)
+	return len(snap.claims), err
 }
 
 // newSamples reads the readings stored after the snapshot whose newest id

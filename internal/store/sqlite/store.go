@@ -256,5 +256,6 @@ func (s *Store) Close() error {
 
 // writeQueries are prepared when the store opens, because a statement used
 // inside a transaction cannot be prepared on the pool then (stmtCache.inTx).
-var writeQueries = append([]string{registerDevice, registerState, insertReading, countReadings, deviceInterval, sampleQuery, insertRollup, markHour, blocksAround},
+var writeQueries = append([]string{registerDevice, registerState, insertReading, countReadings, deviceInterval, sampleQuery, insertRollup, markHour, blocksAround,
+	clearClaimedMark, clearHourMark, deleteRollupHour},
 	insertRowsQueries()...)
