@@ -46,9 +46,10 @@ const (
 	walKeepBytes    = 160 << 20 // walRestartPages and what is committed before the WAL starts over
 )
 
-// checkpointer runs PASSIVE checkpoints on own, and on writer when the
-// WAL is not starting over, until ctx ends.
-func checkpointer(ctx context.Context, own, writer *sql.DB, log func() *slog.Logger, done chan<- struct{}) {
+// checkpointer runs PASSIVE checkpoints on own, and on writer once the
+// WAL holds restartPages() pages (walRestartPages but in tests), until
+// ctx ends.
+func checkpointer(ctx context.Context, own, writer *sql.DB, restartPages func() int, log func() *slog.Logger, done chan<- struct{}) {
 	defer close(done)
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
@@ -66,7 +67,7 @@ func checkpointer(ctx context.Context, own, writer *sql.DB, log func() *slog.Log
 			continue
 		}
 		log().Debug("sqlite: checkpoint beside the writer", "took", time.Since(t0), "walFrames", frames, "copied", copied)
-		if frames < walRestartPages {
+		if frames < restartPages() {
 			continue
 		}
 		t0 = time.Now()

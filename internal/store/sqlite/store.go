@@ -49,6 +49,18 @@ type Store struct {
 	// materializeBudget is store.MaterializeReadings unless a test sets
 	// it (0: store.MaterializeReadings).
 	materializeBudget int64
+	// walRestart is walRestartPages unless a test lowers it (0:
+	// walRestartPages), read by the checkpointer at every tick.
+	walRestart atomic.Int64
+}
+
+// walRestartPages is the WAL size, in pages, from which the checkpointer
+// takes the writer's connection to start the WAL over (checkpoint.go).
+func (s *Store) walRestartPages() int {
+	if n := s.walRestart.Load(); n > 0 {
+		return int(n)
+	}
+	return walRestartPages
 }
 
 // SetLogger has the background checkpointer log its checkpoints (debug)
@@ -137,7 +149,7 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 		var cctx context.Context
 		cctx, s.stopCheckpoints = context.WithCancel(context.Background())
 		s.checkpointsDone = make(chan struct{})
-		go checkpointer(cctx, s.checkpoints, s.write, s.logger, s.checkpointsDone)
+		go checkpointer(cctx, s.checkpoints, s.write, s.walRestartPages, s.logger, s.checkpointsDone)
 	}
 	s.Store = s.shared()
 	if err := s.writeStmts.prepareAll(ctx, writeQueries...); err != nil {
